@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
+import {RelayContext} from "../common/RelayContext.sol";
+import {Roles} from "../common/Roles.sol";
+import {GS1} from "../common/GS1.sol";
+
+/// @title Consortium registry
+/// @notice See {IConsortiumRegistry}. Governance (GOVERNOR_ROLE) is a TimelockController or a
+/// multisig in production and one account in the demo.
+/// Invariants: a wallet is an agent of at most one organisation; a company prefix or GLN belongs to
+/// at most one organisation; an agent's effective roles ⊆ its organisation's allowed roles ∪ INTERNAL.
+contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+
+    uint256 private constant MIN_PREFIX_LENGTH = 4;
+    uint256 private constant MAX_PREFIX_LENGTH = 12;
+    uint256 private constant GLN_LENGTH = 13;
+
+    uint64 private _orgCount;
+    mapping(uint64 orgId => Organisation) private _orgs;
+    mapping(uint64 orgId => string[]) private _prefixes;
+    mapping(uint64 orgId => string[]) private _glns;
+    mapping(bytes32 prefixKey => uint64 orgId) private _prefixOwner;
+    mapping(bytes32 glnKey => uint64 orgId) private _glnOwner;
+    // 1-based positions in _prefixes/_glns, so removal is swap-and-pop in constant time.
+    mapping(bytes32 key => uint256 position) private _position;
+    mapping(address account => Agent) private _agents;
+
+    constructor(address governor, address trustedForwarder_) RelayContext(trustedForwarder_) {
+        _grantRole(DEFAULT_ADMIN_ROLE, governor);
+        _grantRole(GOVERNOR_ROLE, governor);
+    }
+
+    modifier onlyOrgAdmin(uint64 orgId) {
+        _checkOrgAdmin(_msgSender(), orgId);
+        _;
+    }
+
+    // ─── governance ────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsortiumRegistry
+    function admitOrganisation(
+        string calldata name,
+        string[] calldata prefixes,
+        bytes32 metadataHash,
+        uint256 allowedRoles,
+        address firstAdmin
+    ) external onlyRole(GOVERNOR_ROLE) returns (uint64 orgId) {
+        if (bytes(name).length == 0) revert IdentityEmptyName();
+        _checkRoleSet(allowedRoles);
+        orgId = ++_orgCount;
+        _orgs[orgId] = Organisation({
+            name: name,
+            metadataHash: metadataHash,
+            status: OrgStatus.Active,
+            allowedRoles: allowedRoles,
+            admittedAt: uint64(block.timestamp)
+        });
+        emit OrganisationAdmitted(orgId, name, metadataHash, allowedRoles);
+        for (uint256 i = 0; i < prefixes.length; ++i) _addCompanyPrefix(orgId, prefixes[i]);
+        if (firstAdmin != address(0)) _setAgent(firstAdmin, orgId, Roles.ORG_ADMIN, 0);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setAllowedRoles(uint64 orgId, uint256 allowedRoles) external onlyRole(GOVERNOR_ROLE) {
+        _requireKnown(orgId);
+        _checkRoleSet(allowedRoles);
+        _orgs[orgId].allowedRoles = allowedRoles;
+        emit AllowedRolesChanged(orgId, allowedRoles);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function suspendOrganisation(uint64 orgId, string calldata reason) external onlyRole(GOVERNOR_ROLE) {
+        _requireActive(orgId);
+        _orgs[orgId].status = OrgStatus.Suspended;
+        emit OrganisationSuspended(orgId, reason);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function reinstateOrganisation(uint64 orgId) external onlyRole(GOVERNOR_ROLE) {
+        _requireKnown(orgId);
+        if (_orgs[orgId].status != OrgStatus.Suspended) revert IdentityOrganisationNotSuspended(orgId);
+        _orgs[orgId].status = OrgStatus.Active;
+        emit OrganisationReinstated(orgId);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function addCompanyPrefix(uint64 orgId, string calldata prefix) external onlyRole(GOVERNOR_ROLE) {
+        _requireKnown(orgId);
+        _addCompanyPrefix(orgId, prefix);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeCompanyPrefix(uint64 orgId, string calldata prefix) external onlyRole(GOVERNOR_ROLE) {
+        bytes32 key = _prefixKey(prefix);
+        if (_prefixOwner[key] != orgId || orgId == 0) revert IdentityUnknownCompanyPrefix(prefix, orgId);
+        delete _prefixOwner[key];
+        _removeFromList(_prefixes[orgId], key, _prefixKey);
+        emit CompanyPrefixRemoved(orgId, prefix);
+    }
+
+    // ─── organisation admins ───────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsortiumRegistry
+    function updateOrganisation(uint64 orgId, string calldata name, bytes32 metadataHash) external onlyOrgAdmin(orgId) {
+        if (bytes(name).length == 0) revert IdentityEmptyName();
+        Organisation storage org = _orgs[orgId];
+        org.name = name;
+        org.metadataHash = metadataHash;
+        emit OrganisationUpdated(orgId, name, metadataHash);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function addLocation(uint64 orgId, string calldata gln) external onlyOrgAdmin(orgId) {
+        bytes memory raw = bytes(gln);
+        if (!GS1.isDigits(raw, GLN_LENGTH, GLN_LENGTH) || !GS1.hasValidCheckDigit(raw)) revert IdentityInvalidGln(gln);
+        (uint64 prefixOrg, ) = _orgOfKey(raw);
+        if (prefixOrg != orgId) revert IdentityGlnOutsidePrefixes(gln, orgId);
+        bytes32 key = _glnKey(gln);
+        uint64 holder = _glnOwner[key];
+        if (holder != 0) revert IdentityGlnTaken(gln, holder);
+        _glnOwner[key] = orgId;
+        _glns[orgId].push(gln);
+        _position[key] = _glns[orgId].length;
+        emit LocationAdded(orgId, gln);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeLocation(uint64 orgId, string calldata gln) external onlyOrgAdmin(orgId) {
+        bytes32 key = _glnKey(gln);
+        if (_glnOwner[key] != orgId) revert IdentityUnknownGln(gln, orgId);
+        delete _glnOwner[key];
+        _removeFromList(_glns[orgId], key, _glnKey);
+        emit LocationRemoved(orgId, gln);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setAgent(address account, uint64 orgId, uint256 roles, uint64 expiresAt) external onlyOrgAdmin(orgId) {
+        if (account == address(0)) revert IdentityInvalidAgent(account);
+        uint64 boundTo = _agents[account].orgId;
+        if (boundTo != 0 && boundTo != orgId) revert IdentityAgentBoundElsewhere(account, boundTo);
+        if (expiresAt != 0 && expiresAt <= block.timestamp) revert IdentityInvalidExpiry(expiresAt);
+        _checkRoleSet(roles);
+        uint256 disallowed = roles & ~(_orgs[orgId].allowedRoles | Roles.INTERNAL);
+        if (disallowed != 0) revert IdentityRolesNotAllowed(orgId, disallowed);
+        _setAgent(account, orgId, roles, expiresAt);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeAgent(address account) external {
+        uint64 orgId = _agents[account].orgId;
+        if (orgId == 0) revert IdentityUnknownAgent(account);
+        _checkOrgAdmin(_msgSender(), orgId);
+        delete _agents[account];
+        emit AgentRemoved(account, orgId, _msgSender());
+    }
+
+    // ─── views ─────────────────────────────────────────────────────────────────────────────────
+
+    /// @inheritdoc IConsortiumRegistry
+    function organisationCount() external view returns (uint64) {
+        return _orgCount;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function organisation(uint64 orgId) external view returns (Organisation memory) {
+        _requireKnown(orgId);
+        return _orgs[orgId];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function companyPrefixes(uint64 orgId) external view returns (string[] memory) {
+        return _prefixes[orgId];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function locations(uint64 orgId) external view returns (string[] memory) {
+        return _glns[orgId];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function orgOfCompanyPrefix(string calldata prefix) external view returns (uint64) {
+        return _prefixOwner[_prefixKey(prefix)];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function orgOfKey(string calldata key) external view returns (uint64, uint8) {
+        return _orgOfKey(bytes(key));
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function orgOfLocation(string calldata gln) external view returns (uint64) {
+        return _glnOwner[_glnKey(gln)];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function agent(address account) external view returns (Agent memory) {
+        return _agents[account];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isOrganisationActive(uint64 orgId) public view returns (bool) {
+        return _orgs[orgId].status == OrgStatus.Active;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function effectiveRoles(address account) public view returns (uint256) {
+        Agent storage a = _agents[account];
+        if (a.orgId == 0 || !isOrganisationActive(a.orgId)) return 0;
+        if (a.expiresAt != 0 && a.expiresAt <= block.timestamp) return 0;
+        return a.roles & (_orgs[a.orgId].allowedRoles | Roles.INTERNAL);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function requireAgent(address account, uint256 anyOfRoles) public view returns (uint64 orgId) {
+        if (effectiveRoles(account) & anyOfRoles == 0) revert IdentityUnauthorizedAgent(account, anyOfRoles);
+        return _agents[account].orgId;
+    }
+
+    // ─── internals ─────────────────────────────────────────────────────────────────────────────
+
+    function _setAgent(address account, uint64 orgId, uint256 roles, uint64 expiresAt) private {
+        _agents[account] = Agent({orgId: orgId, expiresAt: expiresAt, roles: roles});
+        emit AgentSet(account, orgId, roles, expiresAt, _msgSender());
+    }
+
+    function _addCompanyPrefix(uint64 orgId, string calldata prefix) private {
+        bytes memory raw = bytes(prefix);
+        if (!GS1.isDigits(raw, MIN_PREFIX_LENGTH, MAX_PREFIX_LENGTH)) revert IdentityInvalidCompanyPrefix(prefix);
+        bytes32 key = _prefixKey(prefix);
+        if (_prefixOwner[key] != 0) revert IdentityCompanyPrefixTaken(prefix, _prefixOwner[key]);
+        // GS1 allocates prefixes so that none starts another; refuse a licence that would make a
+        // key ambiguous by extending a shorter prefix already held.
+        (uint64 shorterHolder, ) = _orgOfKey(raw);
+        if (shorterHolder != 0) revert IdentityCompanyPrefixTaken(prefix, shorterHolder);
+        _prefixOwner[key] = orgId;
+        _prefixes[orgId].push(prefix);
+        _position[key] = _prefixes[orgId].length;
+        emit CompanyPrefixAdded(orgId, prefix, uint8(raw.length));
+    }
+
+    function _orgOfKey(bytes memory key) private view returns (uint64, uint8) {
+        uint256 longest = key.length < MAX_PREFIX_LENGTH ? key.length : MAX_PREFIX_LENGTH;
+        for (uint256 length = MIN_PREFIX_LENGTH; length <= longest; ++length) {
+            uint64 holder = _prefixOwner[keccak256(abi.encodePacked("prefix:", GS1.head(key, length)))];
+            if (holder != 0) return (holder, uint8(length));
+        }
+        return (0, 0);
+    }
+
+    function _removeFromList(
+        string[] storage list,
+        bytes32 key,
+        function(string memory) pure returns (bytes32) keyOf
+    ) private {
+        uint256 index = _position[key] - 1;
+        uint256 last = list.length - 1;
+        if (index != last) {
+            list[index] = list[last];
+            _position[keyOf(list[index])] = index + 1;
+        }
+        list.pop();
+        delete _position[key];
+    }
+
+    function _prefixKey(string memory prefix) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked("prefix:", prefix));
+    }
+
+    function _glnKey(string memory gln) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked("gln:", gln));
+    }
+
+    /// @dev Governance may act for any known organisation (e.g. to remove a compromised key of a
+    /// suspended one); an org admin only for its own active organisation.
+    function _checkOrgAdmin(address account, uint64 orgId) private view {
+        if (hasRole(GOVERNOR_ROLE, account)) return _requireKnown(orgId);
+        _requireActive(orgId);
+        if (_agents[account].orgId != orgId || effectiveRoles(account) & Roles.ORG_ADMIN == 0) {
+            revert IdentityNotOrgAdmin(account, orgId);
+        }
+    }
+
+    function _checkRoleSet(uint256 roles) private pure {
+        if (roles & ~Roles.ALL != 0) revert IdentityInvalidRoles(roles);
+    }
+
+    function _requireKnown(uint64 orgId) private view {
+        if (_orgs[orgId].status == OrgStatus.None) revert IdentityUnknownOrganisation(orgId);
+    }
+
+    function _requireActive(uint64 orgId) private view {
+        _requireKnown(orgId);
+        if (_orgs[orgId].status == OrgStatus.Suspended) revert IdentityOrganisationSuspended(orgId);
+    }
+}

@@ -1,0 +1,77 @@
+import type { ContractRunner, Provider, Signer } from "ethers";
+import {
+  ConsortiumRegistry__factory,
+  CredentialRegistry__factory,
+  LotlineForwarder__factory,
+  type ContractName,
+} from "./contracts";
+
+/** Where a Lotline deployment lives on one chain. Shared between consortium members as a file. */
+export interface DeploymentRecord {
+  /** Hash of block 0: tells one chain from another even where chain ids collide (31337). */
+  genesisHash: string;
+  chainId: number;
+  /** First block the indexer needs to read. */
+  startBlock: number;
+  contracts: Record<ContractName, string>;
+  governor: string;
+  deployedAt: string;
+}
+
+export interface DeployOptions {
+  /** Holder of GOVERNOR_ROLE: a TimelockController or multisig in production; defaults to the deployer. */
+  governor?: string;
+}
+
+/**
+ * Deploys the Lotline contracts. The one definition of a deployment, used by the tests' fixtures,
+ * by `npm start` on the embedded chain and by `npm run deploy` against a real network.
+ * Deployment order: forwarder (trusted by every contract), registry, credentials.
+ */
+export async function deployLotline(deployer: Signer, options: DeployOptions = {}): Promise<DeploymentRecord> {
+  const provider = requireProvider(deployer);
+  const governor = options.governor ?? (await deployer.getAddress());
+  const first = await provider.getBlockNumber();
+
+  const forwarder = await new LotlineForwarder__factory(deployer).deploy();
+  await forwarder.waitForDeployment();
+  const forwarderAddress = await forwarder.getAddress();
+
+  const registry = await new ConsortiumRegistry__factory(deployer).deploy(governor, forwarderAddress);
+  await registry.waitForDeployment();
+  const registryAddress = await registry.getAddress();
+
+  const credentials = await new CredentialRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
+  await credentials.waitForDeployment();
+
+  const network = await provider.getNetwork();
+  const genesis = await provider.getBlock(0);
+  if (!genesis?.hash) throw new Error("the chain returned no genesis block");
+  return {
+    genesisHash: genesis.hash,
+    chainId: Number(network.chainId),
+    startBlock: first + 1,
+    contracts: {
+      forwarder: forwarderAddress,
+      registry: registryAddress,
+      credentials: await credentials.getAddress(),
+    },
+    governor,
+    deployedAt: new Date().toISOString(),
+  };
+}
+
+/** Typed handles on a deployment's contracts for a signer or a read-only provider. */
+export function connectLotline(record: Pick<DeploymentRecord, "contracts">, runner: ContractRunner) {
+  return {
+    forwarder: LotlineForwarder__factory.connect(record.contracts.forwarder, runner),
+    registry: ConsortiumRegistry__factory.connect(record.contracts.registry, runner),
+    credentials: CredentialRegistry__factory.connect(record.contracts.credentials, runner),
+  };
+}
+export type LotlineContracts = ReturnType<typeof connectLotline>;
+
+function requireProvider(signer: Signer): Provider {
+  if (!signer.provider) throw new Error("the deployer signer has no provider");
+  return signer.provider;
+}
