@@ -28,6 +28,15 @@ library GS1 {
         return uint8(key[dataLength]) - 48 == expected;
     }
 
+    /// @notice True when `key` begins with `prefix`.
+    function startsWith(bytes memory key, bytes memory prefix) internal pure returns (bool) {
+        if (prefix.length > key.length) return false;
+        for (uint256 i = 0; i < prefix.length; ++i) {
+            if (key[i] != prefix[i]) return false;
+        }
+        return true;
+    }
+
     /// @notice The first `length` bytes of `key`.
     function head(bytes memory key, uint256 length) internal pure returns (bytes memory out) {
         out = new bytes(length);

@@ -23,6 +23,9 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     mapping(uint64 orgId => string[]) private _prefixes;
     mapping(uint64 orgId => string[]) private _glns;
     mapping(bytes32 prefixKey => uint64 orgId) private _prefixOwner;
+    // For each digit string (keyed like a prefix): how many held prefixes strictly extend it. Lets a
+    // licence be refused in constant time when a longer held prefix starts with it.
+    mapping(bytes32 prefixKey => uint256 count) private _extensionCount;
     mapping(bytes32 glnKey => uint64 orgId) private _glnOwner;
     // 1-based positions in _prefixes/_glns, so removal is swap-and-pop in constant time.
     mapping(bytes32 key => uint256 position) private _position;
@@ -60,7 +63,12 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
         });
         emit OrganisationAdmitted(orgId, name, metadataHash, allowedRoles);
         for (uint256 i = 0; i < prefixes.length; ++i) _addCompanyPrefix(orgId, prefixes[i]);
-        if (firstAdmin != address(0)) _setAgent(firstAdmin, orgId, Roles.ORG_ADMIN, 0);
+        if (firstAdmin != address(0)) {
+            // Rebinding silently would take the wallet from its organisation without AgentRemoved.
+            uint64 boundTo = _agents[firstAdmin].orgId;
+            if (boundTo != 0) revert IdentityAgentBoundElsewhere(firstAdmin, boundTo);
+            _setAgent(firstAdmin, orgId, Roles.ORG_ADMIN, 0);
+        }
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -97,6 +105,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
         bytes32 key = _prefixKey(prefix);
         if (_prefixOwner[key] != orgId || orgId == 0) revert IdentityUnknownCompanyPrefix(prefix, orgId);
         delete _prefixOwner[key];
+        _countExtensions(bytes(prefix), false);
         _removeFromList(_prefixes[orgId], key, _prefixKey);
         emit CompanyPrefixRemoved(orgId, prefix);
     }
@@ -235,10 +244,35 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
         // key ambiguous by extending a shorter prefix already held.
         (uint64 shorterHolder, ) = _orgOfKey(raw);
         if (shorterHolder != 0) revert IdentityCompanyPrefixTaken(prefix, shorterHolder);
+        // Likewise refuse a licence that a longer prefix already held would extend.
+        if (_extensionCount[key] != 0) revert IdentityCompanyPrefixTaken(prefix, _holderOfExtension(raw));
         _prefixOwner[key] = orgId;
+        _countExtensions(raw, true);
         _prefixes[orgId].push(prefix);
         _position[key] = _prefixes[orgId].length;
         emit CompanyPrefixAdded(orgId, prefix, uint8(raw.length));
+    }
+
+    /// @dev Adds (or removes) `prefix` to the extension count of each of its shorter heads.
+    function _countExtensions(bytes memory prefix, bool add) private {
+        for (uint256 length = MIN_PREFIX_LENGTH; length < prefix.length; ++length) {
+            bytes32 headKey = keccak256(abi.encodePacked("prefix:", GS1.head(prefix, length)));
+            if (add) ++_extensionCount[headKey];
+            else --_extensionCount[headKey];
+        }
+    }
+
+    /// @dev An organisation holding a prefix longer than `stem` that starts with it. Walks every
+    /// organisation's prefixes, so it is only called on the revert path to name the holder.
+    function _holderOfExtension(bytes memory stem) private view returns (uint64) {
+        for (uint64 orgId = 1; orgId <= _orgCount; ++orgId) {
+            string[] storage held = _prefixes[orgId];
+            for (uint256 i = 0; i < held.length; ++i) {
+                bytes memory prefix = bytes(held[i]);
+                if (prefix.length > stem.length && GS1.startsWith(prefix, stem)) return orgId;
+            }
+        }
+        return 0;
     }
 
     function _orgOfKey(bytes memory key) private view returns (uint64, uint8) {

@@ -38,7 +38,7 @@ interface IConsortiumRegistry {
     /// @notice Emitted when governance lifted a suspension.
     event OrganisationReinstated(uint64 indexed orgId);
     /// @notice Emitted when a GS1 company prefix was licensed to an organisation.
-    event CompanyPrefixAdded(uint64 indexed orgId, string prefix, uint8 length);
+    event CompanyPrefixAdded(uint64 indexed orgId, string prefix, uint8 prefixLength);
     /// @notice Emitted when a GS1 company prefix was withdrawn from an organisation.
     event CompanyPrefixRemoved(uint64 indexed orgId, string prefix);
     /// @notice Emitted when an organisation registered a location (GLN).

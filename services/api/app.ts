@@ -1,0 +1,75 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import rateLimit from "@fastify/rate-limit";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Config } from "../config";
+import type { Db } from "../store/db";
+import { createIdentityStore } from "../store/identity";
+import { createAuth } from "./auth";
+import { errorHandler, problem, Problem, sendProblem } from "./problem";
+import type { ServiceState } from "./state";
+import { healthRoutes } from "./routes/health";
+import { authRoutes } from "./routes/auth";
+import { identityRoutes } from "./routes/identity";
+import { relayRoutes } from "./routes/relay";
+
+export interface AppDeps {
+  config: Pick<Config, "publicUrl" | "rateLimit" | "finalityDepth">;
+  db: Db;
+  state: ServiceState;
+  /** A pino logger; none in tests. */
+  logger?: FastifyBaseLogger;
+}
+
+/**
+ * The HTTP application as a plugin tree that never listens (fastify/demo's app.ts): external
+ * plugins (docs, rate limit), then app services (auth, stores), then routes. server.ts listens.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: 1_048_576,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const identity = createIdentityStore(deps.db);
+  const auth = createAuth({ db: deps.db, identity, publicUrl: deps.config.publicUrl, chainId: () => deps.state.chainId });
+
+  app.addSchema(Problem);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, { ...problem(404, "not_found", `no route for ${request.method} ${request.url.split("?")[0]}`), instance: request.url }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "Lotline API",
+        version: "1",
+        description: "Supply-chain traceability on a permissioned EVM chain. Errors are RFC 9457 problem documents with a machine-readable `code`.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Token from POST /api/v1/auth/login" } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await app.register(rateLimit, {
+    max: deps.config.rateLimit,
+    timeWindow: 60_000,
+    keyGenerator: (request) => auth.peekAddress(request.headers.authorization) ?? request.ip,
+    errorResponseBuilder: (_request, context) => ({
+      ...problem(429, "rate_limited", `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
+      statusCode: 429,
+    }),
+  });
+
+  const routeDeps = { ...deps, identity, auth };
+  await app.register(healthRoutes, routeDeps);
+  await app.register(authRoutes, routeDeps);
+  await app.register(identityRoutes, routeDeps);
+  await app.register(relayRoutes, routeDeps);
+  return app;
+}
+export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

@@ -1,0 +1,130 @@
+import crypto from "node:crypto";
+import { getAddress } from "ethers";
+import { SiweMessage } from "siwe";
+import type { Db } from "../store/db";
+import type { AgentView, IdentityStore } from "../store/identity";
+import { HttpProblem } from "./problem";
+
+/**
+ * Sign-In with Ethereum (EIP-4361). A nonce is issued for an address, expires after NONCE_TTL and
+ * is consumed by the first login attempt that names it, successful or not. The message must name
+ * this service's domain and URI and the chain id. A session token is 32 random bytes, returned
+ * once and stored only as its SHA-256, valid for SESSION_TTL.
+ */
+export const NONCE_TTL_SECONDS = 300;
+export const SESSION_TTL_SECONDS = 900;
+
+export interface AuthContext {
+  db: Db;
+  identity: IdentityStore;
+  publicUrl: string;
+  chainId: () => number;
+  now?: () => number;
+}
+
+export interface Principal {
+  address: string;
+  agent: AgentView;
+}
+
+export function createAuth(ctx: AuthContext) {
+  const now = ctx.now ?? (() => Math.floor(Date.now() / 1000));
+  const url = new URL(ctx.publicUrl);
+  const domain = url.host;
+  const insertNonce = ctx.db.prepare(`INSERT INTO auth_nonces (nonce, address, expires_at) VALUES (?, ?, ?)`);
+  const takeNonce = ctx.db.prepare(`DELETE FROM auth_nonces WHERE nonce = ? RETURNING address, expires_at`);
+  const purgeNonces = ctx.db.prepare(`DELETE FROM auth_nonces WHERE expires_at <= ?`);
+  const insertSession = ctx.db.prepare(`INSERT INTO sessions (token_hash, address, expires_at) VALUES (?, ?, ?)`);
+  const findSession = ctx.db.prepare(`SELECT address, expires_at FROM sessions WHERE token_hash = ?`);
+  const purgeSessions = ctx.db.prepare(`DELETE FROM sessions WHERE expires_at <= ?`);
+
+  /** The agent must be bound, its organisation active and the binding unexpired, now. */
+  function requireActiveAgent(address: string): AgentView {
+    const agent = ctx.identity.getAgent(address);
+    if (!agent) throw new HttpProblem(403, "not_an_agent", `${address} is not an agent of any organisation`);
+    if (agent.status === "suspended") throw new HttpProblem(403, "organisation_suspended", `the organisation of ${address} is suspended`);
+    if (agent.status === "expired") throw new HttpProblem(403, "agent_expired", `the agent binding of ${address} has expired`);
+    return agent;
+  }
+
+  return {
+    domain,
+    issueNonce(rawAddress: string): { nonce: string; expiresAt: string } {
+      const address = getAddress(rawAddress);
+      purgeNonces.run(now());
+      // SIWE nonces are alphanumeric, at least 8 characters.
+      const nonce = crypto.randomBytes(16).toString("hex");
+      const expiresAt = now() + NONCE_TTL_SECONDS;
+      insertNonce.run(nonce, address, expiresAt);
+      return { nonce, expiresAt: new Date(expiresAt * 1000).toISOString() };
+    },
+
+    async login(message: string, signature: string) {
+      let siwe: SiweMessage;
+      try {
+        siwe = new SiweMessage(message);
+      } catch (err) {
+        throw new HttpProblem(400, "invalid_siwe_message", `the message is not an EIP-4361 message: ${(err as Error).message ?? err}`);
+      }
+      const stored = takeNonce.get(siwe.nonce) as { address: string; expires_at: number } | undefined;
+      if (!stored) throw new HttpProblem(401, "invalid_nonce", "the nonce is unknown or already used; request a new one");
+      if (stored.expires_at <= now()) throw new HttpProblem(401, "nonce_expired", "the nonce has expired; request a new one");
+      if (getAddress(siwe.address) !== stored.address) {
+        throw new HttpProblem(401, "invalid_nonce", "the nonce was issued for another address");
+      }
+      if (siwe.domain !== domain) throw new HttpProblem(401, "wrong_domain", `the message must be for ${domain}, not ${siwe.domain}`);
+      if (siwe.uri.replace(/\/$/, "") !== ctx.publicUrl) {
+        throw new HttpProblem(401, "wrong_uri", `the message URI must be ${ctx.publicUrl}`);
+      }
+      if (siwe.chainId !== ctx.chainId()) {
+        throw new HttpProblem(401, "wrong_chain", `the message must be for chain ${ctx.chainId()}, not ${siwe.chainId}`);
+      }
+      const result = await siwe.verify(
+        { signature, domain, nonce: siwe.nonce, time: new Date(now() * 1000).toISOString() },
+        { suppressExceptions: true },
+      );
+      if (!result.success) {
+        throw new HttpProblem(401, "invalid_signature", `sign-in refused: ${result.error?.type ?? "the signature does not match"}`);
+      }
+      const address = getAddress(siwe.address);
+      const agent = requireActiveAgent(address);
+      purgeSessions.run(now());
+      const token = crypto.randomBytes(32).toString("base64url");
+      const expiresAt = now() + SESSION_TTL_SECONDS;
+      insertSession.run(hashToken(token), address, expiresAt);
+      return {
+        token,
+        expiresAt: new Date(expiresAt * 1000).toISOString(),
+        address,
+        orgId: agent.orgId,
+        roles: agent.effectiveRoles,
+      };
+    },
+
+    /** Resolves a bearer token to its agent, re-checking the agent's status from the index. */
+    authenticate(authorization: string | undefined): Principal {
+      const match = /^Bearer\s+([A-Za-z0-9_-]{20,})$/.exec(authorization ?? "");
+      if (!match) throw new HttpProblem(401, "unauthorized", "send Authorization: Bearer <token> from POST /api/v1/auth/login");
+      const session = findSession.get(hashToken(match[1])) as { address: string; expires_at: number } | undefined;
+      if (!session || session.expires_at <= now()) {
+        throw new HttpProblem(401, "unauthorized", "the session token is unknown or expired; sign in again");
+      }
+      return { address: session.address, agent: requireActiveAgent(session.address) };
+    },
+
+    /** The address behind a token without status checks (for rate-limit keys); null if none. */
+    peekAddress(authorization: string | undefined): string | null {
+      const match = /^Bearer\s+([A-Za-z0-9_-]{20,})$/.exec(authorization ?? "");
+      if (!match) return null;
+      const session = findSession.get(hashToken(match[1])) as { address: string; expires_at: number } | undefined;
+      return session && session.expires_at > now() ? session.address : null;
+    },
+
+    requireActiveAgent,
+  };
+}
+export type Auth = ReturnType<typeof createAuth>;
+
+function hashToken(token: string): string {
+  return crypto.createHash("sha256").update(token).digest("hex");
+}

@@ -1,0 +1,67 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { getAddress } from "ethers";
+import { Address, Agent, IdString, List, ListQuery, Organisation, OrganisationDetail } from "../schemas";
+import { HttpProblem } from "../problem";
+import { decodeCursor, encodeCursor } from "../cursor";
+import type { RouteDeps } from "../app";
+
+const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
+
+export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { identity }) => {
+  app.get(
+    "/api/v1/orgs",
+    {
+      schema: {
+        summary: "List the consortium's organisations",
+        tags: ["identity"],
+        querystring: Type.Intersect([
+          ListQuery,
+          Type.Object({ status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("suspended")])) }),
+        ]),
+        response: { 200: List(Organisation), ...problems },
+      },
+    },
+    async (request) => {
+      const limit = request.query.limit ?? 50;
+      const after = request.query.cursor ? decodeCursor(request.query.cursor, "orgId") : 0;
+      const page = identity.listOrganisations({ limit, after: Number(after), status: request.query.status });
+      return { items: page.items, nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
+    },
+  );
+
+  app.get(
+    "/api/v1/orgs/:orgId",
+    {
+      schema: {
+        summary: "One organisation with its agents and credentials",
+        tags: ["identity"],
+        params: Type.Object({ orgId: IdString }),
+        response: { 200: OrganisationDetail, ...problems },
+      },
+    },
+    async (request) => {
+      const orgId = Number(request.params.orgId);
+      const org = identity.getOrganisation(orgId);
+      if (!org) throw new HttpProblem(404, "org_not_found", `no organisation ${request.params.orgId}`);
+      return { ...org, agents: identity.agentsOf(orgId), credentials: identity.credentialsOf(orgId) };
+    },
+  );
+
+  app.get(
+    "/api/v1/agents/:address",
+    {
+      schema: {
+        summary: "An agent: the organisation a wallet acts for, its roles and status",
+        tags: ["identity"],
+        params: Type.Object({ address: Address }),
+        response: { 200: Agent, ...problems },
+      },
+    },
+    async (request) => {
+      const agent = identity.getAgent(getAddress(request.params.address.toLowerCase()));
+      if (!agent) throw new HttpProblem(404, "agent_not_found", `${request.params.address} is not an agent of any organisation`);
+      return agent;
+    },
+  );
+};

@@ -1,0 +1,70 @@
+import { Type, type TSchema } from "@sinclair/typebox";
+import { ROLE_NAMES } from "../chain/roles";
+
+/** Shared schema pieces; every route declares its request and response with these. */
+export const Address = Type.String({ pattern: "^0x[0-9a-fA-F]{40}$", description: "An EVM address" });
+export const Hex32 = Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" });
+export const IdString = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "A positive integer id as a string" });
+export const Iso = Type.String({ format: "date-time" });
+export const RoleName = Type.Union(ROLE_NAMES.map((r) => Type.Literal(r)));
+
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export function List<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+}
+
+export const CompanyPrefix = Type.Object({ prefix: Type.String(), length: Type.Integer() });
+
+export const Credential = Type.Object({
+  id: Type.String(),
+  credentialId: Type.String(),
+  type: Type.String(),
+  issuerOrgId: Type.String(),
+  subjectOrgId: Type.String(),
+  claimHash: Hex32,
+  validFrom: Iso,
+  validUntil: Iso,
+  status: Type.Union([Type.Literal("valid"), Type.Literal("not_yet_valid"), Type.Literal("expired"), Type.Literal("revoked")]),
+  issuedBy: Address,
+  issuedAt: Iso,
+  transactionHash: Hex32,
+  revokedAt: Type.Union([Iso, Type.Null()]),
+  revocationReason: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const Agent = Type.Object({
+  id: Type.String(),
+  address: Address,
+  orgId: Type.String(),
+  roles: Type.Array(RoleName, { description: "Roles assigned on-chain" }),
+  effectiveRoles: Type.Array(RoleName, { description: "Roles usable now: none when expired or suspended" }),
+  expiresAt: Type.Union([Iso, Type.Null()]),
+  status: Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("suspended")]),
+  updatedAt: Iso,
+  setBy: Address,
+});
+
+export const Organisation = Type.Object({
+  id: Type.String(),
+  orgId: Type.String(),
+  name: Type.String(),
+  status: Type.Union([Type.Literal("active"), Type.Literal("suspended")]),
+  suspensionReason: Type.Union([Type.String(), Type.Null()]),
+  metadataHash: Hex32,
+  allowedRoles: Type.Array(RoleName),
+  companyPrefixes: Type.Array(CompanyPrefix),
+  locations: Type.Array(Type.String({ description: "GLN" })),
+  admittedAt: Iso,
+});
+
+export const OrganisationDetail = Type.Intersect([
+  Organisation,
+  Type.Object({ agents: Type.Array(Agent), credentials: Type.Array(Credential) }),
+]);

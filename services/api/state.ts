@@ -1,0 +1,23 @@
+import type { DeploymentRecord } from "../chain/deploy";
+import type { RpcClient } from "../chain/rpc";
+import type { Indexer } from "../indexer/engine";
+import type { Relayer } from "../relayer/relayer";
+
+/**
+ * What the HTTP layer can see of the node while it boots: the API listens first (so /health
+ * answers during deployment and seeding) and routes that need the chain answer 503 until the
+ * pieces they need are here.
+ */
+export interface ServiceState {
+  phase: "starting" | "deploying" | "seeding" | "indexing" | "ready" | "failed";
+  error: string | null;
+  chainId: number;
+  deployment: DeploymentRecord | null;
+  rpc: RpcClient | null;
+  indexer: Indexer | null;
+  relayer: Relayer | null;
+}
+
+export function initialState(): ServiceState {
+  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null };
+}

@@ -1,0 +1,24 @@
+import path from "node:path";
+import { isAddress, JsonRpcProvider, Wallet } from "ethers";
+import type { Config } from "../config";
+import { deployLotline } from "../chain/deploy";
+import { writeJsonAtomic } from "../chain/deployment-record";
+import { CliError } from "./client";
+
+/**
+ * `lotline deploy` (`npm run deploy`): deploys to a real network (LOTLINE_RPC_URL) with
+ * LOTLINE_DEPLOYER_KEY and writes the deployment record the consortium's members share.
+ * The embedded chain needs no deploy: `npm start` does it.
+ */
+export async function deployCommand(config: Config, opts: { governor?: string; out?: string }, json: boolean): Promise<void> {
+  if (!config.rpcUrl) throw new CliError("set LOTLINE_RPC_URL to the network to deploy to (npm start deploys the embedded chain itself)");
+  const key = process.env.LOTLINE_DEPLOYER_KEY?.trim();
+  if (!key || !/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new CliError("set LOTLINE_DEPLOYER_KEY to the funded deployer's 32-byte hex private key");
+  if (opts.governor && !isAddress(opts.governor)) throw new CliError(`--governor must be an address, got "${opts.governor}"`);
+  const out = path.resolve(opts.out ?? config.deploymentFile ?? path.join(config.dataDir, "deployment.json"));
+  const provider = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true });
+  const record = await deployLotline(new Wallet(key, provider), { governor: opts.governor });
+  writeJsonAtomic(out, record);
+  provider.destroy();
+  console.log(json ? JSON.stringify({ file: out, ...record }, null, 2) : `deployed; share ${out} with the consortium's members (LOTLINE_DEPLOYMENT_FILE)`);
+}

@@ -1,0 +1,106 @@
+import { Command, CommanderError } from "commander";
+import { getAddress, isAddress } from "ethers";
+import { ConfigError, loadConfig } from "../config";
+import { apiGet, CliError } from "./client";
+import { upCommand } from "./up";
+import { deployCommand } from "./deploy";
+
+/**
+ * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
+ * (LOTLINE_API_URL, default http://127.0.0.1:$LOTLINE_PORT); `up` and `deploy` work on the chain.
+ * Every failure exits non-zero with one line saying what to fix.
+ */
+const program = new Command()
+  .name("lotline")
+  .description("Lotline supply-chain traceability: run the node and act on the consortium")
+  .option("--json", "print machine-readable JSON")
+  .showHelpAfterError("(run lotline --help for usage)")
+  .exitOverride();
+
+const json = () => Boolean(program.opts().json);
+const print = (value: unknown, human: () => string) => console.log(json() ? JSON.stringify(value, null, 2) : human());
+
+program
+  .command("up")
+  .description("start Lotline: embedded chain (unless LOTLINE_RPC_URL), deployment, demo, indexer and API")
+  .action(async () => upCommand(loadConfig()));
+
+program
+  .command("deploy")
+  .description("deploy the contracts to LOTLINE_RPC_URL with LOTLINE_DEPLOYER_KEY and write the deployment file")
+  .option("--governor <address>", "holder of the governance role (a TimelockController or multisig); default: the deployer")
+  .option("--out <file>", "where to write the deployment record (default: LOTLINE_DEPLOYMENT_FILE or <data dir>/deployment.json)")
+  .action(async (opts: { governor?: string; out?: string }) => deployCommand(loadConfig(), opts, json()));
+
+program
+  .command("status")
+  .description("show the service's health: chain, head, indexed block, lag, relayer")
+  .action(async () => {
+    const health = await apiGet<Record<string, unknown>>("/health");
+    print(health, () =>
+      `status ${health.status} (${health.phase}) · chain ${health.chainId} · head ${health.headBlock} · indexed ${health.indexedBlock} · lag ${health.lagBlocks}`,
+    );
+  });
+
+const org = program.command("org").description("organisations of the consortium");
+org
+  .command("list")
+  .description("list organisations")
+  .option("--status <status>", "active or suspended")
+  .action(async (opts: { status?: string }) => {
+    if (opts.status && !["active", "suspended"].includes(opts.status)) throw new CliError("--status must be active or suspended");
+    const items: Array<Record<string, unknown>> = [];
+    let cursor: string | null = null;
+    do {
+      const query = new URLSearchParams({ limit: "500", ...(opts.status ? { status: opts.status } : {}), ...(cursor ? { cursor } : {}) });
+      const page: { items: Array<Record<string, unknown>>; nextCursor: string | null } = await apiGet(`/api/v1/orgs?${query}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    print(items, () =>
+      items.map((o) => `${String(o.orgId).padStart(4)}  ${String(o.status).padEnd(9)}  ${o.name}  [${(o.allowedRoles as string[]).join(", ")}]`).join("\n") ||
+      "no organisations",
+    );
+  });
+org
+  .command("show")
+  .description("show an organisation with its agents and credentials")
+  .argument("<orgId>", "organisation id")
+  .action(async (orgId: string) => {
+    if (!/^[1-9][0-9]*$/.test(orgId)) throw new CliError(`orgId must be a positive integer, got "${orgId}"`);
+    const o = await apiGet<Record<string, any>>(`/api/v1/orgs/${orgId}`); // eslint-disable-line @typescript-eslint/no-explicit-any
+    print(o, () =>
+      [
+        `${o.name} (org ${o.orgId}, ${o.status}${o.suspensionReason ? `: ${o.suspensionReason}` : ""})`,
+        `  roles allowed: ${o.allowedRoles.join(", ")}`,
+        `  company prefixes: ${o.companyPrefixes.map((p: { prefix: string }) => p.prefix).join(", ") || "-"}`,
+        `  locations (GLN): ${o.locations.join(", ") || "-"}`,
+        `  agents:`,
+        ...o.agents.map((a: any) => `    ${a.address}  ${a.status.padEnd(9)} ${a.roles.join(", ")}`), // eslint-disable-line @typescript-eslint/no-explicit-any
+        `  credentials:`,
+        ...o.credentials.map((c: any) => `    #${c.id} ${c.type} issued by org ${c.issuerOrgId} to org ${c.subjectOrgId}: ${c.status}`), // eslint-disable-line @typescript-eslint/no-explicit-any
+      ].join("\n"),
+    );
+  });
+
+program
+  .command("agent")
+  .description("agents (wallets acting for an organisation)")
+  .command("show")
+  .argument("<address>", "wallet address")
+  .description("show which organisation a wallet acts for, with its roles and status")
+  .action(async (address: string) => {
+    if (!isAddress(address)) throw new CliError(`"${address}" is not an address (0x followed by 40 hex digits)`);
+    const a = await apiGet<Record<string, any>>(`/api/v1/agents/${getAddress(address.toLowerCase())}`); // eslint-disable-line @typescript-eslint/no-explicit-any
+    print(a, () => `${a.address}: org ${a.orgId}, ${a.status}, roles ${a.roles.join(", ")}${a.expiresAt ? `, expires ${a.expiresAt}` : ""}`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0 through here; usage errors were already printed by commander.
+    process.exit(err.exitCode);
+  }
+  const message = err instanceof CliError || err instanceof ConfigError ? err.message : (err as Error).message ?? String(err);
+  process.stderr.write(`lotline: ${message.split("\n")[0]}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import path from "node:path";
+
+/** Everything Lotline reads from its environment, with the defaults documented in README.md. */
+export interface Config {
+  /** JSON-RPC endpoint of an existing chain; unset → the embedded local chain. */
+  rpcUrl: string | null;
+  dataDir: string;
+  port: number;
+  host: string;
+  /** JSON-RPC port of the embedded chain. */
+  chainPort: number;
+  /** Blocks behind the head the indexer waits for before indexing (0 for QBFT's instant finality). */
+  finalityDepth: number;
+  /** Blocks kept reversible: a reorganisation up to this depth is rolled back, a deeper one halts. */
+  reorgWindow: number;
+  /** Requests per minute per client (authenticated address, else IP). */
+  rateLimit: number;
+  /** Deployment record of a shared deployment on a real network. */
+  deploymentFile: string | null;
+  /** Base URL clients use to reach this service; Sign-In with Ethereum messages must name it. */
+  publicUrl: string;
+  /** Private key the relayer submits with (hex); on the embedded chain defaults to demo account 9. */
+  relayerKey: string | null;
+  /** Log level for pino (`info` by default; `silent` in tests). */
+  logLevel: string;
+  /** Whether to seed the demo consortium on a freshly deployed embedded chain. */
+  seedDemo: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = integer(env, "LOTLINE_PORT", 8080, 0, 65535);
+  const host = env.LOTLINE_HOST?.trim() || "127.0.0.1";
+  const dataDir = path.resolve(env.LOTLINE_DATA_DIR?.trim() || "./data");
+  const rpcUrl = env.LOTLINE_RPC_URL?.trim() || null;
+  if (rpcUrl && !/^(https?|wss?):\/\//.test(rpcUrl)) {
+    throw new ConfigError(`LOTLINE_RPC_URL must be an http(s) or ws(s) URL, got "${rpcUrl}"`);
+  }
+  const relayerKey = env.LOTLINE_RELAYER_KEY?.trim() || null;
+  if (relayerKey && !/^(0x)?[0-9a-fA-F]{64}$/.test(relayerKey)) {
+    throw new ConfigError("LOTLINE_RELAYER_KEY must be a 32-byte hex private key");
+  }
+  const publicUrl = (env.LOTLINE_PUBLIC_URL?.trim() || `http://${host}:${port}`).replace(/\/$/, "");
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`LOTLINE_PUBLIC_URL must be a URL, got "${publicUrl}"`);
+  }
+  return {
+    rpcUrl,
+    dataDir,
+    port,
+    host,
+    chainPort: integer(env, "LOTLINE_CHAIN_PORT", 8545, 1, 65535),
+    finalityDepth: integer(env, "LOTLINE_FINALITY_DEPTH", 0, 0, 10_000),
+    reorgWindow: integer(env, "LOTLINE_REORG_WINDOW", 64, 1, 100_000),
+    rateLimit: integer(env, "LOTLINE_RATE_LIMIT", 600, 1, 1_000_000),
+    deploymentFile: env.LOTLINE_DEPLOYMENT_FILE?.trim() ? path.resolve(env.LOTLINE_DEPLOYMENT_FILE.trim()) : null,
+    publicUrl,
+    relayerKey,
+    logLevel: env.LOTLINE_LOG_LEVEL?.trim() || "info",
+    seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}

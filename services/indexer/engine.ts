@@ -1,0 +1,343 @@
+import { EventEmitter } from "node:events";
+import type { Interface } from "ethers";
+import { clearIndex, type Db } from "../store/db";
+import { beginJournalBlock, pruneJournal, rollbackJournal, setJournalling } from "../store/journal";
+import { INTERFACES, type ContractName } from "../chain/contracts";
+import { isRangeTooLarge, withRetry, type RpcBlock, type RpcClient, type RpcLog } from "../chain/rpc";
+import { IndexerHaltedError, type ChainEvent, type HandlerMap, type IndexerStep } from "./types";
+import { eventArgsToJson } from "./json";
+
+export interface IndexerOptions {
+  db: Db;
+  rpc: RpcClient;
+  contracts: Record<ContractName, string>;
+  startBlock: number;
+  handlers: HandlerMap;
+  finalityDepth: number;
+  reorgWindow: number;
+  /**
+   * When a reorganisation is deeper than the window (or no common ancestor is stored), rebuild
+   * from startBlock instead of halting. Only for the embedded chain, which comes back shorter after
+   * a crash (docs/adr/0004); on a shared network a deep reorganisation needs an operator.
+   */
+  rebuildOnDeepReorg: boolean;
+  /** Upper bound of the adaptive eth_getLogs range. */
+  maxRange?: number;
+  pollMs?: number;
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+export interface IndexerStatus {
+  headBlock: number;
+  indexedBlock: number;
+  lagBlocks: number;
+  synced: boolean;
+  halted: string | null;
+  range: number;
+}
+
+interface Checkpoint {
+  number: number;
+  hash: string | null;
+}
+
+/**
+ * Follows a chain and applies Lotline's contract events to SQLite.
+ *
+ * Invariant (the block-hash chain): every stored block's parentHash equals the stored hash of the
+ * block before it, and the checkpoint names the newest applied block by number and hash. Each
+ * step first checks the checkpoint's hash against the chain; a mismatch or a chain shorter than
+ * the checkpoint is a reorganisation, rolled back to the newest stored block the chain still has.
+ *
+ * Durability: a step's rows, its block hashes and the new checkpoint commit in one SQLite
+ * transaction, so a crash at any instant leaves the index at a step boundary: nothing lost, nothing
+ * applied twice.
+ */
+export function createIndexer(options: IndexerOptions) {
+  const { db, rpc, handlers, finalityDepth, reorgWindow } = options;
+  const maxRange = options.maxRange ?? 2_000;
+  const pollMs = options.pollMs ?? 500;
+  const emitter = new EventEmitter();
+  const addresses = Object.values(options.contracts);
+  const contractByAddress = new Map<string, ContractName>(
+    Object.entries(options.contracts).map(([name, address]) => [address.toLowerCase(), name as ContractName]),
+  );
+
+  let range = Math.min(maxRange, 500);
+  let headBlock = 0;
+  let halted: string | null = null;
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+
+  const readCheckpoint = db.prepare(`SELECT block_number AS number, block_hash AS hash FROM indexer_checkpoint WHERE id = 1`);
+  const writeCheckpoint = db.prepare(
+    `INSERT INTO indexer_checkpoint (id, block_number, block_hash, updated_at) VALUES (1, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash, updated_at = excluded.updated_at`,
+  );
+  const storeBlock = db.prepare(
+    `INSERT OR REPLACE INTO indexer_blocks (block_number, block_hash, parent_hash, timestamp) VALUES (?, ?, ?, ?)`,
+  );
+  const insertEvent = db.prepare(
+    `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+
+  function checkpoint(): Checkpoint {
+    const row = readCheckpoint.get() as Checkpoint | undefined;
+    return row ?? { number: options.startBlock - 1, hash: null };
+  }
+
+  const rpcRetry = <T>(fn: () => Promise<T>) =>
+    withRetry(fn, { onRetry: (err, attempt) => options.log?.warn({ err: err.message, attempt }, "RPC call failed; retrying") });
+
+  /** One step: check for a reorganisation, else apply the next range of blocks. */
+  async function step(): Promise<IndexerStep> {
+    if (halted) throw new IndexerHaltedError(halted);
+    const head = await rpcRetry(() => rpc.blockNumber());
+    headBlock = head;
+    const cp = checkpoint();
+
+    if (cp.hash !== null) {
+      if (head < cp.number) return reorganise(head, `the chain head ${head} is below the checkpoint ${cp.number}`);
+      const onChain = await rpcRetry(() => rpc.getBlock(cp.number));
+      if (!onChain || onChain.hash !== cp.hash) return reorganise(head, `block ${cp.number} changed hash`);
+    }
+
+    const target = head - finalityDepth;
+    if (target <= cp.number) return { type: "idle", head };
+    const from = cp.number + 1;
+    const to = Math.min(target, from + range - 1);
+
+    let logs: RpcLog[];
+    try {
+      logs = await rpcRetry(() => rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }));
+    } catch (err) {
+      if (isRangeTooLarge(err) && range > 1) {
+        range = Math.max(1, Math.floor(range / 2));
+        return { type: "retry", reason: `log range too large; now ${range} blocks` };
+      }
+      throw err;
+    }
+
+    // Blocks within the reorg window are fetched one by one so that each one's parent hash is
+    // checked; older blocks are final, and only those with logs (and the range end) are read.
+    const recentFrom = Math.max(from, head - reorgWindow + 1);
+    const wanted = new Set<number>([to, ...logs.map((l) => l.blockNumber)]);
+    for (let n = recentFrom; n <= to; n++) wanted.add(n);
+    const numbers = [...wanted].sort((a, b) => a - b);
+    const blocks = new Map<number, RpcBlock>();
+    await mapLimited(numbers, 8, async (n) => {
+      const block = await rpcRetry(() => rpc.getBlock(n));
+      if (!block) throw new Error(`block ${n} is missing though the head is ${head}`);
+      blocks.set(n, block);
+    });
+
+    const moved = chainMovedUnderneath(cp, from, recentFrom, to, blocks, logs);
+    if (moved) return { type: "retry", reason: moved };
+
+    const events = logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    db.transaction(() => {
+      let i = 0;
+      for (const n of numbers) {
+        const block = blocks.get(n)!;
+        beginJournalBlock(db, n);
+        for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block);
+        storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
+      }
+      setJournalling(db, false);
+      writeCheckpoint.run(to, blocks.get(to)!.hash, new Date().toISOString());
+      const finalBelow = to - reorgWindow;
+      pruneJournal(db, finalBelow);
+      db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`).run(finalBelow, to);
+    })();
+
+    if (events.length < 1_000) range = Math.min(maxRange, range * 2);
+    const result: IndexerStep = { type: "blocks", from, to, events: events.length };
+    emitter.emit("step", result);
+    return result;
+  }
+
+  function applyLog(log: RpcLog, block: RpcBlock): void {
+    const contract = contractByAddress.get(log.address.toLowerCase());
+    if (!contract) return;
+    const iface: Interface = INTERFACES[contract];
+    const parsed = iface.parseLog({ topics: log.topics, data: log.data });
+    if (!parsed) return; // an event Lotline does not index (e.g. AccessControl's RoleGranted is decoded; unknown topics are not)
+    const event: ChainEvent = {
+      contract,
+      name: parsed.name,
+      args: parsed.args,
+      log,
+      block,
+      time: new Date(block.timestamp * 1000).toISOString(),
+    };
+    insertEvent.run(
+      log.blockNumber,
+      log.logIndex,
+      log.transactionHash,
+      event.time,
+      contract,
+      parsed.name,
+      JSON.stringify(eventArgsToJson(parsed.fragment.inputs, parsed.args)),
+    );
+    handlers[`${contract}.${parsed.name}`]?.(db, event);
+  }
+
+  /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */
+  async function reorganise(head: number, reason: string): Promise<IndexerStep> {
+    const cp = checkpoint();
+    const stored = db
+      .prepare(`SELECT block_number AS number, block_hash AS hash FROM indexer_blocks WHERE block_number <= ? ORDER BY block_number DESC`)
+      .all(Math.min(head, cp.number)) as { number: number; hash: string }[];
+    let ancestor: number | null = null;
+    for (const candidate of stored) {
+      const onChain = await rpcRetry(() => rpc.getBlock(candidate.number));
+      if (onChain && onChain.hash === candidate.hash) {
+        ancestor = candidate.number;
+        break;
+      }
+    }
+    if (ancestor === null || cp.number - ancestor > reorgWindow) {
+      const why = `reorganisation deeper than the reorg window (${reorgWindow} blocks): ${reason}`;
+      if (options.rebuildOnDeepReorg) return rebuild(why);
+      halted = `${why}; the index needs an operator (rebuild it with 'lotline index rebuild')`;
+      options.log?.warn({ reason }, halted);
+      throw new IndexerHaltedError(halted);
+    }
+    const target = ancestor;
+    const undone = db.transaction(() => {
+      const count = rollbackJournal(db, target);
+      db.prepare(`DELETE FROM indexer_blocks WHERE block_number > ?`).run(target);
+      const hash = (db.prepare(`SELECT block_hash FROM indexer_blocks WHERE block_number = ?`).get(target) as { block_hash: string }).block_hash;
+      writeCheckpoint.run(target, hash, new Date().toISOString());
+      return count;
+    })();
+    options.log?.warn({ from: cp.number, ancestor: target, undone, reason }, "reorganisation rolled back");
+    const result: IndexerStep = { type: "reorg", from: cp.number, ancestor: target, undone };
+    emitter.emit("step", result);
+    return result;
+  }
+
+  /** Empties every derived table and the checkpoint, so the next steps re-read from startBlock. */
+  function rebuild(reason: string): IndexerStep {
+    clearIndex(db);
+    options.log?.warn({ reason }, "rebuilding the index from the chain");
+    const result: IndexerStep = { type: "rebuild", reason };
+    emitter.emit("step", result);
+    return result;
+  }
+
+  async function runLoop(): Promise<void> {
+    while (running) {
+      try {
+        const result = await step();
+        if (result.type === "idle") await pause(pollMs);
+      } catch (err) {
+        if (err instanceof IndexerHaltedError) {
+          running = false;
+          emitter.emit("halted", err);
+          return;
+        }
+        options.log?.warn({ err: (err as Error).message }, "indexer step failed; retrying");
+        emitter.emit("error", err);
+        await pause(Math.max(pollMs, 1_000));
+      }
+    }
+  }
+
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  function status(): IndexerStatus {
+    const indexedBlock = Math.max(checkpoint().number, 0);
+    const lagBlocks = Math.max(0, headBlock - finalityDepth - indexedBlock);
+    return { headBlock, indexedBlock, lagBlocks, synced: headBlock > 0 && lagBlocks === 0, halted, range };
+  }
+
+  return {
+    step,
+    status,
+    rebuild,
+    /** Runs steps until the index reaches the chain head as it is now. */
+    async syncToHead(): Promise<void> {
+      for (;;) {
+        const result = await step();
+        if (result.type === "idle") return;
+      }
+    },
+    start(): void {
+      if (running) return;
+      running = true;
+      emitter.on("error", () => undefined); // errors are logged; keep EventEmitter from throwing
+      loop = runLoop();
+    },
+    /** Lets a waiting loop look at the chain now (after the service sent a transaction). */
+    poke(): void {
+      wake?.();
+    },
+    async stop(): Promise<void> {
+      running = false;
+      wake?.();
+      await loop;
+    },
+    /** Resolves once blocks up to `blockNumber` are indexed. */
+    waitForBlock(blockNumber: number, timeoutMs = 60_000): Promise<void> {
+      if (checkpoint().number >= blockNumber) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          emitter.off("step", onStep);
+          reject(new Error(`the indexer did not reach block ${blockNumber} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onStep = () => {
+          if (checkpoint().number >= blockNumber) {
+            clearTimeout(timer);
+            emitter.off("step", onStep);
+            resolve();
+          }
+        };
+        emitter.on("step", onStep);
+        wake?.();
+      });
+    },
+    on: emitter.on.bind(emitter),
+  };
+}
+export type Indexer = ReturnType<typeof createIndexer>;
+
+/**
+ * Returns why the fetched blocks and logs do not form one chain continuing the checkpoint (the
+ * chain reorganised while we were reading), or null when they do.
+ */
+function chainMovedUnderneath(
+  cp: Checkpoint,
+  from: number,
+  recentFrom: number,
+  to: number,
+  blocks: Map<number, RpcBlock>,
+  logs: RpcLog[],
+): string | null {
+  for (let n = recentFrom; n <= to; n++) {
+    const block = blocks.get(n)!;
+    const parentHash = n === from ? cp.hash : blocks.get(n - 1)?.hash;
+    if (parentHash && block.parentHash !== parentHash) return `block ${n} does not follow block ${n - 1}`;
+  }
+  for (const log of logs) {
+    if (blocks.get(log.blockNumber)!.hash !== log.blockHash) return `log in block ${log.blockNumber} is from another fork`;
+  }
+  return null;
+}
+
+async function mapLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}

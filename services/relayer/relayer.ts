@@ -1,0 +1,114 @@
+import { getAddress, type Provider, type Signer } from "ethers";
+import { decodeRevert, INTERFACES, type ContractName } from "../chain/contracts";
+import type { DeploymentRecord, LotlineContracts } from "../chain/deploy";
+import type { IdentityStore } from "../store/identity";
+import { HttpProblem } from "../api/problem";
+import type { SignedForwardRequest } from "./forward-request";
+
+/**
+ * Functions wallets may have relayed, per contract. Governance functions are absent on purpose:
+ * governance acts through its timelock or multisig, never through a member's relayer.
+ * Later issues add their contracts' agent functions here.
+ */
+export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
+  registry: ["setAgent", "removeAgent", "updateOrganisation", "addLocation", "removeLocation"],
+  credentials: ["issueCredential", "revokeCredential"],
+};
+
+/** Upper bound on the gas a relayed request may ask for; the relayer pays for it. */
+export const MAX_RELAY_GAS = 5_000_000n;
+
+export interface RelayResult {
+  transactionHash: string;
+  from: string;
+  to: string;
+  contract: ContractName;
+  function: string;
+}
+
+/**
+ * The ERC-2771 relayer. It refuses before spending gas: the target and function must be on the
+ * allowlist, the deadline in the future, the signature valid for the signer's current nonce on
+ * the forwarder, the signer an active agent per the index, and a simulation of the call must
+ * succeed. Only then does it submit with the service's own key.
+ */
+export function createRelayer(deps: {
+  wallet: Signer;
+  provider: Provider;
+  deployment: DeploymentRecord;
+  contracts: LotlineContracts;
+  identity: IdentityStore;
+  now?: () => number;
+}) {
+  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+  const byAddress = new Map<string, ContractName>(
+    Object.entries(deps.deployment.contracts).map(([name, address]) => [address.toLowerCase(), name as ContractName]),
+  );
+  const forwarder = deps.contracts.forwarder.connect(deps.wallet);
+  // Submissions are serialised so that the relayer's own nonces never collide.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function relay(request: SignedForwardRequest): Promise<RelayResult> {
+    const contract = byAddress.get(request.to.toLowerCase());
+    if (!contract || !RELAYABLE[contract]) {
+      throw new HttpProblem(403, "target_not_allowed", `${request.to} is not a Lotline contract that accepts relayed calls`);
+    }
+    const fn = INTERFACES[contract].getFunction(request.data.slice(0, 10));
+    if (!fn || !RELAYABLE[contract]!.includes(fn.name)) {
+      throw new HttpProblem(403, "function_not_allowed", `that function of ${contract} cannot be relayed; allowed: ${RELAYABLE[contract]!.join(", ")}`);
+    }
+    if (request.value !== 0n) throw new HttpProblem(400, "value_not_allowed", "relayed requests cannot carry value");
+    if (request.gas > MAX_RELAY_GAS) throw new HttpProblem(400, "gas_too_high", `gas must be at most ${MAX_RELAY_GAS}`);
+    if (request.deadline <= now()) throw new HttpProblem(400, "request_expired", "the request's deadline has passed; sign a new one");
+
+    const forwardRequest = { ...request, from: getAddress(request.from), to: getAddress(request.to) };
+    const valid = await deps.contracts.forwarder.verify(forwardRequest);
+    if (!valid) {
+      throw new HttpProblem(
+        400,
+        "invalid_signature",
+        "the signature does not match this request and the signer's current forwarder nonce (altered, replayed or signed by another key)",
+      );
+    }
+    const agent = identityCheck(forwardRequest.from);
+
+    // Simulate exactly what the target will see: a call from the forwarder with the signer
+    // appended to the calldata (ERC-2771).
+    try {
+      await deps.provider.call({
+        from: deps.deployment.contracts.forwarder,
+        to: forwardRequest.to,
+        data: forwardRequest.data + forwardRequest.from.slice(2).toLowerCase(),
+        gasLimit: request.gas,
+      });
+    } catch (err) {
+      const revert = decodeRevert((err as { data?: string }).data);
+      throw new HttpProblem(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as Error).message}`);
+    }
+
+    const submit = async () => {
+      const tx = await forwarder.execute(forwardRequest);
+      return tx.hash;
+    };
+    const next = queue.then(submit, submit);
+    queue = next.catch(() => undefined);
+    const transactionHash = await next;
+    return { transactionHash, from: agent, to: forwardRequest.to, contract, function: fn.name };
+  }
+
+  function identityCheck(address: string): string {
+    const agent = deps.identity.getAgent(address);
+    if (!agent) throw new HttpProblem(403, "not_an_agent", `${address} is not an agent of any organisation`);
+    if (agent.status !== "active") throw new HttpProblem(403, `agent_${agent.status}`, `${address} cannot act: its binding is ${agent.status}`);
+    return agent.address;
+  }
+
+  return {
+    relay,
+    address: () => deps.wallet.getAddress(),
+    async balance(): Promise<bigint> {
+      return deps.provider.getBalance(await deps.wallet.getAddress());
+    },
+  };
+}
+export type Relayer = ReturnType<typeof createRelayer>;

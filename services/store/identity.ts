@@ -1,0 +1,183 @@
+import type { Db } from "./db";
+import { INTERNAL_ROLES, maskToRoles, type RoleName } from "../chain/roles";
+
+/** Read side of the identity tables, shaped as the API and CLI show them. */
+
+export interface OrganisationView {
+  id: string;
+  orgId: string;
+  name: string;
+  status: "active" | "suspended";
+  suspensionReason: string | null;
+  metadataHash: string;
+  allowedRoles: RoleName[];
+  companyPrefixes: { prefix: string; length: number }[];
+  locations: string[];
+  admittedAt: string;
+}
+
+export interface AgentView {
+  id: string;
+  address: string;
+  orgId: string;
+  roles: RoleName[];
+  effectiveRoles: RoleName[];
+  expiresAt: string | null;
+  status: "active" | "expired" | "suspended";
+  updatedAt: string;
+  setBy: string;
+}
+
+export interface CredentialView {
+  id: string;
+  credentialId: string;
+  type: string;
+  issuerOrgId: string;
+  subjectOrgId: string;
+  claimHash: string;
+  validFrom: string;
+  validUntil: string;
+  status: "valid" | "not_yet_valid" | "expired" | "revoked";
+  issuedBy: string;
+  issuedAt: string;
+  transactionHash: string;
+  revokedAt: string | null;
+  revocationReason: string | null;
+}
+
+interface OrgRow {
+  org_id: number;
+  name: string;
+  metadata_hash: string;
+  status: "active" | "suspended";
+  allowed_roles: number;
+  suspension_reason: string | null;
+  admitted_at: string;
+}
+interface AgentRow {
+  address: string;
+  org_id: number;
+  roles: number;
+  expires_at: number;
+  set_by: string;
+  updated_at: string;
+  org_status: "active" | "suspended";
+  allowed_roles: number;
+}
+interface CredentialRow {
+  credential_id: number;
+  credential_type: string;
+  issuer_org: number;
+  subject_org: number;
+  claim_hash: string;
+  valid_from: number;
+  valid_until: number;
+  issued_by: string;
+  issued_at: string;
+  issued_tx: string;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+}
+
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+export function createIdentityStore(db: Db, now: () => number = () => Math.floor(Date.now() / 1000)) {
+  const orgPage = db.prepare(`SELECT * FROM organisations WHERE org_id > ? ORDER BY org_id LIMIT ?`);
+  const orgPageByStatus = db.prepare(`SELECT * FROM organisations WHERE org_id > ? AND status = ? ORDER BY org_id LIMIT ?`);
+  const orgById = db.prepare(`SELECT * FROM organisations WHERE org_id = ?`);
+  const prefixesOf = db.prepare(`SELECT prefix, length FROM company_prefixes WHERE org_id = ? ORDER BY prefix`);
+  const locationsOf = db.prepare(`SELECT gln FROM locations WHERE org_id = ? ORDER BY gln`);
+  const agentSelect = `SELECT a.*, o.status AS org_status, o.allowed_roles FROM agents a JOIN organisations o ON o.org_id = a.org_id`;
+  const agentsOf = db.prepare(`${agentSelect} WHERE a.org_id = ? ORDER BY a.address`);
+  const agentByAddress = db.prepare(`${agentSelect} WHERE a.address = ?`);
+  const credentialsOf = db.prepare(
+    `SELECT * FROM credentials WHERE subject_org = ? OR issuer_org = ? ORDER BY credential_id`,
+  );
+
+  function organisation(row: OrgRow): OrganisationView {
+    return {
+      id: String(row.org_id),
+      orgId: String(row.org_id),
+      name: row.name,
+      status: row.status,
+      suspensionReason: row.suspension_reason,
+      metadataHash: row.metadata_hash,
+      allowedRoles: maskToRoles(row.allowed_roles),
+      companyPrefixes: prefixesOf.all(row.org_id) as { prefix: string; length: number }[],
+      locations: (locationsOf.all(row.org_id) as { gln: string }[]).map((l) => l.gln),
+      admittedAt: row.admitted_at,
+    };
+  }
+
+  function agent(row: AgentRow): AgentView {
+    const expired = row.expires_at !== 0 && row.expires_at <= now();
+    const status = row.org_status === "suspended" ? "suspended" : expired ? "expired" : "active";
+    const usable = BigInt(row.roles) & (BigInt(row.allowed_roles) | INTERNAL_ROLES);
+    return {
+      id: row.address,
+      address: row.address,
+      orgId: String(row.org_id),
+      roles: maskToRoles(row.roles),
+      effectiveRoles: status === "active" ? maskToRoles(usable) : [],
+      expiresAt: row.expires_at === 0 ? null : iso(row.expires_at),
+      status,
+      updatedAt: row.updated_at,
+      setBy: row.set_by,
+    };
+  }
+
+  function credential(row: CredentialRow): CredentialView {
+    const t = now();
+    const status = row.revoked_at
+      ? "revoked"
+      : t < row.valid_from
+        ? "not_yet_valid"
+        : t >= row.valid_until
+          ? "expired"
+          : "valid";
+    return {
+      id: String(row.credential_id),
+      credentialId: String(row.credential_id),
+      type: row.credential_type,
+      issuerOrgId: String(row.issuer_org),
+      subjectOrgId: String(row.subject_org),
+      claimHash: row.claim_hash,
+      validFrom: iso(row.valid_from),
+      validUntil: iso(row.valid_until),
+      status,
+      issuedBy: row.issued_by,
+      issuedAt: row.issued_at,
+      transactionHash: row.issued_tx,
+      revokedAt: row.revoked_at,
+      revocationReason: row.revocation_reason,
+    };
+  }
+
+  return {
+    listOrganisations(options: { limit: number; after: number; status?: string }) {
+      const rows = (
+        options.status
+          ? orgPageByStatus.all(options.after, options.status, options.limit + 1)
+          : orgPage.all(options.after, options.limit + 1)
+      ) as OrgRow[];
+      const page = rows.slice(0, options.limit);
+      return { items: page.map(organisation), more: rows.length > options.limit, last: page.at(-1)?.org_id ?? null };
+    },
+    getOrganisation(orgId: number): OrganisationView | null {
+      const row = orgById.get(orgId) as OrgRow | undefined;
+      return row ? organisation(row) : null;
+    },
+    agentsOf(orgId: number): AgentView[] {
+      return (agentsOf.all(orgId) as AgentRow[]).map(agent);
+    },
+    credentialsOf(orgId: number): CredentialView[] {
+      return (credentialsOf.all(orgId, orgId) as CredentialRow[]).map(credential);
+    },
+    /** `address` must be checksummed (as events carry it). */
+    getAgent(address: string): AgentView | null {
+      const row = agentByAddress.get(address) as AgentRow | undefined;
+      return row ? agent(row) : null;
+    },
+  };
+}
+export type IdentityStore = ReturnType<typeof createIdentityStore>;

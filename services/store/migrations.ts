@@ -1,0 +1,141 @@
+/**
+ * Forward-only schema migrations. Append; never edit a migration that has shipped.
+ *
+ * Tables are of two kinds:
+ * - derived: rebuilt from chain events by the indexer (listed in DERIVED_TABLES). They carry no
+ *   autoincrement ids, so a rebuild yields byte-identical rows, and every write to them is
+ *   journalled by triggers for reorganisation rollback (see journal.ts).
+ * - primary/operational: off-chain data and service state (checkpoint, sessions, nonces).
+ */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    id: 1,
+    name: "indexer and identity",
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      -- The indexer's position: the last block whose effects are in the derived tables.
+      CREATE TABLE indexer_checkpoint (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        block_number INTEGER NOT NULL,
+        block_hash TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      -- Hashes of recently indexed blocks, for finding the common ancestor after a reorganisation.
+      CREATE TABLE indexer_blocks (
+        block_number INTEGER PRIMARY KEY,
+        block_hash TEXT NOT NULL,
+        parent_hash TEXT NOT NULL,
+        timestamp INTEGER NOT NULL
+      );
+      -- Which block the indexer is applying (read by the journal triggers) and whether to journal.
+      CREATE TABLE journal_context (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        block_number INTEGER NOT NULL,
+        enabled INTEGER NOT NULL
+      );
+      INSERT INTO journal_context (id, block_number, enabled) VALUES (1, 0, 0);
+      CREATE TABLE reorg_journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        block_number INTEGER NOT NULL,
+        table_name TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+        row_id INTEGER NOT NULL,
+        old_row TEXT
+      );
+      CREATE INDEX reorg_journal_block ON reorg_journal (block_number);
+
+      -- Every decoded event of a Lotline contract: the audit trail and the history views.
+      CREATE TABLE chain_events (
+        block_number INTEGER NOT NULL,
+        log_index INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        block_time TEXT NOT NULL,
+        contract TEXT NOT NULL,
+        event TEXT NOT NULL,
+        args TEXT NOT NULL,
+        PRIMARY KEY (block_number, log_index)
+      );
+
+      CREATE TABLE organisations (
+        org_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        metadata_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        allowed_roles INTEGER NOT NULL,
+        suspension_reason TEXT,
+        admitted_at TEXT NOT NULL,
+        admitted_block INTEGER NOT NULL,
+        updated_block INTEGER NOT NULL
+      );
+      CREATE TABLE company_prefixes (
+        prefix TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        added_block INTEGER NOT NULL
+      );
+      CREATE INDEX company_prefixes_org ON company_prefixes (org_id);
+      CREATE TABLE locations (
+        gln TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        added_block INTEGER NOT NULL
+      );
+      CREATE INDEX locations_org ON locations (org_id);
+      CREATE TABLE agents (
+        address TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        roles INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        set_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_block INTEGER NOT NULL
+      );
+      CREATE INDEX agents_org ON agents (org_id);
+      CREATE TABLE credentials (
+        credential_id INTEGER PRIMARY KEY,
+        credential_type TEXT NOT NULL,
+        issuer_org INTEGER NOT NULL,
+        subject_org INTEGER NOT NULL,
+        claim_hash TEXT NOT NULL,
+        valid_from INTEGER NOT NULL,
+        valid_until INTEGER NOT NULL,
+        issued_by TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        issued_tx TEXT NOT NULL,
+        revoked_at TEXT,
+        revocation_reason TEXT,
+        revoked_by TEXT
+      );
+      CREATE INDEX credentials_subject ON credentials (subject_org);
+      CREATE INDEX credentials_issuer ON credentials (issuer_org);
+
+      -- Sign-In with Ethereum: single-use nonces and short-lived sessions (token stored hashed).
+      CREATE TABLE auth_nonces (
+        nonce TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
+export const DERIVED_TABLES = [
+  "chain_events",
+  "organisations",
+  "company_prefixes",
+  "locations",
+  "agents",
+  "credentials",
+] as const;
