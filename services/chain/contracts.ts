@@ -8,12 +8,14 @@ export {
   CredentialRegistry__factory,
   LotlineForwarder__factory,
   TimelockController__factory,
+  ConsortiumTimelock__factory,
 } from "../../typechain-types";
 export type {
   ConsortiumRegistry,
   CredentialRegistry,
   LotlineForwarder,
   TimelockController,
+  ConsortiumTimelock,
 } from "../../typechain-types";
 
 import {
