@@ -7,7 +7,7 @@ import type { Config } from "../config";
 import type { Db } from "../store/db";
 import { createIdentityStore } from "../store/identity";
 import { createAuth } from "./auth";
-import { errorHandler, problem, Problem, sendProblem } from "./problem";
+import { errorHandler, HttpProblem, problem, Problem, sendProblem } from "./problem";
 import type { ServiceState } from "./state";
 import { healthRoutes } from "./routes/health";
 import { authRoutes } from "./routes/auth";
@@ -15,7 +15,9 @@ import { identityRoutes } from "./routes/identity";
 import { relayRoutes } from "./routes/relay";
 
 export interface AppDeps {
-  config: Pick<Config, "publicUrl" | "rateLimit" | "finalityDepth">;
+  config: Pick<Config, "rateLimit" | "finalityDepth">;
+  /** The URL clients reach this service at (known once it listens). */
+  publicUrl: () => string;
   db: Db;
   state: ServiceState;
   /** A pino logger; none in tests. */
@@ -34,7 +36,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const identity = createIdentityStore(deps.db);
-  const auth = createAuth({ db: deps.db, identity, publicUrl: deps.config.publicUrl, chainId: () => deps.state.chainId });
+  const auth = createAuth({ db: deps.db, identity, publicUrl: deps.publicUrl, chainId: () => deps.state.chainId });
 
   app.addSchema(Problem);
   app.setErrorHandler(errorHandler);
@@ -59,10 +61,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     max: deps.config.rateLimit,
     timeWindow: 60_000,
     keyGenerator: (request) => auth.peekAddress(request.headers.authorization) ?? request.ip,
-    errorResponseBuilder: (_request, context) => ({
-      ...problem(429, "rate_limited", `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
-      statusCode: 429,
-    }),
+    // Thrown by the plugin into errorHandler, which answers an HttpProblem with its own detail.
+    errorResponseBuilder: (_request, context) =>
+      new HttpProblem(429, "rate_limited", `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
   });
 
   const routeDeps = { ...deps, identity, auth };

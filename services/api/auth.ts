@@ -17,7 +17,7 @@ export const SESSION_TTL_SECONDS = 900;
 export interface AuthContext {
   db: Db;
   identity: IdentityStore;
-  publicUrl: string;
+  publicUrl: () => string;
   chainId: () => number;
   now?: () => number;
 }
@@ -29,8 +29,7 @@ export interface Principal {
 
 export function createAuth(ctx: AuthContext) {
   const now = ctx.now ?? (() => Math.floor(Date.now() / 1000));
-  const url = new URL(ctx.publicUrl);
-  const domain = url.host;
+  const domain = () => new URL(ctx.publicUrl()).host;
   const insertNonce = ctx.db.prepare(`INSERT INTO auth_nonces (nonce, address, expires_at) VALUES (?, ?, ?)`);
   const takeNonce = ctx.db.prepare(`DELETE FROM auth_nonces WHERE nonce = ? RETURNING address, expires_at`);
   const purgeNonces = ctx.db.prepare(`DELETE FROM auth_nonces WHERE expires_at <= ?`);
@@ -49,6 +48,7 @@ export function createAuth(ctx: AuthContext) {
 
   return {
     domain,
+    uri: () => ctx.publicUrl(),
     issueNonce(rawAddress: string): { nonce: string; expiresAt: string } {
       const address = getAddress(rawAddress);
       purgeNonces.run(now());
@@ -72,15 +72,15 @@ export function createAuth(ctx: AuthContext) {
       if (getAddress(siwe.address) !== stored.address) {
         throw new HttpProblem(401, "invalid_nonce", "the nonce was issued for another address");
       }
-      if (siwe.domain !== domain) throw new HttpProblem(401, "wrong_domain", `the message must be for ${domain}, not ${siwe.domain}`);
-      if (siwe.uri.replace(/\/$/, "") !== ctx.publicUrl) {
-        throw new HttpProblem(401, "wrong_uri", `the message URI must be ${ctx.publicUrl}`);
+      if (siwe.domain !== domain()) throw new HttpProblem(401, "wrong_domain", `the message must be for ${domain()}, not ${siwe.domain}`);
+      if (siwe.uri.replace(/\/$/, "") !== ctx.publicUrl()) {
+        throw new HttpProblem(401, "wrong_uri", `the message URI must be ${ctx.publicUrl()}`);
       }
       if (siwe.chainId !== ctx.chainId()) {
         throw new HttpProblem(401, "wrong_chain", `the message must be for chain ${ctx.chainId()}, not ${siwe.chainId}`);
       }
       const result = await siwe.verify(
-        { signature, domain, nonce: siwe.nonce, time: new Date(now() * 1000).toISOString() },
+        { signature, domain: domain(), nonce: siwe.nonce, time: new Date(now() * 1000).toISOString() },
         { suppressExceptions: true },
       );
       if (!result.success) {

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from "../config";
 import { apiGet, CliError } from "./client";
 import { upCommand } from "./up";
 import { deployCommand } from "./deploy";
+import { indexRebuildCommand, indexRunCommand } from "./index-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -31,6 +32,20 @@ program
   .option("--governor <address>", "holder of the governance role (a TimelockController or multisig); default: the deployer")
   .option("--out <file>", "where to write the deployment record (default: LOTLINE_DEPLOYMENT_FILE or <data dir>/deployment.json)")
   .action(async (opts: { governor?: string; out?: string }) => deployCommand(loadConfig(), opts, json()));
+
+const index = program.command("index").description("the chain index in the data dir's SQLite file");
+index
+  .command("run")
+  .description("run only the indexer against LOTLINE_RPC_URL (Ctrl-C stops it)")
+  .option("--once", "stop when the index reaches the chain head")
+  .action(async (opts: { once?: boolean }) => indexRunCommand(loadConfig(), opts));
+index
+  .command("rebuild")
+  .description("empty the index so that the next start re-reads the chain (stop the service first)")
+  .action(async () => {
+    indexRebuildCommand(loadConfig());
+    print({ rebuilt: true }, () => "index emptied; it is rebuilt from the chain on the next start");
+  });
 
 program
   .command("status")

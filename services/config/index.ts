@@ -13,12 +13,17 @@ export interface Config {
   finalityDepth: number;
   /** Blocks kept reversible: a reorganisation up to this depth is rolled back, a deeper one halts. */
   reorgWindow: number;
+  /** Largest block range of one eth_getLogs call; halved automatically when the node refuses. */
+  logRange: number;
   /** Requests per minute per client (authenticated address, else IP). */
   rateLimit: number;
   /** Deployment record of a shared deployment on a real network. */
   deploymentFile: string | null;
-  /** Base URL clients use to reach this service; Sign-In with Ethereum messages must name it. */
-  publicUrl: string;
+  /**
+   * Base URL clients use to reach this service; Sign-In with Ethereum messages must name it.
+   * null: http://{host}:{port the API listens on}.
+   */
+  publicUrl: string | null;
   /** Private key the relayer submits with (hex); on the embedded chain defaults to demo account 9. */
   relayerKey: string | null;
   /** Log level for pino (`info` by default; `silent` in tests). */
@@ -43,12 +48,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (relayerKey && !/^(0x)?[0-9a-fA-F]{64}$/.test(relayerKey)) {
     throw new ConfigError("LOTLINE_RELAYER_KEY must be a 32-byte hex private key");
   }
-  const publicUrl = (env.LOTLINE_PUBLIC_URL?.trim() || `http://${host}:${port}`).replace(/\/$/, "");
-  try {
-    new URL(publicUrl);
-  } catch {
-    throw new ConfigError(`LOTLINE_PUBLIC_URL must be a URL, got "${publicUrl}"`);
-  }
+  const publicUrl = env.LOTLINE_PUBLIC_URL?.trim().replace(/\/$/, "") || null;
+  if (publicUrl && !URL.canParse(publicUrl)) throw new ConfigError(`LOTLINE_PUBLIC_URL must be a URL, got "${publicUrl}"`);
   return {
     rpcUrl,
     dataDir,
@@ -58,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     finalityDepth: integer(env, "LOTLINE_FINALITY_DEPTH", 0, 0, 10_000),
     reorgWindow: integer(env, "LOTLINE_REORG_WINDOW", 64, 1, 100_000),
     rateLimit: integer(env, "LOTLINE_RATE_LIMIT", 600, 1, 1_000_000),
+    logRange: integer(env, "LOTLINE_LOG_RANGE", 2_000, 1, 1_000_000),
     deploymentFile: env.LOTLINE_DEPLOYMENT_FILE?.trim() ? path.resolve(env.LOTLINE_DEPLOYMENT_FILE.trim()) : null,
     publicUrl,
     relayerKey,

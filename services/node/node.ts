@@ -15,8 +15,7 @@ import {
   readLocalRecords,
   saveLocalRecord,
 } from "../chain/deployment-record";
-import { createIndexer } from "../indexer/engine";
-import { identityHandlers } from "../indexer/handlers/identity";
+import { createLotlineIndexer } from "../indexer/lotline";
 import { createIdentityStore } from "../store/identity";
 import { createRelayer } from "../relayer/relayer";
 import { buildApp } from "../api/app";
@@ -44,11 +43,11 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
   const log = options.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "*.signature", "*.token", "*.privateKey"] });
   const db = openDatabase(path.join(config.dataDir, "lotline.sqlite"));
   const state = initialState();
-  const app = await buildApp({ config, db, state, logger: log.child({ component: "api" }) });
+  let url = `http://${config.host}:${config.port}`;
+  const app = await buildApp({ config, db, state, publicUrl: () => config.publicUrl ?? url, logger: log.child({ component: "api" }) });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
-  const url = `http://${config.host}:${port}`;
+  if (typeof address === "object" && address) url = `http://${config.host}:${address.port}`;
 
   let chain: EmbeddedChain | null = null;
   let stopped = false;
@@ -88,17 +87,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
 
     state.phase = "indexing";
     const identity = createIdentityStore(db);
-    const indexer = createIndexer({
-      db,
-      rpc,
-      contracts: deployment.contracts,
-      startBlock: deployment.startBlock,
-      handlers: { ...identityHandlers },
-      finalityDepth: config.finalityDepth,
-      reorgWindow: config.reorgWindow,
-      rebuildOnDeepReorg: !config.rpcUrl,
-      log: log.child({ component: "indexer" }),
-    });
+    const indexer = createLotlineIndexer({ db, rpc, deployment, log: log.child({ component: "indexer" }) }, config);
     state.indexer = indexer;
     state.relayer = createRelayer({ wallet: relayerSigner(provider), provider, deployment, contracts, identity });
     await indexer.syncToHead();
@@ -119,7 +108,10 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     }
     const genesis = await genesisHash(rpc);
     const known = readLocalRecords(config.dataDir)[genesis];
-    if (known && (await contractsExist(rpc, known))) return known;
+    if (known && (await contractsExist(rpc, known))) {
+      const { demoSeeded: _seeded, ...record } = known;
+      return record;
+    }
     state.phase = "deploying";
     log.info(known ? "the embedded chain lost the deployment in a crash; deploying again" : "deploying Lotline contracts");
     const record = await deployLotline(demoWallet(GOVERNOR_ACCOUNT, provider));

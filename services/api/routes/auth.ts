@@ -10,7 +10,7 @@ const Session = Type.Object({
 });
 const problems = { 400: { $ref: "Problem#" }, 401: { $ref: "Problem#" }, 403: { $ref: "Problem#" } };
 
-export const authRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { auth, config, state }) => {
+export const authRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { auth, state }) => {
   app.post(
     "/api/v1/auth/nonce",
     {
@@ -23,7 +23,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { au
     },
     async (request) => {
       // The message to sign must name exactly this domain, URI and chain id.
-      return { ...auth.issueNonce(request.body.address), domain: auth.domain, uri: config.publicUrl, chainId: state.chainId };
+      return { ...auth.issueNonce(request.body.address), domain: auth.domain(), uri: auth.uri(), chainId: state.chainId };
     },
   );
 

@@ -76,3 +76,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 };
+
+// Not encapsulated (what fastify-plugin does): the request counter's onResponse hook has to see
+// every route's responses, not only those of the routes above.
+Object.assign(healthRoutes, { [Symbol.for("skip-override")]: true });

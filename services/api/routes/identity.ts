@@ -15,16 +15,18 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       schema: {
         summary: "List the consortium's organisations",
         tags: ["identity"],
-        querystring: Type.Intersect([
-          ListQuery,
-          Type.Object({ status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("suspended")])) }),
-        ]),
+        // One object, not an intersection: ListQuery's additionalProperties: false would refuse `status`.
+        querystring: Type.Object(
+          { ...ListQuery.properties, status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("suspended")])) },
+          { additionalProperties: false },
+        ),
         response: { 200: List(Organisation), ...problems },
       },
     },
     async (request) => {
       const limit = request.query.limit ?? 50;
-      const after = request.query.cursor ? decodeCursor(request.query.cursor, "orgId") : 0;
+      const after = request.query.cursor ? decodeCursor(request.query.cursor, "orgId") : "0";
+      if (!/^[0-9]{1,19}$/.test(after)) throw new HttpProblem(400, "invalid_cursor", "the cursor is not one this list returned; start again without it");
       const page = identity.listOrganisations({ limit, after: Number(after), status: request.query.status });
       return { items: page.items, nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
     },

@@ -1,0 +1,29 @@
+import type { Config } from "../config";
+import type { DeploymentRecord } from "../chain/deploy";
+import type { RpcClient } from "../chain/rpc";
+import type { Db } from "../store/db";
+import { createIndexer, type IndexerOptions } from "./engine";
+import { identityHandlers } from "./handlers/identity";
+
+/** Every handler Lotline indexes with. Later issues add their maps here. */
+export const LOTLINE_HANDLERS = { ...identityHandlers };
+
+/** The indexer for a Lotline deployment, configured from the environment. */
+export function createLotlineIndexer(
+  deps: { db: Db; rpc: RpcClient; deployment: DeploymentRecord; log?: IndexerOptions["log"] },
+  config: Pick<Config, "finalityDepth" | "reorgWindow" | "logRange" | "rpcUrl">,
+) {
+  return createIndexer({
+    db: deps.db,
+    rpc: deps.rpc,
+    contracts: deps.deployment.contracts,
+    startBlock: deps.deployment.startBlock,
+    handlers: LOTLINE_HANDLERS,
+    finalityDepth: config.finalityDepth,
+    reorgWindow: config.reorgWindow,
+    maxRange: config.logRange,
+    // Only the embedded chain may come back shorter after a crash and be rebuilt from (ADR 0004).
+    rebuildOnDeepReorg: !config.rpcUrl,
+    log: deps.log,
+  });
+}

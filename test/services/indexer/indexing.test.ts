@@ -1,0 +1,93 @@
+import { expect } from "chai";
+import { encodeBytes32String, id as keccakText } from "ethers";
+import { createRpcClient } from "../../../services/chain/rpc";
+import { dumpDerivedTables, openDatabase, type Db } from "../../../services/store/db";
+import { createLotlineIndexer } from "../../../services/indexer/lotline";
+import { createIdentityStore } from "../../../services/store/identity";
+import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
+import { rolesToMask } from "../../../services/chain/roles";
+import { deployDemo, freshRebuildDump, startAnvil } from "../../helpers/chain";
+
+describe("indexer: identity from a real local chain into SQLite", function () {
+  let chain: Awaited<ReturnType<typeof startAnvil>>;
+  let demo: Awaited<ReturnType<typeof deployDemo>>;
+  let db: Db;
+  let indexer: ReturnType<typeof createLotlineIndexer>;
+
+  before(async function () {
+    chain = await startAnvil();
+    demo = await deployDemo(chain.url);
+    db = openDatabase(`${chain.dataDir}/lotline.sqlite`);
+    indexer = createLotlineIndexer(
+      { db, rpc: createRpcClient(chain.url), deployment: demo.deployment },
+      { finalityDepth: 0, reorgWindow: 64, logRange: 2_000, rpcUrl: chain.url },
+    );
+    await indexer.syncToHead();
+  });
+
+  after(async function () {
+    demo.provider.destroy();
+    db.close();
+    await chain.stop();
+  });
+
+  it("indexes every demo organisation with its prefixes and locations", function () {
+    const identity = createIdentityStore(db);
+    const page = identity.listOrganisations({ limit: 50, after: 0 });
+    expect(page.items.map((o) => o.name)).to.deep.equal(DEMO_MEMBERS.map((m) => m.name));
+    for (const [i, member] of DEMO_MEMBERS.entries()) {
+      expect(page.items[i].companyPrefixes).to.deep.equal(member.companyPrefixes.map((prefix) => ({ prefix, length: prefix.length })));
+      expect(page.items[i].locations).to.have.length(member.locations.length);
+    }
+  });
+
+  it("indexes each member's wallet and integration key as agents with their roles", function () {
+    const identity = createIdentityStore(db);
+    for (const member of DEMO_MEMBERS) {
+      const agent = identity.getAgent(demoWallet(member.account).address)!;
+      expect(agent.roles).to.have.members([...member.allowedRoles, "org-admin"]);
+      expect(identity.getAgent(demoWallet(member.integrationAccount).address)!.roles).to.deep.equal(["integration"]);
+    }
+  });
+
+  it("indexes credentials with their revocation", function () {
+    const revoked = db.prepare(`SELECT credential_type, revocation_reason FROM credentials WHERE revoked_at IS NOT NULL`).all();
+    expect(revoked).to.have.length(1);
+    expect(db.prepare(`SELECT COUNT(*) AS n FROM credentials`).get()).to.deep.equal({ n: 5 });
+  });
+
+  it("follows new blocks: a suspension shows on the organisation and its agents", async function () {
+    const governor = demo.contracts.registry.connect(demoWallet(0, demo.provider));
+    await (await governor.suspendOrganisation(4, "cold chain breach under investigation")).wait();
+    await indexer.syncToHead();
+    const identity = createIdentityStore(db);
+    expect(identity.getOrganisation(4)!.status).to.equal("suspended");
+    expect(identity.getAgent(demoWallet(4).address)!.status).to.equal("suspended");
+    expect(identity.getAgent(demoWallet(4).address)!.effectiveRoles).to.deep.equal([]);
+  });
+
+  it("records every contract event in chain_events with uint values as decimal strings", function () {
+    const row = db.prepare(`SELECT args FROM chain_events WHERE event = 'CredentialIssued' ORDER BY block_number LIMIT 1`).get() as { args: string };
+    const args = JSON.parse(row.args);
+    expect(args.credentialId).to.equal("1");
+    expect(args.credentialType).to.equal(encodeBytes32String("ORGANIC"));
+  });
+
+  it("writes the same tables whatever the eth_getLogs range (one block at a time or all at once)", async function () {
+    const issuer = demo.contracts.registry.connect(demoWallet(2, demo.provider));
+    await (await issuer.setAgent(demoWallet(18).address, 2, rolesToMask(["processor"]), 0)).wait();
+    await (await issuer.updateOrganisation(2, "Brabant Dairy Processing NV (renamed)", keccakText("v2"))).wait();
+    await indexer.syncToHead();
+    const own = dumpDerivedTables(db);
+    expect(await freshRebuildDump(chain.url, demo.deployment, 1)).to.equal(own);
+    expect(await freshRebuildDump(chain.url, demo.deployment, 5_000)).to.equal(own);
+  });
+
+  it("reports lag as blocks between the head and the index", async function () {
+    await demo.provider.send("evm_mine", []);
+    await demo.provider.send("evm_mine", []);
+    await indexer.step(); // one step reads the new head
+    const status = indexer.status();
+    expect(status.headBlock - status.indexedBlock).to.equal(status.lagBlocks);
+  });
+});
