@@ -5,6 +5,7 @@ import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-ethers";
 import "@nomicfoundation/hardhat-chai-matchers";
 import "@typechain/hardhat";
+import "solidity-coverage";
 import { EVM_HARDFORK, OPTIMIZER_RUNS, SOLC_VERSION } from "./services/chain/evm";
 
 // Hardhat 2 downloads solc from the internet, which this environment cannot reach. The `solc`

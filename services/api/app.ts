@@ -62,8 +62,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     timeWindow: 60_000,
     keyGenerator: (request) => auth.peekAddress(request.headers.authorization) ?? request.ip,
     // Thrown by the plugin into errorHandler, which answers an HttpProblem with its own detail.
-    errorResponseBuilder: (_request, context) =>
-      new HttpProblem(429, "rate_limited", `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
+    errorResponseBuilder: (_request, context) => {
+      const detail = `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`;
+      return new HttpProblem(429, "rate_limited", detail);
+    },
   });
 
   const routeDeps = { ...deps, identity, auth };

@@ -1,8 +1,19 @@
 import { Type, type TSchema } from "@sinclair/typebox";
+import { isAddress } from "ethers";
 import { ROLE_NAMES } from "../chain/roles";
+import { HttpProblem } from "./problem";
 
 /** Shared schema pieces; every route declares its request and response with these. */
 export const Address = Type.String({ pattern: "^0x[0-9a-fA-F]{40}$", description: "An EVM address" });
+
+/** JSON Schema cannot check EIP-55: a mixed-case address must also carry a valid checksum. */
+export function requireChecksum(address: string, path: string): void {
+  if (!isAddress(address)) {
+    const message = "has an invalid EIP-55 checksum (send it checksummed or all lowercase)";
+    throw new HttpProblem(400, "invalid_request", `${path} ${message}`, [{ path, message }]);
+  }
+}
+
 export const Hex32 = Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" });
 export const IdString = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "A positive integer id as a string" });
 export const Iso = Type.String({ format: "date-time" });

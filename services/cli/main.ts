@@ -5,6 +5,7 @@ import { apiGet, CliError } from "./client";
 import { upCommand } from "./up";
 import { deployCommand } from "./deploy";
 import { indexRebuildCommand, indexRunCommand } from "./index-cmd";
+import { besuGenesis } from "../chain/besu";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -45,6 +46,26 @@ index
   .action(async () => {
     indexRebuildCommand(loadConfig());
     print({ rebuilt: true }, () => "index emptied; it is rebuilt from the chain on the next start");
+  });
+
+program
+  .command("besu-genesis")
+  .description("print a Hyperledger Besu QBFT genesis with Lotline's pinned hardfork (see docs/besu.md)")
+  .requiredOption("--validators <addresses>", "comma-separated validator addresses (4 or more in production)")
+  .option("--chain-id <id>", "chain id of the consortium network", "1337")
+  .option("--block-period <seconds>", "seconds between blocks", "2")
+  .option("--fund <addresses>", "comma-separated accounts to fund at genesis (deployer, relayers)", "")
+  .action((opts: { validators: string; chainId: string; blockPeriod: string; fund: string }) => {
+    const list = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
+    const validators = list(opts.validators);
+    const bad = [...validators, ...list(opts.fund)].find((a) => !isAddress(a));
+    if (bad) throw new CliError(`"${bad}" is not an address`);
+    const chainId = Number(opts.chainId);
+    const blockPeriod = Number(opts.blockPeriod);
+    if (!Number.isInteger(chainId) || chainId < 1) throw new CliError("--chain-id must be a positive integer");
+    if (!Number.isInteger(blockPeriod) || blockPeriod < 1) throw new CliError("--block-period must be a positive integer");
+    const alloc = Object.fromEntries(list(opts.fund).map((a) => [a, 10n ** 24n]));
+    console.log(JSON.stringify(besuGenesis({ chainId, validators, blockPeriodSeconds: blockPeriod, alloc }), null, 2));
   });
 
 program

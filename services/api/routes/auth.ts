@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Address, Iso, RoleName } from "../schemas";
+import { Address, Iso, requireChecksum, RoleName } from "../schemas";
 import type { RouteDeps } from "../app";
 
 const Session = Type.Object({
@@ -22,6 +22,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { au
       },
     },
     async (request) => {
+      requireChecksum(request.body.address, "body/address");
       // The message to sign must name exactly this domain, URI and chain id.
       return { ...auth.issueNonce(request.body.address), domain: auth.domain(), uri: auth.uri(), chainId: state.chainId };
     },

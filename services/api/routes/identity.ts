@@ -26,7 +26,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     async (request) => {
       const limit = request.query.limit ?? 50;
       const after = request.query.cursor ? decodeCursor(request.query.cursor, "orgId") : "0";
-      if (!/^[0-9]{1,19}$/.test(after)) throw new HttpProblem(400, "invalid_cursor", "the cursor is not one this list returned; start again without it");
+      // decodeCursor accepts any token; an orgs cursor must hold an org id (Number("abc") is NaN).
+      if (!/^[0-9]{1,19}$/.test(after)) {
+        throw new HttpProblem(400, "invalid_cursor", "the cursor is not one this list returned; start again without it");
+      }
       const page = identity.listOrganisations({ limit, after: Number(after), status: request.query.status });
       return { items: page.items, nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
     },

@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Address, Hex32 } from "../schemas";
+import { Address, Hex32, requireChecksum } from "../schemas";
 import { HttpProblem } from "../problem";
 import type { RouteDeps } from "../app";
 
@@ -39,6 +39,8 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { s
     async (request, reply) => {
       if (!state.relayer) throw new HttpProblem(503, "not_ready", "the relayer is not running yet");
       const body = request.body;
+      requireChecksum(body.from, "body/from");
+      requireChecksum(body.to, "body/to");
       const result = await state.relayer.relay({
         from: body.from,
         to: body.to,
