@@ -9,6 +9,7 @@ import { createIdentityStore } from "../store/identity";
 import { createAuth } from "./auth";
 import { errorHandler, HttpProblem, problem, Problem, sendProblem } from "./problem";
 import type { ServiceState } from "./state";
+import { createValidatorCompiler } from "./validation";
 import { healthRoutes } from "./routes/health";
 import { authRoutes } from "./routes/auth";
 import { identityRoutes } from "./routes/identity";
@@ -32,12 +33,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: 1_048_576,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const identity = createIdentityStore(deps.db);
   const auth = createAuth({ db: deps.db, identity, publicUrl: deps.publicUrl, chainId: () => deps.state.chainId });
 
+  app.setValidatorCompiler(createValidatorCompiler());
   app.addSchema(Problem);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>

@@ -37,14 +37,7 @@ export function createAuth(ctx: AuthContext) {
   const findSession = ctx.db.prepare(`SELECT address, expires_at FROM sessions WHERE token_hash = ?`);
   const purgeSessions = ctx.db.prepare(`DELETE FROM sessions WHERE expires_at <= ?`);
 
-  /** The agent must be bound, its organisation active and the binding unexpired, now. */
-  function requireActiveAgent(address: string): AgentView {
-    const agent = ctx.identity.getAgent(address);
-    if (!agent) throw new HttpProblem(403, "not_an_agent", `${address} is not an agent of any organisation`);
-    if (agent.status === "suspended") throw new HttpProblem(403, "organisation_suspended", `the organisation of ${address} is suspended`);
-    if (agent.status === "expired") throw new HttpProblem(403, "agent_expired", `the agent binding of ${address} has expired`);
-    return agent;
-  }
+  const requireActiveAgent = (address: string) => requireActiveAgentOf(ctx.identity, address);
 
   return {
     domain,
@@ -124,6 +117,19 @@ export function createAuth(ctx: AuthContext) {
   };
 }
 export type Auth = ReturnType<typeof createAuth>;
+
+/**
+ * The one rule for "may this wallet act now", per the index: bound to an organisation, the
+ * organisation active, the binding unexpired. Sign-in, every authenticated request and the
+ * relayer all apply it, with the same error codes.
+ */
+export function requireActiveAgentOf(identity: IdentityStore, address: string): AgentView {
+  const agent = identity.getAgent(address);
+  if (!agent) throw new HttpProblem(403, "not_an_agent", `${address} is not an agent of any organisation`);
+  if (agent.status === "suspended") throw new HttpProblem(403, "organisation_suspended", `the organisation of ${address} is suspended`);
+  if (agent.status === "expired") throw new HttpProblem(403, "agent_expired", `the agent binding of ${address} has expired`);
+  return agent;
+}
 
 function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token).digest("hex");

@@ -80,7 +80,7 @@ export function errorHandler(error: FastifyError | HttpProblem, request: Fastify
   if (status === 413) return sendProblem(reply, problem(413, "payload_too_large", "the request body is too large"));
   if (status === 415) return sendProblem(reply, problem(415, "unsupported_media_type", fe.message));
   if (status < 500) {
-    const code = fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || /JSON/.test(fe.message) ? "malformed_json" : "bad_request";
+    const code = /^FST_ERR_CTP_(INVALID|EMPTY)_JSON_BODY$/.test(fe.code ?? "") || /json/i.test(fe.message) ? "malformed_json" : "bad_request";
     return sendProblem(reply, { ...problem(status, code, fe.message), instance: request.url });
   }
   request.log.error({ err: error }, "unhandled error");

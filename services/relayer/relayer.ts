@@ -3,6 +3,7 @@ import { decodeRevert, INTERFACES, type ContractName } from "../chain/contracts"
 import type { DeploymentRecord, LotlineContracts } from "../chain/deploy";
 import type { IdentityStore } from "../store/identity";
 import { HttpProblem } from "../api/problem";
+import { requireActiveAgentOf } from "../api/auth";
 import type { SignedForwardRequest } from "./forward-request";
 
 /**
@@ -70,7 +71,7 @@ export function createRelayer(deps: {
         "the signature does not match this request and the signer's current forwarder nonce (altered, replayed or signed by another key)",
       );
     }
-    const agent = identityCheck(forwardRequest.from);
+    const agent = requireActiveAgentOf(deps.identity, forwardRequest.from).address;
 
     // Simulate exactly what the target will see: a call from the forwarder with the signer
     // appended to the calldata (ERC-2771).
@@ -94,13 +95,6 @@ export function createRelayer(deps: {
     queue = next.catch(() => undefined);
     const transactionHash = await next;
     return { transactionHash, from: agent, to: forwardRequest.to, contract, function: fn.name };
-  }
-
-  function identityCheck(address: string): string {
-    const agent = deps.identity.getAgent(address);
-    if (!agent) throw new HttpProblem(403, "not_an_agent", `${address} is not an agent of any organisation`);
-    if (agent.status !== "active") throw new HttpProblem(403, `agent_${agent.status}`, `${address} cannot act: its binding is ${agent.status}`);
-    return agent.address;
   }
 
   return {

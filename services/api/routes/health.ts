@@ -69,7 +69,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.get(
     "/metrics",
-    { schema: { summary: "Prometheus metrics", tags: ["operations"], response: { 200: Type.String() } } },
+    {
+      schema: {
+        summary: "Prometheus metrics",
+        tags: ["operations"],
+        produces: ["text/plain"],
+        response: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: Type.String() } } } },
+      },
+    },
     async (_request, reply) => {
       reply.type(registry.contentType);
       return registry.metrics();

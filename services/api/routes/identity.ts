@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { getAddress } from "ethers";
-import { Address, Agent, IdString, List, ListQuery, Organisation, OrganisationDetail } from "../schemas";
+import { Address, Agent, IdString, List, ListQuery, Organisation, OrganisationDetail, requireChecksum } from "../schemas";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import type { RouteDeps } from "../app";
@@ -64,7 +64,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request) => {
-      const agent = identity.getAgent(getAddress(request.params.address.toLowerCase()));
+      requireChecksum(request.params.address, "params/address");
+      const agent = identity.getAgent(getAddress(request.params.address));
       if (!agent) throw new HttpProblem(404, "agent_not_found", `${request.params.address} is not an agent of any organisation`);
       return agent;
     },

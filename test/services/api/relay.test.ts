@@ -151,7 +151,7 @@ describe("API relay: POST /api/v1/relay", function () {
     expectProblem(await relay(body(signed)), 403, "not_an_agent");
   });
 
-  it("refuses a signer whose organisation is suspended with 403 agent_suspended", async function () {
+  it("refuses a signer whose organisation is suspended with 403 organisation_suspended", async function () {
     const registry = node.contracts.registry.connect(demoWallet(GOVERNOR_ACCOUNT, node.provider));
     const wallet = demoWallet(processor.account, node.provider);
     // Signed while active, submitted once the index shows the suspension.
@@ -159,7 +159,7 @@ describe("API relay: POST /api/v1/relay", function () {
     await (await registry.suspendOrganisation(PROCESSOR_ORG, "unpaid consortium fees")).wait();
     try {
       await node.synced();
-      expectProblem(await relay(body(signed)), 403, "agent_suspended");
+      expectProblem(await relay(body(signed)), 403, "organisation_suspended");
     } finally {
       await (await registry.reinstateOrganisation(PROCESSOR_ORG)).wait();
       await node.synced();
