@@ -59,6 +59,18 @@ describe("API malformed input", function () {
       expectInvalidRequest(await post(node, "/api/v1/auth/nonce", {}), "body");
     });
 
+    it("does not coerce a number where the body needs a decimal string (gas: 5)", async function () {
+      expectInvalidRequest(await post(node, "/api/v1/relay", { ...relayBody, gas: 5 }), "body/gas");
+    });
+
+    it("does not coerce a numeric string where the body needs an integer (deadline)", async function () {
+      expectInvalidRequest(await post(node, "/api/v1/relay", { ...relayBody, deadline: String(relayBody.deadline) }), "body/deadline");
+    });
+
+    it("does not unwrap a one-element array where the body needs an address", async function () {
+      expectInvalidRequest(await post(node, "/api/v1/relay", { ...relayBody, from: [PRODUCER] }), "body/from");
+    });
+
     it("answers an extra field with 400 invalid_request", async function () {
       expectInvalidRequest(await post(node, "/api/v1/auth/nonce", { address: PRODUCER, admin: true }), "body");
     });
