@@ -16,7 +16,9 @@ export async function deployCommand(config: Config, opts: { governor?: string; o
   if (!key || !/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new CliError("set LOTLINE_DEPLOYER_KEY to the funded deployer's 32-byte hex private key");
   if (opts.governor && !isAddress(opts.governor)) throw new CliError(`--governor must be an address, got "${opts.governor}"`);
   const out = path.resolve(opts.out ?? config.deploymentFile ?? path.join(config.dataDir, "deployment.json"));
-  const provider = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true });
+  // cacheTimeout -1: ethers otherwise reuses an eth_getTransactionCount answer for 250 ms and the
+  // second deployment transaction goes out with a used nonce.
+  const provider = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
   const record = await deployLotline(new Wallet(key, provider), { governor: opts.governor });
   writeJsonAtomic(out, record);
   provider.destroy();

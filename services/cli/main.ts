@@ -136,7 +136,10 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     // --help and --version exit 0 through here; usage errors were already printed by commander.
     process.exit(err.exitCode);
   }
-  const message = err instanceof CliError || err instanceof ConfigError ? err.message : (err as Error).message ?? String(err);
-  process.stderr.write(`lotline: ${message.split("\n")[0]}\n`);
+  // ethers errors carry the whole transaction in `message`; their `shortMessage` is the point.
+  const e = err as Error & { shortMessage?: string };
+  const message = err instanceof CliError || err instanceof ConfigError ? e.message : (e.shortMessage ?? e.message ?? String(err));
+  const line = message.split("\n")[0];
+  process.stderr.write(`lotline: ${line.length > 400 ? `${line.slice(0, 400)}…` : line}\n`);
   process.exit(1);
 });
