@@ -34,25 +34,8 @@ export const NAME = {
   certifier: "Bureau Controle Bio",
 } as const;
 
-/** GS1 mod-10 check digit of a string of data digits (weights 3,1,3,… from the right). */
-export function gs1CheckDigit(data: string): number {
-  if (!/^\d+$/.test(data)) throw new Error(`not a digit string: ${data}`);
-  let sum = 0;
-  for (let i = 0; i < data.length; i++) {
-    const digit = Number(data[data.length - 1 - i]);
-    sum += i % 2 === 0 ? digit * 3 : digit;
-  }
-  return (10 - (sum % 10)) % 10;
-}
-
-/** A 13-digit GLN made of a company prefix, a zero-padded location reference and its check digit. */
-export function glnFor(prefix: string, locationRef: number | string): string {
-  const width = 12 - prefix.length;
-  const ref = String(locationRef).padStart(width, "0");
-  if (ref.length !== width) throw new Error(`location reference ${locationRef} does not fit after prefix ${prefix}`);
-  const data = prefix + ref;
-  return data + String(gs1CheckDigit(data));
-}
+// The service's GS1 arithmetic, so contract tests and the service agree on check digits.
+export { gs1CheckDigit, glnFor } from "../../services/gs1/keys";
 
 /** Arguments of ConsortiumRegistry.admitOrganisation: name, prefixes, metadata hash, allowed roles, first admin. */
 type AdmissionArgs = [string, string[], string, bigint, string];
