@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Interface } from "ethers";
+import type { EventFragment } from "ethers";
 import { clearIndex, type Db } from "../store/db";
 import { beginJournalBlock, pruneJournal, rollbackJournal, setJournalling } from "../store/journal";
 import { INTERFACES, type ContractName } from "../chain/contracts";
@@ -23,6 +23,11 @@ export interface IndexerOptions {
   rebuildOnDeepReorg: boolean;
   /** Upper bound of the adaptive eth_getLogs range. */
   maxRange?: number;
+  /**
+   * Most events applied in one step (one SQLite transaction, which blocks the event loop while it
+   * runs). A block's events are never split; a range holding more is cut at a block boundary.
+   */
+  maxEventsPerStep?: number;
   pollMs?: number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
@@ -57,11 +62,19 @@ export function createIndexer(options: IndexerOptions) {
   const { db, rpc, handlers, finalityDepth, reorgWindow } = options;
   const maxRange = options.maxRange ?? 2_000;
   const pollMs = options.pollMs ?? 500;
+  const maxEventsPerStep = options.maxEventsPerStep ?? 500;
   const emitter = new EventEmitter();
   const addresses = Object.values(options.contracts);
   const contractByAddress = new Map<string, ContractName>(
     Object.entries(options.contracts).map(([name, address]) => [address.toLowerCase(), name as ContractName]),
   );
+  // topic0 → event, built once: ethers' parseLog recomputes every event's topic hash per log.
+  const eventsByTopic = new Map<ContractName, Map<string, EventFragment>>();
+  for (const name of contractByAddress.values()) {
+    const byTopic = new Map<string, EventFragment>();
+    INTERFACES[name].forEachEvent((fragment) => byTopic.set(fragment.topicHash, fragment));
+    eventsByTopic.set(name, byTopic);
+  }
 
   let range = Math.min(maxRange, 500);
   let headBlock = 0;
@@ -106,7 +119,7 @@ export function createIndexer(options: IndexerOptions) {
     const target = head - finalityDepth;
     if (target <= cp.number) return { type: "idle", head };
     const from = cp.number + 1;
-    const to = Math.min(target, from + range - 1);
+    let to = Math.min(target, from + range - 1);
 
     let logs: RpcLog[];
     try {
@@ -117,6 +130,13 @@ export function createIndexer(options: IndexerOptions) {
         return { type: "retry", reason: `log range too large; now ${range} blocks` };
       }
       throw err;
+    }
+    logs = logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    if (logs.length > maxEventsPerStep) {
+      const firstCut = logs[maxEventsPerStep].blockNumber;
+      to = firstCut > from ? firstCut - 1 : firstCut;
+      logs = logs.filter((l) => l.blockNumber <= to);
+      range = Math.max(1, to - from + 1);
     }
 
     // Blocks within the reorg window are fetched one by one so that each one's parent hash is
@@ -135,7 +155,7 @@ export function createIndexer(options: IndexerOptions) {
     const moved = chainMovedUnderneath(cp, from, recentFrom, to, blocks, logs);
     if (moved) return { type: "retry", reason: moved };
 
-    const events = logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    const events = logs;
     db.transaction(() => {
       let i = 0;
       for (const n of numbers) {
@@ -151,7 +171,7 @@ export function createIndexer(options: IndexerOptions) {
       db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`).run(finalBelow, to);
     })();
 
-    if (events.length < 1_000) range = Math.min(maxRange, range * 2);
+    if (events.length < maxEventsPerStep / 2) range = Math.min(maxRange, range * 2);
     const result: IndexerStep = { type: "blocks", from, to, events: events.length };
     emitter.emit("step", result);
     return result;
@@ -160,13 +180,13 @@ export function createIndexer(options: IndexerOptions) {
   function applyLog(log: RpcLog, block: RpcBlock): void {
     const contract = contractByAddress.get(log.address.toLowerCase());
     if (!contract) return;
-    const iface: Interface = INTERFACES[contract];
-    const parsed = iface.parseLog({ topics: log.topics, data: log.data });
-    if (!parsed) return; // an event Lotline does not index (e.g. AccessControl's RoleGranted is decoded; unknown topics are not)
+    const fragment = eventsByTopic.get(contract)!.get(log.topics[0]);
+    if (!fragment) return; // not an event of this contract's ABI
+    const args = INTERFACES[contract].decodeEventLog(fragment, log.data, log.topics);
     const event: ChainEvent = {
       contract,
-      name: parsed.name,
-      args: parsed.args,
+      name: fragment.name,
+      args,
       log,
       block,
       time: new Date(block.timestamp * 1000).toISOString(),
@@ -177,10 +197,10 @@ export function createIndexer(options: IndexerOptions) {
       log.transactionHash,
       event.time,
       contract,
-      parsed.name,
-      JSON.stringify(eventArgsToJson(parsed.fragment.inputs, parsed.args)),
+      fragment.name,
+      JSON.stringify(eventArgsToJson(fragment.inputs, args)),
     );
-    handlers[`${contract}.${parsed.name}`]?.(db, event);
+    handlers[`${contract}.${fragment.name}`]?.(db, event);
   }
 
   /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */

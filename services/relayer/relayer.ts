@@ -16,6 +16,8 @@ export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
   credentials: ["issueCredential", "revokeCredential"],
 };
 
+const BALANCE_TTL_MS = 5_000;
+
 /** Upper bound on the gas a relayed request may ask for; the relayer pays for it. */
 export const MAX_RELAY_GAS = 5_000_000n;
 
@@ -97,11 +99,27 @@ export function createRelayer(deps: {
     return { transactionHash, from: agent, to: forwardRequest.to, contract, function: fn.name };
   }
 
+  // /health shows the balance; it must not wait on the chain, so it reads a value refreshed in
+  // the background at most every BALANCE_TTL_MS.
+  let balance: { wei: bigint; at: number } | null = null;
+  let refreshing: Promise<void> | null = null;
+  function refreshBalance(): void {
+    refreshing ??= deps.wallet
+      .getAddress()
+      .then((address) => deps.provider.getBalance(address))
+      .then((wei) => void (balance = { wei, at: Date.now() }))
+      .catch(() => undefined)
+      .finally(() => (refreshing = null));
+  }
+  refreshBalance();
+
   return {
     relay,
     address: () => deps.wallet.getAddress(),
-    async balance(): Promise<bigint> {
-      return deps.provider.getBalance(await deps.wallet.getAddress());
+    /** The last known balance in wei (null until first read); refreshes it when stale. */
+    cachedBalance(): bigint | null {
+      if (!balance || Date.now() - balance.at > BALANCE_TTL_MS) refreshBalance();
+      return balance?.wei ?? null;
     },
   };
 }

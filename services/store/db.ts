@@ -6,6 +6,7 @@ import { installJournalTriggers } from "./journal";
 
 export type Db = Database.Database;
 
+
 /**
  * Opens (creating if needed) the SQLite file, in WAL mode with foreign keys on, and applies the
  * forward-only migrations not yet applied. `:memory:` works for pure tests.

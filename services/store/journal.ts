@@ -1,4 +1,5 @@
 import type { Database } from "better-sqlite3";
+import { prepared } from "./statements";
 
 /**
  * Reorganisation journal. Triggers on every derived table record, for each row the indexer
@@ -56,12 +57,12 @@ export function rollbackJournal(db: Database, blockNumber: number): number {
   setJournalling(db, false);
   for (const entry of entries) {
     const table = quoteIdent(entry.table_name);
-    db.prepare(`DELETE FROM ${table} WHERE rowid = ?`).run(entry.row_id);
+    prepared(db, `DELETE FROM ${table} WHERE rowid = ?`).run(entry.row_id);
     if (entry.op !== "insert" && entry.old_row) {
       const row = JSON.parse(entry.old_row) as Record<string, unknown>;
       const names = Object.keys(row);
       const columns = names.map((n) => (n === "rowid" ? "rowid" : quoteIdent(n))).join(", ");
-      db.prepare(`INSERT INTO ${table} (${columns}) VALUES (${names.map(() => "?").join(", ")})`).run(
+      prepared(db, `INSERT INTO ${table} (${columns}) VALUES (${names.map(() => "?").join(", ")})`).run(
         ...names.map((n) => row[n]),
       );
     }

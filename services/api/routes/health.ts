@@ -34,7 +34,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     const s = state.indexer?.status();
     let relayer = null;
     if (state.relayer) {
-      const balance = await state.relayer.balance().catch(() => null);
+      const balance = state.relayer.cachedBalance();
       relayer = { address: await state.relayer.address(), balanceWei: balance === null ? "unknown" : balance.toString() };
     }
     const status = state.phase === "failed" ? "failed" : s?.halted ? "halted" : state.phase === "ready" ? (s?.synced ? "ok" : "syncing") : "starting";

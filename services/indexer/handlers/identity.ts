@@ -1,5 +1,6 @@
 import { decodeBytes32String } from "ethers";
 import type { HandlerMap } from "../types";
+import { prepared } from "../../store/statements";
 
 /**
  * Identity events → organisations, company_prefixes, locations, agents, credentials.
@@ -7,13 +8,13 @@ import type { HandlerMap } from "../types";
  */
 export const identityHandlers: HandlerMap = {
   "registry.OrganisationAdmitted": (db, e) => {
-    db.prepare(
+    prepared(db, 
       `INSERT INTO organisations (org_id, name, metadata_hash, status, allowed_roles, suspension_reason, admitted_at, admitted_block, updated_block)
        VALUES (?, ?, ?, 'active', ?, NULL, ?, ?, ?)`,
     ).run(Number(e.args.orgId), e.args.name, e.args.metadataHash, Number(e.args.allowedRoles), e.time, e.block.number, e.block.number);
   },
   "registry.OrganisationUpdated": (db, e) => {
-    db.prepare(`UPDATE organisations SET name = ?, metadata_hash = ?, updated_block = ? WHERE org_id = ?`).run(
+    prepared(db, `UPDATE organisations SET name = ?, metadata_hash = ?, updated_block = ? WHERE org_id = ?`).run(
       e.args.name,
       e.args.metadataHash,
       e.block.number,
@@ -21,27 +22,27 @@ export const identityHandlers: HandlerMap = {
     );
   },
   "registry.AllowedRolesChanged": (db, e) => {
-    db.prepare(`UPDATE organisations SET allowed_roles = ?, updated_block = ? WHERE org_id = ?`).run(
+    prepared(db, `UPDATE organisations SET allowed_roles = ?, updated_block = ? WHERE org_id = ?`).run(
       Number(e.args.allowedRoles),
       e.block.number,
       Number(e.args.orgId),
     );
   },
   "registry.OrganisationSuspended": (db, e) => {
-    db.prepare(`UPDATE organisations SET status = 'suspended', suspension_reason = ?, updated_block = ? WHERE org_id = ?`).run(
+    prepared(db, `UPDATE organisations SET status = 'suspended', suspension_reason = ?, updated_block = ? WHERE org_id = ?`).run(
       e.args.reason,
       e.block.number,
       Number(e.args.orgId),
     );
   },
   "registry.OrganisationReinstated": (db, e) => {
-    db.prepare(`UPDATE organisations SET status = 'active', suspension_reason = NULL, updated_block = ? WHERE org_id = ?`).run(
+    prepared(db, `UPDATE organisations SET status = 'active', suspension_reason = NULL, updated_block = ? WHERE org_id = ?`).run(
       e.block.number,
       Number(e.args.orgId),
     );
   },
   "registry.CompanyPrefixAdded": (db, e) => {
-    db.prepare(`INSERT INTO company_prefixes (prefix, org_id, length, added_block) VALUES (?, ?, ?, ?)`).run(
+    prepared(db, `INSERT INTO company_prefixes (prefix, org_id, length, added_block) VALUES (?, ?, ?, ?)`).run(
       e.args.prefix,
       Number(e.args.orgId),
       Number(e.args.prefixLength),
@@ -49,26 +50,26 @@ export const identityHandlers: HandlerMap = {
     );
   },
   "registry.CompanyPrefixRemoved": (db, e) => {
-    db.prepare(`DELETE FROM company_prefixes WHERE prefix = ?`).run(e.args.prefix);
+    prepared(db, `DELETE FROM company_prefixes WHERE prefix = ?`).run(e.args.prefix);
   },
   "registry.LocationAdded": (db, e) => {
-    db.prepare(`INSERT INTO locations (gln, org_id, added_block) VALUES (?, ?, ?)`).run(e.args.gln, Number(e.args.orgId), e.block.number);
+    prepared(db, `INSERT INTO locations (gln, org_id, added_block) VALUES (?, ?, ?)`).run(e.args.gln, Number(e.args.orgId), e.block.number);
   },
   "registry.LocationRemoved": (db, e) => {
-    db.prepare(`DELETE FROM locations WHERE gln = ?`).run(e.args.gln);
+    prepared(db, `DELETE FROM locations WHERE gln = ?`).run(e.args.gln);
   },
   "registry.AgentSet": (db, e) => {
-    db.prepare(
+    prepared(db, 
       `INSERT INTO agents (address, org_id, roles, expires_at, set_by, updated_at, updated_block) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (address) DO UPDATE SET org_id = excluded.org_id, roles = excluded.roles, expires_at = excluded.expires_at,
          set_by = excluded.set_by, updated_at = excluded.updated_at, updated_block = excluded.updated_block`,
     ).run(e.args.agent, Number(e.args.orgId), Number(e.args.roles), Number(e.args.expiresAt), e.args.by, e.time, e.block.number);
   },
   "registry.AgentRemoved": (db, e) => {
-    db.prepare(`DELETE FROM agents WHERE address = ?`).run(e.args.agent);
+    prepared(db, `DELETE FROM agents WHERE address = ?`).run(e.args.agent);
   },
   "credentials.CredentialIssued": (db, e) => {
-    db.prepare(
+    prepared(db, 
       `INSERT INTO credentials (credential_id, credential_type, issuer_org, subject_org, claim_hash, valid_from, valid_until,
          issued_by, issued_at, issued_tx, revoked_at, revocation_reason, revoked_by)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)`,
@@ -86,7 +87,7 @@ export const identityHandlers: HandlerMap = {
     );
   },
   "credentials.CredentialRevoked": (db, e) => {
-    db.prepare(`UPDATE credentials SET revoked_at = ?, revocation_reason = ?, revoked_by = ? WHERE credential_id = ?`).run(
+    prepared(db, `UPDATE credentials SET revoked_at = ?, revocation_reason = ?, revoked_by = ? WHERE credential_id = ?`).run(
       e.time,
       e.args.reason,
       e.args.revokedBy,

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { encodeBytes32String, id as keccakText } from "ethers";
 import { createRpcClient } from "../../../services/chain/rpc";
 import { dumpDerivedTables, openDatabase, type Db } from "../../../services/store/db";
-import { createLotlineIndexer } from "../../../services/indexer/lotline";
+import { createLotlineIndexer, LOTLINE_HANDLERS } from "../../../services/indexer/lotline";
+import { createIndexer } from "../../../services/indexer/engine";
 import { createIdentityStore } from "../../../services/store/identity";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { rolesToMask } from "../../../services/chain/roles";
@@ -81,6 +82,30 @@ describe("indexer: identity from a real local chain into SQLite", function () {
     const own = dumpDerivedTables(db);
     expect(await freshRebuildDump(chain.url, demo.deployment, 1)).to.equal(own);
     expect(await freshRebuildDump(chain.url, demo.deployment, 5_000)).to.equal(own);
+  });
+
+  it("cuts a range at a block boundary so that no step applies more than the event cap", async function () {
+    const capped = openDatabase(":memory:");
+    const small = createIndexer({
+      db: capped,
+      rpc: createRpcClient(chain.url),
+      contracts: demo.deployment.contracts,
+      startBlock: demo.deployment.startBlock,
+      handlers: LOTLINE_HANDLERS,
+      finalityDepth: 0,
+      reorgWindow: 64,
+      rebuildOnDeepReorg: false,
+      maxEventsPerStep: 3,
+    });
+    const steps: { from: number; to: number; events: number }[] = [];
+    for (;;) {
+      const step = await small.step();
+      if (step.type === "idle") break;
+      if (step.type === "blocks") steps.push(step);
+    }
+    for (const step of steps) if (step.from !== step.to) expect(step.events).to.be.at.most(3);
+    expect(dumpDerivedTables(capped)).to.equal(dumpDerivedTables(db));
+    capped.close();
   });
 
   it("reports lag as blocks between the head and the index", async function () {
