@@ -104,6 +104,12 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     function removeCompanyPrefix(uint64 orgId, string calldata prefix) external onlyRole(GOVERNOR_ROLE) {
         bytes32 key = _prefixKey(prefix);
         if (_prefixOwner[key] != orgId || orgId == 0) revert IdentityUnknownCompanyPrefix(prefix, orgId);
+        // A GLN left under a withdrawn prefix would belong to one organisation by location and to
+        // nobody (or a later licensee) by key.
+        string[] storage glns = _glns[orgId];
+        for (uint256 i = 0; i < glns.length; ++i) {
+            if (GS1.startsWith(bytes(glns[i]), bytes(prefix))) revert IdentityCompanyPrefixInUse(prefix, glns[i]);
+        }
         delete _prefixOwner[key];
         _countExtensions(bytes(prefix), false);
         _removeFromList(_prefixes[orgId], key, _prefixKey);

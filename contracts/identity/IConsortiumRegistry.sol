@@ -65,6 +65,7 @@ interface IConsortiumRegistry {
     error IdentityInvalidCompanyPrefix(string prefix);
     error IdentityCompanyPrefixTaken(string prefix, uint64 orgId);
     error IdentityUnknownCompanyPrefix(string prefix, uint64 orgId);
+    error IdentityCompanyPrefixInUse(string prefix, string gln);
     error IdentityInvalidGln(string gln);
     error IdentityGlnTaken(string gln, uint64 orgId);
     error IdentityGlnOutsidePrefixes(string gln, uint64 orgId);
@@ -96,7 +97,8 @@ interface IConsortiumRegistry {
     /// @notice Licenses a GS1 company prefix (4–12 digits) to an organisation. Governance only.
     function addCompanyPrefix(uint64 orgId, string calldata prefix) external;
 
-    /// @notice Withdraws a GS1 company prefix. Governance only.
+    /// @notice Withdraws a GS1 company prefix. Governance only. Refused while one of the
+    /// organisation's locations (GLNs) lies under it: remove those first.
     function removeCompanyPrefix(uint64 orgId, string calldata prefix) external;
 
     // ─── organisation admins (or governance) ──────────────────────────────────────────────────

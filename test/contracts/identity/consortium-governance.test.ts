@@ -2,7 +2,7 @@ import hre from "hardhat";
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes, ZeroAddress } from "ethers";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { ALLOWED, identityFixture, PREFIX, type IdentityFixture } from "../../helpers/identity-fixture";
+import { ALLOWED, glnFor, identityFixture, PREFIX, type IdentityFixture } from "../../helpers/identity-fixture";
 import { ROLE, rolesToMask } from "../../../services/chain/roles";
 
 const ORG_STATUS = { None: 0n, Active: 1n, Suspended: 2n } as const;
@@ -396,6 +396,23 @@ describe("ConsortiumRegistry governance", function () {
       await expect(registry.addCompanyPrefix(orgs.carrier, "40123"))
         .to.emit(registry, "CompanyPrefixAdded")
         .withArgs(orgs.carrier, "40123", 5);
+    });
+
+    it("is refused while one of the organisation's GLNs lies under the prefix", async function () {
+      const { registry, orgs, admins } = await loadFixture(producerWithThreePrefixes);
+      const gln = glnFor("4055555", 7);
+      await registry.connect(admins.producer).addLocation(orgs.producer, gln);
+      await expect(registry.removeCompanyPrefix(orgs.producer, "4055555"))
+        .to.be.revertedWithCustomError(registry, "IdentityCompanyPrefixInUse")
+        .withArgs("4055555", gln);
+    });
+
+    it("is allowed once the GLNs under the prefix are removed", async function () {
+      const { registry, orgs, admins } = await loadFixture(producerWithThreePrefixes);
+      const gln = glnFor("4055555", 7);
+      await registry.connect(admins.producer).addLocation(orgs.producer, gln);
+      await registry.connect(admins.producer).removeLocation(orgs.producer, gln);
+      await expect(registry.removeCompanyPrefix(orgs.producer, "4055555")).to.emit(registry, "CompanyPrefixRemoved");
     });
 
     it("is refused to an account without the governor role", async function () {
