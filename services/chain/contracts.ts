@@ -4,6 +4,9 @@
  * the same code runs against Hardhat's network, Anvil or Besu.
  */
 export {
+  AnchorRegistry__factory,
+  LogisticUnits__factory,
+  ProvenanceRegistry__factory,
   ConsortiumRegistry__factory,
   CredentialRegistry__factory,
   LotlineForwarder__factory,
@@ -11,6 +14,9 @@ export {
   ConsortiumTimelock__factory,
 } from "../../typechain-types";
 export type {
+  AnchorRegistry,
+  LogisticUnits,
+  ProvenanceRegistry,
   ConsortiumRegistry,
   CredentialRegistry,
   LotlineForwarder,
@@ -19,6 +25,9 @@ export type {
 } from "../../typechain-types";
 
 import {
+  AnchorRegistry__factory,
+  LogisticUnits__factory,
+  ProvenanceRegistry__factory,
   ConsortiumRegistry__factory,
   CredentialRegistry__factory,
   LotlineForwarder__factory,
@@ -26,7 +35,7 @@ import {
 import { Interface } from "ethers";
 
 /** The contracts a Lotline deployment consists of, by the name used in deployment records. */
-export const CONTRACT_NAMES = ["forwarder", "registry", "credentials"] as const;
+export const CONTRACT_NAMES = ["forwarder", "registry", "credentials", "provenance", "units", "anchors"] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Contract interfaces by deployment name, for decoding logs and errors. */
@@ -34,6 +43,9 @@ export const INTERFACES: Record<ContractName, Interface> = {
   forwarder: LotlineForwarder__factory.createInterface() as unknown as Interface,
   registry: ConsortiumRegistry__factory.createInterface() as unknown as Interface,
   credentials: CredentialRegistry__factory.createInterface() as unknown as Interface,
+  provenance: ProvenanceRegistry__factory.createInterface() as unknown as Interface,
+  units: LogisticUnits__factory.createInterface() as unknown as Interface,
+  anchors: AnchorRegistry__factory.createInterface() as unknown as Interface,
 };
 
 /**

@@ -1,5 +1,8 @@
 import type { ContractRunner, Provider, Signer } from "ethers";
 import {
+  AnchorRegistry__factory,
+  LogisticUnits__factory,
+  ProvenanceRegistry__factory,
   ConsortiumRegistry__factory,
   CredentialRegistry__factory,
   LotlineForwarder__factory,
@@ -26,7 +29,8 @@ export interface DeployOptions {
 /**
  * Deploys the Lotline contracts. The one definition of a deployment, used by the tests' fixtures,
  * by `npm start` on the embedded chain and by `npm run deploy` against a real network.
- * Deployment order: forwarder (trusted by every contract), registry, credentials.
+ * Deployment order: forwarder (trusted by every contract), registry, credentials, provenance (which
+ * creates the logistic-units contract), anchors.
  */
 export async function deployLotline(deployer: Signer, options: DeployOptions = {}): Promise<DeploymentRecord> {
   const provider = requireProvider(deployer);
@@ -44,6 +48,13 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const credentials = await new CredentialRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await credentials.waitForDeployment();
 
+  // The provenance registry deploys its logistic-units contract itself (ADR 0006).
+  const provenance = await new ProvenanceRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
+  await provenance.waitForDeployment();
+
+  const anchors = await new AnchorRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
+  await anchors.waitForDeployment();
+
   const network = await provider.getNetwork();
   const genesis = await provider.getBlock(0);
   if (!genesis?.hash) throw new Error("the chain returned no genesis block");
@@ -55,6 +66,9 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
       forwarder: forwarderAddress,
       registry: registryAddress,
       credentials: await credentials.getAddress(),
+      provenance: await provenance.getAddress(),
+      units: await provenance.logisticUnits(),
+      anchors: await anchors.getAddress(),
     },
     governor,
     deployedAt: new Date().toISOString(),
@@ -67,6 +81,9 @@ export function connectLotline(record: Pick<DeploymentRecord, "contracts">, runn
     forwarder: LotlineForwarder__factory.connect(record.contracts.forwarder, runner),
     registry: ConsortiumRegistry__factory.connect(record.contracts.registry, runner),
     credentials: CredentialRegistry__factory.connect(record.contracts.credentials, runner),
+    provenance: ProvenanceRegistry__factory.connect(record.contracts.provenance, runner),
+    units: LogisticUnits__factory.connect(record.contracts.units, runner),
+    anchors: AnchorRegistry__factory.connect(record.contracts.anchors, runner),
   };
 }
 export type LotlineContracts = ReturnType<typeof connectLotline>;
