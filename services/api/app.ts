@@ -13,7 +13,8 @@ import { createValidatorCompiler } from "./validation";
 import { healthRoutes } from "./routes/health";
 import { authRoutes } from "./routes/auth";
 import { identityRoutes } from "./routes/identity";
-import { relayRoutes } from "./routes/relay";
+import { chainRoutes, relayRoutes } from "./routes/relay";
+import { provenanceRoutes } from "./routes/provenance";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth">;
@@ -74,6 +75,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authRoutes, routeDeps);
   await app.register(identityRoutes, routeDeps);
   await app.register(relayRoutes, routeDeps);
+  await app.register(chainRoutes, routeDeps);
+  await app.register(provenanceRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

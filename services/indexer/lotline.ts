@@ -4,9 +4,10 @@ import type { RpcClient } from "../chain/rpc";
 import type { Db } from "../store/db";
 import { createIndexer, type IndexerOptions } from "./engine";
 import { identityHandlers } from "./handlers/identity";
+import { provenanceHandlers } from "./handlers/provenance";
 
 /** Every handler Lotline indexes with. Later issues add their maps here. */
-export const LOTLINE_HANDLERS = { ...identityHandlers };
+export const LOTLINE_HANDLERS = { ...identityHandlers, ...provenanceHandlers };
 
 /** The indexer for a Lotline deployment, configured from the environment. */
 export function createLotlineIndexer(

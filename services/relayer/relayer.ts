@@ -14,6 +14,23 @@ import type { SignedForwardRequest } from "./forward-request";
 export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
   registry: ["setAgent", "removeAgent", "updateOrganisation", "addLocation", "removeLocation"],
   credentials: ["issueCredential", "revokeCredential"],
+  provenance: [
+    "registerProduct",
+    "updateProduct",
+    "registerLots",
+    "offer",
+    "accept",
+    "cancelOffer",
+    "handOverWithAcceptance",
+    "split",
+    "transform",
+    "end",
+    "observe",
+    "recall",
+    "propagateRecall",
+  ],
+  units: ["pack", "unpack", "offerUnit", "acceptUnit", "cancelUnitOffer"],
+  anchors: ["anchor"],
 };
 
 const BALANCE_TTL_MS = 5_000;
@@ -115,6 +132,15 @@ export function createRelayer(deps: {
 
   return {
     relay,
+    /** The signer's current nonce on the forwarder: what its next request must be signed with. */
+    nonceOf: (address: string) => deps.contracts.forwarder.nonces(address),
+    /** A submitted transaction's fate, as far as the chain knows. */
+    async transaction(hash: string) {
+      const receipt = await deps.provider.getTransactionReceipt(hash);
+      if (receipt) return { status: receipt.status === 1 ? ("succeeded" as const) : ("failed" as const), blockNumber: receipt.blockNumber };
+      const tx = await deps.provider.getTransaction(hash);
+      return { status: tx ? ("pending" as const) : ("unknown" as const), blockNumber: null };
+    },
     address: () => deps.wallet.getAddress(),
     /** The last known balance in wei (null until first read); refreshes it when stale. */
     cachedBalance(): bigint | null {

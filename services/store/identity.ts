@@ -181,3 +181,17 @@ export function createIdentityStore(db: Db, now: () => number = () => Math.floor
   };
 }
 export type IdentityStore = ReturnType<typeof createIdentityStore>;
+
+/**
+ * The organisation whose GS1 company prefix starts `key` (a GTIN without its indicator digit, a
+ * GLN, an SSCC body), as ConsortiumRegistry.orgOfKey answers on-chain; null if none.
+ */
+export function orgOfKey(db: Db, key: string): number | null {
+  const candidates = [];
+  for (let length = 4; length <= Math.min(12, key.length); length++) candidates.push(key.slice(0, length));
+  if (candidates.length === 0) return null;
+  const row = db
+    .prepare(`SELECT org_id FROM company_prefixes WHERE prefix IN (${candidates.map(() => "?").join(", ")}) ORDER BY length LIMIT 1`)
+    .get(...candidates) as { org_id: number } | undefined;
+  return row?.org_id ?? null;
+}

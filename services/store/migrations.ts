@@ -128,6 +128,153 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 2,
+    name: "provenance, logistic units, anchors",
+    sql: `
+      CREATE TABLE units_of_measure (unit TEXT PRIMARY KEY, dimension INTEGER NOT NULL, to_base TEXT NOT NULL);
+      CREATE TABLE transform_kinds (kind TEXT PRIMARY KEY, enabled INTEGER NOT NULL, tolerance_bps INTEGER NOT NULL);
+      CREATE TABLE products (
+        gtin TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        unit TEXT NOT NULL,
+        master_data_hash TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        registered_block INTEGER NOT NULL,
+        registered_tx TEXT NOT NULL
+      );
+      CREATE INDEX products_org ON products (org_id);
+      CREATE TABLE lots (
+        lot_id TEXT PRIMARY KEY,
+        gtin TEXT NOT NULL,
+        lot TEXT NOT NULL,
+        producer_org INTEGER NOT NULL,
+        registered_at TEXT NOT NULL,
+        registered_block INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX lots_key ON lots (gtin, lot);
+      -- One row per portion (ADR 0006). Quantities are raw fixed-point integers (3 decimals) as text.
+      CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        lot_id TEXT NOT NULL,
+        gtin TEXT NOT NULL,
+        lot TEXT NOT NULL,
+        parent_id TEXT,
+        portion_index INTEGER,
+        quantity TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        owner_org INTEGER NOT NULL,
+        custodian_org INTEGER NOT NULL,
+        producer_org INTEGER NOT NULL,
+        location TEXT,
+        status TEXT NOT NULL,
+        recall TEXT NOT NULL,
+        unit_key TEXT,
+        offer_to INTEGER,
+        offer_kind TEXT,
+        offer_quantity TEXT,
+        metadata_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_block INTEGER NOT NULL,
+        created_tx TEXT NOT NULL,
+        updated_block INTEGER NOT NULL
+      );
+      CREATE INDEX batches_lot ON batches (lot_id);
+      CREATE INDEX batches_owner ON batches (owner_org);
+      CREATE INDEX batches_custodian ON batches (custodian_org);
+      CREATE INDEX batches_gtin ON batches (gtin, lot);
+      CREATE INDEX batches_unit ON batches (unit_key);
+      CREATE TABLE lineage_edges (
+        from_batch TEXT NOT NULL,
+        to_batch TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        PRIMARY KEY (from_batch, to_batch)
+      );
+      CREATE INDEX lineage_edges_to ON lineage_edges (to_batch);
+      CREATE TABLE transformations (
+        transformation_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        metadata_hash TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+      );
+      -- The custody and observation timeline of each batch.
+      CREATE TABLE batch_events (
+        block_number INTEGER NOT NULL,
+        log_index INTEGER NOT NULL,
+        batch_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        details TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL,
+        PRIMARY KEY (block_number, log_index, batch_id)
+      );
+      CREATE INDEX batch_events_batch ON batch_events (batch_id, block_number, log_index);
+      CREATE TABLE recalls (
+        batch_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source_batch TEXT,
+        reason TEXT,
+        by_org INTEGER,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+      );
+      CREATE TABLE logistic_units (
+        unit_key TEXT PRIMARY KEY,
+        sscc TEXT NOT NULL,
+        custodian_org INTEGER NOT NULL,
+        location TEXT,
+        offer_to INTEGER,
+        status TEXT NOT NULL,
+        updated_block INTEGER NOT NULL
+      );
+      CREATE TABLE anchors (
+        root TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        uri TEXT NOT NULL,
+        anchored_by TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+      );
+
+      -- Primary (off-chain) data: never derived, never rolled back.
+      CREATE TABLE product_master_data (
+        master_data_hash TEXT PRIMARY KEY,
+        gtin TEXT NOT NULL,
+        document TEXT NOT NULL,
+        submitted_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      -- The anchoring outbox: a record is queued here in the same transaction that stores it.
+      CREATE TABLE anchor_outbox (
+        record_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        leaf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        root TEXT,
+        submitted_tx TEXT,
+        submitted_at INTEGER
+      );
+      CREATE INDEX anchor_outbox_root ON anchor_outbox (root);
+      -- The ordered leaves of each Merkle batch this service submitted, for proofs.
+      CREATE TABLE anchor_batches (
+        root TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        leaves TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
@@ -138,4 +285,15 @@ export const DERIVED_TABLES = [
   "locations",
   "agents",
   "credentials",
+  "units_of_measure",
+  "transform_kinds",
+  "products",
+  "lots",
+  "batches",
+  "lineage_edges",
+  "transformations",
+  "batch_events",
+  "recalls",
+  "logistic_units",
+  "anchors",
 ] as const;

@@ -55,3 +55,96 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { s
     },
   );
 };
+
+/** What clients need to sign for this deployment, and to follow what they submitted. */
+export const chainRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { state }) => {
+  const requireReady = () => {
+    if (!state.deployment || !state.relayer) throw new HttpProblem(503, "not_ready", "the node is still starting");
+    return { deployment: state.deployment, relayer: state.relayer };
+  };
+
+  app.get(
+    "/api/v1/deployment",
+    {
+      schema: {
+        summary: "The deployment this node serves: chain, contract addresses and EIP-712 domains",
+        tags: ["relayer"],
+        response: {
+          200: Type.Object({
+            chainId: Type.Integer(),
+            genesisHash: Hex32,
+            startBlock: Type.Integer(),
+            contracts: Type.Record(Type.String(), Address),
+            eip712: Type.Object({
+              forwarder: Type.Object({ name: Type.String(), version: Type.String(), chainId: Type.Integer(), verifyingContract: Address }),
+              provenance: Type.Object({ name: Type.String(), version: Type.String(), chainId: Type.Integer(), verifyingContract: Address }),
+            }),
+          }),
+          503: { $ref: "Problem#" },
+        },
+      },
+    },
+    async () => {
+      const { deployment } = requireReady();
+      return {
+        chainId: deployment.chainId,
+        genesisHash: deployment.genesisHash,
+        startBlock: deployment.startBlock,
+        contracts: deployment.contracts,
+        eip712: {
+          forwarder: { name: "LotlineForwarder", version: "1", chainId: deployment.chainId, verifyingContract: deployment.contracts.forwarder },
+          provenance: { name: "LotlineProvenance", version: "1", chainId: deployment.chainId, verifyingContract: deployment.contracts.provenance },
+        },
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/relay/nonces/:address",
+    {
+      schema: {
+        summary: "The forwarder nonce a wallet's next relayed request must carry",
+        tags: ["relayer"],
+        params: Type.Object({ address: Address }),
+        response: { 200: Type.Object({ address: Address, nonce: Type.String() }), 400: { $ref: "Problem#" }, 503: { $ref: "Problem#" } },
+      },
+    },
+    async (request) => {
+      requireChecksum(request.params.address, "params/address");
+      const { relayer } = requireReady();
+      return { address: request.params.address, nonce: (await relayer.nonceOf(request.params.address)).toString() };
+    },
+  );
+
+  app.get(
+    "/api/v1/transactions/:hash",
+    {
+      schema: {
+        summary: "Whether a submitted transaction is mined and indexed",
+        tags: ["relayer"],
+        params: Type.Object({ hash: Hex32 }),
+        response: {
+          200: Type.Object({
+            transactionHash: Hex32,
+            status: Type.Union(["pending", "succeeded", "failed", "unknown"].map((s) => Type.Literal(s))),
+            blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+            indexed: Type.Boolean({ description: "the index includes the transaction's block" }),
+          }),
+          400: { $ref: "Problem#" },
+          503: { $ref: "Problem#" },
+        },
+      },
+    },
+    async (request) => {
+      const { relayer } = requireReady();
+      const tx = await relayer.transaction(request.params.hash);
+      const indexedBlock = state.indexer?.status().indexedBlock ?? 0;
+      return {
+        transactionHash: request.params.hash,
+        status: tx.status,
+        blockNumber: tx.blockNumber,
+        indexed: tx.blockNumber !== null && indexedBlock >= tx.blockNumber,
+      };
+    },
+  );
+};

@@ -1,0 +1,86 @@
+import { encodeBytes32String } from "ethers";
+import type { Db } from "../store/db";
+import { prepared } from "../store/statements";
+import type { AnchorRegistry } from "../chain/contracts";
+import { decodeRevert } from "../chain/contracts";
+import { merkleTree } from "./outbox";
+
+export interface AnchorJobOptions {
+  db: Db;
+  /** The AnchorRegistry connected with this service's integration key (an active agent). */
+  anchors: AnchorRegistry;
+  /** Where the records can be fetched, for the anchor's `uri`. */
+  recordsUrl: () => string;
+  /** A submitted root not seen on the indexed chain after this long is submitted again. */
+  resubmitAfterSeconds?: number;
+  maxLeavesPerAnchor?: number;
+  now?: () => number;
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+/**
+ * Anchors queued records. Idempotent: run it as often as you like, concurrently with nothing
+ * (the node runs it from one loop). Each run first returns to the queue roots the indexed chain
+ * does not have after `resubmitAfterSeconds` (a failed or rolled-back anchor), then anchors what
+ * is queued, one Merkle tree per kind. The same leaves in the same order give the same root, so a
+ * root that did reach the chain is recognised (AnchorExists) rather than duplicated.
+ */
+export function createAnchorJob(options: AnchorJobOptions) {
+  const { db } = options;
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const resubmitAfter = options.resubmitAfterSeconds ?? 30;
+  const maxLeaves = options.maxLeavesPerAnchor ?? 1_000;
+
+  function requeueLost(): number {
+    return prepared(
+      db,
+      `UPDATE anchor_outbox SET root = NULL, submitted_tx = NULL, submitted_at = NULL
+       WHERE root IS NOT NULL AND submitted_at <= ? AND root NOT IN (SELECT root FROM anchors)`,
+    ).run(now() - resubmitAfter).changes;
+  }
+
+  async function runOnce(): Promise<{ requeued: number; anchored: { root: string; kind: string; count: number }[] }> {
+    const requeued = requeueLost();
+    if (requeued > 0) options.log?.warn({ requeued }, "re-anchoring records whose anchor is not on the chain");
+    const anchored: { root: string; kind: string; count: number }[] = [];
+    const kinds = (prepared(db, `SELECT DISTINCT kind FROM anchor_outbox WHERE root IS NULL ORDER BY kind`).all() as { kind: string }[]).map((r) => r.kind);
+    for (const kind of kinds) {
+      const rows = prepared(db, `SELECT record_id, leaf FROM anchor_outbox WHERE root IS NULL AND kind = ? ORDER BY created_at, record_id LIMIT ?`).all(
+        kind,
+        maxLeaves,
+      ) as { record_id: string; leaf: string }[];
+      if (rows.length === 0) continue;
+      const leaves = rows.map((r) => r.leaf);
+      const root = merkleTree(leaves).root;
+      db.transaction(() => {
+        prepared(db, `INSERT OR IGNORE INTO anchor_batches (root, kind, leaves, created_at) VALUES (?, ?, ?, ?)`).run(
+          root,
+          kind,
+          JSON.stringify(leaves),
+          new Date().toISOString(),
+        );
+        const mark = prepared(db, `UPDATE anchor_outbox SET root = ?, submitted_at = ? WHERE record_id = ?`);
+        for (const row of rows) mark.run(root, now(), row.record_id);
+      })();
+      let txHash: string | null = null;
+      try {
+        const tx = await options.anchors.anchor(encodeBytes32String(kind), root, rows.length, `${options.recordsUrl()}/api/v1/anchors/${root}`);
+        txHash = tx.hash;
+        await tx.wait();
+      } catch (err) {
+        const revert = decodeRevert((err as { data?: string }).data);
+        if (revert?.name !== "AnchorExists") {
+          options.log?.warn({ err: revert?.text ?? (err as Error).message, root }, "anchoring failed; will retry");
+          continue;
+        }
+      }
+      prepared(db, `UPDATE anchor_outbox SET submitted_tx = ? WHERE root = ?`).run(txHash, root);
+      anchored.push({ root, kind, count: rows.length });
+      options.log?.info({ root, kind, count: rows.length }, "anchored records");
+    }
+    return { requeued, anchored };
+  }
+
+  return { runOnce };
+}
+export type AnchorJob = ReturnType<typeof createAnchorJob>;

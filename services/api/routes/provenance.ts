@@ -1,0 +1,424 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { canonicalize } from "json-canonicalize";
+import { keccak256, toUtf8Bytes } from "ethers";
+import { HttpProblem } from "../problem";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { Hex32, Iso, List, ListQuery } from "../schemas";
+import { DigitalLinkError, normaliseGtin, parseDigitalLink } from "../../gs1/digital-link";
+import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
+import { downstreamClosure, traceLineage, type Direction } from "../../provenance/trace";
+import { queueForAnchoring, proofOf } from "../../anchoring/outbox";
+import { orgOfKey } from "../../store/identity";
+import { prepared } from "../../store/statements";
+import type { RouteDeps } from "../app";
+
+const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
+const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string in `unit`" });
+
+const Batch = Type.Object({
+  id: Hex32,
+  batchId: Hex32,
+  lotId: Hex32,
+  gtin: Type.String(),
+  lot: Type.String(),
+  digitalLink: Type.String(),
+  parentId: Type.Union([Hex32, Type.Null()]),
+  portionIndex: Type.Union([Type.Integer(), Type.Null()]),
+  quantity: Quantity,
+  unit: Type.String({ description: "UN/CEFACT Rec 20 code" }),
+  ownerOrgId: Type.String(),
+  custodianOrgId: Type.String(),
+  producerOrgId: Type.String(),
+  location: Type.Union([Type.String(), Type.Null()]),
+  status: BatchStatus,
+  recall: Type.Union([
+    Type.Null(),
+    Type.Object({
+      kind: Type.Union([Type.Literal("direct"), Type.Literal("propagated")]),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      sourceBatchId: Type.Union([Hex32, Type.Null()]),
+      byOrgId: Type.Union([Type.String(), Type.Null()]),
+      at: Iso,
+      blockNumber: Type.Integer(),
+      transactionHash: Hex32,
+    }),
+  ]),
+  logisticUnit: Type.Union([Type.Null(), Type.Object({ unitKey: Hex32, sscc: Type.String() })]),
+  pendingOffer: Type.Union([Type.Null(), Type.Object({ toOrgId: Type.String(), kind: Type.String(), quantity: Quantity })]),
+  metadataHash: Hex32,
+  createdAt: Iso,
+  createdBlock: Type.Integer(),
+  transactionHash: Hex32,
+});
+
+const BatchDetail = Type.Intersect([
+  Batch,
+  Type.Object({
+    lotSummary: Type.Object({
+      lotId: Hex32,
+      gtin: Type.String(),
+      lot: Type.String(),
+      digitalLink: Type.String(),
+      producerOrgId: Type.String(),
+      registeredAt: Iso,
+      quantityInCirculation: Quantity,
+      portions: Type.Array(Type.Object({ id: Hex32, quantity: Quantity, status: BatchStatus })),
+    }),
+  }),
+]);
+
+const Edge = Type.Object({
+  from: Hex32,
+  to: Hex32,
+  type: Type.String({ description: "split, process, merge, repack…" }),
+  quantity: Quantity,
+  unit: Type.String(),
+});
+
+const TraceNode = Type.Intersect([Batch, Type.Object({ depth: Type.Integer({ description: "negative upstream, positive downstream" }) })]);
+
+const RefParams = Type.Object({
+  ref: Type.String({ minLength: 1, maxLength: 512, description: "batch id (0x…) or URL-encoded GS1 Digital Link of a lot" }),
+});
+
+const BatchQuery = Type.Object(
+  {
+    ...ListQuery.properties,
+    owner: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,18}$" })),
+    custodian: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,18}$" })),
+    gtin: Type.Optional(Type.String({ pattern: "^([0-9]{8}|[0-9]{12,14})$" })),
+    lot: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
+    status: Type.Optional(BatchStatus),
+  },
+  { additionalProperties: false },
+);
+
+const MasterData = Type.Object(
+  {
+    gtin: Type.String({ pattern: "^([0-9]{8}|[0-9]{12,14})$" }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    unit: Type.String({ pattern: "^[A-Z0-9]{2,3}$", description: "UN/CEFACT Rec 20 code of the product's quantities" }),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    storageTemperature: Type.Optional(
+      Type.Object({ minCelsius: Type.Number({ minimum: -273.15 }), maxCelsius: Type.Number({ maximum: 1000 }) }, { additionalProperties: false }),
+    ),
+    shelfLifeDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36500 })),
+    brand: Type.Optional(Type.String({ maxLength: 200 })),
+    countryOfOrigin: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$" })),
+  },
+  { additionalProperties: false },
+);
+
+const Proof = Type.Object({
+  recordId: Type.String(),
+  kind: Type.String(),
+  leaf: Hex32,
+  status: Type.Union([Type.Literal("pending"), Type.Literal("anchored")]),
+  merkleRoot: Type.Union([Hex32, Type.Null()]),
+  proof: Type.Array(Hex32),
+  transactionHash: Type.Union([Hex32, Type.Null()]),
+  blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+  anchoredAt: Type.Union([Iso, Type.Null()]),
+  verified: Type.Boolean(),
+});
+
+const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
+
+/** The hash that goes on-chain for product master data: keccak256 of its RFC 8785 canonical JSON. */
+export function masterDataHash(document: object): string {
+  return keccak256(toUtf8Bytes(canonicalize(document)));
+}
+
+export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
+  const store = createProvenanceStore(db);
+
+  /** A batch id, or the lot (its first portion) a Digital Link names. */
+  function resolveRef(ref: string): string {
+    if (/^0x[0-9a-fA-F]{64}$/.test(ref)) return ref.toLowerCase();
+    try {
+      const { gtin, lot } = parseDigitalLink(ref);
+      const lotId = store.lotIdOf(gtin, lot);
+      if (!lotId) throw new HttpProblem(404, "batch_not_found", `no lot ${lot} of GTIN ${gtin} is registered`);
+      return lotId;
+    } catch (err) {
+      if (err instanceof DigitalLinkError) {
+        throw new HttpProblem(400, "invalid_ref", `${err.message}; give a batch id (0x + 64 hex digits) or a GS1 Digital Link`);
+      }
+      throw err;
+    }
+  }
+
+  function requireBatch(ref: string): BatchView {
+    const batch = store.getBatch(resolveRef(ref));
+    if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${ref}`);
+    return batch;
+  }
+
+  app.get(
+    "/api/v1/batches",
+    {
+      schema: {
+        summary: "List batches (portions of lots)",
+        tags: ["provenance"],
+        querystring: BatchQuery,
+        response: { 200: List(Batch), ...problems },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? 50;
+      const after = q.cursor ? Number(decodeCursor(q.cursor, "batch")) : 0;
+      if (!Number.isSafeInteger(after)) throw new HttpProblem(400, "invalid_cursor", "the cursor is not one this list returned");
+      let gtin: string | undefined;
+      try {
+        gtin = q.gtin === undefined ? undefined : normaliseGtin(q.gtin);
+      } catch (err) {
+        throw new HttpProblem(400, "invalid_request", (err as Error).message, [{ path: "querystring/gtin", message: (err as Error).message }]);
+      }
+      const page = store.listBatches(
+        { owner: q.owner ? Number(q.owner) : undefined, custodian: q.custodian ? Number(q.custodian) : undefined, gtin, lot: q.lot, status: q.status as BatchStatusName | undefined },
+        { limit, after },
+      );
+      return { items: page.items, nextCursor: page.more && page.last !== null ? encodeCursor("batch", page.last) : null };
+    },
+  );
+
+  app.get(
+    "/api/v1/batches/:ref",
+    {
+      schema: {
+        summary: "A batch, by id or by the Digital Link of its lot (which resolves to the lot's first portion)",
+        tags: ["provenance"],
+        params: RefParams,
+        response: { 200: BatchDetail, ...problems },
+      },
+    },
+    async (request) => {
+      const batch = requireBatch(request.params.ref);
+      return { ...batch, lotSummary: store.lotSummary(batch.lotId) };
+    },
+  );
+
+  app.get(
+    "/api/v1/batches/:ref/trace",
+    {
+      schema: {
+        summary: "Lineage graph: upstream to raw materials, downstream to every product made from it",
+        description: "Edges point the way material flows (`from` = input, `to` = output). Each node appears once, however many paths reach it.",
+        tags: ["provenance"],
+        params: RefParams,
+        querystring: Type.Object(
+          {
+            direction: Type.Optional(Type.Union([Type.Literal("upstream"), Type.Literal("downstream"), Type.Literal("both")], { default: "both" })),
+            maxDepth: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 50 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ root: Hex32, nodes: Type.Array(TraceNode), edges: Type.Array(Edge), truncated: Type.Boolean() }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const root = requireBatch(request.params.ref);
+      const direction = request.query.direction ?? "both";
+      const directions: Direction[] = direction === "both" ? ["upstream", "downstream"] : [direction];
+      const result = traceLineage(root.id, directions, request.query.maxDepth ?? 50, store.neighbours);
+      const batches = store.getBatches(result.nodes.map((n) => n.id));
+      return {
+        root: root.id,
+        nodes: result.nodes.map((n) => ({ ...batches.get(n.id)!, depth: n.depth })),
+        edges: result.edges,
+        truncated: result.truncated,
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/batches/:ref/history",
+    {
+      schema: {
+        summary: "Custody and observation timeline of a batch",
+        tags: ["provenance"],
+        params: RefParams,
+        response: {
+          200: Type.Object({
+            batchId: Hex32,
+            items: Type.Array(
+              Type.Object({
+                type: Type.String(),
+                at: Iso,
+                blockNumber: Type.Integer(),
+                logIndex: Type.Integer(),
+                transactionHash: Hex32,
+                details: Type.Record(Type.String(), Type.Unknown()),
+              }),
+            ),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const batch = requireBatch(request.params.ref);
+      return { batchId: batch.id, items: store.history(batch.id) };
+    },
+  );
+
+  app.get(
+    "/api/v1/batches/:ref/recall-impact",
+    {
+      schema: {
+        summary: "Blast radius of a recall: every downstream batch with its custodian, location and quantity",
+        tags: ["provenance"],
+        params: RefParams,
+        response: {
+          200: Type.Object({
+            recalled: Type.Object({ batchId: Hex32, recalled: Type.Boolean(), recall: Batch.properties.recall }),
+            affected: Type.Array(Batch),
+            totals: Type.Object({
+              batches: Type.Integer(),
+              inCirculation: Type.Integer({ description: "affected batches still active or in transit" }),
+              flaggedOnChain: Type.Integer({ description: "affected batches whose recall flag is already on-chain" }),
+              quantityByUnit: Type.Record(Type.String(), Quantity),
+              byCustodian: Type.Record(Type.String(), Type.Integer()),
+            }),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const root = requireBatch(request.params.ref);
+      const affected = [...store.getBatches(downstreamClosure(root.id, store.neighbours)).values()];
+      const inCirculation = affected.filter((b) => b.status === "active" || b.status === "in_transit" || b.status === "recalled");
+      const quantityByUnit: Record<string, bigint> = {};
+      const byCustodian: Record<string, number> = {};
+      for (const b of inCirculation) {
+        const [whole, fraction = ""] = b.quantity.split(".");
+        quantityByUnit[b.unit] = (quantityByUnit[b.unit] ?? 0n) + BigInt(whole) * 1000n + BigInt(fraction.padEnd(3, "0"));
+        byCustodian[b.custodianOrgId] = (byCustodian[b.custodianOrgId] ?? 0) + 1;
+      }
+      const format = (raw: bigint) => {
+        const f = (raw % 1000n).toString().padStart(3, "0").replace(/0+$/, "");
+        return f ? `${raw / 1000n}.${f}` : `${raw / 1000n}`;
+      };
+      return {
+        recalled: { batchId: root.id, recalled: root.recall !== null, recall: root.recall },
+        affected,
+        totals: {
+          batches: affected.length,
+          inCirculation: inCirculation.length,
+          flaggedOnChain: affected.filter((b) => b.recall !== null).length,
+          quantityByUnit: Object.fromEntries(Object.entries(quantityByUnit).map(([u, q]) => [u, format(q)])),
+          byCustodian,
+        },
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/products/:gtin",
+    {
+      schema: {
+        summary: "Product master data, with the on-chain commitment and its anchoring proof",
+        tags: ["provenance"],
+        params: Type.Object({ gtin: Type.String({ pattern: "^([0-9]{8}|[0-9]{12,14})$" }) }),
+        response: {
+          200: Type.Object({
+            id: Type.String(),
+            gtin: Type.String(),
+            orgId: Type.String(),
+            unit: Type.String(),
+            masterDataHash: Hex32,
+            masterData: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+            masterDataVerified: Type.Boolean({ description: "the stored master data hashes to the on-chain commitment" }),
+            registeredAt: Iso,
+            blockNumber: Type.Integer(),
+            transactionHash: Hex32,
+            anchor: Type.Union([Proof, Type.Null()]),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      let gtin: string;
+      try {
+        gtin = normaliseGtin(request.params.gtin);
+      } catch (err) {
+        throw new HttpProblem(400, "invalid_gtin", (err as Error).message);
+      }
+      const product = store.product(gtin);
+      if (!product) throw new HttpProblem(404, "product_not_found", `no product ${gtin} is registered`);
+      return {
+        ...product,
+        masterDataVerified: product.masterData !== null && masterDataHash(product.masterData) === product.masterDataHash,
+        anchor: proofOf(db, `product:${product.masterDataHash}`),
+      };
+    },
+  );
+
+  app.post(
+    "/api/v1/products",
+    {
+      schema: {
+        summary: "Store product master data and queue it for anchoring; returns the hash to register on-chain",
+        description:
+          "For an agent of the organisation holding the GTIN's company prefix. The wallet then calls registerProduct(gtin, unit, masterDataHash) (the CLI does both).",
+        tags: ["provenance"],
+        security: [{ bearer: [] }],
+        body: MasterData,
+        response: {
+          201: Type.Object({ gtin: Type.String(), masterDataHash: Hex32, recordId: Type.String(), anchorStatus: Type.Literal("pending") }),
+          ...problems,
+          401: { $ref: "Problem#" },
+          403: { $ref: "Problem#" },
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = auth.authenticate(request.headers.authorization);
+      let gtin: string;
+      try {
+        gtin = normaliseGtin(request.body.gtin);
+      } catch (err) {
+        throw new HttpProblem(400, "invalid_gtin", (err as Error).message);
+      }
+      const holder = orgOfKey(db, gtin.slice(1, 13));
+      if (holder !== Number(principal.agent.orgId)) {
+        throw new HttpProblem(403, "foreign_prefix", `GTIN ${gtin} is not under a company prefix of organisation ${principal.agent.orgId}`);
+      }
+      const document = { ...request.body, gtin };
+      const hash = masterDataHash(document);
+      const recordId = `product:${hash}`;
+      db.transaction(() => {
+        prepared(
+          db,
+          `INSERT OR IGNORE INTO product_master_data (master_data_hash, gtin, document, submitted_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+        ).run(hash, gtin, canonicalize(document), principal.address, new Date().toISOString());
+        queueForAnchoring(db, { recordId, kind: "PRODUCT", hash });
+      })();
+      return reply.code(201).send({ gtin, masterDataHash: hash, recordId, anchorStatus: "pending" as const });
+    },
+  );
+
+  app.get(
+    "/api/v1/anchors/records/:recordId/proof",
+    {
+      schema: {
+        summary: "Inclusion proof of an off-chain record in an anchored Merkle root (pending until anchored)",
+        tags: ["anchoring"],
+        params: Type.Object({ recordId: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 200: Proof, ...problems },
+      },
+    },
+    async (request) => {
+      const proof = proofOf(db, request.params.recordId);
+      if (!proof) throw new HttpProblem(404, "record_not_found", `no record ${request.params.recordId} was queued for anchoring`);
+      return proof;
+    },
+  );
+};

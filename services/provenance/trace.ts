@@ -1,0 +1,97 @@
+/**
+ * Lineage walks over the batch graph, as pure functions of a neighbour lookup so they are tested
+ * without a database. Edges point the way material flows (`from` = input, `to` = output).
+ */
+export interface LineageEdge {
+  from: string;
+  to: string;
+  type: string;
+  quantity: string;
+  unit: string;
+}
+
+export type Direction = "upstream" | "downstream";
+
+/** Edges touching `batchId`: its inputs (upstream) or its outputs (downstream). */
+export type Neighbours = (batchId: string, direction: Direction) => LineageEdge[];
+
+export interface TraceResult {
+  root: string;
+  /** Node ids with their distance from the root (negative upstream, positive downstream). */
+  nodes: { id: string; depth: number }[];
+  edges: LineageEdge[];
+  truncated: boolean;
+}
+
+/**
+ * Breadth-first walk from `root` in one or both directions, at most `maxDepth` edges away. Each
+ * node and each edge appears once however many paths reach it (a diamond or a shared ancestor does
+ * not duplicate anything), so the work is linear in the graph's size. `truncated` says whether
+ * `maxDepth` left edges unexplored.
+ */
+export function traceLineage(root: string, directions: Direction[], maxDepth: number, neighbours: Neighbours): TraceResult {
+  const depthOf = new Map<string, number>([[root, 0]]);
+  const edges = new Map<string, LineageEdge>();
+  let truncated = false;
+  for (const direction of directions) {
+    const sign = direction === "upstream" ? -1 : 1;
+    let frontier = [root];
+    const seen = new Set<string>([root]);
+    for (let depth = 1; frontier.length > 0; depth++) {
+      const next: string[] = [];
+      for (const id of frontier) {
+        const found = neighbours(id, direction);
+        if (depth > maxDepth) {
+          if (found.length > 0) truncated = true;
+          continue;
+        }
+        for (const edge of found) {
+          edges.set(`${edge.from}>${edge.to}`, edge);
+          const other = direction === "upstream" ? edge.from : edge.to;
+          if (seen.has(other)) continue;
+          seen.add(other);
+          if (!depthOf.has(other)) depthOf.set(other, sign * depth);
+          next.push(other);
+        }
+      }
+      if (depth > maxDepth) break;
+      frontier = next;
+    }
+  }
+  return {
+    root,
+    nodes: [...depthOf].map(([id, depth]) => ({ id, depth })),
+    edges: [...edges.values()],
+    truncated,
+  };
+}
+
+/** Every batch downstream of `root` (excluding it): what a recall of `root` affects. */
+export function downstreamClosure(root: string, neighbours: Neighbours): string[] {
+  return traceLineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, neighbours)
+    .nodes.filter((n) => n.id !== root)
+    .map((n) => n.id);
+}
+
+/**
+ * Parent → child pairs that carry a recall from the recalled set to every descendant, in
+ * breadth-first order (each parent is flagged before it is used): the chunks a propagator submits.
+ */
+export function propagationPairs(recalled: string[], neighbours: Neighbours, isFlagged: (id: string) => boolean): [string, string][] {
+  const pairs: [string, string][] = [];
+  const reached = new Set<string>(recalled);
+  let frontier = [...recalled];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      for (const edge of neighbours(id, "downstream")) {
+        if (reached.has(edge.to)) continue;
+        reached.add(edge.to);
+        if (!isFlagged(edge.to)) pairs.push([id, edge.to]);
+        next.push(edge.to);
+      }
+    }
+    frontier = next;
+  }
+  return pairs;
+}

@@ -1,0 +1,260 @@
+import type { Db } from "./db";
+import { prepared } from "./statements";
+import { formatDigitalLink } from "../gs1/digital-link";
+import { formatQuantity } from "../provenance/quantity";
+import type { Direction, LineageEdge, Neighbours } from "../provenance/trace";
+
+/** Read side of the provenance tables, shaped as the API and CLI show them. */
+
+interface BatchRow {
+  batch_id: string;
+  lot_id: string;
+  gtin: string;
+  lot: string;
+  parent_id: string | null;
+  portion_index: number | null;
+  quantity: string;
+  unit: string;
+  owner_org: number;
+  custodian_org: number;
+  producer_org: number;
+  location: string | null;
+  status: "active" | "in_transit" | "consumed" | "destroyed";
+  recall: "none" | "direct" | "propagated";
+  unit_key: string | null;
+  offer_to: number | null;
+  offer_kind: string | null;
+  offer_quantity: string | null;
+  metadata_hash: string;
+  created_at: string;
+  created_block: number;
+  created_tx: string;
+}
+
+interface RecallRow {
+  batch_id: string;
+  kind: "direct" | "propagated";
+  source_batch: string | null;
+  reason: string | null;
+  by_org: number | null;
+  block_number: number;
+  tx_hash: string;
+  time: string;
+}
+
+export type BatchStatus = "active" | "in_transit" | "consumed" | "destroyed" | "recalled";
+
+export interface BatchView {
+  id: string;
+  batchId: string;
+  lotId: string;
+  gtin: string;
+  lot: string;
+  digitalLink: string;
+  parentId: string | null;
+  portionIndex: number | null;
+  quantity: string;
+  unit: string;
+  ownerOrgId: string;
+  custodianOrgId: string;
+  producerOrgId: string;
+  location: string | null;
+  status: BatchStatus;
+  recall: null | {
+    kind: "direct" | "propagated";
+    reason: string | null;
+    sourceBatchId: string | null;
+    byOrgId: string | null;
+    at: string;
+    blockNumber: number;
+    transactionHash: string;
+  };
+  logisticUnit: null | { unitKey: string; sscc: string };
+  pendingOffer: null | { toOrgId: string; kind: string; quantity: string };
+  metadataHash: string;
+  createdAt: string;
+  createdBlock: number;
+  transactionHash: string;
+}
+
+export interface BatchFilters {
+  owner?: number;
+  custodian?: number;
+  gtin?: string;
+  lot?: string;
+  status?: BatchStatus;
+}
+
+/**
+ * A batch's status as users see it: a recalled batch that is still in circulation (active or in
+ * transit) is `recalled`; consumed and destroyed batches keep their end state (the recall shows
+ * in `recall`).
+ */
+function visibleStatus(row: Pick<BatchRow, "status" | "recall">): BatchStatus {
+  return row.recall !== "none" && (row.status === "active" || row.status === "in_transit") ? "recalled" : row.status;
+}
+
+export function createProvenanceStore(db: Db) {
+  const recallOf = (id: string) => prepared(db, `SELECT * FROM recalls WHERE batch_id = ?`).get(id) as RecallRow | undefined;
+  const ssccOf = (key: string) => (prepared(db, `SELECT sscc FROM logistic_units WHERE unit_key = ?`).get(key) as { sscc: string } | undefined)?.sscc;
+
+  function view(row: BatchRow): BatchView {
+    const recall = row.recall === "none" ? undefined : recallOf(row.batch_id);
+    return {
+      id: row.batch_id,
+      batchId: row.batch_id,
+      lotId: row.lot_id,
+      gtin: row.gtin,
+      lot: row.lot,
+      digitalLink: formatDigitalLink(row.gtin, row.lot),
+      parentId: row.parent_id,
+      portionIndex: row.portion_index,
+      quantity: formatQuantity(row.quantity),
+      unit: row.unit,
+      ownerOrgId: String(row.owner_org),
+      custodianOrgId: String(row.custodian_org),
+      producerOrgId: String(row.producer_org),
+      location: row.location,
+      status: visibleStatus(row),
+      recall: recall
+        ? {
+            kind: recall.kind,
+            reason: recall.reason,
+            sourceBatchId: recall.source_batch,
+            byOrgId: recall.by_org === null ? null : String(recall.by_org),
+            at: recall.time,
+            blockNumber: recall.block_number,
+            transactionHash: recall.tx_hash,
+          }
+        : null,
+      logisticUnit: row.unit_key ? { unitKey: row.unit_key, sscc: ssccOf(row.unit_key) ?? "" } : null,
+      pendingOffer:
+        row.offer_to === null ? null : { toOrgId: String(row.offer_to), kind: row.offer_kind!, quantity: formatQuantity(row.offer_quantity!) },
+      metadataHash: row.metadata_hash,
+      createdAt: row.created_at,
+      createdBlock: row.created_block,
+      transactionHash: row.created_tx,
+    };
+  }
+
+  const byId = (id: string) => prepared(db, `SELECT * FROM batches WHERE batch_id = ?`).get(id.toLowerCase()) as BatchRow | undefined;
+
+  const neighbours: Neighbours = (batchId: string, direction: Direction): LineageEdge[] => {
+    const sql =
+      direction === "upstream"
+        ? `SELECT from_batch, to_batch, kind, quantity, unit FROM lineage_edges WHERE to_batch = ? ORDER BY block_number, from_batch`
+        : `SELECT from_batch, to_batch, kind, quantity, unit FROM lineage_edges WHERE from_batch = ? ORDER BY block_number, to_batch`;
+    return (prepared(db, sql).all(batchId) as { from_batch: string; to_batch: string; kind: string; quantity: string; unit: string }[]).map((r) => ({
+      from: r.from_batch,
+      to: r.to_batch,
+      type: r.kind.toLowerCase(),
+      quantity: formatQuantity(r.quantity),
+      unit: r.unit,
+    }));
+  };
+
+  return {
+    neighbours,
+    getBatch(id: string): BatchView | null {
+      const row = byId(id);
+      return row ? view(row) : null;
+    },
+    getBatches(ids: string[]): Map<string, BatchView> {
+      const out = new Map<string, BatchView>();
+      for (const id of ids) {
+        const row = byId(id);
+        if (row) out.set(id, view(row));
+      }
+      return out;
+    },
+    /** The lot's first portion (whose id is the lot id), by GTIN-14 and lot number. */
+    lotIdOf(gtin: string, lot: string): string | null {
+      const row = prepared(db, `SELECT lot_id FROM lots WHERE gtin = ? AND lot = ?`).get(gtin, lot) as { lot_id: string } | undefined;
+      return row?.lot_id ?? null;
+    },
+    /** Every portion of a lot with the lot's total quantity still in portions. */
+    lotSummary(lotId: string) {
+      const rows = prepared(db, `SELECT batch_id, quantity, status, recall FROM batches WHERE lot_id = ? ORDER BY created_block, rowid`).all(lotId) as Pick<
+        BatchRow,
+        "batch_id" | "quantity" | "status" | "recall"
+      >[];
+      const lot = prepared(db, `SELECT * FROM lots WHERE lot_id = ?`).get(lotId) as { gtin: string; lot: string; producer_org: number; registered_at: string };
+      const total = rows.filter((r) => r.status === "active" || r.status === "in_transit").reduce((sum, r) => sum + BigInt(r.quantity), 0n);
+      return {
+        lotId,
+        gtin: lot.gtin,
+        lot: lot.lot,
+        digitalLink: formatDigitalLink(lot.gtin, lot.lot),
+        producerOrgId: String(lot.producer_org),
+        registeredAt: lot.registered_at,
+        quantityInCirculation: formatQuantity(total),
+        portions: rows.map((r) => ({ id: r.batch_id, quantity: formatQuantity(r.quantity), status: visibleStatus(r) })),
+      };
+    },
+    listBatches(filters: BatchFilters, page: { limit: number; after: number }) {
+      const where: string[] = ["rowid > ?"];
+      const params: unknown[] = [page.after];
+      if (filters.owner !== undefined) (where.push("owner_org = ?"), params.push(filters.owner));
+      if (filters.custodian !== undefined) (where.push("custodian_org = ?"), params.push(filters.custodian));
+      if (filters.gtin !== undefined) (where.push("gtin = ?"), params.push(filters.gtin));
+      if (filters.lot !== undefined) (where.push("lot = ?"), params.push(filters.lot));
+      if (filters.status === "recalled") where.push("recall <> 'none' AND status IN ('active', 'in_transit')");
+      else if (filters.status !== undefined) {
+        where.push("status = ?");
+        params.push(filters.status);
+        if (filters.status === "active" || filters.status === "in_transit") where.push("recall = 'none'");
+      }
+      // The WHERE clause is assembled from fixed fragments; every value is a bound parameter.
+      const rows = prepared(db, `SELECT rowid AS _rowid, * FROM batches WHERE ${where.join(" AND ")} ORDER BY rowid LIMIT ?`).all(
+        ...params,
+        page.limit + 1,
+      ) as (BatchRow & { _rowid: number })[];
+      const items = rows.slice(0, page.limit);
+      return { items: items.map(view), more: rows.length > page.limit, last: items.at(-1)?._rowid ?? null };
+    },
+    history(batchId: string) {
+      return (
+        prepared(db, `SELECT * FROM batch_events WHERE batch_id = ? ORDER BY block_number, log_index`).all(batchId) as {
+          block_number: number;
+          log_index: number;
+          type: string;
+          details: string;
+          tx_hash: string;
+          time: string;
+        }[]
+      ).map((r) => {
+        const details = JSON.parse(r.details) as Record<string, unknown>;
+        for (const key of ["quantity", "remaining"]) if (typeof details[key] === "string") details[key] = formatQuantity(details[key] as string);
+        return { type: r.type, at: r.time, blockNumber: r.block_number, logIndex: r.log_index, transactionHash: r.tx_hash, details };
+      });
+    },
+    product(gtin: string) {
+      const row = prepared(db, `SELECT * FROM products WHERE gtin = ?`).get(gtin) as
+        | { gtin: string; org_id: number; unit: string; master_data_hash: string; registered_at: string; registered_block: number; registered_tx: string }
+        | undefined;
+      if (!row) return null;
+      const master = prepared(db, `SELECT document FROM product_master_data WHERE master_data_hash = ?`).get(row.master_data_hash) as
+        | { document: string }
+        | undefined;
+      return {
+        id: row.gtin,
+        gtin: row.gtin,
+        orgId: String(row.org_id),
+        unit: row.unit,
+        masterDataHash: row.master_data_hash,
+        masterData: master ? (JSON.parse(master.document) as Record<string, unknown>) : null,
+        registeredAt: row.registered_at,
+        blockNumber: row.registered_block,
+        transactionHash: row.registered_tx,
+      };
+    },
+    isFlagged(batchId: string): boolean {
+      const row = prepared(db, `SELECT recall FROM batches WHERE batch_id = ?`).get(batchId) as { recall: string } | undefined;
+      return row !== undefined && row.recall !== "none";
+    },
+    directlyRecalled(): string[] {
+      return (prepared(db, `SELECT batch_id FROM recalls WHERE kind = 'direct' ORDER BY block_number`).all() as { batch_id: string }[]).map((r) => r.batch_id);
+    },
+  };
+}
+export type ProvenanceStore = ReturnType<typeof createProvenanceStore>;
