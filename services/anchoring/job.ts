@@ -14,6 +14,8 @@ export interface AnchorJobOptions {
   /** A submitted root not seen on the indexed chain after this long is submitted again. */
   resubmitAfterSeconds?: number;
   maxLeavesPerAnchor?: number;
+  /** Resolves once the index includes a block (so a run ends with its anchors indexed). */
+  indexed?: (blockNumber: number) => Promise<void>;
   now?: () => number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
@@ -66,7 +68,8 @@ export function createAnchorJob(options: AnchorJobOptions) {
       try {
         const tx = await options.anchors.anchor(encodeBytes32String(kind), root, rows.length, `${options.recordsUrl()}/api/v1/anchors/${root}`);
         txHash = tx.hash;
-        await tx.wait();
+        const receipt = await tx.wait();
+        if (receipt) await options.indexed?.(receipt.blockNumber);
       } catch (err) {
         const revert = decodeRevert((err as { data?: string }).data);
         if (revert?.name !== "AnchorExists") {
@@ -81,6 +84,6 @@ export function createAnchorJob(options: AnchorJobOptions) {
     return { requeued, anchored };
   }
 
-  return { runOnce };
+  return { name: "anchoring", runOnce };
 }
 export type AnchorJob = ReturnType<typeof createAnchorJob>;

@@ -12,7 +12,8 @@ import { CONTRACT_NAMES } from "./contracts";
  * record is a file all members share (LOTLINE_DEPLOYMENT_FILE), checked against the chain's genesis.
  */
 export interface LocalRecords {
-  [genesisHash: string]: DeploymentRecord & { demoSeeded?: boolean };
+  /** `demo`: "seeding" while the demo is being seeded, "done" after (an interrupted seeding is redone). */
+  [genesisHash: string]: DeploymentRecord & { demo?: "seeding" | "done" };
 }
 
 export class WrongChainError extends Error {
@@ -37,7 +38,7 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   fs.renameSync(tmp, file);
 }
 
-export function saveLocalRecord(dataDir: string, record: DeploymentRecord & { demoSeeded?: boolean }): void {
+export function saveLocalRecord(dataDir: string, record: DeploymentRecord & { demo?: "seeding" | "done" }): void {
   const records = readLocalRecords(dataDir);
   records[record.genesisHash] = record;
   writeJsonAtomic(localRecordsFile(dataDir), records);

@@ -26,6 +26,11 @@ export interface Config {
   publicUrl: string | null;
   /** Private key the relayer submits with (hex); on the embedded chain defaults to demo account 9. */
   relayerKey: string | null;
+  /**
+   * This member's integration key (an agent of its organisation with the integration role): it
+   * anchors off-chain records. On the embedded chain, the demo producer's integration key.
+   */
+  integrationKey: string | null;
   /** Log level for pino (`info` by default; `silent` in tests). */
   logLevel: string;
   /** Whether to seed the demo consortium on a freshly deployed embedded chain. */
@@ -44,10 +49,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (rpcUrl && !/^(https?|wss?):\/\//.test(rpcUrl)) {
     throw new ConfigError(`LOTLINE_RPC_URL must be an http(s) or ws(s) URL, got "${rpcUrl}"`);
   }
-  const relayerKey = env.LOTLINE_RELAYER_KEY?.trim() || null;
-  if (relayerKey && !/^(0x)?[0-9a-fA-F]{64}$/.test(relayerKey)) {
-    throw new ConfigError("LOTLINE_RELAYER_KEY must be a 32-byte hex private key");
-  }
+  const relayerKey = privateKey(env, "LOTLINE_RELAYER_KEY");
+  const integrationKey = privateKey(env, "LOTLINE_INTEGRATION_KEY");
   const publicUrl = env.LOTLINE_PUBLIC_URL?.trim().replace(/\/$/, "") || null;
   if (publicUrl && !URL.canParse(publicUrl)) throw new ConfigError(`LOTLINE_PUBLIC_URL must be a URL, got "${publicUrl}"`);
   return {
@@ -63,9 +66,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deploymentFile: env.LOTLINE_DEPLOYMENT_FILE?.trim() ? path.resolve(env.LOTLINE_DEPLOYMENT_FILE.trim()) : null,
     publicUrl,
     relayerKey,
+    integrationKey,
     logLevel: env.LOTLINE_LOG_LEVEL?.trim() || "info",
     seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
   };
+}
+
+function privateKey(env: NodeJS.ProcessEnv, name: string): string | null {
+  const value = env[name]?.trim() || null;
+  // The message names the variable, never the value: it is a secret.
+  if (value && !/^(0x)?[0-9a-fA-F]{64}$/.test(value)) throw new ConfigError(`${name} must be a 32-byte hex private key`);
+  return value;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -23,3 +23,17 @@ export function glnFor(companyPrefix: string, locationReference: number | string
   if (data.length !== 12) throw new Error(`prefix ${companyPrefix} leaves no room for location ${locationReference}`);
   return data + gs1CheckDigit(data);
 }
+
+/** A GTIN-14: indicator digit, company prefix, item reference, check digit. */
+export function gtinFor(companyPrefix: string, itemReference: number | string, indicator = 0): string {
+  const data = `${indicator}${companyPrefix}${String(itemReference).padStart(12 - companyPrefix.length, "0")}`;
+  if (data.length !== 13) throw new Error(`prefix ${companyPrefix} leaves no room for item ${itemReference}`);
+  return data + gs1CheckDigit(data);
+}
+
+/** An SSCC: extension digit, company prefix, serial reference, check digit (18 digits). */
+export function ssccFor(companyPrefix: string, serial: number | string, extension = 0): string {
+  const data = `${extension}${companyPrefix}${String(serial).padStart(16 - companyPrefix.length, "0")}`;
+  if (data.length !== 17) throw new Error(`prefix ${companyPrefix} leaves no room for serial ${serial}`);
+  return data + gs1CheckDigit(data);
+}

@@ -21,7 +21,12 @@ import { createRelayer } from "../relayer/relayer";
 import { buildApp } from "../api/app";
 import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
-import { demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
+import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
+import { seedSupplyChain } from "../demo/supply-chain";
+import { createProvenanceStore } from "../store/provenance";
+import { createRecallPropagator } from "../provenance/propagator";
+import { createAnchorJob } from "../anchoring/job";
+import { createJobLoop } from "./jobs";
 
 export interface RunningNode {
   app: FastifyInstance;
@@ -50,6 +55,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
   if (typeof address === "object" && address) url = `http://${config.host}:${address.port}`;
 
   let chain: EmbeddedChain | null = null;
+  let jobs: ReturnType<typeof createJobLoop> | null = null;
   let stopped = false;
   const ready = boot().catch((err: Error) => {
     state.phase = "failed";
@@ -76,23 +82,54 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     resetIndexIfDeploymentChanged(db, deployment);
     const contracts = connectLotline(deployment, provider);
 
-    if (!config.rpcUrl && config.seedDemo) {
-      const records = readLocalRecords(config.dataDir);
-      if (!records[deployment.genesisHash]?.demoSeeded) {
-        state.phase = "seeding";
-        await seedDemo(provider, contracts, (message) => log.info(message));
-        saveLocalRecord(config.dataDir, { ...deployment, demoSeeded: true });
-      }
+    if (!config.rpcUrl && config.seedDemo && readLocalRecords(config.dataDir)[deployment.genesisHash]?.demo !== "done") {
+      state.phase = "seeding";
+      saveLocalRecord(config.dataDir, { ...deployment, demo: "seeding" });
+      const progress = (message: string) => log.info(message);
+      await seedDemo(provider, contracts, progress);
+      await seedSupplyChain(provider, contracts, db, progress);
+      saveLocalRecord(config.dataDir, { ...deployment, demo: "done" });
     }
 
     state.phase = "indexing";
     const identity = createIdentityStore(db);
     const indexer = createLotlineIndexer({ db, rpc, deployment, log: log.child({ component: "indexer" }) }, config);
     state.indexer = indexer;
-    state.relayer = createRelayer({ wallet: relayerSigner(provider), provider, deployment, contracts, identity });
+    const relayerWallet = relayerSigner(provider);
+    state.relayer = createRelayer({ wallet: relayerWallet, provider, deployment, contracts, identity });
+
+    const jobLog = log.child({ component: "jobs" });
+    const integration = integrationSigner(provider);
+    if (!integration) jobLog.warn({}, "LOTLINE_INTEGRATION_KEY is not set: off-chain records stay pending, unanchored");
+    jobs = createJobLoop(
+      [
+        // Anyone may propagate a recall; the relayer's funded key pays for it.
+        createRecallPropagator({
+          provenance: contracts.provenance.connect(relayerWallet),
+          store: createProvenanceStore(db),
+          indexed: (block) => indexer.waitForBlock(block),
+          log: jobLog,
+        }),
+        ...(integration
+          ? [
+              createAnchorJob({
+                db,
+                anchors: contracts.anchors.connect(integration),
+                recordsUrl: () => config.publicUrl ?? url,
+                indexed: (block) => indexer.waitForBlock(block),
+                log: jobLog,
+              }),
+            ]
+          : []),
+      ],
+      { intervalMs: 2_000, log: jobLog },
+    );
     await indexer.syncToHead();
     if (stopped) return;
     indexer.start();
+    // Recalls and records of the first run are carried through before the node says it is ready.
+    await jobs.runNow();
+    jobs.start();
     state.phase = "ready";
     log.info({ url, docs: `${url}/docs`, rpcUrl, chainId: state.chainId }, "Lotline is ready");
   }
@@ -108,15 +145,32 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     }
     const genesis = await genesisHash(rpc);
     const known = readLocalRecords(config.dataDir)[genesis];
-    if (known && (await contractsExist(rpc, known))) {
-      const { demoSeeded: _seeded, ...record } = known;
+    const interrupted = known?.demo === "seeding" && config.seedDemo;
+    if (known && !interrupted && (await contractsExist(rpc, known))) {
+      const { demo: _demo, ...record } = known;
       return record;
     }
     state.phase = "deploying";
-    log.info(known ? "the embedded chain lost the deployment in a crash; deploying again" : "deploying Lotline contracts");
+    log.info(
+      !known
+        ? "deploying Lotline contracts"
+        : interrupted
+          ? "the demo's seeding was interrupted; deploying afresh to seed it again"
+          : "the embedded chain lost the deployment in a crash; deploying again",
+    );
     const record = await deployLotline(demoWallet(GOVERNOR_ACCOUNT, provider));
     saveLocalRecord(config.dataDir, record);
     return record;
+  }
+
+  /** This member's integration key: the agent its service anchors records with. */
+  function integrationSigner(provider: JsonRpcProvider): Signer | null {
+    const wallet = config.integrationKey
+      ? new Wallet(config.integrationKey, provider)
+      : !config.rpcUrl
+        ? demoWallet(DEMO_MEMBERS[0].integrationAccount, provider)
+        : null;
+    return wallet ? new NonceManager(wallet) : null;
   }
 
   function relayerSigner(provider: JsonRpcProvider): Signer {
@@ -137,6 +191,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     async stop() {
       stopped = true;
       await ready.catch(() => undefined);
+      await jobs?.stop();
       await state.indexer?.stop();
       await app.close();
       await chain?.stop();

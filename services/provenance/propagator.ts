@@ -35,6 +35,6 @@ export function createRecallPropagator(deps: {
     deps.log?.info({ pairs: submitted }, "recall propagated along the lineage");
     return submitted;
   }
-  return { runOnce };
+  return { name: "recall-propagation", runOnce };
 }
 export type RecallPropagator = ReturnType<typeof createRecallPropagator>;

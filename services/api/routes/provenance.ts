@@ -1,16 +1,14 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { canonicalize } from "json-canonicalize";
-import { keccak256, toUtf8Bytes } from "ethers";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { Hex32, Iso, List, ListQuery } from "../schemas";
 import { DigitalLinkError, normaliseGtin, parseDigitalLink } from "../../gs1/digital-link";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
 import { downstreamClosure, traceLineage, type Direction } from "../../provenance/trace";
-import { queueForAnchoring, proofOf } from "../../anchoring/outbox";
+import { proofOf } from "../../anchoring/outbox";
+import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
-import { prepared } from "../../store/statements";
 import type { RouteDeps } from "../app";
 
 const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
@@ -124,11 +122,6 @@ const Proof = Type.Object({
 });
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
-
-/** The hash that goes on-chain for product master data: keccak256 of its RFC 8785 canonical JSON. */
-export function masterDataHash(document: object): string {
-  return keccak256(toUtf8Bytes(canonicalize(document)));
-}
 
 export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
   const store = createProvenanceStore(db);
@@ -356,7 +349,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       return {
         ...product,
         masterDataVerified: product.masterData !== null && masterDataHash(product.masterData) === product.masterDataHash,
-        anchor: proofOf(db, `product:${product.masterDataHash}`),
+        anchor: proofOf(db, productRecordId(product.masterDataHash)),
       };
     },
   );
@@ -391,16 +384,8 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       if (holder !== Number(principal.agent.orgId)) {
         throw new HttpProblem(403, "foreign_prefix", `GTIN ${gtin} is not under a company prefix of organisation ${principal.agent.orgId}`);
       }
-      const document = { ...request.body, gtin };
-      const hash = masterDataHash(document);
-      const recordId = `product:${hash}`;
-      db.transaction(() => {
-        prepared(
-          db,
-          `INSERT OR IGNORE INTO product_master_data (master_data_hash, gtin, document, submitted_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-        ).run(hash, gtin, canonicalize(document), principal.address, new Date().toISOString());
-        queueForAnchoring(db, { recordId, kind: "PRODUCT", hash });
-      })();
+      const hash = storeProductMasterData(db, { ...request.body, gtin }, principal.address);
+      const recordId = productRecordId(hash);
       return reply.code(201).send({ gtin, masterDataHash: hash, recordId, anchorStatus: "pending" as const });
     },
   );
