@@ -194,10 +194,17 @@ export function createProvenanceStore(db: Db) {
     listBatches(filters: BatchFilters, page: { limit: number; after: number }) {
       const where: string[] = ["rowid > ?"];
       const params: unknown[] = [page.after];
-      if (filters.owner !== undefined) (where.push("owner_org = ?"), params.push(filters.owner));
-      if (filters.custodian !== undefined) (where.push("custodian_org = ?"), params.push(filters.custodian));
-      if (filters.gtin !== undefined) (where.push("gtin = ?"), params.push(filters.gtin));
-      if (filters.lot !== undefined) (where.push("lot = ?"), params.push(filters.lot));
+      const equals: [string, unknown][] = [
+        ["owner_org", filters.owner],
+        ["custodian_org", filters.custodian],
+        ["gtin", filters.gtin],
+        ["lot", filters.lot],
+      ];
+      for (const [column, value] of equals) {
+        if (value === undefined) continue;
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
       if (filters.status === "recalled") where.push("recall <> 'none' AND status IN ('active', 'in_transit')");
       else if (filters.status !== undefined) {
         where.push("status = ?");
