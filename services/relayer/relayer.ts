@@ -113,6 +113,7 @@ export function createRelayer(deps: {
     const next = queue.then(submit, submit);
     queue = next.catch(() => undefined);
     const transactionHash = await next;
+    refreshBalance();
     return { transactionHash, from: agent, to: forwardRequest.to, contract, function: fn.name };
   }
 

@@ -30,7 +30,10 @@ describe("API operations endpoints", function () {
       expect(res.body.relayer.balanceWei)
         .to.be.a("string")
         .and.match(/^[0-9]+$/);
-      expect(BigInt(res.body.relayer.balanceWei)).to.equal(await node.provider.getBalance(res.body.relayer.address));
+      // /health reads a balance refreshed in the background (it never waits on the chain), so it
+      // may trail the chain by one refresh; it is the relayer's real, funded balance.
+      const onChain = await node.provider.getBalance(res.body.relayer.address);
+      expect(BigInt(res.body.relayer.balanceWei)).to.be.greaterThan(0n).and.at.least(onChain);
     });
 
     it("says ok once the node is booted and synced", async function () {
@@ -120,12 +123,14 @@ describe("API operations endpoints", function () {
 
     it("documents the problem responses of every API route with a schema", async function () {
       for (const [path, ops] of Object.entries<
-        Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+        Record<string, { parameters?: unknown[]; requestBody?: unknown; responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
       >(doc.paths)) {
         if (!path.startsWith("/api/v1/")) continue;
         for (const [method, op] of Object.entries(ops)) {
           const errors = Object.keys(op.responses).filter((s) => /^[45]/.test(s));
-          expect(errors, `${method} ${path} documents 4xx responses`).to.include("400");
+          expect(errors, `${method} ${path} documents its error responses`).to.not.be.empty;
+          // A route that takes input documents how it refuses bad input.
+          if (op.parameters?.length || op.requestBody) expect(errors, `${method} ${path} documents 400`).to.include("400");
           for (const status of errors) {
             const content = Object.values(op.responses[status].content ?? {});
             expect(content, `${method} ${path} ${status}`).to.not.be.empty;
