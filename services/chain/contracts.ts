@@ -4,6 +4,8 @@
  * the same code runs against Hardhat's network, Anvil or Besu.
  */
 export {
+  ConsortiumToken__factory,
+  SettlementEscrow__factory,
   AnchorRegistry__factory,
   LogisticUnits__factory,
   ProvenanceRegistry__factory,
@@ -14,6 +16,8 @@ export {
   ConsortiumTimelock__factory,
 } from "../../typechain-types";
 export type {
+  ConsortiumToken,
+  SettlementEscrow,
   AnchorRegistry,
   LogisticUnits,
   ProvenanceRegistry,
@@ -25,6 +29,8 @@ export type {
 } from "../../typechain-types";
 
 import {
+  ConsortiumToken__factory,
+  SettlementEscrow__factory,
   AnchorRegistry__factory,
   LogisticUnits__factory,
   ProvenanceRegistry__factory,
@@ -35,7 +41,7 @@ import {
 import { Interface } from "ethers";
 
 /** The contracts a Lotline deployment consists of, by the name used in deployment records. */
-export const CONTRACT_NAMES = ["forwarder", "registry", "credentials", "provenance", "units", "anchors"] as const;
+export const CONTRACT_NAMES = ["forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token"] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Contract interfaces by deployment name, for decoding logs and errors. */
@@ -46,6 +52,8 @@ export const INTERFACES: Record<ContractName, Interface> = {
   provenance: ProvenanceRegistry__factory.createInterface() as unknown as Interface,
   units: LogisticUnits__factory.createInterface() as unknown as Interface,
   anchors: AnchorRegistry__factory.createInterface() as unknown as Interface,
+  escrow: SettlementEscrow__factory.createInterface() as unknown as Interface,
+  token: ConsortiumToken__factory.createInterface() as unknown as Interface,
 };
 
 /**

@@ -1,5 +1,7 @@
 import type { ContractRunner, Provider, Signer } from "ethers";
 import {
+  ConsortiumToken__factory,
+  SettlementEscrow__factory,
   AnchorRegistry__factory,
   LogisticUnits__factory,
   ProvenanceRegistry__factory,
@@ -30,7 +32,7 @@ export interface DeployOptions {
  * Deploys the Lotline contracts. The one definition of a deployment, used by the tests' fixtures,
  * by `npm start` on the embedded chain and by `npm run deploy` against a real network.
  * Deployment order: forwarder (trusted by every contract), registry, credentials, provenance (which
- * creates the logistic-units contract), anchors.
+ * creates the logistic-units contract), anchors, settlement escrow, settlement token.
  */
 export async function deployLotline(deployer: Signer, options: DeployOptions = {}): Promise<DeploymentRecord> {
   const provider = requireProvider(deployer);
@@ -55,6 +57,12 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const anchors = await new AnchorRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await anchors.waitForDeployment();
 
+  const escrow = await new SettlementEscrow__factory(deployer).deploy(registryAddress, await provenance.getAddress(), forwarderAddress);
+  await escrow.waitForDeployment();
+  // The consortium's settlement token (ERC-20 + ERC-2612 permits); orders may use any ERC-20.
+  const token = await new ConsortiumToken__factory(deployer).deploy("Lotline Settlement Euro", "LEUR", governor);
+  await token.waitForDeployment();
+
   const network = await provider.getNetwork();
   const genesis = await provider.getBlock(0);
   if (!genesis?.hash) throw new Error("the chain returned no genesis block");
@@ -69,6 +77,8 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
       provenance: await provenance.getAddress(),
       units: await provenance.logisticUnits(),
       anchors: await anchors.getAddress(),
+      escrow: await escrow.getAddress(),
+      token: await token.getAddress(),
     },
     governor,
     deployedAt: new Date().toISOString(),
@@ -84,6 +94,8 @@ export function connectLotline(record: Pick<DeploymentRecord, "contracts">, runn
     provenance: ProvenanceRegistry__factory.connect(record.contracts.provenance, runner),
     units: LogisticUnits__factory.connect(record.contracts.units, runner),
     anchors: AnchorRegistry__factory.connect(record.contracts.anchors, runner),
+    escrow: SettlementEscrow__factory.connect(record.contracts.escrow, runner),
+    token: ConsortiumToken__factory.connect(record.contracts.token, runner),
   };
 }
 export type LotlineContracts = ReturnType<typeof connectLotline>;
