@@ -15,6 +15,7 @@ import { authRoutes } from "./routes/auth";
 import { identityRoutes } from "./routes/identity";
 import { chainRoutes, relayRoutes } from "./routes/relay";
 import { provenanceRoutes } from "./routes/provenance";
+import { settlementRoutes } from "./routes/settlement";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth">;
@@ -77,6 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(relayRoutes, routeDeps);
   await app.register(chainRoutes, routeDeps);
   await app.register(provenanceRoutes, routeDeps);
+  await app.register(settlementRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

@@ -1,6 +1,14 @@
 /** A small client for the Lotline HTTP API that turns problem documents into one-line errors. */
 export class CliError extends Error {
   override name = "CliError";
+  /** The problem document's `code` and HTTP status, when the error came from the API. */
+  constructor(
+    message: string,
+    readonly code?: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
 }
 
 export function apiUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -10,10 +18,31 @@ export function apiUrl(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export async function apiGet<T>(path: string, env: NodeJS.ProcessEnv = process.env): Promise<T> {
-  const base = apiUrl(env);
+  return apiRequest<T>("GET", path, { env });
+}
+
+export async function apiPost<T>(path: string, body: unknown, options: { token?: string; env?: NodeJS.ProcessEnv } = {}): Promise<T> {
+  return apiRequest<T>("POST", path, { ...options, body });
+}
+
+/** One request; a problem document becomes a CliError "detail (code)", an unreachable service says how to start it. */
+export async function apiRequest<T>(
+  method: "GET" | "POST",
+  path: string,
+  options: { body?: unknown; token?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<T> {
+  const base = apiUrl(options.env);
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
   let response: Response;
   try {
-    response = await fetch(base + path, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(30_000) });
+    response = await fetch(base + path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch {
     throw new CliError(`cannot reach the Lotline service at ${base}: start it with 'npm start' or set LOTLINE_API_URL`);
   }
@@ -26,7 +55,7 @@ export async function apiGet<T>(path: string, env: NodeJS.ProcessEnv = process.e
   }
   if (!response.ok) {
     const problem = body as { detail?: string; code?: string } | null;
-    throw new CliError(`${problem?.detail ?? `HTTP ${response.status}`}${problem?.code ? ` (${problem.code})` : ""}`);
+    throw new CliError(`${problem?.detail ?? `HTTP ${response.status}`}${problem?.code ? ` (${problem.code})` : ""}`, problem?.code, response.status);
   }
   return body as T;
 }

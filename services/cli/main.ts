@@ -6,10 +6,15 @@ import { upCommand } from "./up";
 import { deployCommand } from "./deploy";
 import { indexRebuildCommand, indexRunCommand } from "./index-cmd";
 import { besuGenesis } from "../chain/besu";
+import { registerBatchCommands } from "./batch-cmd";
+import { registerProductCommands } from "./product-cmd";
+import { registerKeyCommands } from "./keys-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
  * (LOTLINE_API_URL, default http://127.0.0.1:$LOTLINE_PORT); `up` and `deploy` work on the chain.
+ * Writes (products, batches) go through the API too, gasless: signed here with a keystore key
+ * (or a dev account on the local chain) and submitted to the service's relayer.
  * Every failure exits non-zero with one line saying what to fix.
  */
 const program = new Command()
@@ -130,6 +135,10 @@ program
     const a = await apiGet<Record<string, any>>(`/api/v1/agents/${getAddress(address.toLowerCase())}`); // eslint-disable-line @typescript-eslint/no-explicit-any
     print(a, () => `${a.address}: org ${a.orgId}, ${a.status}, roles ${a.roles.join(", ")}${a.expiresAt ? `, expires ${a.expiresAt}` : ""}`);
   });
+
+registerKeyCommands(program, print);
+registerProductCommands(program, print);
+registerBatchCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

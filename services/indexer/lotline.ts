@@ -5,9 +5,10 @@ import type { Db } from "../store/db";
 import { createIndexer, type IndexerOptions } from "./engine";
 import { identityHandlers } from "./handlers/identity";
 import { provenanceHandlers } from "./handlers/provenance";
+import { settlementHandlers } from "./handlers/settlement";
 
 /** Every handler Lotline indexes with. Later issues add their maps here. */
-export const LOTLINE_HANDLERS = { ...identityHandlers, ...provenanceHandlers };
+export const LOTLINE_HANDLERS = { ...identityHandlers, ...provenanceHandlers, ...settlementHandlers };
 
 /** The indexer for a Lotline deployment, configured from the environment. */
 export function createLotlineIndexer(

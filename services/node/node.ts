@@ -26,6 +26,8 @@ import { seedSupplyChain } from "../demo/supply-chain";
 import { createProvenanceStore } from "../store/provenance";
 import { createRecallPropagator } from "../provenance/propagator";
 import { createAnchorJob } from "../anchoring/job";
+import { createOrderFreezer } from "../provenance/freezer";
+import { createSettlementStore } from "../store/settlement";
 import { createJobLoop } from "./jobs";
 
 export interface RunningNode {
@@ -107,6 +109,12 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
         createRecallPropagator({
           provenance: contracts.provenance.connect(relayerWallet),
           store: createProvenanceStore(db),
+          indexed: (block) => indexer.waitForBlock(block),
+          log: jobLog,
+        }),
+        createOrderFreezer({
+          escrow: contracts.escrow.connect(relayerWallet),
+          store: createSettlementStore(db),
           indexed: (block) => indexer.waitForBlock(block),
           log: jobLog,
         }),

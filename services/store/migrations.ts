@@ -275,6 +275,72 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 3,
+    name: "settlement",
+    sql: `
+      CREATE TABLE orders (
+        order_id INTEGER PRIMARY KEY,
+        buyer_org INTEGER NOT NULL,
+        seller_org INTEGER NOT NULL,
+        arbiter_org INTEGER,
+        token TEXT NOT NULL,
+        gtin TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        price_per_unit TEXT NOT NULL,
+        delivery_deadline INTEGER NOT NULL,
+        inspection_window INTEGER NOT NULL,
+        inspection_ends INTEGER,
+        terms_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        funded TEXT NOT NULL,
+        delivered TEXT NOT NULL,
+        contested TEXT NOT NULL,
+        credited TEXT NOT NULL,
+        buyer_wallet TEXT,
+        seller_wallet TEXT,
+        created_at TEXT NOT NULL,
+        created_block INTEGER NOT NULL,
+        created_tx TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_block INTEGER NOT NULL
+      );
+      CREATE INDEX orders_buyer ON orders (buyer_org);
+      CREATE INDEX orders_seller ON orders (seller_org);
+      CREATE TABLE order_deliveries (
+        batch_id TEXT PRIMARY KEY,
+        order_id INTEGER NOT NULL,
+        quantity TEXT NOT NULL,
+        inspection_ends INTEGER NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+      );
+      CREATE INDEX order_deliveries_order ON order_deliveries (order_id);
+      -- Funding, rejections, freezes, resolutions, credits and status changes of each order.
+      CREATE TABLE order_events (
+        block_number INTEGER NOT NULL,
+        log_index INTEGER NOT NULL,
+        order_id INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        details TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL,
+        PRIMARY KEY (block_number, log_index)
+      );
+      CREATE INDEX order_events_order ON order_events (order_id, block_number, log_index);
+      CREATE TABLE withdrawals (
+        block_number INTEGER NOT NULL,
+        log_index INTEGER NOT NULL,
+        account TEXT NOT NULL,
+        token TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL,
+        PRIMARY KEY (block_number, log_index)
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
@@ -296,4 +362,8 @@ export const DERIVED_TABLES = [
   "recalls",
   "logistic_units",
   "anchors",
+  "orders",
+  "order_deliveries",
+  "order_events",
+  "withdrawals",
 ] as const;

@@ -71,6 +71,8 @@ export interface BatchView {
   };
   logisticUnit: null | { unitKey: string; sscc: string };
   pendingOffer: null | { toOrgId: string; kind: string; quantity: string };
+  /** The purchase order this batch was delivered against, if any. */
+  orderId: string | null;
   metadataHash: string;
   createdAt: string;
   createdBlock: number;
@@ -96,6 +98,10 @@ function visibleStatus(row: Pick<BatchRow, "status" | "recall">): BatchStatus {
 
 export function createProvenanceStore(db: Db) {
   const recallOf = (id: string) => prepared(db, `SELECT * FROM recalls WHERE batch_id = ?`).get(id) as RecallRow | undefined;
+  const orderOf = (id: string) => {
+    const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ?`).get(id) as { order_id: number } | undefined;
+    return row ? String(row.order_id) : null;
+  };
   const ssccOf = (key: string) => (prepared(db, `SELECT sscc FROM logistic_units WHERE unit_key = ?`).get(key) as { sscc: string } | undefined)?.sscc;
 
   function view(row: BatchRow): BatchView {
@@ -130,6 +136,7 @@ export function createProvenanceStore(db: Db) {
       logisticUnit: row.unit_key ? { unitKey: row.unit_key, sscc: ssccOf(row.unit_key) ?? "" } : null,
       pendingOffer:
         row.offer_to === null ? null : { toOrgId: String(row.offer_to), kind: row.offer_kind!, quantity: formatQuantity(row.offer_quantity!) },
+      orderId: orderOf(row.batch_id),
       metadataHash: row.metadata_hash,
       createdAt: row.created_at,
       createdBlock: row.created_block,

@@ -44,6 +44,7 @@ const Batch = Type.Object({
   ]),
   logisticUnit: Type.Union([Type.Null(), Type.Object({ unitKey: Hex32, sscc: Type.String() })]),
   pendingOffer: Type.Union([Type.Null(), Type.Object({ toOrgId: Type.String(), kind: Type.String(), quantity: Quantity })]),
+  orderId: Type.Union([Type.String(), Type.Null()], { description: "the purchase order this batch was delivered against" }),
   metadataHash: Hex32,
   createdAt: Iso,
   createdBlock: Type.Integer(),
