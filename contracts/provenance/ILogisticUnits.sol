@@ -21,6 +21,7 @@ interface ILogisticUnits {
     error UnitsSelfHandover(uint64 org);
     error UnitsUnknownOrganisation(uint64 org);
     error UnitsForeignLocation(string gln, uint64 org);
+    error UnitsContainsRecalled(bytes32 unitKey, bytes32 batchId);
 
     /// @notice Packs batches held by the sender's organisation into a unit (an SSCC of its own
     /// company prefix), creating the unit on first use; at most MAX_UNIT_CONTENTS batches.
@@ -29,7 +30,8 @@ interface ILogisticUnits {
     /// @notice Unpacks a unit held by the sender's organisation.
     function unpack(string calldata sscc) external;
 
-    /// @notice Offers custody of a unit (and so of its contents) to another organisation.
+    /// @notice Offers custody of a unit (and so of its contents) to another organisation. Refused
+    /// while the unit holds a recalled batch: a recall stops every hand-over of affected goods.
     function offerUnit(string calldata sscc, uint64 to) external;
 
     /// @notice Accepts custody of a unit offered to the sender's organisation, at `gln` (or "").

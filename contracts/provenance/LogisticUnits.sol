@@ -60,6 +60,7 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
         (bytes32 unitKey, uint64 org) = _heldUnit(sscc);
         if (to == org) revert UnitsSelfHandover(to);
         if (!registry.isOrganisationActive(to)) revert UnitsUnknownOrganisation(to);
+        _requireNoRecall(unitKey);
         _offers[unitKey] = to;
         emit UnitOffered(unitKey, org, to);
     }
@@ -72,6 +73,7 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
         if (to == 0) revert UnitsNoOffer(unitKey);
         if (to != org) revert UnitsNotReceiver(unitKey, org);
         if (bytes(gln).length != 0 && registry.orgOfLocation(gln) != org) revert UnitsForeignLocation(gln, org);
+        _requireNoRecall(unitKey);
         uint64 from = provenance.unitCustodian(unitKey);
         delete _offers[unitKey];
         provenance.unitCustodyHook(unitKey, org);
@@ -97,6 +99,11 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
 
     function pendingOffer(string calldata sscc) external view returns (uint64) {
         return _offers[keccak256(bytes(sscc))];
+    }
+
+    function _requireNoRecall(bytes32 unitKey) private view {
+        bytes32 recalled = provenance.unitRecall(unitKey);
+        if (recalled != 0) revert UnitsContainsRecalled(unitKey, recalled);
     }
 
     function _heldUnit(string calldata sscc) private view returns (bytes32 unitKey, uint64 org) {

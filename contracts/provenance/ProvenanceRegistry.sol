@@ -46,6 +46,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
     mapping(bytes32 edgeKey => bool) private _edges;
     mapping(bytes32 batchId => bytes32 unitKey) private _unitOf;
     mapping(bytes32 unitKey => uint64 custodian) private _unitCustodian;
+    // A recalled batch inside each unit, if any: lets the unit contract refuse hand-overs of a
+    // unit holding recalled goods without looping over its contents.
+    mapping(bytes32 unitKey => bytes32 batchId) private _unitRecall;
 
     /// @notice The logistic-unit (SSCC) contract, deployed by this one: it alone moves batches in
     /// and out of units, so a packed batch's custodian is read here without a call.
@@ -259,6 +262,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
             if (!producer && (roles & Roles.AUDITOR) == 0) revert ProvenanceNotAllowedToRecall(sender, batchId);
         }
         b.recall = RecallState.Direct;
+        _flagUnit(batchId);
         emit Recalled(batchId, org, reason);
     }
 
@@ -274,6 +278,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
             Batch storage child = _batches[children[i]];
             if (child.recall != RecallState.None) continue;
             child.recall = RecallState.Propagated;
+            _flagUnit(children[i]);
             emit RecallPropagated(children[i], parents[i]);
         }
     }
@@ -303,6 +308,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
             delete _unitOf[batchIds[i]];
         }
         delete _unitCustodian[unitKey];
+        delete _unitRecall[unitKey];
     }
 
     // ─── views ─────────────────────────────────────────────────────────────────────────────────
@@ -326,6 +332,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
 
     function unitCustodian(bytes32 unitKey) external view returns (uint64) {
         return _unitCustodian[unitKey];
+    }
+
+    /// @notice A recalled batch inside the unit (zero if none).
+    function unitRecall(bytes32 unitKey) external view returns (bytes32) {
+        return _unitRecall[unitKey];
     }
 
     /// @notice True when the batch is recalled, directly or through its lineage (settlement uses it).
@@ -366,6 +377,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
     function _setKind(bytes32 kind, bool enabled, uint16 toleranceBps) private {
         _kinds[kind] = TransformKind(enabled, toleranceBps);
         emit TransformKindSet(kind, enabled, toleranceBps);
+    }
+
+    function _flagUnit(bytes32 batchId) private {
+        bytes32 unitKey = _unitOf[batchId];
+        if (unitKey != 0) _unitRecall[unitKey] = batchId;
     }
 
     function _isGovernor(address account) private view returns (bool) {
@@ -481,7 +497,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
     /// (pieces made from kilograms) cannot be balanced either.
     function _checkMassBalance(uint256[4] memory inBase, uint256[4] memory outBase, uint16 toleranceBps) private pure {
         for (uint8 d = 1; d < 4; ++d) {
-            if (inBase[d] != 0 && outBase[d] * 10_000 > inBase[d] * (10_000 + toleranceBps)) {
+            // Widened first: 10_000 + toleranceBps in uint16 overflows above 55,535 bps.
+            if (inBase[d] != 0 && outBase[d] * 10_000 > inBase[d] * (10_000 + uint256(toleranceBps))) {
                 revert ProvenanceMassBalance(d, inBase[d], outBase[d], toleranceBps);
             }
         }

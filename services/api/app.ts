@@ -35,6 +35,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: 1_048_576,
+    // The router's default (100 characters, counted percent-encoded) would cut URL-encoded Digital
+    // Links long before the routes' own limits (a `ref` of up to 512 characters, 3 × 512 encoded).
+    routerOptions: { maxParamLength: 1_536 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const identity = createIdentityStore(deps.db);

@@ -25,6 +25,8 @@ export interface EmbeddedChainOptions {
   host?: string;
   stateIntervalSeconds?: number;
   accounts?: number;
+  /** Timestamp of block 0 when the chain is created (a fresh data dir); ignored on restart. */
+  genesisTimestamp?: number;
 }
 
 export function anvilBinary(): string {
@@ -62,6 +64,7 @@ export async function startEmbeddedChain(options: EmbeddedChainOptions): Promise
     "--state-interval", String(options.stateIntervalSeconds ?? 1),
     "--silent",
   ];
+  if (options.genesisTimestamp !== undefined && !fs.existsSync(stateFile)) args.push("--timestamp", String(options.genesisTimestamp));
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {

@@ -1,11 +1,12 @@
-import { encodeBytes32String, id as keccakText, type ContractTransactionResponse, type Provider } from "ethers";
+import { encodeBytes32String, id as keccakText, Signature, type ContractTransactionResponse, type JsonRpcProvider } from "ethers";
 import type { LotlineContracts } from "../chain/deploy";
 import type { Db } from "../store/db";
 import { glnFor, gtinFor, ssccFor } from "../gs1/keys";
 import { storeProductMasterData, type ProductMasterData } from "../provenance/products";
 import { parseQuantity, unitToBytes3 } from "../provenance/quantity";
 import { HANDOVER_KINDS, signAcceptance } from "../provenance/acceptance";
-import { DEMO_MEMBERS, demoWallet } from "./roster";
+import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
+import { DAY, type DemoClock } from "./clock";
 
 /**
  * The demo's goods: a dairy chain five levels deep on the demo roster.
@@ -65,9 +66,10 @@ const PRODUCTS: Record<string, { maker: string; data: Omit<ProductMasterData, "g
 };
 
 export async function seedSupplyChain(
-  provider: Provider,
+  provider: JsonRpcProvider,
   contracts: LotlineContracts,
   db: Db,
+  clock: DemoClock,
   progress: (message: string) => void = () => undefined,
 ): Promise<void> {
   const wallet = (key: string) => demoWallet(member(key).account, provider);
@@ -75,13 +77,17 @@ export async function seedSupplyChain(
   const send = async (tx: Promise<ContractTransactionResponse>) => (await (await tx).wait())!;
   const q = parseQuantity;
   const hash = (text: string) => keccakText(text);
+  const days = (n: number) => clock.advance(n * DAY);
+  const orders = createDemoOrders(provider, contracts, clock);
 
+  await days(18);
   progress("registering the demo's products");
   for (const [gtin, { maker, data }] of Object.entries(PRODUCTS)) {
     const document = { gtin, ...data };
     const masterHash = storeProductMasterData(db, document, wallet(maker).address);
     await send(as(maker).registerProduct(BigInt(gtin), unitToBytes3(data.unit), masterHash));
   }
+  await orders.fundBuyers(["processor", "processor2", "distributor", "retailer"]);
 
   progress("registering raw milk lots at the farm");
   const lot = (gtin: string, lotNumber: string, quantity: string, at: string) => ({
@@ -91,6 +97,7 @@ export async function seedSupplyChain(
     gln: at,
     metadataHash: hash(`${gtin}/${lotNumber}`),
   });
+  await days(2);
   await send(
     as("producer").registerLots([
       lot(DEMO_GOODS.rawMilk, "MILK-2611-A", "20000", gln("producer", 1)),
@@ -100,20 +107,32 @@ export async function seedSupplyChain(
   const lotA = await contracts.provenance.lotId(BigInt(DEMO_GOODS.rawMilk), "MILK-2611-A");
   const lotB = await contracts.provenance.lotId(BigInt(DEMO_GOODS.rawMilk), "MILK-2611-B");
 
-  progress("moving 12,000 l of lot A: custody to the carrier, ownership to the processor");
+  // An order nobody delivers: refunded after its deadline.
+  const skimOrder = await orders.place("distributor", "processor", DEMO_GOODS.skimMilk, "10000", 35n, 9, 2 * DAY, "auditor");
+  await orders.fund("distributor", skimOrder);
+
+  await days(1);
+  progress("moving 12,000 l of lot A: custody to the carrier, ownership to the dairy");
   await send(as("producer").offer(lotA, q("12000"), org("carrier"), HANDOVER_KINDS.custody));
   await send(as("carrier").accept(lotA, gln("carrier", 1)));
   const portionA = await contracts.provenance.portionId(lotA, 0);
+  await clock.advance(6 * 3600);
   await send(
-    as("carrier").observe(portionA, hash("epcis:transporting:portionA"), encodeBytes32String("transporting"), gln("carrier", 1), hash("temperature 3.1–4.4 °C, 212 readings")),
+    as("carrier").observe(
+      portionA,
+      hash("epcis:transporting:portionA"),
+      encodeBytes32String("transporting"),
+      gln("carrier", 1),
+      hash("temperature 3.1–4.4 °C, 212 readings"),
+    ),
   );
   await send(as("producer").offer(portionA, q("12000"), org("processor"), HANDOVER_KINDS.ownership));
   await send(as("processor").accept(portionA, ""));
   await send(as("carrier").offer(portionA, q("12000"), org("processor"), HANDOVER_KINDS.custody));
   await send(as("processor").accept(portionA, gln("processor", 1)));
 
-  progress("handing over lot B in one call with the processor's EIP-712 acceptance");
-  const deadline = BigInt((await provider.getBlock("latest"))!.timestamp + 3600);
+  progress("handing over lot B in one call with the dairy's EIP-712 acceptance");
+  const deadline = BigInt((await clock.chainTime()) + 3600);
   const { acceptance, signature } = await signAcceptance(wallet("processor"), contracts.provenance, {
     batchId: lotB,
     quantity: q("15000"),
@@ -124,6 +143,7 @@ export async function seedSupplyChain(
   });
   await send(as("producer").handOverWithAcceptance(acceptance, signature));
 
+  await days(1);
   progress("merging and processing milk at the dairy");
   const pooled = lot(DEMO_GOODS.pooledMilk, "POOL-2611", "27000", gln("processor", 1));
   await send(as("processor").transform(encodeBytes32String("MERGE"), [portionA, lotB], [q("12000"), q("15000")], [pooled], hash("merge tank 3")));
@@ -133,31 +153,149 @@ export async function seedSupplyChain(
   await send(as("processor").transform(encodeBytes32String("PROCESS"), [pooledId], [q("27000")], [cream, skim], hash("separator run 2611-1")));
   const creamId = await contracts.provenance.lotId(BigInt(DEMO_GOODS.cream), "CRM-2611");
 
-  progress("selling 2,000 l of cream to the cheese maker, churning butter");
+  await days(1);
+  progress("selling 2,000 l of cream to the cheese maker (escrow funded with a permit), churning butter");
+  const creamOrder = await orders.place("processor2", "processor", DEMO_GOODS.cream, "2000", 320n, 5, 60 * DAY, "auditor");
+  await orders.fundWithPermit("processor2", creamOrder);
   await send(as("processor").offer(creamId, q("2000"), org("processor2"), HANDOVER_KINDS.both));
   await send(as("processor2").accept(creamId, gln("processor2", 1)));
   const creamPortion = await contracts.provenance.portionId(creamId, 0);
+  await orders.deliver("processor", creamOrder, [creamPortion]);
+  await days(1);
   const butter = lot(DEMO_GOODS.butter, "BTR-2611", "900", gln("processor2", 1));
   await send(as("processor2").transform(encodeBytes32String("PROCESS"), [creamPortion], [q("2000")], [butter], hash("churn 7, batch 2611")));
   const butterId = await contracts.provenance.lotId(BigInt(DEMO_GOODS.butter), "BTR-2611");
 
+  await days(2);
   progress("shipping butter on a pallet (SSCC) through the carrier to the distributor");
   const units = (key: string) => contracts.units.connect(wallet(key));
   await send(units("processor2").pack(DEMO_GOODS.butterUnit, [butterId]));
   await send(units("processor2").offerUnit(DEMO_GOODS.butterUnit, org("carrier")));
   await send(units("carrier").acceptUnit(DEMO_GOODS.butterUnit, gln("carrier", 2)));
+  await days(1);
   await send(units("carrier").offerUnit(DEMO_GOODS.butterUnit, org("distributor")));
   await send(units("distributor").acceptUnit(DEMO_GOODS.butterUnit, gln("distributor", 1)));
   await send(units("distributor").unpack(DEMO_GOODS.butterUnit));
   await send(as("processor2").offer(butterId, q("900"), org("distributor"), HANDOVER_KINDS.ownership));
   await send(as("distributor").accept(butterId, ""));
 
-  progress("delivering butter to two stores");
+  await days(1);
+  progress("delivering butter to two stores against escrowed orders");
+  const storeOneOrder = await orders.place("retailer", "distributor", DEMO_GOODS.butter, "300", 980n, 6, 3 * DAY, "auditor");
+  await orders.fund("retailer", storeOneOrder);
   await send(as("distributor").offer(butterId, q("300"), org("retailer"), HANDOVER_KINDS.both));
   await send(as("retailer").accept(butterId, gln("retailer", 1)));
+  await orders.deliver("distributor", storeOneOrder, [await contracts.provenance.portionId(butterId, 0)]);
+
+  const storeTwoOrder = await orders.place("retailer", "distributor", DEMO_GOODS.butter, "200", 980n, 6, 5 * DAY, "auditor");
+  await orders.fund("retailer", storeTwoOrder);
+  await days(1);
   await send(as("distributor").offer(butterId, q("200"), org("retailer"), HANDOVER_KINDS.both));
   await send(as("retailer").accept(butterId, gln("retailer", 2)));
+  await orders.deliver("distributor", storeTwoOrder, [await contracts.provenance.portionId(butterId, 1)]);
+  await clock.advance(8 * 3600);
+  await orders.reject("retailer", storeTwoOrder, "50", "12 cartons with torn wrapping on arrival (photos in the claim)");
 
+  await days(4);
+  progress("store one's inspection window is over: paying the distributor");
+  await orders.release(storeOneOrder);
+  await orders.withdraw("distributor");
+  progress("the skim milk order's deadline passed undelivered: refunding");
+  await orders.refund(skimOrder);
+  await orders.withdraw("distributor");
+
+  await days(10);
   progress("recalling raw milk lot B");
   await send(as("producer").recall(lotB, "antibiotic residue above the MRL in the farm's retained sample"));
+
+  await days(3);
+  progress("selling 5,000 l of lot A's remaining milk to the dairy (inspection running)");
+  const milkOrder = await orders.place("processor", "producer", DEMO_GOODS.rawMilk, "5000", 48n, 10, 14 * DAY, "auditor");
+  await orders.fund("processor", milkOrder);
+  await send(as("producer").offer(lotA, q("5000"), org("processor"), HANDOVER_KINDS.both));
+  await send(as("processor").accept(lotA, gln("processor", 2)));
+  await orders.deliver("producer", milkOrder, [await contracts.provenance.portionId(lotA, 1)]);
+
+  await days(1);
+  progress("a new butter order, funded, awaiting delivery");
+  const nextOrder = await orders.place("retailer", "processor2", DEMO_GOODS.butter, "500", 975n, 25, 3 * DAY, "auditor");
+  await orders.fund("retailer", nextOrder);
+}
+
+/** Escrowed purchase orders of the demo, placed and settled by its members' own wallets. */
+function createDemoOrders(provider: JsonRpcProvider, contracts: LotlineContracts, clock: DemoClock) {
+  const wallet = (key: string) => demoWallet(member(key).account, provider);
+  const escrow = (key: string) => contracts.escrow.connect(wallet(key));
+  const send = async (tx: Promise<ContractTransactionResponse>) => (await (await tx).wait())!;
+  const amountOf = async (orderId: bigint) => {
+    const o = await contracts.escrow.order(orderId);
+    return (o.quantity * o.pricePerUnit) / 1000n;
+  };
+  return {
+    /** The consortium mints settlement euros (2 decimals) to the buyers' wallets. */
+    async fundBuyers(keys: string[]) {
+      const minter = contracts.token.connect(demoWallet(GOVERNOR_ACCOUNT, provider));
+      for (const key of keys) await send(minter.mint(wallet(key).address, 1_000_000_00n));
+    },
+    async place(buyer: string, seller: string, gtin: string, quantity: string, pricePerUnit: bigint, deadlineDays: number, inspection: number, arbiter: string) {
+      const now = await clock.chainTime();
+      const receipt = await send(
+        escrow(buyer).createOrder({
+          seller: org(seller),
+          arbiter: org(arbiter),
+          token: await contracts.token.getAddress(),
+          gtin: BigInt(gtin),
+          quantity: parseQuantity(quantity),
+          pricePerUnit,
+          deliveryDeadline: BigInt(now + deadlineDays * DAY),
+          inspectionWindow: inspection,
+          termsHash: keccakText(`terms:${buyer}:${seller}:${gtin}:${quantity}:${now}`),
+        }),
+      );
+      const created = receipt.logs.map((l) => contracts.escrow.interface.parseLog(l)).find((l) => l?.name === "OrderCreated");
+      return created!.args.orderId as bigint;
+    },
+    async fund(buyer: string, orderId: bigint) {
+      await send(contracts.token.connect(wallet(buyer)).approve(await contracts.escrow.getAddress(), await amountOf(orderId)));
+      await send(escrow(buyer).fund(orderId));
+    },
+    /** Funding with an ERC-2612 permit: the buyer signs, so the call could be relayed. */
+    async fundWithPermit(buyer: string, orderId: bigint) {
+      const owner = wallet(buyer);
+      const value = await amountOf(orderId);
+      const deadline = BigInt((await clock.chainTime()) + 3600);
+      const domain = await contracts.token.eip712Domain();
+      const signature = Signature.from(
+        await owner.signTypedData(
+          { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+          {
+            Permit: [
+              { name: "owner", type: "address" },
+              { name: "spender", type: "address" },
+              { name: "value", type: "uint256" },
+              { name: "nonce", type: "uint256" },
+              { name: "deadline", type: "uint256" },
+            ],
+          },
+          { owner: owner.address, spender: await contracts.escrow.getAddress(), value, nonce: await contracts.token.nonces(owner.address), deadline },
+        ),
+      );
+      await send(escrow(buyer).fundWithPermit(orderId, deadline, signature.v, signature.r, signature.s));
+    },
+    async deliver(seller: string, orderId: bigint, batchIds: string[]) {
+      await send(escrow(seller).deliver(orderId, batchIds));
+    },
+    async reject(buyer: string, orderId: bigint, quantity: string, reason: string) {
+      await send(escrow(buyer).reject(orderId, parseQuantity(quantity), reason));
+    },
+    async release(orderId: bigint) {
+      await send(escrow("carrier").release(orderId));
+    },
+    async refund(orderId: bigint) {
+      await send(escrow("carrier").refund(orderId));
+    },
+    async withdraw(account: string) {
+      await send(escrow(account).withdraw(await contracts.token.getAddress()));
+    },
+  };
 }

@@ -23,6 +23,7 @@ import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
 import { seedSupplyChain } from "../demo/supply-chain";
+import { createDemoClock, DAY, DEMO_HISTORY_DAYS } from "../demo/clock";
 import { createProvenanceStore } from "../store/provenance";
 import { createRecallPropagator } from "../provenance/propagator";
 import { createAnchorJob } from "../anchoring/job";
@@ -70,7 +71,12 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
   async function boot(): Promise<void> {
     let rpcUrl = config.rpcUrl;
     if (!rpcUrl) {
-      chain = await startEmbeddedChain({ dataDir: config.dataDir, port: config.chainPort });
+      chain = await startEmbeddedChain({
+        dataDir: config.dataDir,
+        port: config.chainPort,
+        // A fresh demo chain starts in the past so the demo's history (orders, deadlines) is real.
+        genesisTimestamp: config.seedDemo ? Math.floor(Date.now() / 1000) - DEMO_HISTORY_DAYS * DAY : undefined,
+      });
       rpcUrl = chain.url;
       log.info({ rpcUrl }, "embedded chain started");
     }
@@ -88,8 +94,10 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
       state.phase = "seeding";
       saveLocalRecord(config.dataDir, { ...deployment, demo: "seeding" });
       const progress = (message: string) => log.info(message);
+      const clock = createDemoClock(provider);
       await seedDemo(provider, contracts, progress);
-      await seedSupplyChain(provider, contracts, db, progress);
+      await seedSupplyChain(provider, contracts, db, clock, progress);
+      await clock.toPresent();
       saveLocalRecord(config.dataDir, { ...deployment, demo: "done" });
     }
 
