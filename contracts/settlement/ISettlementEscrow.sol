@@ -108,6 +108,9 @@ interface ISettlementEscrow {
     error SettlementTooManyBatches(uint256 count, uint256 max);
 
     /// @notice The sender (a buyer agent) orders from `terms.seller`. Returns the order id.
+    /// @dev Reverts with SettlementInvalidTerms for a zero quantity, price or token, a deadline not in
+    /// the future, a seller or arbiter that is the buyer, an arbiter that is the seller, or a total
+    /// value (quantity × price) that rounds to zero or exceeds uint128.
     function createOrder(OrderTerms calldata terms) external returns (uint256 orderId);
 
     /// @notice Funds a Created order from the sender's wallet (after an approval).

@@ -55,6 +55,10 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
             terms.arbiter == buyer ||
             terms.arbiter == terms.seller
         ) revert SettlementInvalidTerms();
+        // The order's value must be positive and fit `held` (uint128): a larger one would be pulled
+        // in full at funding but recorded truncated, stranding the difference in the escrow.
+        uint256 total = (uint256(terms.quantity) * terms.pricePerUnit) / UNIT;
+        if (total == 0 || total > type(uint128).max) revert SettlementInvalidTerms();
         if (!registry.isOrganisationActive(terms.seller)) revert SettlementUnknownOrganisation(terms.seller);
         if (terms.arbiter != 0 && !registry.isOrganisationActive(terms.arbiter)) {
             revert SettlementUnknownOrganisation(terms.arbiter);
@@ -94,7 +98,9 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
 
     /// @inheritdoc ISettlementEscrow
     function fundWithPermit(uint256 orderId, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
-        Order storage o = _orders[orderId];
+        // Checked before the permit: an unknown order has no token to call (the call would revert
+        // without a reason), a closed one nothing to fund.
+        Order storage o = _requireStatus(orderId, OrderStatus.Created);
         // A permit front-run by someone else still leaves the allowance: ignore its failure and
         // let transferFrom decide (OpenZeppelin's recommended pattern).
         try IERC20Permit(o.token).permit(_msgSender(), address(this), _value(o, o.quantity), deadline, v, r, s) {} catch {}
@@ -253,6 +259,7 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
         _requireBuyer(orderId, o);
         uint256 amount = _value(o, o.quantity);
         address from = _msgSender();
+        // Fits: createOrder refuses terms whose value exceeds uint128.
         o.held = uint128(amount);
         o.buyerWallet = from;
         _setStatus(orderId, o, OrderStatus.Funded);

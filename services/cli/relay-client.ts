@@ -80,7 +80,15 @@ export async function waitIndexed(hash: string, waitMs: number): Promise<number>
   const until = Date.now() + waitMs;
   let delay = 100;
   while (true) {
-    const tx = await apiGet<{ status: string; blockNumber: number | null; indexed: boolean }>(`/api/v1/transactions/${hash}`);
+    let tx: { status: string; blockNumber: number | null; indexed: boolean };
+    try {
+      tx = await apiGet(`/api/v1/transactions/${hash}`);
+    } catch (err) {
+      // Rate limited while polling: the request went through; keep waiting, more slowly.
+      if (!(err instanceof CliError && err.status === 429) || Date.now() + 1_000 > until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      continue;
+    }
     if (tx.status === "failed") throw new CliError(`transaction ${hash} failed on-chain in block ${tx.blockNumber}; nothing changed`);
     if (tx.status === "succeeded" && tx.indexed) return tx.blockNumber!;
     if (Date.now() + delay > until) {
