@@ -56,7 +56,7 @@ export function handoverKindArg(raw: string): { name: HandoverKindName; value: n
   return { name, value: HANDOVER_KINDS[name] };
 }
 
-export function positiveIntArg(raw: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
+export function wholeNumberArg(raw: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^[0-9]+$/.test(raw) || Number(raw) > max) throw new CliError(`${option} must be an integer from 0 to ${max}, got "${raw}"`);
   return Number(raw);
 }

@@ -12,7 +12,7 @@ import {
   lotIdOf,
   orgIdArg,
   outputArg,
-  positiveIntArg,
+  wholeNumberArg,
   quantityArg,
   ssccArg,
 } from "./args";
@@ -276,7 +276,7 @@ export function registerBatchCommands(program: Command, print: Print): void {
     .action(async (ref: string, opts: { downstream?: boolean; maxDepth?: string }) => {
       const direction = opts.downstream ? "downstream" : "upstream";
       const query = new URLSearchParams({ direction });
-      if (opts.maxDepth !== undefined) query.set("maxDepth", String(positiveIntArg(opts.maxDepth, "--max-depth", 1000)));
+      if (opts.maxDepth !== undefined) query.set("maxDepth", String(wholeNumberArg(opts.maxDepth, "--max-depth", 1000)));
       const trace = await apiGet<TraceJson>(`${batchRef(ref)}/trace?${query}`);
       const org = await orgNames();
       print(trace, () => renderTrace(trace, direction, org));

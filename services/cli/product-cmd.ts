@@ -3,7 +3,7 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import { SiweMessage } from "siwe";
 import { unitToBytes3 } from "../provenance/quantity";
 import { apiGet, apiPost, CliError } from "./client";
-import { gtinArg, positiveIntArg } from "./args";
+import { gtinArg, wholeNumberArg } from "./args";
 import { actor, signing, type Print } from "./batch-cmd";
 import type { SignerOptions } from "./keystore";
 
@@ -84,7 +84,7 @@ export function registerProductCommands(program: Command, print: Print): void {
         if (!/^[A-Z]{2}$/.test(opts.country)) throw new CliError(`--country must be an ISO 3166 alpha-2 code such as DE, got "${opts.country}"`);
         masterData.countryOfOrigin = opts.country;
       }
-      if (opts.shelfLifeDays !== undefined) masterData.shelfLifeDays = positiveIntArg(opts.shelfLifeDays, "--shelf-life-days", 36500);
+      if (opts.shelfLifeDays !== undefined) masterData.shelfLifeDays = wholeNumberArg(opts.shelfLifeDays, "--shelf-life-days", 36500);
       if (opts.minTemp !== undefined && opts.maxTemp !== undefined) {
         const minCelsius = temperature(opts.minTemp, "--min-temp");
         const maxCelsius = temperature(opts.maxTemp, "--max-temp");
