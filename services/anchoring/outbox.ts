@@ -81,3 +81,25 @@ export function proofOf(db: Db, recordId: string): AnchorProof | null {
     verified,
   };
 }
+
+/** An anchor as this node knows it: from its own batches (with leaves) and the indexed chain. */
+export function anchorOf(db: Db, root: string) {
+  const batch = prepared(db, `SELECT kind, leaves FROM anchor_batches WHERE root = ?`).get(root) as { kind: string; leaves: string } | undefined;
+  const anchor = prepared(db, `SELECT * FROM anchors WHERE root = ?`).get(root) as
+    | { kind: string; org_id: number; count: number; tx_hash: string; block_number: number; time: string }
+    | undefined;
+  if (!batch && !anchor) return null;
+  const leaves = batch ? (JSON.parse(batch.leaves) as string[]) : [];
+  const recordOf = prepared(db, `SELECT record_id FROM anchor_outbox WHERE leaf = ? AND root = ?`);
+  return {
+    root,
+    kind: anchor?.kind ?? batch!.kind,
+    status: anchor ? ("anchored" as const) : ("pending" as const),
+    orgId: anchor ? String(anchor.org_id) : null,
+    count: anchor?.count ?? leaves.length,
+    transactionHash: anchor?.tx_hash ?? null,
+    blockNumber: anchor?.block_number ?? null,
+    anchoredAt: anchor?.time ?? null,
+    leaves: leaves.map((leaf) => ({ leaf, recordId: (recordOf.get(leaf, root) as { record_id: string } | undefined)?.record_id ?? null })),
+  };
+}

@@ -31,7 +31,13 @@ export async function startTestNode(env: Record<string, string> = {}): Promise<T
     ...env,
   });
   const node = await startNode(config, { logger: pino({ level: "silent" }) });
-  await node.ready;
+  try {
+    await node.ready;
+  } catch (err) {
+    // A failed boot must not leave its embedded chain running.
+    await node.stop();
+    throw err;
+  }
   const provider = new JsonRpcProvider(node.chain!.url, 31337, { staticNetwork: true, cacheTimeout: -1 });
   const contracts = connectLotline(node.state.deployment!, provider);
   return Object.assign(node, {

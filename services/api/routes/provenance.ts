@@ -6,7 +6,7 @@ import { Hex32, Iso, List, ListQuery } from "../schemas";
 import { DigitalLinkError, normaliseGtin, parseDigitalLink } from "../../gs1/digital-link";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
 import { downstreamClosure, traceLineage, type Direction } from "../../provenance/trace";
-import { proofOf } from "../../anchoring/outbox";
+import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
 import type { RouteDeps } from "../app";
@@ -388,6 +388,37 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       const hash = storeProductMasterData(db, { ...request.body, gtin }, principal.address);
       const recordId = productRecordId(hash);
       return reply.code(201).send({ gtin, masterDataHash: hash, recordId, anchorStatus: "pending" as const });
+    },
+  );
+
+  app.get(
+    "/api/v1/anchors/:root",
+    {
+      schema: {
+        summary: "An anchored Merkle root: its kind, transaction, and the records (leaves) it commits to, in tree order",
+        description: "The `uri` recorded on-chain with each anchor points here.",
+        tags: ["anchoring"],
+        params: Type.Object({ root: Hex32 }),
+        response: {
+          200: Type.Object({
+            root: Hex32,
+            kind: Type.String(),
+            status: Type.Union([Type.Literal("pending"), Type.Literal("anchored")]),
+            orgId: Type.Union([Type.String(), Type.Null()]),
+            count: Type.Integer(),
+            transactionHash: Type.Union([Hex32, Type.Null()]),
+            blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+            anchoredAt: Type.Union([Iso, Type.Null()]),
+            leaves: Type.Array(Type.Object({ leaf: Hex32, recordId: Type.Union([Type.String(), Type.Null()]) })),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const anchor = anchorOf(db, request.params.root.toLowerCase());
+      if (!anchor) throw new HttpProblem(404, "anchor_not_found", `no anchor ${request.params.root} is known to this node`);
+      return anchor;
     },
   );
 

@@ -637,6 +637,21 @@ describe("API provenance routes", function () {
       expect(res.body.gtin).to.equal(DEMO_GOODS.butter);
     });
 
+    it("serves the anchor that the on-chain uri names, with its records in tree order", async function () {
+      const product = await ok(`/api/v1/products/${DEMO_GOODS.butter}`);
+      const root = product.body.anchor.merkleRoot;
+      const res = await ok(`/api/v1/anchors/${root}`);
+      expect(res.body).to.include({ root, kind: "PRODUCT", status: "anchored", count: 5 });
+      expect(res.body.leaves).to.deep.include({ leaf: product.body.masterDataHash, recordId: product.body.anchor.recordId });
+      expect(StandardMerkleTree.of(res.body.leaves.map((l: { leaf: string }) => [l.leaf]), ["bytes32"], { sortLeaves: false }).root).to.equal(root);
+    });
+
+    it("answers an unknown anchor root with 404 anchor_not_found", async function () {
+      const res = await get(node, `/api/v1/anchors/0x${"ab".repeat(32)}`);
+      expect(res.status).to.equal(404);
+      expect(res.body.code).to.equal("anchor_not_found");
+    });
+
     it("serves the same proof at /api/v1/anchors/records/{recordId}/proof", async function () {
       const product = await ok(`/api/v1/products/${DEMO_GOODS.rawMilk}`);
       const proof = await ok(`/api/v1/anchors/records/${encodeURIComponent(product.body.anchor.recordId)}/proof`);
