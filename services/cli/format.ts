@@ -193,3 +193,125 @@ export function renderTrace(trace: TraceJson, direction: "upstream" | "downstrea
   if (trace.truncated) lines.push("(truncated: raise --max-depth to see further)");
   return lines.join("\n");
 }
+
+/** Shapes of the API's settlement responses (see services/api/routes/settlement.ts). Amounts are token base units. */
+export interface OrderJson {
+  id: string;
+  orderId: string;
+  status: string;
+  buyerOrgId: string;
+  sellerOrgId: string;
+  arbiterOrgId: string | null;
+  token: string;
+  gtin: string;
+  quantity: string;
+  unit: string | null;
+  pricePerUnit: string;
+  totalPrice: string;
+  deliveryDeadline: string;
+  inspectionWindowSeconds: number;
+  inspectionEnds: string | null;
+  termsHash: string;
+  funded: string;
+  delivered: string;
+  contested: string;
+  held: string;
+  buyerWallet: string | null;
+  sellerWallet: string | null;
+  createdAt: string;
+  createdBlock: number;
+  transactionHash: string;
+  updatedAt: string;
+}
+
+export interface OrderEventJson {
+  type: string;
+  at: string;
+  blockNumber: number;
+  transactionHash: string;
+  details: Record<string, unknown>;
+}
+
+export interface OrderDetailJson extends OrderJson {
+  deliveries: { batchId: string; quantity: string; inspectionEnds: string; at: string; blockNumber: number; transactionHash: string }[];
+  disputes: OrderEventJson[];
+  payments: OrderEventJson[];
+  events: OrderEventJson[];
+}
+
+/** Token amounts in words: "1176.00 LEUR" for a token whose decimals are known, else "117600 base units of 0x…". */
+export type Money = (baseUnits: string | bigint, token: string) => string;
+
+export function inspectionText(seconds: number): string {
+  if (seconds % 86_400 === 0 && seconds > 0) return `${seconds / 86_400} d`;
+  if (seconds % 3_600 === 0) return `${seconds / 3_600} h`;
+  return `${seconds} s`;
+}
+
+/** One line: id, status, buyer → seller, GTIN, quantity, price, total, deadline. */
+export function orderLine(o: OrderJson, org: OrgNames, money: Money): string {
+  const unit = o.unit ?? "units";
+  return [
+    `#${o.orderId}`.padStart(5),
+    o.status.padEnd(9),
+    `${org(o.buyerOrgId)} ← ${org(o.sellerOrgId)}`,
+    `${o.gtin} ${o.quantity} ${unit} at ${money(o.pricePerUnit, o.token)}/${unit}`,
+    `total ${money(o.totalPrice, o.token)}`,
+    `deadline ${o.deliveryDeadline}`,
+  ].join("  ");
+}
+
+function orderEventText(e: OrderEventJson, unit: string, org: OrgNames, money: Money, token: string): string {
+  const d = e.details as Record<string, string | number | null | undefined>;
+  switch (e.type) {
+    case "funded":
+      return `funded with ${money(String(d.amount), token)} from ${d.from}`;
+    case "cancelled":
+      return `cancelled by ${org(String(d.byOrgId))}`;
+    case "rejected":
+      return `${d.quantity} ${unit} rejected by the buyer: ${d.reason}`;
+    case "frozen":
+      return `frozen: delivered batch ${d.batchId} is recalled`;
+    case "resolved":
+      return `resolved by ${d.byOrgId === "governance" ? "governance" : org(String(d.byOrgId))}: ${Number(d.sellerShareBps) / 100}% of the contested value to the seller`;
+    case "paid_to_seller":
+      return `${money(String(d.amount), token)} credited to the seller (${d.account})`;
+    case "refunded_to_buyer":
+      return `${money(String(d.amount), token)} credited back to the buyer (${d.account})`;
+    default:
+      return `${e.type} ${Object.entries(d).map(([k, v]) => `${k}=${v}`).join(" ")}`;
+  }
+}
+
+export function renderOrder(o: OrderDetailJson, org: OrgNames, money: Money): string {
+  const unit = o.unit ?? "units";
+  const rows: [string, string][] = [
+    ["order", o.orderId],
+    ["status", o.status],
+    ["buyer", org(o.buyerOrgId)],
+    ["seller", org(o.sellerOrgId)],
+    ["arbiter", o.arbiterOrgId ? org(o.arbiterOrgId) : "none (no disputes; governance settles a freeze)"],
+    ["product", `GTIN ${o.gtin}${o.unit ? ` (${o.unit})` : " (not registered)"}`],
+    ["quantity", `${o.quantity} ${unit}`],
+    ["price", `${money(o.pricePerUnit, o.token)} per ${unit}`],
+    ["total", money(o.totalPrice, o.token)],
+    ["deadline", o.deliveryDeadline],
+    ["inspection", `${inspectionText(o.inspectionWindowSeconds)}${o.inspectionEnds ? `, ends ${o.inspectionEnds}` : " after each delivery"}`],
+    ["funded", o.funded === "0" ? "not yet" : `${money(o.funded, o.token)}${o.buyerWallet ? ` by ${o.buyerWallet}` : ""}`],
+    ["held", `${money(o.held, o.token)} in escrow`],
+    ["delivered", `${o.delivered} of ${o.quantity} ${unit}${o.contested !== "0" ? ` (${o.contested} ${unit} contested)` : ""}`],
+    ["terms hash", o.termsHash],
+    ["created", `${o.createdAt} in block ${o.createdBlock}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const list = (title: string, lines: string[]) => [`${title}:`, ...(lines.length ? lines.map((l) => `  ${l}`) : ["  none"])];
+  return [
+    ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`),
+    ...list(
+      "deliveries",
+      o.deliveries.map((d) => `${d.batchId}  ${d.quantity.padStart(10)} ${unit}  ${d.at}  inspection until ${d.inspectionEnds}`),
+    ),
+    ...list("disputes", o.disputes.map((e) => `${e.at}  ${orderEventText(e, unit, org, money, o.token)}`)),
+    ...list("payments", o.payments.map((e) => `${e.at}  ${orderEventText(e, unit, org, money, o.token)}`)),
+  ].join("\n");
+}

@@ -9,11 +9,13 @@ import { besuGenesis } from "../chain/besu";
 import { registerBatchCommands } from "./batch-cmd";
 import { registerProductCommands } from "./product-cmd";
 import { registerKeyCommands } from "./keys-cmd";
+import { registerOrderCommands } from "./order-cmd";
+import { registerEpcisCommands } from "./epcis-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
  * (LOTLINE_API_URL, default http://127.0.0.1:$LOTLINE_PORT); `up` and `deploy` work on the chain.
- * Writes (products, batches) go through the API too, gasless: signed here with a keystore key
+ * Writes (products, batches, orders) go through the API too, gasless: signed here with a keystore key
  * (or a dev account on the local chain) and submitted to the service's relayer.
  * Every failure exits non-zero with one line saying what to fix.
  */
@@ -139,6 +141,8 @@ program
 registerKeyCommands(program, print);
 registerProductCommands(program, print);
 registerBatchCommands(program, print);
+registerOrderCommands(program, print);
+registerEpcisCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
