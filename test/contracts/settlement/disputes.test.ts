@@ -1,0 +1,454 @@
+import { expect } from "chai";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import {
+  MAX_SHARE_BPS,
+  OrderStatus,
+  partlyDeliveredFixture,
+  fundedOrderFixture,
+  portionIdOf,
+  qty,
+  ROLE,
+} from "../../helpers/settlement-fixture";
+
+const UNKNOWN_ORDER = 99n;
+const REASON = "rind cracked on 3 wheels, mould underneath";
+const RECALL_REASON = "Listeria monocytogenes in brine sample";
+/** The whole order: 500 kg at 8.40 EUR/kg. */
+const ORDER_VALUE = 420_000n;
+/** 150 kg, the uncontested part of lot A in the dispute fixture. */
+const UNCONTESTED_VALUE = 126_000n;
+/** 50 kg, the contested part. */
+const CONTESTED_VALUE = 42_000n;
+
+describe("SettlementEscrow disputes and freezes", function () {
+  /** Lot A (200 kg) delivered; the buyer rejected 50 kg of it within the window. */
+  async function disputedFixture() {
+    const f = await partlyDeliveredFixture();
+    await f.escrow.connect(f.agents.buyer).reject(f.orderId, qty(50), REASON);
+    return f;
+  }
+
+  /** Lot A delivered, then recalled by the seller; the order not yet frozen. */
+  async function recalledFixture() {
+    const f = await partlyDeliveredFixture();
+    await f.provenance.connect(f.agents.seller).recall(f.lotIds.cheeseA, RECALL_REASON);
+    return f;
+  }
+
+  /** An order without an arbiter (id 2), funded, lot B delivered and then recalled, and frozen. */
+  async function frozenWithoutArbiterFixture() {
+    const f = await fundedOrderFixture();
+    const unarbitrated = await f.fundedOrder({ arbiter: 0n });
+    await f.deliver(unarbitrated, [f.lotIds.cheeseB]);
+    await f.provenance.connect(f.agents.seller).recall(f.lotIds.cheeseB, RECALL_REASON);
+    await f.escrow.freeze(unarbitrated, f.lotIds.cheeseB);
+    return { ...f, unarbitrated };
+  }
+
+  describe("reject", function () {
+    it("opens a dispute over the rejected quantity with the buyer's reason", async function () {
+      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(50), REASON))
+        .to.emit(escrow, "DeliveryRejected")
+        .withArgs(orderId, qty(50), REASON);
+    });
+
+    it("marks the order disputed with the rejected quantity contested", async function () {
+      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(50), REASON))
+        .to.emit(escrow, "OrderStatusChanged")
+        .withArgs(orderId, OrderStatus.Disputed);
+      const o = await escrow.order(orderId);
+      expect([o.status, o.contested]).to.deep.equal([OrderStatus.Disputed, qty(50)]);
+    });
+
+    it("accepts the rejection of everything delivered and unpaid", async function () {
+      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(200), REASON))
+        .to.emit(escrow, "DeliveryRejected")
+        .withArgs(orderId, qty(200), REASON);
+    });
+
+    it("refuses to reject nothing", async function () {
+      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, 0n, REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementInvalidQuantity")
+        .withArgs(orderId, 0n);
+    });
+
+    it("refuses to reject more than was delivered", async function () {
+      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(200) + 1n, REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementInvalidQuantity")
+        .withArgs(orderId, qty(200) + 1n);
+    });
+
+    it("refuses to reject what was already paid for", async function () {
+      const { escrow, agents, outsider, lotIds, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
+      await time.increaseTo(inspectionEnds);
+      await escrow.connect(outsider).release(orderId);
+      await escrow.connect(agents.seller).deliver(orderId, [lotIds.cheeseC]);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(100) + 1n, REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementInvalidQuantity")
+        .withArgs(orderId, qty(100) + 1n);
+    });
+
+    it("refuses an order without an arbiter", async function () {
+      const { escrow, agents, lotIds, fundedOrder, deliver } = await loadFixture(fundedOrderFixture);
+      const unarbitrated = await fundedOrder({ arbiter: 0n });
+      await deliver(unarbitrated, [lotIds.cheeseB]);
+      await expect(escrow.connect(agents.buyer).reject(unarbitrated, qty(50), REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementNoArbiter")
+        .withArgs(unarbitrated);
+    });
+
+    it("refuses once the inspection window is over", async function () {
+      const { escrow, agents, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
+      await time.setNextBlockTimestamp(inspectionEnds);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(50), REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementInspectionOver")
+        .withArgs(orderId, inspectionEnds);
+    });
+
+    it("is still possible in the last second of the inspection window", async function () {
+      const { escrow, agents, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
+      await time.setNextBlockTimestamp(inspectionEnds - 1n);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(50), REASON)).to.emit(escrow, "DeliveryRejected");
+    });
+
+    it("refuses the seller", async function () {
+      const { escrow, registry, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.seller).reject(orderId, qty(50), REASON))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(agents.seller.address, ROLE.buyer);
+    });
+
+    it("refuses a buyer agent of another organisation", async function () {
+      const { escrow, agents, orgs, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.otherBuyer).reject(orderId, qty(50), REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementNotBuyer")
+        .withArgs(orderId, orgs.otherBuyer);
+    });
+
+    it("refuses an order nothing was delivered for", async function () {
+      const { escrow, agents, orderId } = await loadFixture(fundedOrderFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(50), REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Funded);
+    });
+
+    it("refuses an order already disputed", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.buyer).reject(orderId, qty(10), REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Disputed);
+    });
+
+    it("refuses an unknown order", async function () {
+      const { escrow, agents } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.buyer).reject(UNKNOWN_ORDER, qty(50), REASON))
+        .to.be.revertedWithCustomError(escrow, "SettlementUnknownOrder")
+        .withArgs(UNKNOWN_ORDER);
+    });
+  });
+
+  describe("resolve a dispute", function () {
+    it("is done by an auditor agent of the order's arbiter", async function () {
+      const { escrow, agents, orgs, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, orgs.arbiter, 6_000);
+    });
+
+    it("credits the seller the uncontested value plus its share of the contested value", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      // 150 kg uncontested (1,260.00) + 60 % of 50 kg (252.00).
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
+        .to.emit(escrow, "Credited")
+        .withArgs(orderId, agents.seller.address, UNCONTESTED_VALUE + 25_200n, true);
+    });
+
+    it("credits the buyer everything else the order held", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
+        .to.emit(escrow, "Credited")
+        .withArgs(orderId, agents.buyer.address, ORDER_VALUE - UNCONTESTED_VALUE - 25_200n, false);
+    });
+
+    it("closes the order resolved, paid for everything delivered, with nothing held or contested", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
+        .to.emit(escrow, "OrderStatusChanged")
+        .withArgs(orderId, OrderStatus.Resolved);
+      const o = await escrow.order(orderId);
+      expect([o.status, o.held, o.contested, o.paidQuantity]).to.deep.equal([OrderStatus.Resolved, 0n, 0n, qty(200)]);
+    });
+
+    it("gives the seller the whole contested value at 100 %", async function () {
+      const { escrow, agents, tokenAddress, orderId } = await loadFixture(disputedFixture);
+      await escrow.connect(agents.arbiter).resolve(orderId, MAX_SHARE_BPS);
+      expect(await escrow.owed(tokenAddress, agents.seller.address)).to.equal(UNCONTESTED_VALUE + CONTESTED_VALUE);
+    });
+
+    it("gives the seller only the uncontested value at 0 %", async function () {
+      const { escrow, agents, tokenAddress, orderId } = await loadFixture(disputedFixture);
+      await escrow.connect(agents.arbiter).resolve(orderId, 0);
+      expect(await escrow.owed(tokenAddress, agents.seller.address)).to.equal(UNCONTESTED_VALUE);
+    });
+
+    it("rounds the seller's share down to the cent, the buyer getting the remainder", async function () {
+      const { escrow, agents, tokenAddress, orderId } = await loadFixture(disputedFixture);
+      // 33.33 % of 420.00 EUR is 139.986 EUR: the seller gets 139.98.
+      await escrow.connect(agents.arbiter).resolve(orderId, 3_333);
+      expect([
+        await escrow.owed(tokenAddress, agents.seller.address),
+        await escrow.owed(tokenAddress, agents.buyer.address),
+      ]).to.deep.equal([UNCONTESTED_VALUE + 13_998n, ORDER_VALUE - UNCONTESTED_VALUE - 13_998n]);
+    });
+
+    it("refuses a share above 100 %", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, MAX_SHARE_BPS + 1))
+        .to.be.revertedWithCustomError(escrow, "SettlementInvalidShare")
+        .withArgs(MAX_SHARE_BPS + 1);
+    });
+
+    it("refuses an auditor of another organisation", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.otherAuditor).resolve(orderId, 6_000))
+        .to.be.revertedWithCustomError(escrow, "SettlementNotArbiter")
+        .withArgs(orderId, agents.otherAuditor.address);
+    });
+
+    it("refuses the seller", async function () {
+      const { escrow, registry, agents, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.seller).resolve(orderId, MAX_SHARE_BPS))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(agents.seller.address, ROLE.auditor);
+    });
+
+    it("refuses the arbiter organisation's admin, who is no auditor", async function () {
+      const { escrow, registry, admins, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(admins.arbiter).resolve(orderId, 6_000))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(admins.arbiter.address, ROLE.auditor);
+    });
+
+    it("does not let governance overrule the order's arbiter", async function () {
+      const { escrow, registry, governor, orderId } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(governor).resolve(orderId, 6_000))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(governor.address, ROLE.auditor);
+    });
+
+    it("refuses an order not in dispute", async function () {
+      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Delivered);
+    });
+
+    it("refuses a dispute already resolved", async function () {
+      const { escrow, agents, orderId } = await loadFixture(disputedFixture);
+      await escrow.connect(agents.arbiter).resolve(orderId, 6_000);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Resolved);
+    });
+
+    it("refuses an unknown order as one in no status", async function () {
+      const { escrow, agents } = await loadFixture(disputedFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(UNKNOWN_ORDER, 6_000))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(UNKNOWN_ORDER, OrderStatus.None);
+    });
+  });
+
+  describe("freeze", function () {
+    it("freezes an order one of whose delivered batches was recalled, whoever calls", async function () {
+      const { escrow, outsider, lotIds, orderId } = await loadFixture(recalledFixture);
+      await expect(escrow.connect(outsider).freeze(orderId, lotIds.cheeseA))
+        .to.emit(escrow, "OrderFrozen")
+        .withArgs(orderId, lotIds.cheeseA);
+    });
+
+    it("marks the order frozen with everything delivered and unpaid contested", async function () {
+      const { escrow, outsider, lotIds, orderId } = await loadFixture(recalledFixture);
+      await expect(escrow.connect(outsider).freeze(orderId, lotIds.cheeseA))
+        .to.emit(escrow, "OrderStatusChanged")
+        .withArgs(orderId, OrderStatus.Frozen);
+      const o = await escrow.order(orderId);
+      expect([o.status, o.contested]).to.deep.equal([OrderStatus.Frozen, qty(200)]);
+    });
+
+    it("freezes on a batch recalled by propagation from its lot", async function () {
+      const { escrow, provenance, agents, lotIds, handOver, deliver, orderId } = await loadFixture(partlyDeliveredFixture);
+      const portion = await handOver(lotIds.cheeseE, qty(20));
+      await deliver(orderId, [portion]);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseE, RECALL_REASON);
+      await provenance.propagateRecall([lotIds.cheeseE], [portion]);
+      await expect(escrow.freeze(orderId, portion)).to.emit(escrow, "OrderFrozen").withArgs(orderId, portion);
+    });
+
+    it("freezes on a batch two generations down a recalled lot", async function () {
+      const { escrow, provenance, agents, lotIds, handOver, deliver, orderId } = await loadFixture(partlyDeliveredFixture);
+      // The dairy splits 30 kg off lot E and hands 10 kg of that portion to the buyer.
+      await provenance.connect(agents.seller).split(lotIds.cheeseE, [qty(30)]);
+      const portion = portionIdOf(lotIds.cheeseE, 0);
+      const delivered = await handOver(portion, qty(10));
+      await deliver(orderId, [delivered]);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseE, RECALL_REASON);
+      await provenance.propagateRecall([lotIds.cheeseE], [portion]);
+      await provenance.propagateRecall([portion], [delivered]);
+      await expect(escrow.freeze(orderId, delivered)).to.emit(escrow, "OrderFrozen").withArgs(orderId, delivered);
+    });
+
+    it("freezes an order under dispute, contesting everything unpaid", async function () {
+      const { escrow, provenance, agents, lotIds, orderId } = await loadFixture(disputedFixture);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseA, RECALL_REASON);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      const o = await escrow.order(orderId);
+      expect([o.status, o.contested]).to.deep.equal([OrderStatus.Frozen, qty(200)]);
+    });
+
+    it("contests only what is unpaid when the recalled batch was already paid for", async function () {
+      const { escrow, provenance, agents, outsider, lotIds, deliver, orderId, inspectionEnds } =
+        await loadFixture(partlyDeliveredFixture);
+      await time.increaseTo(inspectionEnds);
+      await escrow.connect(outsider).release(orderId);
+      await deliver(orderId, [lotIds.cheeseC]);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseA, RECALL_REASON);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      expect((await escrow.order(orderId)).contested).to.equal(qty(100));
+    });
+
+    it("refuses a batch that is not recalled", async function () {
+      const { escrow, lotIds, orderId } = await loadFixture(partlyDeliveredFixture);
+      await expect(escrow.freeze(orderId, lotIds.cheeseA))
+        .to.be.revertedWithCustomError(escrow, "SettlementBatchNotRecalled")
+        .withArgs(lotIds.cheeseA);
+    });
+
+    it("refuses a recalled batch not delivered for the order", async function () {
+      const { escrow, provenance, agents, lotIds, orderId } = await loadFixture(partlyDeliveredFixture);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseB, RECALL_REASON);
+      await expect(escrow.freeze(orderId, lotIds.cheeseB))
+        .to.be.revertedWithCustomError(escrow, "SettlementBatchNotInOrder")
+        .withArgs(lotIds.cheeseB, orderId);
+    });
+
+    it("refuses a recalled batch delivered for another order", async function () {
+      const { escrow, provenance, agents, lotIds, fundedOrder, deliver, orderId } = await loadFixture(partlyDeliveredFixture);
+      const second = await fundedOrder();
+      await deliver(second, [lotIds.cheeseB]);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseB, RECALL_REASON);
+      await expect(escrow.freeze(orderId, lotIds.cheeseB))
+        .to.be.revertedWithCustomError(escrow, "SettlementBatchNotInOrder")
+        .withArgs(lotIds.cheeseB, orderId);
+    });
+
+    it("refuses an order nothing was delivered for", async function () {
+      const { escrow, lotIds, orderId } = await loadFixture(fundedOrderFixture);
+      await expect(escrow.freeze(orderId, lotIds.cheeseA))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Funded);
+    });
+
+    it("refuses an order already frozen", async function () {
+      const { escrow, lotIds, orderId } = await loadFixture(recalledFixture);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      await expect(escrow.freeze(orderId, lotIds.cheeseA))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Frozen);
+    });
+
+    it("refuses an order already completed", async function () {
+      const { escrow, agents, lotIds, orderId } = await loadFixture(recalledFixture);
+      await escrow.connect(agents.buyer).acceptDelivery(orderId);
+      await expect(escrow.freeze(orderId, lotIds.cheeseA))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Completed);
+    });
+
+    it("stops the buyer accepting the delivery", async function () {
+      const { escrow, agents, lotIds, orderId } = await loadFixture(recalledFixture);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      await expect(escrow.connect(agents.buyer).acceptDelivery(orderId))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Frozen);
+    });
+
+    it("stops the release after the inspection window", async function () {
+      const { escrow, outsider, lotIds, orderId, inspectionEnds } = await loadFixture(recalledFixture);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      await time.increaseTo(inspectionEnds);
+      await expect(escrow.connect(outsider).release(orderId))
+        .to.be.revertedWithCustomError(escrow, "SettlementWrongStatus")
+        .withArgs(orderId, OrderStatus.Frozen);
+    });
+  });
+
+  describe("resolve a freeze", function () {
+    it("lets the arbiter give the buyer back everything unpaid", async function () {
+      const { escrow, agents, lotIds, orderId } = await loadFixture(recalledFixture);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      await expect(escrow.connect(agents.arbiter).resolve(orderId, 0))
+        .to.emit(escrow, "Credited")
+        .withArgs(orderId, agents.buyer.address, ORDER_VALUE, false);
+    });
+
+    it("credits the seller nothing when its share is zero and nothing was uncontested", async function () {
+      const { escrow, agents, tokenAddress, lotIds, orderId } = await loadFixture(recalledFixture);
+      await escrow.freeze(orderId, lotIds.cheeseA);
+      await escrow.connect(agents.arbiter).resolve(orderId, 0);
+      expect(await escrow.owed(tokenAddress, agents.seller.address)).to.equal(0n);
+    });
+
+    it("splits the contested value of a later delivery after the earlier one was paid", async function () {
+      const { escrow, provenance, agents, outsider, lotIds, deliver, tokenAddress, orderId, inspectionEnds } =
+        await loadFixture(partlyDeliveredFixture);
+      await time.increaseTo(inspectionEnds);
+      await escrow.connect(outsider).release(orderId);
+      await deliver(orderId, [lotIds.cheeseC]);
+      await provenance.connect(agents.seller).recall(lotIds.cheeseC, RECALL_REASON);
+      await escrow.freeze(orderId, lotIds.cheeseC);
+      await escrow.connect(agents.arbiter).resolve(orderId, 5_000);
+      // Lot A paid on release (1,680.00); half of lot C (420.00); the buyer gets the rest.
+      expect([
+        await escrow.owed(tokenAddress, agents.seller.address),
+        await escrow.owed(tokenAddress, agents.buyer.address),
+      ]).to.deep.equal([168_000n + 42_000n, ORDER_VALUE - 168_000n - 42_000n]);
+    });
+
+    it("lets governance resolve when the order has no arbiter", async function () {
+      const { escrow, governor, unarbitrated } = await loadFixture(frozenWithoutArbiterFixture);
+      await expect(escrow.connect(governor).resolve(unarbitrated, 2_500))
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(unarbitrated, 0n, 2_500);
+    });
+
+    it("credits the parties as governance decided", async function () {
+      const { escrow, governor, agents, tokenAddress, unarbitrated } = await loadFixture(frozenWithoutArbiterFixture);
+      await escrow.connect(governor).resolve(unarbitrated, 2_500);
+      // A quarter of lot B's 1,680.00.
+      expect([
+        await escrow.owed(tokenAddress, agents.seller.address),
+        await escrow.owed(tokenAddress, agents.buyer.address),
+      ]).to.deep.equal([42_000n, ORDER_VALUE - 42_000n]);
+    });
+
+    it("refuses an auditor when the order has no arbiter", async function () {
+      const { escrow, agents, unarbitrated } = await loadFixture(frozenWithoutArbiterFixture);
+      await expect(escrow.connect(agents.arbiter).resolve(unarbitrated, 2_500))
+        .to.be.revertedWithCustomError(escrow, "SettlementNotArbiter")
+        .withArgs(unarbitrated, agents.arbiter.address);
+    });
+
+    it("refuses anyone but governance when the order has no arbiter", async function () {
+      const { escrow, outsider, unarbitrated } = await loadFixture(frozenWithoutArbiterFixture);
+      await expect(escrow.connect(outsider).resolve(unarbitrated, 2_500))
+        .to.be.revertedWithCustomError(escrow, "SettlementNotArbiter")
+        .withArgs(unarbitrated, outsider.address);
+    });
+  });
+});
