@@ -44,6 +44,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
     mapping(bytes32 batchId => Batch) private _batches;
     mapping(bytes32 batchId => Offer) private _offers;
     mapping(bytes32 edgeKey => bool) private _edges;
+    // The batch each portion was split off (settlement walks it so goods are never paid twice).
+    mapping(bytes32 child => bytes32 parent) private _parentOf;
     mapping(bytes32 batchId => bytes32 unitKey) private _unitOf;
     mapping(bytes32 unitKey => uint64 custodian) private _unitCustodian;
     // A recalled batch inside each unit, if any: lets the unit contract refuse hand-overs of a
@@ -344,6 +346,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
         return _batches[batchId].recall != RecallState.None;
     }
 
+    /// @notice The batch `batchId` was split off (zero for a lot's first portion).
+    function parentOf(bytes32 batchId) external view returns (bytes32) {
+        return _parentOf[batchId];
+    }
+
     function hasEdge(bytes32 from, bytes32 to) external view returns (bool) {
         return _edges[_edgeKey(from, to)];
     }
@@ -479,6 +486,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
         copy.quantity = quantity;
         copy.splits = 0;
         _batches[child] = copy;
+        _parentOf[child] = parentId;
         emit BatchSplit(parentId, child, index, quantity);
         _addEdge(parentId, child, SPLIT, quantity);
     }

@@ -24,6 +24,9 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
 
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     uint256 public constant MAX_BATCHES_PER_DELIVERY = 32;
+    /// @dev How far up the split chain deliver looks for an already counted ancestor.
+    uint256 public constant MAX_SPLIT_DEPTH = 16;
+    uint256 private constant MAX_SPLIT_SCAN = 64;
     uint256 private constant UNIT = 10 ** 3; // quantities have 3 decimals (ProvenanceRegistry)
 
     IConsortiumRegistry public immutable registry;
@@ -32,6 +35,8 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
     uint256 private _orderCount;
     mapping(uint256 orderId => Order) private _orders;
     mapping(bytes32 batchId => uint256 orderId) private _batchOrder;
+    // How many portions had been split off a batch when it was counted: later ones are its goods.
+    mapping(bytes32 batchId => uint32 splits) private _splitsAtCount;
     mapping(address token => mapping(address account => uint256)) private _owed;
 
     constructor(
@@ -133,8 +138,9 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
             if (b.gtin != o.gtin) revert SettlementWrongGtin(batchId, b.gtin);
             if (b.custodian != o.buyer) revert SettlementNotInBuyerCustody(batchId, b.custodian);
             if (b.recall != IProvenanceRegistry.RecallState.None) revert SettlementBatchRecalled(batchId);
-            if (_batchOrder[batchId] != 0) revert SettlementBatchAlreadyCounted(batchId, _batchOrder[batchId]);
+            _requireNotCounted(batchId);
             _batchOrder[batchId] = orderId;
+            if (b.splits != 0) _splitsAtCount[batchId] = b.splits;
             added += b.quantity;
             emit DeliveryRecorded(orderId, batchId, b.quantity, uint64(block.timestamp) + o.inspectionWindow);
         }
@@ -200,7 +206,9 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
         if (sellerShareBps > 10_000) revert SettlementInvalidShare(sellerShareBps);
         address sender = _msgSender();
         uint64 by = 0;
-        if (o.arbiter == 0) {
+        // Governance decides when the order has no arbiter, or its arbiter is no longer an active
+        // member: funds must never be locked for want of a decider.
+        if (o.arbiter == 0 || !registry.isOrganisationActive(o.arbiter)) {
             if (!IAccessControl(address(registry)).hasRole(GOVERNOR_ROLE, sender)) revert SettlementNotArbiter(orderId, sender);
         } else {
             by = registry.requireAgent(sender, Roles.AUDITOR);
@@ -253,6 +261,35 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
     }
 
     // ─── internals ─────────────────────────────────────────────────────────────────────────────
+
+    /// @dev A batch counts once, and so does every portion split off a counted batch after it was
+    /// counted: the buyer splitting delivered goods must not let the seller deliver them again.
+    /// Portions split off before their parent was counted are distinct goods and may count.
+    function _requireNotCounted(bytes32 batchId) private view {
+        bytes32 child = 0;
+        bytes32 current = batchId;
+        for (uint256 depth = 0; depth <= MAX_SPLIT_DEPTH && current != 0; ++depth) {
+            uint256 counted = _batchOrder[current];
+            if (counted != 0 && (child == 0 || _splitAfterCount(current, child))) {
+                revert SettlementBatchAlreadyCounted(current, counted);
+            }
+            child = current;
+            current = provenance.parentOf(current);
+        }
+    }
+
+    /// @dev Whether `child` is a portion split off `parent` after `parent` was counted, i.e. its
+    /// index is at least the number of splits at counting. Bounded: beyond MAX_SPLIT_SCAN later
+    /// splits the answer is conservatively yes.
+    function _splitAfterCount(bytes32 parent, bytes32 child) private view returns (bool) {
+        uint32 atCount = _splitsAtCount[parent];
+        uint32 nowSplits = provenance.batch(parent).splits;
+        if (nowSplits - atCount > MAX_SPLIT_SCAN) return true;
+        for (uint32 index = atCount; index < nowSplits; ++index) {
+            if (keccak256(abi.encode(parent, index)) == child) return true;
+        }
+        return false;
+    }
 
     function _fund(uint256 orderId) private {
         Order storage o = _requireStatus(orderId, OrderStatus.Created);

@@ -28,8 +28,11 @@ export interface Relayed {
 const DEADLINE_SECONDS = 600;
 const DEFAULT_WAIT_MS = 120_000;
 
-/** Gas for the inner call: enough for the widest batch calls, below the relayer's 5,000,000 cap. */
-const GAS: Partial<Record<string, bigint>> = { registerLots: 3_000_000n, transform: 4_000_000n, pack: 3_000_000n, unpack: 3_000_000n };
+/**
+ * Gas for the inner call: enough for the widest batch calls, below the relayer's 5,000,000 cap
+ * (an escrow delivery costs about 50,000 per batch, up to 32 batches).
+ */
+const GAS: Partial<Record<string, bigint>> = { registerLots: 3_000_000n, transform: 4_000_000n, pack: 3_000_000n, unpack: 3_000_000n, deliver: 3_000_000n };
 const DEFAULT_GAS = 1_000_000n;
 
 export function createRelayClient(options: { waitMs?: number } = {}) {

@@ -242,6 +242,17 @@ describe("SettlementEscrow delivery", function () {
         .withArgs(lotIds.cheeseA, orderId);
     });
 
+    it("refuses a portion the buyer split off a counted batch: the same goods are never paid twice", async function () {
+      const { escrow, provenance, agents, lotIds, fundedOrder, orderId } = await loadFixture(partlyDeliveredFixture);
+      await provenance.connect(agents.buyer).split(lotIds.cheeseA, [qty(50)]);
+      const piece = await provenance.portionId(lotIds.cheeseA, 0);
+      expect(await provenance.parentOf(piece)).to.equal(lotIds.cheeseA);
+      const second = await fundedOrder();
+      await expect(escrow.connect(agents.seller).deliver(second, [piece]))
+        .to.be.revertedWithCustomError(escrow, "SettlementBatchAlreadyCounted")
+        .withArgs(lotIds.cheeseA, orderId);
+    });
+
     it("refuses a batch already counted toward another order, naming that order", async function () {
       const { escrow, agents, lotIds, fundedOrder, orderId } = await loadFixture(partlyDeliveredFixture);
       const second = await fundedOrder();

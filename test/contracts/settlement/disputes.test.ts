@@ -241,6 +241,12 @@ describe("SettlementEscrow disputes and freezes", function () {
         .withArgs(governor.address, ROLE.auditor);
     });
 
+    it("lets governance decide once the arbiter organisation is suspended, so funds are never locked", async function () {
+      const { escrow, registry, governor, orgs, orderId } = await loadFixture(disputedFixture);
+      await registry.connect(governor).suspendOrganisation(orgs.arbiter, "accreditation withdrawn");
+      await expect(escrow.connect(governor).resolve(orderId, 6_000)).to.emit(escrow, "DisputeResolved").withArgs(orderId, 0n, 6_000);
+    });
+
     it("refuses an order not in dispute", async function () {
       const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
       await expect(escrow.connect(agents.arbiter).resolve(orderId, 6_000))
