@@ -11,6 +11,7 @@ import { registerProductCommands } from "./product-cmd";
 import { registerKeyCommands } from "./keys-cmd";
 import { registerOrderCommands } from "./order-cmd";
 import { registerEpcisCommands } from "./epcis-cmd";
+import { registerModelCommands } from "./model-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -143,6 +144,7 @@ registerProductCommands(program, print);
 registerBatchCommands(program, print);
 registerOrderCommands(program, print);
 registerEpcisCommands(program, print);
+registerModelCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

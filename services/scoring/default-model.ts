@@ -1,0 +1,75 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { canonicalize } from "json-canonicalize";
+import { readDatasetFile } from "./dataset";
+import { checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
+import { DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
+import { xgboostVersion } from "./xgboost";
+
+/**
+ * The default quality model: trained from the AI4I 2020 rows shipped in ./data (never
+ * downloaded) the first time it is needed, then cached at <dataDir>/models/quality-default.json.
+ * Training is deterministic, so every installation derives the same file and the same modelHash.
+ * A cached file is used only if it is intact and was made from the shipped data with this
+ * learner version and these parameters; otherwise it is trained again and replaced.
+ */
+
+export const SHIPPED_DATA_FILE = path.join(__dirname, "data", "ai4i2020.csv");
+
+export function defaultModelPath(dataDir: string): string {
+  return path.join(dataDir, "models", "quality-default.json");
+}
+
+function shippedDataSha256(): string {
+  return createHash("sha256").update(fs.readFileSync(SHIPPED_DATA_FILE)).digest("hex");
+}
+
+/** The cached file, when it is intact and current; undefined otherwise. */
+function readCached(file: string, dataSha256: string): ModelFile | undefined {
+  let cached: ModelFile;
+  try {
+    cached = checkModelFile(JSON.parse(fs.readFileSync(file, "utf8")));
+  } catch {
+    return undefined;
+  }
+  const current =
+    cached.training.sha256 === dataSha256 &&
+    cached.learner.version === xgboostVersion() &&
+    canonicalize(cached.learner.params) === canonicalize(DEFAULT_PARAMS);
+  return current ? cached : undefined;
+}
+
+const pending = new Map<string, Promise<QualityModel>>();
+
+/**
+ * The default model, trained and cached on first use. Each call returns its own scorer (the
+ * caller owns it and may dispose it); concurrent calls for the same data dir share one training.
+ */
+export function ensureDefaultModel(dataDir: string, progress?: TrainProgress): Promise<QualityModel> {
+  const file = path.resolve(defaultModelPath(dataDir));
+  let promise = pending.get(file);
+  if (!promise) {
+    promise = build(file, progress).finally(() => pending.delete(file));
+    pending.set(file, promise);
+  }
+  return promise;
+}
+
+async function build(file: string, progress?: TrainProgress): Promise<QualityModel> {
+  const dataSha256 = shippedDataSha256();
+  const cached = readCached(file, dataSha256);
+  if (cached) return loadModel(cached);
+  const dataset = readDatasetFile(SHIPPED_DATA_FILE);
+  const { file: model } = await trainQualityModel(dataset, { fileName: path.basename(SHIPPED_DATA_FILE), progress });
+  writeModelFile(file, model);
+  return loadModel(model);
+}
+
+/** Writes a model file atomically (temporary file, then rename). */
+export function writeModelFile(file: string, model: ModelFile): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, `${JSON.stringify(model, null, 2)}\n`);
+  fs.renameSync(temporary, file);
+}

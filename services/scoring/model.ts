@@ -1,0 +1,218 @@
+import { createHash } from "node:crypto";
+import { canonicalize } from "json-canonicalize";
+import {
+  FEATURES,
+  FEATURE_NAMES,
+  INPUT_NAMES,
+  LEAKAGE_COLUMNS,
+  checkInputs,
+  featureVector,
+  type FeatureName,
+  type InputName,
+  type RunInputs,
+} from "./features";
+import type { FieldName } from "./dataset";
+import type { EvaluationReport } from "./metrics";
+import { loadXGBoost, type Booster, type XGBoostParams } from "./xgboost";
+
+/**
+ * The quality-risk model file and the pure scoring API over it.
+ *
+ * A model file describes itself: the inputs and features, the leakage columns kept out, the
+ * decision threshold and risk bands, the learner with its version and parameters, the SHA-256 of
+ * the training file, the cross-validated metrics, the training medians used for explanations, the
+ * serialised booster, and `modelHash`: SHA-256 of the RFC 8785 (JCS) canonical JSON of everything
+ * else in the file. Every score carries that hash, and loading refuses a file whose hash does
+ * not match its content.
+ */
+
+export const MODEL_FORMAT = "lotline-quality-model/1";
+
+export interface ModelFile {
+  format: typeof MODEL_FORMAT;
+  target: string;
+  inputs: Array<{ name: InputName; unit: string; description: string }>;
+  features: Array<{ name: FeatureName; unit: string; definition: string }>;
+  excludedColumns: { leakage: string[]; reason: string };
+  /** Probability at or above which a run is predicted to fail (max F1 on out-of-fold predictions). */
+  threshold: number;
+  /** Lower bounds of the risk bands: `high` is the threshold, `medium` is documented in docs/adr/0007. */
+  riskBands: { medium: number; high: number };
+  learner: { name: "XGBoost"; library: "ml-xgboost"; version: string; params: XGBoostParams };
+  training: {
+    file: string;
+    sha256: string;
+    rows: number;
+    positives: number;
+    columns: Record<FieldName, string>;
+    /** Smallest and largest value of each input in the training data. */
+    ranges: Record<InputName, [number, number]>;
+  };
+  crossValidation: { folds: number; seed: number; metrics: EvaluationReport };
+  /** Medians of the inputs over the training rows: the reference of the explanations. */
+  explanation: { method: string; medians: Record<InputName, number> };
+  model: { encoding: "base64"; options: Record<string, unknown>; bytes: string };
+  modelHash: string;
+}
+
+export interface QualityModel {
+  readonly file: ModelFile;
+  readonly modelHash: string;
+  /** Failure probabilities of feature vectors (FEATURE_NAMES order). */
+  predictVectors(rows: number[][]): number[];
+  /** Releases the booster's WebAssembly memory; the model cannot score afterwards. */
+  dispose(): void;
+}
+
+export interface Reason {
+  /** The run parameter (its derived features move with it). */
+  feature: InputName;
+  value: number;
+  /** The training median the parameter was replaced by. */
+  reference: number;
+  direction: "raises" | "lowers";
+  /** Probability of this run minus the probability with this parameter at its training median. */
+  contribution: number;
+}
+
+export type RiskBand = "low" | "medium" | "high";
+
+export type ScoreResult =
+  | {
+      scorable: true;
+      probability: number;
+      riskBand: RiskBand;
+      reasons: Reason[];
+      modelHash: string;
+      /** Inputs outside the range seen in training: the trees extrapolate flat there. */
+      outsideTrainingRange: InputName[];
+    }
+  | { scorable: false; missing: InputName[]; invalid: InputName[] };
+
+export const EXPLANATION_METHOD =
+  "occlusion of inputs against training medians: for each run parameter, the run's probability minus the probability of the same run with that one parameter set to its training median and every derived feature (tempDiff, power, strain, ratios) recomputed";
+
+/** SHA-256 (hex) of the canonical JSON of the file without its `modelHash`. */
+export function computeModelHash(file: Omit<ModelFile, "modelHash"> | ModelFile): string {
+  const { modelHash: _ignored, ...rest } = file as ModelFile;
+  return createHash("sha256").update(canonicalize(rest)).digest("hex");
+}
+
+export class ModelFileError extends Error {
+  override name = "ModelFileError";
+}
+
+/** Checks a parsed model file's shape and hash; returns it typed. */
+export function checkModelFile(value: unknown): ModelFile {
+  if (typeof value !== "object" || value === null) throw new ModelFileError("the model file is not a JSON object");
+  const file = value as ModelFile;
+  if (file.format !== MODEL_FORMAT)
+    throw new ModelFileError(`not a Lotline quality model (format "${String(file.format)}", expected "${MODEL_FORMAT}")`);
+  const names = Array.isArray(file.features) ? file.features.map((f) => f.name) : [];
+  if (names.join(",") !== FEATURE_NAMES.join(",")) {
+    throw new ModelFileError(
+      `the model uses features [${names.join(", ")}]; this Lotline computes [${FEATURE_NAMES.join(", ")}]`,
+    );
+  }
+  const leaked = names.filter((n) => (LEAKAGE_COLUMNS as readonly string[]).includes(n));
+  if (leaked.length) throw new ModelFileError(`the model uses leakage columns as features: ${leaked.join(", ")}`);
+  if (
+    typeof file.threshold !== "number" ||
+    typeof file.model?.bytes !== "string" ||
+    INPUT_NAMES.some((n) => typeof file.explanation?.medians?.[n] !== "number" || !Array.isArray(file.training?.ranges?.[n]))
+  ) {
+    throw new ModelFileError("the model file lacks its threshold, booster, input medians or ranges");
+  }
+  const hash = computeModelHash(file);
+  if (file.modelHash !== hash)
+    throw new ModelFileError(`the model file's modelHash does not match its content (computed ${hash}): it was altered`);
+  return file;
+}
+
+/** Loads a model file (its JSON text or the parsed object) into a scorer. */
+export async function loadModel(json: string | object): Promise<QualityModel> {
+  let value: unknown = json;
+  if (typeof json === "string") {
+    try {
+      value = JSON.parse(json);
+    } catch {
+      throw new ModelFileError("the model file is not valid JSON");
+    }
+  }
+  const file = checkModelFile(value);
+  const XGBoost = await loadXGBoost();
+  let booster: Booster | undefined = XGBoost.load({
+    name: "ml-xgboost",
+    model: new Uint8Array(Buffer.from(file.model.bytes, "base64")),
+    options: { ...file.model.options },
+  });
+  return {
+    file,
+    modelHash: file.modelHash,
+    predictVectors(rows: number[][]): number[] {
+      if (!booster) throw new Error("the model was disposed");
+      return rows.length ? booster.predict(rows) : [];
+    },
+    dispose() {
+      booster?.free();
+      booster = undefined;
+    },
+  };
+}
+
+/** Failure probabilities of complete runs (no checks: use scoreRun for untrusted input). */
+export function predictRuns(model: QualityModel, runs: readonly RunInputs[]): number[] {
+  return model.predictVectors(runs.map(featureVector));
+}
+
+export function riskBandOf(model: QualityModel, probability: number): RiskBand {
+  const { medium, high } = model.file.riskBands;
+  return probability >= high ? "high" : probability >= medium ? "medium" : "low";
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/**
+ * Scores one run from its parameters. Missing or invalid inputs make the run unscorable (it is
+ * never scored from guessed values). `reasons` lists up to `maxReasons` parameters by the size of
+ * their occlusion contribution (see EXPLANATION_METHOD); parameters whose occlusion changes
+ * nothing are left out.
+ */
+export function scoreRun(
+  model: QualityModel,
+  params: Readonly<Record<string, unknown>>,
+  options: { maxReasons?: number } = {},
+): ScoreResult {
+  const checked = checkInputs(params);
+  if (!("run" in checked)) return { scorable: false, missing: checked.missing, invalid: checked.invalid };
+  const { run } = checked;
+  const medians = model.file.explanation.medians;
+  const occluded = INPUT_NAMES.map((name) => ({ ...run, [name]: medians[name] }));
+  const [probability, ...without] = predictRuns(model, [run, ...occluded]);
+  const reasons: Reason[] = INPUT_NAMES.map((feature, j) => ({
+    feature,
+    value: run[feature],
+    reference: medians[feature],
+    direction: probability - without[j] >= 0 ? ("raises" as const) : ("lowers" as const),
+    contribution: round(probability - without[j], 4),
+  }))
+    .filter((r) => r.contribution !== 0)
+    .sort(
+      (a, b) =>
+        Math.abs(b.contribution) - Math.abs(a.contribution) || INPUT_NAMES.indexOf(a.feature) - INPUT_NAMES.indexOf(b.feature),
+    )
+    .slice(0, options.maxReasons ?? 5);
+  const ranges = model.file.training.ranges;
+  const outsideTrainingRange = INPUT_NAMES.filter((name) => run[name] < ranges[name][0] || run[name] > ranges[name][1]);
+  return {
+    scorable: true,
+    probability: round(probability, 6),
+    riskBand: riskBandOf(model, probability),
+    reasons,
+    modelHash: model.modelHash,
+    outsideTrainingRange,
+  };
+}
+
+/** The feature descriptions written into model files. */
+export const FEATURE_DESCRIPTIONS = FEATURES.map((f) => ({ ...f }));

@@ -1,0 +1,156 @@
+import path from "node:path";
+import { INPUTS, INPUT_NAMES, LEAKAGE_COLUMNS, featureVector, type InputName } from "./features";
+import type { Dataset } from "./dataset";
+import { bestF1Threshold, evaluateScores } from "./metrics";
+import { EXPLANATION_METHOD, FEATURE_DESCRIPTIONS, MODEL_FORMAT, computeModelHash, type ModelFile } from "./model";
+import { stratifiedFolds } from "./random";
+import { loadXGBoost, xgboostVersion, type XGBoostParams } from "./xgboost";
+
+/**
+ * Training: k-fold stratified cross-validation on the training rows gives out-of-fold
+ * probabilities, from which the decision threshold (max F1) and the risk bands are chosen and the
+ * cross-validated metrics computed; then one booster is fitted on all training rows. Nothing
+ * outside the dataset handed in is seen. Fixed seeds throughout: the same file gives the same
+ * model, byte for byte, and so the same modelHash.
+ */
+
+/** Chosen by 5-fold CV on the shipped AI4I rows (docs/adr/0007-quality-model.md). */
+export const DEFAULT_PARAMS: XGBoostParams = {
+  booster: "gbtree",
+  objective: "binary:logistic",
+  max_depth: 5,
+  eta: 0.1,
+  min_child_weight: 1,
+  subsample: 0.8,
+  colsample_bytree: 1,
+  seed: 7,
+  silent: 1,
+  iterations: 200,
+};
+
+export const CV_FOLDS = 5;
+export const CV_SEED = 2020;
+/** The medium band starts where out-of-fold recall reaches this share of failures. */
+export const MEDIUM_BAND_RECALL = 0.9;
+
+export interface TrainProgress {
+  (event: { step: number; total: number; label: string }): void;
+}
+
+export interface TrainOptions {
+  /** File name recorded in the model (base name only: the hash identifies the content). */
+  fileName?: string;
+  params?: Partial<XGBoostParams>;
+  folds?: number;
+  progress?: TrainProgress;
+}
+
+export interface TrainResult {
+  file: ModelFile;
+  /** Out-of-fold probability of every training row (dataset order). */
+  outOfFold: number[];
+  /** Fold of every training row. */
+  foldOf: number[];
+}
+
+function median(values: number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Lower bound of the medium band: the highest cut-off reaching MEDIUM_BAND_RECALL out of fold, at most the threshold. */
+function mediumBand(scores: number[], labels: number[], threshold: number): number {
+  const positives = scores.filter((_, i) => labels[i] === 1).sort((a, b) => b - a);
+  if (!positives.length) return threshold;
+  const cut = positives[Math.min(positives.length - 1, Math.ceil(MEDIUM_BAND_RECALL * positives.length) - 1)];
+  return Math.min(cut, threshold);
+}
+
+export async function trainQualityModel(dataset: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+  const XGBoost = await loadXGBoost();
+  const params: XGBoostParams = { ...DEFAULT_PARAMS, ...options.params };
+  const k = options.folds ?? CV_FOLDS;
+  const { runs, labels } = dataset;
+  const positives = labels.filter((y) => y === 1).length;
+  if (positives < k || runs.length - positives < k) {
+    throw new Error(
+      `training needs at least ${k} failures and ${k} non-failures (found ${positives} and ${runs.length - positives})`,
+    );
+  }
+  const X = runs.map(featureVector);
+  const total = k + 1;
+  const fit = (rows: number[]) => {
+    const booster = new XGBoost({ ...params });
+    booster.train(
+      rows.map((i) => X[i]),
+      rows.map((i) => labels[i]),
+    );
+    return booster;
+  };
+
+  const all = runs.map((_, i) => i);
+  const folds = stratifiedFolds(all, labels, k, CV_SEED);
+  const outOfFold = new Array<number>(runs.length).fill(Number.NaN);
+  const foldOf = new Array<number>(runs.length).fill(-1);
+  for (let f = 0; f < k; f++) {
+    options.progress?.({ step: f, total, label: `cross-validation fold ${f + 1}/${k}` });
+    const held = new Set(folds[f]);
+    const booster = fit(all.filter((i) => !held.has(i)));
+    const p = booster.predict(folds[f].map((i) => X[i]));
+    booster.free();
+    folds[f].forEach((row, j) => {
+      outOfFold[row] = p[j];
+      foldOf[row] = f;
+    });
+  }
+  const { threshold } = bestF1Threshold(outOfFold, labels);
+  const metrics = evaluateScores(outOfFold, labels, threshold);
+
+  options.progress?.({ step: k, total, label: "final fit on all training rows" });
+  const booster = fit(all);
+  const serialised = booster.toJSON();
+  booster.free();
+  options.progress?.({ step: total, total, label: "done" });
+
+  const medians = Object.fromEntries(INPUT_NAMES.map((name) => [name, median(runs.map((r) => r[name]))])) as Record<
+    InputName,
+    number
+  >;
+  const ranges = Object.fromEntries(
+    INPUT_NAMES.map((name) => {
+      const values = runs.map((r) => r[name]);
+      return [name, [Math.min(...values), Math.max(...values)]];
+    }),
+  ) as Record<InputName, [number, number]>;
+
+  const body: Omit<ModelFile, "modelHash"> = {
+    format: MODEL_FORMAT,
+    target: "probability that a production run fails (AI4I 2020 'Machine failure')",
+    inputs: INPUTS.map((i) => ({ ...i })),
+    features: FEATURE_DESCRIPTIONS,
+    excludedColumns: {
+      leakage: [...LEAKAGE_COLUMNS],
+      reason: "failure-mode flags that define the label; a model reading them would read the answer",
+    },
+    threshold,
+    riskBands: { medium: mediumBand(outOfFold, labels, threshold), high: threshold },
+    learner: { name: "XGBoost", library: "ml-xgboost", version: xgboostVersion(), params },
+    training: {
+      file: path.basename(options.fileName ?? "training.csv"),
+      sha256: dataset.sha256,
+      rows: runs.length,
+      positives,
+      columns: dataset.columns,
+      ranges,
+    },
+    crossValidation: { folds: k, seed: CV_SEED, metrics },
+    explanation: { method: EXPLANATION_METHOD, medians },
+    model: {
+      encoding: "base64",
+      options: serialised.options,
+      bytes: Buffer.from(Uint8Array.from(serialised.model, (b) => b & 0xff)).toString("base64"),
+    },
+  };
+  return { file: { ...body, modelHash: computeModelHash(body) }, outOfFold, foldOf };
+}

@@ -1,0 +1,219 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { evaluateBaseline, evaluateModel } from "../../../services/scoring/evaluate";
+import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureVector } from "../../../services/scoring/features";
+import { readDataset, DatasetError } from "../../../services/scoring/dataset";
+import { bestF1Threshold } from "../../../services/scoring/metrics";
+import {
+  checkModelFile,
+  computeModelHash,
+  loadModel,
+  predictRuns,
+  scoreRun,
+  type QualityModel,
+} from "../../../services/scoring/model";
+import { trainQualityModel, CV_FOLDS, type TrainResult } from "../../../services/scoring/train";
+import { defaultModelPath, ensureDefaultModel, writeModelFile } from "../../../services/scoring/default-model";
+import type { EvaluationReport } from "../../../services/scoring/metrics";
+import { ai4iSplit } from "./split";
+
+/**
+ * The quality-risk model trained on a fixed 80 % stratified split of the shipped AI4I rows and
+ * judged on the other 20 %, against the bar of the issue (ROC-AUC ≥ 0.97, PR-AUC ≥ 0.85,
+ * F1 ≥ 0.82 at the model's own threshold) and against the rule baseline.
+ */
+describe("quality-risk model", function () {
+  this.timeout(120_000);
+  let trained: TrainResult;
+  let model: QualityModel;
+  let heldOut: EvaluationReport;
+  let baseline: EvaluationReport;
+
+  before(async function () {
+    const { train, test } = ai4iSplit();
+    trained = await trainQualityModel(train, { fileName: "ai4i2020-train80.csv" });
+    model = await loadModel(trained.file);
+    heldOut = evaluateModel(model, test);
+    baseline = evaluateBaseline(test);
+    console.log(`      held-out 20 %: model ${JSON.stringify(heldOut)}`);
+    console.log(`      held-out 20 %: baseline ${JSON.stringify(baseline)}`);
+  });
+
+  after(function () {
+    model?.dispose();
+  });
+
+  it("meets the quality bar on the held-out 20 % at its own threshold", function () {
+    expect(heldOut.n).to.equal(ai4iSplit().test.runs.length);
+    expect(heldOut.rocAuc).to.be.at.least(0.97);
+    expect(heldOut.prAuc).to.be.at.least(0.85);
+    expect(heldOut.f1).to.be.at.least(0.82);
+    expect(heldOut.threshold).to.be.closeTo(trained.file.threshold, 1e-6);
+    expect(heldOut.f1Interval[0]).to.be.at.most(heldOut.f1);
+    expect(heldOut.f1Interval[1]).to.be.at.least(heldOut.f1);
+  });
+
+  it("ranks failures better than the documented-mechanism baseline (ROC-AUC and PR-AUC)", function () {
+    expect(baseline.n).to.equal(heldOut.n);
+    expect(baseline.threshold).to.equal(1);
+    expect(heldOut.rocAuc).to.be.greaterThan(baseline.rocAuc);
+    expect(heldOut.prAuc).to.be.greaterThan(baseline.prAuc);
+  });
+
+  it("uses no leakage column as a feature, and its features do not depend on them", function () {
+    const names = trained.file.features.map((f) => f.name);
+    expect(names).to.deep.equal([...FEATURE_NAMES]);
+    for (const leak of [...LEAKAGE_COLUMNS, "Machine failure", "UDI", "Product ID"]) expect(names).to.not.include(leak);
+    expect(trained.file.excludedColumns.leakage).to.deep.equal([...LEAKAGE_COLUMNS]);
+    expect(Object.values(trained.file.training.columns)).to.not.include.members([...LEAKAGE_COLUMNS]);
+
+    // Flipping every failure-mode flag changes no feature vector.
+    const header =
+      "Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],Torque [Nm],Tool wear [min],Machine failure,TWF,HDF,PWF,OSF,RNF";
+    const rows = ["L,298.1,308.6,1551,42.8,0,0", "H,302.5,311.2,1310,65.4,210,1"];
+    const a = readDataset([header, ...rows.map((r) => `${r},0,0,0,0,0`)].join("\n"));
+    const b = readDataset([header, ...rows.map((r) => `${r},1,1,1,1,1`)].join("\n"));
+    expect(a.runs.map(featureVector)).to.deep.equal(b.runs.map(featureVector));
+    // And a mapping cannot smuggle one in.
+    expect(() => readDataset([header, `${rows[0]},0,0,0,0,0`].join("\n"), { mapping: { torque: "OSF" } })).to.throw(
+      DatasetError,
+      /leakage/,
+    );
+  });
+
+  it("chooses the threshold on out-of-fold predictions of the training rows only", function () {
+    const { train } = ai4iSplit();
+    // Every training row has exactly one out-of-fold prediction, from a model that did not see it.
+    expect(trained.outOfFold).to.have.length(train.runs.length);
+    expect(trained.outOfFold.every((p) => p >= 0 && p <= 1)).to.equal(true);
+    const perFold = new Array(CV_FOLDS).fill(0);
+    trained.foldOf.forEach((f) => perFold[f]++);
+    expect(perFold.every((n) => Math.abs(n - train.runs.length / CV_FOLDS) <= 1)).to.equal(true);
+    // The threshold is the F1-maximising cut of those predictions…
+    expect(trained.file.threshold).to.equal(bestF1Threshold(trained.outOfFold, train.labels).threshold);
+    expect(trained.file.crossValidation.metrics.n).to.equal(train.runs.length);
+    // …which really are out of fold: the final model, which saw every row, is far surer of them.
+    const inSample = predictRuns(model, train.runs);
+    const error = (scores: number[]) => scores.reduce((s, p, i) => s + Math.abs(p - train.labels[i]), 0);
+    expect(error(inSample)).to.be.lessThan(error(trained.outOfFold) * 0.8);
+    expect(trained.file.training.rows).to.equal(train.runs.length);
+  });
+
+  it("round-trips through its file: same hash, same predictions; an altered file is refused", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-model-"));
+    try {
+      const file = path.join(dir, "model.json");
+      writeModelFile(file, trained.file);
+      const text = fs.readFileSync(file, "utf8");
+      const reloaded = await loadModel(text);
+      expect(reloaded.modelHash).to.equal(trained.file.modelHash);
+      expect(computeModelHash(JSON.parse(text))).to.equal(trained.file.modelHash);
+      const { test } = ai4iSplit();
+      expect(predictRuns(reloaded, test.runs)).to.deep.equal(predictRuns(model, test.runs));
+      reloaded.dispose();
+
+      const altered = JSON.parse(text);
+      altered.threshold = 0.5;
+      expect(() => checkModelFile(altered)).to.throw(/altered/);
+      await loadModel({ ...JSON.parse(text), features: [{ name: "TWF" }] }).then(
+        () => expect.fail("loaded a model with other features"),
+        (err: Error) => expect(err.message).to.match(/features/),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("describes itself: learner and version, training file hash, CV metrics, model hash", function () {
+    const f = trained.file;
+    expect(f.learner).to.include({ name: "XGBoost", library: "ml-xgboost", version: "1.1.2" });
+    expect(f.learner.params.seed).to.be.a("number");
+    expect(f.training.sha256).to.match(/^[0-9a-f]{64}$/);
+    expect(f.modelHash).to.match(/^[0-9a-f]{64}$/);
+    expect(f.crossValidation.folds).to.equal(CV_FOLDS);
+    expect(f.crossValidation.metrics.rocAuc).to.be.greaterThan(0.9);
+    expect(f.riskBands.high).to.equal(f.threshold);
+    expect(f.riskBands.medium).to.be.at.most(f.threshold);
+  });
+
+  it("refuses to score a run with missing or invalid inputs, and never guesses them", function () {
+    const complete = { airTemp: 298.1, processTemp: 308.6, rotationalSpeed: 1551, torque: 42.8, toolWear: 0, productType: 1 };
+    const { torque: _torque, ...noTorque } = complete;
+    expect(scoreRun(model, noTorque)).to.deep.equal({ scorable: false, missing: ["torque"], invalid: [] });
+    expect(scoreRun(model, {})).to.deep.include({
+      scorable: false,
+      missing: ["airTemp", "processTemp", "rotationalSpeed", "torque", "toolWear", "productType"],
+    });
+    expect(scoreRun(model, { ...complete, toolWear: Number.NaN })).to.deep.equal({
+      scorable: false,
+      missing: [],
+      invalid: ["toolWear"],
+    });
+    expect(scoreRun(model, { ...complete, productType: "X" })).to.deep.equal({
+      scorable: false,
+      missing: [],
+      invalid: ["productType"],
+    });
+    expect(scoreRun(model, { ...complete, rotationalSpeed: -5 })).to.deep.equal({
+      scorable: false,
+      missing: [],
+      invalid: ["rotationalSpeed"],
+    });
+
+    const ok = scoreRun(model, { ...complete, productType: "M" });
+    if (!ok.scorable) throw new Error("a complete run must be scorable");
+    expect(ok.modelHash).to.equal(trained.file.modelHash);
+    expect(ok.probability).to.be.within(0, 1);
+    expect(ok.riskBand).to.equal("low");
+    expect(scoreRun(model, complete)).to.deep.equal(ok); // 1 and "M" are the same product type
+  });
+
+  it("explains an overstrained run by torque and tool wear", function () {
+    // Type L, torque 58 Nm at 220 min of wear: 12,760 min·Nm, past the 11,000 overstrain limit;
+    // temperatures, speed and power (8.5 kW) are inside their safe ranges, so overstrain is the
+    // only mechanism at work and both of its factors must carry the explanation.
+    const run = { airTemp: 300, processTemp: 310, rotationalSpeed: 1400, torque: 58, toolWear: 220, productType: "L" };
+    const score = scoreRun(model, run);
+    if (!score.scorable) throw new Error("unscorable");
+    expect(score.riskBand).to.equal("high");
+    const top = score.reasons.slice(0, 2);
+    expect(top.map((r) => r.feature)).to.have.members(["torque", "toolWear"]);
+    for (const reason of top) {
+      expect(reason.direction).to.equal("raises");
+      expect(reason.contribution).to.be.greaterThan(0.3);
+    }
+    expect(top.find((r) => r.feature === "torque")).to.include({ value: 58, reference: trained.file.explanation.medians.torque });
+
+    // A healthy run with low wear: tool wear is a reason it is safe, if any.
+    const healthy = scoreRun(model, { ...run, torque: 40, toolWear: 10 });
+    if (!healthy.scorable) throw new Error("unscorable");
+    expect(healthy.riskBand).to.equal("low");
+    expect(healthy.reasons.every((r) => Math.abs(r.contribution) < 0.05)).to.equal(true);
+  });
+
+  it("trains the default model from the shipped data once, deterministically, and caches it", async function () {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-default-model-"));
+    try {
+      const steps: string[] = [];
+      const first = await ensureDefaultModel(dataDir, (e) => steps.push(e.label));
+      expect(steps.length).to.equal(CV_FOLDS + 2);
+      const file = defaultModelPath(dataDir);
+      expect(fs.existsSync(file)).to.equal(true);
+      expect(first.file.training.file).to.equal("ai4i2020.csv");
+      expect(first.file.training.rows).to.equal(ai4iSplit().all.runs.length);
+
+      const again = await ensureDefaultModel(dataDir, () => expect.fail("the cached model was trained again"));
+      expect(again.modelHash).to.equal(first.modelHash);
+
+      // A damaged cache is rebuilt, to the very same model.
+      fs.writeFileSync(file, "{ not json");
+      const rebuilt = await ensureDefaultModel(dataDir);
+      expect(rebuilt.modelHash).to.equal(first.modelHash);
+      for (const m of [first, again, rebuilt]) m.dispose();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
