@@ -16,6 +16,7 @@ import { identityRoutes } from "./routes/identity";
 import { chainRoutes, relayRoutes } from "./routes/relay";
 import { provenanceRoutes } from "./routes/provenance";
 import { settlementRoutes } from "./routes/settlement";
+import { epcisRoutes } from "./routes/epcis";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth">;
@@ -82,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(chainRoutes, routeDeps);
   await app.register(provenanceRoutes, routeDeps);
   await app.register(settlementRoutes, routeDeps);
+  await app.register(epcisRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

@@ -30,6 +30,7 @@ import { createAnchorJob } from "../anchoring/job";
 import { createOrderFreezer } from "../provenance/freezer";
 import { createSettlementStore } from "../store/settlement";
 import { createJobLoop } from "./jobs";
+import { captureJobFor } from "../epcis/capture";
 
 export interface RunningNode {
   app: FastifyInstance;
@@ -126,6 +127,8 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
           indexed: (block) => indexer.waitForBlock(block),
           log: jobLog,
         }),
+        // Before anchoring, so the events a round stores are anchored in the same round.
+        captureJobFor(db, { log: jobLog }),
         ...(integration
           ? [
               createAnchorJob({
@@ -208,6 +211,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
       stopped = true;
       await ready.catch(() => undefined);
       await jobs?.stop();
+      await captureJobFor(db).stop();
       await state.indexer?.stop();
       await app.close();
       await chain?.stop();

@@ -341,6 +341,125 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 4,
+    name: "EPCIS 2.0 capture and events",
+    // Primary data (not derived from the chain): captured documents and the events stored from them.
+    sql: `
+      -- A capture job: the document exactly as received, stored before the 202 is answered, and the
+      -- job's state. The capture job (services/epcis/capture.ts) stores its events in chunks,
+      -- advancing processed in the same transaction, so a restarted node resumes where it stopped.
+      CREATE TABLE epcis_captures (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        capture_id TEXT NOT NULL UNIQUE,
+        org_id INTEGER NOT NULL,
+        agent TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        document TEXT NOT NULL,
+        error_behaviour TEXT NOT NULL CHECK (error_behaviour IN ('rollback', 'proceed')),
+        running INTEGER NOT NULL CHECK (running IN (0, 1)),
+        total INTEGER NOT NULL,
+        processed INTEGER NOT NULL DEFAULT 0,
+        stored INTEGER NOT NULL DEFAULT 0,
+        errors TEXT NOT NULL DEFAULT '[]',
+        duplicates TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE INDEX epcis_captures_running ON epcis_captures (seq) WHERE running = 1;
+      CREATE INDEX epcis_captures_org ON epcis_captures (org_id, seq);
+
+      -- Stored events: the RFC 8785 canonical JSON of the event as stored (as received, with its
+      -- eventID filled in when absent and the repository's recordTime), plus indexed columns.
+      CREATE TABLE epcis_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL,
+        hash_id TEXT NOT NULL,
+        content_digest TEXT NOT NULL,
+        event TEXT NOT NULL,
+        context TEXT,
+        event_type TEXT NOT NULL,
+        event_time TEXT NOT NULL,
+        record_time TEXT NOT NULL,
+        action TEXT,
+        biz_step TEXT,
+        disposition TEXT,
+        read_point TEXT,
+        biz_location TEXT,
+        transformation_id TEXT,
+        error_declaration_time TEXT,
+        error_reason TEXT,
+        original_seq INTEGER REFERENCES epcis_events (seq),
+        capture_id TEXT NOT NULL REFERENCES epcis_captures (capture_id),
+        event_index INTEGER NOT NULL,
+        org_id INTEGER NOT NULL,
+        UNIQUE (capture_id, event_index)
+      );
+      CREATE INDEX epcis_events_event_id ON epcis_events (event_id);
+      CREATE INDEX epcis_events_hash_id ON epcis_events (hash_id);
+      CREATE INDEX epcis_events_content ON epcis_events (content_digest);
+      CREATE INDEX epcis_events_event_time ON epcis_events (event_time, seq);
+      CREATE INDEX epcis_events_record_time ON epcis_events (record_time, seq);
+      CREATE INDEX epcis_events_type ON epcis_events (event_type, seq);
+      CREATE INDEX epcis_events_biz_step ON epcis_events (biz_step, seq);
+      CREATE INDEX epcis_events_disposition ON epcis_events (disposition, seq);
+      CREATE INDEX epcis_events_read_point ON epcis_events (read_point, seq);
+      CREATE INDEX epcis_events_biz_location ON epcis_events (biz_location, seq);
+
+      -- Identifiers of each event by role (epc, child, parent, input, output, epcClass, …), in the
+      -- canonical GS1 Digital Link form (EPC URNs and Digital Links are the same identifier) and as
+      -- captured; also persistent dispositions and corrective event IDs, for the query parameters.
+      CREATE TABLE epcis_event_identifiers (
+        seq INTEGER NOT NULL REFERENCES epcis_events (seq),
+        role TEXT NOT NULL,
+        id TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        quantity REAL,
+        uom TEXT
+      );
+      CREATE INDEX epcis_event_identifiers_id ON epcis_event_identifiers (id, role);
+      CREATE INDEX epcis_event_identifiers_seq ON epcis_event_identifiers (seq);
+
+      -- GS1 company prefixes seen in captured EPC URNs: where a Digital Link's company prefix ends,
+      -- for answering in URN form (GS1-EPC-Format: Always_EPC_URN).
+      CREATE TABLE epcis_company_prefixes (prefix TEXT PRIMARY KEY);
+    `,
+  },
+  {
+    id: 5,
+    name: "production runs",
+    // Primary data (off-chain, never derived, never rolled back): production-run records. The
+    // record column is the RFC 8785 canonical JSON whose keccak256 is anchored (kind
+    // PRODUCTION_RUN); superseded_by is kept outside it, since a correction never rewrites a record.
+    sql: `
+      CREATE TABLE production_runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        org_id INTEGER NOT NULL,
+        site TEXT NOT NULL,
+        line TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        record_hash TEXT NOT NULL,
+        corrects TEXT REFERENCES production_runs (run_id),
+        superseded_by TEXT REFERENCES production_runs (run_id),
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX production_runs_org ON production_runs (org_id, start_ms, seq);
+      CREATE INDEX production_runs_site_line ON production_runs (site, line, start_ms);
+      CREATE INDEX production_runs_time ON production_runs (start_ms, seq);
+      -- The batches each run consumed and produced (quantities raw fixed-point, 3 decimals).
+      CREATE TABLE production_run_batches (
+        run_id TEXT NOT NULL REFERENCES production_runs (run_id),
+        role TEXT NOT NULL CHECK (role IN ('input', 'output')),
+        batch_id TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        PRIMARY KEY (run_id, role, batch_id)
+      );
+      CREATE INDEX production_run_batches_batch ON production_run_batches (batch_id, role);
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

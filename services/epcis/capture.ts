@@ -1,0 +1,369 @@
+import crypto from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { canonicalize } from "json-canonicalize";
+import type { Db } from "../store/db";
+import { prepared } from "../store/statements";
+import { queueForAnchoring } from "../anchoring/outbox";
+import { canonicalTimestamp, eventHashId, namespacesFrom, type EpcisEvent, type Namespaces } from "./hash";
+import { eventListOf, isObject } from "./document";
+import { canonicalId, companyPrefixOfUrn, identifierRows, type IdentifierRow } from "./identifiers";
+import { canonicalTerm } from "./vocabulary";
+import {
+  EPCIS_ANCHOR_KIND,
+  eventLeaf,
+  getCapture,
+  recordIdOf,
+  type CaptureDuplicate,
+  type CaptureError,
+  type CaptureRow,
+} from "./store";
+
+/**
+ * The capture job: turns a stored capture document into stored events.
+ *
+ * 1. Prepare every event (no writes): its CBV 2.0 hash ID, its eventID (the hash ID when absent),
+ *    the canonical JSON of the event as received, indexed columns and identifier rows. An event that
+ *    cannot be prepared is an error of the capture; with `rollback` one error rejects them all.
+ * 2. Store the prepared events in chunks. Each chunk is one transaction that stores its events, queues
+ *    each for anchoring, and advances the capture's `processed`; the last one also ends the job.
+ *
+ * Idempotent and resumable: preparing is deterministic and writes nothing, and a chunk either happened
+ * (and moved `processed` past it) or did not, so a node killed at any point after the 202 finishes the
+ * capture after a restart, storing each event exactly once.
+ *
+ * Duplicates: an event whose canonical JSON as received (eventID filled in, recordTime left out since
+ * the capture interface ignores it) equals one already stored is stored once; the capture lists it
+ * under `duplicates`. An event with the hash ID of a stored event but other content (an error
+ * declaration, a corrected copy) is stored, linked to the first event with that hash ID (`original`)
+ * and, through its errorDeclaration, to its corrective events.
+ */
+
+/** A stored event, as the hooks see it. */
+export interface StoredEvent {
+  seq: number;
+  recordId: string;
+  eventId: string;
+  hashId: string;
+  /** The event as stored (as received, with eventID and recordTime). */
+  event: EpcisEvent;
+  canonicalJson: string;
+  /** The `@context` of the document it came from. */
+  context: unknown;
+  captureId: string;
+  /** Its index in the captured document's event list. */
+  eventIndex: number;
+  orgId: number;
+  /** The first stored event with the same hash ID, when this is not it (e.g. an error declaration). */
+  originalSeq: number | null;
+}
+
+/**
+ * Called for every newly stored event, synchronously INSIDE the transaction that stores it: a consumer
+ * (mapping EPCIS events onto provenance transactions, say) writes its own queue row there, so it never
+ * misses an event nor sees one that was rolled back. A hook that throws aborts the chunk, which the
+ * job retries.
+ */
+export type EventStoredHook = (db: Db, event: StoredEvent) => void;
+
+const hooks: EventStoredHook[] = [];
+
+/** Registers a hook for stored events; returns a function that removes it. */
+export function onEventStored(hook: EventStoredHook): () => void {
+  hooks.push(hook);
+  return () => {
+    const at = hooks.indexOf(hook);
+    if (at >= 0) hooks.splice(at, 1);
+  };
+}
+
+interface PreparedEvent {
+  index: number;
+  hashId: string;
+  eventId: string;
+  content: EpcisEvent;
+  contentDigest: string;
+  columns: {
+    eventType: string;
+    eventTime: string;
+    action: string | null;
+    bizStep: string | null;
+    disposition: string | null;
+    readPoint: string | null;
+    bizLocation: string | null;
+    transformationId: string | null;
+    errorDeclarationTime: string | null;
+    errorReason: string | null;
+  };
+  identifiers: IdentifierRow[];
+}
+
+const text = (v: unknown): string | null => (typeof v === "string" && v.trim() !== "" ? v : null);
+
+function prepareEvent(index: number, event: unknown, documentContext: unknown, documentNs: Namespaces): PreparedEvent {
+  if (!isObject(event)) throw new Error("is not an object");
+  const hashId = eventHashId(event, documentContext);
+  // A given eventID is kept as it is, even a hash ID computed differently (as in much sample data).
+  const eventId = text(event.eventID) ?? hashId;
+  const { recordTime: _ignored, ...received } = event;
+  const content: EpcisEvent = { ...received, eventID: eventId };
+  const ns = event["@context"] === undefined ? documentNs : namespacesFrom(event["@context"], documentNs);
+  const place = (v: unknown) => (isObject(v) && text(v.id) ? canonicalId(v.id as string, ns) : null);
+  const term = (kind: Parameters<typeof canonicalTerm>[0], v: unknown) => (text(v) ? canonicalTerm(kind, v as string, ns) : null);
+  const declaration = isObject(event.errorDeclaration) ? event.errorDeclaration : null;
+  const identifiers = identifierRows(event, ns);
+  const persistent = isObject(event.persistentDisposition) ? event.persistentDisposition : {};
+  for (const [list, role] of [
+    ["set", "persistentDispositionSet"],
+    ["unset", "persistentDispositionUnset"],
+  ]) {
+    for (const v of Array.isArray(persistent[list]) ? (persistent[list] as unknown[]) : []) {
+      if (text(v))
+        identifiers.push({
+          role,
+          id: canonicalTerm("disposition", v as string, ns),
+          raw: v as string,
+          quantity: null,
+          uom: null,
+        });
+    }
+  }
+  for (const v of declaration && Array.isArray(declaration.correctiveEventIDs) ? declaration.correctiveEventIDs : []) {
+    if (text(v)) identifiers.push({ role: "correctiveEventID", id: v as string, raw: v as string, quantity: null, uom: null });
+  }
+  const canonicalContent = canonicalize(content);
+  return {
+    index,
+    hashId,
+    eventId,
+    content,
+    contentDigest: crypto.createHash("sha256").update(canonicalContent).digest("hex"),
+    columns: {
+      eventType: String(event.type),
+      eventTime: canonicalTimestamp(String(event.eventTime)),
+      action: text(event.action),
+      bizStep: term("bizStep", event.bizStep),
+      disposition: term("disposition", event.disposition),
+      readPoint: place(event.readPoint),
+      bizLocation: place(event.bizLocation),
+      transformationId: text(event.transformationID) ? canonicalId(event.transformationID as string, ns) : null,
+      errorDeclarationTime:
+        declaration && text(declaration.declarationTime) ? canonicalTimestamp(declaration.declarationTime as string) : null,
+      errorReason: declaration ? term("errorReason", declaration.reason) : null,
+    },
+    identifiers,
+  };
+}
+
+export interface CaptureJobOptions {
+  /** Events stored per transaction (progress moves by this much). */
+  chunkSize?: number;
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+/**
+ * The capture job for one database. `runOnce` (the node's job loop) and `kick` (the capture route,
+ * right after its 202) share one run at a time.
+ */
+export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
+  const chunkSize = options.chunkSize ?? 500;
+  let busy: Promise<string[]> | null = null;
+  let again = false;
+  let stopped = false;
+
+  function finish(captureId: string, fields: { errors: CaptureError[]; processed: number }): void {
+    prepared(
+      db,
+      `UPDATE epcis_captures SET running = 0, errors = ?, processed = ?, finished_at = ? WHERE capture_id = ? AND running = 1`,
+    ).run(JSON.stringify(fields.errors), fields.processed, new Date().toISOString(), captureId);
+  }
+
+  function storeEvent(
+    p: PreparedEvent,
+    capture: CaptureRow,
+    context: unknown,
+    contextJson: string | null,
+    recordTime: string,
+  ): CaptureDuplicate | null {
+    const same = prepared(db, `SELECT capture_id FROM epcis_events WHERE content_digest = ? LIMIT 1`).get(p.contentDigest) as
+      { capture_id: string } | undefined;
+    if (same) return { eventIndex: p.index, eventID: p.eventId, hashId: p.hashId, storedBy: same.capture_id };
+    const stored: EpcisEvent = { ...p.content, recordTime };
+    const canonicalJson = canonicalize(stored);
+    const original = (
+      prepared(db, `SELECT MIN(seq) AS seq FROM epcis_events WHERE hash_id = ?`).get(p.hashId) as { seq: number | null }
+    ).seq;
+    const c = p.columns;
+    const { seq } = prepared(
+      db,
+      `INSERT INTO epcis_events (event_id, hash_id, content_digest, event, context, event_type, event_time, record_time, action, biz_step,
+         disposition, read_point, biz_location, transformation_id, error_declaration_time, error_reason, original_seq, capture_id, event_index, org_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+    ).get(
+      p.eventId,
+      p.hashId,
+      p.contentDigest,
+      canonicalJson,
+      contextJson,
+      c.eventType,
+      c.eventTime,
+      recordTime,
+      c.action,
+      c.bizStep,
+      c.disposition,
+      c.readPoint,
+      c.bizLocation,
+      c.transformationId,
+      c.errorDeclarationTime,
+      c.errorReason,
+      original,
+      capture.capture_id,
+      p.index,
+      capture.org_id,
+    ) as { seq: number };
+    const insertId = prepared(
+      db,
+      `INSERT INTO epcis_event_identifiers (seq, role, id, raw, quantity, uom) VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    const learnPrefix = prepared(db, `INSERT OR IGNORE INTO epcis_company_prefixes (prefix) VALUES (?)`);
+    for (const row of p.identifiers) {
+      insertId.run(seq, row.role, row.id, row.raw, row.quantity, row.uom);
+      const prefix = companyPrefixOfUrn(row.raw);
+      if (prefix) learnPrefix.run(prefix);
+    }
+    const recordId = recordIdOf(seq);
+    queueForAnchoring(db, { recordId, kind: EPCIS_ANCHOR_KIND, hash: eventLeaf(p.hashId, canonicalJson) });
+    const event: StoredEvent = {
+      seq,
+      recordId,
+      eventId: p.eventId,
+      hashId: p.hashId,
+      event: stored,
+      canonicalJson,
+      context,
+      captureId: capture.capture_id,
+      eventIndex: p.index,
+      orgId: capture.org_id,
+      originalSeq: original,
+    };
+    for (const hook of hooks) hook(db, event);
+    return null;
+  }
+
+  async function process(capture: CaptureRow): Promise<void> {
+    const list = eventListOf(JSON.parse(capture.document));
+    const documentContext = list.kind === "event" ? undefined : list.context;
+    const contextJson = documentContext === undefined ? null : canonicalize(documentContext);
+    const documentNs = namespacesFrom(documentContext);
+
+    const events: (PreparedEvent | null)[] = [];
+    const errors: CaptureError[] = [];
+    for (const [index, event] of list.events.entries()) {
+      if (index % 200 === 199) await yieldToEventLoop();
+      try {
+        events.push(prepareEvent(index, event, documentContext, documentNs));
+      } catch (err) {
+        events.push(null);
+        const eventID = isObject(event) && typeof event.eventID === "string" ? event.eventID : undefined;
+        errors.push({
+          type: "epcisException:ValidationException",
+          title: "Event not captured",
+          detail: `event ${index}: ${(err as Error).message}`,
+          eventIndex: index,
+          ...(eventID ? { eventID } : {}),
+        });
+      }
+    }
+    if (errors.length > 0 && capture.error_behaviour === "rollback") {
+      finish(capture.capture_id, { errors, processed: list.events.length });
+      options.log?.info({ captureId: capture.capture_id, errors: errors.length }, "EPCIS capture rejected (rollback)");
+      return;
+    }
+
+    for (let start = capture.processed; ; start += chunkSize) {
+      const end = Math.min(start + chunkSize, events.length);
+      const done = db.transaction(() => {
+        const current = getCapture(db, capture.capture_id);
+        if (!current || current.running !== 1 || current.processed !== start) return true; // finished or moved on elsewhere
+        const duplicates = JSON.parse(current.duplicates) as CaptureDuplicate[];
+        const recordTime = new Date().toISOString();
+        let stored = 0;
+        for (let i = start; i < end; i++) {
+          const p = events[i];
+          if (!p) continue;
+          const context = documentContext ?? (list.events[i] as EpcisEvent)["@context"];
+          const duplicate = storeEvent(p, current, context, contextJson, recordTime);
+          if (duplicate) duplicates.push(duplicate);
+          else stored++;
+        }
+        prepared(
+          db,
+          `UPDATE epcis_captures SET processed = ?, stored = stored + ?, duplicates = ?, errors = ? WHERE capture_id = ?`,
+        ).run(end, stored, JSON.stringify(duplicates), JSON.stringify(errors), capture.capture_id);
+        if (end >= events.length) finish(capture.capture_id, { errors, processed: end });
+        return end >= events.length;
+      })();
+      if (done) break;
+      await yieldToEventLoop();
+      if (stopped) return; // resumed from `processed` at the next start
+    }
+    options.log?.info({ captureId: capture.capture_id, events: events.length, errors: errors.length }, "EPCIS capture finished");
+  }
+
+  /** Processes every running capture, oldest first; returns the ids it finished. */
+  async function drain(): Promise<string[]> {
+    const finished: string[] = [];
+    const next = prepared(db, `SELECT capture_id FROM epcis_captures WHERE running = 1 AND seq > ? ORDER BY seq LIMIT 1`);
+    let after = 0;
+    while (!stopped) {
+      const row = next.get(after) as { capture_id: string } | undefined;
+      if (!row) return finished;
+      const capture = getCapture(db, row.capture_id)!;
+      after = capture.seq;
+      await process(capture);
+      finished.push(capture.capture_id);
+    }
+    return finished;
+  }
+
+  async function runOnce(): Promise<string[]> {
+    if (busy) {
+      again = true;
+      return busy;
+    }
+    busy = (async () => {
+      const finished: string[] = [];
+      do {
+        again = false;
+        finished.push(...(await drain()));
+      } while (again && !stopped);
+      return finished;
+    })().finally(() => {
+      busy = null;
+    });
+    return busy;
+  }
+
+  return {
+    name: "epcis-capture",
+    runOnce,
+    /** Starts processing now (after the route's 202), without waiting for the job loop. */
+    kick(): void {
+      runOnce().catch((err: Error) => options.log?.warn({ err: err.message }, "EPCIS capture failed; the job loop retries it"));
+    },
+    /** Stops at the next chunk boundary (the node shuts down); an unfinished capture resumes at the next start. */
+    async stop(): Promise<void> {
+      stopped = true;
+      await busy?.catch(() => undefined);
+    },
+  };
+}
+export type CaptureJob = ReturnType<typeof createCaptureJob>;
+
+const jobs = new WeakMap<Db, CaptureJob>();
+
+/** The capture job of a database: one per database, shared by the capture route and the node's job loop. */
+export function captureJobFor(db: Db, options?: CaptureJobOptions): CaptureJob {
+  let job = jobs.get(db);
+  if (!job) jobs.set(db, (job = createCaptureJob(db, options)));
+  return job;
+}

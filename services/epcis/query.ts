@@ -1,0 +1,399 @@
+import crypto from "node:crypto";
+import { canonicalize } from "json-canonicalize";
+import type { Db } from "../store/db";
+import { canonicalTimestamp, type EpcisEvent } from "./hash";
+import { EPCIS_CONTEXT_URL } from "./context";
+import { isObject } from "./document";
+import { canonicalId, idMatcher, withEpcFormat, type EpcFormat, type PrefixLookup } from "./identifiers";
+import { canonicalTerm, type VocabularyKind } from "./vocabulary";
+import type { EventRow } from "./store";
+
+/**
+ * The EPCIS 2.0 query interface over stored events: the SimpleEventQuery parameters as the REST
+ * binding passes them in the query string (a list is `a|b` or the parameter repeated), keyset paging
+ * with `perPage` / `nextPageToken`, and the result as an EPCISQueryDocument.
+ *
+ * Identifiers match whatever form they were captured or are asked in (EPC URN, Digital Link on any
+ * domain); vocabulary values may be bare CBV terms, CBV URNs or CBV web URIs.
+ */
+
+export class QueryParameterError extends Error {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Too many events for `maxEventCount` (the binding's QueryTooLargeException). */
+export class QueryTooLargeError extends Error {}
+
+export const DEFAULT_PER_PAGE = 30;
+export const MAX_PER_PAGE = 1_000;
+
+type Params = Record<string, string | string[] | undefined>;
+
+/** Parameters matching identifiers, by the roles of the identifier rows they look at. */
+const MATCH_ROLES: Record<string, string[]> = {
+  MATCH_epc: ["epc", "child"],
+  MATCH_parentID: ["parent"],
+  MATCH_inputEPC: ["input"],
+  MATCH_outputEPC: ["output"],
+  MATCH_anyEPC: ["epc", "child", "parent", "input", "output"],
+  MATCH_epcClass: ["epcClass", "childEPCClass"],
+  MATCH_inputEPCClass: ["inputEPCClass"],
+  MATCH_outputEPCClass: ["outputEPCClass"],
+  MATCH_anyEPCClass: ["epcClass", "childEPCClass", "inputEPCClass", "outputEPCClass"],
+};
+
+/** Parameters comparing a vocabulary column with terms. */
+const EQ_VOCABULARY: Record<string, [column: string, kind: VocabularyKind]> = {
+  EQ_bizStep: ["biz_step", "bizStep"],
+  EQ_disposition: ["disposition", "disposition"],
+  EQ_errorReason: ["error_reason", "errorReason"],
+};
+
+/** Parameters comparing an identifier column. */
+const EQ_IDENTIFIER: Record<string, string> = {
+  EQ_readPoint: "read_point",
+  EQ_bizLocation: "biz_location",
+  EQ_transformationID: "transformation_id",
+};
+
+const TIME_RANGES: Record<string, [column: string, op: string]> = {
+  GE_eventTime: ["event_time", ">="],
+  LT_eventTime: ["event_time", "<"],
+  GE_recordTime: ["record_time", ">="],
+  LT_recordTime: ["record_time", "<"],
+  GE_errorDeclarationTime: ["error_declaration_time", ">="],
+  LT_errorDeclarationTime: ["error_declaration_time", "<"],
+};
+
+const QUANTITY_OPS: Record<string, string> = {
+  EQ_quantity: "=",
+  GT_quantity: ">",
+  GE_quantity: ">=",
+  LT_quantity: "<",
+  LE_quantity: "<=",
+};
+
+const PERSISTENT: Record<string, string> = {
+  EQ_persistentDisposition_set: "persistentDispositionSet",
+  EQ_persistentDisposition_unset: "persistentDispositionUnset",
+};
+
+const CONTROL = ["perPage", "nextPageToken", "orderBy", "orderDirection", "eventCountLimit", "maxEventCount"];
+
+/** Every query parameter Lotline understands. */
+export const QUERY_PARAMETERS = [
+  "eventType",
+  ...Object.keys(TIME_RANGES),
+  "EQ_action",
+  ...Object.keys(EQ_VOCABULARY),
+  ...Object.keys(EQ_IDENTIFIER),
+  ...Object.keys(PERSISTENT),
+  ...Object.keys(MATCH_ROLES),
+  ...Object.keys(QUANTITY_OPS),
+  "EQ_eventID",
+  "EXISTS_errorDeclaration",
+  "EQ_correctiveEventID",
+  ...CONTROL,
+];
+
+function values(params: Params, name: string): string[] {
+  const raw = params[name];
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  return list
+    .flatMap((v) => v.split("|"))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+}
+
+function single(params: Params, name: string): string | undefined {
+  const raw = params[name];
+  if (raw === undefined) return undefined;
+  if (Array.isArray(raw)) {
+    if (raw.length !== 1) throw new QueryParameterError(name, `${name} takes one value, not ${raw.length}`);
+    return raw[0];
+  }
+  return raw;
+}
+
+function timeOf(name: string, value: string): string {
+  // A `+` in a query string means a space: `2024-05-01T10:00:00+02:00` unencoded arrives with " 02:00".
+  const repaired = value.trim().replace(/ (\d{2}:?\d{2})$/, "+$1");
+  if (
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(repaired) ||
+    Number.isNaN(Date.parse(repaired))
+  ) {
+    throw new QueryParameterError(
+      name,
+      `${name}: "${value}" is not a date-time with a time zone (e.g. 2024-05-01T10:00:00Z; encode + as %2B)`,
+    );
+  }
+  return canonicalTimestamp(repaired);
+}
+
+function numberOf(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new QueryParameterError(name, `${name}: "${value}" is not a number`);
+  return n;
+}
+
+function positiveInteger(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new QueryParameterError(name, `${name} must be an integer from 1 to ${max}, not "${value}"`);
+  return n;
+}
+
+export interface EventQuery {
+  where: string[];
+  args: unknown[];
+  order: "record" | "eventTime";
+  direction: "ASC" | "DESC";
+  perPage: number;
+  eventCountLimit?: number;
+  maxEventCount?: number;
+  /** Identifies the filter, so a page token cannot be replayed against another query. */
+  digest: string;
+}
+
+/** Parses query-string parameters (already URL-decoded) into a query; unknown ones are refused. */
+export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery {
+  const all: Params = { ...params, ...fixed };
+  for (const name of Object.keys(all)) {
+    if (!QUERY_PARAMETERS.includes(name)) {
+      throw new QueryParameterError(
+        name,
+        /^(EQ|GT|GE|LT|LE|EXISTS|WD|HASATTR|EQATTR|MATCH)_/.test(name)
+          ? `${name} is not a query parameter Lotline supports; supported: ${QUERY_PARAMETERS.join(", ")}`
+          : `${name} is not an EPCIS query parameter`,
+      );
+    }
+  }
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const inList = (column: string, list: unknown[]) => {
+    where.push(`e.${column} IN (${list.map(() => "?").join(", ")})`);
+    args.push(...list);
+  };
+
+  const types = values(all, "eventType");
+  if (types.length) inList("event_type", types);
+  for (const [name, [column, op]] of Object.entries(TIME_RANGES)) {
+    const v = single(all, name);
+    if (v !== undefined) {
+      where.push(`e.${column} ${op} ?`);
+      args.push(timeOf(name, v));
+    }
+  }
+  const actions = values(all, "EQ_action");
+  for (const a of actions)
+    if (!["ADD", "OBSERVE", "DELETE"].includes(a))
+      throw new QueryParameterError("EQ_action", `EQ_action: "${a}" is not ADD, OBSERVE or DELETE`);
+  if (actions.length) inList("action", actions);
+  for (const [name, [column, kind]] of Object.entries(EQ_VOCABULARY)) {
+    const list = values(all, name);
+    if (list.length)
+      inList(
+        column,
+        list.map((v) => canonicalTerm(kind, v)),
+      );
+  }
+  for (const [name, column] of Object.entries(EQ_IDENTIFIER)) {
+    const list = values(all, name);
+    if (list.length)
+      inList(
+        column,
+        list.map((v) => canonicalId(v)),
+      );
+  }
+  const ids = values(all, "EQ_eventID");
+  if (ids.length) inList("event_id", ids);
+  if (all.EXISTS_errorDeclaration !== undefined) {
+    const v = single(all, "EXISTS_errorDeclaration")!.trim();
+    if (!["", "true"].includes(v))
+      throw new QueryParameterError("EXISTS_errorDeclaration", "EXISTS_errorDeclaration takes no value (or true)");
+    where.push(`e.error_declaration_time IS NOT NULL`);
+  }
+  const identifierRows = (roles: string[], condition: string, conditionArgs: unknown[]) => {
+    where.push(
+      `EXISTS (SELECT 1 FROM epcis_event_identifiers i WHERE i.seq = e.seq AND i.role IN (${roles.map(() => "?").join(", ")}) AND (${condition}))`,
+    );
+    args.push(...roles, ...conditionArgs);
+  };
+  for (const [name, roles] of Object.entries(MATCH_ROLES)) {
+    const list = values(all, name);
+    if (!list.length) continue;
+    const matchers = list.map(idMatcher);
+    identifierRows(
+      roles,
+      matchers.map((m) => ("exact" in m ? "i.id = ?" : "i.id LIKE ? ESCAPE '\\'")).join(" OR "),
+      matchers.map((m) => ("exact" in m ? m.exact : m.like)),
+    );
+  }
+  for (const [name, role] of Object.entries(PERSISTENT)) {
+    const list = values(all, name);
+    if (list.length)
+      identifierRows(
+        [role],
+        list.map(() => "i.id = ?").join(" OR "),
+        list.map((v) => canonicalTerm("disposition", v)),
+      );
+  }
+  const corrective = values(all, "EQ_correctiveEventID");
+  if (corrective.length) identifierRows(["correctiveEventID"], corrective.map(() => "i.id = ?").join(" OR "), corrective);
+  const quantity = Object.entries(QUANTITY_OPS).flatMap(([name, op]) => {
+    const v = single(all, name);
+    return v === undefined ? [] : [[op, numberOf(name, v)] as const];
+  });
+  if (quantity.length) {
+    identifierRows(
+      MATCH_ROLES.MATCH_anyEPCClass,
+      quantity.map(([op]) => `i.quantity ${op} ?`).join(" AND "),
+      quantity.map(([, n]) => n),
+    );
+  }
+
+  const orderBy = single(all, "orderBy");
+  let order: EventQuery["order"] = "record";
+  if (orderBy !== undefined) {
+    if (["eventTime", "https://ref.gs1.org/epcis/eventTime"].includes(orderBy)) order = "eventTime";
+    else if (!["recordTime", "https://ref.gs1.org/epcis/recordTime"].includes(orderBy)) {
+      throw new QueryParameterError("orderBy", `orderBy: "${orderBy}" is not eventTime or recordTime`);
+    }
+  }
+  const direction = (single(all, "orderDirection") ?? "ASC").toUpperCase();
+  if (direction !== "ASC" && direction !== "DESC")
+    throw new QueryParameterError("orderDirection", "orderDirection must be ASC or DESC");
+  const perPage = positiveInteger("perPage", single(all, "perPage"), MAX_PER_PAGE) ?? DEFAULT_PER_PAGE;
+  const eventCountLimit = positiveInteger("eventCountLimit", single(all, "eventCountLimit"));
+  const maxEventCount = positiveInteger("maxEventCount", single(all, "maxEventCount"));
+  if (eventCountLimit !== undefined && maxEventCount !== undefined) {
+    throw new QueryParameterError("maxEventCount", "eventCountLimit and maxEventCount cannot be used together");
+  }
+
+  const filter = Object.fromEntries(
+    Object.keys(all)
+      .filter((k) => k !== "perPage" && k !== "nextPageToken")
+      .sort()
+      .map((k) => [k, all[k]]),
+  );
+  const digest = crypto.createHash("sha256").update(canonicalize(filter)).digest("base64url").slice(0, 16);
+  return { where, args, order, direction: direction as "ASC" | "DESC", perPage, eventCountLimit, maxEventCount, digest };
+}
+
+interface PageToken {
+  d: string;
+  /** The last event of the previous page: its event time (when ordered by it) and seq. */
+  t: string | null;
+  s: number;
+  /** Events returned so far (for eventCountLimit). */
+  n: number;
+}
+
+function decodeToken(token: string, query: EventQuery): PageToken {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString()) as PageToken;
+    if (
+      parsed.d === query.digest &&
+      Number.isSafeInteger(parsed.s) &&
+      Number.isSafeInteger(parsed.n) &&
+      (parsed.t === null || typeof parsed.t === "string")
+    ) {
+      return parsed;
+    }
+  } catch {
+    // fall through
+  }
+  throw new QueryParameterError(
+    "nextPageToken",
+    "nextPageToken is not one this query returned; repeat the query's other parameters unchanged, or start again without it",
+  );
+}
+
+export interface EventPage {
+  rows: EventRow[];
+  nextPageToken: string | null;
+}
+
+/** One page of the events a query selects, in its order. */
+export function runEventQuery(db: Db, query: EventQuery, token?: string): EventPage {
+  const where = [...query.where];
+  const args = [...query.args];
+  const after = token ? decodeToken(token, query) : null;
+  const cmp = query.direction === "ASC" ? ">" : "<";
+  if (after) {
+    if (query.order === "eventTime") {
+      where.push(`(e.event_time ${cmp} ? OR (e.event_time = ? AND e.seq ${cmp} ?))`);
+      args.push(after.t, after.t, after.s);
+    } else {
+      where.push(`e.seq ${cmp} ?`);
+      args.push(after.s);
+    }
+  }
+  const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+  if (query.maxEventCount !== undefined && !after) {
+    // Dynamic SQL from fixed fragments; every value is a bound parameter.
+    const { n } = db.prepare(`SELECT COUNT(*) AS n FROM epcis_events e ${clause}`).get(...args) as { n: number };
+    if (n > query.maxEventCount)
+      throw new QueryTooLargeError(`the query selects ${n} events, more than maxEventCount (${query.maxEventCount})`);
+  }
+  const returned = after?.n ?? 0;
+  const remaining = query.eventCountLimit === undefined ? Infinity : query.eventCountLimit - returned;
+  const size = Math.max(0, Math.min(query.perPage, remaining));
+  const order =
+    query.order === "eventTime" ? `e.event_time ${query.direction}, e.seq ${query.direction}` : `e.seq ${query.direction}`;
+  const rows =
+    size === 0
+      ? []
+      : (db
+          .prepare(
+            `SELECT e.seq, e.event_id, e.hash_id, e.event, e.context, e.event_time, e.record_time, e.original_seq, e.error_declaration_time
+             FROM epcis_events e ${clause} ORDER BY ${order} LIMIT ?`,
+          )
+          .all(...args, size + 1) as EventRow[]);
+  const page = rows.slice(0, size);
+  const more = rows.length > size && remaining - page.length > 0;
+  const last = page.at(-1);
+  const next: PageToken | null =
+    more && last
+      ? { d: query.digest, t: query.order === "eventTime" ? last.event_time : null, s: last.seq, n: returned + page.length }
+      : null;
+  return { rows: page, nextPageToken: next ? Buffer.from(JSON.stringify(next)).toString("base64url") : null };
+}
+
+/**
+ * An EPCISQueryDocument of stored events. The documents the events came from may define their own
+ * prefixes inline: those go into the query document's @context, except where two documents define
+ * the same term differently; such an event then carries its document's definitions itself.
+ */
+export function queryDocument(rows: EventRow[], format: EpcFormat, gcp: PrefixLookup, queryName = "SimpleEventQuery") {
+  const merged: Record<string, unknown> = {};
+  const events: EpcisEvent[] = [];
+  for (const row of rows) {
+    let event = withEpcFormat(JSON.parse(row.event) as EpcisEvent, format, gcp);
+    const context: unknown = row.context === null ? undefined : JSON.parse(row.context);
+    const inline = (Array.isArray(context) ? context : [context]).filter(isObject);
+    const definitions = Object.assign({}, ...inline) as Record<string, unknown>;
+    const clash = Object.entries(definitions).some(([k, v]) => k in merged && canonicalize(merged[k]) !== canonicalize(v));
+    if (clash) {
+      const { "@context": ownContext, ...rest } = event;
+      const own = ownContext === undefined ? [] : Array.isArray(ownContext) ? ownContext : [ownContext];
+      event = { "@context": [...inline, ...own], ...rest };
+    } else {
+      Object.assign(merged, definitions);
+    }
+    events.push(event);
+  }
+  return {
+    "@context": Object.keys(merged).length ? [EPCIS_CONTEXT_URL, merged] : [EPCIS_CONTEXT_URL],
+    type: "EPCISQueryDocument" as const,
+    schemaVersion: "2.0",
+    creationDate: new Date().toISOString(),
+    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events } } },
+  };
+}
