@@ -16,6 +16,7 @@ import { identityRoutes } from "./routes/identity";
 import { chainRoutes, relayRoutes } from "./routes/relay";
 import { provenanceRoutes } from "./routes/provenance";
 import { settlementRoutes } from "./routes/settlement";
+import { analyticsRoutes } from "./routes/analytics";
 import { epcisRoutes } from "./routes/epcis";
 
 export interface AppDeps {
@@ -83,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(chainRoutes, routeDeps);
   await app.register(provenanceRoutes, routeDeps);
   await app.register(settlementRoutes, routeDeps);
+  await app.register(analyticsRoutes, routeDeps);
   await app.register(epcisRoutes, routeDeps);
   return app;
 }

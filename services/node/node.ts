@@ -23,6 +23,7 @@ import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
 import { seedSupplyChain } from "../demo/supply-chain";
+import { seedDemoProduction } from "../demo/production";
 import { createDemoClock, DAY, DEMO_HISTORY_DAYS } from "../demo/clock";
 import { createProvenanceStore } from "../store/provenance";
 import { createRecallPropagator } from "../provenance/propagator";
@@ -145,6 +146,8 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     );
     await indexer.syncToHead();
     if (stopped) return;
+    // The demo's production runs name its batches, so they are stored once the index has them (a no-op when runs exist).
+    if (!config.rpcUrl && config.seedDemo) seedDemoProduction(db, { log });
     indexer.start();
     // Recalls and records of the first run are carried through before the node says it is ready.
     await jobs.runNow();

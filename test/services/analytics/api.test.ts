@@ -1,0 +1,591 @@
+import { expect } from "chai";
+import { AbiCoder, keccak256 } from "ethers";
+import type { TestNode } from "../../helpers/node";
+import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
+import { DEMO_GOODS } from "../../../services/demo/supply-chain";
+import { glnFor } from "../../../services/gs1/keys";
+import { bearer, expectProblem, get, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+
+/**
+ * The analytics routes against the shared node's demo: six months of production runs
+ * (services/demo/production.ts) over the demo's dairy chain (services/demo/supply-chain.ts).
+ * Reads come first; the tests that write add runs on their own line, in the past, for the cheese
+ * maker, small enough not to move the demo's figures.
+ */
+const coder = AbiCoder.defaultAbiCoder();
+const lotIdOf = (gtin: string, lot: string) => keccak256(coder.encode(["uint64", "string"], [BigInt(gtin), lot]));
+const portionIdOf = (parent: string, k: number) => keccak256(coder.encode(["bytes32", "uint32"], [parent, k]));
+const member = (key: string) => DEMO_MEMBERS.find((m) => m.key === key)!;
+const orgIdOf = (key: string) => String(DEMO_MEMBERS.indexOf(member(key)) + 1);
+const site = (key: string, ref = 1) => glnFor(member(key).companyPrefixes[0], ref);
+
+const lotA = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
+const lotB = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-B");
+const pooled = lotIdOf(DEMO_GOODS.pooledMilk, "POOL-2611");
+const cream = lotIdOf(DEMO_GOODS.cream, "CRM-2611");
+const skim = lotIdOf(DEMO_GOODS.skimMilk, "SKM-2611");
+const creamPortion = portionIdOf(cream, 0);
+const butter = lotIdOf(DEMO_GOODS.butter, "BTR-2611");
+const shelf1 = portionIdOf(butter, 0);
+
+const close = (actual: number | null, expected: number, relative = 1e-9) => {
+  expect(actual, `expected ≈ ${expected}`).to.be.a("number");
+  expect(actual!).to.be.closeTo(expected, Math.abs(expected) * relative + 1e-12);
+};
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+describe("API analytics routes", function () {
+  let node: TestNode;
+
+  before(async function () {
+    this.timeout(180_000);
+    node = await sharedNode();
+    await node.synced();
+  });
+
+  async function ok(path: string): Promise<ApiResponse> {
+    const res = await get(node, path);
+    expect(res.status, res.text).to.equal(200);
+    return res;
+  }
+
+  /** Every item of a list, following nextCursor. */
+  async function all(path: string, limit: number): Promise<{ items: Record<string, unknown>[]; pages: number }> {
+    const items: Record<string, unknown>[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const res = await ok(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      items.push(...res.body.items);
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    return { items, pages };
+  }
+
+  describe("the demo's production runs", function () {
+    it("has months of runs for every producing site, each line's oldest about 180 days back", async function () {
+      for (const [key, lines] of [
+        ["producer", ["parlour-1", "parlour-2"]],
+        ["processor", ["reception", "separator-1"]],
+        ["processor2", ["churn-1"]],
+      ] as const) {
+        const { items } = await all(`/api/v1/production-runs?orgId=${orgIdOf(key)}`, 500);
+        for (const line of lines) {
+          const runs = items.filter((r) => r.line === line);
+          expect(runs.length, `${key} ${line}`).to.be.greaterThan(100);
+          const oldest = Date.parse(runs[0].startTime as string);
+          expect(Date.now() - oldest).to.be.within(179 * DAY, 181 * DAY);
+        }
+      }
+    });
+
+    it("pages through a list in start-time order without losing or repeating a run", async function () {
+      const { items, pages } = await all(`/api/v1/production-runs?orgId=${orgIdOf("processor")}`, 47);
+      expect(pages).to.be.greaterThan(5);
+      const ids = items.map((r) => r.id);
+      expect(new Set(ids).size).to.equal(ids.length);
+      const starts = items.map((r) => Date.parse(r.startTime as string));
+      expect(starts).to.deep.equal([...starts].sort((a, b) => a - b));
+      expect(items.every((r) => r.orgId === orgIdOf("processor"))).to.equal(true);
+      const single = await all(`/api/v1/production-runs?orgId=${orgIdOf("processor")}`, 500);
+      expect(single.items.map((r) => r.id)).to.deep.equal(ids);
+    });
+
+    it("filters by site and by start time in [from, to)", async function () {
+      const from = new Date(Date.now() - 30 * DAY).toISOString().slice(0, 10);
+      const to = new Date(Date.now() - 10 * DAY).toISOString();
+      const { items } = await all(
+        `/api/v1/production-runs?site=${site("producer", 2)}&from=${from}&to=${encodeURIComponent(to)}`,
+        500,
+      );
+      expect(items.length).to.be.within(18, 21);
+      for (const r of items) {
+        expect(r).to.include({ site: site("producer", 2), line: "parlour-2", orgId: orgIdOf("producer") });
+        expect(Date.parse(r.startTime as string))
+          .to.be.at.least(Date.parse(`${from}T00:00:00Z`))
+          .and.below(Date.parse(to));
+      }
+      const res = await ok(`/api/v1/production-runs?orgId=${orgIdOf("carrier")}`);
+      expect(res.body).to.deep.equal({ items: [], nextCursor: null });
+    });
+
+    it("refuses bad list parameters", async function () {
+      expectProblem(await get(node, "/api/v1/production-runs?from=yesterday"), 400, "invalid_request");
+      expectProblem(await get(node, "/api/v1/production-runs?from=2025-02-01&to=2025-01-01"), 400, "invalid_request");
+      expectProblem(await get(node, "/api/v1/production-runs?cursor=bm9wZQ"), 400, "invalid_cursor");
+      expectProblem(await get(node, "/api/v1/production-runs?site=123"), 400, "invalid_request");
+    });
+
+    it("returns a run with its metrics and a verified anchoring proof, recomputed from the stored record", async function () {
+      const list = await ok(`/api/v1/production-runs?orgId=${orgIdOf("processor2")}&line=churn-1&limit=1`);
+      const run = list.body.items[0];
+      const res = await ok(`/api/v1/production-runs/${run.id}`);
+      expect(res.body).to.deep.include({ id: run.id, status: "current", supersededBy: null, countUnit: "KGM" });
+      expect(res.body.processParameters).to.have.keys(
+        "airTemperatureK",
+        "processTemperatureK",
+        "rotationalSpeedRpm",
+        "torqueNm",
+        "toolWearMin",
+      );
+      const m = res.body.metrics;
+      close(m.oee, (run.idealCycleTimeSeconds * run.goodCount) / run.plannedTimeSeconds, 1e-9);
+      close(m.co2ePerUnitKg, (run.energyKwh.grid * 0.25) / run.goodCount, 1e-9); // before the renewable switch: grid only
+      expect(res.body.anchor).to.include({
+        recordId: `production-run:${run.id}`,
+        kind: "PRODUCTION_RUN",
+        status: "anchored",
+        verified: true,
+      });
+      expect(res.body.anchor.recordHash).to.equal(res.body.anchor.leaf);
+      expect(res.body.anchor.proof.length).to.be.greaterThan(0);
+      expectProblem(await get(node, "/api/v1/production-runs/pr_000000000000000000000000"), 404, "run_not_found");
+      expectProblem(await get(node, "/api/v1/production-runs/nope"), 400, "invalid_request");
+    });
+
+    it("fails verification when the stored record was tampered with", async function () {
+      const run = (await ok(`/api/v1/production-runs?orgId=${orgIdOf("producer")}&limit=1`)).body.items[0];
+      const row = node.db.prepare(`SELECT record FROM production_runs WHERE run_id = ?`).get(run.id) as { record: string };
+      const tampered = row.record.replace(`"goodCount":${run.goodCount}`, `"goodCount":${run.goodCount + 500}`);
+      expect(tampered).to.not.equal(row.record);
+      node.db.prepare(`UPDATE production_runs SET record = ? WHERE run_id = ?`).run(tampered, run.id);
+      try {
+        const res = await ok(`/api/v1/production-runs/${run.id}`);
+        expect(res.body.goodCount).to.equal(run.goodCount + 500);
+        expect(res.body.anchor.status).to.equal("anchored");
+        expect(res.body.anchor.verified).to.equal(false);
+        expect(res.body.anchor.recordHash).to.not.equal(res.body.anchor.leaf);
+      } finally {
+        node.db.prepare(`UPDATE production_runs SET record = ? WHERE run_id = ?`).run(row.record, run.id);
+      }
+      expect((await ok(`/api/v1/production-runs/${run.id}`)).body.anchor.verified).to.equal(true);
+    });
+  });
+
+  describe("GET /api/v1/batches/{ref}/footprint", function () {
+    /**
+     * The demo butter, by hand. The runs that made its lots (services/demo/production.ts), with
+     * CO2e = Σ kWh × factor (grid 0.25, gas 0.202, diesel 0.267, solar 0.041, wind 0.011):
+     *
+     *   MILK-2611-A  20,000 l   720 kWh grid + 160 kWh gas     = 180 + 32.32          = 212.32 kg,  880 kWh
+     *   MILK-2611-B  15,000 l   600 kWh grid + 40 kWh diesel   = 150 + 10.68          = 160.68 kg,  640 kWh
+     *   POOL-2611    27,000 l   135 kWh grid                   = 33.75 kg,                          135 kWh
+     *   CRM + SKM    3,000 + 23,500 l   250 kWh grid + 945 kWh gas = 62.5 + 190.89    = 253.39 kg, 1195 kWh
+     *                (allocated by volume: cream's own share is 3,000 / 26,500)
+     *   BTR-2611     900 kg     150 solar + 60 wind + 20 grid  = 6.15 + 0.66 + 5      = 11.81 kg,   230 kWh
+     *
+     * The lineage edges (quantities of the input attributed to the output):
+     *   portion of A → POOL 12,000 l; B → POOL 15,000 l;
+     *   POOL → CRM 27,000 × 3,000 / 26,500 = 3,056.603 l (rounded down to the contract's 3 decimals);
+     *   cream portion (split off CRM: inherits its per-litre figure) → BTR 2,000 l.
+     *
+     *   f(A)    = 212.32 / 20,000                                   = 0.010616     kg/l
+     *   f(B)    = 160.68 / 15,000                                   = 0.010712     kg/l
+     *   f(POOL) = (33.75 + 12,000·f(A) + 15,000·f(B)) / 27,000      = 321.822 / 27,000 = 0.01191933 kg/l
+     *   f(CRM)  = 253.39 / 26,500 + f(POOL) · 3,056.603 / 3,000     = 0.00956189 + 0.01214422 = 0.02170611 kg/l
+     *   f(BTR)  = 11.81 / 900 + f(CRM) · 2,000 / 900                = 0.01312222 + 0.04823580 = 0.06135802 kg/kg
+     */
+    const fA = 212.32 / 20_000;
+    const fB = 160.68 / 15_000;
+    const fPool = (33.75 + 12_000 * fA + 15_000 * fB) / 27_000;
+    const fCream = 253.39 / 26_500 + (fPool * 3_056.603) / 3_000;
+    const fButter = 11.81 / 900 + (fCream * 2_000) / 900;
+    const eA = 880 / 20_000;
+    const eB = 640 / 15_000;
+    const ePool = (135 + 12_000 * eA + 15_000 * eB) / 27_000;
+    const eCream = 1_195 / 26_500 + (ePool * 3_056.603) / 3_000;
+    const eButter = 230 / 900 + (eCream * 2_000) / 900;
+
+    it("computes the butter's cradle-to-gate footprint through five stages, as the hand calculation", async function () {
+      close(fButter, 0.0613580225, 1e-8);
+      const dl = encodeURIComponent(`https://id.gs1.org/01/${DEMO_GOODS.butter}/10/BTR-2611`);
+      const res = await ok(`/api/v1/batches/${dl}/footprint`);
+      const fp = res.body;
+      expect(fp).to.include({ batchId: butter, lotId: butter, lot: "BTR-2611", unit: "KGM", basisQuantity: 900, complete: true });
+      expect(fp.gaps).to.deep.equal([]);
+      close(fp.co2ePerUnitKg, fButter);
+      close(fp.energyPerUnitKwh, eButter);
+      close(fp.co2eKg, fButter * 900);
+      close(fp.knownCo2ePerUnitKg, fButter);
+      type Stage = { lot: string; orgId: string; co2eKg: number; ownCo2ePerUnitKg: number; share: number };
+      const stages: Record<string, Stage> = Object.fromEntries((fp.stages as Stage[]).map((s) => [s.lot, s]));
+      expect(Object.keys(stages)).to.deep.equal(["BTR-2611", "CRM-2611", "POOL-2611", "MILK-2611-A", "MILK-2611-B"]);
+      expect(stages["BTR-2611"].orgId).to.equal(orgIdOf("processor2"));
+      expect(stages["CRM-2611"].orgId).to.equal(orgIdOf("processor"));
+      expect(stages["MILK-2611-A"].orgId).to.equal(orgIdOf("producer"));
+      // Each stage's part of the 900 kg: its own per-unit figure times the litres of it in the butter.
+      const creamPerKg = 2_000 / 900;
+      const poolPerKg = (creamPerKg * 3_056.603) / 3_000;
+      close(stages["BTR-2611"].co2eKg, 11.81);
+      close(stages["CRM-2611"].co2eKg, (253.39 / 26_500) * creamPerKg * 900);
+      close(stages["POOL-2611"].co2eKg, (33.75 / 27_000) * poolPerKg * 900);
+      close(stages["MILK-2611-A"].co2eKg, fA * (12_000 / 27_000) * poolPerKg * 900);
+      close(stages["MILK-2611-B"].co2eKg, fB * (15_000 / 27_000) * poolPerKg * 900);
+      close(stages["MILK-2611-A"].ownCo2ePerUnitKg, 0.010616);
+      close(
+        Object.values(stages).reduce((s, x) => s + x.share, 0),
+        1,
+      );
+      close(stages["BTR-2611"].share, 11.81 / 900 / fButter);
+      expect(fp.emissionFactors).to.include({ grid: 0.25, solar: 0.041, wind: 0.011, gas: 0.202, diesel: 0.267 });
+    });
+
+    it("gives the butter on a shelf (a portion) the lot's per-kg footprint, and the skim milk its own", async function () {
+      const shelf = (await ok(`/api/v1/batches/${shelf1}/footprint`)).body;
+      close(shelf.co2ePerUnitKg, fButter);
+      expect(shelf.basisQuantity).to.equal(300);
+      close(shelf.co2eKg, fButter * 300);
+      const skimmed = (await ok(`/api/v1/batches/${skim}/footprint`)).body;
+      // POOL → SKM carries 27,000 × 23,500 / 26,500 = 23,943.396 l.
+      close(skimmed.co2ePerUnitKg, 253.39 / 26_500 + (fPool * 23_943.396) / 23_500);
+      const milk = (await ok(`/api/v1/batches/${lotB}/footprint`)).body;
+      close(milk.co2ePerUnitKg, fB);
+      expect(milk.stages).to.have.length(1);
+      const portion = (await ok(`/api/v1/batches/${creamPortion}/footprint`)).body;
+      close(portion.co2ePerUnitKg, fCream);
+      expect(portion.basisQuantity).to.equal(2_000);
+    });
+
+    it("answers 404 for an unknown batch and 400 for a bad reference", async function () {
+      expectProblem(await get(node, `/api/v1/batches/0x${"ab".repeat(32)}/footprint`), 404, "batch_not_found");
+      expectProblem(
+        await get(node, `/api/v1/batches/${encodeURIComponent("https://id.gs1.org/01/123/10/X")}/footprint`),
+        400,
+        "invalid_ref",
+      );
+    });
+  });
+
+  describe("KPIs and productivity", function () {
+    it("reports an organisation's KPIs over the last 90 days by default", async function () {
+      const res = await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/kpis`);
+      const k = res.body;
+      close(Date.parse(k.to) - Date.parse(k.from), 90 * DAY);
+      expect(k.runs).to.be.within(175, 185);
+      expect(k.countUnit).to.equal("LTR");
+      close(k.oee, k.oeeFactors.availability * k.oeeFactors.performance * k.oeeFactors.quality, 1e-9);
+      expect(k.oee).to.be.within(0.4, 0.9);
+      expect(k.yield).to.be.within(0.97, 1); // litres in, litres out: reception and separation losses
+      expect(k.energyPerUnitKwh).to.be.within(0.01, 0.05);
+      expect(k.co2ePerUnitKg).to.be.within(0.002, 0.01);
+      expect(k.defectPpm).to.be.within(1_000, 10_000);
+      // Seller of the refunded skim milk order (nothing delivered) and the cream order (delivered on time).
+      expect(k.onTimeOrders).to.deep.equal({ onTime: 1, decided: 2 });
+      expect(k.onTimeDelivery).to.equal(0.5);
+      expect(k.dwellHours).to.be.a("number").and.to.be.at.least(0);
+      expect(k.energyBySource).to.have.keys("grid", "gas");
+    });
+
+    it("narrows to a site, and is null where there is no data — never 0", async function () {
+      const farm = (await ok(`/api/v1/analytics/orgs/${orgIdOf("producer")}/kpis?site=${site("producer", 2)}`)).body;
+      expect(farm.site).to.equal(site("producer", 2));
+      expect(farm.runs).to.be.within(85, 95);
+      expect(farm.yield).to.equal(null); // milking has no material inputs
+      expect(farm.onTimeDelivery).to.equal(1); // the milk order, delivered in full on time
+      const carrier = (await ok(`/api/v1/analytics/orgs/${orgIdOf("carrier")}/kpis`)).body;
+      expect(carrier).to.include({
+        runs: 0,
+        oee: null,
+        yield: null,
+        energyPerUnitKwh: null,
+        co2ePerUnitKg: null,
+        defectPpm: null,
+        onTimeDelivery: null,
+        energyKwh: null,
+      });
+      expect(carrier.oeeFactors).to.deep.equal({ availability: null, performance: null, quality: null });
+      expect(carrier.dwellHours).to.be.a("number"); // it carried the milk: custody, not production
+      const past = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/kpis?from=2001-01-01&to=2001-02-01`)).body;
+      expect(past).to.include({
+        from: "2001-01-01T00:00:00.000Z",
+        to: "2001-02-01T00:00:00.000Z",
+        runs: 0,
+        oee: null,
+        dwellHours: null,
+        onTimeDelivery: null,
+      });
+    });
+
+    it("refuses bad KPI parameters and unknown organisations", async function () {
+      expectProblem(await get(node, `/api/v1/analytics/orgs/999/kpis`), 404, "org_not_found");
+      expectProblem(await get(node, `/api/v1/analytics/orgs/1/kpis?from=2025-13-01`), 400, "invalid_request");
+      const res = await get(node, `/api/v1/analytics/orgs/1/kpis?from=2025-02-01&to=2025-01-01`);
+      expectProblem(res, 400, "invalid_request");
+      expect(res.body.errors).to.deep.equal([{ path: "querystring/to", message: "must be after from" }]);
+      expectProblem(await get(node, `/api/v1/analytics/orgs/0/kpis`), 400, "invalid_request");
+    });
+
+    it("shows η_intelligent > 0 for the dairy (automated separator) and η_green > 0 for the cheese maker (renewable site)", async function () {
+      const dairy = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity`)).body;
+      expect(dairy.etaIntelligent).to.be.greaterThan(0.05);
+      close(dairy.index, (1 + dairy.etaIntelligent) * (1 + dairy.etaGreen), 1e-9);
+      expect(dairy.records.baseline.runs).to.be.within(170, 190);
+      expect(dairy.records.period.runs).to.be.within(170, 190);
+      const separator = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity?line=separator-1`)).body;
+      expect(separator.etaIntelligent).to.be.greaterThan(dairy.etaIntelligent);
+      expect(separator.line).to.equal("separator-1");
+
+      const cheese = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor2")}/productivity`)).body;
+      expect(cheese.etaGreen).to.be.greaterThan(0.3);
+      expect(Math.abs(cheese.etaIntelligent)).to.be.below(0.05);
+      close(cheese.index, (1 + cheese.etaIntelligent) * (1 + cheese.etaGreen), 1e-9);
+      expect(cheese.countUnit).to.equal("KGM");
+      // Defaults: baseline = the first 90 days of records, period = the last 90.
+      const { baseline, period } = cheese.records;
+      close(Date.parse(baseline.to) - Date.parse(baseline.from), 90 * DAY);
+      close(Date.parse(period.to) - Date.parse(period.from), 90 * DAY);
+      const first = (await ok(`/api/v1/production-runs?orgId=${orgIdOf("processor2")}&limit=1`)).body.items[0];
+      expect(baseline.from).to.equal(first.startTime);
+      // Explicit windows give the same answer.
+      const q = `baselineFrom=${baseline.from}&baselineTo=${baseline.to}&from=${period.from}&to=${period.to}`;
+      const explicit = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor2")}/productivity?${q}`)).body;
+      expect(explicit.etaGreen).to.equal(cheese.etaGreen);
+      expect(explicit.etaIntelligent).to.equal(cheese.etaIntelligent);
+    });
+
+    it("is null without records, and refuses inverted windows", async function () {
+      const carrier = (await ok(`/api/v1/analytics/orgs/${orgIdOf("carrier")}/productivity`)).body;
+      expect(carrier).to.include({ etaIntelligent: null, etaGreen: null, index: null, outputChange: null });
+      expect(carrier.records.baseline).to.include({ from: null, to: null, runs: 0 });
+      const res = await get(node, `/api/v1/analytics/orgs/3/productivity?baselineFrom=2025-03-01&baselineTo=2025-01-01`);
+      expectProblem(res, 400, "invalid_request");
+      expect(res.body.errors[0].path).to.equal("querystring/baselineTo");
+    });
+
+    it("lists the emission factors in force with their sources", async function () {
+      const res = await ok("/api/v1/analytics/emission-factors");
+      expect(res.body.factors).to.deep.equal({ grid: 0.25, solar: 0.041, wind: 0.011, hydro: 0.024, gas: 0.202, diesel: 0.267 });
+      expect(res.body.sources.grid).to.match(/EEA/);
+      expect(res.body.sources.diesel).to.match(/IPCC 2006/);
+    });
+  });
+
+  describe("POST /api/v1/production-runs", function () {
+    let cheeseToken: string;
+    const cheeseSite = site("processor2", 1);
+    /** Past times on a line of its own, one test hour each. */
+    let slot = 0;
+    const window = (hours = 2) => {
+      const start = Date.now() - 3 * DAY + slot++ * 3 * HOUR;
+      return { startTime: new Date(start).toISOString(), endTime: new Date(start + hours * HOUR).toISOString() };
+    };
+    const run = (overrides: Record<string, unknown> = {}) => ({
+      site: cheeseSite,
+      line: "test-press",
+      ...window(),
+      plannedTimeSeconds: 7_200,
+      runTimeSeconds: 6_000,
+      idealCycleTimeSeconds: 10,
+      totalCount: 500,
+      goodCount: 490,
+      countUnit: "KGM",
+      inputs: [{ material: "sweet cream 35 % fat", quantity: "1100", unit: "LTR" }],
+      outputs: [{ material: "butter", quantity: "490", unit: "KGM" }],
+      energyKwh: { grid: 30, solar: 90 },
+      waterM3: 1.5,
+      scrapKg: 10,
+      processParameters: {
+        airTemperatureK: 298.4,
+        processTemperatureK: 308.9,
+        rotationalSpeedRpm: 1498,
+        torqueNm: 41.3,
+        toolWearMin: 12,
+      },
+      ...overrides,
+    });
+
+    before(async function () {
+      this.timeout(60_000);
+      cheeseToken = await tokenFor(node, demoWallet(member("processor2").account));
+    });
+
+    it("needs a signed-in agent (401), before looking at the body", async function () {
+      expectProblem(await post(node, "/api/v1/production-runs", run()), 401, "unauthorized");
+      expectProblem(await post(node, "/api/v1/production-runs", { nonsense: true }), 401, "unauthorized");
+      expectProblem(
+        await post(node, "/api/v1/production-runs", run(), { "content-type": "application/json", ...bearer("x".repeat(43)) }),
+        401,
+        "unauthorized",
+      );
+    });
+
+    it("refuses a malformed body (400) naming each failing field", async function () {
+      const headers = { "content-type": "application/json", ...bearer(cheeseToken) };
+      const { site: _site, ...withoutSite } = run();
+      const missing = await post(node, "/api/v1/production-runs", withoutSite, headers);
+      expectProblem(missing, 400, "invalid_request");
+      expect(missing.body.errors.map((e: { message: string }) => e.message)).to.include("must have required property 'site'");
+
+      const res = await post(
+        node,
+        "/api/v1/production-runs",
+        run({
+          ...window(),
+          runTimeSeconds: 8_000,
+          goodCount: 501,
+          energyKwh: { coal: 5 },
+          processParameters: { airTemperatureK: 25 },
+        }),
+        headers,
+      );
+      expectProblem(res, 400, "invalid_request");
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal([
+        "body/runTimeSeconds",
+        "body/goodCount",
+        "body/energyKwh/coal",
+        "body/processParameters/airTemperatureK",
+      ]);
+      expect(res.body.errors[3].message).to.match(/298\.15 K/);
+
+      const typed = await post(node, "/api/v1/production-runs", run({ totalCount: "500", waterM3: -1 }), headers);
+      expectProblem(typed, 400, "invalid_request");
+      expect(typed.body.errors.map((e: { path: string }) => e.path)).to.include.members(["body/totalCount", "body/waterM3"]);
+
+      const unknown = await post(
+        node,
+        "/api/v1/production-runs",
+        run({ inputs: [{ batchId: `0x${"cd".repeat(32)}`, quantity: "1" }] }),
+        headers,
+      );
+      expectProblem(unknown, 400, "invalid_request");
+      expect(unknown.body.errors).to.deep.equal([
+        { path: "body/inputs/0/batchId", message: `no batch 0x${"cd".repeat(32)} is in the index` },
+      ]);
+
+      const overRecorded = await post(
+        node,
+        "/api/v1/production-runs",
+        run({ outputs: [{ batchId: butter, quantity: "1" }] }),
+        headers,
+      );
+      expectProblem(overRecorded, 400, "invalid_request");
+      expect(overRecorded.body.errors[0].path).to.equal("body/outputs/0/quantity");
+      expect(overRecorded.body.errors[0].message).to.match(/BTR-2611 was registered with 900 KGM; other runs already record 900/);
+    });
+
+    it("refuses another organisation's batches, lots and sites (403)", async function () {
+      const headers = { "content-type": "application/json", ...bearer(cheeseToken) };
+      const input = await post(node, "/api/v1/production-runs", run({ inputs: [{ batchId: lotA, quantity: "100" }] }), headers);
+      expectProblem(input, 403, "foreign_resource");
+      expect(input.body.detail).to.match(/MILK-2611-A/);
+      expectProblem(
+        await post(node, "/api/v1/production-runs", run({ outputs: [{ batchId: cream, quantity: "1" }] }), headers),
+        403,
+        "foreign_resource",
+      );
+      expectProblem(
+        await post(node, "/api/v1/production-runs", run({ site: site("processor", 1) }), headers),
+        403,
+        "foreign_resource",
+      );
+      // Its own cream portion is fine as an input.
+      const own = await post(
+        node,
+        "/api/v1/production-runs",
+        run({ inputs: [{ batchId: creamPortion, quantity: "10" }] }),
+        headers,
+      );
+      expect(own.status, own.text).to.equal(201);
+      expect(own.body.inputs).to.deep.equal([{ batchId: creamPortion, quantity: "10", unit: "LTR" }]);
+    });
+
+    it("stores a run (201), anchors it through the outbox, and lists it", async function () {
+      this.timeout(60_000);
+      const headers = { "content-type": "application/json", ...bearer(cheeseToken) };
+      const body = run();
+      const res = await post(node, "/api/v1/production-runs", body, headers);
+      expect(res.status, res.text).to.equal(201);
+      expect(res.headers.get("location")).to.equal(`/api/v1/production-runs/${res.body.id}`);
+      expect(res.body).to.deep.include({
+        orgId: orgIdOf("processor2"),
+        site: cheeseSite,
+        line: "test-press",
+        startTime: body.startTime,
+        status: "current",
+        supersededBy: null,
+        submittedBy: demoWallet(member("processor2").account).address,
+      });
+      expect(res.body.anchor).to.include({ status: "pending", verified: false });
+      const m = res.body.metrics;
+      close(m.availability, 6_000 / 7_200);
+      close(m.performance, 5_000 / 6_000);
+      close(m.quality, 0.98);
+      close(m.oee, (10 * 490) / 7_200);
+      close(m.co2eKg, 30 * 0.25 + 90 * 0.041);
+      close(m.co2ePerUnitKg, (7.5 + 3.69) / 490);
+      close(m.defectPpm, 20_000);
+      expect(m.yield).to.equal(null); // litres of cream in, kilograms of butter out
+
+      let anchored: ApiResponse | null = null;
+      for (let i = 0; i < 40 && !anchored; i++) {
+        const current = await ok(`/api/v1/production-runs/${res.body.id}`);
+        if (current.body.anchor.status === "anchored") anchored = current;
+        else await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(anchored, "anchored within 20 s").to.not.equal(null);
+      expect(anchored!.body.anchor.verified).to.equal(true);
+
+      const listed = await ok(`/api/v1/production-runs?orgId=${orgIdOf("processor2")}&line=test-press&limit=500`);
+      expect(listed.body.items.map((r: { id: string }) => r.id)).to.include(res.body.id);
+    });
+
+    it("keeps a corrected run, superseded, and refuses correcting it twice (409) or overlapping it (409)", async function () {
+      const headers = { "content-type": "application/json", ...bearer(cheeseToken) };
+      const original = await post(node, "/api/v1/production-runs", run(), headers);
+      expect(original.status, original.text).to.equal(201);
+      const fix = {
+        ...run(),
+        startTime: original.body.startTime,
+        endTime: original.body.endTime,
+        goodCount: 495,
+        corrects: original.body.id,
+      };
+      const corrected = await post(node, "/api/v1/production-runs", fix, headers);
+      expect(corrected.status, corrected.text).to.equal(201);
+      expect(corrected.body.corrects).to.equal(original.body.id);
+
+      const old = await ok(`/api/v1/production-runs/${original.body.id}`);
+      expect(old.body).to.include({ status: "superseded", supersededBy: corrected.body.id, goodCount: 490 });
+      expect(old.body.anchor.recordHash).to.equal(old.body.anchor.leaf); // the original record is untouched
+
+      const again = await post(node, "/api/v1/production-runs", { ...fix, goodCount: 480 }, headers);
+      expectProblem(again, 409, "already_superseded");
+      const overlap = await post(
+        node,
+        "/api/v1/production-runs",
+        { ...run(), startTime: original.body.startTime, endTime: original.body.endTime },
+        headers,
+      );
+      expectProblem(overlap, 409, "run_overlap");
+
+      const path = `/api/v1/production-runs?orgId=${orgIdOf("processor2")}&line=test-press&limit=500`;
+      const current = (await ok(path)).body.items.map((r: { id: string }) => r.id);
+      expect(current).to.include(corrected.body.id).and.not.include(original.body.id);
+      const everything = (await ok(`${path}&includeSuperseded=true`)).body.items.map((r: { id: string }) => r.id);
+      expect(everything).to.include.members([original.body.id, corrected.body.id]);
+
+      // Another organisation cannot correct it.
+      const dairyToken = await tokenFor(node, demoWallet(member("processor").account));
+      const foreign = await post(
+        node,
+        "/api/v1/production-runs",
+        { ...fix, site: site("processor", 1), corrects: corrected.body.id },
+        { "content-type": "application/json", ...bearer(dairyToken) },
+      );
+      expectProblem(foreign, 403, "foreign_resource");
+    });
+  });
+
+  it("keeps the demo's lots recorded once each", function () {
+    const count = (id: string) =>
+      (
+        node.db.prepare(`SELECT COUNT(*) AS n FROM production_run_batches WHERE batch_id = ? AND role = 'output'`).get(id) as {
+          n: number;
+        }
+      ).n;
+    for (const id of [lotA, lotB, pooled, cream, skim, butter]) expect(count(id), id).to.equal(1);
+  });
+});
