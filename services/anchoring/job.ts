@@ -72,6 +72,8 @@ export function createAnchorJob(options: AnchorJobOptions) {
         if (receipt) await options.indexed?.(receipt.blockNumber);
       } catch (err) {
         const revert = decodeRevert((err as { data?: string }).data);
+        // A failed send leaves a NonceManager counting a nonce the chain never used: resync it.
+        (options.anchors.runner as { reset?: () => void } | null)?.reset?.();
         if (revert?.name !== "AnchorExists") {
           options.log?.warn({ err: revert?.text ?? (err as Error).message, root }, "anchoring failed; will retry");
           continue;

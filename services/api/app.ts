@@ -18,6 +18,7 @@ import { provenanceRoutes } from "./routes/provenance";
 import { settlementRoutes } from "./routes/settlement";
 import { analyticsRoutes } from "./routes/analytics";
 import { epcisRoutes } from "./routes/epcis";
+import { scoreRoutes } from "./routes/scores";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth">;
@@ -86,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(settlementRoutes, routeDeps);
   await app.register(analyticsRoutes, routeDeps);
   await app.register(epcisRoutes, routeDeps);
+  await app.register(scoreRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

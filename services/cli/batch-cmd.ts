@@ -132,7 +132,7 @@ export function registerBatchCommands(program: Command, print: Print): void {
     // A partial offer splits a portion off the offered batch in the same transaction; that
     // portion (keccak256(abi.encode(parent, index))) is what changed hands.
     const history = await apiGet<HistoryJson>(`${batchRef(offered.id)}/history`);
-    const split = history.items.find((i) => i.type === "split" && i.transactionHash.toLowerCase() === tx.transactionHash.toLowerCase());
+    const split = history.items.find((i) => i.type === "split" && i.transactionHash?.toLowerCase() === tx.transactionHash.toLowerCase());
     const moved = await getBatch(split ? String(split.details.child) : offered.id);
     const parent = split ? await getBatch(offered.id) : null;
     const org = await orgNames();

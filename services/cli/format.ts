@@ -33,7 +33,7 @@ export interface BatchDetailJson extends BatchJson {
 
 export interface HistoryJson {
   batchId: string;
-  items: { type: string; at: string; blockNumber: number; transactionHash: string; details: Record<string, unknown> }[];
+  items: { type: string; at: string; blockNumber?: number; transactionHash?: string; details: Record<string, unknown> }[];
 }
 
 export interface TraceJson {
@@ -147,6 +147,13 @@ function historyText(item: HistoryJson["items"][number], unit: string, org: OrgN
       return `packed into logistic unit SSCC ${d.sscc}`;
     case "unpacked":
       return "unpacked from its logistic unit";
+    case "delivered_for_order":
+      return `delivered against order ${d.orderId}`;
+    case "epcis": {
+      const mapping = item.details.mapping as { status?: string } | string | undefined;
+      const status = typeof mapping === "object" && mapping ? mapping.status : mapping;
+      return `EPCIS ${d.eventType ?? "event"}${d.bizStep ? ` (${String(d.bizStep).replace(/^.*[-:/]/, "")})` : ""} ${d.eventID}${status ? `, mapping ${status}` : ""}`;
+    }
     case "unit_handed_over":
       return `custody (with its logistic unit) passed from ${org(d.fromOrgId)} to ${org(d.toOrgId)}${at(d.location)}`;
     default:
@@ -156,7 +163,9 @@ function historyText(item: HistoryJson["items"][number], unit: string, org: OrgN
 
 export function renderHistory(history: HistoryJson, unit: string, org: OrgNames): string {
   if (history.items.length === 0) return `no events for ${history.batchId}`;
-  return history.items.map((item) => `${item.at}  block ${String(item.blockNumber).padStart(6)}  ${historyText(item, unit, org)}`).join("\n");
+  return history.items
+    .map((item) => `${item.at}  ${item.blockNumber === undefined ? "off-chain   " : `block ${String(item.blockNumber).padStart(6)}`}  ${historyText(item, unit, org)}`)
+    .join("\n");
 }
 
 /**

@@ -272,6 +272,8 @@ function history(today: number): DemoRun[] {
             rotationalSpeedRpm: round(rpm),
             torqueNm: round(torque, 1),
             toolWearMin: round(toolWear),
+            // AI4I product quality variant (L = 0, M = 1, H = 2): the churn line makes the M variant.
+            productType: 1,
           },
         },
       });

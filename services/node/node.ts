@@ -32,6 +32,8 @@ import { createOrderFreezer } from "../provenance/freezer";
 import { createSettlementStore } from "../store/settlement";
 import { createJobLoop } from "./jobs";
 import { captureJobFor } from "../epcis/capture";
+import { createMappingJob } from "../epcis/mapping/job";
+import { scoringFor } from "../scoring/service";
 
 export interface RunningNode {
   app: FastifyInstance;
@@ -130,6 +132,17 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
         }),
         // Before anchoring, so the events a round stores are anchored in the same round.
         captureJobFor(db, { log: jobLog }),
+        // Maps stored EPCIS events onto provenance with the integration key, in event order (README: EPCIS → provenance).
+        createMappingJob({
+          db,
+          provenance: contracts.provenance,
+          units: contracts.units,
+          signer: integration,
+          indexed: (block) => indexer.waitForBlock(block),
+          log: jobLog,
+        }),
+        // Scores production runs recorded since the last round (the quality model's hash goes with each score).
+        scoringFor(db).job,
         ...(integration
           ? [
               createAnchorJob({
@@ -148,6 +161,8 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     if (stopped) return;
     // The demo's production runs name its batches, so they are stored once the index has them (a no-op when runs exist).
     if (!config.rpcUrl && config.seedDemo) seedDemoProduction(db, { log });
+    // The default quality model: trained at first start (cached in the data dir), recorded and queued for anchoring.
+    await scoringFor(db).start(config.dataDir, log.child({ component: "scoring" }));
     indexer.start();
     // Recalls and records of the first run are carried through before the node says it is ready.
     await jobs.runNow();
@@ -217,6 +232,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
       await captureJobFor(db).stop();
       await state.indexer?.stop();
       await app.close();
+      scoringFor(db).stop();
       await chain?.stop();
       db.close();
     },

@@ -460,6 +460,76 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX production_run_batches_batch ON production_run_batches (batch_id, role);
     `,
   },
+  {
+    id: 6,
+    name: "quality models and scores",
+    // Primary data (services/scoring/service/store.ts): the quality models this node scored with,
+    // each anchored through the outbox (kind MODEL) in the transaction that records it, and every
+    // quality score with the hash of the model that produced it.
+    sql: `
+      CREATE TABLE models (
+        model_hash TEXT PRIMARY KEY,
+        learner TEXT NOT NULL,
+        features TEXT NOT NULL,
+        threshold REAL NOT NULL,
+        cv_metrics TEXT NOT NULL,
+        record TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE quality_scores (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL CHECK (source IN ('request', 'production_run')),
+        run_id TEXT,
+        inputs_hash TEXT NOT NULL,
+        scorable INTEGER NOT NULL CHECK (scorable IN (0, 1)),
+        probability REAL,
+        risk_band TEXT,
+        output TEXT NOT NULL,
+        model_hash TEXT NOT NULL REFERENCES models (model_hash),
+        -- The agent (wallet address) that asked for a requested score; null for production runs.
+        requested_by TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX quality_scores_run ON quality_scores (run_id, model_hash);
+      -- A production run is scored once per model (by the scoring job, or on first read).
+      CREATE UNIQUE INDEX quality_scores_production_run ON quality_scores (run_id, model_hash) WHERE source = 'production_run';
+    `,
+  },
+  {
+    id: 7,
+    name: "EPCIS mapping onto provenance",
+    // Primary/operational data (never derived, never rolled back). The mapping queue: the capture job's
+    // hook adds a pending row in the transaction that stores each event; the mapping job
+    // (services/epcis/mapping/job.ts) applies it with the node's integration key, in order. Events
+    // stored before this migration are not mapped after the fact (their on-chain effects were not asked for).
+    sql: `
+      CREATE TABLE epcis_mappings (
+        seq INTEGER PRIMARY KEY REFERENCES epcis_events (seq),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'not_applied')),
+        -- registerLots, offer, accept, transform, pack, unpack, offerUnit, acceptUnit, observe, link, kept
+        effect TEXT,
+        reason TEXT,
+        -- The (first) transaction of the effect; every hash is in details.transactions.
+        tx_hash TEXT,
+        -- JSON: the calls planned and sent (so a restart resumes a sent transaction instead of redoing it), batches, orders.
+        details TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX epcis_mappings_pending ON epcis_mappings (seq) WHERE status = 'pending';
+      INSERT INTO epcis_mappings (seq, status, reason, created_at, updated_at)
+        SELECT seq, 'not_applied', 'captured before Lotline mapped EPCIS events onto provenance', record_time, record_time FROM epcis_events;
+
+      -- Purchase orders an event names (a bizTransaction of type po), shown on the order and its batches.
+      CREATE TABLE epcis_order_links (
+        seq INTEGER NOT NULL REFERENCES epcis_events (seq),
+        order_id INTEGER NOT NULL,
+        biz_transaction TEXT NOT NULL,
+        PRIMARY KEY (seq, order_id)
+      );
+      CREATE INDEX epcis_order_links_order ON epcis_order_links (order_id, seq);
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -242,6 +242,15 @@ export function createProvenanceStore(db: Db) {
         return { type: r.type, at: r.time, blockNumber: r.block_number, logIndex: r.log_index, transactionHash: r.tx_hash, details };
       });
     },
+    /** The SSCCs of the logistic units a batch was ever packed into (its EPCIS events may name them). */
+    ssccsOf(batchId: string): string[] {
+      const packed = (prepared(db, `SELECT details FROM batch_events WHERE batch_id = ? AND type = 'packed' ORDER BY block_number, log_index`).all(batchId) as {
+        details: string;
+      }[]).map((r) => (JSON.parse(r.details) as { sscc?: string }).sscc);
+      const row = byId(batchId);
+      const current = row?.unit_key ? ssccOf(row.unit_key) : undefined;
+      return [...new Set([...packed, current].filter((s): s is string => typeof s === "string" && s !== ""))];
+    },
     product(gtin: string) {
       const row = prepared(db, `SELECT * FROM products WHERE gtin = ?`).get(gtin) as
         | { gtin: string; org_id: number; unit: string; master_data_hash: string; registered_at: string; registered_block: number; registered_tx: string }

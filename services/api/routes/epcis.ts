@@ -33,6 +33,7 @@ import {
 } from "../../epcis/query";
 import { bareTerm, vocabularyTerms } from "../../epcis/vocabulary";
 import { prepared } from "../../store/statements";
+import { mappingRoutes } from "../../epcis/mapping/routes";
 
 /**
  * The GS1 EPCIS 2.0 REST binding under /epcis: the capture interface (POST /epcis/capture answers
@@ -616,6 +617,9 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       return sendEvents(request, reply, params, { MATCH_anyEPC: request.params.epc });
     },
   );
+
+  // How each event was mapped onto provenance (GET /epcis/events/{eventID}/mapping), outside the standard event body.
+  await app.register(mappingRoutes, { db });
 
   app.get(
     "/epcis/eventTypes",

@@ -10,6 +10,7 @@ import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
 import type { RouteDeps } from "../app";
+import { epcisEventCount, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
 
 const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string in `unit`" });
@@ -75,7 +76,13 @@ const Edge = Type.Object({
   unit: Type.String(),
 });
 
-const TraceNode = Type.Intersect([Batch, Type.Object({ depth: Type.Integer({ description: "negative upstream, positive downstream" }) })]);
+const TraceNode = Type.Intersect([
+  Batch,
+  Type.Object({
+    depth: Type.Integer({ description: "negative upstream, positive downstream" }),
+    epcisEvents: Type.Optional(Type.Integer({ description: "stored EPCIS events naming the batch's lot or a logistic unit (SSCC) it was packed in" })),
+  }),
+]);
 
 const RefParams = Type.Object({
   ref: Type.String({ minLength: 1, maxLength: 512, description: "batch id (0x…) or URL-encoded GS1 Digital Link of a lot" }),
@@ -223,7 +230,10 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       const batches = store.getBatches(result.nodes.map((n) => n.id));
       return {
         root: root.id,
-        nodes: result.nodes.map((n) => ({ ...batches.get(n.id)!, depth: n.depth })),
+        nodes: result.nodes.map((n) => {
+          const batch = batches.get(n.id)!;
+          return { ...batch, depth: n.depth, epcisEvents: epcisEventCount(db, batch, store.ssccsOf(n.id)) };
+        }),
         edges: result.edges,
         truncated: result.truncated,
       };
@@ -234,7 +244,11 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     "/api/v1/batches/:ref/history",
     {
       schema: {
-        summary: "Custody and observation timeline of a batch",
+        summary: "Custody and observation timeline of a batch, with the EPCIS events naming it",
+        description:
+          "On-chain entries carry blockNumber, logIndex and transactionHash. Entries of type `epcis` are stored EPCIS events naming the batch's lot " +
+          "(its Digital Link /01/{gtin}/10/{lot}, however captured) or a logistic unit (SSCC) it was packed in, at their eventTime, with " +
+          "{recordId, eventID, hashId, eventType, action, bizStep, eventTime, mapping: {status, effect, reason, transactionHash}, orderIds}.",
         tags: ["provenance"],
         params: RefParams,
         response: {
@@ -242,11 +256,11 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
             batchId: Hex32,
             items: Type.Array(
               Type.Object({
-                type: Type.String(),
+                type: Type.String({ description: "registered, offered, handed_over, …; epcis for a stored EPCIS event" }),
                 at: Iso,
-                blockNumber: Type.Integer(),
-                logIndex: Type.Integer(),
-                transactionHash: Hex32,
+                blockNumber: Type.Optional(Type.Integer()),
+                logIndex: Type.Optional(Type.Integer()),
+                transactionHash: Type.Optional(Hex32),
                 details: Type.Record(Type.String(), Type.Unknown()),
               }),
             ),
@@ -257,7 +271,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const batch = requireBatch(request.params.ref);
-      return { batchId: batch.id, items: store.history(batch.id) };
+      return { batchId: batch.id, items: mergeTimelines(store.history(batch.id), epcisTimeline(db, batch, store.ssccsOf(batch.id))) };
     },
   );
 

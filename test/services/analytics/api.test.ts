@@ -130,6 +130,7 @@ describe("API analytics routes", function () {
         "rotationalSpeedRpm",
         "torqueNm",
         "toolWearMin",
+        "productType",
       );
       const m = res.body.metrics;
       close(m.oee, (run.idealCycleTimeSeconds * run.goodCount) / run.plannedTimeSeconds, 1e-9);

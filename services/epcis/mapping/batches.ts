@@ -1,0 +1,125 @@
+import type { Db } from "../../store/db";
+import { prepared } from "../../store/statements";
+import { formatDigitalLink } from "../../gs1/digital-link";
+import { canonicalId } from "../identifiers";
+import { recordIdOf } from "../store";
+import { bareTerm } from "../vocabulary";
+import type { MappingStatus } from "./queue";
+
+/**
+ * A batch's EPCIS events: the stored events whose identifiers (in any role: epcList, quantity list
+ * classes, parent and children, inputs and outputs) name its lot (`https://id.gs1.org/01/{gtin}/10/{lot}`,
+ * however captured) or a logistic unit (SSCC, `https://id.gs1.org/00/{sscc}`) it was packed in.
+ */
+
+export interface EpcisTimelineEntry {
+  type: "epcis";
+  at: string;
+  details: {
+    recordId: string;
+    eventID: string;
+    hashId: string;
+    eventType: string;
+    action: string | null;
+    bizStep: string | null;
+    eventTime: string;
+    mapping: { status: MappingStatus; effect: string | null; reason: string | null; transactionHash: string | null };
+    orderIds: string[];
+  };
+}
+
+/** The canonical identifiers that name a batch: its lot's Digital Link and its logistic units' SSCCs. */
+export function batchIdentifiers(batch: { gtin: string; lot: string }, ssccs: string[]): string[] {
+  return [canonicalId(formatDigitalLink(batch.gtin, batch.lot)), ...ssccs.map((s) => `https://id.gs1.org/00/${s}`)];
+}
+
+interface Row {
+  seq: number;
+  event_id: string;
+  hash_id: string;
+  event_type: string;
+  action: string | null;
+  biz_step: string | null;
+  event_time: string;
+  status: MappingStatus | null;
+  effect: string | null;
+  reason: string | null;
+  tx_hash: string | null;
+}
+
+function eventsNaming(db: Db, ids: string[]): Row[] {
+  if (ids.length === 0) return [];
+  // One placeholder per identifier; every value is a bound parameter.
+  return db
+    .prepare(
+      `SELECT e.seq, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash
+       FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
+       WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")}))
+       ORDER BY e.event_time, e.seq`,
+    )
+    .all(...ids) as Row[];
+}
+
+/** Timeline entries (type `epcis`) for the events naming a batch, by event time. */
+export function epcisTimeline(db: Db, batch: { gtin: string; lot: string }, ssccs: string[]): EpcisTimelineEntry[] {
+  const orders = prepared(db, `SELECT order_id FROM epcis_order_links WHERE seq = ? ORDER BY order_id`);
+  return eventsNaming(db, batchIdentifiers(batch, ssccs)).map((r) => ({
+    type: "epcis" as const,
+    at: r.event_time,
+    details: {
+      recordId: recordIdOf(r.seq),
+      eventID: r.event_id,
+      hashId: r.hash_id,
+      eventType: r.event_type,
+      action: r.action,
+      bizStep: r.biz_step === null ? null : (bareTerm("bizStep", r.biz_step) ?? r.biz_step),
+      eventTime: r.event_time,
+      mapping: { status: r.status ?? "not_applied", effect: r.effect, reason: r.status ? r.reason : "not queued for mapping", transactionHash: r.tx_hash },
+      orderIds: (orders.all(r.seq) as { order_id: number }[]).map((o) => String(o.order_id)),
+    },
+  }));
+}
+
+/** How many stored events name a batch. */
+export function epcisEventCount(db: Db, batch: { gtin: string; lot: string }, ssccs: string[]): number {
+  const ids = batchIdentifiers(batch, ssccs);
+  return (
+    db
+      .prepare(`SELECT COUNT(DISTINCT seq) AS n FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")})`)
+      .get(...ids) as { n: number }
+  ).n;
+}
+
+/**
+ * A chain timeline and the EPCIS entries in one list by time; entries of equal time keep the chain's
+ * order first (stable).
+ */
+export function mergeTimelines<A extends { at: string }, B extends { at: string }>(chain: A[], epcis: B[]): (A | B)[] {
+  const out: (A | B)[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < chain.length || j < epcis.length) {
+    if (j >= epcis.length || (i < chain.length && Date.parse(chain[i].at) <= Date.parse(epcis[j].at))) out.push(chain[i++]);
+    else out.push(epcis[j++]);
+  }
+  return out;
+}
+
+/** Stored events naming a Lotline order (a po business transaction), oldest first. */
+export function orderEvents(db: Db, orderId: number) {
+  return (
+    prepared(
+      db,
+      `SELECT e.seq, e.event_id, e.hash_id, e.event_type, e.biz_step, e.event_time, l.biz_transaction
+       FROM epcis_order_links l JOIN epcis_events e ON e.seq = l.seq WHERE l.order_id = ? ORDER BY e.event_time, e.seq`,
+    ).all(orderId) as { seq: number; event_id: string; hash_id: string; event_type: string; biz_step: string | null; event_time: string; biz_transaction: string }[]
+  ).map((r) => ({
+    recordId: recordIdOf(r.seq),
+    eventID: r.event_id,
+    hashId: r.hash_id,
+    eventType: r.event_type,
+    bizStep: r.biz_step === null ? null : (bareTerm("bizStep", r.biz_step) ?? r.biz_step),
+    eventTime: r.event_time,
+    bizTransaction: r.biz_transaction,
+  }));
+}

@@ -1,0 +1,265 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { getAddress, NonceManager, type BaseContract, type Signer } from "ethers";
+import type { Db } from "../../store/db";
+import { prepared } from "../../store/statements";
+import { createIdentityStore } from "../../store/identity";
+import { decodeRevert, type LogisticUnits, type ProvenanceRegistry } from "../../chain/contracts";
+import { eventFacts } from "./facts";
+import { installMappingQueue, mappingOf, updateMapping } from "./queue";
+import { planMapping, type Actor, type PlannedCall } from "./plan";
+
+/**
+ * The mapping job: settles the mapping queue in event order, with this node's integration key.
+ *
+ * For each pending event it plans the effect (plan.ts) and, when that needs transactions, simulates
+ * every call first (eth_call from the integration key), so a refusal is recorded with the contract's
+ * custom error and nothing is sent. Then it sends them one after another, recording each hash before
+ * waiting for it, and waits until the index has the block, so the next event is planned against the
+ * state this one left. A node stopped between sending and recording resumes from the recorded hashes
+ * instead of sending again. Transient failures (the chain unreachable) leave the event pending and end
+ * the run; the next run retries from that event, so events are never mapped out of order.
+ */
+export interface MappingJobOptions {
+  db: Db;
+  provenance: ProvenanceRegistry;
+  units: LogisticUnits;
+  /** This member's integration key (an active agent of its organisation), or null when none is configured. */
+  signer: Signer | null;
+  /** Resolves once the index includes a block. */
+  indexed?: (blockNumber: number) => Promise<void>;
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+interface SendState {
+  calls: PlannedCall[];
+  /** Hashes of the calls sent so far, in order. */
+  transactions: string[];
+  [key: string]: unknown;
+}
+
+/** An error a contract raised (a refusal), as opposed to a transport failure. */
+function revertOf(err: unknown): string | null {
+  const e = err as { data?: string; code?: string; reason?: string | null; shortMessage?: string; info?: { error?: { data?: string } } };
+  const data = e.data ?? e.info?.error?.data;
+  const decoded = decodeRevert(data);
+  if (decoded) return decoded.text;
+  if (e.code === "CALL_EXCEPTION") return e.reason ?? e.shortMessage ?? "reverted";
+  return null;
+}
+
+const jobs = new WeakMap<Db, MappingJob>();
+
+/** The mapping job the node created for a database (tests run it directly). */
+export function mappingJobFor(db: Db): MappingJob | undefined {
+  return jobs.get(db);
+}
+
+export function createMappingJob(options: MappingJobOptions) {
+  const { db } = options;
+  installMappingQueue();
+  const identity = createIdentityStore(db);
+  let busy: Promise<number> | null = null;
+  let again = false;
+
+  async function actor(): Promise<Actor> {
+    if (!options.signer) return { orgId: null, address: null, problem: "this node has none (LOTLINE_INTEGRATION_KEY)" };
+    const address = getAddress(await options.signer.getAddress());
+    const agent = identity.getAgent(address);
+    if (!agent) return { orgId: null, address, problem: `${address} is not an agent of any organisation` };
+    if (agent.status !== "active") return { orgId: null, address, problem: `${address} is ${agent.status}` };
+    return { orgId: Number(agent.orgId), address, problem: null };
+  }
+
+  const contractFor = (call: PlannedCall): BaseContract =>
+    (call.contract === "provenance" ? options.provenance : options.units).connect(options.signer) as BaseContract;
+
+  /** Waits for a sent transaction; true when it succeeded, false when it reverted, null when the chain has never heard of it. */
+  async function settle(hash: string): Promise<boolean | null> {
+    const provider = options.signer!.provider!;
+    if (!(await provider.getTransaction(hash))) {
+      const receipt = await provider.getTransactionReceipt(hash);
+      if (!receipt) return null;
+    }
+    const receipt = await provider.waitForTransaction(hash, 1, 120_000);
+    if (!receipt) throw new Error(`transaction ${hash} is not mined after 120 s`);
+    if (receipt.status === 1) await options.indexed?.(receipt.blockNumber);
+    return receipt.status === 1;
+  }
+
+  /**
+   * Sends one call. The anchor job shares this signer: a send of its that failed before reaching the
+   * chain (an estimate that reverted) leaves the NonceManager a nonce ahead, which would leave this
+   * transaction waiting forever; and a run started outside the job loop (tests) may race it for a
+   * nonce. So the nonce is re-read when it is ahead of the chain's, and a send that lost the race is
+   * repeated with a fresh one.
+   */
+  async function sendOnce(call: PlannedCall): Promise<string> {
+    const signer = options.signer!;
+    for (let attempt = 1; ; attempt++) {
+      if (signer instanceof NonceManager) {
+        const chain = await signer.provider!.getTransactionCount(await signer.getAddress(), "pending");
+        if ((await signer.getNonce("pending")) > chain) signer.reset();
+      }
+      try {
+        return (await contractFor(call).getFunction(call.fn).send(...call.args)).hash;
+      } catch (err) {
+        if (signer instanceof NonceManager) signer.reset();
+        const code = (err as { code?: string }).code;
+        const nonceLost = code === "NONCE_EXPIRED" || code === "REPLACEMENT_UNDERPRICED" || /nonce too low/i.test(String((err as Error).message));
+        if (!nonceLost || attempt >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
+  }
+
+  /** Simulates then sends the calls from `state.transactions.length` on; records progress. */
+  async function send(seq: number, effect: string, state: SendState): Promise<void> {
+    const remaining = state.calls.slice(state.transactions.length);
+    for (const call of remaining) {
+      try {
+        await contractFor(call).getFunction(call.fn).staticCall(...call.args);
+      } catch (err) {
+        const revert = revertOf(err);
+        if (revert === null) throw err;
+        const sent = state.transactions.length;
+        updateMapping(db, seq, {
+          status: "not_applied",
+          effect,
+          reason: `refused by the contract: ${revert}${sent ? ` (after ${sent} of ${state.calls.length} transactions were applied)` : ""}; nothing ${sent ? "more " : ""}was sent`,
+          txHash: state.transactions[0] ?? null,
+          details: state,
+        });
+        return;
+      }
+    }
+    for (const call of remaining) {
+      let hash: string;
+      try {
+        hash = await sendOnce(call);
+      } catch (err) {
+        const revert = revertOf(err);
+        if (revert === null) throw err;
+        updateMapping(db, seq, { status: "not_applied", effect, reason: `refused by the contract: ${revert}`, txHash: state.transactions[0] ?? null, details: state });
+        return;
+      }
+      state.transactions.push(hash);
+      updateMapping(db, seq, { status: "pending", effect, txHash: state.transactions[0], details: state });
+      const ok = await settle(hash);
+      if (ok !== true) {
+        updateMapping(db, seq, {
+          status: "not_applied",
+          effect,
+          reason: ok === false ? `transaction ${hash} reverted on-chain` : `transaction ${hash} was dropped`,
+          txHash: state.transactions[0],
+          details: state,
+        });
+        return;
+      }
+    }
+    updateMapping(db, seq, { status: "applied", effect, txHash: state.transactions[0] ?? null, details: state });
+    options.log?.info({ seq, effect, transactions: state.transactions }, "EPCIS event applied to provenance");
+  }
+
+  /**
+   * Decides one pending mapping. What needs no transaction is written at once (inside the caller's
+   * SQLite transaction); what does is returned as the work to await.
+   */
+  function decide(seq: number, who: Actor): (() => Promise<void>) | null {
+    const row = mappingOf(db, seq)!;
+    const resumed = row.details ? (JSON.parse(row.details) as Partial<SendState>) : null;
+    if (resumed?.calls && Array.isArray(resumed.transactions) && row.effect && options.signer) {
+      const effect = row.effect;
+      // Sent before a restart: settle what was sent, then go on with the rest.
+      return async () => {
+        const state = resumed as SendState;
+        const confirmed: string[] = [];
+        for (const hash of state.transactions) {
+          const ok = await settle(hash);
+          if (ok === false) {
+            updateMapping(db, seq, { status: "not_applied", effect, reason: `transaction ${hash} reverted on-chain`, txHash: state.transactions[0], details: state });
+            return;
+          }
+          if (ok === null) break; // dropped: sent again below
+          confirmed.push(hash);
+        }
+        state.transactions = confirmed;
+        await send(seq, effect, state);
+      };
+    }
+    const facts = eventFacts(db, seq);
+    if (!facts) {
+      updateMapping(db, seq, { status: "not_applied", reason: "the event record is missing" });
+      return null;
+    }
+    const plan = planMapping(db, facts, who);
+    if (plan.status === "not_applied") {
+      updateMapping(db, seq, { status: "not_applied", effect: plan.effect ?? null, reason: plan.reason, details: plan.details ?? null });
+      return null;
+    }
+    if (plan.status === "applied") {
+      for (const link of plan.orderLinks ?? []) {
+        prepared(db, `INSERT OR IGNORE INTO epcis_order_links (seq, order_id, biz_transaction) VALUES (?, ?, ?)`).run(seq, link.orderId, link.bizTransaction);
+      }
+      updateMapping(db, seq, { status: "applied", effect: plan.effect, details: plan.details });
+      return null;
+    }
+    return () => send(seq, plan.effect, { ...plan.details, calls: plan.calls, transactions: [] });
+  }
+
+  /**
+   * Settles every pending mapping, oldest event first; returns how many it settled. Decisions that
+   * need no transaction are committed a chunk at a time; a transaction ends the chunk.
+   */
+  async function drain(): Promise<number> {
+    const who = await actor();
+    const pending = prepared(db, `SELECT seq FROM epcis_mappings WHERE status = 'pending' AND seq > ? ORDER BY seq LIMIT 200`);
+    let after = 0;
+    let settled = 0;
+    for (;;) {
+      const seqs = (pending.all(after) as { seq: number }[]).map((r) => r.seq);
+      if (seqs.length === 0) return settled;
+      let work: { seq: number; run: () => Promise<void> } | null = null;
+      db.transaction(() => {
+        for (const seq of seqs) {
+          after = seq;
+          const run = decide(seq, who);
+          if (run) {
+            work = { seq, run };
+            return;
+          }
+          settled++;
+        }
+      })();
+      const next = work as { seq: number; run: () => Promise<void> } | null;
+      if (next) {
+        await next.run();
+        if (mappingOf(db, next.seq)!.status === "pending") throw new Error(`the mapping of event ${next.seq} is still pending`);
+        settled++;
+      }
+      await yieldToEventLoop();
+    }
+  }
+
+  async function runOnce(): Promise<number> {
+    if (busy) {
+      again = true;
+      return busy;
+    }
+    busy = (async () => {
+      let settled = 0;
+      do {
+        again = false;
+        settled += await drain();
+      } while (again);
+      return settled;
+    })().finally(() => {
+      busy = null;
+    });
+    return busy;
+  }
+
+  const job = { name: "epcis-mapping", runOnce };
+  jobs.set(db, job);
+  return job;
+}
+export type MappingJob = { name: string; runOnce(): Promise<number> };

@@ -1,0 +1,90 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { Db } from "../../store/db";
+import { HttpProblem } from "../../api/problem";
+import { eventsById } from "../store";
+import { orderEvents } from "./batches";
+import { installMappingQueue, mappingView } from "./queue";
+
+/**
+ * How captured events were mapped onto provenance. Kept out of GET /epcis/events/{eventID}, whose
+ * body stays a standard EPCIS document. Registered inside the EPCIS routes (their problem documents).
+ */
+
+const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  code: Type.String(),
+  instance: Type.Optional(Type.String()),
+});
+
+const Mapping = Type.Object({
+  recordId: Type.String(),
+  eventID: Type.String(),
+  hashId: Type.String(),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("applied"), Type.Literal("not_applied")]),
+  effect: Type.Union([Type.String(), Type.Null()], {
+    description: "registerLots, offer, accept, transform, pack, unpack, offerUnit, acceptUnit, observe, link (to an order) or kept (shown on the batches)",
+  }),
+  reason: Type.Union([Type.String(), Type.Null()], { description: "why it was not applied (the contract's custom error for a refusal)" }),
+  transactionHash: Type.Union([Type.String(), Type.Null()]),
+  transactions: Type.Array(Type.String()),
+  details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
+    description: "what the effect acted on (batches, quantities in the product's unit, organisations) and the calls sent",
+  }),
+  createdAt: Type.Union([Type.String(), Type.Null()]),
+  updatedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const mappingRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  installMappingQueue();
+
+  app.get(
+    "/epcis/events/:eventID/mapping",
+    {
+      schema: {
+        summary: "How an event was mapped onto provenance: pending, applied (effect, transactions) or not_applied (reason)",
+        description: "One record per stored record under the eventID (an event and its error declarations), oldest first.",
+        tags: ["epcis"],
+        params: Type.Object({ eventID: Type.String({ minLength: 1, maxLength: 1024, description: "the eventID (or CBV hash ID), percent-encoded" }) }),
+        response: { 200: Type.Object({ eventID: Type.String(), records: Type.Array(Mapping) }), 400: Problem, 404: Problem },
+      },
+    },
+    async (request) => {
+      const rows = eventsById(db, request.params.eventID);
+      if (rows.length === 0) throw new HttpProblem(404, "event_not_found", `no event ${request.params.eventID}`);
+      return { eventID: request.params.eventID, records: rows.map((row) => mappingView(db, row)) };
+    },
+  );
+
+  app.get(
+    "/api/v1/orders/:orderId/epcis-events",
+    {
+      schema: {
+        summary: "EPCIS events naming a purchase order (a po business transaction …:po:{orderId}, …/po/{orderId} or …/orders/{orderId})",
+        tags: ["epcis", "settlement"],
+        params: Type.Object({ orderId: Type.String({ pattern: "^[1-9][0-9]{0,18}$" }) }),
+        response: {
+          200: Type.Object({
+            orderId: Type.String(),
+            events: Type.Array(
+              Type.Object({
+                recordId: Type.String(),
+                eventID: Type.String(),
+                hashId: Type.String(),
+                eventType: Type.String(),
+                bizStep: Type.Union([Type.String(), Type.Null()]),
+                eventTime: Type.String(),
+                bizTransaction: Type.String(),
+              }),
+            ),
+          }),
+          400: Problem,
+        },
+      },
+    },
+    async (request) => ({ orderId: request.params.orderId, events: orderEvents(db, Number(request.params.orderId)) }),
+  );
+};
