@@ -103,17 +103,9 @@ export const Status = { None: 0n, Active: 1n, InTransit: 2n, Consumed: 3n, Destr
 export const Recall = { None: 0n, Direct: 1n, Propagated: 2n } as const;
 export const Kind = { Custody: 0, Ownership: 1, Both: 2 } as const;
 
-export const ACCEPTANCE_TYPES = {
-  Acceptance: [
-    { name: "batchId", type: "bytes32" },
-    { name: "quantity", type: "uint128" },
-    { name: "toOrg", type: "uint64" },
-    { name: "kind", type: "uint8" },
-    { name: "gln", type: "string" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+// The EIP-712 type the service signs with: one definition for the service and the tests.
+export { ACCEPTANCE_TYPES } from "../../services/provenance/acceptance";
+import { ACCEPTANCE_TYPES } from "../../services/provenance/acceptance";
 
 export interface AcceptanceTerms {
   batchId: string;
