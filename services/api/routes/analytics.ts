@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from "../cursor";
 import { Address, Hex32, IdString, Iso, List } from "../schemas";
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
-import { DigitalLinkError, parseDigitalLink } from "../../gs1/digital-link";
+import { resolveBatchRef } from "../batch-ref";
 import { createProvenanceStore } from "../../store/provenance";
 import {
   createAnalyticsStore,
@@ -230,22 +230,6 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     return orgId;
   }
 
-  /** A batch id, or the lot (its first portion) a Digital Link names. */
-  function resolveRef(ref: string): string {
-    if (/^0x[0-9a-fA-F]{64}$/.test(ref)) return ref.toLowerCase();
-    try {
-      const { gtin, lot } = parseDigitalLink(ref);
-      const lotId = provenance.lotIdOf(gtin, lot);
-      if (!lotId) throw new HttpProblem(404, "batch_not_found", `no lot ${lot} of GTIN ${gtin} is registered`);
-      return lotId;
-    } catch (err) {
-      if (err instanceof DigitalLinkError) {
-        throw new HttpProblem(400, "invalid_ref", `${err.message}; give a batch id (0x + 64 hex digits) or a GS1 Digital Link`);
-      }
-      throw err;
-    }
-  }
-
   app.post(
     "/api/v1/production-runs",
     {
@@ -418,7 +402,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       },
     },
     async (request) => {
-      const id = resolveRef(request.params.ref);
+      const id = resolveBatchRef(provenance, request.params.ref);
       const batch = provenance.getBatch(id);
       if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${request.params.ref}`);
       const footprint = batchFootprint(id, store.footprintLookups(), factors, store.units());

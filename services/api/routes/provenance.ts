@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { Hex32, Iso, List, ListQuery } from "../schemas";
-import { DigitalLinkError, normaliseGtin, parseDigitalLink } from "../../gs1/digital-link";
+import { normaliseGtin } from "../../gs1/digital-link";
+import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
 import { downstreamClosure, traceLineage, type Direction } from "../../provenance/trace";
 import { anchorOf, proofOf } from "../../anchoring/outbox";
@@ -134,27 +135,7 @@ const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
 export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
   const store = createProvenanceStore(db);
 
-  /** A batch id, or the lot (its first portion) a Digital Link names. */
-  function resolveRef(ref: string): string {
-    if (/^0x[0-9a-fA-F]{64}$/.test(ref)) return ref.toLowerCase();
-    try {
-      const { gtin, lot } = parseDigitalLink(ref);
-      const lotId = store.lotIdOf(gtin, lot);
-      if (!lotId) throw new HttpProblem(404, "batch_not_found", `no lot ${lot} of GTIN ${gtin} is registered`);
-      return lotId;
-    } catch (err) {
-      if (err instanceof DigitalLinkError) {
-        throw new HttpProblem(400, "invalid_ref", `${err.message}; give a batch id (0x + 64 hex digits) or a GS1 Digital Link`);
-      }
-      throw err;
-    }
-  }
-
-  function requireBatch(ref: string): BatchView {
-    const batch = store.getBatch(resolveRef(ref));
-    if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${ref}`);
-    return batch;
-  }
+  const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
   app.get(
     "/api/v1/batches",

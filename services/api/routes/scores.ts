@@ -5,7 +5,7 @@ import { HttpProblem } from "../problem";
 import { Hex32, IdString, Iso } from "../schemas";
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
-import { DigitalLinkError, parseDigitalLink } from "../../gs1/digital-link";
+import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { proofOf } from "../../anchoring/outbox";
 import {
@@ -265,27 +265,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     };
   }
 
-  /** A batch id, or the lot (its first portion) a Digital Link names; as GET /api/v1/batches/{ref}. */
-  function requireBatch(ref: string): BatchView {
-    let id: string;
-    if (/^0x[0-9a-fA-F]{64}$/.test(ref)) id = ref.toLowerCase();
-    else {
-      try {
-        const { gtin, lot } = parseDigitalLink(ref);
-        const lotId = provenance.lotIdOf(gtin, lot);
-        if (!lotId) throw new HttpProblem(404, "batch_not_found", `no lot ${lot} of GTIN ${gtin} is registered`);
-        id = lotId;
-      } catch (err) {
-        if (err instanceof DigitalLinkError) {
-          throw new HttpProblem(400, "invalid_ref", `${err.message}; give a batch id (0x + 64 hex digits) or a GS1 Digital Link`);
-        }
-        throw err;
-      }
-    }
-    const batch = provenance.getBatch(id);
-    if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${ref}`);
-    return batch;
-  }
+  const requireBatch = (ref: string): BatchView => requireBatchRef(provenance, ref);
 
   app.get(
     "/api/v1/models",
