@@ -116,6 +116,7 @@ export function instrumentRpc(rpc: RpcClient): { rpc: RpcClient; stats: RpcStats
     blockNumber: timed("eth_blockNumber", () => rpc.blockNumber()),
     getBlock: timed("eth_getBlockByNumber", (n: number) => rpc.getBlock(n)),
     getLogs: timed("eth_getLogs", (filter: Parameters<RpcClient["getLogs"]>[0]) => rpc.getLogs(filter)),
+    getBlockLogs: timed("eth_getLogs", (blockHash: string, address: string[]) => rpc.getBlockLogs(blockHash, address)),
   };
   return { rpc: wrapped, stats };
 }

@@ -44,6 +44,11 @@ export interface RpcClient {
   blockNumber(): Promise<number>;
   getBlock(number: number): Promise<RpcBlock | null>;
   getLogs(filter: { fromBlock: number; toBlock: number; address: string[] }): Promise<RpcLog[]>;
+  /**
+   * The logs of exactly one block, named by hash (EIP-234): they cannot come from another fork
+   * than the header that was read. A node that no longer has the block answers an error.
+   */
+  getBlockLogs(blockHash: string, address: string[]): Promise<RpcLog[]>;
 }
 
 export function createRpcClient(url: string, options: { timeoutMs?: number } = {}): RpcClient {
@@ -104,17 +109,25 @@ export function createRpcClient(url: string, options: { timeoutMs?: number } = {
       const raw = await call<Array<Record<string, unknown>>>("eth_getLogs", [
         { fromBlock: quantity(filter.fromBlock), toBlock: quantity(filter.toBlock), address: filter.address },
       ]);
-      return raw.map((log) => ({
-        address: String(log.address),
-        topics: log.topics as string[],
-        data: String(log.data),
-        blockNumber: Number(log.blockNumber),
-        blockHash: String(log.blockHash),
-        transactionHash: String(log.transactionHash),
-        logIndex: Number(log.logIndex),
-        removed: Boolean(log.removed),
-      }));
+      return raw.map(toRpcLog);
     },
+    async getBlockLogs(blockHash, address) {
+      const raw = await call<Array<Record<string, unknown>>>("eth_getLogs", [{ blockHash, address }]);
+      return raw.map(toRpcLog);
+    },
+  };
+}
+
+function toRpcLog(log: Record<string, unknown>): RpcLog {
+  return {
+    address: String(log.address),
+    topics: log.topics as string[],
+    data: String(log.data),
+    blockNumber: Number(log.blockNumber),
+    blockHash: String(log.blockHash),
+    transactionHash: String(log.transactionHash),
+    logIndex: Number(log.logIndex),
+    removed: Boolean(log.removed),
   };
 }
 

@@ -120,37 +120,61 @@ export function createIndexer(options: IndexerOptions) {
     if (target <= cp.number) return { type: "idle", head };
     const from = cp.number + 1;
     let to = Math.min(target, from + range - 1);
-
-    let logs: RpcLog[];
-    try {
-      logs = await rpcRetry(() => rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }));
-    } catch (err) {
-      if (isRangeTooLarge(err) && range > 1) {
-        range = Math.max(1, Math.floor(range / 2));
-        return { type: "retry", reason: `log range too large; now ${range} blocks` };
-      }
-      throw err;
-    }
-    logs = logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
-    if (logs.length > maxEventsPerStep) {
-      const firstCut = logs[maxEventsPerStep].blockNumber;
-      to = firstCut > from ? firstCut - 1 : firstCut;
-      logs = logs.filter((l) => l.blockNumber <= to);
-      range = Math.max(1, to - from + 1);
-    }
-
-    // Blocks within the reorg window are fetched one by one so that each one's parent hash is
-    // checked; older blocks are final, and only those with logs (and the range end) are read.
+    // Blocks within the reorg window may still change. Their headers are read first and their
+    // logs then by block hash, so every log applied belongs to the very header checked: a fork
+    // switching between a range query and the header reads cannot hide a block's logs (a range
+    // query answered from the old fork would miss logs the new fork's block has). Older blocks
+    // are final, read by range, and only those with logs (and the range end) are fetched.
     const recentFrom = Math.max(from, head - reorgWindow + 1);
+
+    let logs: RpcLog[] = [];
+    if (from < recentFrom) {
+      const finalTo = Math.min(to, recentFrom - 1);
+      try {
+        logs = await rpcRetry(() => rpc.getLogs({ fromBlock: from, toBlock: finalTo, address: addresses }));
+      } catch (err) {
+        if (isRangeTooLarge(err) && range > 1) {
+          range = Math.max(1, Math.floor(range / 2));
+          return { type: "retry", reason: `log range too large; now ${range} blocks` };
+        }
+        throw err;
+      }
+      logs = sortLogs(logs);
+      if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
+    }
+
+    const blocks = new Map<number, RpcBlock>();
+    const fetchBlocks = (numbers: number[]) =>
+      mapLimited(numbers, 8, async (n) => {
+        const block = await rpcRetry(() => rpc.getBlock(n));
+        if (!block) throw new Error(`block ${n} is missing though the head is ${head}`);
+        blocks.set(n, block);
+      });
+    const recent: number[] = [];
+    for (let n = recentFrom; n <= to; n++) recent.push(n);
+    await fetchBlocks(recent);
+    const recentLogs: RpcLog[] = [];
+    let leftChain: number | null = null;
+    await mapLimited(recent, 8, async (n) => {
+      const hash = blocks.get(n)!.hash;
+      try {
+        recentLogs.push(...(await rpcRetry(() => rpc.getBlockLogs(hash, addresses))));
+      } catch (err) {
+        // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
+        const now = await rpcRetry(() => rpc.getBlock(n));
+        if (now && now.hash === hash) throw err;
+        leftChain = n;
+      }
+    });
+    if (leftChain !== null) return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+    logs = sortLogs([...logs, ...recentLogs]);
+    if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
+    logs = logs.filter((l) => l.blockNumber <= to);
+
     const wanted = new Set<number>([to, ...logs.map((l) => l.blockNumber)]);
     for (let n = recentFrom; n <= to; n++) wanted.add(n);
     const numbers = [...wanted].sort((a, b) => a - b);
-    const blocks = new Map<number, RpcBlock>();
-    await mapLimited(numbers, 8, async (n) => {
-      const block = await rpcRetry(() => rpc.getBlock(n));
-      if (!block) throw new Error(`block ${n} is missing though the head is ${head}`);
-      blocks.set(n, block);
-    });
+    await fetchBlocks(numbers.filter((n) => !blocks.has(n)));
 
     const moved = chainMovedUnderneath(cp, from, recentFrom, to, blocks, logs);
     if (moved) return { type: "retry", reason: moved };
@@ -175,6 +199,18 @@ export function createIndexer(options: IndexerOptions) {
     const result: IndexerStep = { type: "blocks", from, to, events: events.length };
     emitter.emit("step", result);
     return result;
+  }
+
+  /**
+   * Cuts a step holding more than maxEventsPerStep logs (sorted) at a block boundary, never
+   * splitting a block, and narrows the range to match. Returns the step's new last block.
+   */
+  function cutAtBlock(sorted: RpcLog[]): number {
+    const from = sorted[0].blockNumber;
+    const firstCut = sorted[maxEventsPerStep].blockNumber;
+    const to = firstCut > from ? firstCut - 1 : firstCut;
+    range = Math.max(1, to - (checkpoint().number + 1) + 1);
+    return to;
   }
 
   function applyLog(log: RpcLog, block: RpcBlock): void {
@@ -352,6 +388,10 @@ function chainMovedUnderneath(
     if (blocks.get(log.blockNumber)!.hash !== log.blockHash) return `log in block ${log.blockNumber} is from another fork`;
   }
   return null;
+}
+
+function sortLogs(logs: RpcLog[]): RpcLog[] {
+  return logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
 }
 
 async function mapLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
