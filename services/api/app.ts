@@ -21,7 +21,7 @@ import { epcisRoutes } from "./routes/epcis";
 import { scoreRoutes } from "./routes/scores";
 
 export interface AppDeps {
-  config: Pick<Config, "rateLimit" | "finalityDepth">;
+  config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds">>;
   /** The URL clients reach this service at (known once it listens). */
   publicUrl: () => string;
   db: Db;

@@ -35,6 +35,11 @@ export interface Config {
   logLevel: string;
   /** Whether to seed the demo consortium on a freshly deployed embedded chain. */
   seedDemo: boolean;
+  /**
+   * Seconds without a successful read of the chain head after which the node is degraded: /health
+   * says so, /ready answers 503 and writes that re-check permissions answer 503.
+   */
+  headStaleSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     integrationKey,
     logLevel: env.LOTLINE_LOG_LEVEL?.trim() || "info",
     seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
+    headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
   };
 }
 

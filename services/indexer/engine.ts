@@ -35,10 +35,15 @@ export interface IndexerOptions {
 export interface IndexerStatus {
   headBlock: number;
   indexedBlock: number;
+  /** Blocks between the chain head last read and the index (the finality depth included). */
   lagBlocks: number;
   synced: boolean;
   halted: string | null;
   range: number;
+  /** When the chain head was last read successfully (ms since the epoch), null before the first. */
+  lastHeadAt: number | null;
+  /** Why the last step failed, null once a step succeeds again. */
+  lastError: string | null;
 }
 
 interface Checkpoint {
@@ -78,6 +83,8 @@ export function createIndexer(options: IndexerOptions) {
 
   let range = Math.min(maxRange, 500);
   let headBlock = 0;
+  let lastHeadAt: number | null = null;
+  let lastError: string | null = null;
   let halted: string | null = null;
   let running = false;
   let loop: Promise<void> | null = null;
@@ -106,8 +113,12 @@ export function createIndexer(options: IndexerOptions) {
   /** One step: check for a reorganisation, else apply the next range of blocks. */
   async function step(): Promise<IndexerStep> {
     if (halted) throw new IndexerHaltedError(halted);
-    const head = await rpcRetry(() => rpc.blockNumber());
+    const head = await rpcRetry(() => rpc.blockNumber()).catch((err: Error) => {
+      lastError = `cannot read the chain head: ${err.message}`;
+      throw err;
+    });
     headBlock = head;
+    lastHeadAt = Date.now();
     const cp = checkpoint();
 
     if (cp.hash !== null) {
@@ -287,8 +298,10 @@ export function createIndexer(options: IndexerOptions) {
     while (running) {
       try {
         const result = await step();
+        lastError = null;
         if (result.type === "idle") await pause(pollMs);
       } catch (err) {
+        lastError ??= (err as Error).message;
         if (err instanceof IndexerHaltedError) {
           running = false;
           emitter.emit("halted", err);
@@ -313,8 +326,9 @@ export function createIndexer(options: IndexerOptions) {
 
   function status(): IndexerStatus {
     const indexedBlock = Math.max(checkpoint().number, 0);
-    const lagBlocks = Math.max(0, headBlock - finalityDepth - indexedBlock);
-    return { headBlock, indexedBlock, lagBlocks, synced: headBlock > 0 && lagBlocks === 0, halted, range };
+    const lagBlocks = Math.max(0, headBlock - indexedBlock);
+    const synced = headBlock > 0 && lagBlocks <= finalityDepth;
+    return { headBlock, indexedBlock, lagBlocks, synced, halted, range, lastHeadAt, lastError };
   }
 
   return {

@@ -5,18 +5,60 @@ import { problem, sendProblem } from "../problem";
 import type { RouteDeps } from "../app";
 
 const Health = Type.Object({
-  status: Type.Union([Type.Literal("ok"), Type.Literal("starting"), Type.Literal("syncing"), Type.Literal("halted"), Type.Literal("failed")]),
+  status: Type.Union([
+    Type.Literal("ok"),
+    Type.Literal("starting"),
+    Type.Literal("syncing"),
+    Type.Literal("degraded"),
+    Type.Literal("halted"),
+    Type.Literal("failed"),
+  ]),
   phase: Type.String(),
   chainId: Type.Integer(),
   headBlock: Type.Integer(),
   indexedBlock: Type.Integer(),
   lagBlocks: Type.Integer(),
   error: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()], { description: "why the node is degraded (null when it is not)" }),
+  lastHeadAgeSeconds: Type.Union([Type.Number(), Type.Null()], {
+    description: "seconds since the chain head was last read successfully (null before the first read)",
+  }),
   relayer: Type.Union([Type.Object({ address: Type.String(), balanceWei: Type.String() }), Type.Null()]),
 });
 
+/** Methods that change state: refused while the node cannot see the chain (see chainBlindness). */
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
 export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { state } = deps;
+  const staleSeconds = deps.config.headStaleSeconds ?? 30;
+
+  /**
+   * Why the node cannot trust its view of the chain now, or null. Past `staleSeconds` without a
+   * head, the index may miss a suspension or a revoked role: permission checks read it, so writes
+   * answer 503 instead of trusting it, /ready answers 503 and /health says degraded.
+   */
+  function chainBlindness(): { reason: string; ageSeconds: number | null } | null {
+    const s = state.indexer?.status();
+    if (!s) return null;
+    const ageSeconds = s.lastHeadAt === null ? null : (Date.now() - s.lastHeadAt) / 1000;
+    if (ageSeconds !== null && ageSeconds <= staleSeconds) return null;
+    if (ageSeconds === null && state.phase !== "ready") return null; // still booting
+    const why = s.lastError ?? "no successful read of the chain head";
+    return { reason: `the chain cannot be reached: ${why}`, ageSeconds };
+  }
+
+  app.addHook("onRequest", async (request, reply) => {
+    if (!WRITES.has(request.method)) return;
+    const blind = chainBlindness();
+    if (!blind) return;
+    const age = blind.ageSeconds === null ? "never" : `${Math.round(blind.ageSeconds)} s ago`;
+    return sendProblem(
+      reply,
+      problem(503, "chain_unreachable", `${blind.reason} (last head ${age}); writes are refused until the node sees the chain again`),
+    );
+  });
+
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: "lotline_" });
   const gauge = (name: string, help: string, read: () => number) =>
@@ -25,6 +67,29 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   gauge("lotline_indexer_indexed_block", "Last block applied to the index", () => state.indexer?.status().indexedBlock ?? 0);
   gauge("lotline_indexer_lag_blocks", "Blocks behind the head (after finality depth)", () => state.indexer?.status().lagBlocks ?? 0);
   gauge("lotline_ready", "1 once the node is deployed, seeded and indexed to the head", () => (state.phase === "ready" ? 1 : 0));
+  gauge("lotline_seconds_since_last_head", "Seconds since the chain head was last read successfully (-1 before the first)", () => {
+    const at = state.indexer?.status().lastHeadAt;
+    return at ? (Date.now() - at) / 1000 : -1;
+  });
+  gauge("lotline_anchor_backlog", "Off-chain records waiting to be anchored", () => {
+    const row = deps.db.prepare(`SELECT COUNT(*) AS n FROM anchor_outbox WHERE root IS NULL`).get() as { n: number };
+    return row.n;
+  });
+  gauge("lotline_relayer_balance_wei", "The relayer key's balance (as last refreshed)", () => Number(state.relayer?.cachedBalance() ?? 0));
+  new client.Gauge({
+    name: "lotline_pending_transactions",
+    help: "Transactions sent by a node key and not yet mined (pending nonce − mined nonce)",
+    labelNames: ["key"],
+    registers: [registry],
+    async collect() {
+      if (!state.relayer || !state.rpc) return;
+      const address = await state.relayer.address();
+      const [pending, mined] = await Promise.all(
+        ["pending", "latest"].map((tag) => state.rpc!.call<string>("eth_getTransactionCount", [address, tag]).catch(() => null)),
+      );
+      if (pending !== null && mined !== null) this.set({ key: "relayer" }, Number(BigInt(pending) - BigInt(mined)));
+    },
+  });
   const requests = new client.Counter({ name: "lotline_http_requests_total", help: "HTTP requests", labelNames: ["method", "status"], registers: [registry] });
   app.addHook("onResponse", async (request, reply) => {
     requests.inc({ method: request.method, status: String(reply.statusCode) });
@@ -37,7 +102,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       const balance = state.relayer.cachedBalance();
       relayer = { address: await state.relayer.address(), balanceWei: balance === null ? "unknown" : balance.toString() };
     }
-    const status = state.phase === "failed" ? "failed" : s?.halted ? "halted" : state.phase === "ready" ? (s?.synced ? "ok" : "syncing") : "starting";
+    const blind = chainBlindness();
+    const status =
+      state.phase === "failed"
+        ? "failed"
+        : s?.halted
+          ? "halted"
+          : blind
+            ? "degraded"
+            : state.phase === "ready"
+              ? s?.synced
+                ? "ok"
+                : "syncing"
+              : "starting";
     return {
       status,
       phase: state.phase,
@@ -46,6 +123,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       indexedBlock: s?.indexedBlock ?? 0,
       lagBlocks: s?.lagBlocks ?? 0,
       error: s?.halted ?? state.error,
+      reason: blind?.reason ?? null,
+      lastHeadAgeSeconds: s?.lastHeadAt ? Math.round((Date.now() - s.lastHeadAt) / 100) / 10 : null,
       relayer,
     } as const;
   });
@@ -60,10 +139,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       },
     },
     async (_request, reply) => {
-      if (state.phase === "ready" && state.indexer?.status().synced !== false && !state.indexer?.status().halted) {
+      const blind = chainBlindness();
+      if (state.phase === "ready" && state.indexer?.status().synced !== false && !state.indexer?.status().halted && !blind) {
         return { ready: true } as const;
       }
-      return sendProblem(reply, problem(503, "not_ready", `the node is ${state.phase}${state.error ? `: ${state.error}` : ""}`));
+      const why = blind ? `degraded: ${blind.reason}` : `${state.phase}${state.error ? `: ${state.error}` : ""}`;
+      return sendProblem(reply, problem(503, "not_ready", `the node is ${why}`));
     },
   );
 
