@@ -40,12 +40,56 @@ export function anvilBinary(): string {
   }
 }
 
+/**
+ * The environment the chain process gets: the node's own, less anything that looks like a secret
+ * (node keys, keystore passwords, tokens). Anvil needs none of them, and a child process's
+ * environment is readable by every process of the same user (/proc/<pid>/environ).
+ */
+export function chainEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/KEY|SECRET|PASSWORD|TOKEN|MNEMONIC|SEED/i.test(name)));
+}
+
+/**
+ * Stops a chain left running by an earlier node that died without stopping it (SIGKILL, power
+ * loss of the parent only): its pid file names it. Only a process whose command line is this
+ * data dir's Anvil is touched, so a recycled pid is never killed.
+ */
+export async function stopLeftoverChain(pidFile: string, stateFile: string): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, "utf8").trim());
+  } catch {
+    return false;
+  }
+  const isOurs = () => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmdline.includes("anvil") && cmdline.includes(stateFile);
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || pid <= 0 || !isOurs()) {
+    fs.rmSync(pidFile, { force: true });
+    return false;
+  }
+  process.kill(pid, "SIGINT"); // Anvil saves its state on SIGINT
+  const deadline = Date.now() + 10_000;
+  while (isOurs() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isOurs()) process.kill(pid, "SIGKILL");
+  while (isOurs()) await new Promise((r) => setTimeout(r, 50));
+  fs.rmSync(pidFile, { force: true });
+  return true;
+}
+
 export async function startEmbeddedChain(options: EmbeddedChainOptions): Promise<EmbeddedChain> {
   const host = options.host ?? "127.0.0.1";
   const chainDir = path.join(options.dataDir, "chain");
-  fs.mkdirSync(chainDir, { recursive: true });
+  fs.mkdirSync(chainDir, { recursive: true, mode: 0o700 });
   const stateFile = path.join(chainDir, "anvil-state.json");
+  const pidFile = path.join(chainDir, "anvil.pid");
   const url = `http://${host}:${options.port}`;
+  await stopLeftoverChain(pidFile, stateFile);
 
   const probe = createRpcClient(url, { timeoutMs: 1_000 });
   if (await probe.chainId().then(() => true, () => false)) {
@@ -65,7 +109,9 @@ export async function startEmbeddedChain(options: EmbeddedChainOptions): Promise
     "--silent",
   ];
   if (options.genesisTimestamp !== undefined && !fs.existsSync(stateFile)) args.push("--timestamp", String(options.genesisTimestamp));
-  const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"], env: chainEnvironment() });
+  if (child.pid) fs.writeFileSync(pidFile, String(child.pid), { mode: 0o600 });
+  child.once("exit", () => fs.rmSync(pidFile, { force: true }));
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { isAddress, JsonRpcProvider, Wallet } from "ethers";
-import type { Config } from "../config";
+import { ConfigError, nodeKey, type Config } from "../config";
 import { deployLotline } from "../chain/deploy";
 import { writeJsonAtomic } from "../chain/deployment-record";
 import { CliError } from "./client";
@@ -12,8 +12,13 @@ import { CliError } from "./client";
  */
 export async function deployCommand(config: Config, opts: { governor?: string; out?: string }, json: boolean): Promise<void> {
   if (!config.rpcUrl) throw new CliError("set LOTLINE_RPC_URL to the network to deploy to (npm start deploys the embedded chain itself)");
-  const key = process.env.LOTLINE_DEPLOYER_KEY?.trim();
-  if (!key || !/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new CliError("set LOTLINE_DEPLOYER_KEY to the funded deployer's 32-byte hex private key");
+  let key: string | null;
+  try {
+    key = nodeKey(process.env, "LOTLINE_DEPLOYER");
+  } catch (err) {
+    throw new CliError((err as ConfigError).message);
+  }
+  if (!key) throw new CliError("set LOTLINE_DEPLOYER_KEY to the funded deployer's 32-byte hex private key (or LOTLINE_DEPLOYER_KEYSTORE with LOTLINE_DEPLOYER_KEYSTORE_PASSWORD_FILE)");
   if (opts.governor && !isAddress(opts.governor)) throw new CliError(`--governor must be an address, got "${opts.governor}"`);
   const out = path.resolve(opts.out ?? config.deploymentFile ?? path.join(config.dataDir, "deployment.json"));
   // cacheTimeout -1: ethers otherwise reuses an eth_getTransactionCount answer for 250 ms and the

@@ -1,17 +1,36 @@
 import type { Config } from "../config";
 import { startNode } from "../node/node";
 
-/** `lotline up`: runs the node in the foreground until Ctrl-C (SIGINT) or SIGTERM. */
+/** How long a graceful stop may take before the process exits anyway. */
+export const STOP_DEADLINE_MS = 10_000;
+
+/**
+ * `lotline up`: runs the node in the foreground until Ctrl-C (SIGINT) or SIGTERM. The first signal
+ * stops gracefully (jobs, indexer, API, the embedded chain saving its state) and exits within
+ * STOP_DEADLINE_MS even if something hangs (a transaction that never mines); a second signal exits
+ * at once.
+ */
 export async function upCommand(config: Config): Promise<void> {
+  // Everything the node writes (database, deployment records, chain state, models): owner only.
+  process.umask(0o077);
   const node = await startNode(config);
   console.log(`Lotline API      ${node.url}   (docs ${node.url}/docs)`);
   console.log(`Health           ${node.url}/health   ready: ${node.url}/ready`);
   console.log(`Data directory   ${config.dataDir}`);
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      console.log(`\n${signal} again: exiting now without waiting for a clean stop`);
+      node.chain?.process.kill("SIGINT");
+      process.exit(130);
+    }
     stopping = true;
-    console.log(`\n${signal}: stopping Lotline…`);
+    console.log(`\n${signal}: stopping Lotline… (press Ctrl-C again to force)`);
+    setTimeout(() => {
+      console.error(`Lotline did not stop within ${STOP_DEADLINE_MS / 1000} s; exiting anyway`);
+      node.chain?.process.kill("SIGINT");
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     await node.stop();
     process.exit(0);
   };

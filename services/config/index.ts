@@ -1,4 +1,6 @@
+import fs from "node:fs";
 import path from "node:path";
+import { Wallet } from "ethers";
 
 /** Everything Lotline reads from its environment, with the defaults documented in README.md. */
 export interface Config {
@@ -51,11 +53,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = env.LOTLINE_HOST?.trim() || "127.0.0.1";
   const dataDir = path.resolve(env.LOTLINE_DATA_DIR?.trim() || "./data");
   const rpcUrl = env.LOTLINE_RPC_URL?.trim() || null;
-  if (rpcUrl && !/^(https?|wss?):\/\//.test(rpcUrl)) {
-    throw new ConfigError(`LOTLINE_RPC_URL must be an http(s) or ws(s) URL, got "${rpcUrl}"`);
+  if (rpcUrl && /^wss?:\/\//i.test(rpcUrl)) {
+    // The node speaks JSON-RPC over HTTP (every call is a fetch); a WebSocket URL would fail later, deep in boot.
+    throw new ConfigError(`LOTLINE_RPC_URL must be an http(s) URL: WebSocket endpoints are not supported, use the node's HTTP JSON-RPC port (got "${rpcUrl}")`);
   }
-  const relayerKey = privateKey(env, "LOTLINE_RELAYER_KEY");
-  const integrationKey = privateKey(env, "LOTLINE_INTEGRATION_KEY");
+  if (rpcUrl && !/^https?:\/\//.test(rpcUrl)) {
+    throw new ConfigError(`LOTLINE_RPC_URL must be an http(s) URL, got "${rpcUrl}"`);
+  }
+  const relayerKey = nodeKey(env, "LOTLINE_RELAYER");
+  const integrationKey = nodeKey(env, "LOTLINE_INTEGRATION");
   const publicUrl = env.LOTLINE_PUBLIC_URL?.trim().replace(/\/$/, "") || null;
   if (publicUrl && !URL.canParse(publicUrl)) throw new ConfigError(`LOTLINE_PUBLIC_URL must be a URL, got "${publicUrl}"`);
   return {
@@ -76,6 +82,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
     headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
   };
+}
+
+/**
+ * A node key from `<PREFIX>_KEY` (hex) or, kept like a key should be, from an encrypted JSON
+ * keystore `<PREFIX>_KEYSTORE` (Web3 Secret Storage, as `lotline keys` writes) unlocked with the
+ * password in the file `<PREFIX>_KEYSTORE_PASSWORD_FILE`. Errors name the variables, never a value.
+ */
+export function nodeKey(env: NodeJS.ProcessEnv, prefix: string): string | null {
+  const hex = privateKey(env, `${prefix}_KEY`);
+  const keystore = env[`${prefix}_KEYSTORE`]?.trim();
+  if (!keystore) return hex;
+  if (hex) throw new ConfigError(`set ${prefix}_KEY or ${prefix}_KEYSTORE, not both`);
+  const passwordFile = env[`${prefix}_KEYSTORE_PASSWORD_FILE`]?.trim();
+  if (!passwordFile) throw new ConfigError(`${prefix}_KEYSTORE needs ${prefix}_KEYSTORE_PASSWORD_FILE (a file holding its password)`);
+  let json: string;
+  let password: string;
+  try {
+    json = fs.readFileSync(path.resolve(keystore), "utf8");
+  } catch {
+    throw new ConfigError(`${prefix}_KEYSTORE: cannot read the keystore file ${path.resolve(keystore)}`);
+  }
+  try {
+    // One trailing newline is how most editors and `echo` end the file; it is not part of the password.
+    password = fs.readFileSync(path.resolve(passwordFile), "utf8").replace(/\r?\n$/, "");
+  } catch {
+    throw new ConfigError(`${prefix}_KEYSTORE_PASSWORD_FILE: cannot read the password file ${path.resolve(passwordFile)}`);
+  }
+  try {
+    return Wallet.fromEncryptedJsonSync(json, password).privateKey;
+  } catch {
+    throw new ConfigError(`${prefix}_KEYSTORE: the keystore cannot be unlocked with the password in ${prefix}_KEYSTORE_PASSWORD_FILE (wrong password or not a keystore)`);
+  }
 }
 
 function privateKey(env: NodeJS.ProcessEnv, name: string): string | null {

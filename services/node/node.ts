@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
 import pino, { type Logger } from "pino";
@@ -53,6 +54,9 @@ export interface RunningNode {
  */
 export async function startNode(config: Config, options: { logger?: Logger } = {}): Promise<RunningNode> {
   const log = options.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "*.signature", "*.token", "*.privateKey"] });
+  // The data dir holds the member's records and, on the embedded chain, its keys' chain: owner only.
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(config.dataDir, 0o700);
   const db = openDatabase(path.join(config.dataDir, "lotline.sqlite"));
   const state = initialState();
   let url = `http://${config.host}:${config.port}`;

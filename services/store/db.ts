@@ -12,8 +12,10 @@ export type Db = Database.Database;
  * forward-only migrations not yet applied. `:memory:` works for pure tests.
  */
 export function openDatabase(file: string, migrations: Migration[] = MIGRATIONS): Db {
-  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
+  // Records of a member's production and trade: readable by the node's user only.
+  if (file !== ":memory:") fs.chmodSync(file, 0o600);
   db.pragma("journal_mode = WAL");
   // FULL: a commit survives a power cut as well as a crash; the indexer's checkpoint depends on it.
   db.pragma("synchronous = FULL");
