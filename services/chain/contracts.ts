@@ -14,6 +14,7 @@ export {
   LotlineForwarder__factory,
   TimelockController__factory,
   ConsortiumTimelock__factory,
+  SharingRegistry__factory,
 } from "../../typechain-types";
 export type {
   ConsortiumToken,
@@ -26,6 +27,7 @@ export type {
   LotlineForwarder,
   TimelockController,
   ConsortiumTimelock,
+  SharingRegistry,
 } from "../../typechain-types";
 
 import {
@@ -37,11 +39,12 @@ import {
   ConsortiumRegistry__factory,
   CredentialRegistry__factory,
   LotlineForwarder__factory,
+  SharingRegistry__factory,
 } from "../../typechain-types";
 import { Interface } from "ethers";
 
 /** The contracts a Lotline deployment consists of, by the name used in deployment records. */
-export const CONTRACT_NAMES = ["forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token"] as const;
+export const CONTRACT_NAMES = ["forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token", "sharing"] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Contract interfaces by deployment name, for decoding logs and errors. */
@@ -54,6 +57,7 @@ export const INTERFACES: Record<ContractName, Interface> = {
   anchors: AnchorRegistry__factory.createInterface() as unknown as Interface,
   escrow: SettlementEscrow__factory.createInterface() as unknown as Interface,
   token: ConsortiumToken__factory.createInterface() as unknown as Interface,
+  sharing: SharingRegistry__factory.createInterface() as unknown as Interface,
 };
 
 /**

@@ -8,6 +8,7 @@ import {
   ConsortiumRegistry__factory,
   CredentialRegistry__factory,
   LotlineForwarder__factory,
+  SharingRegistry__factory,
   type ContractName,
 } from "./contracts";
 
@@ -62,6 +63,9 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   // The consortium's settlement token (ERC-20 + ERC-2612 permits); orders may use any ERC-20.
   const token = await new ConsortiumToken__factory(deployer).deploy("Lotline Settlement Euro", "LEUR", governor);
   await token.waitForDeployment();
+  // Grants of read access to off-chain records and each member's node URL (node-per-member data plane).
+  const sharing = await new SharingRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
+  await sharing.waitForDeployment();
 
   const network = await provider.getNetwork();
   const genesis = await provider.getBlock(0);
@@ -79,6 +83,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
       anchors: await anchors.getAddress(),
       escrow: await escrow.getAddress(),
       token: await token.getAddress(),
+      sharing: await sharing.getAddress(),
     },
     governor,
     deployedAt: new Date().toISOString(),
@@ -96,6 +101,7 @@ export function connectLotline(record: Pick<DeploymentRecord, "contracts">, runn
     anchors: AnchorRegistry__factory.connect(record.contracts.anchors, runner),
     escrow: SettlementEscrow__factory.connect(record.contracts.escrow, runner),
     token: ConsortiumToken__factory.connect(record.contracts.token, runner),
+    sharing: SharingRegistry__factory.connect(record.contracts.sharing, runner),
   };
 }
 export type LotlineContracts = ReturnType<typeof connectLotline>;

@@ -51,7 +51,7 @@ describe("running against an existing chain (LOTLINE_RPC_URL)", function () {
   it("npm run deploy writes a deployment record naming the chain's genesis", async function () {
     const record = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
     expect(record.genesisHash).to.equal((await createRpcClient(chain.url).getBlock(0))!.hash);
-    expect(record.contracts).to.have.keys("forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token");
+    expect(record.contracts).to.include.keys("forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token", "sharing");
   });
 
   it("uses the shared deployment and neither deploys nor seeds", async function () {
