@@ -19,6 +19,7 @@ import { settlementRoutes } from "./routes/settlement";
 import { analyticsRoutes } from "./routes/analytics";
 import { epcisRoutes } from "./routes/epcis";
 import { scoreRoutes } from "./routes/scores";
+import { sharingRoutes } from "./routes/sharing";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds">>;
@@ -88,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(analyticsRoutes, routeDeps);
   await app.register(epcisRoutes, routeDeps);
   await app.register(scoreRoutes, routeDeps);
+  await app.register(sharingRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

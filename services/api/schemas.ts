@@ -77,5 +77,9 @@ export const Organisation = Type.Object({
 
 export const OrganisationDetail = Type.Intersect([
   Organisation,
-  Type.Object({ agents: Type.Array(Agent), credentials: Type.Array(Credential) }),
+  Type.Object({
+    agents: Type.Array(Agent),
+    credentials: Type.Array(Credential),
+    serviceUrl: Type.Union([Type.String(), Type.Null()], { description: "the URL of the organisation's Lotline node, as its admin published it on-chain" }),
+  }),
 ]);

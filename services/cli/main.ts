@@ -12,6 +12,7 @@ import { registerKeyCommands } from "./keys-cmd";
 import { registerOrderCommands } from "./order-cmd";
 import { registerEpcisCommands } from "./epcis-cmd";
 import { registerModelCommands } from "./model-cmd";
+import { registerGrantCommands } from "./grant-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -145,6 +146,7 @@ registerBatchCommands(program, print);
 registerOrderCommands(program, print);
 registerEpcisCommands(program, print);
 registerModelCommands(program, print);
+registerGrantCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

@@ -6,9 +6,10 @@ import { createIndexer, type IndexerOptions } from "./engine";
 import { identityHandlers } from "./handlers/identity";
 import { provenanceHandlers } from "./handlers/provenance";
 import { settlementHandlers } from "./handlers/settlement";
+import { sharingHandlers } from "./handlers/sharing";
 
 /** Every handler Lotline indexes with. Later issues add their maps here. */
-export const LOTLINE_HANDLERS = { ...identityHandlers, ...provenanceHandlers, ...settlementHandlers };
+export const LOTLINE_HANDLERS = { ...identityHandlers, ...provenanceHandlers, ...settlementHandlers, ...sharingHandlers };
 
 /** The indexer for a Lotline deployment, configured from the environment. */
 export function createLotlineIndexer(

@@ -31,6 +31,7 @@ export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
   ],
   units: ["pack", "unpack", "offerUnit", "acceptUnit", "cancelUnitOffer"],
   anchors: ["anchor"],
+  sharing: ["grant", "revoke", "setServiceUrl"],
   escrow: ["createOrder", "fund", "fundWithPermit", "cancel", "deliver", "acceptDelivery", "reject", "release", "refund", "freeze", "resolve", "withdraw"],
 };
 

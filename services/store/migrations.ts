@@ -530,6 +530,37 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX epcis_order_links_order ON epcis_order_links (order_id, seq);
     `,
   },
+  {
+    id: 12,
+    name: "sharing: grants of read access and node URLs",
+    sql: `
+      -- SharingRegistry grants (contract ids): grantor shares record classes (bit set: 1 EPCIS,
+      -- 2 PRODUCTION_RUN, 4 ORDER_TERMS) over a scope with grantee until expires_at (unix seconds).
+      CREATE TABLE grants (
+        grant_id INTEGER PRIMARY KEY,
+        grantor_org INTEGER NOT NULL,
+        grantee_org INTEGER NOT NULL,
+        classes INTEGER NOT NULL,
+        scope_kind TEXT NOT NULL CHECK (scope_kind IN ('all', 'gtin', 'lot')),
+        scope TEXT,
+        expires_at INTEGER NOT NULL,
+        revoked_at TEXT,
+        revoked_by_org INTEGER,
+        granted_by TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL
+      );
+      CREATE INDEX grants_grantee ON grants (grantee_org, grantor_org);
+      CREATE INDEX grants_grantor ON grants (grantor_org, grantee_org);
+      CREATE TABLE service_urls (
+        org_id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        block_number INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
@@ -555,4 +586,6 @@ export const DERIVED_TABLES = [
   "order_deliveries",
   "order_events",
   "withdrawals",
+  "grants",
+  "service_urls",
 ] as const;

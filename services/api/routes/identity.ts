@@ -5,10 +5,12 @@ import { Address, Agent, IdString, List, ListQuery, Organisation, OrganisationDe
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import type { RouteDeps } from "../app";
+import { createSharingStore } from "../../store/sharing";
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
 
-export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { identity }) => {
+export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { identity, db }) => {
+  const sharing = createSharingStore(db);
   app.get(
     "/api/v1/orgs",
     {
@@ -49,7 +51,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const orgId = Number(request.params.orgId);
       const org = identity.getOrganisation(orgId);
       if (!org) throw new HttpProblem(404, "org_not_found", `no organisation ${request.params.orgId}`);
-      return { ...org, agents: identity.agentsOf(orgId), credentials: identity.credentialsOf(orgId) };
+      return { ...org, agents: identity.agentsOf(orgId), credentials: identity.credentialsOf(orgId), serviceUrl: sharing.serviceUrl(orgId) };
     },
   );
 
