@@ -1,4 +1,4 @@
-import type { ContractRunner, Provider, Signer } from "ethers";
+import { getCreateAddress, type ContractRunner, type Provider, type Signer } from "ethers";
 import {
   ConsortiumToken__factory,
   SettlementEscrow__factory,
@@ -50,9 +50,20 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const credentials = await new CredentialRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await credentials.waitForDeployment();
 
-  // The provenance registry deploys its logistic-units contract itself (ADR 0006).
-  const provenance = await new ProvenanceRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
+  // The logistic-units contract and the provenance registry name each other: the units contract
+  // is deployed first for the registry's address, predicted from the deployer's next nonce.
+  const deployerAddress = await deployer.getAddress();
+  const unitsNonce = await provider.getTransactionCount(deployerAddress, "pending");
+  const predictedProvenance = getCreateAddress({ from: deployerAddress, nonce: unitsNonce + 1 });
+  const units = await new LogisticUnits__factory(deployer).deploy(registryAddress, predictedProvenance, forwarderAddress, { nonce: unitsNonce });
+  await units.waitForDeployment();
+  const provenance = await new ProvenanceRegistry__factory(deployer).deploy(registryAddress, await units.getAddress(), forwarderAddress, {
+    nonce: unitsNonce + 1,
+  });
   await provenance.waitForDeployment();
+  if ((await provenance.getAddress()).toLowerCase() !== predictedProvenance.toLowerCase()) {
+    throw new Error("the provenance registry was not deployed at the address its logistic-units contract names");
+  }
 
   const anchors = await new AnchorRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await anchors.waitForDeployment();
@@ -75,7 +86,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
       registry: registryAddress,
       credentials: await credentials.getAddress(),
       provenance: await provenance.getAddress(),
-      units: await provenance.logisticUnits(),
+      units: await units.getAddress(),
       anchors: await anchors.getAddress(),
       escrow: await escrow.getAddress(),
       token: await token.getAddress(),
