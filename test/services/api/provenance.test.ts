@@ -627,7 +627,8 @@ describe("API provenance routes", function () {
         verified: true,
       });
       expect(StandardMerkleTree.verify(anchor.merkleRoot, ["bytes32"], [anchor.leaf], anchor.proof)).to.equal(true);
-      const onChain = await node.contracts.anchors.anchorOf(anchor.merkleRoot);
+      expect(anchor.anchoredBy).to.deep.equal({ orgId: "1", name: "Alpenmilch Hof GmbH" });
+      const onChain = await node.contracts.anchors.anchorOf(BigInt(anchor.anchoredBy.orgId), anchor.merkleRoot);
       expect(Number(onChain.blockNumber)).to.equal(anchor.blockNumber);
       expect(Number(onChain.count)).to.equal(5);
     });
