@@ -10,6 +10,7 @@ import {
   LotlineForwarder__factory,
   type ContractName,
 } from "./contracts";
+import { CONTRACTS_VERSION } from "./version";
 
 /** Where a Lotline deployment lives on one chain. Shared between consortium members as a file. */
 export interface DeploymentRecord {
@@ -21,6 +22,11 @@ export interface DeploymentRecord {
   contracts: Record<ContractName, string>;
   governor: string;
   deployedAt: string;
+  /**
+   * The contracts' version (services/chain/version.ts, ADR 0012). Absent in records written before
+   * versions were recorded; a record of another version is refused at start.
+   */
+  contractsVersion: string;
 }
 
 export interface DeployOptions {
@@ -93,6 +99,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
     },
     governor,
     deployedAt: new Date().toISOString(),
+    contractsVersion: CONTRACTS_VERSION,
   };
 }
 
