@@ -88,25 +88,24 @@ describe("AnchorRegistry", function () {
     });
   });
 
-  it("refuses a root its own organisation anchored before, even through another of its agents, keeping the first anchor", async function () {
+  // A reverted transaction stores nothing by construction, so the refusals below assert the exact
+  // error and its values (what tells one refusal from another), not a state no revert could change.
+  it("refuses a root its own organisation anchored before, even through another of its agents", async function () {
     const f = await loadFixture(provenanceFixture);
-    const receipt = await (await f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 250, URI)).wait();
+    await (await f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 250, URI)).wait();
     await expect(f.anchors.connect(f.admins.producer).anchor(AUDIT, ROOT, 7, ""))
       .to.be.revertedWithCustomError(f.anchors, "AnchorExists")
       .withArgs(f.orgs.producer, ROOT);
-    expect(await stored(f, f.orgs.producer)).to.deep.equal({ kind: EPCIS, org: f.orgs.producer, blockNumber: BigInt(receipt!.blockNumber), count: 250n });
   });
 
-  it("refuses a zero count, storing nothing", async function () {
+  it("refuses a zero count", async function () {
     const f = await loadFixture(provenanceFixture);
     await expect(f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 0, URI)).to.be.revertedWithCustomError(f.anchors, "AnchorEmpty");
-    expect(await stored(f, f.orgs.producer)).to.deep.equal(NONE);
   });
 
-  it("refuses the zero root, storing nothing", async function () {
+  it("refuses the zero root", async function () {
     const f = await loadFixture(provenanceFixture);
     await expect(f.anchors.connect(f.agents.producer).anchor(EPCIS, ZeroHash, 1, URI)).to.be.revertedWithCustomError(f.anchors, "AnchorEmpty");
-    expect(await stored(f, f.orgs.producer, ZeroHash)).to.deep.equal(NONE);
   });
 
   it("is refused to a wallet bound to no organisation", async function () {
@@ -114,15 +113,16 @@ describe("AnchorRegistry", function () {
     await expect(f.anchors.connect(f.outsider).anchor(EPCIS, ROOT, 250, URI))
       .to.be.revertedWithCustomError(f.registry, "IdentityUnauthorizedAgent")
       .withArgs(f.outsider.address, NEEDED.all);
-    expect(await stored(f, 0n)).to.deep.equal(NONE);
   });
 
-  it("is refused to an agent whose organisation is suspended", async function () {
+  it("is refused to an agent whose organisation is suspended, and anchors again once it is reinstated", async function () {
     const f = await loadFixture(provenanceFixture);
     await f.registry.suspendOrganisation(f.orgs.producer, "audit");
     await expect(f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 250, URI))
       .to.be.revertedWithCustomError(f.registry, "IdentityUnauthorizedAgent")
       .withArgs(f.agents.producer.address, NEEDED.all);
-    expect(await stored(f, f.orgs.producer)).to.deep.equal(NONE);
+    await f.registry.reinstateOrganisation(f.orgs.producer);
+    await (await f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 250, URI)).wait();
+    expect((await stored(f, f.orgs.producer)).count).to.equal(250n);
   });
 });
