@@ -15,9 +15,11 @@ library Roles {
     uint256 internal constant CERTIFIER = 1 << 6;
     uint256 internal constant ORG_ADMIN = 1 << 7;
     uint256 internal constant INTEGRATION = 1 << 8;
+    /// @dev Withdraws the organisation's settlement proceeds and refunds to its payout address.
+    uint256 internal constant TREASURY = 1 << 9;
 
     /// @dev Roles every organisation may hold: someone must manage its agents, and its own
     /// service's integration key acts only for it. Governance decides the business roles.
-    uint256 internal constant INTERNAL = ORG_ADMIN | INTEGRATION;
-    uint256 internal constant ALL = (1 << 9) - 1;
+    uint256 internal constant INTERNAL = ORG_ADMIN | INTEGRATION | TREASURY;
+    uint256 internal constant ALL = (1 << 10) - 1;
 }

@@ -50,6 +50,15 @@ interface IProvenanceRegistry {
         HandoverKind kind;
     }
 
+    /// @notice A sale recorded by the registry: ownership of `quantity` of a batch passed from
+    /// organisation `from` to `to` at time `at` (an accepted Ownership or Both hand-over).
+    struct Transfer {
+        uint64 from;
+        uint64 to;
+        uint64 at;
+        uint128 quantity;
+    }
+
     struct UnitOfMeasure {
         uint8 dimension; // 0: not convertible
         uint64 toBase; // factor to the dimension's base unit
@@ -108,6 +117,9 @@ interface IProvenanceRegistry {
         string gln,
         address acceptedBy
     );
+    /// @notice Ownership of `quantity` of `batchId` passed from `from` to `to`: the registry's
+    /// record of a sale, named by (batchId, index) in settlement deliveries.
+    event OwnershipTransferred(bytes32 indexed batchId, uint64 indexed index, uint64 from, uint64 to, uint128 quantity);
     /// @notice Material flowed from `from` to `to` (split, transformation or merge).
     event LineageEdge(bytes32 indexed from, bytes32 indexed to, bytes32 kind, uint128 quantity);
     event Transformed(bytes32 indexed transformationId, bytes32 indexed kind, uint64 indexed org, bytes32 metadataHash);
@@ -148,4 +160,7 @@ interface IProvenanceRegistry {
     error ProvenanceAlreadyRecalled(bytes32 batchId);
     error ProvenanceNotAllowedToRecall(address account, bytes32 batchId);
     error ProvenanceNotGovernor(address account);
+
+    /// @notice The sale (batchId, index); `at` is 0 when there is none.
+    function transfer(bytes32 batchId, uint64 index) external view returns (Transfer memory);
 }

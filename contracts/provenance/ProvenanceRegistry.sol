@@ -12,7 +12,6 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {Roles} from "../common/Roles.sol";
 import {GS1} from "../common/GS1.sol";
 import {ILogisticUnits} from "./ILogisticUnits.sol";
-import {LogisticUnits} from "./LogisticUnits.sol";
 
 /// @title Provenance registry
 /// @notice See {IProvenanceRegistry} and docs/adr/0006. Invariants:
@@ -52,16 +51,23 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
     // unit holding recalled goods without looping over its contents.
     mapping(bytes32 unitKey => bytes32 batchId) private _unitRecall;
 
-    /// @notice The logistic-unit (SSCC) contract, deployed by this one: it alone moves batches in
-    /// and out of units, so a packed batch's custodian is read here without a call.
+    /// @notice The logistic-unit (SSCC) contract, deployed just before this one for this one (its
+    /// constructor names this contract's address): it alone moves batches in and out of units, so
+    /// a packed batch's custodian is read here without a call.
     ILogisticUnits public immutable logisticUnits;
+
+    // Ownership transfers (sales) by id, so settlement pays for goods that passed from the seller
+    // to the buyer, once per sale: see transfer(). The count is the next transfer's index.
+    uint64 private _transferCount;
+    mapping(bytes32 transferId => Transfer) private _transfers;
 
     constructor(
         IConsortiumRegistry registry_,
+        ILogisticUnits logisticUnits_,
         address trustedForwarder_
     ) ERC2771Context(trustedForwarder_) EIP712("LotlineProvenance", "1") {
         registry = registry_;
-        logisticUnits = new LogisticUnits(registry_, this, trustedForwarder_);
+        logisticUnits = logisticUnits_;
         // Defaults governance may change: UN/CEFACT Rec 20 units by dimension (1 mass in mg,
         // 2 volume in ml, 3 count) and the transformation kinds with their tolerance.
         _setUnit("MGM", 1, 1);
@@ -346,6 +352,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
         return _batches[batchId].recall != RecallState.None;
     }
 
+    /// @inheritdoc IProvenanceRegistry
+    function transfer(bytes32 batchId, uint64 index) external view returns (Transfer memory) {
+        return _transfers[keccak256(abi.encode(batchId, index))];
+    }
+
     /// @notice The batch `batchId` was split off (zero for a lot's first portion).
     function parentOf(bytes32 batchId) external view returns (bytes32) {
         return _parentOf[batchId];
@@ -465,9 +476,20 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712, Nonc
         moved = pending.quantity < b.quantity ? _splitOff(batchId, pending.quantity) : batchId;
         Batch storage m = _batches[moved];
         uint64 from = pending.kind == HandoverKind.Ownership ? m.owner : m.custodian;
-        if (pending.kind != HandoverKind.Custody) m.owner = pending.to;
+        if (pending.kind != HandoverKind.Custody) {
+            _recordTransfer(moved, m.owner, pending.to, pending.quantity);
+            m.owner = pending.to;
+        }
         if (pending.kind != HandoverKind.Ownership) m.custodian = pending.to;
         emit HandedOver(moved, from, pending.to, pending.kind, pending.quantity, gln, acceptedBy);
+    }
+
+    /// @dev A sale: ownership of `quantity` of `batchId` passed from `from` to `to` now.
+    function _recordTransfer(bytes32 batchId, uint64 from, uint64 to, uint128 quantity) private {
+        uint64 index = _transferCount++;
+        bytes32 id = keccak256(abi.encode(batchId, index));
+        _transfers[id] = Transfer(from, to, uint64(block.timestamp), quantity);
+        emit OwnershipTransferred(batchId, index, from, to, quantity);
     }
 
     function _splitOff(bytes32 parentId, uint128 quantity) private returns (bytes32 child) {

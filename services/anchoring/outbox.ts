@@ -9,6 +9,11 @@ import { prepared } from "../store/statements";
  * batches queued leaves into OpenZeppelin Merkle trees and anchors the roots on-chain; a record is
  * `anchored` only once the index has seen its root's Anchored event, so a chain rollback turns it
  * back to `pending` by itself, and the job anchors it again.
+ *
+ * Anchors are keyed by (organisation, root) (ADR 0011): every proof names the organisation whose
+ * anchor it relies on — the one this node anchored the batch as — and is `anchored` only when the
+ * indexed chain has that organisation's anchor. Another organisation's anchor of the same root
+ * (a rival copying it) proves nothing about this node's records.
  */
 export const LEAF_ENCODING = ["bytes32"] as const;
 
@@ -22,8 +27,33 @@ export interface AnchorProof {
   transactionHash: string | null;
   blockNumber: number | null;
   anchoredAt: string | null;
-  /** True when the proof recomputes the root and the root is anchored on the indexed chain. */
+  /** The organisation whose anchor of `merkleRoot` the proof relies on (null while pending). */
+  anchoredBy: AnchoringOrg | null;
+  /** True when the proof recomputes the root and `anchoredBy` anchored the root on the indexed chain. */
   verified: boolean;
+}
+
+/** An organisation that anchored a root: id (decimal string) and name as indexed (null if unknown). */
+export interface AnchoringOrg {
+  orgId: string;
+  name: string | null;
+}
+
+interface AnchorRow {
+  root: string;
+  kind: string;
+  org_id: number;
+  count: number;
+  uri: string;
+  anchored_by: string;
+  tx_hash: string;
+  block_number: number;
+  time: string;
+}
+
+function anchoringOrg(db: Db, orgId: number): AnchoringOrg {
+  const org = prepared(db, `SELECT name FROM organisations WHERE org_id = ?`).get(orgId) as { name: string } | undefined;
+  return { orgId: String(orgId), name: org?.name ?? null };
 }
 
 /** Queues a record's hash for anchoring. Call inside the transaction that stores the record. */
@@ -58,14 +88,17 @@ export function proofOf(db: Db, recordId: string): AnchorProof | null {
     transactionHash: null,
     blockNumber: null,
     anchoredAt: null,
+    anchoredBy: null,
     verified: false,
   };
   if (!row.root) return pending;
-  const anchor = prepared(db, `SELECT * FROM anchors WHERE root = ?`).get(row.root) as
-    | { tx_hash: string; block_number: number; time: string }
+  const batch = prepared(db, `SELECT leaves, org_id FROM anchor_batches WHERE root = ?`).get(row.root) as
+    | { leaves: string; org_id: number | null }
     | undefined;
-  const batch = prepared(db, `SELECT leaves FROM anchor_batches WHERE root = ?`).get(row.root) as { leaves: string } | undefined;
-  if (!anchor || !batch) return pending;
+  if (!batch || batch.org_id === null) return pending;
+  // Only the anchor of the organisation this node anchored the batch as; a rival's anchor of the same root does not count.
+  const anchor = prepared(db, `SELECT * FROM anchors WHERE org_id = ? AND root = ?`).get(batch.org_id, row.root) as AnchorRow | undefined;
+  if (!anchor) return pending;
   const leaves = JSON.parse(batch.leaves) as string[];
   const tree = merkleTree(leaves);
   const proof = tree.getProof(leaves.indexOf(row.leaf));
@@ -78,28 +111,50 @@ export function proofOf(db: Db, recordId: string): AnchorProof | null {
     transactionHash: anchor.tx_hash,
     blockNumber: anchor.block_number,
     anchoredAt: anchor.time,
+    anchoredBy: anchoringOrg(db, anchor.org_id),
     verified,
   };
 }
 
-/** An anchor as this node knows it: from its own batches (with leaves) and the indexed chain. */
-export function anchorOf(db: Db, root: string) {
-  const batch = prepared(db, `SELECT kind, leaves FROM anchor_batches WHERE root = ?`).get(root) as { kind: string; leaves: string } | undefined;
-  const anchor = prepared(db, `SELECT * FROM anchors WHERE root = ?`).get(root) as
-    | { kind: string; org_id: number; count: number; tx_hash: string; block_number: number; time: string }
+/**
+ * An anchor as this node knows it: from its own batches (with leaves) and the indexed chain, where
+ * several organisations may have anchored the same root. The anchor described is organisation
+ * `org`'s when given; otherwise the organisation this node anchored its batch as; otherwise (a root
+ * this node did not submit) the earliest anchor on the indexed chain. `anchors` lists every
+ * organisation's anchor of the root, earliest first. Null when nothing matches.
+ */
+export function anchorOf(db: Db, root: string, org?: bigint) {
+  const batch = prepared(db, `SELECT kind, leaves, org_id FROM anchor_batches WHERE root = ?`).get(root) as
+    | { kind: string; leaves: string; org_id: number | null }
     | undefined;
-  if (!batch && !anchor) return null;
-  const leaves = batch ? (JSON.parse(batch.leaves) as string[]) : [];
+  const all = prepared(db, `SELECT * FROM anchors WHERE root = ? ORDER BY block_number, rowid`).all(root) as AnchorRow[];
+  const wanted = org !== undefined ? Number(org) : batch ? batch.org_id : (all[0]?.org_id ?? null);
+  const anchor = all.find((a) => a.org_id === wanted);
+  // A batch this node submitted belongs to the organisation it anchored it as; asked for another, it is not shown.
+  const ownBatch = batch && (org === undefined || batch.org_id === wanted) ? batch : undefined;
+  if (!ownBatch && !anchor) return null;
+  const leaves = ownBatch && (!anchor || ownBatch.org_id === anchor.org_id) ? (JSON.parse(ownBatch.leaves) as string[]) : [];
   const recordOf = prepared(db, `SELECT record_id FROM anchor_outbox WHERE leaf = ? AND root = ?`);
   return {
     root,
-    kind: anchor?.kind ?? batch!.kind,
+    kind: anchor?.kind ?? ownBatch!.kind,
     status: anchor ? ("anchored" as const) : ("pending" as const),
-    orgId: anchor ? String(anchor.org_id) : null,
+    orgId: anchor ? String(anchor.org_id) : wanted === null ? null : String(wanted),
+    anchoredBy: anchor ? anchoringOrg(db, anchor.org_id) : null,
     count: anchor?.count ?? leaves.length,
     transactionHash: anchor?.tx_hash ?? null,
     blockNumber: anchor?.block_number ?? null,
     anchoredAt: anchor?.time ?? null,
     leaves: leaves.map((leaf) => ({ leaf, recordId: (recordOf.get(leaf, root) as { record_id: string } | undefined)?.record_id ?? null })),
+    anchors: all.map((a) => ({
+      orgId: String(a.org_id),
+      name: anchoringOrg(db, a.org_id).name,
+      kind: a.kind,
+      count: a.count,
+      uri: a.uri,
+      transactionHash: a.tx_hash,
+      blockNumber: a.block_number,
+      anchoredAt: a.time,
+    })),
   };
 }

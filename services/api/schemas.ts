@@ -17,6 +17,17 @@ export function requireChecksum(address: string, path: string): void {
 export const Hex32 = Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" });
 export const IdString = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "A positive integer id as a string" });
 export const Iso = Type.String({ format: "date-time" });
+/** The organisation whose anchor of a Merkle root a proof relies on (anchors are keyed by organisation and root). */
+export const AnchoredBy = Type.Union(
+  [
+    Type.Object({
+      orgId: Type.String({ pattern: "^[1-9][0-9]{0,18}$" }),
+      name: Type.Union([Type.String(), Type.Null()], { description: "as indexed; null when the index does not know the organisation" }),
+    }),
+    Type.Null(),
+  ],
+  { description: "the organisation that anchored merkleRoot and whose anchor the proof relies on; another organisation's anchor of the same root does not count (null while pending)" },
+);
 export const RoleName = Type.Union(ROLE_NAMES.map((r) => Type.Literal(r)));
 
 export const ListQuery = Type.Object(

@@ -1,4 +1,4 @@
-import type { ContractRunner, Provider, Signer } from "ethers";
+import { getCreateAddress, type ContractRunner, type Provider, type Signer } from "ethers";
 import {
   ConsortiumToken__factory,
   SettlementEscrow__factory,
@@ -11,6 +11,7 @@ import {
   SharingRegistry__factory,
   type ContractName,
 } from "./contracts";
+import { CONTRACTS_VERSION } from "./version";
 
 /** Where a Lotline deployment lives on one chain. Shared between consortium members as a file. */
 export interface DeploymentRecord {
@@ -22,6 +23,11 @@ export interface DeploymentRecord {
   contracts: Record<ContractName, string>;
   governor: string;
   deployedAt: string;
+  /**
+   * The contracts' version (services/chain/version.ts, ADR 0012). Absent in records written before
+   * versions were recorded; a record of another version is refused at start.
+   */
+  contractsVersion: string;
 }
 
 export interface DeployOptions {
@@ -51,9 +57,20 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const credentials = await new CredentialRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await credentials.waitForDeployment();
 
-  // The provenance registry deploys its logistic-units contract itself (ADR 0006).
-  const provenance = await new ProvenanceRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
+  // The logistic-units contract and the provenance registry name each other: the units contract
+  // is deployed first for the registry's address, predicted from the deployer's next nonce.
+  const deployerAddress = await deployer.getAddress();
+  const unitsNonce = await provider.getTransactionCount(deployerAddress, "pending");
+  const predictedProvenance = getCreateAddress({ from: deployerAddress, nonce: unitsNonce + 1 });
+  const units = await new LogisticUnits__factory(deployer).deploy(registryAddress, predictedProvenance, forwarderAddress, { nonce: unitsNonce });
+  await units.waitForDeployment();
+  const provenance = await new ProvenanceRegistry__factory(deployer).deploy(registryAddress, await units.getAddress(), forwarderAddress, {
+    nonce: unitsNonce + 1,
+  });
   await provenance.waitForDeployment();
+  if ((await provenance.getAddress()).toLowerCase() !== predictedProvenance.toLowerCase()) {
+    throw new Error("the provenance registry was not deployed at the address its logistic-units contract names");
+  }
 
   const anchors = await new AnchorRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await anchors.waitForDeployment();
@@ -79,7 +96,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
       registry: registryAddress,
       credentials: await credentials.getAddress(),
       provenance: await provenance.getAddress(),
-      units: await provenance.logisticUnits(),
+      units: await units.getAddress(),
       anchors: await anchors.getAddress(),
       escrow: await escrow.getAddress(),
       token: await token.getAddress(),
@@ -87,6 +104,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
     },
     governor,
     deployedAt: new Date().toISOString(),
+    contractsVersion: CONTRACTS_VERSION,
   };
 }
 

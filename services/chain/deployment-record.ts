@@ -1,9 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { isAddress } from "ethers";
 import type { DeploymentRecord } from "./deploy";
 import type { RpcClient } from "./rpc";
 import { CONTRACT_NAMES } from "./contracts";
+import { CONTRACTS_VERSION } from "./version";
 
 /**
  * Deployment records (docs/adr/0005). On the embedded chain they live in the data dir keyed by the
@@ -18,6 +20,70 @@ export interface LocalRecords {
 
 export class WrongChainError extends Error {
   override name = "WrongChainError";
+}
+
+/** A data dir or deployment file made for other contracts than this Lotline's (ADR 0012). */
+export class ContractsVersionError extends Error {
+  override name = "ContractsVersionError";
+}
+
+const versionText = (version: string | undefined) => (version ? `contracts ${version}` : "contracts of a version it did not record");
+
+/**
+ * Refuses, before anything in it is opened for writing, a data dir made by a Lotline whose contracts
+ * differ from this one's: a deployment record of the embedded chain (`embedded`) or the index's meta
+ * table naming another contracts version (or none, as before versions were recorded). Its chain
+ * state holds contracts whose events these ABIs cannot read. Nothing is changed or deleted; the
+ * one-line message says what to do.
+ */
+export function checkDataDirVersion(dataDir: string, options: { embedded: boolean }): void {
+  const refuse = (found: string | undefined, where: string): never => {
+    throw new ContractsVersionError(
+      `the data dir ${path.resolve(dataDir)} is from an earlier Lotline (its ${where} records ${found ? `contracts ${found}` : "no contracts version"}; ` +
+        `this Lotline's are ${CONTRACTS_VERSION}): move the directory away or set LOTLINE_DATA_DIR to a new one, then start again (nothing was changed)`,
+    );
+  };
+  if (options.embedded) {
+    let records: LocalRecords;
+    try {
+      records = readLocalRecords(dataDir);
+    } catch (err) {
+      throw new ContractsVersionError(`cannot read ${localRecordsFile(dataDir)}: ${(err as Error).message}; move the data dir away or set LOTLINE_DATA_DIR to a new directory`);
+    }
+    for (const record of Object.values(records)) {
+      if (record.contractsVersion !== CONTRACTS_VERSION) refuse(record.contractsVersion, "deployments.json");
+    }
+  }
+  const indexed = indexedContractsVersion(path.join(dataDir, "lotline.sqlite"));
+  if (indexed && indexed.version !== CONTRACTS_VERSION) refuse(indexed.version ?? undefined, "index (lotline.sqlite)");
+}
+
+/**
+ * The contracts version an existing index was made for, read without migrating it: null when there
+ * is no index or it has not indexed a deployment yet; `version` null when it predates versions.
+ */
+function indexedContractsVersion(file: string): { version: string | null } | null {
+  if (!fs.existsSync(file)) return null;
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined;
+    if (!hasMeta) return null;
+    const read = db.prepare(`SELECT value FROM meta WHERE key = ?`);
+    const deployment = read.get("deployment") as { value: string } | undefined;
+    if (!deployment) return null;
+    return { version: (read.get("contracts_version") as { value: string } | undefined)?.value ?? null };
+  } finally {
+    db.close();
+  }
+}
+
+/** Refuses a deployment record (a shared deployment file) made for other contracts. */
+export function checkContractsVersion(record: Pick<DeploymentRecord, "contractsVersion">, source: string): void {
+  if (record.contractsVersion === CONTRACTS_VERSION) return;
+  throw new ContractsVersionError(
+    `${source} is a deployment of ${versionText(record.contractsVersion)}, but this Lotline needs contracts ${CONTRACTS_VERSION}: ` +
+      `deploy the current contracts (lotline deploy) and share the new deployment file, or run the Lotline release that matches the deployment`,
+  );
 }
 
 export function localRecordsFile(dataDir: string): string {

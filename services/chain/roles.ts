@@ -12,6 +12,7 @@ export const ROLE_NAMES = [
   "certifier",
   "org-admin",
   "integration",
+  "treasury",
 ] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
@@ -20,7 +21,7 @@ export const ROLE: Record<RoleName, bigint> = Object.fromEntries(
 ) as Record<RoleName, bigint>;
 
 /** Roles every organisation may hold whatever governance allows (see Roles.INTERNAL). */
-export const INTERNAL_ROLES = ROLE["org-admin"] | ROLE.integration;
+export const INTERNAL_ROLES = ROLE["org-admin"] | ROLE.integration | ROLE.treasury;
 
 export function rolesToMask(names: readonly RoleName[]): bigint {
   return names.reduce((mask, name) => mask | ROLE[name], 0n);

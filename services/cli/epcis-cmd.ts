@@ -5,7 +5,7 @@ import { canonicalize } from "json-canonicalize";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { documentEventHashIds, documentEvents, eventHashId } from "../epcis/hash";
 import { EPCIS_ANCHOR_KIND, eventLeaf } from "../epcis/store";
-import { AnchorRegistry__factory } from "../chain/contracts";
+import { AnchorRegistry__factory, ConsortiumRegistry__factory } from "../chain/contracts";
 import { LEAF_ENCODING } from "../anchoring/outbox";
 import { apiGet, apiRequest, apiUrl, CliError } from "./client";
 import { actor, signing, type Print } from "./batch-cmd";
@@ -136,6 +136,7 @@ interface ProofJson {
   transactionHash: string | null;
   blockNumber: number | null;
   status: "pending" | "anchored";
+  anchoredBy?: { orgId: string; name: string | null } | null;
 }
 
 export interface Verification {
@@ -146,15 +147,18 @@ export interface Verification {
   hashId?: string;
   leaf?: string;
   merkleRoot?: string | null;
-  anchor?: { kind: string; orgId: string; blockNumber: number; count: number } | null;
+  /** The anchor the verification relied on: organisation `orgId`'s anchor of the root, as the chain has it. */
+  anchor?: { kind: string; orgId: string; orgName: string | null; blockNumber: number; count: number } | null;
 }
 
 /**
  * Checks a stored event as an auditor would, trusting neither the service's `verified` nor its
  * hashes: recomputes the hash ID and the leaf from the event the API serves, checks the Merkle
- * proof locally and the root on the chain.
+ * proof locally and the root on the chain — anchored by the organisation `org` (default: the one the
+ * service says anchored it). Anchors are keyed by organisation and root: another organisation's
+ * anchor of the same root (a rival copying it) does not verify anything.
  */
-async function verifyEvent(eventId: string, rpcUrl: string): Promise<Verification> {
+async function verifyEvent(eventId: string, rpcUrl: string, org?: string): Promise<Verification> {
   const path = `/epcis/events/${encodeURIComponent(eventId)}`;
   const proof = await apiGet<ProofJson>(`${path}/proof`);
   const document = await apiGet<{ "@context"?: unknown; epcisBody?: { queryResults?: { resultsBody?: { eventList?: Record<string, unknown>[] } } } }>(path);
@@ -177,7 +181,7 @@ async function verifyEvent(eventId: string, rpcUrl: string): Promise<Verificatio
   }
   if (!inTree) return fail(`the proof does not lead from the leaf to the root ${proof.merkleRoot}`);
 
-  const deployment = await apiGet<{ chainId: number; contracts: Record<string, string> }>("/api/v1/deployment");
+  const deployment = await apiGet<{ chainId: number; startBlock?: number; contracts: Record<string, string> }>("/api/v1/deployment");
   const provider = new JsonRpcProvider(rpcUrl, deployment.chainId, { staticNetwork: true });
   try {
     let chainId: bigint;
@@ -187,10 +191,27 @@ async function verifyEvent(eventId: string, rpcUrl: string): Promise<Verificatio
       throw new CliError(`cannot reach the chain at ${rpcUrl} (${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}): give --rpc-url`);
     }
     if (chainId !== BigInt(deployment.chainId)) throw new CliError(`the chain at ${rpcUrl} is chain ${chainId}, not the deployment's ${deployment.chainId}`);
-    const anchor = await AnchorRegistry__factory.connect(deployment.contracts.anchors, provider).anchorOf(proof.merkleRoot);
-    if (anchor.blockNumber === 0n) return fail(`the root ${proof.merkleRoot} is not anchored on the chain at ${rpcUrl}`);
+    const expected = org ?? proof.anchoredBy?.orgId;
+    if (!expected) return fail(`the service does not say which organisation anchored the root ${proof.merkleRoot}: give --org <id>`);
+    const anchors = AnchorRegistry__factory.connect(deployment.contracts.anchors, provider);
+    const anchor = await anchors.anchorOf(BigInt(expected), proof.merkleRoot);
+    if (anchor.blockNumber === 0n) {
+      // Say who did anchor it, if anyone: a root anchored only by another organisation proves nothing for this one.
+      const others = await anchors
+        .queryFilter(anchors.filters.Anchored(proof.merkleRoot), deployment.startBlock ?? 0)
+        .then((logs) => [...new Set(logs.map((l) => l.args.org.toString()))])
+        .catch(() => [] as string[]);
+      return fail(
+        `the root ${proof.merkleRoot} is not anchored by organisation ${expected} on the chain at ${rpcUrl}` +
+          (others.length > 0 ? ` (only by organisation ${others.join(", ")}, whose anchor does not stand for organisation ${expected})` : ""),
+      );
+    }
     const kind = decodeBytes32String(anchor.kind);
-    result.anchor = { kind, orgId: anchor.org.toString(), blockNumber: Number(anchor.blockNumber), count: Number(anchor.count) };
+    const orgName = await ConsortiumRegistry__factory.connect(deployment.contracts.registry, provider)
+      .organisation(anchor.org)
+      .then((o) => o.name)
+      .catch(() => null);
+    result.anchor = { kind, orgId: anchor.org.toString(), orgName, blockNumber: Number(anchor.blockNumber), count: Number(anchor.count) };
     if (kind !== EPCIS_ANCHOR_KIND) return fail(`the root ${proof.merkleRoot} is anchored as ${kind}, not ${EPCIS_ANCHOR_KIND}`);
   } finally {
     provider.destroy();
@@ -252,17 +273,19 @@ export function registerEpcisCommands(program: Command, print: Print): void {
     .description("check a stored event yourself: recompute its hash ID and Merkle leaf, verify the proof, and find the root on the chain")
     .argument("<eventID>", "the eventID or CBV hash ID")
     .option("--rpc-url <url>", "JSON-RPC endpoint of the chain (default LOTLINE_RPC_URL, else http://127.0.0.1:$LOTLINE_CHAIN_PORT)")
-    .action(async (eventId: string, opts: { rpcUrl?: string }) => {
+    .option("--org <id>", "require the root to be anchored by this organisation (default: the one the service names in the proof)")
+    .action(async (eventId: string, opts: { rpcUrl?: string; org?: string }) => {
       const rpcUrl = opts.rpcUrl?.trim() || defaultRpcUrl();
       if (!/^(https?|wss?):\/\//.test(rpcUrl)) throw new CliError(`--rpc-url must be an http(s) or ws(s) URL, got "${rpcUrl}"`);
-      const result = await verifyEvent(eventId, rpcUrl);
+      if (opts.org !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.org)) throw new CliError(`--org must be a positive integer organisation id, got "${opts.org}"`);
+      const result = await verifyEvent(eventId, rpcUrl, opts.org);
       if (result.verified) {
         print(result, () =>
           [
             `verified: event ${eventId}`,
             `  hash ID      ${result.hashId}`,
             `  leaf         ${result.leaf}`,
-            `  Merkle root  ${result.merkleRoot}, anchored as ${result.anchor!.kind} by organisation ${result.anchor!.orgId} in block ${result.anchor!.blockNumber} (${result.anchor!.count} records)`,
+            `  Merkle root  ${result.merkleRoot}, anchored as ${result.anchor!.kind} by organisation ${result.anchor!.orgId}${result.anchor!.orgName ? ` (${result.anchor!.orgName})` : ""} in block ${result.anchor!.blockNumber} (${result.anchor!.count} records)`,
           ].join("\n"),
         );
         return;

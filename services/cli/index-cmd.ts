@@ -2,7 +2,7 @@ import path from "node:path";
 import pino from "pino";
 import type { Config } from "../config";
 import { createRpcClient } from "../chain/rpc";
-import { checkSameChain, genesisHash, readDeploymentFile, readLocalRecords } from "../chain/deployment-record";
+import { checkContractsVersion, checkDataDirVersion, checkSameChain, genesisHash, readDeploymentFile, readLocalRecords } from "../chain/deployment-record";
 import type { DeploymentRecord } from "../chain/deploy";
 import { clearIndex, openDatabase } from "../store/db";
 import { createLotlineIndexer } from "../indexer/lotline";
@@ -16,6 +16,7 @@ export async function indexRunCommand(config: Config, opts: { once?: boolean }):
   if (!config.rpcUrl) throw new CliError("set LOTLINE_RPC_URL: 'lotline index run' follows an existing chain ('npm start' indexes the embedded one)");
   const rpc = createRpcClient(config.rpcUrl);
   const deployment = await findDeployment(config, rpc);
+  checkDataDirVersion(config.dataDir, { embedded: false });
   const db = openDatabase(path.join(config.dataDir, "lotline.sqlite"));
   const log = pino({ level: config.logLevel });
   const indexer = createLotlineIndexer({ db, rpc, deployment, log }, config);
@@ -53,10 +54,12 @@ export function indexRebuildCommand(config: Config): void {
 async function findDeployment(config: Config, rpc: ReturnType<typeof createRpcClient>): Promise<DeploymentRecord> {
   if (config.deploymentFile) {
     const record = readDeploymentFile(config.deploymentFile);
+    checkContractsVersion(record, `the deployment file ${config.deploymentFile}`);
     await checkSameChain(rpc, record);
     return record;
   }
   const local = readLocalRecords(config.dataDir)[await genesisHash(rpc)];
   if (!local) throw new CliError("set LOTLINE_DEPLOYMENT_FILE to the consortium's deployment file");
+  checkContractsVersion(local, `the data dir's deployment record (${config.dataDir})`);
   return local;
 }

@@ -2,7 +2,7 @@ import { AbiCoder, keccak256 } from "ethers";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { proofOf } from "../anchoring/outbox";
+import { proofOf, type AnchoringOrg } from "../anchoring/outbox";
 import { eventHashId } from "./hash";
 import { prefixLookup, type PrefixLookup } from "./identifiers";
 
@@ -211,9 +211,11 @@ export interface EventProof {
   transactionHash: string | null;
   blockNumber: number | null;
   status: "pending" | "anchored";
+  /** The organisation whose anchor of the root the proof relies on (anchors are keyed by organisation and root). */
+  anchoredBy: AnchoringOrg | null;
   /**
    * The leaf recomputed from the stored event equals the anchored leaf, the proof leads to the root
-   * and the root is anchored on the indexed chain.
+   * and `anchoredBy` anchored the root on the indexed chain.
    */
   verified: boolean;
 }
@@ -238,6 +240,7 @@ export function eventProof(db: Db, row: EventRow): EventProof | null {
     transactionHash: anchor.transactionHash,
     blockNumber: anchor.blockNumber,
     status: anchor.status,
+    anchoredBy: anchor.anchoredBy,
     verified: anchor.verified && recomputed === anchor.leaf,
   };
 }

@@ -9,6 +9,8 @@ import { startEmbeddedChain, type EmbeddedChain } from "../chain/embedded";
 import { createRpcClient, withRetry, type RpcClient } from "../chain/rpc";
 import { connectLotline, deployLotline, type DeploymentRecord } from "../chain/deploy";
 import {
+  checkContractsVersion,
+  checkDataDirVersion,
   checkSameChain,
   contractsExist,
   genesisHash,
@@ -16,6 +18,7 @@ import {
   readLocalRecords,
   saveLocalRecord,
 } from "../chain/deployment-record";
+import { CONTRACTS_VERSION } from "../chain/version";
 import { createLotlineIndexer } from "../indexer/lotline";
 import { createIdentityStore } from "../store/identity";
 import { createRelayer } from "../relayer/relayer";
@@ -54,6 +57,9 @@ export interface RunningNode {
  */
 export async function startNode(config: Config, options: { logger?: Logger } = {}): Promise<RunningNode> {
   const log = options.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "*.signature", "*.token", "*.privateKey"] });
+  // Before anything in the data dir is opened for writing (migrated, indexed, chain state loaded): a data
+  // dir of other contracts is refused with a line saying what to do (ADR 0012).
+  checkDataDirVersion(config.dataDir, { embedded: !config.rpcUrl });
   // The data dir holds the member's records and, on the embedded chain, its keys' chain: owner only.
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(config.dataDir, 0o700);
@@ -178,6 +184,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
   async function resolveDeployment(rpc: RpcClient, provider: JsonRpcProvider): Promise<DeploymentRecord> {
     if (config.deploymentFile) {
       const record = readDeploymentFile(config.deploymentFile);
+      checkContractsVersion(record, `the deployment file ${config.deploymentFile}`);
       await checkSameChain(rpc, record);
       return record;
     }
@@ -188,6 +195,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     const known = readLocalRecords(config.dataDir)[genesis];
     const interrupted = known?.demo === "seeding" && config.seedDemo;
     if (known && !interrupted && (await contractsExist(rpc, known))) {
+      checkContractsVersion(known, `the data dir's deployment record (${config.dataDir})`);
       const { demo: _demo, ...record } = known;
       return record;
     }
@@ -246,13 +254,15 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
 /**
  * The index belongs to one deployment. If the data dir's deployment changed (a new chain, or a
  * redeploy after the embedded chain lost its blocks), the derived tables start again from empty.
+ * The contracts version is recorded beside it, so a later Lotline with other contracts knows this
+ * index is not its own (checkDataDirVersion).
  */
 function resetIndexIfDeploymentChanged(db: Db, deployment: DeploymentRecord): void {
   const key = `${deployment.genesisHash}:${deployment.contracts.registry}`;
   const row = db.prepare(`SELECT value FROM meta WHERE key = 'deployment'`).get() as { value: string } | undefined;
-  if (row?.value === key) return;
   db.transaction(() => {
-    clearIndex(db);
+    if (row?.value !== key) clearIndex(db);
     db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('deployment', ?)`).run(key);
+    db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('contracts_version', ?)`).run(CONTRACTS_VERSION);
   })();
 }

@@ -531,6 +531,37 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 11,
+    name: "anchors keyed by organisation and root",
+    // AnchorRegistry keys anchors by (organisation, root) (ADR 0011): several organisations may anchor
+    // one root, and a proof relies on the anchor of one named organisation. The derived table is
+    // rebuilt with that key (rowids kept, so the reorganisation journal still points at its rows);
+    // each Merkle batch this node submitted remembers the organisation it anchored it as.
+    sql: `
+      CREATE TABLE anchors_by_org (
+        root TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        uri TEXT NOT NULL,
+        anchored_by TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL,
+        PRIMARY KEY (org_id, root)
+      );
+      INSERT INTO anchors_by_org (rowid, root, kind, org_id, count, uri, anchored_by, block_number, tx_hash, time)
+        SELECT rowid, root, kind, org_id, count, uri, anchored_by, block_number, tx_hash, time FROM anchors;
+      DROP TABLE anchors;
+      ALTER TABLE anchors_by_org RENAME TO anchors;
+      CREATE INDEX anchors_root ON anchors (root, block_number);
+
+      -- The organisation this node anchored the batch as (its integration key's); NULL while unknown.
+      ALTER TABLE anchor_batches ADD COLUMN org_id INTEGER;
+      UPDATE anchor_batches SET org_id = (SELECT a.org_id FROM anchors a WHERE a.root = anchor_batches.root ORDER BY a.block_number LIMIT 1);
+    `,
+  },
+  {
     id: 12,
     name: "sharing: grants of read access and node URLs",
     sql: `

@@ -40,7 +40,7 @@ export const NEEDED = {
   handlers: rolesToMask(["producer", "processor", "carrier", "receiver", "buyer", "integration"]),
   makers: rolesToMask(["producer", "processor", "integration"]),
   observers: rolesToMask(["producer", "processor", "carrier", "receiver", "buyer", "integration", "auditor"]),
-  all: (1n << 9n) - 1n,
+  all: (1n << 10n) - 1n,
 } as const;
 
 /** One location (GLN) per organisation: the farm, the dairy plant, the depot, the store, the auditor's office. */

@@ -35,7 +35,7 @@ export const MAX_BATCHES_PER_DELIVERY = 32;
 export const MAX_SHARE_BPS = 10_000;
 
 /** The escrow asks for "any role" (Roles.ALL) where any agent of the party will do (cancel, deliver). */
-export const ANY_ROLE = (1n << 9n) - 1n;
+export const ANY_ROLE = (1n << 10n) - 1n;
 
 /** GS1 company prefixes: a DE cheese dairy, an FR retailer, an FR auditor, an IT retailer, an SE auditor. */
 export const PREFIX = {

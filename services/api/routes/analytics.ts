@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { Address, Hex32, IdString, Iso, List } from "../schemas";
+import { AnchoredBy, Address, Hex32, IdString, Iso, List } from "../schemas";
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
 import { resolveBatchRef } from "../batch-ref";
@@ -153,8 +153,9 @@ const RunProof = Type.Object({
   transactionHash: Type.Union([Hex32, Type.Null()]),
   blockNumber: Type.Union([Type.Integer(), Type.Null()]),
   anchoredAt: Type.Union([Iso, Type.Null()]),
+  anchoredBy: AnchoredBy,
   verified: Type.Boolean({
-    description: "the stored record hashes to the leaf and the leaf's proof reaches a root anchored on the indexed chain",
+    description: "the stored record hashes to the leaf and the leaf's proof reaches a root anchored on the indexed chain by anchoredBy",
   }),
 });
 

@@ -33,6 +33,7 @@ import {
 } from "../../epcis/query";
 import { bareTerm, vocabularyTerms } from "../../epcis/vocabulary";
 import { prepared } from "../../store/statements";
+import { AnchoredBy } from "../schemas";
 import { mappingRoutes } from "../../epcis/mapping/routes";
 
 /**
@@ -208,8 +209,9 @@ const Proof = Type.Object({
   transactionHash: Type.Union([Type.String(), Type.Null()]),
   blockNumber: Type.Union([Type.Integer(), Type.Null()]),
   status: Type.Union([Type.Literal("pending"), Type.Literal("anchored")]),
+  anchoredBy: AnchoredBy,
   verified: Type.Boolean({
-    description: "the leaf recomputed from the stored event is the anchored one, in a root anchored on the indexed chain",
+    description: "the leaf recomputed from the stored event is the anchored one, in a root anchored on the indexed chain by anchoredBy",
   }),
 });
 

@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
-import { Hex32, Iso, List, ListQuery } from "../schemas";
+import { AnchoredBy, Hex32, Iso, List, ListQuery } from "../schemas";
 import { normaliseGtin } from "../../gs1/digital-link";
 import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
@@ -127,6 +127,7 @@ const Proof = Type.Object({
   transactionHash: Type.Union([Hex32, Type.Null()]),
   blockNumber: Type.Union([Type.Integer(), Type.Null()]),
   anchoredAt: Type.Union([Iso, Type.Null()]),
+  anchoredBy: AnchoredBy,
   verified: Type.Boolean(),
 });
 
@@ -390,29 +391,59 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     "/api/v1/anchors/:root",
     {
       schema: {
-        summary: "An anchored Merkle root: its kind, transaction, and the records (leaves) it commits to, in tree order",
-        description: "The `uri` recorded on-chain with each anchor points here.",
+        summary: "An anchored Merkle root: who anchored it, its kind, transaction, and the records (leaves) it commits to, in tree order",
+        description:
+          "Several organisations may anchor the same root (anchors are keyed by organisation and root; a rival copying a root gets an anchor of its own, " +
+          "which stands for nothing of the owner's). With `org`, the response describes that organisation's anchor (404 when it has none and this node " +
+          "submitted no batch as it). Without `org`, it describes the anchor of the organisation this node anchored its batch as, or, for a root this node " +
+          "did not submit, the earliest anchor on the indexed chain. `anchors` lists every organisation's anchor of the root, earliest first. " +
+          "`leaves` are shown only for a batch this node submitted as the organisation described. The `uri` recorded on-chain with each anchor points here, with `org`.",
         tags: ["anchoring"],
         params: Type.Object({ root: Hex32 }),
+        querystring: Type.Object(
+          { org: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "the anchoring organisation's id" })) },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             root: Hex32,
             kind: Type.String(),
             status: Type.Union([Type.Literal("pending"), Type.Literal("anchored")]),
-            orgId: Type.Union([Type.String(), Type.Null()]),
+            orgId: Type.Union([Type.String(), Type.Null()], { description: "the organisation whose anchor this describes" }),
+            anchoredBy: AnchoredBy,
             count: Type.Integer(),
             transactionHash: Type.Union([Hex32, Type.Null()]),
             blockNumber: Type.Union([Type.Integer(), Type.Null()]),
             anchoredAt: Type.Union([Iso, Type.Null()]),
             leaves: Type.Array(Type.Object({ leaf: Hex32, recordId: Type.Union([Type.String(), Type.Null()]) })),
+            anchors: Type.Array(
+              Type.Object({
+                orgId: Type.String(),
+                name: Type.Union([Type.String(), Type.Null()]),
+                kind: Type.String(),
+                count: Type.Integer(),
+                uri: Type.String(),
+                transactionHash: Hex32,
+                blockNumber: Type.Integer(),
+                anchoredAt: Iso,
+              }),
+              { description: "every organisation's anchor of this root on the indexed chain, earliest first" },
+            ),
           }),
           ...problems,
         },
       },
     },
     async (request) => {
-      const anchor = anchorOf(db, request.params.root.toLowerCase());
-      if (!anchor) throw new HttpProblem(404, "anchor_not_found", `no anchor ${request.params.root} is known to this node`);
+      const org = request.query.org === undefined ? undefined : BigInt(request.query.org);
+      const anchor = anchorOf(db, request.params.root.toLowerCase(), org);
+      if (!anchor) {
+        throw new HttpProblem(
+          404,
+          "anchor_not_found",
+          `no anchor ${request.params.root}${org === undefined ? "" : ` by organisation ${org}`} is known to this node`,
+        );
+      }
       return anchor;
     },
   );

@@ -75,6 +75,7 @@ export const chainRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { s
             genesisHash: Hex32,
             startBlock: Type.Integer(),
             contracts: Type.Record(Type.String(), Address),
+            contractsVersion: Type.String({ description: "the contracts' version (revision and ABI hash) this deployment and node speak" }),
             eip712: Type.Object({
               forwarder: Type.Object({ name: Type.String(), version: Type.String(), chainId: Type.Integer(), verifyingContract: Address }),
               provenance: Type.Object({ name: Type.String(), version: Type.String(), chainId: Type.Integer(), verifyingContract: Address }),
@@ -91,6 +92,7 @@ export const chainRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { s
         genesisHash: deployment.genesisHash,
         startBlock: deployment.startBlock,
         contracts: deployment.contracts,
+        contractsVersion: deployment.contractsVersion,
         eip712: {
           forwarder: { name: "LotlineForwarder", version: "1", chainId: deployment.chainId, verifyingContract: deployment.contracts.forwarder },
           provenance: { name: "LotlineProvenance", version: "1", chainId: deployment.chainId, verifyingContract: deployment.contracts.provenance },

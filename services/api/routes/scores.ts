@@ -2,7 +2,7 @@ import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { HttpProblem } from "../problem";
-import { Hex32, IdString, Iso } from "../schemas";
+import { AnchoredBy, Hex32, IdString, Iso } from "../schemas";
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
 import { requireBatchRef } from "../batch-ref";
@@ -139,6 +139,7 @@ const Proof = Type.Object({
   transactionHash: Nullable(Hex32),
   blockNumber: Type.Union([Type.Integer(), Type.Null()]),
   anchoredAt: Nullable(Iso),
+  anchoredBy: AnchoredBy,
   verified: Type.Boolean(),
 });
 

@@ -13,7 +13,7 @@ const NEW_ORG = {
   allowed: rolesToMask(["producer", "processor"]),
 };
 const UNKNOWN_ORG = 99n;
-const UNDEFINED_ROLE_BIT = 1n << 9n;
+const UNDEFINED_ROLE_BIT = 1n << 10n;
 
 describe("ConsortiumRegistry governance", function () {
   describe("admitOrganisation", function () {

@@ -5,7 +5,7 @@ import { glnFor, identityFixture, PREFIX } from "../../helpers/identity-fixture"
 import { INTERNAL_ROLES, ROLE, rolesToMask } from "../../../services/chain/roles";
 
 const UNKNOWN_ORG = 99n;
-const UNDEFINED_ROLE_BIT = 1n << 9n;
+const UNDEFINED_ROLE_BIT = 1n << 10n;
 const NEW_METADATA = keccak256(toUtf8Bytes("Hof Sonnenfeld GmbH & Co. KG, Bavaria"));
 
 /** Replaces the last digit of a GLN with a wrong check digit. */

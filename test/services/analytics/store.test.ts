@@ -282,7 +282,7 @@ describe("production-run store", function () {
     );
   });
 
-  it("verifies a record against its anchored leaf, and a tampered stored record fails", function () {
+  it("verifies a record against the root its own organisation anchored (not a rival's copy), and a tampered stored record fails", function () {
     const store = createAnalyticsStore(db);
     const a = recordProductionRun(db, body(), ctx()).record;
     const b = recordProductionRun(
@@ -298,15 +298,24 @@ describe("production-run store", function () {
     );
     const root = merkleTree(leaves).root;
     db.prepare(`UPDATE anchor_outbox SET root = ? WHERE kind = 'PRODUCTION_RUN'`).run(root);
-    db.prepare(`INSERT INTO anchor_batches (root, kind, leaves, created_at) VALUES (?, 'PRODUCTION_RUN', ?, '')`).run(
+    // The node anchors as organisation 1 (its integration key's).
+    db.prepare(`INSERT INTO anchor_batches (root, kind, leaves, created_at, org_id) VALUES (?, 'PRODUCTION_RUN', ?, '', 1)`).run(
       root,
       JSON.stringify(leaves),
     );
-    db.prepare(
-      `INSERT INTO anchors (root, kind, org_id, count, uri, anchored_by, block_number, tx_hash, time) VALUES (?, 'PRODUCTION_RUN', 1, 2, '', '', 9, '0x', '')`,
-    ).run(root);
+    const indexAnchor = (org: number, block: number) =>
+      db
+        .prepare(
+          `INSERT INTO anchors (root, kind, org_id, count, uri, anchored_by, block_number, tx_hash, time) VALUES (?, 'PRODUCTION_RUN', ?, 2, '', '', ?, '0x', '')`,
+        )
+        .run(root, org, block);
+    // A rival copied the root and anchored it first: that proves nothing for this node's records.
+    indexAnchor(2, 8);
+    expect(store.proof(store.getRun(a.id)!), "a rival's anchor of the root").to.include({ status: "pending", verified: false, anchoredBy: null });
+    indexAnchor(1, 9);
     const proof = store.proof(store.getRun(a.id)!)!;
-    expect(proof).to.include({ status: "anchored", merkleRoot: root, verified: true, recordHash: recordHash(a) });
+    expect(proof).to.include({ status: "anchored", merkleRoot: root, verified: true, recordHash: recordHash(a), blockNumber: 9 });
+    expect(proof.anchoredBy).to.deep.equal({ orgId: "1", name: "farm" });
 
     const original = (db.prepare(`SELECT record FROM production_runs WHERE run_id = ?`).get(a.id) as { record: string }).record;
     db.prepare(`UPDATE production_runs SET record = ? WHERE run_id = ?`).run(

@@ -627,7 +627,8 @@ describe("API provenance routes", function () {
         verified: true,
       });
       expect(StandardMerkleTree.verify(anchor.merkleRoot, ["bytes32"], [anchor.leaf], anchor.proof)).to.equal(true);
-      const onChain = await node.contracts.anchors.anchorOf(anchor.merkleRoot);
+      expect(anchor.anchoredBy).to.deep.equal({ orgId: "1", name: "Alpenmilch Hof GmbH" });
+      const onChain = await node.contracts.anchors.anchorOf(BigInt(anchor.anchoredBy.orgId), anchor.merkleRoot);
       expect(Number(onChain.blockNumber)).to.equal(anchor.blockNumber);
       expect(Number(onChain.count)).to.equal(5);
     });
@@ -644,6 +645,30 @@ describe("API provenance routes", function () {
       expect(res.body).to.include({ root, kind: "PRODUCT", status: "anchored", count: 5 });
       expect(res.body.leaves).to.deep.include({ leaf: product.body.masterDataHash, recordId: product.body.anchor.recordId });
       expect(StandardMerkleTree.of(res.body.leaves.map((l: { leaf: string }) => [l.leaf]), ["bytes32"], { sortLeaves: false }).root).to.equal(root);
+      expect(res.body).to.include({ orgId: orgIdOf("producer") });
+      expect(res.body.anchoredBy).to.deep.equal({ orgId: orgIdOf("producer"), name: member("producer").name });
+      const own = res.body.anchors.find((a: { orgId: string }) => a.orgId === orgIdOf("producer"));
+      expect(own.uri, "the on-chain uri names the anchoring organisation").to.match(new RegExp(`/api/v1/anchors/${root}\\?org=${orgIdOf("producer")}$`));
+      expect((await ok(own.uri.slice(own.uri.indexOf("/api/v1/")))).body).to.deep.equal(res.body);
+    });
+
+    it("keeps describing its own organisation's anchor when a rival anchors the same root, and shows the rival's only under ?org", async function () {
+      const product = await ok(`/api/v1/products/${DEMO_GOODS.cream}`);
+      const root = product.body.anchor.merkleRoot;
+      const before = (await ok(`/api/v1/anchors/${root}`)).body;
+      const rival = demoWallet(member("processor").integrationAccount, node.provider);
+      await (await node.contracts.anchors.connect(rival).anchor(keccak256("0x01"), root, 1, "https://rival.example")).wait();
+      await node.synced();
+
+      const after = (await ok(`/api/v1/anchors/${root}`)).body;
+      expect({ ...after, anchors: before.anchors }, "the node's own anchor, unchanged").to.deep.equal(before);
+      expect(after.anchors.map((a: { orgId: string }) => a.orgId)).to.deep.equal([orgIdOf("producer"), orgIdOf("processor")]);
+      const rivals = (await ok(`/api/v1/anchors/${root}?org=${orgIdOf("processor")}`)).body;
+      expect(rivals).to.include({ orgId: orgIdOf("processor"), status: "anchored", count: 1 });
+      expect(rivals.leaves, "the rival's anchor carries none of this node's records").to.deep.equal([]);
+      // The product's proof still relies on its own organisation's anchor.
+      expect((await ok(`/api/v1/products/${DEMO_GOODS.cream}`)).body.anchor).to.deep.equal(product.body.anchor);
+      expectProblem(await get(node, `/api/v1/anchors/${root}?org=${orgIdOf("retailer")}`), 404, "anchor_not_found");
     });
 
     it("answers an unknown anchor root with 404 anchor_not_found", async function () {

@@ -136,10 +136,20 @@ describe("lotline epcis capture / verify", function () {
       const hashId = eventHashId(event, epcisDocument([])["@context"]);
       expect(run.stdout).to.include(`verified: event ${event.eventID}`);
       expect(run.stdout).to.include(`hash ID      ${hashId}`);
-      expect(run.stdout).to.match(/anchored as EPCIS by organisation 1 in block \d+/);
+      expect(run.stdout).to.match(/anchored as EPCIS by organisation 1 \(Alpenmilch Hof GmbH\) in block \d+/);
       const byHashId = json(await cli(["--json", "epcis", "verify", hashId, ...rpc()]));
       expect(byHashId).to.include({ verified: true, reason: null, hashId });
-      expect(byHashId.anchor).to.include({ kind: "EPCIS", orgId: "1" });
+      expect(byHashId.anchor).to.include({ kind: "EPCIS", orgId: "1", orgName: "Alpenmilch Hof GmbH" });
+    });
+
+    it("is not verified against an organisation that did not anchor the root, naming the one that did (exit 1, one line)", async function () {
+      const run = await cli(["epcis", "verify", event.eventID as string, "--org", "2", ...rpc()]);
+      expect(oneLine(run)).to.match(
+        /^lotline: not verified: the root 0x[0-9a-f]{64} is not anchored by organisation 2 on the chain at \S+ \(only by organisation 1, whose anchor does not stand for organisation 2\)$/,
+      );
+      expect(oneLine(await cli(["epcis", "verify", event.eventID as string, "--org", "two", ...rpc()]))).to.equal(
+        'lotline: --org must be a positive integer organisation id, got "two"',
+      );
     });
 
     it("is not verified once the stored record is altered (exit 1, one line)", async function () {

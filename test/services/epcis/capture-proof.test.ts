@@ -53,7 +53,8 @@ describe("EPCIS events anchored on-chain: GET /epcis/events/{eventID}/proof", fu
       keccak256(AbiCoder.defaultAbiCoder().encode(["string", "string"], [hashId, canonicalize(stored)])),
     );
     expect(StandardMerkleTree.verify(proof.merkleRoot, ["bytes32"], [proof.leaf], proof.proof)).to.equal(true);
-    const onChain = await node.contracts.anchors.anchorOf(proof.merkleRoot);
+    expect(proof.anchoredBy).to.deep.equal({ orgId: "1", name: "Alpenmilch Hof GmbH" });
+    const onChain = await node.contracts.anchors.anchorOf(1n, proof.merkleRoot);
     expect(Number(onChain.blockNumber)).to.equal(proof.blockNumber);
     expect((await node.provider.getTransactionReceipt(proof.transactionHash))!.blockNumber).to.equal(proof.blockNumber);
   });

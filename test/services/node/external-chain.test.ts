@@ -7,6 +7,7 @@ import { loadConfig } from "../../../services/config";
 import { startNode } from "../../../services/node/node";
 import { demoWallet } from "../../../services/demo/roster";
 import { createRpcClient } from "../../../services/chain/rpc";
+import { CONTRACTS_VERSION } from "../../../services/chain/version";
 import { startAnvil, tempDir } from "../../helpers/chain";
 import { freePort } from "../../helpers/ports";
 
@@ -52,6 +53,19 @@ describe("running against an existing chain (LOTLINE_RPC_URL)", function () {
     const record = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
     expect(record.genesisHash).to.equal((await createRpcClient(chain.url).getBlock(0))!.hash);
     expect(record.contracts).to.include.keys("forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token", "sharing");
+    expect(record.contractsVersion).to.equal(CONTRACTS_VERSION);
+  });
+
+  it("refuses a deployment file of other contracts (an earlier version), saying to deploy the current ones", async function () {
+    const { contractsVersion: _version, ...record } = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
+    const earlier = path.join(dir, "earlier.json");
+    fs.writeFileSync(earlier, JSON.stringify(record));
+    const node = await boot({ LOTLINE_DEPLOYMENT_FILE: earlier });
+    let error: Error | undefined;
+    await node.ready.catch((err: Error) => (error = err));
+    expect(error?.name).to.equal("ContractsVersionError");
+    expect(error?.message).to.match(/is a deployment of contracts of a version it did not record, but this Lotline needs contracts .*: deploy the current contracts \(lotline deploy\)/);
+    await node.stop();
   });
 
   it("uses the shared deployment and neither deploys nor seeds", async function () {

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { readLocalRecords } from "../../../services/chain/deployment-record";
+import { CONTRACTS_VERSION } from "../../../services/chain/version";
 import { startTestNode } from "../../helpers/node";
 import { tempDir } from "../../helpers/chain";
 import { freePort } from "../../helpers/ports";
@@ -14,6 +15,8 @@ describe("the main job (npm start)", function () {
     const dataDir = tempDir("restart");
     const first = await startTestNode({ LOTLINE_DATA_DIR: dataDir });
     const record = first.state.deployment!;
+    expect(record.contractsVersion, "the record names the contracts' version").to.equal(CONTRACTS_VERSION);
+    expect(first.db.prepare(`SELECT value FROM meta WHERE key = 'contracts_version'`).get(), "so does the index").to.deep.equal({ value: CONTRACTS_VERSION });
     const head = await first.provider.getBlockNumber();
     const orgs = (await (await fetch(`${first.url}/api/v1/orgs`)).json()) as { items: unknown[] };
     await first.cleanup();

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { id as keccakText } from "ethers";
+import { encodeBytes32String, id as keccakText } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { createRpcClient } from "../../../services/chain/rpc";
 import { dumpDerivedTables, openDatabase, type Db } from "../../../services/store/db";
 import { createLotlineIndexer } from "../../../services/indexer/lotline";
 import { createAnchorJob } from "../../../services/anchoring/job";
-import { proofOf, queueForAnchoring } from "../../../services/anchoring/outbox";
+import { merkleTree, proofOf, queueForAnchoring } from "../../../services/anchoring/outbox";
 import { productRecordId, storeProductMasterData } from "../../../services/provenance/products";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { gtinFor } from "../../../services/gs1/keys";
@@ -18,16 +18,23 @@ import { deployDemo, freshRebuildDump, startHardhatNode } from "../../helpers/ch
  * `hardhat node` gives real reorganisations with evm_snapshot / evm_revert.
  */
 const producer = DEMO_MEMBERS.find((m) => m.key === "producer")!;
+const rivalMember = DEMO_MEMBERS.find((m) => m.key === "processor")!;
 const RESUBMIT_AFTER = 60;
 
 describe("anchoring: records whose anchor is lost in a rollback", function () {
   let chain: Awaited<ReturnType<typeof startHardhatNode>>;
   let demo: Awaited<ReturnType<typeof deployDemo>>;
+  /** The producer's organisation (the one its integration key anchors as) and a rival's. */
+  let producerOrg: bigint;
+  let rivalOrg: bigint;
 
   before(async function () {
     this.timeout(180_000);
     chain = await startHardhatNode();
     demo = await deployDemo(chain.url);
+    producerOrg = (await demo.contracts.registry.agent(demoWallet(producer.integrationAccount).address)).orgId;
+    rivalOrg = (await demo.contracts.registry.agent(demoWallet(rivalMember.integrationAccount).address)).orgId;
+    expect(rivalOrg).to.not.equal(producerOrg);
   });
 
   after(async function () {
@@ -106,7 +113,8 @@ describe("anchoring: records whose anchor is lost in a rollback", function () {
         expect(proof, recordId).to.include({ status: "anchored", verified: true });
         expect(proof.blockNumber).to.be.greaterThan(forkPoint);
         expect(StandardMerkleTree.verify(proof.merkleRoot!, ["bytes32"], [proof.leaf], proof.proof)).to.equal(true);
-        expect(Number((await demo.contracts.anchors.anchorOf(proof.merkleRoot!)).blockNumber)).to.equal(proof.blockNumber);
+        expect(proof.anchoredBy?.orgId).to.equal(String(producerOrg));
+        expect(Number((await demo.contracts.anchors.anchorOf(producerOrg, proof.merkleRoot!)).blockNumber)).to.equal(proof.blockNumber);
         first.set(recordId, {
           root: proof.merkleRoot!,
           blockNumber: proof.blockNumber!,
@@ -137,7 +145,7 @@ describe("anchoring: records whose anchor is lost in a rollback", function () {
           blockNumber: null,
         });
         expect(
-          Number((await demo.contracts.anchors.anchorOf(first.get(recordId)!.root)).blockNumber),
+          Number((await demo.contracts.anchors.anchorOf(producerOrg, first.get(recordId)!.root)).blockNumber),
           "on the new fork",
         ).to.equal(0);
       }
@@ -167,7 +175,7 @@ describe("anchoring: records whose anchor is lost in a rollback", function () {
         expect(proof.blockNumber).to.be.greaterThan(before);
         expect(proof.blockNumber).to.not.equal(lost.blockNumber);
         expect(await blockHash(lost.blockNumber), "the lost block is gone").to.not.equal(lost.blockHash);
-        expect(Number((await demo.contracts.anchors.anchorOf(proof.merkleRoot!)).blockNumber)).to.equal(proof.blockNumber);
+        expect(Number((await demo.contracts.anchors.anchorOf(producerOrg, proof.merkleRoot!)).blockNumber)).to.equal(proof.blockNumber);
         const receipt = await demo.provider.getTransactionReceipt(proof.transactionHash!);
         expect(receipt!.blockHash, "the anchor's block is on the chain").to.equal(await blockHash(proof.blockNumber!));
       }
@@ -216,8 +224,8 @@ describe("anchoring: records whose anchor is lost in a rollback", function () {
       expect(proofOf(s.db, earlier)).to.deep.equal(proof);
     });
 
-    it("treats a root the chain already has (AnchorExists) as anchored, without a second anchor", async function () {
-      // Another service already anchored the same record: the same single leaf gives the same root.
+    it("treats a root its own organisation already anchored (AnchorExists) as anchored, without a second anchor", async function () {
+      // Another service of the same organisation already anchored the same record: the same single leaf gives the same root.
       const other = service();
       await other.indexer.syncToHead();
       const recordId = storeProduct(other.db);
@@ -231,6 +239,64 @@ describe("anchoring: records whose anchor is lost in a rollback", function () {
       expect(result.anchored).to.deep.equal([{ root, kind: "PRODUCT", count: 1 }]);
       expect(await head(), "no transaction mined").to.equal(before);
       expect(proofOf(s.db, recordId)).to.include({ status: "anchored", verified: true, merkleRoot: root });
+    });
+  });
+
+  describe("a rival anchoring this node's root (anchors are keyed by organisation and root)", function () {
+    let s: ReturnType<typeof service>;
+    const rival = () => demo.contracts.anchors.connect(demoWallet(rivalMember.integrationAccount, demo.provider));
+
+    beforeEach(async function () {
+      s = service();
+      await s.indexer.syncToHead();
+    });
+
+    afterEach(function () {
+      s.db.close();
+    });
+
+    it("anchors its root as its own organisation even when a rival copied the root and anchored it first", async function () {
+      const recordId = storeProduct(s.db);
+      const leaf = recordId.slice("product:".length);
+      const root = merkleTree([leaf]).root;
+      const rivalTx = await (await rival().anchor(encodeBytes32String("PRODUCT"), root, 1, "https://rival.example")).wait();
+      await s.indexer.syncToHead();
+      const before = await head();
+      const result = await s.job.runOnce();
+      expect(result.anchored).to.deep.equal([{ root, kind: "PRODUCT", count: 1 }]);
+      expect(await head(), "the node's own anchor was mined, not skipped as existing").to.equal(before + 1);
+      const proof = proofOf(s.db, recordId)!;
+      expect(proof).to.include({ status: "anchored", verified: true, merkleRoot: root });
+      expect(proof.anchoredBy?.orgId).to.equal(String(producerOrg));
+      expect(proof.transactionHash).to.not.equal(rivalTx!.hash);
+      expect(Number((await demo.contracts.anchors.anchorOf(producerOrg, root)).blockNumber)).to.equal(proof.blockNumber);
+    });
+
+    it("does not count a rival's anchor of its root: the records stay pending, then are anchored again as its own", async function () {
+      const recordId = storeProduct(s.db);
+      const leaf = recordId.slice("product:".length);
+      const root = merkleTree([leaf]).root;
+      // The node formed and sent the batch, but its transaction never reached the chain; the rival's copy did.
+      s.db.transaction(() => {
+        s.db.prepare(`INSERT INTO anchor_batches (root, kind, leaves, created_at, org_id) VALUES (?, 'PRODUCT', ?, ?, ?)`).run(
+          root,
+          JSON.stringify([leaf]),
+          new Date().toISOString(),
+          Number(producerOrg),
+        );
+        s.db.prepare(`UPDATE anchor_outbox SET root = ?, submitted_at = ? WHERE record_id = ?`).run(root, s.clock.now, recordId);
+      })();
+      await (await rival().anchor(encodeBytes32String("PRODUCT"), root, 1, "https://rival.example")).wait();
+      await s.indexer.syncToHead();
+      expect(s.db.prepare(`SELECT org_id FROM anchors WHERE root = ?`).all(root), "the rival's anchor is indexed").to.deep.equal([{ org_id: Number(rivalOrg) }]);
+      expect(proofOf(s.db, recordId)).to.deep.include({ status: "pending", verified: false, anchoredBy: null, merkleRoot: null });
+
+      s.clock.now += RESUBMIT_AFTER;
+      const result = await s.job.runOnce();
+      expect(result).to.deep.equal({ requeued: 1, anchored: [{ root, kind: "PRODUCT", count: 1 }] });
+      const proof = proofOf(s.db, recordId)!;
+      expect(proof).to.include({ status: "anchored", verified: true, merkleRoot: root });
+      expect(proof.anchoredBy?.orgId).to.equal(String(producerOrg));
     });
   });
 });

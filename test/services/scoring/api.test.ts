@@ -114,7 +114,8 @@ describe("API scores", function () {
       expect(res.body.verified).to.equal(true);
       // Anyone can check it without trusting the node's `verified`: the proof reaches the root, and the root is on the chain.
       expect(StandardMerkleTree.verify(anchor.merkleRoot, ["bytes32"], [`0x${modelHash}`], anchor.proof)).to.equal(true);
-      const onChain = await node.contracts.anchors.anchorOf(anchor.merkleRoot);
+      expect(anchor.anchoredBy.orgId, "the proof names the organisation whose anchor it relies on").to.equal("1");
+      const onChain = await node.contracts.anchors.anchorOf(BigInt(anchor.anchoredBy.orgId), anchor.merkleRoot);
       expect(decodeBytes32String(onChain.kind)).to.equal("MODEL");
       expect(Number(onChain.blockNumber)).to.equal(anchor.blockNumber);
       const root = await ok(`/api/v1/anchors/${anchor.merkleRoot}`);
