@@ -433,7 +433,7 @@ describe("CredentialRegistry", function () {
       const issuers = [certifierAgent, secondCertifierAgent];
       for (let i = 0; i < 7; i++) {
         const admin = spare[i];
-        const args = [`Certifier ${i}`, [`73200${i}1`], CLAIM, ALLOWED.certifier, admin.address] as const;
+        const args: [string, string[], string, bigint, string] = [`Certifier ${i}`, [`73200${i}1`], CLAIM, ALLOWED.certifier, admin.address];
         const orgId = await registry.admitOrganisation.staticCall(...args);
         await registry.admitOrganisation(...args);
         await registry.connect(admin).setAgent(admin.address, orgId, ROLE.certifier | ROLE["org-admin"], 0);
