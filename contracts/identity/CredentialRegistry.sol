@@ -152,7 +152,9 @@ contract CredentialRegistry is ICredentialRegistry, RelayContext {
             if (c.issuerOrg == issuerOrg) ++ofIssuer;
             ++i;
         }
-        if (ofIssuer >= MAX_LIVE_PER_ISSUER) revert CredentialTooManyLive(subjectOrg, credentialType, issuerOrg, MAX_LIVE_PER_ISSUER);
+        if (ofIssuer >= MAX_LIVE_PER_ISSUER) {
+            revert CredentialTooManyLive(subjectOrg, credentialType, issuerOrg, MAX_LIVE_PER_ISSUER);
+        }
         if (ids.length >= MAX_LIVE) revert CredentialTooManyLive(subjectOrg, credentialType, issuerOrg, MAX_LIVE);
     }
 
