@@ -212,8 +212,8 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
         if (boundTo != 0 && boundTo != orgId) revert IdentityAgentBoundElsewhere(account, boundTo);
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert IdentityInvalidExpiry(expiresAt);
         delete _proposals[account][orgId];
-        emit AgentProposalAccepted(account, orgId);
         _agents[account] = AgentRecord({orgId: orgId, expiresAt: expiresAt, roles: p.roles});
+        emit AgentProposalAccepted(account, orgId);
         emit AgentSet(account, orgId, roles, expiresAt, p.proposedBy);
     }
 
