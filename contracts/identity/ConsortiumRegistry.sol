@@ -9,17 +9,46 @@ import {GS1} from "../common/GS1.sol";
 /// @title Consortium registry
 /// @notice See {IConsortiumRegistry}. Governance (GOVERNOR_ROLE) is a TimelockController or a
 /// multisig in production and one account in the demo.
-/// Invariants: a wallet is an agent of at most one organisation; a company prefix or GLN belongs to
-/// at most one organisation; an agent's effective roles ⊆ its organisation's allowed roles ∪ INTERNAL.
+/// Invariants: a wallet is an agent of at most one organisation, and of one only with its consent
+/// (it accepted a proposal, or governance named it first admin while it was bound nowhere); a
+/// company prefix or GLN belongs to at most one organisation; an agent's effective roles ⊆ its
+/// organisation's allowed business roles ∪ {ORG_ADMIN, TREASURY}, never INTEGRATION.
 contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
 
     uint256 private constant MIN_PREFIX_LENGTH = 4;
     uint256 private constant MAX_PREFIX_LENGTH = 12;
     uint256 private constant GLN_LENGTH = 13;
+    /// @dev Organisation ids stay within 32 bits so that other contracts may pack them tightly.
+    uint64 private constant MAX_ORG_ID = type(uint32).max;
+    uint256 private constant BUSINESS = Roles.ALL & ~Roles.INTERNAL;
+
+    /// @dev What every permission check reads about an organisation, in one slot (status 1 byte,
+    /// admittedAt 8, allowedRoles 16: roles use 10 bits); name and metadata hash apart.
+    struct OrgRecord {
+        OrgStatus status;
+        uint64 admittedAt;
+        uint128 allowedRoles;
+        bytes32 metadataHash;
+        string name;
+    }
+
+    /// @dev An agent binding in one slot (orgId 8 bytes, expiresAt 8, roles 16).
+    struct AgentRecord {
+        uint64 orgId;
+        uint64 expiresAt;
+        uint128 roles;
+    }
+
+    /// @dev A pending binding in one slot (proposedBy 20 bytes, expiresAt 8, roles 4).
+    struct ProposalRecord {
+        address proposedBy;
+        uint64 expiresAt;
+        uint32 roles;
+    }
 
     uint64 private _orgCount;
-    mapping(uint64 orgId => Organisation) private _orgs;
+    mapping(uint64 orgId => OrgRecord) private _orgs;
     mapping(uint64 orgId => string[]) private _prefixes;
     mapping(uint64 orgId => string[]) private _glns;
     mapping(bytes32 prefixKey => uint64 orgId) private _prefixOwner;
@@ -29,7 +58,8 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     mapping(bytes32 glnKey => uint64 orgId) private _glnOwner;
     // 1-based positions in _prefixes/_glns, so removal is swap-and-pop in constant time.
     mapping(bytes32 key => uint256 position) private _position;
-    mapping(address account => Agent) private _agents;
+    mapping(address account => AgentRecord) private _agents;
+    mapping(address account => mapping(uint64 orgId => ProposalRecord)) private _proposals;
 
     constructor(address governor, address trustedForwarder_) RelayContext(trustedForwarder_) {
         _grantRole(DEFAULT_ADMIN_ROLE, governor);
@@ -53,21 +83,24 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     ) external onlyRole(GOVERNOR_ROLE) returns (uint64 orgId) {
         if (bytes(name).length == 0) revert IdentityEmptyName();
         _checkRoleSet(allowedRoles);
+        if (_orgCount >= MAX_ORG_ID) revert IdentityOrganisationLimit(MAX_ORG_ID);
         orgId = ++_orgCount;
-        _orgs[orgId] = Organisation({
-            name: name,
-            metadataHash: metadataHash,
-            status: OrgStatus.Active,
-            allowedRoles: allowedRoles,
-            admittedAt: uint64(block.timestamp)
-        });
+        OrgRecord storage org = _orgs[orgId];
+        org.status = OrgStatus.Active;
+        org.admittedAt = uint64(block.timestamp);
+        // _checkRoleSet bounds the set to 10 bits.
+        org.allowedRoles = uint128(allowedRoles);
+        org.metadataHash = metadataHash;
+        org.name = name;
         emit OrganisationAdmitted(orgId, name, metadataHash, allowedRoles);
         for (uint256 i = 0; i < prefixes.length; ++i) _addCompanyPrefix(orgId, prefixes[i]);
         if (firstAdmin != address(0)) {
-            // Rebinding silently would take the wallet from its organisation without AgentRemoved.
-            uint64 boundTo = _agents[firstAdmin].orgId;
-            if (boundTo != 0) revert IdentityAgentBoundElsewhere(firstAdmin, boundTo);
-            _setAgent(firstAdmin, orgId, Roles.ORG_ADMIN, 0);
+            // Governance names the first admin in public (a timelocked proposal is visible for its
+            // whole delay) and the wallet can leave at once, so binding a wallet that is bound
+            // nowhere needs no separate acceptance. A wallet bound elsewhere only by its own
+            // acceptance gets a proposal instead: admission never reverts on the wallet's state.
+            if (_agents[firstAdmin].orgId == 0) _setAgent(firstAdmin, orgId, Roles.ORG_ADMIN, 0);
+            else _propose(firstAdmin, orgId, Roles.ORG_ADMIN, 0);
         }
     }
 
@@ -75,7 +108,8 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     function setAllowedRoles(uint64 orgId, uint256 allowedRoles) external onlyRole(GOVERNOR_ROLE) {
         _requireKnown(orgId);
         _checkRoleSet(allowedRoles);
-        _orgs[orgId].allowedRoles = allowedRoles;
+        // _checkRoleSet bounds the set to 10 bits.
+        _orgs[orgId].allowedRoles = uint128(allowedRoles);
         emit AllowedRolesChanged(orgId, allowedRoles);
     }
 
@@ -121,7 +155,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     /// @inheritdoc IConsortiumRegistry
     function updateOrganisation(uint64 orgId, string calldata name, bytes32 metadataHash) external onlyOrgAdmin(orgId) {
         if (bytes(name).length == 0) revert IdentityEmptyName();
-        Organisation storage org = _orgs[orgId];
+        OrgRecord storage org = _orgs[orgId];
         org.name = name;
         org.metadataHash = metadataHash;
         emit OrganisationUpdated(orgId, name, metadataHash);
@@ -154,13 +188,51 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     /// @inheritdoc IConsortiumRegistry
     function setAgent(address account, uint64 orgId, uint256 roles, uint64 expiresAt) external onlyOrgAdmin(orgId) {
         if (account == address(0)) revert IdentityInvalidAgent(account);
+        if (expiresAt != 0 && expiresAt <= block.timestamp) revert IdentityInvalidExpiry(expiresAt);
+        _checkRoleSet(roles);
+        uint256 disallowed = roles & ~(uint256(_orgs[orgId].allowedRoles) | Roles.INTERNAL);
+        if (disallowed != 0) revert IdentityRolesNotAllowed(orgId, disallowed);
+        // Only the wallet can make itself an agent: binding it unasked would let one member claim
+        // another's (or a stranger's) key, attribute its signatures to itself, or block a binding
+        // the wallet is about to take. An agent of this organisation is updated directly.
+        if (_agents[account].orgId == orgId) _setAgent(account, orgId, roles, expiresAt);
+        else _propose(account, orgId, roles, expiresAt);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function acceptAgent(uint64 orgId, uint256 roles, uint64 expiresAt) external {
+        address account = _msgSender();
+        ProposalRecord memory p = _proposals[account][orgId];
+        if (p.proposedBy == address(0)) revert IdentityNoAgentProposal(account, orgId);
+        if (p.roles != roles || p.expiresAt != expiresAt) {
+            revert IdentityAgentProposalMismatch(account, orgId, p.roles, p.expiresAt);
+        }
+        _requireActive(orgId);
         uint64 boundTo = _agents[account].orgId;
         if (boundTo != 0 && boundTo != orgId) revert IdentityAgentBoundElsewhere(account, boundTo);
         if (expiresAt != 0 && expiresAt <= block.timestamp) revert IdentityInvalidExpiry(expiresAt);
-        _checkRoleSet(roles);
-        uint256 disallowed = roles & ~(_orgs[orgId].allowedRoles | Roles.INTERNAL);
-        if (disallowed != 0) revert IdentityRolesNotAllowed(orgId, disallowed);
-        _setAgent(account, orgId, roles, expiresAt);
+        delete _proposals[account][orgId];
+        _agents[account] = AgentRecord({orgId: orgId, expiresAt: expiresAt, roles: p.roles});
+        emit AgentProposalAccepted(account, orgId);
+        emit AgentSet(account, orgId, roles, expiresAt, p.proposedBy);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function cancelAgentProposal(address account, uint64 orgId) external {
+        address sender = _msgSender();
+        if (_proposals[account][orgId].proposedBy == address(0)) revert IdentityNoAgentProposal(account, orgId);
+        if (sender != account) _checkOrgAdmin(sender, orgId);
+        delete _proposals[account][orgId];
+        emit AgentProposalCancelled(account, orgId, sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function leaveOrganisation() external {
+        address account = _msgSender();
+        uint64 orgId = _agents[account].orgId;
+        if (orgId == 0) revert IdentityUnknownAgent(account);
+        delete _agents[account];
+        emit AgentLeft(account, orgId);
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -182,7 +254,15 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     /// @inheritdoc IConsortiumRegistry
     function organisation(uint64 orgId) external view returns (Organisation memory) {
         _requireKnown(orgId);
-        return _orgs[orgId];
+        OrgRecord storage org = _orgs[orgId];
+        return
+            Organisation({
+                name: org.name,
+                metadataHash: org.metadataHash,
+                status: org.status,
+                allowedRoles: org.allowedRoles,
+                admittedAt: org.admittedAt
+            });
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -212,7 +292,14 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
 
     /// @inheritdoc IConsortiumRegistry
     function agent(address account) external view returns (Agent memory) {
-        return _agents[account];
+        AgentRecord memory a = _agents[account];
+        return Agent({orgId: a.orgId, expiresAt: a.expiresAt, roles: a.roles});
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function agentProposal(address account, uint64 orgId) external view returns (AgentProposal memory) {
+        ProposalRecord memory p = _proposals[account][orgId];
+        return AgentProposal({roles: p.roles, expiresAt: p.expiresAt, proposedBy: p.proposedBy});
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -221,24 +308,45 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     }
 
     /// @inheritdoc IConsortiumRegistry
-    function effectiveRoles(address account) public view returns (uint256) {
-        Agent storage a = _agents[account];
-        if (a.orgId == 0 || !isOrganisationActive(a.orgId)) return 0;
-        if (a.expiresAt != 0 && a.expiresAt <= block.timestamp) return 0;
-        return a.roles & (_orgs[a.orgId].allowedRoles | Roles.INTERNAL);
+    function effectiveRoles(address account) public view returns (uint256 roles) {
+        (roles, ) = _effectiveRoles(account);
     }
 
     /// @inheritdoc IConsortiumRegistry
     function requireAgent(address account, uint256 anyOfRoles) public view returns (uint64 orgId) {
-        if (effectiveRoles(account) & anyOfRoles == 0) revert IdentityUnauthorizedAgent(account, anyOfRoles);
-        return _agents[account].orgId;
+        uint256 roles;
+        (roles, orgId) = _effectiveRoles(account);
+        if (roles & anyOfRoles == 0) revert IdentityUnauthorizedAgent(account, anyOfRoles);
     }
 
     // ─── internals ─────────────────────────────────────────────────────────────────────────────
 
+    /// @dev Two storage reads: the agent's slot and its organisation's first slot. INTEGRATION is
+    /// translated into the organisation's allowed business roles, so a contract accepting a
+    /// business role accepts the node's key exactly where governance allowed the organisation.
+    function _effectiveRoles(address account) private view returns (uint256 roles, uint64 orgId) {
+        AgentRecord memory a = _agents[account];
+        orgId = a.orgId;
+        if (orgId == 0) return (0, 0);
+        if (a.expiresAt != 0 && a.expiresAt <= block.timestamp) return (0, orgId);
+        OrgRecord storage org = _orgs[orgId];
+        if (org.status != OrgStatus.Active) return (0, orgId);
+        uint256 business = uint256(org.allowedRoles) & BUSINESS;
+        uint256 held = a.roles;
+        roles = held & (business | Roles.ORG_ADMIN | Roles.TREASURY);
+        if (held & Roles.INTEGRATION != 0) roles |= business;
+    }
+
     function _setAgent(address account, uint64 orgId, uint256 roles, uint64 expiresAt) private {
-        _agents[account] = Agent({orgId: orgId, expiresAt: expiresAt, roles: roles});
+        // Callers checked `roles` against Roles.ALL (10 bits).
+        _agents[account] = AgentRecord({orgId: orgId, expiresAt: expiresAt, roles: uint128(roles)});
         emit AgentSet(account, orgId, roles, expiresAt, _msgSender());
+    }
+
+    function _propose(address account, uint64 orgId, uint256 roles, uint64 expiresAt) private {
+        // Callers checked `roles` against Roles.ALL (10 bits).
+        _proposals[account][orgId] = ProposalRecord({proposedBy: _msgSender(), expiresAt: expiresAt, roles: uint32(roles)});
+        emit AgentProposed(account, orgId, roles, expiresAt, _msgSender());
     }
 
     function _addCompanyPrefix(uint64 orgId, string calldata prefix) private {

@@ -4,8 +4,10 @@ pragma solidity ^0.8.24;
 /// @title Consortium registry: organisations, their GS1 keys and their agents
 /// @notice Consortium governance admits and suspends organisations, licenses GS1 company prefixes
 /// to them and decides which business roles each may hold. Each organisation's admins bind wallets
-/// (agents) to it with roles and an optional expiry. Other Lotline contracts ask this registry
-/// whether the sender may act. Events carry every value needed to rebuild the state off-chain.
+/// (agents) to it with roles and an optional expiry; a wallet joins only with its consent (the admin
+/// proposes, the wallet accepts) and may leave at any time. Other Lotline contracts ask this
+/// registry whether the sender may act. Events carry every value needed to rebuild the state
+/// off-chain.
 interface IConsortiumRegistry {
     enum OrgStatus {
         None,
@@ -25,6 +27,13 @@ interface IConsortiumRegistry {
         uint64 orgId;
         uint64 expiresAt; // 0: no expiry
         uint256 roles;
+    }
+
+    /// @notice A binding an organisation offered a wallet, waiting for the wallet's acceptance.
+    struct AgentProposal {
+        uint256 roles;
+        uint64 expiresAt; // of the binding once accepted; 0: no expiry
+        address proposedBy; // address(0): no proposal
     }
 
     /// @notice Emitted when governance admits an organisation.
@@ -47,8 +56,17 @@ interface IConsortiumRegistry {
     event LocationRemoved(uint64 indexed orgId, string gln);
     /// @notice Emitted when an agent was bound to an organisation or its roles or expiry changed.
     event AgentSet(address indexed agent, uint64 indexed orgId, uint256 roles, uint64 expiresAt, address indexed by);
-    /// @notice Emitted when an agent was unbound from its organisation.
+    /// @notice Emitted when an agent was unbound from its organisation by an org admin or governance.
     event AgentRemoved(address indexed agent, uint64 indexed orgId, address indexed by);
+    /// @notice Emitted when an organisation offered a wallet a binding; the wallet is not bound
+    /// until it accepts. A later proposal of the same organisation replaces this one.
+    event AgentProposed(address indexed agent, uint64 indexed orgId, uint256 roles, uint64 expiresAt, address indexed by);
+    /// @notice Emitted when a wallet accepted an organisation's proposal; AgentSet follows.
+    event AgentProposalAccepted(address indexed agent, uint64 indexed orgId);
+    /// @notice Emitted when a proposal was withdrawn by the organisation or declined by the wallet.
+    event AgentProposalCancelled(address indexed agent, uint64 indexed orgId, address indexed by);
+    /// @notice Emitted when a wallet left its organisation of its own accord.
+    event AgentLeft(address indexed agent, uint64 indexed orgId);
 
     error IdentityUnknownOrganisation(uint64 orgId);
     error IdentityOrganisationSuspended(uint64 orgId);
@@ -70,12 +88,19 @@ interface IConsortiumRegistry {
     error IdentityGlnTaken(string gln, uint64 orgId);
     error IdentityGlnOutsidePrefixes(string gln, uint64 orgId);
     error IdentityUnknownGln(string gln, uint64 orgId);
+    error IdentityNoAgentProposal(address agent, uint64 orgId);
+    error IdentityAgentProposalMismatch(address agent, uint64 orgId, uint256 proposedRoles, uint64 proposedExpiresAt);
+    error IdentityOrganisationLimit(uint64 maxOrgId);
 
     // ─── governance ────────────────────────────────────────────────────────────────────────────
 
     /// @notice Admits an organisation with its company prefixes and first admin agent.
-    /// @dev Governance only. `allowedRoles` lists business roles; org-admin and integration are
-    /// always allowed. Returns the new organisation id (sequential from 1).
+    /// @dev Governance only. `allowedRoles` lists business roles; org-admin, integration and
+    /// treasury are always allowed. Returns the new organisation id (sequential from 1, at most
+    /// 2^32 - 1 so that other contracts may pack it in 32 bits). The first admin is bound at once
+    /// when the wallet is bound nowhere; otherwise it is offered the binding as a proposal, so the
+    /// admission never depends on the state of the named wallet (a pending timelocked admission
+    /// cannot be blocked by binding its first admin elsewhere).
     function admitOrganisation(
         string calldata name,
         string[] calldata companyPrefixes,
@@ -113,11 +138,25 @@ interface IConsortiumRegistry {
     /// @notice Removes a location.
     function removeLocation(uint64 orgId, string calldata gln) external;
 
-    /// @notice Binds `agent` to `orgId` (or updates it) with `roles` and `expiresAt` (0 = none).
+    /// @notice Updates the roles and expiry (0 = none) of an agent of `orgId` at once; for any other
+    /// wallet, records a proposal (AgentProposed) that binds only when the wallet accepts it.
     /// Only roles the organisation is allowed; a wallet belongs to at most one organisation.
     function setAgent(address agent, uint64 orgId, uint256 roles, uint64 expiresAt) external;
 
-    /// @notice Unbinds `agent` from its organisation.
+    /// @notice The sender accepts `orgId`'s proposal and becomes its agent. Names the proposed
+    /// roles and expiry so that a proposal changed in front of the acceptance reverts instead of
+    /// binding different terms. The sender must not be bound to another organisation (leave it
+    /// first) and `orgId` must be active.
+    function acceptAgent(uint64 orgId, uint256 roles, uint64 expiresAt) external;
+
+    /// @notice Withdraws (an org admin of `orgId` or governance) or declines (the wallet itself)
+    /// `orgId`'s proposal to `agent`.
+    function cancelAgentProposal(address agent, uint64 orgId) external;
+
+    /// @notice The sender leaves its organisation (allowed even while it is suspended).
+    function leaveOrganisation() external;
+
+    /// @notice Unbinds `agent` from its organisation (an org admin of it or governance).
     function removeAgent(address agent) external;
 
     // ─── views ─────────────────────────────────────────────────────────────────────────────────
@@ -142,10 +181,16 @@ interface IConsortiumRegistry {
 
     function agent(address account) external view returns (Agent memory);
 
+    /// @notice `orgId`'s pending proposal to `account` (proposedBy == address(0): none).
+    function agentProposal(address account, uint64 orgId) external view returns (AgentProposal memory);
+
     function isOrganisationActive(uint64 orgId) external view returns (bool);
 
     /// @notice The roles `account` may use now: none if unbound, expired or its organisation is
-    /// suspended; otherwise its roles within what its organisation is allowed.
+    /// suspended; otherwise its business roles within what its organisation is allowed, plus the
+    /// org-admin and treasury roles it holds. Holding the integration role yields every business
+    /// role the organisation is allowed (its node's key acts for it within its allowance); the
+    /// integration bit itself never appears here.
     function effectiveRoles(address account) external view returns (uint256);
 
     /// @notice Reverts with IdentityUnauthorizedAgent unless `account` may use at least one of

@@ -8,7 +8,7 @@ import type { RpcClient } from "../../services/chain/rpc";
 export const PROCESSOR_ORG = 2n;
 export const PROCESSOR_ACCOUNT = 2;
 
-/** A deterministic address that is no demo account, so setAgent may bind it to the processor. */
+/** A deterministic address that is no demo account, so setAgent records a proposal to it (ADR 0010: it binds only on acceptance). */
 export function benchAddress(label: string, i: number): string {
   return getAddress(dataSlice(keccakText(`lotline-bench:${label}:${i}`), 12));
 }
@@ -41,7 +41,9 @@ async function rpcBatch(url: string, calls: { method: string; params: unknown[] 
 
 /**
  * Generates identity events fast: the processor admin signs setAgent transactions locally with an
- * explicit nonce and fixed gas, sends one batch per block with automining off, then mines it.
+ * explicit nonce and fixed gas, sends one batch per block with automining off, then mines it. The
+ * addresses are nobody's wallets, so each setAgent records (or replaces) a proposal: one
+ * AgentProposed event and one agent_proposals row, as costly to index as a binding.
  */
 export function createLoadGenerator(rpc: RpcClient, registryAddress: string) {
   const wallet = new Wallet(demoWallet(PROCESSOR_ACCOUNT).privateKey);

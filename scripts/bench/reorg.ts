@@ -19,8 +19,8 @@ export interface ReorgResult {
 
 /**
  * For each depth K: snapshot the chain, mine fork A (K blocks of setAgent updates of existing
- * agents, so the journal holds row images), index it, revert to the snapshot, mine fork B (K + 1
- * blocks binding new agents), then time the one indexer step that detects the reorganisation,
+ * proposals, so the journal holds row images), index it, revert to the snapshot, mine fork B (K + 1
+ * blocks of proposals to new addresses), then time the one indexer step that detects the reorganisation,
  * finds the common ancestor and runs rollbackJournal; then the steps that apply fork B.
  */
 export async function runReorgs(options: {
@@ -32,7 +32,7 @@ export async function runReorgs(options: {
   depths: number[];
   txPerBlock: number;
   reorgWindow: number;
-  /** Existing agents of the processor organisation that fork A updates. */
+  /** Addresses the processor organisation has already proposed (the load), whose proposals fork A updates. */
   existingAgents: string[];
 }): Promise<ReorgResult[]> {
   const { db, load, chainRpc } = options;
@@ -52,7 +52,7 @@ export async function runReorgs(options: {
     await indexer.syncToHead();
     const ancestor = checkpoint.get() as { n: number };
     const snapshot = await chainRpc.call<string>("evm_snapshot", []);
-    progress(`  depth ${depth}: fork A (${depth} blocks × ${options.txPerBlock} agent updates)`);
+    progress(`  depth ${depth}: fork A (${depth} blocks × ${options.txPerBlock} proposal updates)`);
     await load.setAgents(options.existingAgents.slice(updated, updated + fork), rolesToMask(["processor", "receiver"]), {
       perBlock: options.txPerBlock,
     });

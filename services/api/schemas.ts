@@ -59,6 +59,24 @@ export const Credential = Type.Object({
   transactionHash: Hex32,
   revokedAt: Type.Union([Iso, Type.Null()]),
   revocationReason: Type.Union([Type.String(), Type.Null()]),
+  revokedBy: Type.Union([Address, Type.Null()], { description: "Who revoked it: a certifier of the issuer, or a governance account" }),
+  revokedByGovernance: Type.Boolean({ description: "Revoked by consortium governance rather than the issuing organisation" }),
+});
+
+export const AgentProposal = Type.Object({
+  address: Address,
+  orgId: Type.String(),
+  roles: Type.Array(RoleName, { description: "Roles the wallet gets when it accepts" }),
+  expiresAt: Type.Union([Iso, Type.Null()], { description: "Expiry of the binding once accepted" }),
+  proposedBy: Address,
+  proposedAt: Iso,
+});
+
+export const CertifierType = Type.Object({
+  issuerOrgId: Type.String(),
+  type: Type.String({ description: "Credential type, e.g. ORGANIC" }),
+  allowedBy: Address,
+  allowedAt: Iso,
 });
 
 export const Agent = Type.Object({
@@ -66,7 +84,10 @@ export const Agent = Type.Object({
   address: Address,
   orgId: Type.String(),
   roles: Type.Array(RoleName, { description: "Roles assigned on-chain" }),
-  effectiveRoles: Type.Array(RoleName, { description: "Roles usable now: none when expired or suspended" }),
+  effectiveRoles: Type.Array(RoleName, {
+    description:
+      "Roles usable now: none when expired or suspended; an integration key gets its organisation's allowed business roles, never 'integration' itself",
+  }),
   expiresAt: Type.Union([Iso, Type.Null()]),
   status: Type.Union([Type.Literal("active"), Type.Literal("expired"), Type.Literal("suspended")]),
   updatedAt: Iso,
@@ -92,5 +113,7 @@ export const OrganisationDetail = Type.Intersect([
     agents: Type.Array(Agent),
     credentials: Type.Array(Credential),
     serviceUrl: Type.Union([Type.String(), Type.Null()], { description: "the URL of the organisation's Lotline node, as its admin published it on-chain" }),
+    agentProposals: Type.Array(AgentProposal, { description: "Bindings offered to wallets, waiting for their acceptance" }),
+    certifierTypes: Type.Array(CertifierType, { description: "Credential types governance allows this organisation to issue" }),
   }),
 ]);

@@ -35,3 +35,20 @@ export function maskToRoles(mask: bigint | number): RoleName[] {
 export function isRoleName(value: string): value is RoleName {
   return (ROLE_NAMES as readonly string[]).includes(value);
 }
+
+/** Business roles: what governance allows an organisation (everything but INTERNAL_ROLES). */
+export const BUSINESS_ROLES = ((1n << BigInt(ROLE_NAMES.length)) - 1n) & ~INTERNAL_ROLES;
+
+/**
+ * The roles an active, unexpired agent may use, as ConsortiumRegistry.effectiveRoles computes them:
+ * its business roles within the organisation's allowance plus the org-admin and treasury roles it
+ * holds; holding integration yields every business role the organisation is allowed, and the
+ * integration bit itself is never usable (ADR 0010).
+ */
+export function effectiveRoleMask(held: bigint | number, allowed: bigint | number): bigint {
+  const roles = BigInt(held);
+  const business = BigInt(allowed) & BUSINESS_ROLES;
+  let usable = roles & (business | ROLE["org-admin"] | ROLE.treasury);
+  if ((roles & ROLE.integration) !== 0n) usable |= business;
+  return usable;
+}

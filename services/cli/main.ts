@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { getAddress, isAddress } from "ethers";
+import { isAddress } from "ethers";
 import { ConfigError, loadConfig } from "../config";
 import { apiGet, CliError } from "./client";
 import { upCommand } from "./up";
@@ -9,6 +9,7 @@ import { besuGenesis } from "../chain/besu";
 import { registerBatchCommands } from "./batch-cmd";
 import { registerProductCommands } from "./product-cmd";
 import { registerKeyCommands } from "./keys-cmd";
+import { registerAgentCommands } from "./agent-cmd";
 import { registerOrderCommands } from "./order-cmd";
 import { registerEpcisCommands } from "./epcis-cmd";
 import { registerModelCommands } from "./model-cmd";
@@ -128,18 +129,7 @@ org
     );
   });
 
-program
-  .command("agent")
-  .description("agents (wallets acting for an organisation)")
-  .command("show")
-  .argument("<address>", "wallet address")
-  .description("show which organisation a wallet acts for, with its roles and status")
-  .action(async (address: string) => {
-    if (!isAddress(address)) throw new CliError(`"${address}" is not an address (0x followed by 40 hex digits)`);
-    const a = await apiGet<Record<string, any>>(`/api/v1/agents/${getAddress(address.toLowerCase())}`); // eslint-disable-line @typescript-eslint/no-explicit-any
-    print(a, () => `${a.address}: org ${a.orgId}, ${a.status}, roles ${a.roles.join(", ")}${a.expiresAt ? `, expires ${a.expiresAt}` : ""}`);
-  });
-
+registerAgentCommands(program, print);
 registerKeyCommands(program, print);
 registerProductCommands(program, print);
 registerBatchCommands(program, print);

@@ -1,15 +1,20 @@
 import { encodeBytes32String, id as keccakText, type Provider } from "ethers";
 import type { LotlineContracts } from "../chain/deploy";
 import { rolesToMask } from "../chain/roles";
+import { bindAgent } from "../chain/agents";
 import { glnFor } from "../gs1/keys";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
 
 /**
  * Seeds the demo consortium: admits the roster's organisations, licenses their prefixes, registers
  * their locations, binds their agents (the member's wallet with all its roles and org-admin, its
- * service's integration key) and has the certifier issue credentials. Every step first checks the
- * chain, so a seeding interrupted by a crash resumes where it stopped.
+ * service's integration key, which proposes and accepts), lets the certifier issue its credential
+ * types and has it issue credentials. Every step first checks the chain, so a seeding interrupted
+ * by a crash resumes where it stopped.
  */
+/** Credential types governance lets the demo certifier issue. */
+export const DEMO_CERTIFIED_TYPES = ["ORGANIC", "ISO14001", "ISO22000", "GLOBALGAP"] as const;
+
 export async function seedDemo(
   provider: Provider,
   contracts: LotlineContracts,
@@ -36,9 +41,9 @@ export async function seedDemo(
     const roles = rolesToMask([...member.allowedRoles, "org-admin"]);
     if (agent.roles !== roles) await (await asAdmin.setAgent(wallet.address, orgId, roles, 0)).wait();
 
-    const integration = demoWallet(member.integrationAccount);
+    const integration = demoWallet(member.integrationAccount, provider);
     if ((await contracts.registry.agent(integration.address)).orgId === 0n) {
-      await (await asAdmin.setAgent(integration.address, orgId, rolesToMask(["integration"]), 0)).wait();
+      await bindAgent(contracts.registry, wallet, integration, orgId, rolesToMask(["integration"]));
     }
     for (const ref of member.locations) {
       const gln = glnFor(prefix, ref);
@@ -47,6 +52,12 @@ export async function seedDemo(
   }
 
   const certifier = DEMO_MEMBERS.find((m) => m.key === "certifier")!;
+  for (const type of DEMO_CERTIFIED_TYPES) {
+    const encoded = encodeBytes32String(type);
+    if (!(await contracts.credentials.mayIssue(orgIds.certifier, encoded))) {
+      await (await contracts.credentials.connect(governor).setCertifierType(orgIds.certifier, encoded, true)).wait();
+    }
+  }
   const asCertifier = contracts.credentials.connect(demoWallet(certifier.account, provider));
   const now = (await provider.getBlock("latest"))!.timestamp;
   const year = 365 * 24 * 3600;

@@ -12,7 +12,16 @@ import type { SignedForwardRequest } from "./forward-request";
  * Later issues add their contracts' agent functions here.
  */
 export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
-  registry: ["setAgent", "removeAgent", "updateOrganisation", "addLocation", "removeLocation"],
+  registry: [
+    "setAgent",
+    "removeAgent",
+    "acceptAgent",
+    "cancelAgentProposal",
+    "leaveOrganisation",
+    "updateOrganisation",
+    "addLocation",
+    "removeLocation",
+  ],
   credentials: ["issueCredential", "revokeCredential"],
   provenance: [
     "registerProduct",
@@ -70,6 +79,27 @@ export function createRelayer(deps: {
   // Submissions are serialised so that the relayer's own nonces never collide.
   let queue: Promise<unknown> = Promise.resolve();
 
+  /**
+   * A wallet answering a proposal is not (or not yet) an active agent: it may have the relayer send
+   * its acceptance or refusal of a proposal the index shows, and an agent of any status may leave.
+   * Null for every other call, which needs an active agent.
+   */
+  function consentingWallet(contract: ContractName, fn: string, request: SignedForwardRequest): string | null {
+    if (contract !== "registry") return null;
+    const from = getAddress(request.from);
+    if (fn === "acceptAgent" || fn === "cancelAgentProposal") {
+      const args = INTERFACES.registry.decodeFunctionData(fn, request.data);
+      const orgId = String(fn === "acceptAgent" ? args[0] : args[1]);
+      if (fn === "cancelAgentProposal" && getAddress(String(args[0])) !== from) return null;
+      if (!deps.identity.proposalsFor(from).some((p) => p.orgId === orgId)) {
+        throw new HttpProblem(403, "no_proposal", `organisation ${orgId} has proposed no binding to ${from}`);
+      }
+      return from;
+    }
+    if (fn === "leaveOrganisation" && deps.identity.getAgent(from)) return from;
+    return null;
+  }
+
   async function relay(request: SignedForwardRequest): Promise<RelayResult> {
     const contract = byAddress.get(request.to.toLowerCase());
     if (!contract || !RELAYABLE[contract]) {
@@ -92,7 +122,7 @@ export function createRelayer(deps: {
         "the signature does not match this request and the signer's current forwarder nonce (altered, replayed or signed by another key)",
       );
     }
-    const agent = requireActiveAgentOf(deps.identity, forwardRequest.from).address;
+    const agent = consentingWallet(contract, fn.name, forwardRequest) ?? requireActiveAgentOf(deps.identity, forwardRequest.from).address;
 
     // Simulate exactly what the target will see: a call from the forwarder with the signer
     // appended to the calldata (ERC-2771).

@@ -1,5 +1,5 @@
 import type { Db } from "./db";
-import { INTERNAL_ROLES, maskToRoles, type RoleName } from "../chain/roles";
+import { effectiveRoleMask, maskToRoles, type RoleName } from "../chain/roles";
 
 /** Read side of the identity tables, shaped as the API and CLI show them. */
 
@@ -28,6 +28,24 @@ export interface AgentView {
   setBy: string;
 }
 
+/** A binding an organisation offered a wallet, not yet accepted (nor withdrawn or declined). */
+export interface AgentProposalView {
+  address: string;
+  orgId: string;
+  roles: RoleName[];
+  expiresAt: string | null;
+  proposedBy: string;
+  proposedAt: string;
+}
+
+/** A credential type governance allows a certifier organisation to issue. */
+export interface CertifierTypeView {
+  issuerOrgId: string;
+  type: string;
+  allowedBy: string;
+  allowedAt: string;
+}
+
 export interface CredentialView {
   id: string;
   credentialId: string;
@@ -43,6 +61,10 @@ export interface CredentialView {
   transactionHash: string;
   revokedAt: string | null;
   revocationReason: string | null;
+  /** Who revoked it; null while not revoked. */
+  revokedBy: string | null;
+  /** True when consortium governance revoked it rather than the issuing organisation. */
+  revokedByGovernance: boolean;
 }
 
 interface OrgRow {
@@ -77,6 +99,22 @@ interface CredentialRow {
   issued_tx: string;
   revoked_at: string | null;
   revocation_reason: string | null;
+  revoked_by: string | null;
+  revoked_by_governance: number;
+}
+interface ProposalRow {
+  address: string;
+  org_id: number;
+  roles: number;
+  expires_at: number;
+  proposed_by: string;
+  proposed_at: string;
+}
+interface CertifierTypeRow {
+  issuer_org: number;
+  credential_type: string;
+  set_by: string;
+  updated_at: string;
 }
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
@@ -93,6 +131,9 @@ export function createIdentityStore(db: Db, now: () => number = () => Math.floor
   const credentialsOf = db.prepare(
     `SELECT * FROM credentials WHERE subject_org = ? OR issuer_org = ? ORDER BY credential_id`,
   );
+  const proposalsOfOrg = db.prepare(`SELECT * FROM agent_proposals WHERE org_id = ? ORDER BY address`);
+  const proposalsForWallet = db.prepare(`SELECT * FROM agent_proposals WHERE address = ? ORDER BY org_id`);
+  const certifierTypesOf = db.prepare(`SELECT * FROM certifier_types WHERE issuer_org = ? ORDER BY credential_type`);
 
   function organisation(row: OrgRow): OrganisationView {
     return {
@@ -112,7 +153,7 @@ export function createIdentityStore(db: Db, now: () => number = () => Math.floor
   function agent(row: AgentRow): AgentView {
     const expired = row.expires_at !== 0 && row.expires_at <= now();
     const status = row.org_status === "suspended" ? "suspended" : expired ? "expired" : "active";
-    const usable = BigInt(row.roles) & (BigInt(row.allowed_roles) | INTERNAL_ROLES);
+    const usable = effectiveRoleMask(row.roles, row.allowed_roles);
     return {
       id: row.address,
       address: row.address,
@@ -150,6 +191,19 @@ export function createIdentityStore(db: Db, now: () => number = () => Math.floor
       transactionHash: row.issued_tx,
       revokedAt: row.revoked_at,
       revocationReason: row.revocation_reason,
+      revokedBy: row.revoked_by,
+      revokedByGovernance: row.revoked_by_governance === 1,
+    };
+  }
+
+  function proposal(row: ProposalRow): AgentProposalView {
+    return {
+      address: row.address,
+      orgId: String(row.org_id),
+      roles: maskToRoles(row.roles),
+      expiresAt: row.expires_at === 0 ? null : iso(row.expires_at),
+      proposedBy: row.proposed_by,
+      proposedAt: row.proposed_at,
     };
   }
 
@@ -172,6 +226,23 @@ export function createIdentityStore(db: Db, now: () => number = () => Math.floor
     },
     credentialsOf(orgId: number): CredentialView[] {
       return (credentialsOf.all(orgId, orgId) as CredentialRow[]).map(credential);
+    },
+    /** Pending proposals an organisation made, by wallet address. */
+    proposalsOf(orgId: number): AgentProposalView[] {
+      return (proposalsOfOrg.all(orgId) as ProposalRow[]).map(proposal);
+    },
+    /** Pending proposals to a wallet (checksummed address), by organisation. */
+    proposalsFor(address: string): AgentProposalView[] {
+      return (proposalsForWallet.all(address) as ProposalRow[]).map(proposal);
+    },
+    /** Credential types governance allows `orgId` to issue. */
+    certifierTypesOf(orgId: number): CertifierTypeView[] {
+      return (certifierTypesOf.all(orgId) as CertifierTypeRow[]).map((row) => ({
+        issuerOrgId: String(row.issuer_org),
+        type: row.credential_type,
+        allowedBy: row.set_by,
+        allowedAt: row.updated_at,
+      }));
     },
     /** `address` must be checksummed (as events carry it). */
     getAgent(address: string): AgentView | null {

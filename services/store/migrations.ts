@@ -531,6 +531,36 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 8,
+    name: "agent consent and governed credential types",
+    // Derived (issue 10, ADR 0010). A wallet joins an organisation only by accepting its proposal:
+    // agent_proposals holds the proposals not yet accepted or cancelled. certifier_types holds what
+    // governance allows each certifier organisation to issue (rows only while allowed). A credential
+    // revoked by someone who was not then an agent of the issuing organisation was revoked by governance.
+    sql: `
+      CREATE TABLE agent_proposals (
+        address TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        roles INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        proposed_by TEXT NOT NULL,
+        proposed_at TEXT NOT NULL,
+        proposed_block INTEGER NOT NULL,
+        PRIMARY KEY (address, org_id)
+      );
+      CREATE INDEX agent_proposals_org ON agent_proposals (org_id);
+      CREATE TABLE certifier_types (
+        issuer_org INTEGER NOT NULL,
+        credential_type TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_block INTEGER NOT NULL,
+        PRIMARY KEY (issuer_org, credential_type)
+      );
+      ALTER TABLE credentials ADD COLUMN revoked_by_governance INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
     id: 11,
     name: "anchors keyed by organisation and root",
     // AnchorRegistry keys anchors by (organisation, root) (ADR 0011): several organisations may anchor
@@ -602,6 +632,8 @@ export const DERIVED_TABLES = [
   "locations",
   "agents",
   "credentials",
+  "agent_proposals",
+  "certifier_types",
   "units_of_measure",
   "transform_kinds",
   "products",

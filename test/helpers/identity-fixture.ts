@@ -1,8 +1,9 @@
 import hre from "hardhat";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { encodeBytes32String, keccak256, toUtf8Bytes } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { connectLotline, deployLotline } from "../../services/chain/deploy";
 import { ROLE, rolesToMask } from "../../services/chain/roles";
+import { bindAgent } from "../../services/chain/agents";
 
 /** GS1 company prefixes of the fixture's organisations (real-looking: DE, BE, NL, FR ranges). */
 export const PREFIX = {
@@ -33,6 +34,9 @@ export const NAME = {
   carrier: "Rijnvaart Logistics",
   certifier: "Bureau Controle Bio",
 } as const;
+
+// Binding an agent takes the admin's proposal and the wallet's acceptance; one line at call sites.
+export { bindAgent } from "../../services/chain/agents";
 
 // The service's GS1 arithmetic, so contract tests and the service agree on check digits.
 export { gs1CheckDigit, glnFor } from "../../services/gs1/keys";
@@ -82,17 +86,20 @@ export async function identityFixture() {
 
 export type IdentityFixture = Awaited<ReturnType<typeof identityFixture>>;
 
+/** Credential types governance allows the fixture's two certifier organisations to issue. */
+export const CERTIFIED_TYPES = ["ORGANIC", "ISO14001"] as const;
+
 /**
  * The identity fixture plus credential issuers: a certifier agent of the certifier organisation and
  * a second, independent certifier organisation ("Nordic Organic Control", prefix 7312345) with its
- * own admin and certifier agent.
+ * own admin and certifier agent. Governance allows both to issue CERTIFIED_TYPES.
  */
 export async function certifierFixture() {
   const base = await identityFixture();
   const { registry, orgs, admins, governor, spare } = base;
   const [certifierAgent, secondCertifierAdmin, secondCertifierAgent, producerAgent, ...rest] = spare;
 
-  await (await registry.connect(admins.certifier).setAgent(certifierAgent.address, orgs.certifier, ROLE.certifier, 0)).wait();
+  await bindAgent(registry, admins.certifier, certifierAgent, orgs.certifier, ROLE.certifier);
 
   const secondArgs: AdmissionArgs = [
     "Nordic Organic Control",
@@ -103,10 +110,14 @@ export async function certifierFixture() {
   ];
   const secondCertifierOrg = await registry.connect(governor).admitOrganisation.staticCall(...secondArgs);
   await (await registry.connect(governor).admitOrganisation(...secondArgs)).wait();
-  await (
-    await registry.connect(secondCertifierAdmin).setAgent(secondCertifierAgent.address, secondCertifierOrg, ROLE.certifier, 0)
-  ).wait();
-  await (await registry.connect(admins.producer).setAgent(producerAgent.address, orgs.producer, ROLE.producer, 0)).wait();
+  await bindAgent(registry, secondCertifierAdmin, secondCertifierAgent, secondCertifierOrg, ROLE.certifier);
+  await bindAgent(registry, admins.producer, producerAgent, orgs.producer, ROLE.producer);
+  // Governance decides which certifier issues which type: both certifiers may issue these two.
+  for (const issuer of [orgs.certifier, secondCertifierOrg]) {
+    for (const type of CERTIFIED_TYPES) {
+      await (await base.credentials.connect(governor).setCertifierType(issuer, encodeBytes32String(type), true)).wait();
+    }
+  }
 
   return {
     ...base,

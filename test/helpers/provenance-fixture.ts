@@ -2,6 +2,7 @@ import hre from "hardhat";
 import { AbiCoder, hexlify, keccak256, parseUnits, toUtf8Bytes, type Signer } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { connectLotline, deployLotline } from "../../services/chain/deploy";
+import { bindAgent } from "./identity-fixture";
 import { rolesToMask } from "../../services/chain/roles";
 import { gs1CheckDigit, glnFor } from "../../services/gs1/keys";
 import type { ProvenanceRegistry } from "../../services/chain/contracts";
@@ -237,7 +238,7 @@ export async function provenanceFixture() {
     orgs[key] = await registry.admitOrganisation.staticCall(...args);
     await (await registry.admitOrganisation(...args)).wait();
     await (await registry.connect(admins[key]).addLocation(orgs[key], GLN[key])).wait();
-    await (await registry.connect(admins[key]).setAgent(agents[key].address, orgs[key], ALLOWED[key], 0)).wait();
+    await bindAgent(registry, admins[key], agents[key], orgs[key], ALLOWED[key]);
   }
 
   for (const key of Object.keys(PRODUCT) as ProductKey[]) {

@@ -3,6 +3,7 @@ import { AbiCoder, keccak256, parseUnits, Signature, toUtf8Bytes, type Signer } 
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { connectLotline, deployLotline } from "../../services/chain/deploy";
+import { bindAgent } from "./identity-fixture";
 import { ROLE, rolesToMask } from "../../services/chain/roles";
 import { glnFor, gtinFor as gtinDigits } from "../../services/gs1/keys";
 import { unitToBytes3 } from "../../services/provenance/quantity";
@@ -174,12 +175,12 @@ export async function settlementFixture() {
     ];
     orgs[key] = await registry.admitOrganisation.staticCall(...args);
     await (await registry.admitOrganisation(...args)).wait();
-    await (await registry.connect(admins[key]).setAgent(agents[key].address, orgs[key], ALLOWED[key], 0)).wait();
+    await bindAgent(registry, admins[key], agents[key], orgs[key], ALLOWED[key]);
   }
   for (const key of Object.keys(GLN) as (keyof typeof GLN)[]) {
     await (await registry.connect(admins[key]).addLocation(orgs[key], GLN[key])).wait();
   }
-  await (await registry.connect(buyerAdmin).setAgent(buyerClerk.address, orgs.buyer, ROLE.receiver, 0)).wait();
+  await bindAgent(registry, buyerAdmin, buyerClerk, orgs.buyer, ROLE.receiver);
 
   for (const key of Object.keys(PRODUCT) as ProductKey[]) {
     const { gtin, unit, masterData } = PRODUCT[key];

@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { getAddress } from "ethers";
-import { Address, Agent, IdString, List, ListQuery, Organisation, OrganisationDetail, requireChecksum } from "../schemas";
+import { Address, Agent, AgentProposal, IdString, List, ListQuery, Organisation, OrganisationDetail, requireChecksum } from "../schemas";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import type { RouteDeps } from "../app";
@@ -51,7 +51,47 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const orgId = Number(request.params.orgId);
       const org = identity.getOrganisation(orgId);
       if (!org) throw new HttpProblem(404, "org_not_found", `no organisation ${request.params.orgId}`);
-      return { ...org, agents: identity.agentsOf(orgId), credentials: identity.credentialsOf(orgId), serviceUrl: sharing.serviceUrl(orgId) };
+      return {
+        ...org,
+        agents: identity.agentsOf(orgId),
+        credentials: identity.credentialsOf(orgId),
+        agentProposals: identity.proposalsOf(orgId),
+        certifierTypes: identity.certifierTypesOf(orgId),
+        serviceUrl: sharing.serviceUrl(orgId),
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/orgs/:orgId/agent-proposals",
+    {
+      schema: {
+        summary: "Bindings an organisation offered to wallets that have not accepted them yet",
+        tags: ["identity"],
+        params: Type.Object({ orgId: IdString }),
+        response: { 200: Type.Object({ items: Type.Array(AgentProposal) }), ...problems },
+      },
+    },
+    async (request) => {
+      const orgId = Number(request.params.orgId);
+      if (!identity.getOrganisation(orgId)) throw new HttpProblem(404, "org_not_found", `no organisation ${request.params.orgId}`);
+      return { items: identity.proposalsOf(orgId) };
+    },
+  );
+
+  app.get(
+    "/api/v1/agents/:address/proposals",
+    {
+      schema: {
+        summary: "Bindings offered to a wallet, which it may accept (acceptAgent) or decline",
+        tags: ["identity"],
+        params: Type.Object({ address: Address }),
+        response: { 200: Type.Object({ items: Type.Array(AgentProposal) }), ...problems },
+      },
+    },
+    async (request) => {
+      requireChecksum(request.params.address, "params/address");
+      return { items: identity.proposalsFor(getAddress(request.params.address)) };
     },
   );
 

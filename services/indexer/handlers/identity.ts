@@ -3,8 +3,9 @@ import type { HandlerMap } from "../types";
 import { prepared } from "../../store/statements";
 
 /**
- * Identity events → organisations, company_prefixes, locations, agents, credentials.
- * The contract events carry every value, so these tables are rebuilt from logs alone.
+ * Identity events → organisations, company_prefixes, locations, agents, agent_proposals,
+ * credentials, certifier_types. The contract events carry every value, so these tables are
+ * rebuilt from logs alone.
  */
 export const identityHandlers: HandlerMap = {
   "registry.OrganisationAdmitted": (db, e) => {
@@ -68,6 +69,23 @@ export const identityHandlers: HandlerMap = {
   "registry.AgentRemoved": (db, e) => {
     prepared(db, `DELETE FROM agents WHERE address = ?`).run(e.args.agent);
   },
+  "registry.AgentLeft": (db, e) => {
+    prepared(db, `DELETE FROM agents WHERE address = ?`).run(e.args.agent);
+  },
+  "registry.AgentProposed": (db, e) => {
+    prepared(db,
+      `INSERT INTO agent_proposals (address, org_id, roles, expires_at, proposed_by, proposed_at, proposed_block) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (address, org_id) DO UPDATE SET roles = excluded.roles, expires_at = excluded.expires_at,
+         proposed_by = excluded.proposed_by, proposed_at = excluded.proposed_at, proposed_block = excluded.proposed_block`,
+    ).run(e.args.agent, Number(e.args.orgId), Number(e.args.roles), Number(e.args.expiresAt), e.args.by, e.time, e.block.number);
+  },
+  // AgentSet follows in the same transaction and binds the wallet.
+  "registry.AgentProposalAccepted": (db, e) => {
+    prepared(db, `DELETE FROM agent_proposals WHERE address = ? AND org_id = ?`).run(e.args.agent, Number(e.args.orgId));
+  },
+  "registry.AgentProposalCancelled": (db, e) => {
+    prepared(db, `DELETE FROM agent_proposals WHERE address = ? AND org_id = ?`).run(e.args.agent, Number(e.args.orgId));
+  },
   "credentials.CredentialIssued": (db, e) => {
     prepared(db, 
       `INSERT INTO credentials (credential_id, credential_type, issuer_org, subject_org, claim_hash, valid_from, valid_until,
@@ -87,12 +105,25 @@ export const identityHandlers: HandlerMap = {
     );
   },
   "credentials.CredentialRevoked": (db, e) => {
-    prepared(db, `UPDATE credentials SET revoked_at = ?, revocation_reason = ?, revoked_by = ? WHERE credential_id = ?`).run(
-      e.time,
-      e.args.reason,
-      e.args.revokedBy,
-      Number(e.args.credentialId),
-    );
+    // Only the issuer's certifiers and governance may revoke: a revoker that is not an agent of the
+    // issuing organisation at this point of the chain is governance.
+    const byIssuer = prepared(db, `SELECT 1 FROM agents WHERE address = ? AND org_id = ?`).get(e.args.revokedBy, Number(e.args.issuerOrg));
+    prepared(db,
+      `UPDATE credentials SET revoked_at = ?, revocation_reason = ?, revoked_by = ?, revoked_by_governance = ? WHERE credential_id = ?`,
+    ).run(e.time, e.args.reason, e.args.revokedBy, byIssuer ? 0 : 1, Number(e.args.credentialId));
+  },
+  "credentials.CertifierTypeSet": (db, e) => {
+    const issuerOrg = Number(e.args.issuerOrg);
+    const type = credentialTypeName(e.args.credentialType);
+    if (e.args.allowed) {
+      prepared(db,
+        `INSERT INTO certifier_types (issuer_org, credential_type, set_by, updated_at, updated_block) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (issuer_org, credential_type) DO UPDATE SET set_by = excluded.set_by, updated_at = excluded.updated_at,
+           updated_block = excluded.updated_block`,
+      ).run(issuerOrg, type, e.args.by, e.time, e.block.number);
+    } else {
+      prepared(db, `DELETE FROM certifier_types WHERE issuer_org = ? AND credential_type = ?`).run(issuerOrg, type);
+    }
   },
 };
 

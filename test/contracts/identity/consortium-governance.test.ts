@@ -147,13 +147,15 @@ describe("ConsortiumRegistry governance", function () {
         .withArgs(NEW_ORG.prefix, 5n);
     });
 
-    it("refuses a first admin who is an agent of another organisation", async function () {
-      const { registry, admins, orgs } = await loadFixture(identityFixture);
+    it("admits an organisation whose first admin is an agent of another organisation, offering it the binding", async function () {
+      const { registry, admins, orgs, governor } = await loadFixture(identityFixture);
       await expect(
         registry.admitOrganisation(NEW_ORG.name, [NEW_ORG.prefix], NEW_ORG.metadata, NEW_ORG.allowed, admins.producer.address),
       )
-        .to.be.revertedWithCustomError(registry, "IdentityAgentBoundElsewhere")
-        .withArgs(admins.producer.address, orgs.producer);
+        .to.emit(registry, "AgentProposed")
+        .withArgs(admins.producer.address, 5n, ROLE["org-admin"], 0n, governor.address);
+      expect((await registry.agent(admins.producer.address)).orgId).to.equal(orgs.producer);
+      expect((await registry.organisation(5n)).status).to.equal(1n);
     });
   });
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes, ZeroAddress } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { glnFor, identityFixture, PREFIX } from "../../helpers/identity-fixture";
+import { bindAgent, glnFor, identityFixture, PREFIX } from "../../helpers/identity-fixture";
 import { INTERNAL_ROLES, ROLE, rolesToMask } from "../../../services/chain/roles";
 
 const UNKNOWN_ORG = 99n;
@@ -16,38 +16,50 @@ function withWrongCheckDigit(gln: string): string {
 
 describe("ConsortiumRegistry organisation admins", function () {
   describe("setAgent", function () {
-    it("lets an org admin bind a wallet with roles its organisation is allowed", async function () {
+    it("records a proposal, not a binding, for a wallet that is not yet an agent of the organisation", async function () {
       const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
       const [agent] = spare;
       const roles = rolesToMask(["processor", "receiver"]);
       await expect(registry.connect(admins.processor).setAgent(agent.address, orgs.processor, roles, 0))
-        .to.emit(registry, "AgentSet")
-        .withArgs(agent.address, orgs.processor, roles, 0n, admins.processor.address);
+        .to.emit(registry, "AgentProposed")
+        .withArgs(agent.address, orgs.processor, roles, 0n, admins.processor.address)
+        .and.not.to.emit(registry, "AgentSet");
+      expect((await registry.agent(agent.address)).orgId).to.equal(0n);
+      const proposal = await registry.agentProposal(agent.address, orgs.processor);
+      expect([proposal.roles, proposal.expiresAt, proposal.proposedBy]).to.deep.equal([roles, 0n, admins.processor.address]);
     });
 
-    it("stores the agent's organisation, roles and expiry", async function () {
+    it("stores the agent's organisation, roles and expiry once the wallet accepts", async function () {
       const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
       const [agent] = spare;
       const expiresAt = (await time.latest()) + 30 * 86_400;
       await registry.connect(admins.processor).setAgent(agent.address, orgs.processor, ROLE.buyer, expiresAt);
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, expiresAt))
+        .to.emit(registry, "AgentSet")
+        .withArgs(agent.address, orgs.processor, ROLE.buyer, BigInt(expiresAt), admins.processor.address);
       const stored = await registry.agent(agent.address);
       expect([stored.orgId, stored.roles, stored.expiresAt]).to.deep.equal([orgs.processor, ROLE.buyer, BigInt(expiresAt)]);
+      expect((await registry.agentProposal(agent.address, orgs.processor)).proposedBy).to.equal(ZeroAddress);
     });
 
-    it("lets an org admin change the roles of one of its agents", async function () {
+    it("lets an org admin change the roles of one of its agents at once", async function () {
       const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
       const [agent] = spare;
-      await registry.connect(admins.processor).setAgent(agent.address, orgs.processor, ROLE.buyer, 0);
-      await registry.connect(admins.processor).setAgent(agent.address, orgs.processor, ROLE.receiver, 0);
+      await bindAgent(registry, admins.processor, agent, orgs.processor, ROLE.buyer);
+      await expect(registry.connect(admins.processor).setAgent(agent.address, orgs.processor, ROLE.receiver, 0))
+        .to.emit(registry, "AgentSet")
+        .withArgs(agent.address, orgs.processor, ROLE.receiver, 0n, admins.processor.address);
       expect(await registry.effectiveRoles(agent.address)).to.equal(ROLE.receiver);
     });
 
-    it("lets the governor bind an agent to any organisation", async function () {
+    it("lets the governor propose an agent to any organisation", async function () {
       const { registry, orgs, governor, spare } = await loadFixture(identityFixture);
       const [agent] = spare;
       await expect(registry.setAgent(agent.address, orgs.carrier, ROLE.carrier, 0))
-        .to.emit(registry, "AgentSet")
+        .to.emit(registry, "AgentProposed")
         .withArgs(agent.address, orgs.carrier, ROLE.carrier, 0n, governor.address);
+      await registry.connect(agent).acceptAgent(orgs.carrier, ROLE.carrier, 0);
+      expect((await registry.agent(agent.address)).orgId).to.equal(orgs.carrier);
     });
 
     it("is refused to the admin of another organisation", async function () {
@@ -68,7 +80,7 @@ describe("ConsortiumRegistry organisation admins", function () {
     it("is refused to an agent of the organisation without the org-admin role", async function () {
       const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
       const [agent, other] = spare;
-      await registry.connect(admins.producer).setAgent(agent.address, orgs.producer, ROLE.producer, 0);
+      await bindAgent(registry, admins.producer, agent, orgs.producer, ROLE.producer);
       await expect(registry.connect(agent).setAgent(other.address, orgs.producer, ROLE.producer, 0))
         .to.be.revertedWithCustomError(registry, "IdentityNotOrgAdmin")
         .withArgs(agent.address, orgs.producer);
@@ -77,9 +89,9 @@ describe("ConsortiumRegistry organisation admins", function () {
     it("lets an org admin appoint a further org admin", async function () {
       const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
       const [deputy, agent] = spare;
-      await registry.connect(admins.producer).setAgent(deputy.address, orgs.producer, ROLE["org-admin"], 0);
+      await bindAgent(registry, admins.producer, deputy, orgs.producer, ROLE["org-admin"]);
       await expect(registry.connect(deputy).setAgent(agent.address, orgs.producer, ROLE.producer, 0))
-        .to.emit(registry, "AgentSet")
+        .to.emit(registry, "AgentProposed")
         .withArgs(agent.address, orgs.producer, ROLE.producer, 0n, deputy.address);
     });
 
@@ -121,7 +133,7 @@ describe("ConsortiumRegistry organisation admins", function () {
       const [agent] = spare;
       await registry.setAllowedRoles(orgs.carrier, 0n);
       await expect(registry.connect(admins.carrier).setAgent(agent.address, orgs.carrier, INTERNAL_ROLES, 0))
-        .to.emit(registry, "AgentSet")
+        .to.emit(registry, "AgentProposed")
         .withArgs(agent.address, orgs.carrier, INTERNAL_ROLES, 0n, admins.carrier.address);
     });
 
@@ -141,18 +153,37 @@ describe("ConsortiumRegistry organisation admins", function () {
         .withArgs(ZeroAddress);
     });
 
-    it("refuses a wallet bound to another organisation", async function () {
+    it("leaves a rival's wallet with its organisation when an org admin tries to bind it without consent", async function () {
       const { registry, orgs, admins } = await loadFixture(identityFixture);
-      await expect(registry.connect(admins.producer).setAgent(admins.carrier.address, orgs.producer, ROLE.producer, 0))
-        .to.be.revertedWithCustomError(registry, "IdentityAgentBoundElsewhere")
-        .withArgs(admins.carrier.address, orgs.carrier);
+      await registry.connect(admins.producer).setAgent(admins.carrier.address, orgs.producer, ROLE.producer, 0);
+      const stored = await registry.agent(admins.carrier.address);
+      expect([stored.orgId, stored.roles]).to.deep.equal([orgs.carrier, ROLE["org-admin"]]);
+      expect(await registry.requireAgent(admins.carrier.address, ROLE["org-admin"])).to.equal(orgs.carrier);
     });
 
-    it("refuses the governor a wallet bound to another organisation", async function () {
+    it("leaves a rival's wallet with its organisation when the governor tries to bind it without consent", async function () {
       const { registry, orgs, admins } = await loadFixture(identityFixture);
-      await expect(registry.setAgent(admins.carrier.address, orgs.producer, ROLE.producer, 0))
-        .to.be.revertedWithCustomError(registry, "IdentityAgentBoundElsewhere")
-        .withArgs(admins.carrier.address, orgs.carrier);
+      await registry.setAgent(admins.carrier.address, orgs.producer, ROLE.producer, 0);
+      expect((await registry.agent(admins.carrier.address)).orgId).to.equal(orgs.carrier);
+    });
+
+    it("gives a stranger's wallet no organisation and no roles when an org admin binds it without consent", async function () {
+      const { registry, orgs, admins, outsider } = await loadFixture(identityFixture);
+      await registry.connect(admins.producer).setAgent(outsider.address, orgs.producer, ROLE.producer, 0);
+      expect((await registry.agent(outsider.address)).orgId).to.equal(0n);
+      expect(await registry.effectiveRoles(outsider.address)).to.equal(0n);
+      await expect(registry.requireAgent(outsider.address, ROLE.producer))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(outsider.address, ROLE.producer);
+    });
+
+    it("lets a proposed stranger still join the organisation it chooses, not the one that proposed first", async function () {
+      const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
+      const [agent] = spare;
+      await registry.connect(admins.producer).setAgent(agent.address, orgs.producer, ROLE.producer, 0);
+      await registry.connect(admins.carrier).setAgent(agent.address, orgs.carrier, ROLE.carrier, 0);
+      await registry.connect(agent).acceptAgent(orgs.carrier, ROLE.carrier, 0);
+      expect((await registry.agent(agent.address)).orgId).to.equal(orgs.carrier);
     });
 
     it("refuses an expiry in the past", async function () {
@@ -175,11 +206,160 @@ describe("ConsortiumRegistry organisation admins", function () {
     });
   });
 
+  describe("acceptAgent", function () {
+    async function proposedToStranger() {
+      const f = await identityFixture();
+      const [agent] = f.spare;
+      await (await f.registry.connect(f.admins.processor).setAgent(agent.address, f.orgs.processor, ROLE.buyer, 0)).wait();
+      return { ...f, agent };
+    }
+
+    it("binds the wallet that accepts the proposal, with the proposal's roles", async function () {
+      const { registry, orgs, agent } = await loadFixture(proposedToStranger);
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, 0))
+        .to.emit(registry, "AgentProposalAccepted")
+        .withArgs(agent.address, orgs.processor);
+      expect(await registry.requireAgent(agent.address, ROLE.buyer)).to.equal(orgs.processor);
+    });
+
+    it("refuses a wallet accepting terms other than those proposed (a proposal changed in front of it)", async function () {
+      const { registry, orgs, admins, agent } = await loadFixture(proposedToStranger);
+      await registry.connect(admins.processor).setAgent(agent.address, orgs.processor, ROLE["org-admin"], 0);
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, 0))
+        .to.be.revertedWithCustomError(registry, "IdentityAgentProposalMismatch")
+        .withArgs(agent.address, orgs.processor, ROLE["org-admin"], 0n);
+      expect((await registry.agent(agent.address)).orgId).to.equal(0n);
+    });
+
+    it("refuses a wallet that has no proposal from the organisation", async function () {
+      const { registry, orgs, outsider } = await loadFixture(proposedToStranger);
+      await expect(registry.connect(outsider).acceptAgent(orgs.processor, ROLE.buyer, 0))
+        .to.be.revertedWithCustomError(registry, "IdentityNoAgentProposal")
+        .withArgs(outsider.address, orgs.processor);
+    });
+
+    it("refuses a wallet accepting a proposal made to another wallet", async function () {
+      const { registry, orgs, spare } = await loadFixture(proposedToStranger);
+      const other = spare[1];
+      await expect(registry.connect(other).acceptAgent(orgs.processor, ROLE.buyer, 0))
+        .to.be.revertedWithCustomError(registry, "IdentityNoAgentProposal")
+        .withArgs(other.address, orgs.processor);
+    });
+
+    it("cannot be used twice", async function () {
+      const { registry, orgs, admins, agent } = await loadFixture(proposedToStranger);
+      await registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, 0);
+      await registry.connect(admins.processor).removeAgent(agent.address);
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, 0))
+        .to.be.revertedWithCustomError(registry, "IdentityNoAgentProposal")
+        .withArgs(agent.address, orgs.processor);
+    });
+
+    it("refuses a wallet still bound to another organisation until it leaves", async function () {
+      const { registry, orgs, admins } = await loadFixture(identityFixture);
+      await registry.connect(admins.producer).setAgent(admins.carrier.address, orgs.producer, ROLE.producer, 0);
+      await expect(registry.connect(admins.carrier).acceptAgent(orgs.producer, ROLE.producer, 0))
+        .to.be.revertedWithCustomError(registry, "IdentityAgentBoundElsewhere")
+        .withArgs(admins.carrier.address, orgs.carrier);
+      await registry.connect(admins.carrier).leaveOrganisation();
+      await registry.connect(admins.carrier).acceptAgent(orgs.producer, ROLE.producer, 0);
+      expect((await registry.agent(admins.carrier.address)).orgId).to.equal(orgs.producer);
+    });
+
+    it("refuses joining a suspended organisation", async function () {
+      const { registry, orgs, agent } = await loadFixture(proposedToStranger);
+      await registry.suspendOrganisation(orgs.processor, "audit");
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, 0))
+        .to.be.revertedWithCustomError(registry, "IdentityOrganisationSuspended")
+        .withArgs(orgs.processor);
+    });
+
+    it("refuses a proposal whose binding would already have expired", async function () {
+      const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
+      const [agent] = spare;
+      const expiresAt = (await time.latest()) + 3_600;
+      await registry.connect(admins.processor).setAgent(agent.address, orgs.processor, ROLE.buyer, expiresAt);
+      await time.increaseTo(expiresAt);
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, expiresAt))
+        .to.be.revertedWithCustomError(registry, "IdentityInvalidExpiry")
+        .withArgs(expiresAt);
+    });
+  });
+
+  describe("cancelAgentProposal", function () {
+    async function proposed() {
+      const f = await identityFixture();
+      const [agent] = f.spare;
+      await (await f.registry.connect(f.admins.processor).setAgent(agent.address, f.orgs.processor, ROLE.buyer, 0)).wait();
+      return { ...f, agent };
+    }
+
+    it("lets the proposing organisation's admin withdraw it", async function () {
+      const { registry, orgs, admins, agent } = await loadFixture(proposed);
+      await expect(registry.connect(admins.processor).cancelAgentProposal(agent.address, orgs.processor))
+        .to.emit(registry, "AgentProposalCancelled")
+        .withArgs(agent.address, orgs.processor, admins.processor.address);
+      expect((await registry.agentProposal(agent.address, orgs.processor)).proposedBy).to.equal(ZeroAddress);
+    });
+
+    it("lets the wallet decline it", async function () {
+      const { registry, orgs, agent } = await loadFixture(proposed);
+      await expect(registry.connect(agent).cancelAgentProposal(agent.address, orgs.processor))
+        .to.emit(registry, "AgentProposalCancelled")
+        .withArgs(agent.address, orgs.processor, agent.address);
+      await expect(registry.connect(agent).acceptAgent(orgs.processor, ROLE.buyer, 0)).to.be.revertedWithCustomError(
+        registry,
+        "IdentityNoAgentProposal",
+      );
+    });
+
+    it("refuses another organisation's admin withdrawing a rival's proposal", async function () {
+      const { registry, orgs, admins, agent } = await loadFixture(proposed);
+      await expect(registry.connect(admins.carrier).cancelAgentProposal(agent.address, orgs.processor))
+        .to.be.revertedWithCustomError(registry, "IdentityNotOrgAdmin")
+        .withArgs(admins.carrier.address, orgs.processor);
+      expect((await registry.agentProposal(agent.address, orgs.processor)).proposedBy).to.equal(admins.processor.address);
+    });
+
+    it("refuses a proposal that does not exist", async function () {
+      const { registry, orgs, admins, outsider } = await loadFixture(proposed);
+      await expect(registry.connect(admins.processor).cancelAgentProposal(outsider.address, orgs.processor))
+        .to.be.revertedWithCustomError(registry, "IdentityNoAgentProposal")
+        .withArgs(outsider.address, orgs.processor);
+    });
+  });
+
+  describe("leaveOrganisation", function () {
+    it("lets an agent leave its organisation, with no roles left", async function () {
+      const { registry, orgs, admins, spare } = await loadFixture(identityFixture);
+      const [agent] = spare;
+      await bindAgent(registry, admins.producer, agent, orgs.producer, ROLE.producer);
+      await expect(registry.connect(agent).leaveOrganisation()).to.emit(registry, "AgentLeft").withArgs(agent.address, orgs.producer);
+      expect((await registry.agent(agent.address)).orgId).to.equal(0n);
+      expect(await registry.effectiveRoles(agent.address)).to.equal(0n);
+    });
+
+    it("lets an agent leave a suspended organisation", async function () {
+      const { registry, orgs, admins } = await loadFixture(identityFixture);
+      await registry.suspendOrganisation(orgs.carrier, "unpaid fees");
+      await expect(registry.connect(admins.carrier).leaveOrganisation())
+        .to.emit(registry, "AgentLeft")
+        .withArgs(admins.carrier.address, orgs.carrier);
+    });
+
+    it("refuses a wallet that is no agent", async function () {
+      const { registry, outsider } = await loadFixture(identityFixture);
+      await expect(registry.connect(outsider).leaveOrganisation())
+        .to.be.revertedWithCustomError(registry, "IdentityUnknownAgent")
+        .withArgs(outsider.address);
+    });
+  });
+
   describe("removeAgent", function () {
     async function producerWithAgent() {
       const f = await identityFixture();
       const [agent] = f.spare;
-      await (await f.registry.connect(f.admins.producer).setAgent(agent.address, f.orgs.producer, ROLE.producer, 0)).wait();
+      await bindAgent(f.registry, f.admins.producer, agent, f.orgs.producer, ROLE.producer);
       return { ...f, agent };
     }
 
@@ -201,7 +381,7 @@ describe("ConsortiumRegistry organisation admins", function () {
     it("lets a removed wallet be bound to another organisation", async function () {
       const { registry, orgs, admins, agent } = await loadFixture(producerWithAgent);
       await registry.connect(admins.producer).removeAgent(agent.address);
-      await registry.connect(admins.carrier).setAgent(agent.address, orgs.carrier, ROLE.carrier, 0);
+      await bindAgent(registry, admins.carrier, agent, orgs.carrier, ROLE.carrier);
       expect((await registry.agent(agent.address)).orgId).to.equal(orgs.carrier);
     });
 
@@ -429,7 +609,7 @@ describe("ConsortiumRegistry organisation admins", function () {
       const f = await identityFixture();
       const [agent] = f.spare;
       const roles = rolesToMask(["processor", "buyer"]);
-      await (await f.registry.connect(f.admins.processor).setAgent(agent.address, f.orgs.processor, roles, 0)).wait();
+      await bindAgent(f.registry, f.admins.processor, agent, f.orgs.processor, roles);
       return { ...f, agent };
     }
 

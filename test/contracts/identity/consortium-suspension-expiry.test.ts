@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { encodeBytes32String, keccak256, toUtf8Bytes } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { certifierFixture, glnFor, PREFIX } from "../../helpers/identity-fixture";
+import { bindAgent, certifierFixture, glnFor, PREFIX } from "../../helpers/identity-fixture";
 import { ROLE } from "../../../services/chain/roles";
 
 const ORGANIC = encodeBytes32String("ORGANIC");
@@ -91,7 +91,9 @@ describe("ConsortiumRegistry suspension and agent expiry", function () {
 
     it("keeps the wallets bound, so no other organisation can take them", async function () {
       const { registry, orgs, admins, certifierAgent } = await loadFixture(suspendedCertifier);
-      await expect(registry.connect(admins.producer).setAgent(certifierAgent.address, orgs.producer, ROLE.producer, 0))
+      await registry.connect(admins.producer).setAgent(certifierAgent.address, orgs.producer, ROLE.producer, 0);
+      expect((await registry.agent(certifierAgent.address)).orgId).to.equal(orgs.certifier);
+      await expect(registry.connect(certifierAgent).acceptAgent(orgs.producer, ROLE.producer, 0))
         .to.be.revertedWithCustomError(registry, "IdentityAgentBoundElsewhere")
         .withArgs(certifierAgent.address, orgs.certifier);
     });
@@ -114,7 +116,7 @@ describe("ConsortiumRegistry suspension and agent expiry", function () {
       const [agent] = spare;
       await registry.reinstateOrganisation(orgs.certifier);
       await expect(registry.connect(admins.certifier).setAgent(agent.address, orgs.certifier, ROLE.auditor, 0))
-        .to.emit(registry, "AgentSet")
+        .to.emit(registry, "AgentProposed")
         .withArgs(agent.address, orgs.certifier, ROLE.auditor, 0n, admins.certifier.address);
     });
 
@@ -135,14 +137,8 @@ describe("ConsortiumRegistry suspension and agent expiry", function () {
       const now = await time.latest();
       const certifierExpiry = now + 30 * 86_400;
       const deputyExpiry = now + 7 * 86_400;
-      await (
-        await f.registry
-          .connect(f.admins.certifier)
-          .setAgent(temporary.address, f.orgs.certifier, ROLE.certifier, certifierExpiry)
-      ).wait();
-      await (
-        await f.registry.connect(f.admins.producer).setAgent(deputy.address, f.orgs.producer, ROLE["org-admin"], deputyExpiry)
-      ).wait();
+      await bindAgent(f.registry, f.admins.certifier, temporary, f.orgs.certifier, ROLE.certifier, certifierExpiry);
+      await bindAgent(f.registry, f.admins.producer, deputy, f.orgs.producer, ROLE["org-admin"], deputyExpiry);
       return { ...f, temporary, deputy, certifierExpiry, deputyExpiry, others: f.spare.slice(2) };
     }
 
@@ -197,9 +193,8 @@ describe("ConsortiumRegistry suspension and agent expiry", function () {
     it("keeps an expired wallet bound, so no other organisation can take it", async function () {
       const { registry, orgs, admins, temporary, certifierExpiry } = await loadFixture(expiringAgents);
       await time.increaseTo(certifierExpiry);
-      await expect(registry.connect(admins.carrier).setAgent(temporary.address, orgs.carrier, ROLE.carrier, 0))
-        .to.be.revertedWithCustomError(registry, "IdentityAgentBoundElsewhere")
-        .withArgs(temporary.address, orgs.certifier);
+      await registry.connect(admins.carrier).setAgent(temporary.address, orgs.carrier, ROLE.carrier, 0);
+      expect((await registry.agent(temporary.address)).orgId).to.equal(orgs.certifier);
     });
   });
 });

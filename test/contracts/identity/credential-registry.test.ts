@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { encodeBytes32String, keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { certifierFixture } from "../../helpers/identity-fixture";
+import { ALLOWED, bindAgent, certifierFixture } from "../../helpers/identity-fixture";
 import { ROLE } from "../../../services/chain/roles";
 
 const ORGANIC = encodeBytes32String("ORGANIC");
 const ISO14001 = encodeBytes32String("ISO14001");
+const HALAL = encodeBytes32String("HALAL");
 const CLAIM = keccak256(toUtf8Bytes("EU organic certificate DE-ÖKO-006-12345"));
 const DAY = 86_400;
 const YEAR = 365 * DAY;
@@ -271,7 +272,7 @@ describe("CredentialRegistry", function () {
     it("lets another certifier of the issuing organisation revoke", async function () {
       const { credentials, registry, orgs, admins, spare, credentialId } = await loadFixture(issuedCredential);
       const [colleague] = spare;
-      await registry.connect(admins.certifier).setAgent(colleague.address, orgs.certifier, ROLE.certifier, 0);
+      await bindAgent(registry, admins.certifier, colleague, orgs.certifier, ROLE.certifier);
       await expect(credentials.connect(colleague).revokeCredential(credentialId, "issuer left"))
         .to.emit(credentials, "CredentialRevoked")
         .withArgs(credentialId, orgs.certifier, "issuer left", colleague.address);
@@ -311,6 +312,145 @@ describe("CredentialRegistry", function () {
       await expect(credentials.connect(certifierAgent).revokeCredential(UNKNOWN_CREDENTIAL, "unknown"))
         .to.be.revertedWithCustomError(credentials, "CredentialUnknown")
         .withArgs(UNKNOWN_CREDENTIAL);
+    });
+  });
+
+  describe("setCertifierType", function () {
+    it("lets governance allow a certifier organisation to issue a type", async function () {
+      const { credentials, orgs, governor } = await loadFixture(certifierFixture);
+      await expect(credentials.setCertifierType(orgs.certifier, HALAL, true))
+        .to.emit(credentials, "CertifierTypeSet")
+        .withArgs(orgs.certifier, HALAL, true, governor.address);
+      expect(await credentials.mayIssue(orgs.certifier, HALAL)).to.equal(true);
+    });
+
+    it("refuses a certifier issuing a type governance has not allowed it", async function () {
+      const { credentials, orgs, certifierAgent } = await loadFixture(certifierFixture);
+      const now = await time.latest();
+      await expect(credentials.connect(certifierAgent).issueCredential(HALAL, orgs.producer, CLAIM, now, now + YEAR))
+        .to.be.revertedWithCustomError(credentials, "CredentialTypeNotAllowed")
+        .withArgs(orgs.certifier, HALAL);
+      expect(await credentials.credentialCount()).to.equal(0n);
+      expect(await credentials.hasValidCredential(orgs.producer, HALAL)).to.equal(false);
+    });
+
+    it("refuses a certifier issuing a type governance has withdrawn from it", async function () {
+      const { credentials, orgs, certifierAgent } = await loadFixture(certifierFixture);
+      await credentials.setCertifierType(orgs.certifier, ORGANIC, false);
+      const now = await time.latest();
+      await expect(credentials.connect(certifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, now, now + YEAR))
+        .to.be.revertedWithCustomError(credentials, "CredentialTypeNotAllowed")
+        .withArgs(orgs.certifier, ORGANIC);
+    });
+
+    it("refuses a certifier organisation's admin allowing itself a type", async function () {
+      const { credentials, orgs, admins } = await loadFixture(certifierFixture);
+      await expect(credentials.connect(admins.certifier).setCertifierType(orgs.certifier, HALAL, true))
+        .to.be.revertedWithCustomError(credentials, "CredentialNotGovernor")
+        .withArgs(admins.certifier.address);
+      expect(await credentials.mayIssue(orgs.certifier, HALAL)).to.equal(false);
+    });
+
+    it("refuses an organisation that was never admitted", async function () {
+      const { credentials } = await loadFixture(certifierFixture);
+      await expect(credentials.setCertifierType(99n, HALAL, true))
+        .to.be.revertedWithCustomError(credentials, "CredentialUnknownIssuer")
+        .withArgs(99n);
+    });
+
+    it("leaves credentials issued before a withdrawal valid", async function () {
+      const { credentials, orgs, validFrom, credentialId } = await loadFixture(issuedCredential);
+      await credentials.setCertifierType(orgs.certifier, ORGANIC, false);
+      await time.increaseTo(validFrom);
+      expect(await credentials.isValid(credentialId)).to.equal(true);
+    });
+  });
+
+  describe("revocation by governance", function () {
+    it("lets governance revoke a credential whose issuer is suspended, which the issuer no longer can", async function () {
+      const { registry, credentials, orgs, certifierAgent, governor, credentialId, validFrom } = await loadFixture(issuedCredential);
+      await registry.suspendOrganisation(orgs.certifier, "accreditation withdrawn");
+      await expect(credentials.connect(certifierAgent).revokeCredential(credentialId, "too late"))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(certifierAgent.address, ROLE.certifier);
+      await expect(credentials.revokeCredential(credentialId, "issuer suspended"))
+        .to.emit(credentials, "CredentialRevoked")
+        .withArgs(credentialId, orgs.certifier, "issuer suspended", governor.address);
+      await time.increaseTo(validFrom);
+      expect(await credentials.hasValidCredential(orgs.producer, ORGANIC)).to.equal(false);
+    });
+
+    it("lets governance revoke a credential whose issuer is no longer allowed to certify", async function () {
+      const { registry, credentials, orgs, credentialId } = await loadFixture(issuedCredential);
+      await registry.setAllowedRoles(orgs.certifier, ROLE.auditor);
+      await credentials.revokeCredential(credentialId, "no longer a certification body");
+      expect((await credentials.credential(credentialId)).revokedAt).to.not.equal(0n);
+    });
+
+    it("refuses a rival certifier revoking another issuer's credential even while that issuer is suspended", async function () {
+      const { registry, credentials, orgs, secondCertifierAgent, credentialId } = await loadFixture(issuedCredential);
+      await registry.suspendOrganisation(orgs.certifier, "accreditation withdrawn");
+      await expect(credentials.connect(secondCertifierAgent).revokeCredential(credentialId, "we take over"))
+        .to.be.revertedWithCustomError(credentials, "CredentialNotIssuer")
+        .withArgs(secondCertifierAgent.address, credentialId);
+      expect((await credentials.credential(credentialId)).revokedAt).to.equal(0n);
+    });
+  });
+
+  describe("bounded validity checks", function () {
+    it("refuses a third live credential of one issuer for the same subject and type", async function () {
+      const { credentials, orgs, certifierAgent, validFrom, validUntil } = await loadFixture(issuedCredential);
+      await credentials.connect(certifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, validUntil, validUntil + YEAR);
+      await expect(credentials.connect(certifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, validFrom, validUntil))
+        .to.be.revertedWithCustomError(credentials, "CredentialTooManyLive")
+        .withArgs(orgs.producer, ORGANIC, orgs.certifier, 2n);
+    });
+
+    it("keeps one certifier that filled its share from blocking another certifier", async function () {
+      const { credentials, orgs, certifierAgent, secondCertifierAgent, validFrom, validUntil } = await loadFixture(issuedCredential);
+      await credentials.connect(certifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, validUntil, validUntil + YEAR);
+      await expect(
+        credentials.connect(secondCertifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, validFrom, validUntil),
+      ).to.emit(credentials, "CredentialIssued");
+      expect(await credentials.liveCredentialsOf(orgs.producer, ORGANIC)).to.have.length(3);
+    });
+
+    it("prunes revoked and expired credentials from the live list on the next issue", async function () {
+      const { credentials, orgs, certifierAgent, validFrom, validUntil, credentialId } = await loadFixture(issuedCredential);
+      await credentials.connect(certifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, validFrom, validFrom + DAY);
+      await credentials.connect(certifierAgent).revokeCredential(credentialId, "replaced");
+      await time.increaseTo(validFrom + DAY);
+      await credentials.connect(certifierAgent).issueCredential(ORGANIC, orgs.producer, CLAIM, validFrom + DAY, validUntil);
+      expect(await credentials.liveCredentialsOf(orgs.producer, ORGANIC)).to.deep.equal([3n]);
+      expect(await credentials.credentialsOf(orgs.producer, ORGANIC)).to.deep.equal([1n, 2n, 3n]);
+      expect(await credentials.hasValidCredential(orgs.producer, ORGANIC)).to.equal(true);
+    });
+
+    it("refuses a seventeenth live credential of one subject and type", async function () {
+      const f = await loadFixture(certifierFixture);
+      const { registry, credentials, orgs, certifierAgent, secondCertifierAgent, spare } = f;
+      const now = await time.latest();
+      const issuers = [certifierAgent, secondCertifierAgent];
+      for (let i = 0; i < 7; i++) {
+        const admin = spare[i];
+        const args: [string, string[], string, bigint, string] = [`Certifier ${i}`, [`73200${i}1`], CLAIM, ALLOWED.certifier, admin.address];
+        const orgId = await registry.admitOrganisation.staticCall(...args);
+        await registry.admitOrganisation(...args);
+        await registry.connect(admin).setAgent(admin.address, orgId, ROLE.certifier | ROLE["org-admin"], 0);
+        await credentials.setCertifierType(orgId, ORGANIC, true);
+        issuers.push(admin);
+      }
+      const ninth = issuers.pop()!;
+      for (const issuer of issuers) {
+        for (let k = 0; k < 2; k++) {
+          await credentials.connect(issuer).issueCredential(ORGANIC, orgs.producer, CLAIM, now, now + YEAR);
+        }
+      }
+      expect(await credentials.liveCredentialsOf(orgs.producer, ORGANIC)).to.have.length(16);
+      const ninthOrg = (await registry.agent(ninth.address)).orgId;
+      await expect(credentials.connect(ninth).issueCredential(ORGANIC, orgs.producer, CLAIM, now, now + YEAR))
+        .to.be.revertedWithCustomError(credentials, "CredentialTooManyLive")
+        .withArgs(orgs.producer, ORGANIC, ninthOrg, 16n);
     });
   });
 

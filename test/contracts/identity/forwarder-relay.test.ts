@@ -46,8 +46,22 @@ describe("Relayed calls through LotlineForwarder (ERC-2771)", function () {
   it("attributes a relayed setAgent to the signer, not the relayer", async function () {
     const { forwarder, registry, relayer, request, newAgent, orgs, admins } = await loadFixture(signedSetAgent);
     await expect(forwarder.connect(relayer).execute(request))
-      .to.emit(registry, "AgentSet")
+      .to.emit(registry, "AgentProposed")
       .withArgs(newAgent.address, orgs.producer, ROLE.producer, 0n, admins.producer.address);
+  });
+
+  it("lets a wallet accept its binding through the relayer, gaslessly", async function () {
+    const { forwarder, registry, relayer, request, newAgent, orgs } = await loadFixture(signedSetAgent);
+    await forwarder.connect(relayer).execute(request);
+    const accept = await signForwardRequest(newAgent, forwarder, {
+      to: await registry.getAddress(),
+      data: registry.interface.encodeFunctionData("acceptAgent", [orgs.producer, ROLE.producer, 0n]),
+      deadline: (await time.latest()) + HOUR,
+    });
+    await expect(forwarder.connect(relayer).execute(accept))
+      .to.emit(registry, "AgentProposalAccepted")
+      .withArgs(newAgent.address, orgs.producer);
+    expect((await registry.agent(newAgent.address)).orgId).to.equal(orgs.producer);
   });
 
   it("reports the executed request with the signer and the nonce it used", async function () {
@@ -74,7 +88,7 @@ describe("Relayed calls through LotlineForwarder (ERC-2771)", function () {
   it("still accepts a request in the second of its deadline", async function () {
     const { forwarder, registry, relayer, request, deadline } = await loadFixture(signedSetAgent);
     await time.setNextBlockTimestamp(deadline);
-    await expect(forwarder.connect(relayer).execute(request)).to.emit(registry, "AgentSet");
+    await expect(forwarder.connect(relayer).execute(request)).to.emit(registry, "AgentProposed");
   });
 
   it("refuses to replay an executed request, as its nonce has moved on", async function () {

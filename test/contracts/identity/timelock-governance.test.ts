@@ -145,6 +145,54 @@ describe("ConsortiumRegistry governed by a ConsortiumTimelock (OpenZeppelin Time
       .withArgs(firstAdmin.address, 1n, ROLE["org-admin"], 0n, timelockAddress);
   });
 
+  /**
+   * A rival organisation (admin: `outsider`) admitted through the timelock first; then the
+   * admission naming `firstAdmin` is scheduled and waits out its delay in public.
+   */
+  async function rivalAndScheduledAdmission() {
+    const f = await timelockGoverned();
+    const rival = f.registry.interface.encodeFunctionData("admitOrganisation", [
+      "Rival Dairy",
+      ["9112345"],
+      ORG.metadata,
+      ORG.allowed,
+      f.outsider.address,
+    ]);
+    const rivalOperation = [await f.registry.getAddress(), 0n, rival, ZeroHash, id("admit Rival Dairy")] as const;
+    await (await f.timelock.schedule(...rivalOperation, MIN_DELAY)).wait();
+    await time.increase(MIN_DELAY);
+    await (await f.timelock.execute(...rivalOperation)).wait();
+    await (await f.timelock.schedule(...f.operation, MIN_DELAY)).wait();
+    return { ...f, rivalOrg: 1n, admittedOrg: 2n };
+  }
+
+  it("still executes a pending admission after a rival's admin tried to bind its first admin elsewhere", async function () {
+    const { timelock, registry, operation, firstAdmin, outsider, rivalOrg, admittedOrg } =
+      await loadFixture(rivalAndScheduledAdmission);
+    await registry.connect(outsider).setAgent(firstAdmin.address, rivalOrg, ROLE["org-admin"], 0);
+    expect((await registry.agent(firstAdmin.address)).orgId).to.equal(0n);
+    await time.increase(MIN_DELAY);
+    await expect(timelock.execute(...operation))
+      .to.emit(registry, "OrganisationAdmitted")
+      .withArgs(admittedOrg, ORG.name, ORG.metadata, ORG.allowed);
+    expect(await registry.requireAgent(firstAdmin.address, ROLE["org-admin"])).to.equal(admittedOrg);
+  });
+
+  it("still executes a pending admission whose first admin joined another organisation, offering it the binding", async function () {
+    const { timelock, timelockAddress, registry, operation, firstAdmin, outsider, rivalOrg, admittedOrg } =
+      await loadFixture(rivalAndScheduledAdmission);
+    await registry.connect(outsider).setAgent(firstAdmin.address, rivalOrg, ROLE.producer, 0);
+    await registry.connect(firstAdmin).acceptAgent(rivalOrg, ROLE.producer, 0);
+    await time.increase(MIN_DELAY);
+    await expect(timelock.execute(...operation))
+      .to.emit(registry, "AgentProposed")
+      .withArgs(firstAdmin.address, admittedOrg, ROLE["org-admin"], 0n, timelockAddress);
+    expect(await registry.isOrganisationActive(admittedOrg)).to.equal(true);
+    await registry.connect(firstAdmin).leaveOrganisation();
+    await registry.connect(firstAdmin).acceptAgent(admittedOrg, ROLE["org-admin"], 0);
+    expect(await registry.requireAgent(firstAdmin.address, ROLE["org-admin"])).to.equal(admittedOrg);
+  });
+
   it("refuses to execute for an account without the executor role", async function () {
     const { timelock, operation, outsider } = await loadFixture(scheduledAdmission);
     await time.increase(MIN_DELAY);

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { encodeBytes32String } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { bindAgent } from "../../helpers/identity-fixture";
 import {
   ANY_ROLE,
   DAY,
@@ -28,7 +29,7 @@ describe("SettlementEscrow delivery", function () {
   async function secondSellerAgentFixture() {
     const f = await fundedOrderFixture();
     const [secondSellerAgent] = f.spare;
-    await f.registry.connect(f.admins.seller).setAgent(secondSellerAgent.address, f.orgs.seller, ROLE.producer, 0);
+    await bindAgent(f.registry, f.admins.seller, secondSellerAgent, f.orgs.seller, ROLE.producer);
     return { ...f, secondSellerAgent };
   }
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { connectLotline } from "../../../services/chain/deploy";
-import { identityFixture } from "../../helpers/identity-fixture";
+import { bindAgent, identityFixture } from "../../helpers/identity-fixture";
 
 /** Mirrors SharingRegistry's record classes and ISharingRegistry.ScopeKind. */
 const CLASS = { EPCIS: 1, PRODUCTION_RUN: 2, ORDER_TERMS: 4, ALL: 7 } as const;
@@ -48,8 +48,7 @@ describe("SharingRegistry: grants of read access and node URLs", function () {
     it("attack: an agent without the org-admin role cannot grant its organisation's records", async function () {
       const { sharing, registry, orgs, admins, spare, now } = await loadFixture(fixture);
       const [agent] = spare;
-      await (await registry.connect(admins.producer).setAgent(agent.address, orgs.producer, 1n, 0)).wait();
-      if ((await registry.agent(agent.address)).orgId === 0n) await (await (registry.connect(agent) as unknown as { acceptAgent(o: bigint): Promise<{ wait(): Promise<unknown> }> }).acceptAgent(orgs.producer)).wait();
+      await bindAgent(registry, admins.producer, agent, orgs.producer, 1n);
       await expect(sharing.connect(agent).grant(orgs.processor, CLASS.EPCIS, Scope.All, ZERO, now + DAY)).to.be.revertedWithCustomError(
         registry,
         "IdentityUnauthorizedAgent",

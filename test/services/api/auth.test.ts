@@ -47,11 +47,12 @@ describe("API Sign-In with Ethereum", function () {
       expect(expiresIn).to.be.within(SESSION_TTL_SECONDS - 5, SESSION_TTL_SECONDS + 5);
     });
 
-    it("signs in an integration key with only its integration role", async function () {
+    it("signs in an integration key with its organisation's allowed business roles, not 'integration'", async function () {
       const { res } = await signIn(node, demoWallet(producer.integrationAccount));
       expect(res.status, res.text).to.equal(200);
       expect(res.body).to.include({ orgId: "1" });
-      expect(res.body.roles).to.deep.equal(["integration"]);
+      expect(res.body.roles).to.have.members([...producer.allowedRoles]);
+      expect(res.body.roles).to.not.include("org-admin");
     });
 
     it("refuses the same nonce and signed message a second time (replay) with 401 invalid_nonce", async function () {

@@ -127,6 +127,23 @@ describe("API identity routes", function () {
       expect(credential.revocationReason).to.match(/organic and conventional stock mixed/);
       expect(credential.revokedAt).to.be.a("string");
       expect(credential.issuedBy).to.equal(demoWallet(member("certifier").account).address);
+      expect(credential).to.include({ revokedBy: demoWallet(member("certifier").account).address, revokedByGovernance: false });
+    });
+
+    it("shows the credential types governance allows the certifier to issue", async function () {
+      const res = await get(node, `/api/v1/orgs/${orgIdOf("certifier")}`);
+      expect(res.body.certifierTypes.map((t: { type: string }) => t.type)).to.include.members(["ORGANIC", "ISO14001", "ISO22000"]);
+      expect(res.body.certifierTypes[0].allowedBy).to.equal(demoWallet(GOVERNOR_ACCOUNT).address);
+    });
+
+    it("shows no pending agent proposals for an organisation whose agents all accepted", async function () {
+      const res = await get(node, `/api/v1/orgs/${orgIdOf("retailer")}`);
+      expect(res.body.agentProposals).to.deep.equal([]);
+      expect((await get(node, `/api/v1/orgs/${orgIdOf("retailer")}/agent-proposals`)).body).to.deep.equal({ items: [] });
+    });
+
+    it("answers 404 org_not_found for the proposals of an organisation that does not exist", async function () {
+      expectProblem(await get(node, "/api/v1/orgs/99/agent-proposals"), 404, "org_not_found");
     });
 
     it("shows valid credentials as valid", async function () {

@@ -151,6 +151,55 @@ describe("API relay: POST /api/v1/relay", function () {
     expectProblem(await relay(body(signed)), 403, "not_an_agent");
   });
 
+  describe("a wallet answering a proposal", function () {
+    const AUDITOR_ORG = 7n;
+    const AUDITOR_ROLE = 1n << 5n;
+    const auditor = DEMO_MEMBERS.find((m) => m.key === "auditor")!;
+
+    /** A fresh, unfunded wallet the auditor organisation's admin offered the auditor role. */
+    async function proposedWallet() {
+      const wallet = Wallet.createRandom();
+      const admin = node.contracts.registry.connect(demoWallet(auditor.account, node.provider));
+      await (await admin.setAgent(wallet.address, AUDITOR_ORG, AUDITOR_ROLE, 0)).wait();
+      await node.synced();
+      return wallet;
+    }
+
+    function signAccept(wallet: Wallet | HDNodeWallet, orgId: bigint) {
+      return signForwardRequest(wallet, node.contracts.forwarder, {
+        to: registryAddress,
+        data: node.contracts.registry.interface.encodeFunctionData("acceptAgent", [orgId, AUDITOR_ROLE, 0]),
+        deadline: inAMinute(),
+      });
+    }
+
+    it("lists the proposal for the wallet before it accepts", async function () {
+      const wallet = await proposedWallet();
+      const res = await get(node, `/api/v1/agents/${wallet.address}/proposals`);
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.items).to.have.length(1);
+      expect(res.body.items[0]).to.include({ address: wallet.address, orgId: "7", expiresAt: null });
+      expect(res.body.items[0].roles).to.deep.equal(["auditor"]);
+    });
+
+    it("relays the acceptance of a wallet that is not yet an agent, which then acts for the organisation", async function () {
+      const wallet = await proposedWallet();
+      const res = await relay(body(await signAccept(wallet, AUDITOR_ORG)));
+      expect(res.status, res.text).to.equal(202);
+      expect(res.body).to.include({ from: wallet.address, function: "acceptAgent" });
+      await node.provider.waitForTransaction(res.body.transactionHash);
+      await node.synced();
+      expect((await get(node, `/api/v1/agents/${wallet.address}`)).body).to.include({ orgId: "7", status: "active" });
+      expect((await get(node, `/api/v1/agents/${wallet.address}/proposals`)).body.items).to.deep.equal([]);
+    });
+
+    it("refuses with 403 no_proposal a stranger's acceptance of an organisation that proposed nothing to it", async function () {
+      const stranger = Wallet.createRandom();
+      expectProblem(await relay(body(await signAccept(stranger, AUDITOR_ORG))), 403, "no_proposal");
+      expect((await node.contracts.registry.agent(stranger.address)).orgId).to.equal(0n);
+    });
+  });
+
   it("refuses a signer whose organisation is suspended with 403 organisation_suspended", async function () {
     const registry = node.contracts.registry.connect(demoWallet(GOVERNOR_ACCOUNT, node.provider));
     const wallet = demoWallet(processor.account, node.provider);

@@ -61,6 +61,32 @@ describe("the lotline CLI", function () {
     expect(run.stdout).to.include(`${demoWallet(1).address}: org 1, active`);
   });
 
+  it("lets an org admin propose a wallet, the wallet accept through the relayer, then leave", async function () {
+    this.timeout(60_000);
+    const wallet = demoWallet(19).address;
+    const propose = await lotline(["agent", "propose", wallet, "--org", "7", "--roles", "auditor", "--dev-account", "7"], env);
+    expect(propose.code, propose.stderr).to.equal(0);
+    await node.synced();
+    const listed = await lotline(["agent", "proposals", wallet], env);
+    expect(listed.stdout).to.match(/org 7: roles auditor/);
+
+    const accept = await lotline(["agent", "accept", "--org", "7", "--dev-account", "19"], env);
+    expect(accept.code, accept.stderr).to.equal(0);
+    await node.synced();
+    expect((await lotline(["agent", "show", wallet], env)).stdout).to.include(`${wallet}: org 7, active`);
+
+    const leave = await lotline(["agent", "leave", "--dev-account", "19"], env);
+    expect(leave.code, leave.stderr).to.equal(0);
+    expect((await node.contracts.registry.agent(wallet)).orgId).to.equal(0n);
+    await node.synced();
+  });
+
+  it("exits 1 with one line when accepting a proposal no organisation made", async function () {
+    const run = await lotline(["agent", "accept", "--org", "3", "--dev-account", "19"], env);
+    expect(run.code).to.equal(1);
+    expect(run.stderr.trim()).to.match(/^lotline: organisation 3 has proposed no binding to 0x[0-9a-fA-F]{40}; ask its org admin/);
+  });
+
   it("exits 1 with one line when an organisation does not exist", async function () {
     const run = await lotline(["org", "show", "999"], env);
     expect(run.code).to.equal(1);

@@ -7,6 +7,7 @@ import { createIndexer } from "../../../services/indexer/engine";
 import { createIdentityStore } from "../../../services/store/identity";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { rolesToMask } from "../../../services/chain/roles";
+import { bindAgent } from "../../../services/chain/agents";
 import { deployDemo, freshRebuildDump, startAnvil } from "../../helpers/chain";
 
 describe("indexer: identity from a real local chain into SQLite", function () {
@@ -76,12 +77,62 @@ describe("indexer: identity from a real local chain into SQLite", function () {
 
   it("writes the same tables whatever the eth_getLogs range (one block at a time or all at once)", async function () {
     const issuer = demo.contracts.registry.connect(demoWallet(2, demo.provider));
-    await (await issuer.setAgent(demoWallet(18).address, 2, rolesToMask(["processor"]), 0)).wait();
+    await bindAgent(demo.contracts.registry, demoWallet(2, demo.provider), demoWallet(18, demo.provider), 2, rolesToMask(["processor"]));
+    await (await issuer.setAgent(demoWallet(19).address, 2, rolesToMask(["buyer"]), 0)).wait();
     await (await issuer.updateOrganisation(2, "Brabant Dairy Processing NV (renamed)", keccakText("v2"))).wait();
     await indexer.syncToHead();
     const own = dumpDerivedTables(db);
     expect(await freshRebuildDump(chain.url, demo.deployment, 1)).to.equal(own);
     expect(await freshRebuildDump(chain.url, demo.deployment, 5_000)).to.equal(own);
+  });
+
+  it("indexes each integration key's effective roles as its organisation's business roles, never integration", function () {
+    const identity = createIdentityStore(db);
+    const producer = DEMO_MEMBERS.find((m) => m.key === "producer")!;
+    const key = identity.getAgent(demoWallet(producer.integrationAccount).address)!;
+    expect(key.effectiveRoles).to.have.members([...producer.allowedRoles]);
+    expect(key.effectiveRoles).to.not.include("integration");
+  });
+
+  it("indexes a proposal until the wallet accepts it, and a wallet leaving its organisation", async function () {
+    const identity = createIdentityStore(db);
+    const wallet = demoWallet(19, demo.provider);
+    await indexer.syncToHead();
+    const proposal = identity.proposalsOf(2).find((p) => p.address === wallet.address)!;
+    expect(proposal).to.include({ orgId: "2", expiresAt: null, proposedBy: demoWallet(2).address });
+    expect(proposal.roles).to.deep.equal(["buyer"]);
+    expect(identity.getAgent(wallet.address)).to.equal(null);
+
+    await (await demo.contracts.registry.connect(wallet).acceptAgent(2, rolesToMask(["buyer"]), 0)).wait();
+    await indexer.syncToHead();
+    expect(identity.proposalsFor(wallet.address)).to.deep.equal([]);
+    expect(identity.getAgent(wallet.address)).to.include({ orgId: "2", setBy: demoWallet(2).address });
+
+    await (await demo.contracts.registry.connect(wallet).leaveOrganisation()).wait();
+    await indexer.syncToHead();
+    expect(identity.getAgent(wallet.address)).to.equal(null);
+  });
+
+  it("indexes the credential types governance allows a certifier and revocations by governance", async function () {
+    const identity = createIdentityStore(db);
+    const governor = demoWallet(0, demo.provider);
+    const halal = encodeBytes32String("HALAL");
+    await (await demo.contracts.credentials.connect(governor).setCertifierType(8, halal, true)).wait();
+    await (await demo.contracts.credentials.connect(governor).revokeCredential(1, "certification body lost its accreditation")).wait();
+    await indexer.syncToHead();
+    expect(identity.certifierTypesOf(8).map((t) => t.type)).to.include.members(["ORGANIC", "HALAL"]);
+    const credentials = identity.credentialsOf(1);
+    expect(credentials.find((c) => c.credentialId === "1")).to.include({
+      status: "revoked",
+      revokedBy: governor.address,
+      revokedByGovernance: true,
+    });
+    const byIssuer = identity.credentialsOf(6).find((c) => c.status === "revoked")!;
+    expect(byIssuer).to.include({ revokedByGovernance: false, revokedBy: demoWallet(8).address });
+
+    await (await demo.contracts.credentials.connect(governor).setCertifierType(8, halal, false)).wait();
+    await indexer.syncToHead();
+    expect(identity.certifierTypesOf(8).map((t) => t.type)).to.not.include("HALAL");
   });
 
   it("cuts a range at a block boundary so that no step applies more than the event cap", async function () {

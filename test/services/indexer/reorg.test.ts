@@ -5,6 +5,7 @@ import { dumpDerivedTables, openDatabase, type Db } from "../../../services/stor
 import { createLotlineIndexer } from "../../../services/indexer/lotline";
 import { demoWallet } from "../../../services/demo/roster";
 import { rolesToMask } from "../../../services/chain/roles";
+import { bindAgent } from "../../../services/chain/agents";
 import { IndexerHaltedError } from "../../../services/indexer/types";
 import { deployDemo, freshRebuildDump, startHardhatNode } from "../../helpers/chain";
 
@@ -36,7 +37,8 @@ describe("indexer: reorganisations on the Hardhat network", function () {
     const processor = demo.contracts.registry.connect(demoWallet(2, demo.provider));
     const certifier = demo.contracts.credentials.connect(demoWallet(8, demo.provider));
     await (await governor.suspendOrganisation(6, "fork A")).wait();
-    await (await processor.setAgent(demoWallet(18).address, 2, rolesToMask(["processor"]), 0)).wait();
+    await bindAgent(demo.contracts.registry, demoWallet(2, demo.provider), demoWallet(18, demo.provider), 2, rolesToMask(["processor"]));
+    await (await processor.setAgent(demoWallet(19).address, 2, rolesToMask(["buyer"]), 0)).wait();
     await (await processor.removeAgent(demoWallet(11).address)).wait();
     await (await processor.updateOrganisation(2, "Fork A name", keccakText("a"))).wait();
     await (await certifier.revokeCredential(2, "fork A revocation")).wait();
@@ -44,11 +46,11 @@ describe("indexer: reorganisations on the Hardhat network", function () {
 
   async function forkB() {
     const governor = demo.contracts.registry.connect(demoWallet(0, demo.provider));
-    const producer = demo.contracts.registry.connect(demoWallet(1, demo.provider));
     const certifier = demo.contracts.credentials.connect(demoWallet(8, demo.provider));
     const now = (await demo.provider.getBlock("latest"))!.timestamp;
     await (await governor.setAllowedRoles(3, rolesToMask(["processor"]))).wait();
-    await (await producer.setAgent(demoWallet(19).address, 1, rolesToMask(["producer"]), now + 3600)).wait();
+    await bindAgent(demo.contracts.registry, demoWallet(1, demo.provider), demoWallet(19, demo.provider), 1, rolesToMask(["producer"]), now + 3600);
+    await (await demo.contracts.credentials.connect(demoWallet(0, demo.provider)).setCertifierType(8, encodeBytes32String("HALAL"), true)).wait();
     await (await certifier.issueCredential(encodeBytes32String("GLOBALGAP"), 1, keccakText("b"), now, now + 86400)).wait();
     // Fork B ends higher than fork A did, as the heavier chain would.
     for (let i = 0; i < 5; i++) await demo.provider.send("evm_mine", []);
