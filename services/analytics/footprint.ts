@@ -39,6 +39,11 @@ export interface FootprintLookups {
   upstream(id: string): LineageEdge[];
   /** Current (not superseded) runs that list the lot among their outputs. */
   runsProducing(lotId: string): ProductionRunRecord[];
+  /**
+   * Whether the reader may see this run (its owner's record, shared by grant or not). A run it may
+   * not see is a `not_shared` gap: its figures are neither used nor shown. Absent: every run.
+   */
+  mayRead?(run: ProductionRunRecord, lotId: string): boolean;
 }
 
 export interface FootprintStage {
@@ -57,7 +62,7 @@ export interface FootprintStage {
   share: number | null;
 }
 
-export type GapReason = "no_production_run" | "no_energy_data" | "partial_coverage" | "unknown_batch" | "no_quantity";
+export type GapReason = "no_production_run" | "no_energy_data" | "partial_coverage" | "unknown_batch" | "no_quantity" | "not_shared";
 
 export interface FootprintGap {
   batchId: string;
@@ -140,8 +145,22 @@ export function batchFootprint(
       return parent;
     }
 
-    const runs = lookups.runsProducing(id);
-    if (runs.length === 0) {
+    const recorded_ = lookups.runsProducing(id);
+    const hidden = lookups.mayRead ? recorded_.filter((run) => !lookups.mayRead!(run, id)) : [];
+    const runs = hidden.length ? recorded_.filter((run) => !hidden.includes(run)) : recorded_;
+    for (const owner of new Set(hidden.map((run) => run.orgId))) {
+      result.gaps.set(
+        ...gap({
+          batchId: id,
+          orgId: owner,
+          reason: "not_shared",
+          detail: `organisation ${owner} has not shared its production runs of lot ${batch.lot} (GTIN ${batch.gtin}) with the reader`,
+        }),
+      );
+    }
+    if (runs.length === 0 && hidden.length > 0) {
+      // Nothing the reader may see: the gap above says why, no stage is shown.
+    } else if (runs.length === 0) {
       result.gaps.set(
         ...gap({
           batchId: id,
@@ -185,7 +204,7 @@ export function batchFootprint(
         id,
         runs.map((r) => r.id),
       );
-      if (recorded < batch.basisQuantity * (1 - 1e-9)) {
+      if (hidden.length === 0 && recorded < batch.basisQuantity * (1 - 1e-9)) {
         result.gaps.set(
           ...gap({
             batchId: id,

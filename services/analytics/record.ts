@@ -66,3 +66,8 @@ export function withId(record: Omit<ProductionRunRecord, "id">): ProductionRunRe
   const id = `pr_${recordHash(record).slice(2, 26)}`;
   return { id, ...record };
 }
+
+/** The batches a run names (inputs and outputs): what a grant's scope is checked against. */
+export function runBatchIds(run: Pick<ProductionRunRecord, "inputs" | "outputs">): string[] {
+  return [...run.inputs, ...run.outputs].flatMap((line) => (line.batchId ? [line.batchId] : []));
+}

@@ -2,7 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { Auth, Principal } from "./auth";
 import { HttpProblem } from "./problem";
 import type { SharingStore } from "../store/sharing";
-import type { RecordClass, RecordSubject } from "../sharing/grants";
+import type { RecordClass, RecordSubject, RecordVisibility } from "../sharing/grants";
 
 /**
  * Who is reading, for the visibility table (README "Who may read what"):
@@ -76,4 +76,9 @@ export function requireRecordAccess(
       `${what} belongs to organisation ${owner}, which has not granted organisation ${reader.orgId} read access to its ${recordClass} records for it`,
     );
   }
+}
+
+/** What a member reader may see, as a predicate for derived figures (the public sees no record). */
+export function visibilityOf(sharing: SharingStore, reader: Reader): RecordVisibility {
+  return reader.kind === "public" ? () => false : sharing.visibilityFor(reader.orgId);
 }

@@ -1,4 +1,4 @@
-import { encodeBytes32String, id as keccakText, type Provider } from "ethers";
+import { encodeBytes32String, id as keccakText, ZeroHash, type Provider } from "ethers";
 import type { LotlineContracts } from "../chain/deploy";
 import { rolesToMask } from "../chain/roles";
 import { bindAgent } from "../chain/agents";
@@ -80,5 +80,32 @@ export async function seedDemo(
       await (await asCertifier.revokeCredential(issued!.args.credentialId, c.revoke)).wait();
     }
   }
+  await seedDemoGrants(provider, contracts, orgIds, progress);
   progress("demo consortium seeded");
+}
+
+/** Record classes, as SharingRegistry's bits (services/sharing/grants.ts). */
+const ALL_RECORDS = 7;
+
+/**
+ * The demo's standing grants: every member that keeps production or EPCIS records appoints the
+ * auditor (an unscoped grant of all its record classes, for two years). The certifier is granted
+ * nothing commercial. Grants between trading partners are made where they trade (the supply chain).
+ * Resumable: grant ids are sequential, so those already made are skipped.
+ */
+async function seedDemoGrants(
+  provider: Provider,
+  contracts: LotlineContracts,
+  orgIds: Record<string, bigint>,
+  progress: (message: string) => void,
+): Promise<void> {
+  const grantors = DEMO_MEMBERS.filter((m) => m.key !== "auditor" && m.key !== "certifier");
+  const now = (await provider.getBlock("latest"))!.timestamp;
+  const made = Number(await contracts.sharing.grantCount());
+  for (const [i, member] of grantors.entries()) {
+    if (i < made) continue;
+    progress(`${member.name} appoints the auditor (grant of all its records)`);
+    const admin = contracts.sharing.connect(demoWallet(member.account, provider));
+    await (await admin.grant(orgIds.auditor, ALL_RECORDS, 0, ZeroHash, now + 2 * 365 * 24 * 3600)).wait();
+  }
 }

@@ -77,3 +77,20 @@ export function grantCovers(grant: GrantTerms, recordClass: RecordClass, subject
   if (grant.scope.kind === "gtin") return subject.gtins.includes(grant.scope.value!);
   return subject.lotsUpstream.includes(grant.scope.value!);
 }
+
+/**
+ * Whether the reader of a request may see a record of `ownerOrg`, of `recordClass`, about the
+ * batches `batchIds`: what derived figures (footprints, scores) consult so that they are computed
+ * from, and show, only what the reader may see.
+ */
+export type RecordVisibility = (ownerOrg: number, recordClass: RecordClass, batchIds: readonly string[]) => boolean;
+
+/** Everything visible: the node's own computations (jobs, scoring at capture). */
+export const SEE_EVERYTHING: RecordVisibility = () => true;
+
+/** A record that could not be obtained or shown: a named gap, never a zero. */
+export interface NotSharedGap {
+  batchId: string;
+  orgId: string;
+  reason: "not_shared";
+}

@@ -1,6 +1,6 @@
 import type { Db } from "./db";
 import { prepared } from "./statements";
-import { classesToNames, grantCovers, type RecordClass, type RecordSubject, type ScopeKind } from "../sharing/grants";
+import { classesToNames, grantCovers, type RecordClass, type RecordSubject, type RecordVisibility, type ScopeKind } from "../sharing/grants";
 
 interface GrantRow {
   grant_id: number;
@@ -140,6 +140,18 @@ export function createSharingStore(db: Db, now: () => number = () => Math.floor(
     return row?.url ?? null;
   }
 
-  return { listGrants, getGrant, subjectOf, mayRead, serviceUrl };
+  /** What organisation `reader` may see, as a predicate for derived figures (subjects memoised per call site). */
+  function visibilityFor(reader: number): RecordVisibility {
+    const subjects = new Map<string, RecordSubject>();
+    return (owner, recordClass, batchIds) => {
+      if (owner === reader) return true;
+      const key = [...batchIds].sort().join(",");
+      let subject = subjects.get(key);
+      if (!subject) subjects.set(key, (subject = subjectOf(batchIds)));
+      return mayRead(reader, owner, recordClass, batchIds.length ? subject : null);
+    };
+  }
+
+  return { listGrants, getGrant, subjectOf, mayRead, visibilityFor, serviceUrl };
 }
 export type SharingStore = ReturnType<typeof createSharingStore>;

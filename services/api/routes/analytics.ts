@@ -24,7 +24,9 @@ import {
 import { aggregateRuns, custodySpells, dwellHours, onTimeDelivery, runMetrics } from "../../analytics/kpi";
 import { batchFootprint } from "../../analytics/footprint";
 import { productivity } from "../../analytics/productivity";
-import { RUN_ID_PATTERN } from "../../analytics/record";
+import { RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
+import { createSharingStore } from "../../store/sharing";
+import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf, type Reader } from "../access";
 
 /**
  * Production efficiency: production-run records (primary data, anchored), per-batch footprints
@@ -213,6 +215,16 @@ function tidy<T>(value: T): T {
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
   const store = createAnalyticsStore(db);
+  const sharing = createSharingStore(db);
+  /** Production runs are their owner's records: readable by it and the organisations it granted. */
+  const mayReadRun = (reader: Reader, run: StoredRun) =>
+    mayReadRecord(sharing, reader, Number(run.record.orgId), "PRODUCTION_RUN", sharing.subjectOf(runBatchIds(run.record)));
+  /**
+   * Figures over all of an organisation's runs (KPIs, productivity) need an unscoped grant of its
+   * production runs: a scoped one would let the totals reveal runs outside the scope.
+   */
+  const requireAllRunsOf = (request: FastifyRequest, orgId: number) =>
+    requireRecordAccess(sharing, readerOf(request, auth), orgId, "PRODUCTION_RUN", null, `figures over organisation ${orgId}'s production runs`);
   const provenance = createProvenanceStore(db);
   const factors = emissionFactorsFromEnv();
 
@@ -290,6 +302,15 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     async (request) => {
       const run = store.getRun(request.params.id);
       if (!run) throw new HttpProblem(404, "run_not_found", `no production run ${request.params.id}`);
+      const reader = readerOf(request, auth);
+      requireRecordAccess(
+        sharing,
+        reader,
+        Number(run.record.orgId),
+        "PRODUCTION_RUN",
+        sharing.subjectOf(runBatchIds(run.record)),
+        `production run ${request.params.id}`,
+      );
       return { ...view(run), anchor: store.proof(run) };
     },
   );
@@ -340,8 +361,10 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
         },
         { limit: q.limit ?? 50, after },
       );
+      const reader = requireMember(request, auth);
+      // Only the runs the reader may see; the cursor still follows every run scanned.
       return {
-        items: page.items.map(view),
+        items: page.items.filter((run) => mayReadRun(reader, run)).map(view),
         nextCursor: page.more && page.last ? encodeCursor("run", `${page.last.startMs}_${page.last.seq}`) : null,
       };
     },
@@ -403,10 +426,13 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       },
     },
     async (request) => {
+      const reader = requireMember(request, auth);
       const id = resolveBatchRef(provenance, request.params.ref);
       const batch = provenance.getBatch(id);
       if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${request.params.ref}`);
-      const footprint = batchFootprint(id, store.footprintLookups(), factors, store.units());
+      const visible = visibilityOf(sharing, reader);
+      const lookups = { ...store.footprintLookups(), mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)) };
+      const footprint = batchFootprint(id, lookups, factors, store.units());
       return {
         ...tidy(footprint),
         lotId: batch.lotId,
@@ -471,6 +497,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     },
     async (request) => {
       const orgId = requireOrg(request.params.orgId);
+      requireAllRunsOf(request, orgId);
       const q = request.query;
       const now = Date.now();
       const qFrom = timeParam(q.from, "from");
@@ -548,6 +575,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     },
     async (request) => {
       const orgId = requireOrg(request.params.orgId);
+      requireAllRunsOf(request, orgId);
       const q = request.query;
       const scope = { orgId, site: q.site, line: q.line };
       const window = DEFAULT_WINDOW_DAYS * DAY_MS;

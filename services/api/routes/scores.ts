@@ -1,3 +1,6 @@
+import { createSharingStore } from "../../store/sharing";
+import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf } from "../access";
+import { runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
@@ -236,13 +239,21 @@ const BatchScore = Type.Object({
   }),
   anomalies: Type.Array(Anomaly),
   checks: AnyRecord,
+  notShared: Type.Array(
+    Type.Object({ batchId: Type.String(), orgId: Type.String(), reason: Type.Literal("not_shared") }),
+    { description: "records the reader may not see (their owner has not granted it): left out of the score, never counted as zero" },
+  ),
 });
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" }, 503: { $ref: "Problem#" } };
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 
+/** Supplier-score components computed from the supplier's production-run records (off-chain). */
+const RUN_COMPONENTS = new Set<string>(["predictedQualityFailures", "observedQualityFailures"]);
+
 export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
+  const sharing = createSharingStore(db);
   const provenance = createProvenanceStore(db);
   const scoring = scoringFor(db);
   const batches = createBatchScorer(db, scoring);
@@ -364,13 +375,15 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
               { record: string } | undefined)
           : undefined;
         if (!run || !score) throw new HttpProblem(404, "run_not_found", `no production run ${request.params.runId}`);
-        const record = JSON.parse(run.record) as {
-          orgId: string;
-          site: string;
-          line: string;
-          startTime: string;
-          endTime: string;
-        };
+        const record = JSON.parse(run.record) as ProductionRunRecord;
+        requireRecordAccess(
+          sharing,
+          readerOf(request, auth),
+          Number(record.orgId),
+          "PRODUCTION_RUN",
+          sharing.subjectOf(runBatchIds(record)),
+          `the score of production run ${request.params.runId}`,
+        );
         return {
           runId: request.params.runId,
           orgId: record.orgId,
@@ -410,12 +423,26 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request) => {
+      const reader = requireMember(request, auth);
       const orgId = Number(request.params.orgId);
       const org = db.prepare(`SELECT name FROM organisations WHERE org_id = ?`).get(orgId) as { name: string } | undefined;
       if (!org) throw new HttpProblem(404, "org_not_found", `no organisation ${orgId}`);
       const now = Date.now();
       const modelHash = scoring.model?.modelHash ?? null;
-      const result = combine(supplierComponents(db, orgId, { now, modelHash }));
+      // Components over the supplier's production runs need an unscoped grant of them; the on-chain ones every member sees.
+      const runsShared = mayReadRecord(sharing, reader, orgId, "PRODUCTION_RUN", null);
+      const components = supplierComponents(db, orgId, { now, modelHash }).map((c) =>
+        runsShared || !RUN_COMPONENTS.has(c.name)
+          ? c
+          : {
+              ...c,
+              value: null,
+              status: "missing" as const,
+              evidence: {},
+              note: `not_shared: organisation ${orgId} has not granted organisation ${reader.orgId} read access to its production runs`,
+            },
+      );
+      const result = combine(components);
       return { orgId: String(orgId), name: org.name, ...result, modelHash, computedAt: new Date(now).toISOString() };
     },
   );
@@ -442,8 +469,9 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request) => {
+      const reader = requireMember(request, auth);
       const batch = requireBatch(request.params.ref);
-      return withModel(() => batches.score(batch));
+      return withModel(() => batches.score(batch, visibilityOf(sharing, reader)));
     },
   );
 };

@@ -1,3 +1,5 @@
+import { SEE_EVERYTHING, type NotSharedGap, type RecordVisibility } from "../../sharing/grants";
+import { runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
@@ -122,7 +124,7 @@ function epcisObjectEvents(db: Db, ids: string[] | null) {
   const filter = ids ? `AND i.id IN (${ids.map(() => "?").join(", ")})` : "";
   return prepared(
     db,
-    `SELECT i.id AS object, e.seq, e.event_id, e.event_time, e.biz_step, e.read_point, e.biz_location FROM epcis_event_identifiers i
+    `SELECT i.id AS object, e.seq, e.event_id, e.event_time, e.biz_step, e.read_point, e.biz_location, e.org_id FROM epcis_event_identifiers i
        JOIN epcis_events e ON e.seq = i.seq
      WHERE i.role IN (${OBJECT_ROLES.map((r) => `'${r}'`).join(", ")}) ${filter}
        AND e.error_declaration_time IS NULL AND e.original_seq IS NULL
@@ -131,6 +133,7 @@ function epcisObjectEvents(db: Db, ids: string[] | null) {
   ).all(...(ids ?? [])) as {
     object: string;
     seq: number;
+    org_id: number;
     event_id: string;
     event_time: string;
     biz_step: string | null;
@@ -206,6 +209,10 @@ function storageRangeOf(store: ReturnType<typeof createProvenanceStore>, gtin: s
 
 export function createBatchScorer(db: Db, service: ScoringService) {
   const store = createProvenanceStore(db);
+  // What the current score() call may use (its reader's visibility) and what it had to leave out.
+  let visible: RecordVisibility = SEE_EVERYTHING;
+  let notShared = new Map<string, NotSharedGap>();
+  const hide = (batchId: string, orgId: string) => notShared.set(`${batchId}:${orgId}`, { batchId, orgId, reason: "not_shared" });
   const runsAvailable = () => hasTable(db, "production_runs") && hasTable(db, "production_run_batches");
 
   /** The current production runs that made a lot, with their scores. */
@@ -220,7 +227,11 @@ export function createBatchScorer(db: Db, service: ScoringService) {
     for (const row of rows) {
       const score = service.productionRunScore(row.run_id);
       if (!score) continue;
-      const record = JSON.parse(row.record) as { orgId: string; site: string; line: string; startTime: string; endTime: string };
+      const record = JSON.parse(row.record) as ProductionRunRecord;
+      if (!visible(Number(record.orgId), "PRODUCTION_RUN", runBatchIds(record))) {
+        hide(lotId, record.orgId);
+        continue;
+      }
       out.push({
         runId: row.run_id,
         orgId: record.orgId,
@@ -316,7 +327,11 @@ export function createBatchScorer(db: Db, service: ScoringService) {
       canonicalId(formatDigitalLink(batch.gtin, batch.lot)),
       ...ssccs.map((s) => canonicalId(`https://id.gs1.org/00/${s}`)),
     ];
-    const epcis = epcisAvailable(db) ? epcisObjectEvents(db, objects) : [];
+    const epcis = (epcisAvailable(db) ? epcisObjectEvents(db, objects) : []).filter((e) => {
+      if (visible(e.org_id, "EPCIS", [batch.id])) return true;
+      hide(batch.id, String(e.org_id));
+      return false;
+    });
     const range = storageRangeOf(store, batch.gtin);
 
     // 1. Sensor reports.
@@ -424,9 +439,17 @@ export function createBatchScorer(db: Db, service: ScoringService) {
   }
 
   return {
-    score(batch: BatchView) {
+    /**
+     * The batch's score from the records `visibility` lets its reader see (all by default: the
+     * node's own jobs); what it had to leave out is listed in `notShared`, never counted as zero.
+     */
+    score(batch: BatchView, visibility: RecordVisibility = SEE_EVERYTHING) {
+      visible = visibility;
+      notShared = new Map();
       const model = service.requireModel();
       const { anomalies: flags, checks } = anomalies(batch);
+      const own = ownQuality(batch);
+      const inherited = inheritedRisk(batch);
       return {
         batchId: batch.id,
         lotId: batch.lotId,
@@ -442,10 +465,11 @@ export function createBatchScorer(db: Db, service: ScoringService) {
             }
           : null,
         modelHash: model.modelHash,
-        ownQuality: ownQuality(batch),
-        inheritedRisk: inheritedRisk(batch),
+        ownQuality: own,
+        inheritedRisk: inherited,
         anomalies: flags,
         checks,
+        notShared: [...notShared.values()],
       };
     },
   };

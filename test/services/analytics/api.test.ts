@@ -4,7 +4,19 @@ import type { TestNode } from "../../helpers/node";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { DEMO_GOODS } from "../../../services/demo/supply-chain";
 import { glnFor } from "../../../services/gs1/keys";
-import { bearer, expectProblem, get, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, get as rawGet, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+import type { TestNode as ReaderNode } from "../../helpers/node";
+import { demoWallet as readerWallet, DEMO_MEMBERS as READER_ROSTER } from "../../../services/demo/roster";
+
+/**
+ * These tests read as the demo's auditor, whom every producer appointed (an unscoped grant of all
+ * its records); what others may not read is tested in test/services/sharing/visibility.test.ts.
+ */
+let readerToken: string | null = null;
+async function get(node: ReaderNode, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  readerToken ??= await tokenFor(node, readerWallet(READER_ROSTER.find((m) => m.key === "auditor")!.account));
+  return rawGet(node, path, { ...bearer(readerToken), ...headers });
+}
 
 /**
  * The analytics routes against the shared node's demo: six months of production runs

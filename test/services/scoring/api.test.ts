@@ -10,7 +10,19 @@ import { glnFor } from "../../../services/gs1/keys";
 import { defaultModelPath } from "../../../services/scoring/default-model";
 import { checkModelFile } from "../../../services/scoring/model";
 import { scoringFor } from "../../../services/scoring/service";
-import { bearer, expectProblem, get, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, get as rawGet, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+import type { TestNode as ReaderNode } from "../../helpers/node";
+import { demoWallet as readerWallet, DEMO_MEMBERS as READER_ROSTER } from "../../../services/demo/roster";
+
+/**
+ * These tests read as the demo's auditor, whom every producer appointed (an unscoped grant of all
+ * its records); what others may not read is tested in test/services/sharing/visibility.test.ts.
+ */
+let readerToken: string | null = null;
+async function get(node: ReaderNode, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  readerToken ??= await tokenFor(node, readerWallet(READER_ROSTER.find((m) => m.key === "auditor")!.account));
+  return rawGet(node, path, { ...bearer(readerToken), ...headers });
+}
 import { capturesDone, epcisDocument } from "../epcis/helpers";
 
 /**
