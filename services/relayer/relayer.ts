@@ -31,7 +31,7 @@ export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
   ],
   units: ["pack", "unpack", "offerUnit", "acceptUnit", "cancelUnitOffer"],
   anchors: ["anchor"],
-  escrow: ["createOrder", "fund", "fundWithPermit", "cancel", "deliver", "acceptDelivery", "reject", "release", "refund", "freeze", "resolve", "withdraw"],
+  escrow: ["createOrder", "fund", "fundWithPermit", "cancel", "deliver", "acceptDelivery", "reject", "release", "refund", "freeze", "resolve", "resolveAfterTimeout", "setPayoutAddress", "withdraw"],
 };
 
 const BALANCE_TTL_MS = 5_000;
