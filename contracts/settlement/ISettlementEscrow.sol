@@ -96,7 +96,13 @@ interface ISettlementEscrow {
     event OrderFunded(uint256 indexed orderId, address indexed from, uint256 amount);
     event OrderCancelled(uint256 indexed orderId, uint64 indexed by);
     /// @notice Sale (batchId, saleIndex) of `quantity` counts toward the order.
-    event DeliveryRecorded(uint256 indexed orderId, bytes32 indexed batchId, uint64 indexed saleIndex, uint128 quantity, uint64 inspectionEnds);
+    event DeliveryRecorded(
+        uint256 indexed orderId,
+        bytes32 indexed batchId,
+        uint64 indexed saleIndex,
+        uint128 quantity,
+        uint64 inspectionEnds
+    );
     event DeliveryRejected(uint256 indexed orderId, uint128 quantity, string reason, uint64 decideBy);
     event OrderFrozen(uint256 indexed orderId, bytes32 indexed batchId, uint64 decideBy);
     /// @notice The arbiter organisation `by` (0: governance) settled a dispute or a freeze.
