@@ -11,6 +11,7 @@
 import hre from "hardhat";
 import { encodeBytes32String, getBytes, type ContractTransactionResponse, type TransactionReceipt } from "ethers";
 import { ERC721Mock__factory } from "../../typechain-types";
+import { settlementFixture } from "../../test/helpers/settlement-fixture";
 import { signForwardRequest } from "../../services/relayer/forward-request";
 import {
   digest,
@@ -340,7 +341,61 @@ async function storageLayout(): Promise<string> {
   return lines.join("\n");
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+/**
+ * The escrow's rows (docs/gas.md, "Escrow"): one order through its life on a fresh settlement
+ * fixture, plus a dispute settled by the timeout fallback. Kept apart from the provenance rows.
+ */
+async function measureEscrow(): Promise<void> {
+  const f = await settlementFixture();
+  const { escrow, token, agents, admins, lotIds, escrowAddress, tokenAddress } = f;
+  const escrowRows: Row[] = [];
+  const row = async (call: string, sent: Promise<ContractTransactionResponse>) => {
+    const receipt = (await (await sent).wait())!;
+    escrowRows.push({ area: "escrow", call, gas: receipt.gasUsed, receipt });
+    return receipt;
+  };
+  await row("setPayoutAddress", escrow.connect(admins.otherBuyer).setPayoutAddress(agents.otherBuyer.address));
+  const terms = f.terms();
+  const orderId = await escrow.connect(agents.buyer).createOrder.staticCall(terms);
+  await row("createOrder", escrow.connect(agents.buyer).createOrder(terms));
+  const value = (terms.quantity as bigint) * (terms.pricePerUnit as bigint) / 1000n;
+  await (await token.connect(agents.buyer).approve(escrowAddress, value * 3n)).wait();
+  await row("fund (approved; balance measured)", escrow.connect(agents.buyer).fund(orderId));
+  const a = await f.handOver(lotIds.cheeseA);
+  const b = await f.handOver(lotIds.cheeseB);
+  const c = await f.handOver(lotIds.cheeseC);
+  await row("deliver (1 sale)", escrow.connect(agents.seller).deliver(orderId, [a]));
+  await row("deliver (2 sales)", escrow.connect(agents.seller).deliver(orderId, [b, c]));
+  await hre.network.provider.send("evm_increaseTime", [Number(terms.inspectionWindow)]);
+  await row("release (3 delivered batches checked for recalls; completes)", escrow.connect(f.outsider).release(orderId));
+  await row("withdraw (seller's treasury, to its payout address)", escrow.connect(agents.seller).withdraw(tokenAddress));
+
+  const second = await escrow.connect(agents.buyer).createOrder.staticCall(terms);
+  await (await escrow.connect(agents.buyer).createOrder(terms)).wait();
+  await (await escrow.connect(agents.buyer).fund(second)).wait();
+  const d = await f.handOver(lotIds.cheeseD);
+  await (await escrow.connect(agents.seller).deliver(second, [d])).wait();
+  await row("acceptDelivery (1 batch checked; completes)", escrow.connect(agents.buyer).acceptDelivery(second));
+
+  const third = await escrow.connect(agents.buyer).createOrder.staticCall(terms);
+  await (await escrow.connect(agents.buyer).createOrder(terms)).wait();
+  await (await escrow.connect(agents.buyer).fund(third)).wait();
+  const e = await f.handOver(lotIds.cheeseE);
+  await (await escrow.connect(agents.seller).deliver(third, [e])).wait();
+  await row("reject (opens a dispute)", escrow.connect(agents.buyer).reject(third, 1_000n, "rind damage"));
+  await hre.network.provider.send("evm_increaseTime", [Number(terms.disputeTimeout)]);
+  await row("resolveAfterTimeout (default split; closes)", escrow.connect(f.outsider).resolveAfterTimeout(third));
+  await row("withdraw (buyer's refunds, to its payout address)", escrow.connect(agents.buyer).withdraw(tokenAddress));
+
+  console.log("\n## Escrow (SettlementEscrow)\n");
+  console.log("| area | call | gas |");
+  console.log("|---|---|---:|");
+  for (const r of escrowRows) console.log(`| ${r.area} | ${r.call} | ${fmt(r.gas)} |`);
+}
+
+main()
+  .then(measureEscrow)
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });

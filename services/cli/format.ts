@@ -227,6 +227,10 @@ export interface OrderJson {
   held: string;
   buyerWallet: string | null;
   sellerWallet: string | null;
+  fundedAt: string | null;
+  disputeTimeoutSeconds: number | null;
+  defaultSellerShareBps: number | null;
+  decideBy: string | null;
   createdAt: string;
   createdBlock: number;
   transactionHash: string;
@@ -282,11 +286,12 @@ function orderEventText(e: OrderEventJson, unit: string, org: OrgNames, money: M
     case "frozen":
       return `frozen: delivered batch ${d.batchId} is recalled`;
     case "resolved":
+      if (d.byOrgId === "timeout") return `undecided by the deadline: the order's default split applied, ${Number(d.sellerShareBps) / 100}% of the contested value to the seller`;
       return `resolved by ${d.byOrgId === "governance" ? "governance" : org(String(d.byOrgId))}: ${Number(d.sellerShareBps) / 100}% of the contested value to the seller`;
     case "paid_to_seller":
-      return `${money(String(d.amount), token)} credited to the seller (${d.account})`;
+      return `${money(String(d.amount), token)} credited to the seller (${org(String(d.orgId))})`;
     case "refunded_to_buyer":
-      return `${money(String(d.amount), token)} credited back to the buyer (${d.account})`;
+      return `${money(String(d.amount), token)} credited back to the buyer (${org(String(d.orgId))})`;
     default:
       return `${e.type} ${Object.entries(d).map(([k, v]) => `${k}=${v}`).join(" ")}`;
   }

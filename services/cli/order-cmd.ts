@@ -23,6 +23,7 @@ import { actor, getBatch, signing, type Print } from "./batch-cmd";
 import { inspectionText, orderLine, orgNames, renderOrder, type Money, type OrderDetailJson, type OrderEventJson, type OrderJson } from "./format";
 import type { SignerOptions } from "./keystore";
 import type { Deployment, Relayed } from "./relay-client";
+import { DISPUTE_DEFAULTS, MAX_DISPUTE_TIMEOUT_SECONDS } from "../settlement/terms";
 
 /**
  * `lotline order …`: escrowed purchase orders (contracts/settlement/SettlementEscrow.sol), every
@@ -152,7 +153,40 @@ const creditsOf = (order: OrderDetailJson, tx: Relayed): OrderEventJson[] =>
 
 function creditLines(order: OrderDetailJson, tx: Relayed, money: Money): string[] {
   return creditsOf(order, tx).map(
-    (p) => `  ${money(String(p.details.amount), order.token)} credited to the ${p.type === "paid_to_seller" ? "seller" : "buyer"} (${p.details.account})`,
+    (p) => `  ${money(String(p.details.amount), order.token)} credited to the ${p.type === "paid_to_seller" ? "seller" : "buyer"} (org ${p.details.orgId})`,
+  );
+}
+
+interface SaleJson {
+  saleIndex: string;
+  batchId: string;
+  fromOrgId: string;
+  toOrgId: string;
+  quantity: string;
+  orderId: string | null;
+}
+
+/**
+ * The sale a delivery names for each ref: `<batch>@<index>` names it outright; a batch id or
+ * Digital Link resolves to the batch's latest sale from the seller to the buyer not yet counted
+ * toward an order (the index's sales table).
+ */
+async function salesFor(refs: string[], order: OrderJson): Promise<{ batchId: string; index: bigint }[]> {
+  return Promise.all(
+    refs.map(async (ref) => {
+      const at = /^(0x[0-9a-fA-F]{64})@([0-9]+)$/.exec(ref);
+      if (at) return { batchId: at[1].toLowerCase(), index: BigInt(at[2]) };
+      const batch = await getBatch(ref);
+      const found = await apiGet<{ deliverable: SaleJson | null }>(
+        `/api/v1/batches/${batch.id}/sales?from=${order.sellerOrgId}&to=${order.buyerOrgId}`,
+      );
+      if (!found.deliverable) {
+        throw new CliError(
+          `no sale of batch ${batch.id} from org ${order.sellerOrgId} to org ${order.buyerOrgId} is recorded: hand it over with ownership first (lotline batch offer … --kind both, then the buyer accepts)`,
+        );
+      }
+      return { batchId: found.deliverable.batchId, index: BigInt(found.deliverable.saleIndex) };
+    }),
   );
 }
 
@@ -183,7 +217,9 @@ export function registerOrderCommands(program: Command, print: Print): void {
         .option("--price-base-units <n>", "price per unit in the token's base units (instead of --price)")
         .requiredOption("--deadline <date|+Nd>", 'delivery deadline: ISO date or date-time ("2026-03-31", UTC midnight) or from now ("+14d", "+36h")')
         .option("--inspection <hours|Nd>", "inspection window after each delivery: hours (48, 48h) or days (2d)", "48h")
-        .option("--arbiter <orgId>", "organisation (an auditor) that settles disputes; without one the buyer cannot reject")
+        .option("--arbiter <orgId>", "organisation (one governance allows to audit) that settles disputes; without one, governance settles them")
+        .option("--dispute-timeout <hours|Nd>", "how long the arbiter has to decide a dispute or freeze before anyone may apply the default split", "30d")
+        .option("--default-seller-share <percent>", "the contested value's share to the seller when nobody decides in time (0–100)", String(DISPUTE_DEFAULTS.sellerShareBps / 100))
         .option("--token <address>", "ERC-20 to pay in (default: the deployment's token, LEUR)")
         .option("--terms-file <file>", "file of the commercial terms kept off-chain; its keccak256 is recorded")
         .option("--terms-hash <0x..>", "hash of the commercial terms (instead of --terms-file; default zero)"),
@@ -201,6 +237,8 @@ export function registerOrderCommands(program: Command, print: Print): void {
           deadline: string;
           inspection: string;
           arbiter?: string;
+          disputeTimeout: string;
+          defaultSellerShare: string;
           token?: string;
           termsFile?: string;
           termsHash?: string;
@@ -212,6 +250,9 @@ export function registerOrderCommands(program: Command, print: Print): void {
       const deliveryDeadline = deadlineArg(opts.deadline);
       const inspectionWindow = durationArg(opts.inspection);
       const arbiter = opts.arbiter === undefined ? 0n : orgIdArg(opts.arbiter, "--arbiter");
+      const disputeTimeout = durationArg(opts.disputeTimeout, "--dispute-timeout");
+      if (disputeTimeout <= 0 || disputeTimeout > MAX_DISPUTE_TIMEOUT_SECONDS) throw new CliError("--dispute-timeout must be more than zero and at most 365 days");
+      const defaultSellerShareBps = percentBpsArg(opts.defaultSellerShare, "--default-seller-share");
       if (arbiter !== 0n && arbiter === seller) throw new CliError("--arbiter must be neither the seller nor the buyer");
       if ((opts.price === undefined) === (opts.priceBaseUnits === undefined)) throw new CliError("give the price per unit: --price <amount> or --price-base-units <n>");
       if (opts.termsFile !== undefined && opts.termsHash !== undefined) throw new CliError("give either --terms-file or --terms-hash, not both");
@@ -244,7 +285,7 @@ export function registerOrderCommands(program: Command, print: Print): void {
       if (buyer === arbiter.toString()) throw new CliError("--arbiter must be neither the seller nor the buyer");
 
       const tx = await relay.send(signer, "escrow", "createOrder", [
-        { seller, arbiter, token, gtin: BigInt(gtin), quantity, pricePerUnit, deliveryDeadline, inspectionWindow, termsHash },
+        { seller, arbiter, token, gtin: BigInt(gtin), quantity, pricePerUnit, deliveryDeadline, inspectionWindow, disputeTimeout, defaultSellerShareBps, termsHash },
       ]);
       // The order id is the index's: the buyer's order created by this transaction.
       const created = (await listOrders({ buyer })).find((o) => o.transactionHash.toLowerCase() === tx.transactionHash.toLowerCase());
@@ -257,7 +298,8 @@ export function registerOrderCommands(program: Command, print: Print): void {
           `created order ${created.orderId}: ${formatQuantity(quantity)} ${unit} of GTIN ${gtin} from ${org(seller.toString())}`,
           `  price     ${money(pricePerUnit, token)} per ${unit}, total ${money(detail.totalPrice, token)}`,
           `  deadline  ${detail.deliveryDeadline}; inspection ${inspectionText(inspectionWindow)} after each delivery`,
-          `  arbiter   ${arbiter === 0n ? "none" : org(arbiter.toString())}`,
+          `  arbiter   ${arbiter === 0n ? "none (governance settles disputes)" : org(arbiter.toString())}`,
+          `  disputes  undecided after ${inspectionText(disputeTimeout)}: ${defaultSellerShareBps / 100}% of the contested value to the seller`,
           `  fund it with: lotline order fund ${created.orderId}`,
         ].join("\n"),
       );
@@ -310,20 +352,21 @@ export function registerOrderCommands(program: Command, print: Print): void {
   signing(
     order
       .command("deliver")
-      .description("as the seller, record batches of the ordered GTIN that the buyer now holds (hand them over first: batch offer/accept)")
+      .description("as the seller, record sales of the ordered GTIN to the buyer made after funding (sell first: batch offer --kind both or ownership, the buyer accepts)")
       .argument("<orderId>", "the order")
-      .argument("<ref...>", "batch ids (0x…) or Digital Links (at most 32)"),
+      .argument("<ref...>", "batch ids (0x…) or Digital Links, each resolved to its latest sale from you to the buyer; or <batchId>@<saleIndex> (at most 32)"),
   ).action(async (orderId: string, refs: string[], opts: SignerOptions) => {
     orderIdArg(orderId);
-    const batches = await Promise.all(refs.map(getBatch));
-    const { tx, order: after, before } = await onOrder(orderId, opts, "deliver", (o) => [BigInt(o.orderId), batches.map((b) => b.id)]);
+    const current = await getOrder(orderId);
+    const sales = await salesFor(refs, current);
+    const { tx, order: after } = await onOrder(orderId, opts, "deliver", (o) => [BigInt(o.orderId), sales]);
     const unit = after.unit ?? "units";
     const added = after.deliveries.filter((d) => d.transactionHash.toLowerCase() === tx.transactionHash.toLowerCase());
     print({ ...tx, order: after }, () =>
       [
         `delivered ${formatQuantity(added.reduce((sum, d) => sum + rawQuantity(d.quantity), 0n))} ${unit} in ${added.length} batch${added.length === 1 ? "" : "es"} for order ${after.orderId}: ${after.delivered} of ${after.quantity} ${unit} delivered; status ${after.status}`,
         ...added.map((d) => `  ${d.batchId}  ${d.quantity} ${unit}`),
-        `  the buyer inspects until ${after.inspectionEnds}: lotline order accept ${after.orderId}${before.arbiterOrgId ? `, or lotline order reject ${after.orderId} --quantity <q> --reason <text>` : ""}`,
+        `  the buyer inspects until ${after.inspectionEnds}: lotline order accept ${after.orderId}, or lotline order reject ${after.orderId} --quantity <q> --reason <text>`,
       ].join("\n"),
     );
   });
@@ -343,7 +386,7 @@ export function registerOrderCommands(program: Command, print: Print): void {
   signing(
     order
       .command("reject")
-      .description("as the buyer, within the inspection window, reject part of what was delivered: a dispute for the order's arbiter")
+      .description("as the buyer, within the inspection window, reject part of what was delivered: a dispute for the order's arbiter (governance without one)")
       .argument("<orderId>", "the order")
       .requiredOption("--quantity <q>", "how much of the delivered quantity you reject")
       .requiredOption("--reason <text>", "why (recorded on-chain)"),
@@ -351,16 +394,13 @@ export function registerOrderCommands(program: Command, print: Print): void {
     orderIdArg(orderId);
     const quantity = quantityArg(opts.quantity);
     if (!opts.reason.trim()) throw new CliError("--reason must say why the delivery is rejected");
-    const current = await getOrder(orderId);
-    if (!current.arbiterOrgId) {
-      throw new CliError(`order ${current.orderId} has no arbiter, so a rejection could never be settled: accept the delivery or wait for release`);
-    }
     const { tx, order: after } = await onOrder(orderId, opts, "reject", (o) => [BigInt(o.orderId), quantity, opts.reason]);
     const org = await orgNames();
     print({ ...tx, order: after }, () =>
       [
         `rejected ${formatQuantity(quantity)} ${after.unit ?? "units"} of order ${after.orderId}: ${opts.reason}; status ${after.status}`,
-        `  ${org(after.arbiterOrgId)} settles it with: lotline order resolve ${after.orderId} --seller-share <percent>`,
+        `  ${after.arbiterOrgId ? org(after.arbiterOrgId) : "governance"} settles it with: lotline order resolve ${after.orderId} --seller-share <percent>`,
+        `  undecided by ${after.decideBy}, anyone applies the default split (${(after.defaultSellerShareBps ?? 0) / 100}% to the seller): lotline order resolve-timeout ${after.orderId}`,
       ].join("\n"),
     );
   });
@@ -369,13 +409,14 @@ export function registerOrderCommands(program: Command, print: Print): void {
     ["release", "release", "after the inspection window (anyone): credit the seller for what was delivered; closes the order when all is delivered or the deadline passed"],
     ["refund", "refund", "after the deadline with nothing delivered (anyone): the buyer's funds are credited back"],
     ["cancel", "cancel", "cancel an order not yet funded (the buyer or the seller)"],
+    ["resolve-timeout", "resolveAfterTimeout", "after a dispute's or freeze's decision deadline (anyone): apply the order's default split"],
   ];
   for (const [name, fn, description] of simple) {
     signing(order.command(name).description(description).argument("<orderId>", "the order")).action(async (orderId: string, opts: SignerOptions) => {
       const { tx, order: after, money } = await onOrder(orderId, opts, fn, (o) => [BigInt(o.orderId)]);
       const credits = creditLines(after, tx, money);
       print({ ...tx, order: after }, () =>
-        [`${name === "cancel" ? "cancelled" : `${name}d`} order ${after.orderId}; status ${after.status}`, ...credits, ...(credits.length ? ["  each collects with: lotline order withdraw"] : [])].join(
+        [`${{ cancel: "cancelled", "resolve-timeout": "applied the default split to" }[name] ?? `${name}d`} order ${after.orderId}; status ${after.status}`, ...credits, ...(credits.length ? ["  each collects with: lotline order withdraw"] : [])].join(
           "\n",
         ),
       );
@@ -403,7 +444,7 @@ export function registerOrderCommands(program: Command, print: Print): void {
     signing(
       order
         .command("withdraw")
-        .description("collect everything the escrow owes your wallet in a token (payments and refunds are credited, then withdrawn)")
+        .description("as a treasury agent, collect everything the escrow owes your organisation in a token, paid to its payout address")
         .option("--token <address>", "the token (default: the deployment's token, LEUR)"),
     ),
     "the amount owed, only to print it",
@@ -413,22 +454,45 @@ export function registerOrderCommands(program: Command, print: Print): void {
     const token = opts.token === undefined ? deployment.contracts.token : addressArg(opts.token, "--token");
     if (!token) throw new CliError("the service's deployment has no token: give --token <address>");
     const money = moneyOf(deployment);
+    const orgId = await orgOf(signer.address);
+    const account = await apiGet<{ payoutAddress: string | null }>(`/api/v1/orgs/${orgId}/settlement`);
+    if (!account.payoutAddress) {
+      throw new CliError(`org ${orgId} has no payout address: an org admin sets one with lotline order payout-address <address>`);
+    }
     // What is owed, when the chain can be read (only to print it: the withdrawal needs just the
     // relayer). A chain named explicitly must answer; the default embedded one may be absent.
     const explicit = Boolean(opts.rpcUrl?.trim() || process.env.LOTLINE_RPC_URL?.trim());
     let owed: bigint | null = null;
     try {
-      const [value] = await chainReader(opts, deployment).call("what the escrow owes you", INTERFACES.escrow, deployment.contracts.escrow, "owed", [token, signer.address]);
+      const [value] = await chainReader(opts, deployment).call("what the escrow owes your organisation", INTERFACES.escrow, deployment.contracts.escrow, "owed", [
+        token,
+        BigInt(orgId),
+      ]);
       owed = value as bigint;
     } catch (err) {
       if (explicit) throw err;
     }
     const tokenName = token.toLowerCase() === deployment.contracts.token?.toLowerCase() ? DEPLOYMENT_TOKEN.symbol : token;
-    if (owed === 0n) throw new CliError(`the escrow owes ${signer.address} nothing in ${tokenName}`);
+    if (owed === 0n) throw new CliError(`the escrow owes org ${orgId} nothing in ${tokenName}`);
     const tx = await relay.send(signer, "escrow", "withdraw", [token]);
-    print({ ...tx, token, account: signer.address, amount: owed === null ? null : owed.toString() }, () =>
-      owed === null ? `withdrew what the escrow owed ${signer.address} in ${token}` : `withdrew ${money(owed, token)} to ${signer.address}`,
+    print({ ...tx, token, orgId, account: account.payoutAddress, amount: owed === null ? null : owed.toString() }, () =>
+      owed === null
+        ? `withdrew what the escrow owed org ${orgId} in ${token} to ${account.payoutAddress}`
+        : `withdrew ${money(owed, token)} of org ${orgId} to ${account.payoutAddress}`,
     );
+  });
+
+  signing(
+    order
+      .command("payout-address")
+      .description("as an org admin, set where the escrow pays your organisation's withdrawals")
+      .argument("<address>", "the payout address (0x…)"),
+  ).action(async (address: string, opts: SignerOptions) => {
+    const payout = addressArg(address, "the payout address");
+    const { relay, signer } = await actor(opts);
+    const tx = await relay.send(signer, "escrow", "setPayoutAddress", [payout]);
+    const orgId = await orgOf(signer.address);
+    print({ ...tx, orgId, payoutAddress: payout }, () => `org ${orgId} is paid to ${payout}; its treasury agents withdraw with: lotline order withdraw`);
   });
 
   order

@@ -30,9 +30,10 @@ const DEFAULT_WAIT_MS = 120_000;
 
 /**
  * Gas for the inner call: enough for the widest batch calls, below the relayer's 5,000,000 cap
- * (an escrow delivery costs about 50,000 per batch, up to 32 batches).
+ * (an escrow delivery costs about 95,000 per sale of a batch new to the order — the sale's claim
+ * and the order's batch list — up to 32 sales: about 3.1 million).
  */
-const GAS: Partial<Record<string, bigint>> = { registerLots: 3_000_000n, transform: 4_000_000n, pack: 3_000_000n, unpack: 3_000_000n, deliver: 3_000_000n };
+const GAS: Partial<Record<string, bigint>> = { registerLots: 3_000_000n, transform: 4_000_000n, pack: 3_000_000n, unpack: 3_000_000n, deliver: 4_500_000n };
 const DEFAULT_GAS = 1_000_000n;
 
 export function createRelayClient(options: { waitMs?: number } = {}) {

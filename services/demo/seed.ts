@@ -7,8 +7,8 @@ import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
 
 /**
  * Seeds the demo consortium: admits the roster's organisations, licenses their prefixes, registers
- * their locations, binds their agents (the member's wallet with all its roles and org-admin, its
- * service's integration key, which proposes and accepts), lets the certifier issue its credential
+ * their locations, binds their agents (the member's wallet with all its roles, org-admin and treasury,
+ * its service's integration key, which proposes and accepts), lets the certifier issue its credential
  * types and has it issue credentials. Every step first checks the chain, so a seeding interrupted
  * by a crash resumes where it stopped.
  */
@@ -38,7 +38,7 @@ export async function seedDemo(
     const asAdmin = contracts.registry.connect(wallet);
 
     const agent = await contracts.registry.agent(wallet.address);
-    const roles = rolesToMask([...member.allowedRoles, "org-admin"]);
+    const roles = rolesToMask([...member.allowedRoles, "org-admin", "treasury"]);
     if (agent.roles !== roles) await (await asAdmin.setAgent(wallet.address, orgId, roles, 0)).wait();
 
     const integration = demoWallet(member.integrationAccount, provider);

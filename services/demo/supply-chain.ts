@@ -1,4 +1,11 @@
-import { encodeBytes32String, id as keccakText, Signature, type ContractTransactionResponse, type JsonRpcProvider } from "ethers";
+import {
+  encodeBytes32String,
+  id as keccakText,
+  Signature,
+  type ContractTransactionReceipt,
+  type ContractTransactionResponse,
+  type JsonRpcProvider,
+} from "ethers";
 import type { LotlineContracts } from "../chain/deploy";
 import type { Db } from "../store/db";
 import { glnFor, gtinFor, ssccFor } from "../gs1/keys";
@@ -7,6 +14,7 @@ import { parseQuantity, unitToBytes3 } from "../provenance/quantity";
 import { HANDOVER_KINDS, signAcceptance } from "../provenance/acceptance";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
 import { DAY, type DemoClock } from "./clock";
+import { DISPUTE_DEFAULTS } from "../settlement/terms";
 
 /**
  * The demo's goods: a dairy chain five levels deep on the demo roster.
@@ -88,6 +96,8 @@ export async function seedSupplyChain(
     await send(as(maker).registerProduct(BigInt(gtin), unitToBytes3(data.unit), masterHash));
   }
   await orders.fundBuyers(["processor", "processor2", "distributor", "retailer"]);
+  // Each trading member is paid to its own wallet; its wallet also holds the treasury role (seed.ts).
+  await orders.setPayoutAddresses(["producer", "processor", "processor2", "distributor", "retailer"]);
 
   progress("registering raw milk lots at the farm");
   const lot = (gtin: string, lotNumber: string, quantity: string, at: string) => ({
@@ -158,9 +168,9 @@ export async function seedSupplyChain(
   const creamOrder = await orders.place("processor2", "processor", DEMO_GOODS.cream, "2000", 320n, 5, 60 * DAY, "auditor");
   await orders.fundWithPermit("processor2", creamOrder);
   await send(as("processor").offer(creamId, q("2000"), org("processor2"), HANDOVER_KINDS.both));
-  await send(as("processor2").accept(creamId, gln("processor2", 1)));
+  const creamSale = orders.saleIn(await send(as("processor2").accept(creamId, gln("processor2", 1))));
   const creamPortion = await contracts.provenance.portionId(creamId, 0);
-  await orders.deliver("processor", creamOrder, [creamPortion]);
+  await orders.deliver("processor", creamOrder, [creamSale]);
   await days(1);
   const butter = lot(DEMO_GOODS.butter, "BTR-2611", "900", gln("processor2", 1));
   await send(as("processor2").transform(encodeBytes32String("PROCESS"), [creamPortion], [q("2000")], [butter], hash("churn 7, batch 2611")));
@@ -184,15 +194,15 @@ export async function seedSupplyChain(
   const storeOneOrder = await orders.place("retailer", "distributor", DEMO_GOODS.butter, "300", 980n, 6, 3 * DAY, "auditor");
   await orders.fund("retailer", storeOneOrder);
   await send(as("distributor").offer(butterId, q("300"), org("retailer"), HANDOVER_KINDS.both));
-  await send(as("retailer").accept(butterId, gln("retailer", 1)));
-  await orders.deliver("distributor", storeOneOrder, [await contracts.provenance.portionId(butterId, 0)]);
+  const storeOneSale = orders.saleIn(await send(as("retailer").accept(butterId, gln("retailer", 1))));
+  await orders.deliver("distributor", storeOneOrder, [storeOneSale]);
 
   const storeTwoOrder = await orders.place("retailer", "distributor", DEMO_GOODS.butter, "200", 980n, 6, 5 * DAY, "auditor");
   await orders.fund("retailer", storeTwoOrder);
   await days(1);
   await send(as("distributor").offer(butterId, q("200"), org("retailer"), HANDOVER_KINDS.both));
-  await send(as("retailer").accept(butterId, gln("retailer", 2)));
-  await orders.deliver("distributor", storeTwoOrder, [await contracts.provenance.portionId(butterId, 1)]);
+  const storeTwoSale = orders.saleIn(await send(as("retailer").accept(butterId, gln("retailer", 2))));
+  await orders.deliver("distributor", storeTwoOrder, [storeTwoSale]);
   await clock.advance(8 * 3600);
   await orders.reject("retailer", storeTwoOrder, "50", "12 cartons with torn wrapping on arrival (photos in the claim)");
 
@@ -213,8 +223,8 @@ export async function seedSupplyChain(
   const milkOrder = await orders.place("processor", "producer", DEMO_GOODS.rawMilk, "5000", 48n, 10, 14 * DAY, "auditor");
   await orders.fund("processor", milkOrder);
   await send(as("producer").offer(lotA, q("5000"), org("processor"), HANDOVER_KINDS.both));
-  await send(as("processor").accept(lotA, gln("processor", 2)));
-  await orders.deliver("producer", milkOrder, [await contracts.provenance.portionId(lotA, 1)]);
+  const milkSale = orders.saleIn(await send(as("processor").accept(lotA, gln("processor", 2))));
+  await orders.deliver("producer", milkOrder, [milkSale]);
 
   await days(1);
   progress("a new butter order, funded, awaiting delivery");
@@ -249,6 +259,8 @@ function createDemoOrders(provider: JsonRpcProvider, contracts: LotlineContracts
           pricePerUnit,
           deliveryDeadline: BigInt(now + deadlineDays * DAY),
           inspectionWindow: inspection,
+          disputeTimeout: DISPUTE_DEFAULTS.timeoutSeconds,
+          defaultSellerShareBps: DISPUTE_DEFAULTS.sellerShareBps,
           termsHash: keccakText(`terms:${buyer}:${seller}:${gtin}:${quantity}:${now}`),
         }),
       );
@@ -282,8 +294,23 @@ function createDemoOrders(provider: JsonRpcProvider, contracts: LotlineContracts
       );
       await send(escrow(buyer).fundWithPermit(orderId, deadline, signature.v, signature.r, signature.s));
     },
-    async deliver(seller: string, orderId: bigint, batchIds: string[]) {
-      await send(escrow(seller).deliver(orderId, batchIds));
+    /** The sale a hand-over's acceptance recorded (its OwnershipTransferred log). */
+    saleIn(receipt: ContractTransactionReceipt): { batchId: string; index: bigint } {
+      for (const log of receipt.logs) {
+        const parsed = contracts.provenance.interface.parseLog(log);
+        if (parsed?.name === "OwnershipTransferred") return { batchId: parsed.args.batchId as string, index: parsed.args.index as bigint };
+      }
+      throw new Error(`no sale recorded in ${receipt.hash}`);
+    },
+    async deliver(seller: string, orderId: bigint, sales: { batchId: string; index: bigint }[]) {
+      await send(escrow(seller).deliver(orderId, sales));
+    },
+    /** Each member's org admin (its wallet) has the escrow pay the organisation to that wallet. */
+    async setPayoutAddresses(keys: string[]) {
+      for (const key of keys) {
+        if ((await contracts.escrow.payoutAddress(org(key))) === wallet(key).address) continue;
+        await send(escrow(key).setPayoutAddress(wallet(key).address));
+      }
     },
     async reject(buyer: string, orderId: bigint, quantity: string, reason: string) {
       await send(escrow(buyer).reject(orderId, parseQuantity(quantity), reason));

@@ -41,7 +41,7 @@ export const RELAYABLE: Partial<Record<ContractName, readonly string[]>> = {
   units: ["pack", "unpack", "offerUnit", "acceptUnit", "cancelUnitOffer"],
   anchors: ["anchor"],
   sharing: ["grant", "revoke", "setServiceUrl"],
-  escrow: ["createOrder", "fund", "fundWithPermit", "cancel", "deliver", "acceptDelivery", "reject", "release", "refund", "freeze", "resolve", "withdraw"],
+  escrow: ["createOrder", "fund", "fundWithPermit", "cancel", "deliver", "acceptDelivery", "reject", "release", "refund", "freeze", "resolve", "resolveAfterTimeout", "setPayoutAddress", "withdraw"],
 };
 
 const BALANCE_TTL_MS = 5_000;

@@ -561,6 +561,60 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 10,
+    name: "settlement-sales-and-organisation-accounts",
+    // Deliveries name sales (batch, sale index); the same batch may now count toward several
+    // orders (resale), so order_deliveries is keyed by the sale. Derived tables: rebuilt from the
+    // chain, so dropping and recreating loses nothing.
+    sql: `
+      DROP TABLE order_deliveries;
+      CREATE TABLE order_deliveries (
+        sale_index INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        order_id INTEGER NOT NULL,
+        quantity TEXT NOT NULL,
+        inspection_ends INTEGER NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+      );
+      CREATE INDEX order_deliveries_order ON order_deliveries (order_id);
+      CREATE INDEX order_deliveries_batch ON order_deliveries (batch_id);
+      -- Sales the provenance registry recorded (OwnershipTransferred): what deliveries name.
+      CREATE TABLE sales (
+        sale_index INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        from_org INTEGER NOT NULL,
+        to_org INTEGER NOT NULL,
+        quantity TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        time TEXT NOT NULL
+      );
+      CREATE INDEX sales_batch ON sales (batch_id, from_org, to_org, sale_index);
+      ALTER TABLE orders ADD COLUMN funded_at INTEGER;
+      ALTER TABLE orders ADD COLUMN dispute_timeout INTEGER;
+      ALTER TABLE orders ADD COLUMN default_seller_share_bps INTEGER;
+      ALTER TABLE orders ADD COLUMN decide_by INTEGER;
+      -- What the escrow owes each organisation, per token (credits less withdrawals).
+      CREATE TABLE org_balances (
+        org_id INTEGER NOT NULL,
+        token TEXT NOT NULL,
+        owed TEXT NOT NULL,
+        PRIMARY KEY (org_id, token)
+      );
+      CREATE TABLE payout_addresses (
+        org_id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        time TEXT NOT NULL
+      );
+      ALTER TABLE withdrawals ADD COLUMN org_id INTEGER;
+      ALTER TABLE withdrawals ADD COLUMN withdrawn_by TEXT;
+    `,
+  },
+  {
     id: 11,
     name: "anchors keyed by organisation and root",
     // AnchorRegistry keys anchors by (organisation, root) (ADR 0011): several organisations may anchor
@@ -651,4 +705,7 @@ export const DERIVED_TABLES = [
   "withdrawals",
   "grants",
   "service_urls",
+  "sales",
+  "org_balances",
+  "payout_addresses",
 ] as const;

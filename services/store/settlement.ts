@@ -24,6 +24,11 @@ interface OrderRow {
   credited: string;
   buyer_wallet: string | null;
   seller_wallet: string | null;
+  funded_at: number | null;
+  dispute_timeout: number | null;
+  default_seller_share_bps: number | null;
+  decide_by: number | null;
+  seller_payout: string | null;
   created_at: string;
   created_block: number;
   created_tx: string;
@@ -55,7 +60,12 @@ function view(row: OrderRow, unit: string | null) {
     contested: formatQuantity(row.contested),
     held: (BigInt(row.funded) - BigInt(row.credited)).toString(),
     buyerWallet: row.buyer_wallet,
-    sellerWallet: row.seller_wallet,
+    // Credits belong to the seller organisation; its treasury withdraws them to this address.
+    sellerWallet: row.seller_payout,
+    fundedAt: iso(row.funded_at),
+    disputeTimeoutSeconds: row.dispute_timeout,
+    defaultSellerShareBps: row.default_seller_share_bps,
+    decideBy: iso(row.decide_by),
     createdAt: row.created_at,
     createdBlock: row.created_block,
     transactionHash: row.created_tx,
@@ -63,6 +73,34 @@ function view(row: OrderRow, unit: string | null) {
   };
 }
 export type OrderView = ReturnType<typeof view>;
+
+/** Orders with their seller organisation's payout address (where its credits are withdrawn to). */
+const ORDERS = `SELECT o.*, p.address AS seller_payout FROM orders o LEFT JOIN payout_addresses p ON p.org_id = o.seller_org`;
+
+export interface SaleRow {
+  sale_index: number;
+  batch_id: string;
+  from_org: number;
+  to_org: number;
+  quantity: string;
+  block_number: number;
+  tx_hash: string;
+  time: string;
+  order_id: number | null;
+}
+
+const saleView = (r: SaleRow) => ({
+  saleIndex: String(r.sale_index),
+  batchId: r.batch_id,
+  fromOrgId: String(r.from_org),
+  toOrgId: String(r.to_org),
+  quantity: formatQuantity(r.quantity),
+  orderId: r.order_id === null ? null : String(r.order_id),
+  at: r.time,
+  blockNumber: r.block_number,
+  transactionHash: r.tx_hash,
+});
+export type SaleView = ReturnType<typeof saleView>;
 
 export function createSettlementStore(db: Db) {
   const unitOf = (gtin: string) => (prepared(db, `SELECT unit FROM products WHERE gtin = ?`).get(gtin) as { unit: string } | undefined)?.unit ?? null;
@@ -82,15 +120,16 @@ export function createSettlementStore(db: Db) {
         params.push(value);
       }
       // Fixed fragments only; every value is a bound parameter.
-      const rows = prepared(db, `SELECT * FROM orders WHERE ${where.join(" AND ")} ORDER BY order_id LIMIT ?`).all(...params, page.limit + 1) as OrderRow[];
+      const rows = prepared(db, `${ORDERS} WHERE ${where.map((w) => `o.${w}`).join(" AND ")} ORDER BY o.order_id LIMIT ?`).all(...params, page.limit + 1) as OrderRow[];
       const items = rows.slice(0, page.limit);
       return { items: items.map((r) => view(r, unitOf(r.gtin))), more: rows.length > page.limit, last: items.at(-1)?.order_id ?? null };
     },
     getOrder(orderId: number) {
-      const row = prepared(db, `SELECT * FROM orders WHERE order_id = ?`).get(orderId) as OrderRow | undefined;
+      const row = prepared(db, `${ORDERS} WHERE o.order_id = ?`).get(orderId) as OrderRow | undefined;
       if (!row) return null;
       const deliveries = (
         prepared(db, `SELECT * FROM order_deliveries WHERE order_id = ? ORDER BY block_number, rowid`).all(orderId) as {
+          sale_index: number;
           batch_id: string;
           quantity: string;
           inspection_ends: number;
@@ -100,6 +139,7 @@ export function createSettlementStore(db: Db) {
         }[]
       ).map((d) => ({
         batchId: d.batch_id,
+        saleIndex: String(d.sale_index),
         quantity: formatQuantity(d.quantity),
         inspectionEnds: iso(d.inspection_ends)!,
         at: d.time,
@@ -127,9 +167,57 @@ export function createSettlementStore(db: Db) {
         events,
       };
     },
+    /** The latest order a sale of the batch counts toward (a batch resold through escrow counts toward several). */
     orderOfBatch(batchId: string): string | null {
-      const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ?`).get(batchId) as { order_id: number } | undefined;
+      const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ? ORDER BY sale_index DESC LIMIT 1`).get(batchId) as
+        | { order_id: number }
+        | undefined;
       return row ? String(row.order_id) : null;
+    },
+    /** The batch's recorded sales, oldest first, each with the order it counts toward (if any). */
+    salesOfBatch(batchId: string): SaleView[] {
+      return (
+        prepared(
+          db,
+          `SELECT s.*, d.order_id FROM sales s LEFT JOIN order_deliveries d ON d.sale_index = s.sale_index WHERE s.batch_id = ? ORDER BY s.sale_index`,
+        ).all(batchId) as SaleRow[]
+      ).map(saleView);
+    },
+    /**
+     * The sale a delivery of `batchId` from `fromOrg` to `toOrg` names: the latest such sale not yet
+     * counted toward an order, else the latest counted one (the contract then says which order has it).
+     */
+    saleFor(batchId: string, fromOrg: number, toOrg: number): SaleView | null {
+      const row = prepared(
+        db,
+        `SELECT s.*, d.order_id FROM sales s LEFT JOIN order_deliveries d ON d.sale_index = s.sale_index
+         WHERE s.batch_id = ? AND s.from_org = ? AND s.to_org = ? ORDER BY (d.order_id IS NULL) DESC, s.sale_index DESC LIMIT 1`,
+      ).get(batchId, fromOrg, toOrg) as SaleRow | undefined;
+      return row ? saleView(row) : null;
+    },
+    /** What the escrow owes an organisation, per token, and where its withdrawals are paid. */
+    account(orgId: number) {
+      const payout = prepared(db, `SELECT address, set_by, time FROM payout_addresses WHERE org_id = ?`).get(orgId) as
+        | { address: string; set_by: string; time: string }
+        | undefined;
+      const balances = prepared(db, `SELECT token, owed FROM org_balances WHERE org_id = ? ORDER BY token`).all(orgId) as { token: string; owed: string }[];
+      const withdrawals = (
+        prepared(db, `SELECT * FROM withdrawals WHERE org_id = ? ORDER BY block_number, log_index`).all(orgId) as {
+          account: string;
+          token: string;
+          amount: string;
+          withdrawn_by: string;
+          tx_hash: string;
+          time: string;
+        }[]
+      ).map((w) => ({ token: w.token, amount: w.amount, to: w.account, by: w.withdrawn_by, at: w.time, transactionHash: w.tx_hash }));
+      return {
+        orgId: String(orgId),
+        payoutAddress: payout?.address ?? null,
+        payoutAddressSetBy: payout?.set_by ?? null,
+        owed: balances.map((b) => ({ token: b.token, amount: b.owed })),
+        withdrawals,
+      };
     },
     /** Orders in `delivered` state holding a batch that is recalled: what the freezer freezes. */
     ordersToFreeze(): { orderId: number; batchId: string }[] {

@@ -9,8 +9,9 @@ import { glnFor, gtinFor as gtinDigits } from "../../services/gs1/keys";
 import { unitToBytes3 } from "../../services/provenance/quantity";
 import type { ConsortiumToken } from "../../services/chain/contracts";
 import type { ISettlementEscrow } from "../../typechain-types";
+import type { ProvenanceRegistry } from "../../services/chain/contracts";
 
-export { ROLE, rolesToMask };
+export { ROLE, rolesToMask, bindAgent };
 
 export const DAY = 24 * 3600;
 
@@ -37,6 +38,35 @@ export const MAX_SHARE_BPS = 10_000;
 
 /** The escrow asks for "any role" (Roles.ALL) where any agent of the party will do (cancel, deliver). */
 export const ANY_ROLE = (1n << 10n) - 1n;
+
+/** The standard dispute fallback: 30 days, then half of the contested value to the seller (ADR 0008). */
+export const DISPUTE = { timeout: 30 * DAY, defaultShareBps: 5_000 } as const;
+
+/** A sale the provenance registry recorded, as deliver names it. */
+export interface Sale {
+  batchId: string;
+  index: bigint;
+}
+
+/**
+ * `by` (an agent of the receiving organisation) accepts the pending offer of `batchId` at `gln`:
+ * the one place the settlement tests accept hand-overs (accepting is about to name what it
+ * accepts). Returns the batch that changed hands and the sale recorded, if ownership passed.
+ */
+export async function acceptOffer(provenance: ProvenanceRegistry, by: Signer, batchId: string, gln: string): Promise<{ moved: string; sale: Sale | null }> {
+  const moved = await provenance.connect(by).accept.staticCall(batchId, gln);
+  const receipt = (await (await provenance.connect(by).accept(batchId, gln)).wait())!;
+  return { moved, sale: saleIn(provenance, receipt.logs) };
+}
+
+/** The sale an OwnershipTransferred log among `logs` records (null: none). */
+export function saleIn(provenance: ProvenanceRegistry, logs: readonly { topics: readonly string[]; data: string }[]): Sale | null {
+  for (const log of logs) {
+    const parsed = provenance.interface.parseLog({ topics: [...log.topics], data: log.data });
+    if (parsed?.name === "OwnershipTransferred") return { batchId: parsed.args.batchId as string, index: parsed.args.index as bigint };
+  }
+  return null;
+}
 
 /** GS1 company prefixes: a DE cheese dairy, an FR retailer, an FR auditor, an IT retailer, an SE auditor. */
 export const PREFIX = {
@@ -136,8 +166,9 @@ export type OrderTerms = ISettlementEscrow.OrderTermsStruct;
  * A Lotline deployment governed by the deployer with five organisations: a seller (producer and
  * processor, with a prefix and a GLN) whose cheese and butter are registered with lots at its
  * dairy, a buyer (buyer and receiver, with a GLN), an arbiter (auditor), a second buyer and a
- * second auditor (to be the wrong party); one agent each holding every role its organisation may,
- * plus a receiving clerk of the buyer without the buyer role, an outsider and a relayer. The
+ * second auditor (to be the wrong party); one agent each holding every role its organisation may
+ * and the treasury role, plus a receiving clerk of the buyer without the buyer role, an outsider
+ * and a relayer. The seller's and the buyer's admins set their payout addresses (`payouts`). The
  * buyer's agent holds 100,000.00 LEUR minted by the deployer (the token's admin and minter).
  */
 export async function settlementFixture() {
@@ -145,7 +176,9 @@ export async function settlementFixture() {
   const [governor, sellerAdmin, buyerAdmin, arbiterAdmin, otherBuyerAdmin, otherAuditorAdmin] = signers;
   const [sellerAgent, buyerAgent, arbiterAgent, otherBuyerAgent, otherAuditorAgent, buyerClerk, outsider, relayer] =
     signers.slice(6);
-  const spare = signers.slice(14);
+  const spare = signers.slice(14, 18);
+  /** Where each party's organisation is paid when its treasury withdraws. */
+  const payouts = { seller: signers[18], buyer: signers[19] };
   const record = await deployLotline(governor);
   const contracts = connectLotline(record, governor);
   const { registry, provenance, escrow, token } = contracts;
@@ -175,12 +208,15 @@ export async function settlementFixture() {
     ];
     orgs[key] = await registry.admitOrganisation.staticCall(...args);
     await (await registry.admitOrganisation(...args)).wait();
-    await bindAgent(registry, admins[key], agents[key], orgs[key], ALLOWED[key]);
+    // Each organisation's agent also holds the treasury role (allowed to every organisation).
+    await bindAgent(registry, admins[key], agents[key], orgs[key], ALLOWED[key] | ROLE.treasury);
   }
   for (const key of Object.keys(GLN) as (keyof typeof GLN)[]) {
     await (await registry.connect(admins[key]).addLocation(orgs[key], GLN[key])).wait();
   }
   await bindAgent(registry, buyerAdmin, buyerClerk, orgs.buyer, ROLE.receiver);
+  await (await escrow.connect(sellerAdmin).setPayoutAddress(payouts.seller.address)).wait();
+  await (await escrow.connect(buyerAdmin).setPayoutAddress(payouts.buyer.address)).wait();
 
   for (const key of Object.keys(PRODUCT) as ProductKey[]) {
     const { gtin, unit, masterData } = PRODUCT[key];
@@ -211,6 +247,8 @@ export async function settlementFixture() {
       pricePerUnit: ORDER.pricePerUnit,
       deliveryDeadline: deadline,
       inspectionWindow: ORDER.inspectionWindow,
+      disputeTimeout: DISPUTE.timeout,
+      defaultSellerShareBps: DISPUTE.defaultShareBps,
       termsHash: ORDER.termsHash,
       ...overrides,
     };
@@ -253,21 +291,27 @@ export async function settlementFixture() {
   }
 
   /**
-   * The seller offers `quantity` (default: all) of a batch, custody and ownership, to `to` (default:
-   * the buyer), whose agent accepts at its warehouse; returns the batch that changed hands (the
-   * batch itself, or the portion split off it).
+   * `from` (default: the seller) offers `quantity` (default: all) of a batch to `to` (default: the
+   * buyer), custody and ownership unless `kind` says otherwise; the receiver's agent accepts at its
+   * warehouse. Returns the sale recorded (the batch that changed hands: the batch itself, or the
+   * portion split off it, and the sale's index); for a custody-only hand-over, index -1.
    */
-  async function handOver(batchId: string, quantity?: bigint, to: "buyer" | "otherBuyer" = "buyer"): Promise<string> {
+  async function handOver(
+    batchId: string,
+    quantity?: bigint,
+    to: OrgKey = "buyer",
+    from: OrgKey = "seller",
+    kind: number = Kind.Both,
+  ): Promise<Sale> {
     const amount = quantity ?? (await provenance.batch(batchId)).quantity;
-    await (await provenance.connect(sellerAgent).offer(batchId, amount, orgs[to], Kind.Both)).wait();
-    const moved = await provenance.connect(agents[to]).accept.staticCall(batchId, GLN[to]);
-    await (await provenance.connect(agents[to]).accept(batchId, GLN[to])).wait();
-    return moved;
+    await (await provenance.connect(agents[from]).offer(batchId, amount, orgs[to], kind)).wait();
+    const { moved, sale } = await acceptOffer(provenance, agents[to], batchId, GLN[to as keyof typeof GLN] ?? "");
+    return sale ?? { batchId: moved, index: -1n };
   }
 
-  /** The seller's agent records the delivery of `batchIds` against the order. */
-  async function deliver(orderId: bigint, batchIds: string[]): Promise<void> {
-    await (await escrow.connect(sellerAgent).deliver(orderId, batchIds)).wait();
+  /** The seller's agent (or `by`) records the delivery of `sales` against the order. */
+  async function deliver(orderId: bigint, sales: Sale[], by: Signer = sellerAgent): Promise<void> {
+    await (await escrow.connect(by).deliver(orderId, sales)).wait();
   }
 
   /** An ERC-2612 permit by `owner` letting the escrow take `value` of LEUR, as fundWithPermit takes it. */
@@ -300,6 +344,7 @@ export async function settlementFixture() {
     admins,
     agents,
     governor,
+    payouts,
     buyerClerk,
     outsider,
     relayer,
@@ -328,20 +373,22 @@ export async function createdOrderFixture() {
 }
 
 /**
- * The standard order funded (4,200.00 LEUR in escrow) and cheese lots A–D (200 + 200 + 100 + 150 kg)
- * and the butter lot in the buyer's custody and ownership; lot E still at the dairy. Nothing delivered.
+ * The standard order funded (4,200.00 LEUR in escrow), then cheese lots A–D (200 + 200 + 100 +
+ * 150 kg) and the butter lot sold to the buyer (custody and ownership; `sales` names each sale);
+ * lot E still at the dairy. Nothing delivered.
  */
 export async function fundedOrderFixture() {
   const f = await createdOrderFixture();
   await f.fund(f.orderId);
-  for (const key of ["cheeseA", "cheeseB", "cheeseC", "cheeseD", "butter"] as const) await f.handOver(f.lotIds[key]);
-  return f;
+  const sales = {} as Record<"cheeseA" | "cheeseB" | "cheeseC" | "cheeseD" | "butter", Sale>;
+  for (const key of ["cheeseA", "cheeseB", "cheeseC", "cheeseD", "butter"] as const) sales[key] = await f.handOver(f.lotIds[key]);
+  return { ...f, sales };
 }
 
 /** The funded order with lot A (200 of 500 kg) delivered: inspection runs until `inspectionEnds`. */
 export async function partlyDeliveredFixture() {
   const f = await fundedOrderFixture();
-  await f.deliver(f.orderId, [f.lotIds.cheeseA]);
+  await f.deliver(f.orderId, [f.sales.cheeseA]);
   const inspectionEnds = (await f.escrow.order(f.orderId)).inspectionEnds;
   return { ...f, inspectionEnds };
 }
@@ -349,7 +396,7 @@ export async function partlyDeliveredFixture() {
 /** The funded order with lots A, B and C (the whole 500 kg) delivered in one call. */
 export async function fullyDeliveredFixture() {
   const f = await fundedOrderFixture();
-  await f.deliver(f.orderId, [f.lotIds.cheeseA, f.lotIds.cheeseB, f.lotIds.cheeseC]);
+  await f.deliver(f.orderId, [f.sales.cheeseA, f.sales.cheeseB, f.sales.cheeseC]);
   const inspectionEnds = (await f.escrow.order(f.orderId)).inspectionEnds;
   return { ...f, inspectionEnds };
 }

@@ -2,19 +2,25 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { MaxUint256, type ContractTransactionReceipt, type ContractTransactionResponse } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { DAY, digest, eur, lotIdOf, OrderStatus, PRODUCT, qty, settlementFixture } from "../../helpers/settlement-fixture";
+import { DAY, digest, eur, lotIdOf, OrderStatus, PRODUCT, qty, settlementFixture, type Sale } from "../../helpers/settlement-fixture";
 
 /**
- * Random sequences of order actions against several orders, checked after every step against the
- * escrow's invariants (SettlementEscrow's NatSpec) and against a reference model of the state
- * machine written from ISettlementEscrow. Every action that can be formed (a delivery needs a
- * batch left to deliver, say) is attempted whether or not the model expects it to succeed; the
- * contract must agree with the model either way. Each run starts from the same fixture snapshot.
+ * Random sequences of order actions against several orders, checked after every step against:
+ * - a reference model of the state machine written from ISettlementEscrow (which call succeeds,
+ *   and what each order then holds); every action that can be formed is attempted whether or not
+ *   the model expects it to succeed, and the contract must agree either way;
+ * - an independent ledger kept from the test's own hand-overs and token balances, not from the
+ *   contract's formulas: tokens are conserved between the buyer's wallet, the escrow and the two
+ *   payout addresses; the escrow holds exactly what its orders hold plus what it owes; no sale is
+ *   counted twice; no order pays its seller more than the price of the goods the test actually
+ *   handed over to the buyer for it (capped at the ordered quantity); and no release or acceptance
+ *   pays anything while a batch delivered for the order is recalled.
+ * Each run starts from the same fixture snapshot.
  */
 
 const SEED = 20_240_412;
 const RUNS = 100;
-const STOCK = 40; // buyer-held cheese lots available for delivery in each run
+const STOCK = 40; // seller-held cheese lots available to sell and deliver in each run
 const MAX_ORDERS = 8;
 const GAS = 3_000_000n; // explicit, so a doomed call is sent (and judged) at the step's timestamp
 const HOUR = 3600;
@@ -27,6 +33,8 @@ type Action =
       priceCents: number;
       deadlineHours: number;
       windowHours: number;
+      timeoutHours: number;
+      defaultShareBps: number;
       /** Fund it right away (the separate fund action still exercises late and repeated funding). */
       thenFund: boolean;
     }
@@ -37,6 +45,8 @@ type Action =
   | { kind: "deliverCounted"; order: number; batch: number }
   | { kind: "reject"; order: number; amount: number }
   | { kind: "resolve"; order: number; bps: number }
+  /** `catchUp`: time first passes to the order's decision deadline. */
+  | { kind: "timeout"; order: number; catchUp: boolean }
   | { kind: "recallAndFreeze"; order: number; batch: number }
   /** Three times in four a party that is owed something, when one is. */
   | { kind: "withdraw"; who: number }
@@ -53,6 +63,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
       priceCents: fc.integer({ min: 1, max: 2_000 }),
       deadlineHours: fc.integer({ min: 12, max: 14 * 24 }),
       windowHours: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 4, arbitrary: fc.integer({ min: 1, max: 72 }) }),
+      timeoutHours: fc.integer({ min: 1, max: 10 * 24 }),
+      defaultShareBps: fc.integer({ min: 0, max: 10_000 }),
       thenFund: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     }),
   },
@@ -63,6 +75,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("accept" as const), order }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("reject" as const), order, amount: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("resolve" as const), order, bps: fc.integer({ min: 0, max: 10_000 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("timeout" as const), order, catchUp: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("release" as const), order, catchUp: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("refund" as const), order, catchUp: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("recallAndFreeze" as const), order, batch: fc.nat() }) },
@@ -90,6 +103,7 @@ const SUITABLE: Record<Exclude<Action["kind"], "create" | "withdraw" | "wait">, 
   accept: [Delivered],
   reject: [Delivered],
   resolve: [Disputed, Frozen],
+  timeout: [Disputed, Frozen],
   release: [Delivered],
   refund: [Funded],
   recallAndFreeze: [Delivered, Disputed],
@@ -103,6 +117,9 @@ interface ModelOrder {
   pricePerUnit: bigint;
   deliveryDeadline: number;
   inspectionWindow: number;
+  disputeTimeout: number;
+  defaultShareBps: bigint;
+  decideBy: number;
   status: bigint;
   held: bigint;
   delivered: bigint;
@@ -110,9 +127,11 @@ interface ModelOrder {
   contested: bigint;
   inspectionEnds: number;
   batches: string[];
+  /** The ledger: quantity of the test's own seller → buyer hand-overs recorded toward the order. */
+  handedOver: bigint;
 }
 
-/** The settlement fixture with STOCK more cheese lots (50–245 kg) in the buyer's hands and an unlimited approval. */
+/** The settlement fixture with STOCK more cheese lots (50–245 kg) at the seller's and an unlimited approval. */
 async function propertyFixture() {
   const f = await settlementFixture();
   const stock = Array.from({ length: STOCK }, (_, i) => ({
@@ -124,7 +143,6 @@ async function propertyFixture() {
   }));
   await (await f.provenance.connect(f.agents.seller).registerLots(stock)).wait();
   const stockIds = stock.map((lot) => lotIdOf(lot.gtin, lot.lot));
-  for (const id of stockIds) await f.handOver(id);
   await (await f.token.connect(f.governor).mint(f.agents.buyer.address, eur(1_000_000))).wait();
   await (await f.token.connect(f.agents.buyer).approve(f.escrowAddress, MaxUint256)).wait();
   const quantities = new Map(stock.map((lot, i) => [stockIds[i], lot.quantity]));
@@ -136,19 +154,25 @@ describe("SettlementEscrow properties", function () {
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 15, maxLength: 30 }), async (actions) => {
         const f = await loadFixture(propertyFixture);
-        const { escrow, provenance, token, agents, governor, escrowAddress, tokenAddress } = f;
+        const { escrow, provenance, token, agents, orgs, payouts, governor, escrowAddress, tokenAddress } = f;
         const iface = escrow.interface;
 
         const orders: ModelOrder[] = [];
         const fresh = [...f.stockIds];
-        const orderOfBatch = new Map<string, bigint>();
+        const saleKey = (sale: Sale) => `${sale.batchId}:${sale.index}`;
+        /** Sales counted toward an order, as the model expects. */
+        const counted = new Map<string, { sale: Sale; order: bigint }>();
         const recalled = new Set<string>();
+        const wallets = [agents.buyer.address, escrowAddress, payouts.buyer.address, payouts.seller.address];
+        const balances = async () => Promise.all(wallets.map((w) => token.balanceOf(w)));
+        const initialTotal = (await balances()).reduce((a, b) => a + b, 0n);
         const owed = { buyer: 0n, seller: 0n };
         // Ledgers rebuilt from the escrow's events only.
         const recordedQuantity = new Map<bigint, bigint>();
         const creditedTotal = new Map<bigint, bigint>();
         const fundedAmount = new Map<bigint, bigint>();
-        const recordedBatches = new Map<string, bigint>();
+        const creditedToSeller = new Map<bigint, bigint>();
+        const recordedSales = new Map<string, bigint>();
         const lastHeld = new Map<bigint, bigint>();
         let clock = await time.latest();
 
@@ -198,13 +222,17 @@ describe("SettlementEscrow properties", function () {
             if (!event) continue;
             const id = event.args.orderId as bigint;
             if (event.name === "DeliveryRecorded") {
-              const batchId = event.args.batchId as string;
-              expect(recordedBatches.has(batchId), `batch ${batchId} counted twice`).to.equal(false);
-              recordedBatches.set(batchId, id);
+              const sale = { batchId: event.args.batchId as string, index: event.args.saleIndex as bigint };
+              expect(recordedSales.has(saleKey(sale)), `sale ${saleKey(sale)} counted twice`).to.equal(false);
+              recordedSales.set(saleKey(sale), id);
               recordedQuantity.set(id, (recordedQuantity.get(id) ?? 0n) + (event.args.quantity as bigint));
-              expect(await escrow.orderOfBatch(batchId)).to.equal(id);
+              expect(await escrow.orderOfSale(sale.batchId, sale.index)).to.equal(id);
             } else if (event.name === "Credited") {
               creditedTotal.set(id, (creditedTotal.get(id) ?? 0n) + (event.args.amount as bigint));
+              if (event.args.toSeller) {
+                expect(event.args.org).to.equal(orgs.seller);
+                creditedToSeller.set(id, (creditedToSeller.get(id) ?? 0n) + (event.args.amount as bigint));
+              } else expect(event.args.org).to.equal(orgs.buyer);
             } else if (event.name === "OrderFunded") {
               fundedAmount.set(id, event.args.amount as bigint);
             }
@@ -246,12 +274,25 @@ describe("SettlementEscrow properties", function () {
               expect(o.held <= (lastHeld.get(m.id) ?? funded)).to.equal(true);
               lastHeld.set(m.id, o.held);
             }
+            // The ledger: the seller is never paid more than the goods handed over for the order
+            // are worth at its price (no more than ordered), whatever the contract's own counts say.
+            const paidFor = m.handedOver < m.quantity ? m.handedOver : m.quantity;
+            expect(creditedToSeller.get(m.id) ?? 0n, `order ${m.id} paid beyond its goods`).to.be.lte((paidFor * m.pricePerUnit) / 1000n);
           }
-          const owedBuyer = await escrow.owed(tokenAddress, agents.buyer.address);
-          const owedSeller = await escrow.owed(tokenAddress, agents.seller.address);
+          const owedBuyer = await escrow.owed(tokenAddress, orgs.buyer);
+          const owedSeller = await escrow.owed(tokenAddress, orgs.seller);
           expect([owedBuyer, owedSeller]).to.deep.equal([owed.buyer, owed.seller]);
           // The escrow's balance is exactly what its orders hold plus what it owes.
           expect(await token.balanceOf(escrowAddress)).to.equal(heldSum + owedBuyer + owedSeller);
+          // No token is created or lost between the buyer's wallet, the escrow and the payout addresses.
+          expect((await balances()).reduce((a, b) => a + b, 0n)).to.equal(initialTotal);
+        }
+
+        /** A release or acceptance refused for a recall: nothing is credited to the seller. */
+        async function refusedForRecall(m: ModelOrder, send: () => Promise<ContractTransactionResponse>): Promise<void> {
+          const before = creditedToSeller.get(m.id) ?? 0n;
+          await expect(send()).to.be.revertedWithCustomError(escrow, "SettlementBatchRecalled");
+          expect(creditedToSeller.get(m.id) ?? 0n).to.equal(before);
         }
 
         for (const action of actions) {
@@ -269,6 +310,9 @@ describe("SettlementEscrow properties", function () {
               pricePerUnit: BigInt(action.priceCents),
               deliveryDeadline: now + action.deadlineHours * HOUR,
               inspectionWindow: action.windowHours * HOUR,
+              disputeTimeout: action.timeoutHours * HOUR,
+              defaultShareBps: BigInt(action.defaultShareBps),
+              decideBy: 0,
               status: OrderStatus.Created,
               held: 0n,
               delivered: 0n,
@@ -276,6 +320,7 @@ describe("SettlementEscrow properties", function () {
               contested: 0n,
               inspectionEnds: 0,
               batches: [],
+              handedOver: 0n,
             };
             const terms = f.terms({
               arbiter: m.arbiter ? f.orgs.arbiter : 0n,
@@ -283,6 +328,8 @@ describe("SettlementEscrow properties", function () {
               pricePerUnit: m.pricePerUnit,
               deliveryDeadline: BigInt(m.deliveryDeadline),
               inspectionWindow: m.inspectionWindow,
+              disputeTimeout: m.disputeTimeout,
+              defaultSellerShareBps: action.defaultShareBps,
             });
             await succeeds(() => escrow.connect(agents.buyer).createOrder(terms, { gasLimit: GAS }));
             orders.push(m);
@@ -306,7 +353,7 @@ describe("SettlementEscrow properties", function () {
             if (ok) owed[who] = 0n;
           } else {
             const m = pick(action.order, SUITABLE[action.kind], (o) =>
-              action.kind === "recallAndFreeze" ? o.batches.length > 0 : action.kind === "reject" ? o.arbiter : true,
+              action.kind === "recallAndFreeze" ? o.batches.length > 0 : true,
             );
             if (!m) continue;
             if (action.kind === "fund") {
@@ -324,41 +371,44 @@ describe("SettlementEscrow properties", function () {
               if (ok) m.status = OrderStatus.Cancelled;
             } else if (action.kind === "deliver") {
               if (fresh.length < action.count) continue;
+              // The seller first sells fresh lots to the buyer (the sales exist whatever follows).
+              const batches = fresh.splice(0, action.count);
+              const sales: Sale[] = [];
+              for (const b of batches) {
+                await nextTimestamp();
+                sales.push(await f.handOver(b));
+              }
               const now = await nextTimestamp();
-              const batches = fresh.slice(0, action.count);
               const ok = (m.status === OrderStatus.Funded || m.status === OrderStatus.Delivered) && now <= m.deliveryDeadline;
-              await attempt(ok, () => escrow.connect(agents.seller).deliver(m.id, batches, { gasLimit: GAS }));
+              await attempt(ok, () => escrow.connect(agents.seller).deliver(m.id, sales, { gasLimit: GAS }));
               if (ok) {
-                fresh.splice(0, action.count);
-                for (const b of batches) {
+                for (const [i, b] of batches.entries()) {
                   m.delivered += f.quantities.get(b)!;
-                  orderOfBatch.set(b, m.id);
+                  m.handedOver += f.quantities.get(b)!;
+                  counted.set(saleKey(sales[i]), { sale: sales[i], order: m.id });
                 }
                 m.batches.push(...batches);
                 m.inspectionEnds = now + m.inspectionWindow;
                 m.status = OrderStatus.Delivered;
               }
             } else if (action.kind === "deliverCounted") {
-              const counted = [...orderOfBatch.keys()];
-              if (counted.length === 0) continue;
+              const claimed = [...counted.values()];
+              if (claimed.length === 0) continue;
               const now = await nextTimestamp();
-              const batch = counted[action.batch % counted.length];
-              const send = () => escrow.connect(agents.seller).deliver(m.id, [batch], { gasLimit: GAS });
-              const reachesBatchCheck =
-                (m.status === OrderStatus.Funded || m.status === OrderStatus.Delivered) &&
-                now <= m.deliveryDeadline &&
-                !recalled.has(batch);
-              if (reachesBatchCheck) {
-                await expect(send())
-                  .to.be.revertedWithCustomError(escrow, "SettlementBatchAlreadyCounted")
-                  .withArgs(batch, orderOfBatch.get(batch)!);
+              const { sale, order: owner } = claimed[action.batch % claimed.length];
+              const send = () => escrow.connect(agents.seller).deliver(m.id, [sale], { gasLimit: GAS });
+              const reachesSaleCheck = (m.status === OrderStatus.Funded || m.status === OrderStatus.Delivered) && now <= m.deliveryDeadline;
+              if (reachesSaleCheck) {
+                await expect(send()).to.be.revertedWithCustomError(escrow, "SettlementSaleAlreadyCounted").withArgs(sale.batchId, sale.index, owner);
               } else {
                 await fails(send);
               }
             } else if (action.kind === "accept") {
               await nextTimestamp();
-              const ok = m.status === OrderStatus.Delivered;
-              await attempt(ok, () => escrow.connect(agents.buyer).acceptDelivery(m.id, { gasLimit: GAS }));
+              const send = () => escrow.connect(agents.buyer).acceptDelivery(m.id, { gasLimit: GAS });
+              const ok = m.status === OrderStatus.Delivered && !m.batches.some((b) => recalled.has(b));
+              if (m.status === OrderStatus.Delivered && !ok) await refusedForRecall(m, send);
+              else await attempt(ok, send);
               if (ok) {
                 payDelivered(m);
                 close(m, OrderStatus.Completed);
@@ -367,10 +417,11 @@ describe("SettlementEscrow properties", function () {
               const now = await nextTimestamp();
               const u = unpaid(m);
               const quantity = u === 0n ? 1n : 1n + (BigInt(action.amount) % u);
-              const ok = m.status === OrderStatus.Delivered && now < m.inspectionEnds && m.arbiter && u > 0n;
+              const ok = m.status === OrderStatus.Delivered && now < m.inspectionEnds && u > 0n;
               await attempt(ok, () => escrow.connect(agents.buyer).reject(m.id, quantity, "property", { gasLimit: GAS }));
               if (ok) {
                 m.contested = quantity;
+                m.decideBy = now + m.disputeTimeout;
                 m.status = OrderStatus.Disputed;
               }
             } else if (action.kind === "resolve") {
@@ -387,11 +438,28 @@ describe("SettlementEscrow properties", function () {
                 if (toSeller > 0n) credit(m, true, toSeller);
                 close(m, OrderStatus.Resolved);
               }
+            } else if (action.kind === "timeout") {
+              if (action.catchUp) clock = Math.max(clock, m.decideBy);
+              const now = await nextTimestamp();
+              const ok = (m.status === OrderStatus.Disputed || m.status === OrderStatus.Frozen) && now >= m.decideBy;
+              await attempt(ok, () => escrow.connect(f.outsider).resolveAfterTimeout(m.id, { gasLimit: GAS }));
+              if (ok) {
+                const contested = m.contested;
+                const uncontested = unpaid(m) - contested;
+                const toSeller = value(m, uncontested) + (value(m, contested) * m.defaultShareBps) / 10_000n;
+                m.paidQuantity += uncontested + contested;
+                m.contested = 0n;
+                if (toSeller > 0n) credit(m, true, toSeller);
+                close(m, OrderStatus.Resolved);
+              }
             } else if (action.kind === "release") {
               if (action.catchUp) clock = Math.max(clock, m.inspectionEnds);
               const now = await nextTimestamp();
-              const ok = m.status === OrderStatus.Delivered && now >= m.inspectionEnds;
-              await attempt(ok, () => escrow.connect(f.outsider).release(m.id, { gasLimit: GAS }));
+              const send = () => escrow.connect(f.outsider).release(m.id, { gasLimit: GAS });
+              const ready = m.status === OrderStatus.Delivered && now >= m.inspectionEnds;
+              const ok = ready && !m.batches.some((b) => recalled.has(b));
+              if (ready && !ok) await refusedForRecall(m, send);
+              else await attempt(ok, send);
               if (ok) {
                 payDelivered(m);
                 if (m.delivered >= m.quantity || now > m.deliveryDeadline) close(m, OrderStatus.Completed);
@@ -410,19 +478,22 @@ describe("SettlementEscrow properties", function () {
                 await succeeds(() => provenance.connect(agents.seller).recall(batch, "property", { gasLimit: GAS }));
                 recalled.add(batch);
               }
-              await nextTimestamp();
+              const now = await nextTimestamp();
               const ok = m.status === OrderStatus.Delivered || m.status === OrderStatus.Disputed;
               await attempt(ok, () => escrow.connect(f.outsider).freeze(m.id, batch, { gasLimit: GAS }));
               if (ok) {
                 m.contested = unpaid(m);
+                m.decideBy = now + m.disputeTimeout;
                 m.status = OrderStatus.Frozen;
               }
             }
           }
           await checkInvariants();
         }
-        // No batch ended up mapped to an order other than the one its delivery was recorded for.
-        for (const [batchId, id] of recordedBatches) expect(await escrow.orderOfBatch(batchId)).to.equal(id);
+        // No sale ended up mapped to an order other than the one its delivery was recorded for,
+        // and every sale the model counted was recorded (and no other).
+        expect([...recordedSales.keys()].sort()).to.deep.equal([...counted.keys()].sort());
+        for (const { sale, order: id } of counted.values()) expect(await escrow.orderOfSale(sale.batchId, sale.index)).to.equal(id);
       }),
       { seed: SEED, numRuns: RUNS },
     );

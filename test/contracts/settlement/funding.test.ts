@@ -56,11 +56,11 @@ describe("SettlementEscrow funding", function () {
         .withArgs(orderId, OrderStatus.Funded);
     });
 
-    it("holds the value for the order and remembers the wallet for refunds", async function () {
-      const { escrow, agents, fund, orderId } = await loadFixture(createdOrderFixture);
+    it("holds the value for the order and records when it was funded (earlier sales never count)", async function () {
+      const { escrow, fund, orderId } = await loadFixture(createdOrderFixture);
       await fund(orderId);
       const o = await escrow.order(orderId);
-      expect([o.status, o.held, o.buyerWallet]).to.deep.equal([OrderStatus.Funded, ORDER_VALUE, agents.buyer.address]);
+      expect([o.status, o.held, o.fundedAt]).to.deep.equal([OrderStatus.Funded, ORDER_VALUE, BigInt(await time.latest())]);
     });
 
     it("leaves the order's terms as they were", async function () {
@@ -234,10 +234,9 @@ describe("SettlementEscrow funding", function () {
       expect(await hre.ethers.provider.getBalance(agents.buyer.address)).to.equal(before);
     });
 
-    it("records the buyer as the wallet refunds go to", async function () {
+    it("announces the buyer's wallet as the one that funded it; refunds go to the buying organisation", async function () {
       const { escrow, forwarder, relayer, agents, request, orderId } = await loadFixture(relayedFundingFixture);
-      await forwarder.connect(relayer).execute(request);
-      expect((await escrow.order(orderId)).buyerWallet).to.equal(agents.buyer.address);
+      await expect(forwarder.connect(relayer).execute(request)).to.emit(escrow, "OrderFunded").withArgs(orderId, agents.buyer.address, ORDER_VALUE);
     });
 
     it("cannot be replayed to fund the order again", async function () {

@@ -20,17 +20,17 @@ const REST_AFTER_A = ORDER_VALUE - LOT_A_VALUE;
 describe("SettlementEscrow inspection, release and refund", function () {
   describe("acceptDelivery", function () {
     it("credits the seller the value of what was delivered", async function () {
-      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
       await expect(escrow.connect(agents.buyer).acceptDelivery(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, LOT_A_VALUE, true);
+        .withArgs(orderId, orgs.seller, LOT_A_VALUE, true);
     });
 
     it("credits the buyer the rest of the escrow", async function () {
-      const { escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, agents, orderId } = await loadFixture(partlyDeliveredFixture);
       await expect(escrow.connect(agents.buyer).acceptDelivery(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.buyer.address, REST_AFTER_A, false);
+        .withArgs(orderId, orgs.buyer, REST_AFTER_A, false);
     });
 
     it("completes the order", async function () {
@@ -48,11 +48,11 @@ describe("SettlementEscrow inspection, release and refund", function () {
     });
 
     it("owes both parties their share without moving any token", async function () {
-      const { escrow, token, agents, tokenAddress, orderId } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, token, agents, tokenAddress, orderId } = await loadFixture(partlyDeliveredFixture);
       await expect(escrow.connect(agents.buyer).acceptDelivery(orderId)).to.changeTokenBalance(token, escrow, 0n);
       expect([
-        await escrow.owed(tokenAddress, agents.seller.address),
-        await escrow.owed(tokenAddress, agents.buyer.address),
+        await escrow.owed(tokenAddress, orgs.seller),
+        await escrow.owed(tokenAddress, orgs.buyer),
       ]).to.deep.equal([LOT_A_VALUE, REST_AFTER_A]);
     });
 
@@ -63,19 +63,19 @@ describe("SettlementEscrow inspection, release and refund", function () {
     });
 
     it("pays the seller everything and refunds nothing after a full delivery", async function () {
-      const { escrow, agents, tokenAddress, orderId } = await loadFixture(fullyDeliveredFixture);
+      const { orgs, escrow, agents, tokenAddress, orderId } = await loadFixture(fullyDeliveredFixture);
       await expect(escrow.connect(agents.buyer).acceptDelivery(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, ORDER_VALUE, true);
-      expect(await escrow.owed(tokenAddress, agents.buyer.address)).to.equal(0n);
+        .withArgs(orderId, orgs.seller, ORDER_VALUE, true);
+      expect(await escrow.owed(tokenAddress, orgs.buyer)).to.equal(0n);
     });
 
     it("pays no more than the order's value for more than was ordered", async function () {
-      const { escrow, agents, lotIds, orderId } = await loadFixture(fundedOrderFixture);
-      await escrow.connect(agents.seller).deliver(orderId, [lotIds.cheeseA, lotIds.cheeseB, lotIds.cheeseC, lotIds.cheeseD]);
+      const { orgs, sales, escrow, agents, orderId } = await loadFixture(fundedOrderFixture);
+      await escrow.connect(agents.seller).deliver(orderId, [sales.cheeseA, sales.cheeseB, sales.cheeseC, sales.cheeseD]);
       await expect(escrow.connect(agents.buyer).acceptDelivery(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, ORDER_VALUE, true);
+        .withArgs(orderId, orgs.seller, ORDER_VALUE, true);
     });
 
     it("refuses the seller", async function () {
@@ -139,11 +139,11 @@ describe("SettlementEscrow inspection, release and refund", function () {
     });
 
     it("pays the delivered part of a partial delivery once the window is over, whoever calls", async function () {
-      const { escrow, agents, outsider, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, outsider, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
       await time.setNextBlockTimestamp(inspectionEnds);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, LOT_A_VALUE, true);
+        .withArgs(orderId, orgs.seller, LOT_A_VALUE, true);
     });
 
     it("keeps a partly delivered order open before the deadline", async function () {
@@ -162,52 +162,52 @@ describe("SettlementEscrow inspection, release and refund", function () {
     });
 
     it("pays only the new part of a later delivery", async function () {
-      const { escrow, agents, outsider, lotIds, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, sales, escrow, agents, outsider, orderId, inspectionEnds } = await loadFixture(partlyDeliveredFixture);
       await time.increaseTo(inspectionEnds);
       await escrow.connect(outsider).release(orderId);
-      await escrow.connect(agents.seller).deliver(orderId, [lotIds.cheeseC]);
+      await escrow.connect(agents.seller).deliver(orderId, [sales.cheeseC]);
       await time.increaseTo((await escrow.order(orderId)).inspectionEnds);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, 84_000n, true);
+        .withArgs(orderId, orgs.seller, 84_000n, true);
     });
 
     it("completes the order once everything ordered was delivered and paid", async function () {
-      const { escrow, agents, outsider, orderId, inspectionEnds } = await loadFixture(fullyDeliveredFixture);
+      const { orgs, escrow, outsider, orderId, inspectionEnds } = await loadFixture(fullyDeliveredFixture);
       await time.increaseTo(inspectionEnds);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, ORDER_VALUE, true)
+        .withArgs(orderId, orgs.seller, ORDER_VALUE, true)
         .and.to.emit(escrow, "OrderStatusChanged")
         .withArgs(orderId, OrderStatus.Completed);
     });
 
     it("closes a partly delivered order after the deadline, paying the delivered part", async function () {
-      const { escrow, agents, outsider, orderId, deadline } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, outsider, orderId, deadline } = await loadFixture(partlyDeliveredFixture);
       await time.increaseTo(deadline + 1n);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, LOT_A_VALUE, true);
+        .withArgs(orderId, orgs.seller, LOT_A_VALUE, true);
     });
 
     it("refunds the undelivered rest to the buyer when it closes after the deadline", async function () {
-      const { escrow, agents, outsider, orderId, deadline } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, outsider, orderId, deadline } = await loadFixture(partlyDeliveredFixture);
       await time.increaseTo(deadline + 1n);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.buyer.address, REST_AFTER_A, false)
+        .withArgs(orderId, orgs.buyer, REST_AFTER_A, false)
         .and.to.emit(escrow, "OrderStatusChanged")
         .withArgs(orderId, OrderStatus.Completed);
     });
 
     it("closes an order already paid for its part once the deadline passed", async function () {
-      const { escrow, agents, outsider, orderId, inspectionEnds, deadline } = await loadFixture(partlyDeliveredFixture);
+      const { orgs, escrow, outsider, orderId, inspectionEnds, deadline } = await loadFixture(partlyDeliveredFixture);
       await time.increaseTo(inspectionEnds);
       await escrow.connect(outsider).release(orderId);
       await time.increaseTo(deadline + 1n);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.buyer.address, REST_AFTER_A, false);
+        .withArgs(orderId, orgs.buyer, REST_AFTER_A, false);
       expect((await escrow.order(orderId)).status).to.equal(OrderStatus.Completed);
     });
 
@@ -244,11 +244,11 @@ describe("SettlementEscrow inspection, release and refund", function () {
 
   describe("refund", function () {
     it("returns the whole escrow to the buyer when nothing was delivered by the deadline, whoever calls", async function () {
-      const { escrow, agents, outsider, orderId, deadline } = await loadFixture(fundedOrderFixture);
+      const { orgs, escrow, outsider, orderId, deadline } = await loadFixture(fundedOrderFixture);
       await time.increaseTo(deadline + 1n);
       await expect(escrow.connect(outsider).refund(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.buyer.address, ORDER_VALUE, false);
+        .withArgs(orderId, orgs.buyer, ORDER_VALUE, false);
     });
 
     it("marks the order refunded with nothing left held", async function () {

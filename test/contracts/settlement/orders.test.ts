@@ -3,6 +3,7 @@ import { ZeroAddress } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import {
   ANY_ROLE,
+  DISPUTE,
   createdOrderFixture,
   ORDER,
   OrderStatus,
@@ -39,11 +40,20 @@ describe("SettlementEscrow orders", function () {
       ]);
     });
 
-    it("starts the order with nothing held, delivered or paid and no wallets", async function () {
+    it("starts the order with nothing held, delivered or paid, not funded and no dispute due", async function () {
       const { escrow, createOrder } = await loadFixture(settlementFixture);
       const o = await escrow.order(await createOrder());
       expect([o.held, o.delivered, o.paidQuantity, o.contested, o.inspectionEnds]).to.deep.equal([0n, 0n, 0n, 0n, 0n]);
-      expect([o.buyerWallet, o.sellerWallet]).to.deep.equal([ZeroAddress, ZeroAddress]);
+      expect([o.fundedAt, o.decideBy]).to.deep.equal([0n, 0n]);
+    });
+
+    it("stores and announces the dispute fallback of the terms", async function () {
+      const { escrow, terms, agents } = await loadFixture(settlementFixture);
+      await expect(escrow.connect(agents.buyer).createOrder(terms()))
+        .to.emit(escrow, "DisputeTermsSet")
+        .withArgs(1n, DISPUTE.timeout, DISPUTE.defaultShareBps);
+      const o = await escrow.order(1n);
+      expect([o.disputeTimeout, o.defaultSellerShareBps]).to.deep.equal([BigInt(DISPUTE.timeout), BigInt(DISPUTE.defaultShareBps)]);
     });
 
     it("announces the order with all its terms", async function () {

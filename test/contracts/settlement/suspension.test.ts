@@ -80,19 +80,19 @@ describe("SettlementEscrow with suspended organisations and agents", function ()
     });
 
     it("still gets its escrow back by a refund after the deadline", async function () {
-      const { escrow, agents, outsider, orderId, deadline } = await loadFixture(fundedSuspendedBuyerFixture);
+      const { orgs, escrow, outsider, orderId, deadline } = await loadFixture(fundedSuspendedBuyerFixture);
       await time.increaseTo(deadline + 1n);
       await expect(escrow.connect(outsider).refund(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.buyer.address, 420_000n, false);
+        .withArgs(orderId, orgs.buyer, 420_000n, false);
     });
 
     it("still has the seller paid on release", async function () {
-      const { escrow, agents, outsider, orderId, inspectionEnds } = await loadFixture(deliveredSuspendedBuyerFixture);
+      const { orgs, escrow, outsider, orderId, inspectionEnds } = await loadFixture(deliveredSuspendedBuyerFixture);
       await time.increaseTo(inspectionEnds);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, LOT_A_VALUE, true);
+        .withArgs(orderId, orgs.seller, LOT_A_VALUE, true);
     });
 
     it("may act again once reinstated", async function () {
@@ -106,8 +106,8 @@ describe("SettlementEscrow with suspended organisations and agents", function ()
 
   describe("a suspended seller organisation", function () {
     it("cannot deliver", async function () {
-      const { escrow, registry, agents, lotIds, orderId } = await loadFixture(fundedSuspendedSellerFixture);
-      await expect(escrow.connect(agents.seller).deliver(orderId, [lotIds.cheeseA]))
+      const { sales, escrow, registry, agents, orderId } = await loadFixture(fundedSuspendedSellerFixture);
+      await expect(escrow.connect(agents.seller).deliver(orderId, [sales.cheeseA]))
         .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
         .withArgs(agents.seller.address, ANY_ROLE);
     });
@@ -122,26 +122,32 @@ describe("SettlementEscrow with suspended organisations and agents", function ()
     });
 
     it("is still credited on release for what it delivered before", async function () {
-      const { escrow, agents, outsider, orderId, inspectionEnds } = await loadFixture(deliveredSuspendedSellerFixture);
+      const { orgs, escrow, outsider, orderId, inspectionEnds } = await loadFixture(deliveredSuspendedSellerFixture);
       await time.increaseTo(inspectionEnds);
       await expect(escrow.connect(outsider).release(orderId))
         .to.emit(escrow, "Credited")
-        .withArgs(orderId, agents.seller.address, LOT_A_VALUE, true);
+        .withArgs(orderId, orgs.seller, LOT_A_VALUE, true);
     });
 
-    it("can still withdraw what it was credited", async function () {
-      const { escrow, token, agents, tokenAddress, orderId, inspectionEnds } = await loadFixture(deliveredSuspendedSellerFixture);
+    it("cannot withdraw what it was credited while suspended, and can once reinstated", async function () {
+      const { escrow, registry, governor, token, agents, orgs, payouts, tokenAddress, orderId, inspectionEnds } =
+        await loadFixture(deliveredSuspendedSellerFixture);
       await time.increaseTo(inspectionEnds);
       await escrow.release(orderId);
-      await expect(escrow.connect(agents.seller).withdraw(tokenAddress)).to.changeTokenBalance(token, agents.seller, LOT_A_VALUE);
+      await expect(escrow.connect(agents.seller).withdraw(tokenAddress))
+        .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
+        .withArgs(agents.seller.address, ROLE.treasury);
+      expect(await escrow.owed(tokenAddress, orgs.seller)).to.equal(LOT_A_VALUE);
+      await registry.connect(governor).reinstateOrganisation(orgs.seller);
+      await expect(escrow.connect(agents.seller).withdraw(tokenAddress)).to.changeTokenBalance(token, payouts.seller, LOT_A_VALUE);
     });
   });
 
   describe("single agents", function () {
     it("refuses a seller agent its organisation removed", async function () {
-      const { escrow, registry, admins, agents, lotIds, orderId } = await loadFixture(fundedOrderFixture);
+      const { sales, escrow, registry, admins, agents, orderId } = await loadFixture(fundedOrderFixture);
       await registry.connect(admins.seller).removeAgent(agents.seller.address);
-      await expect(escrow.connect(agents.seller).deliver(orderId, [lotIds.cheeseA]))
+      await expect(escrow.connect(agents.seller).deliver(orderId, [sales.cheeseA]))
         .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
         .withArgs(agents.seller.address, ANY_ROLE);
     });

@@ -67,6 +67,26 @@ describe("API settlement routes", function () {
     expect(history.find((h) => h.type === "delivered_for_order")!.details.orderId).to.equal(delivered.orderId);
   });
 
+  it("names each delivery's sale, which the batch's sales list shows counted toward the order", async function () {
+    const paid = (await get(node, `/api/v1/orders/${byStatus("completed").orderId}`)).body;
+    const delivery = paid.deliveries[0];
+    const sales = (await get(node, `/api/v1/batches/${delivery.batchId}/sales?from=${paid.sellerOrgId}&to=${paid.buyerOrgId}`)).body;
+    expect(sales.items.map((x: Order) => [x.saleIndex, x.orderId])).to.deep.include([delivery.saleIndex, paid.orderId]);
+    expect(sales.deliverable.saleIndex).to.equal(delivery.saleIndex);
+    expect(paid).to.include({ disputeTimeoutSeconds: 30 * 86_400, defaultSellerShareBps: 5_000 });
+    expect(paid.fundedAt).to.be.a("string");
+  });
+
+  it("shows where an organisation is paid and what the escrow still owes it", async function () {
+    const paid = (await get(node, `/api/v1/orders/${byStatus("completed").orderId}`)).body;
+    const account = (await get(node, `/api/v1/orgs/${paid.sellerOrgId}/settlement`)).body;
+    expect(account.payoutAddress).to.equal(paid.sellerWallet);
+    // The demo's distributor withdrew its payment and the skim milk refund.
+    expect(account.withdrawals.length).to.be.greaterThan(0);
+    expect(account.withdrawals.every((w: Order) => w.to === account.payoutAddress)).to.equal(true);
+    expect(account.owed.find((o: Order) => o.token === paid.token).amount).to.equal("0");
+  });
+
   it("answers an unknown order with 404 order_not_found", async function () {
     expectProblem(await get(node, "/api/v1/orders/999999"), 404, "order_not_found");
   });

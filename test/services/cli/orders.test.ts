@@ -9,7 +9,7 @@ import { glnFor, gtinFor } from "../../../services/gs1/keys";
 import { HANDOVER_KINDS } from "../../../services/provenance/acceptance";
 import { deadlineArg, durationArg, formatTokenAmount, percentBpsArg, tokenAmountArg } from "../../../services/cli/args";
 import type { TestNode } from "../../helpers/node";
-import { sharedNode } from "../api/helpers";
+import { get as apiGet, sharedNode } from "../api/helpers";
 import { json, lotline, oneLine, type Run } from "./run";
 
 /**
@@ -54,8 +54,15 @@ describe("lotline order commands", function () {
     if (typeof expected === "string") expect(line).to.equal(expected);
     else expect(line).to.match(expected);
   };
+  /** A JSON body from the shared node's API. */
+  const get = async (path: string): Promise<unknown> => {
+    const res = await apiGet(node, path);
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    return res.body;
+  };
   const balance = async (address: string) => node.contracts.token.balanceOf(address);
-  const owed = async (address: string) => node.contracts.escrow.owed(token, address);
+  /** What the escrow owes an organisation (money belongs to organisations, not wallets). */
+  const owed = async (orgId: string) => node.contracts.escrow.owed(token, BigInt(orgId));
 
   before(async function () {
     node = await sharedNode();
@@ -145,7 +152,7 @@ describe("lotline order commands", function () {
         "held        0.00 LEUR in escrow",
         "delivered   300 of 300 KGM",
         `  ${detail.deliveries[0].batchId}         300 KGM`,
-        `2940.00 LEUR credited to the seller (${DISTRIBUTOR.address})`,
+        "2940.00 LEUR credited to the seller (org 5 (Helvetia Food Distribution AG))",
       ]) {
         expect(text).to.include(line);
       }
@@ -168,7 +175,6 @@ describe("lotline order commands", function () {
   describe("an order from creation to payment, signed with dev accounts and relayed", function () {
     let orderId: string;
     let portionId: string;
-    let restId: string;
     const termsFile = () => path.join(dataDir, "terms.txt");
 
     it("creates the order as the retailer and prints its id", async function () {
@@ -243,10 +249,13 @@ describe("lotline order commands", function () {
       ok(await cli(["batch", "accept", link, ...dev(DISTRIBUTOR)]));
       ok(await cli(["batch", "offer", link, "--to", RETAILER.org, "--quantity", "120", ...dev(DISTRIBUTOR)]));
       portionId = json(await cli(["--json", "batch", "accept", link, "--gln", glnFor("8012345", 1), ...dev(RETAILER)])).batch.id;
-      ok(await cli(["batch", "offer", link, "--to", RETAILER.org, "--quantity", "80", ...dev(DISTRIBUTOR)]));
-      restId = json(await cli(["--json", "batch", "accept", link, ...dev(RETAILER)])).batch.id;
-      expect(restId).to.equal(await node.contracts.provenance.lotId(BigInt(gtin), lot));
       expect((await node.contracts.provenance.batch(portionId)).custodian).to.equal(BigInt(RETAILER.org));
+      const sales = (await get(`/api/v1/batches/${portionId}/sales?from=${DISTRIBUTOR.org}&to=${RETAILER.org}`)) as {
+        items: { fromOrgId: string; toOrgId: string; quantity: string; orderId: string | null }[];
+        deliverable: { saleIndex: string } | null;
+      };
+      expect(sales.items.map((x) => [x.fromOrgId, x.toOrgId, x.quantity, x.orderId])).to.deep.equal([[DISTRIBUTOR.org, RETAILER.org, "120", null]]);
+      expect(sales.deliverable).to.not.equal(null);
     });
 
     it("refuses a delivery by anyone but the seller, with the contract's error on one line", async function () {
@@ -273,19 +282,31 @@ describe("lotline order commands", function () {
     it("accepts as the retailer: completed, the distributor credited the delivered value", async function () {
       const run = ok(await cli(["order", "accept", orderId, ...dev(RETAILER)]));
       expect(run.stdout).to.include(`accepted the delivery of order ${orderId}; status completed`);
-      expect(run.stdout).to.include(`  1176.00 LEUR credited to the seller (${DISTRIBUTOR.address})`);
+      expect(run.stdout).to.include(`  1176.00 LEUR credited to the seller (org ${DISTRIBUTOR.org})`);
       const order = await show(orderId);
       expect(order).to.include({ status: "completed", held: "0", sellerWallet: DISTRIBUTOR.address });
       expect(order.payments.map((p: { type: string; details: { amount: string } }) => [p.type, p.details.amount])).to.deep.equal([["paid_to_seller", "117600"]]);
-      expect(await owed(DISTRIBUTOR.address)).to.equal(117_600n);
+      expect(await owed(DISTRIBUTOR.org)).to.equal(117_600n);
     });
 
-    it("withdraws as the distributor, then has nothing left to withdraw", async function () {
+    it("withdraws as the distributor's treasury agent to its payout address, then has nothing left to withdraw", async function () {
       const before = await balance(DISTRIBUTOR.address);
       const out = json(await cli(["--json", "order", "withdraw", ...dev(DISTRIBUTOR)]));
-      expect(out).to.include({ function: "withdraw", token, account: DISTRIBUTOR.address, amount: "117600" });
+      expect(out).to.include({ function: "withdraw", token, orgId: DISTRIBUTOR.org, account: DISTRIBUTOR.address, amount: "117600" });
       expect((await balance(DISTRIBUTOR.address)) - before).to.equal(117_600n);
-      await refused(["order", "withdraw", ...dev(DISTRIBUTOR)], `lotline: the escrow owes ${DISTRIBUTOR.address} nothing in LEUR`);
+      await refused(["order", "withdraw", ...dev(DISTRIBUTOR)], `lotline: the escrow owes org ${DISTRIBUTOR.org} nothing in LEUR`);
+      const account = (await get(`/api/v1/orgs/${DISTRIBUTOR.org}/settlement`)) as { payoutAddress: string; owed: { token: string; amount: string }[] };
+      expect(account.payoutAddress).to.equal(DISTRIBUTOR.address);
+      expect(account.owed.find((o) => o.token === token)?.amount).to.equal("0");
+    });
+
+    it("refuses a payout address set by an agent without the org-admin role", async function () {
+      const integration = DEMO_MEMBERS.find((m) => m.key === "distributor")!.integrationAccount;
+      await refused(
+        ["order", "payout-address", RETAILER.address, "--dev-account", String(integration)],
+        new RegExp(`^lotline: the call would revert: IdentityUnauthorizedAgent\\(0x[0-9a-fA-F]{40}, 128\\) \\(call_reverted\\)$`),
+      );
+      expect(await node.contracts.escrow.payoutAddress(BigInt(DISTRIBUTOR.org))).to.equal(DISTRIBUTOR.address);
     });
   });
 
@@ -297,15 +318,16 @@ describe("lotline order commands", function () {
       const zero = `0x${"00".repeat(32)}`;
       await (await as(PROCESSOR).registerLots(lots.map((l) => ({ gtin: BigInt(gtin), lot: l, quantity: 1000n, gln: "", metadataHash: zero })))).wait();
       const ids = await Promise.all(lots.map((l) => node.contracts.provenance.lotId(BigInt(gtin), l)));
+      const created = json(
+        await cli(["--json", "order", "create", ...dev(RETAILER), "--seller", PROCESSOR.org, "--gtin", gtin, "--quantity", "32", "--price", "1", "--deadline", "+2d"]),
+      );
+      ok(await cli(["order", "fund", created.orderId, ...dev(RETAILER)]));
+      // Sold after the order was funded: earlier sales never count.
       for (const id of ids) {
         await (await as(PROCESSOR).offer(id, 1000n, BigInt(RETAILER.org), HANDOVER_KINDS.both)).wait();
         await (await as(RETAILER).accept(id, "")).wait();
       }
       await node.synced();
-      const created = json(
-        await cli(["--json", "order", "create", ...dev(RETAILER), "--seller", PROCESSOR.org, "--gtin", gtin, "--quantity", "32", "--price", "1", "--deadline", "+2d"]),
-      );
-      ok(await cli(["order", "fund", created.orderId, ...dev(RETAILER)]));
       const run = ok(await cli(["order", "deliver", created.orderId, ...ids, ...dev(PROCESSOR)]));
       expect(run.stdout).to.include(`delivered 32 KGM in 32 batches for order ${created.orderId}: 32 of 32 KGM delivered; status delivered`);
       expect((await show(created.orderId)).deliveries).to.have.length(32);
@@ -325,9 +347,14 @@ describe("lotline order commands", function () {
       batchId = await node.contracts.provenance.lotId(BigInt(gtin), lot);
     });
 
-    it("funds with --rpc-url, delivers, rejects part, and the auditor resolves with a split", async function () {
+    it("funds with --rpc-url, sells and delivers, rejects part, and the auditor resolves with a split", async function () {
       ok(await cli(["order", "fund", orderId, ...dev(RETAILER), "--rpc-url", node.chain!.url], { LOTLINE_CHAIN_PORT: "1" }));
-      ok(await cli(["order", "deliver", orderId, `https://id.gs1.org/01/${gtin}/10/${lot}`, ...dev(DISTRIBUTOR)]));
+      const link = `https://id.gs1.org/01/${gtin}/10/${lot}`;
+      // Goods sold before the order was funded would not count: the distributor sells the rest now.
+      ok(await cli(["batch", "offer", link, "--to", RETAILER.org, "--quantity", "80", ...dev(DISTRIBUTOR)]));
+      const restId = json(await cli(["--json", "batch", "accept", link, ...dev(RETAILER)])).batch.id;
+      expect(restId).to.equal(batchId);
+      ok(await cli(["order", "deliver", orderId, link, ...dev(DISTRIBUTOR)]));
       const rejected = ok(await cli(["order", "reject", orderId, "--quantity", "30", "--reason", "six cartons crushed", ...dev(RETAILER)]));
       expect(rejected.stdout).to.include(`rejected 30 KGM of order ${orderId}: six cartons crushed; status disputed`);
       expect(rejected.stdout).to.include(`org 7 (Food Safety Audit Bureau) settles it with: lotline order resolve ${orderId} --seller-share <percent>`);
@@ -337,24 +364,24 @@ describe("lotline order commands", function () {
       // the certifier (an auditor of org 8) not the order's arbiter.
       await refused(["order", "resolve", orderId, "--seller-share", "50", ...dev(RETAILER)], `lotline: the call would revert: IdentityUnauthorizedAgent(${RETAILER.address}, 32) (call_reverted)`);
       await refused(["order", "resolve", orderId, "--seller-share", "50", ...dev(CERTIFIER)], `lotline: the call would revert: SettlementNotArbiter(${orderId}, ${CERTIFIER.address}) (call_reverted)`);
-      const sellerBefore = await owed(DISTRIBUTOR.address);
-      const buyerBefore = await owed(RETAILER.address);
+      const sellerBefore = await owed(DISTRIBUTOR.org);
+      const buyerBefore = await owed(RETAILER.org);
       const resolved = ok(await cli(["order", "resolve", orderId, "--seller-share", "50", ...dev(AUDITOR)]));
       // 50 KGM uncontested (490.00) + half of 30 KGM (147.00) to the seller; the rest (147.00) back.
       expect(resolved.stdout).to.include(`resolved order ${orderId}: 50% of the contested value to the seller; status resolved`);
-      expect(resolved.stdout).to.include(`  637.00 LEUR credited to the seller (${DISTRIBUTOR.address})`);
-      expect(resolved.stdout).to.include(`  147.00 LEUR credited to the buyer (${RETAILER.address})`);
-      expect((await owed(DISTRIBUTOR.address)) - sellerBefore).to.equal(63_700n);
-      expect((await owed(RETAILER.address)) - buyerBefore).to.equal(14_700n);
+      expect(resolved.stdout).to.include(`  637.00 LEUR credited to the seller (org ${DISTRIBUTOR.org})`);
+      expect(resolved.stdout).to.include(`  147.00 LEUR credited to the buyer (org ${RETAILER.org})`);
+      expect((await owed(DISTRIBUTOR.org)) - sellerBefore).to.equal(63_700n);
+      expect((await owed(RETAILER.org)) - buyerBefore).to.equal(14_700n);
       const order = await show(orderId);
       expect(order).to.include({ status: "resolved", held: "0", contested: "0" });
       expect(order.disputes.map((d: { type: string }) => d.type)).to.deep.equal(["rejected", "resolved"]);
       expect(order.deliveries.map((d: { batchId: string }) => d.batchId)).to.deep.equal([batchId]);
 
       const withdrawn = ok(await cli(["order", "withdraw", ...dev(RETAILER)]));
-      expect(withdrawn.stdout.trim()).to.equal(`withdrew ${formatTokenAmount(buyerBefore + 14_700n, 2)} LEUR to ${RETAILER.address}`);
+      expect(withdrawn.stdout.trim()).to.equal(`withdrew ${formatTokenAmount(buyerBefore + 14_700n, 2)} LEUR of org ${RETAILER.org} to ${RETAILER.address}`);
       ok(await cli(["order", "withdraw", ...dev(DISTRIBUTOR)]));
-      expect(await owed(DISTRIBUTOR.address)).to.equal(0n);
+      expect(await owed(DISTRIBUTOR.org)).to.equal(0n);
     });
   });
 
@@ -392,12 +419,13 @@ describe("lotline order commands", function () {
       await refused(["order", "accept", "999999", ...dev(RETAILER)], "lotline: no order 999999 (order_not_found)");
     });
 
-    it("a rejection of an order without an arbiter; then the order is cancelled by its seller", async function () {
+    it("a rejection of an order nothing was delivered for; then the order is cancelled by its seller", async function () {
       const created = json(await cli(["--json", ...create([])]));
       expect(created.order.arbiterOrgId).to.equal(null);
+      expect(created.order).to.include({ disputeTimeoutSeconds: 30 * 86_400, defaultSellerShareBps: 5_000 });
       await refused(
         ["order", "reject", created.orderId, "--quantity", "1", "--reason", "late", ...dev(RETAILER)],
-        `lotline: order ${created.orderId} has no arbiter, so a rejection could never be settled: accept the delivery or wait for release`,
+        `lotline: the call would revert: SettlementWrongStatus(${created.orderId}, 1) (call_reverted)`,
       );
       const cancelled = ok(await cli(["order", "cancel", created.orderId, ...dev(DISTRIBUTOR)]));
       expect(cancelled.stdout.trim()).to.equal(`cancelled order ${created.orderId}; status cancelled`);
