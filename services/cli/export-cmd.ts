@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { collectBundle, writeBundleDir } from "../export/exporter";
+import { assertNewTarget, collectBundle, writeBundleDir } from "../export/exporter";
 import { verifyBundle } from "../export/verify-run";
 import type { Check } from "../export/verify";
 import { apiRequest, apiUrl, CliError } from "./client";
@@ -24,6 +24,11 @@ export function registerExportCommands(program: Command, print: Print, json: () 
       .option("--max-depth <n>", "how many lineage steps to follow each way (default 50)"),
   ).action(async (ref: string, dir: string, opts: SignerOptions & { maxDepth?: string }) => {
     const maxDepth = opts.maxDepth === undefined ? 50 : wholeNumberArg(opts.maxDepth, "--max-depth", 1000);
+    try {
+      assertNewTarget(dir);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
     const { signer } = await actor(opts);
     const token = await signIn(signer);
     const session = await apiRequest<{ orgId: string }>("GET", "/api/v1/auth/session", { token });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { JsonFragment } from "ethers";
 import { INTERFACES, type ContractName } from "../chain/contracts";
 import type { ProvenRecord, ProvenRecordClass } from "./records";
 
@@ -73,7 +74,7 @@ export interface Bundle {
   root: string;
   deployment: BundleDeployment;
   /** Per contract, the JSON ABI fragments of the events and functions the checks use (and no others). */
-  abi: Partial<Record<ContractName, string[]>>;
+  abi: Partial<Record<ContractName, JsonFragment[]>>;
   lineage: {
     root: string;
     direction: "both";
@@ -189,7 +190,7 @@ export const ALWAYS_USED: { contract: ContractName; kind: "function" | "event"; 
 ];
 
 /** The JSON ABI fragments of exactly the events named by the bundle's chain references, and ALWAYS_USED. */
-export function abiFragments(refs: Pick<ChainRef, "contract" | "event">[]): Partial<Record<ContractName, string[]>> {
+export function abiFragments(refs: Pick<ChainRef, "contract" | "event">[]): Partial<Record<ContractName, JsonFragment[]>> {
   const wanted = new Map<ContractName, Set<string>>();
   const add = (contract: ContractName, kind: "function" | "event", name: string) => {
     const fragment = kind === "event" ? INTERFACES[contract].getEvent(name) : INTERFACES[contract].getFunction(name);
@@ -199,5 +200,7 @@ export function abiFragments(refs: Pick<ChainRef, "contract" | "event">[]): Part
   };
   for (const ref of refs) add(ref.contract, "event", ref.event);
   for (const used of ALWAYS_USED) add(used.contract, used.kind, used.name);
-  return Object.fromEntries([...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, set]) => [c, [...set].sort()]));
+  return Object.fromEntries(
+    [...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, set]) => [c, [...set].sort().map((f) => JSON.parse(f) as JsonFragment)]),
+  );
 }

@@ -261,15 +261,21 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
   };
 }
 
+/** Throws unless `dir` does not exist or is an empty directory (checked before anything is fetched, and again before writing). */
+export function assertNewTarget(dir: string): void {
+  const target = path.resolve(dir);
+  if (fs.existsSync(target) && (!fs.statSync(target).isDirectory() || fs.readdirSync(target).length > 0)) {
+    throw new Error(`${dir} exists and is not an empty directory: give a new directory for the bundle`);
+  }
+}
+
 /**
  * Writes the bundle's files into `dir`, which must not exist or be empty. The files go to a
  * sibling directory first and are renamed into place at the end: an error leaves nothing half-written.
  */
 export function writeBundleDir(dir: string, bundle: Bundle): { files: number } {
   const target = path.resolve(dir);
-  if (fs.existsSync(target) && (!fs.statSync(target).isDirectory() || fs.readdirSync(target).length > 0)) {
-    throw new Error(`${dir} exists and is not an empty directory: give a new directory for the bundle`);
-  }
+  assertNewTarget(dir);
   const files = bundleFiles(bundle, bundleReadme(bundle));
   const staging = `${target}.partial-${process.pid}-${Date.now()}`;
   try {

@@ -1,6 +1,6 @@
 import { encodeBytes32String, Fragment, Interface, type LogDescription } from "ethers";
 import { INTERFACES, type ContractName } from "../chain/contracts";
-import { parseQuantity } from "../provenance/quantity";
+import { QUANTITY_DECIMALS } from "../provenance/quantity";
 import type { Bundle, BundleDeployment, BundleEdge, ChainRef, CustodyEntry, ProductRegistration } from "./bundle";
 import { checkRecord, type ProvenRecord } from "./records";
 
@@ -57,7 +57,13 @@ export function normalise(value: unknown): string | string[] {
   return /^0x[0-9a-fA-F]*$/.test(text) ? text.toLowerCase() : text;
 }
 
-const raw = (quantity: unknown) => parseQuantity(String(quantity)).toString();
+/** A decimal quantity (up to 3 decimals, zero allowed: a remainder may be nothing) as the chain's fixed-point integer. */
+function raw(quantity: unknown): string {
+  const text = String(quantity);
+  if (!/^[0-9]{1,36}(\.[0-9]{1,3})?$/.test(text)) throw new Error(`quantity "${text}" is not a decimal with at most 3 decimals`);
+  const [whole, fraction = ""] = text.split(".");
+  return (BigInt(whole) * 10n ** BigInt(QUANTITY_DECIMALS) + BigInt(fraction.padEnd(QUANTITY_DECIMALS, "0"))).toString();
+}
 const id = (value: unknown) => String(value ?? "").toLowerCase();
 const text = (value: unknown) => (value === null || value === undefined ? "" : String(value));
 
@@ -351,7 +357,7 @@ export function checkAbi(abi: Bundle["abi"]): Check[] {
     for (const json of fragments ?? []) {
       let fragment: Fragment;
       try {
-        fragment = Fragment.from(JSON.parse(json));
+        fragment = Fragment.from(json);
       } catch (err) {
         out.push({ check: "abi", subject: `${contract}`, ok: false, detail: `an ABI fragment does not parse: ${(err as Error).message}` });
         continue;
