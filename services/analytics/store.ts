@@ -462,6 +462,8 @@ export interface RunFilters {
   from?: number;
   to?: number;
   includeSuperseded?: boolean;
+  /** Runs that consumed or produced this batch. */
+  batchId?: string;
 }
 
 export interface RunProof extends AnchorProof {
@@ -494,6 +496,10 @@ export function createAnalyticsStore(db: Db) {
     if (filters.to !== undefined) {
       parts.push("start_ms < ?");
       params.push(filters.to);
+    }
+    if (filters.batchId !== undefined) {
+      parts.push("run_id IN (SELECT run_id FROM production_run_batches WHERE batch_id = ?)");
+      params.push(filters.batchId.toLowerCase());
     }
     if (!filters.includeSuperseded) parts.push("superseded_by IS NULL");
     return { clause: parts.length > 0 ? parts.join(" AND ") : "1 = 1", params };

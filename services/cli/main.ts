@@ -14,6 +14,7 @@ import { registerOrderCommands } from "./order-cmd";
 import { registerEpcisCommands } from "./epcis-cmd";
 import { registerModelCommands } from "./model-cmd";
 import { registerGrantCommands } from "./grant-cmd";
+import { registerExportCommands } from "./export-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -137,6 +138,7 @@ registerOrderCommands(program, print);
 registerEpcisCommands(program, print);
 registerModelCommands(program, print);
 registerGrantCommands(program, print);
+registerExportCommands(program, print, json);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

@@ -19,6 +19,8 @@ export interface EpcisTimelineEntry {
     recordId: string;
     eventID: string;
     hashId: string;
+    /** The organisation that captured the event: the record's owner. */
+    orgId: string;
     eventType: string;
     action: string | null;
     bizStep: string | null;
@@ -35,6 +37,7 @@ export function batchIdentifiers(batch: { gtin: string; lot: string }, ssccs: st
 
 interface Row {
   seq: number;
+  org_id: number;
   event_id: string;
   hash_id: string;
   event_type: string;
@@ -52,7 +55,7 @@ function eventsNaming(db: Db, ids: string[]): Row[] {
   // One placeholder per identifier; every value is a bound parameter.
   return db
     .prepare(
-      `SELECT e.seq, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash
+      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash
        FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
        WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")}))
        ORDER BY e.event_time, e.seq`,
@@ -70,6 +73,7 @@ export function epcisTimeline(db: Db, batch: { gtin: string; lot: string }, sscc
       recordId: recordIdOf(r.seq),
       eventID: r.event_id,
       hashId: r.hash_id,
+      orgId: String(r.org_id),
       eventType: r.event_type,
       action: r.action,
       bizStep: r.biz_step === null ? null : (bareTerm("bizStep", r.biz_step) ?? r.biz_step),

@@ -124,6 +124,17 @@ describe("API analytics routes", function () {
       expect(res.body).to.deep.equal({ items: [], nextCursor: null });
     });
 
+    it("filters by a batch the runs consumed or produced", async function () {
+      const { items } = await all(`/api/v1/production-runs?batch=${pooled}`, 500);
+      expect(items.length).to.be.greaterThan(0);
+      for (const r of items) {
+        const lines = [...(r.inputs as { batchId?: string }[]), ...(r.outputs as { batchId?: string }[])];
+        expect(lines.map((l) => l.batchId?.toLowerCase())).to.include(pooled.toLowerCase());
+      }
+      expect((await ok(`/api/v1/production-runs?batch=0x${"00".repeat(32)}`)).body).to.deep.equal({ items: [], nextCursor: null });
+      expectProblem(await get(node, "/api/v1/production-runs?batch=0x12"), 400, "invalid_request");
+    });
+
     it("refuses bad list parameters", async function () {
       expectProblem(await get(node, "/api/v1/production-runs?from=yesterday"), 400, "invalid_request");
       expectProblem(await get(node, "/api/v1/production-runs?from=2025-02-01&to=2025-01-01"), 400, "invalid_request");

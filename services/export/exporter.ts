@@ -1,0 +1,291 @@
+import fs from "node:fs";
+import path from "node:path";
+import { INTERFACES } from "../chain/contracts";
+import { documentEvents } from "../epcis/hash";
+import {
+  abiFragments,
+  BUNDLE_FORMAT,
+  bundleFiles,
+  type Bundle,
+  type BundleEdge,
+  type BundleGap,
+  type ChainRef,
+  type CustodyEntry,
+  type ProductRegistration,
+} from "./bundle";
+import { checkRecord, type ProvenRecord, type RecordProof } from "./records";
+import { custodyExpectation } from "./verify";
+import { bundleReadme } from "./readme";
+
+/**
+ * `lotline export`: collects a bundle from a Lotline node's HTTP API, signed in as the exporter, so
+ * that it holds exactly what the API serves that exporter (the visibility rules apply to the export
+ * as to any read), then writes it as a directory. The I/O half; the model is bundle.ts.
+ */
+export interface ExportApi {
+  /** The API's base URL (recorded in the bundle as its source). */
+  url: string;
+  /** GET as the signed-in exporter; a refusal throws an error carrying the HTTP `status`. */
+  get<T>(path: string): Promise<T>;
+}
+
+export interface ExportOptions {
+  ref: string;
+  maxDepth?: number;
+  exportedBy: { address: string; orgId: string | null };
+  now?: () => Date;
+  progress?: (message: string) => void;
+}
+
+interface Batch extends Record<string, unknown> {
+  id: string;
+  gtin: string;
+  depth: number;
+}
+interface HistoryItem {
+  type: string;
+  at: string;
+  blockNumber?: number;
+  logIndex?: number;
+  transactionHash?: string;
+  details: Record<string, unknown>;
+}
+interface AnchorProofJson {
+  recordId: string;
+  leaf: string;
+  status: "pending" | "anchored";
+  merkleRoot: string | null;
+  proof: string[];
+  transactionHash: string | null;
+  blockNumber: number | null;
+  anchoredBy: { orgId: string; name: string | null } | null;
+}
+
+const batchPath = (id: string) => `/api/v1/batches/${encodeURIComponent(id)}`;
+const statusOf = (err: unknown) => (err as { status?: number }).status;
+const refused = (err: unknown) => statusOf(err) === 401 || statusOf(err) === 403;
+
+/** Fields the run routes add to a stored run record (outside the hashed document). */
+const RUN_VIEW_FIELDS = ["status", "supersededBy", "metrics", "anchor"];
+
+export async function collectBundle(api: ExportApi, options: ExportOptions): Promise<Bundle> {
+  const progress = options.progress ?? (() => undefined);
+  const maxDepth = options.maxDepth ?? 50;
+  const gaps: BundleGap[] = [];
+
+  const deployment = await api.get<Bundle["deployment"]>("/api/v1/deployment");
+  const root = await api.get<{ id: string }>(batchPath(options.ref));
+  const trace = await api.get<{ root: string; nodes: Batch[]; edges: Omit<BundleEdge, "chain">[]; truncated: boolean }>(
+    `${batchPath(root.id)}/trace?direction=both&maxDepth=${maxDepth}`,
+  );
+  progress(`lineage: ${trace.nodes.length} batches, ${trace.edges.length} edges`);
+
+  const histories = new Map<string, HistoryItem[]>();
+  for (const node of trace.nodes) histories.set(node.id, (await api.get<{ items: HistoryItem[] }>(`${batchPath(node.id)}/history`)).items);
+
+  // Each edge's proof is in its output's timeline: the BatchSplit of a split, the LineageEdge of any other flow.
+  const edges: BundleEdge[] = trace.edges.map((edge) => {
+    const split = edge.type === "split";
+    const item = [...(histories.get(edge.to) ?? [])]
+      .reverse()
+      .find((i) =>
+        split
+          ? i.type === "split_from" && String(i.details.parent).toLowerCase() === edge.from.toLowerCase()
+          : i.type === "made_from" && String(i.details.input).toLowerCase() === edge.from.toLowerCase(),
+      );
+    const chain: ChainRef | null =
+      item?.transactionHash && item.blockNumber !== undefined && item.logIndex !== undefined
+        ? { contract: "provenance", event: split ? "BatchSplit" : "LineageEdge", transactionHash: item.transactionHash, blockNumber: item.blockNumber, logIndex: item.logIndex }
+        : null;
+    return { ...edge, chain };
+  });
+
+  const custody: CustodyEntry[] = [];
+  for (const [batchId, items] of histories) {
+    for (const item of items) {
+      if (item.type === "epcis" || !item.transactionHash || item.blockNumber === undefined || item.logIndex === undefined) continue;
+      const chainless = { batchId, type: item.type, at: item.at, details: item.details };
+      let event: { contract: ChainRef["contract"]; event: string } | null = null;
+      try {
+        const expected = custodyExpectation({ ...chainless, chain: null as unknown as ChainRef });
+        if (expected && INTERFACES[expected.contract].getEvent(expected.event)) event = expected;
+      } catch {
+        event = null;
+      }
+      if (!event) {
+        gaps.push({
+          class: "CUSTODY",
+          subject: `${batchId} ${item.type} at ${item.transactionHash}:${item.logIndex}`,
+          owner: null,
+          reason: "not_verifiable",
+          detail: `this exporter cannot tie a "${item.type}" entry to a contract event`,
+        });
+        continue;
+      }
+      custody.push({ ...chainless, chain: { ...event, transactionHash: item.transactionHash, blockNumber: item.blockNumber, logIndex: item.logIndex } });
+    }
+  }
+
+  const records: ProvenRecord[] = [];
+  /** Adds a record when it can be proven as its owner's; otherwise says why not. */
+  const offer = (pr: Omit<ProvenRecord, "leaf" | "proof">, anchor: AnchorProofJson | null, subject: string) => {
+    if (!anchor || anchor.status !== "anchored" || !anchor.merkleRoot || !anchor.anchoredBy) {
+      gaps.push({ class: pr.class, subject, owner: pr.owner, reason: "pending", detail: "not anchored on-chain yet" });
+      return;
+    }
+    if (anchor.anchoredBy.orgId !== pr.owner) {
+      gaps.push({
+        class: pr.class,
+        subject,
+        owner: pr.owner,
+        reason: "not_anchored_by_owner",
+        detail: `anchored by organisation ${anchor.anchoredBy.orgId}, not by its owner (organisation ${pr.owner})`,
+      });
+      return;
+    }
+    const proof: RecordProof = {
+      merkleRoot: anchor.merkleRoot,
+      proof: anchor.proof,
+      anchoredBy: anchor.anchoredBy,
+      transactionHash: anchor.transactionHash,
+      blockNumber: anchor.blockNumber,
+    };
+    const proven = { ...pr, leaf: anchor.leaf, proof } as ProvenRecord;
+    const problem = checkRecord(proven);
+    if (problem) {
+      gaps.push({ class: pr.class, subject, owner: pr.owner, reason: "not_verifiable", detail: `as served: ${problem.detail}` });
+      return;
+    }
+    records.push(proven);
+  };
+  /** Runs `fetch`; a refusal (401/403) or an absent record becomes a gap. */
+  const attempt = async (gap: Omit<BundleGap, "reason" | "detail">, fetch: () => Promise<void>) => {
+    try {
+      await fetch();
+    } catch (err) {
+      if (refused(err)) gaps.push({ ...gap, reason: "not_shared", detail: (err as Error).message });
+      else if (statusOf(err) === 404) gaps.push({ ...gap, reason: "not_verifiable", detail: (err as Error).message });
+      else throw err;
+    }
+  };
+
+  // Product master data, and each GTIN's on-chain registration (which names the owner).
+  const products: ProductRegistration[] = [];
+  for (const gtin of [...new Set(trace.nodes.map((n) => n.gtin))]) {
+    await attempt({ class: "PRODUCT", subject: `GTIN ${gtin}`, owner: null }, async () => {
+      const p = await api.get<{ gtin: string; orgId: string; masterData: Record<string, unknown> | null; transactionHash: string; blockNumber: number; anchor: AnchorProofJson | null }>(
+        `/api/v1/products/${gtin}`,
+      );
+      products.push({ gtin: p.gtin, owner: p.orgId, chain: { contract: "provenance", event: "ProductRegistered", transactionHash: p.transactionHash, blockNumber: p.blockNumber, logIndex: null } });
+      if (!p.masterData) {
+        gaps.push({ class: "PRODUCT", subject: `GTIN ${gtin}`, owner: p.orgId, reason: "not_verifiable", detail: "the node does not hold the master data" });
+        return;
+      }
+      offer({ class: "PRODUCT", owner: p.orgId, recordId: p.anchor?.recordId ?? `product:${gtin}`, record: p.masterData }, p.anchor, `GTIN ${gtin}`);
+    });
+  }
+
+  // Production runs that consumed or produced a batch of the lineage.
+  const runIds = new Set<string>();
+  for (const node of trace.nodes) {
+    await attempt({ class: "PRODUCTION_RUN", subject: `runs of batch ${node.id}`, owner: null }, async () => {
+      let cursor: string | null = null;
+      do {
+        const query = new URLSearchParams({ batch: node.id, limit: "500", ...(cursor ? { cursor } : {}) });
+        const page: { items: { id: string }[]; nextCursor: string | null } = await api.get(`/api/v1/production-runs?${query}`);
+        for (const run of page.items) runIds.add(run.id);
+        cursor = page.nextCursor;
+      } while (cursor);
+    });
+  }
+  for (const runId of runIds) {
+    await attempt({ class: "PRODUCTION_RUN", subject: runId, owner: null }, async () => {
+      const run = await api.get<Record<string, unknown> & { orgId: string; anchor: AnchorProofJson | null }>(`/api/v1/production-runs/${runId}`);
+      const record = Object.fromEntries(Object.entries(run).filter(([key]) => !RUN_VIEW_FIELDS.includes(key)));
+      offer({ class: "PRODUCTION_RUN", owner: String(run.orgId), recordId: run.anchor?.recordId ?? `production-run:${runId}`, record }, run.anchor, runId);
+    });
+  }
+  progress(`records: ${runIds.size} production runs`);
+
+  // EPCIS events naming a batch of the lineage (or a logistic unit it was packed in).
+  const seen = new Set<string>();
+  for (const items of histories.values()) {
+    for (const item of items) {
+      if (item.type !== "epcis") continue;
+      const recordId = String(item.details.recordId);
+      const eventID = String(item.details.eventID);
+      if (seen.has(recordId)) continue;
+      seen.add(recordId);
+      const owner = item.details.orgId === undefined ? null : String(item.details.orgId);
+      await attempt({ class: "EPCIS", subject: recordId, owner }, async () => {
+        if (owner === null) {
+          gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: "the node does not say which organisation captured the event" });
+          return;
+        }
+        const event = encodeURIComponent(eventID);
+        const doc = await api.get<unknown>(`/epcis/events/${event}`);
+        const links = await api.get<{ records: { recordId: string }[] }>(`/epcis/events/${event}/links`);
+        const index = links.records.findIndex((r) => r.recordId === recordId);
+        const stored = documentEvents(doc)[index];
+        if (!stored) {
+          gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: `the node did not serve record ${recordId} of event ${eventID}` });
+          return;
+        }
+        const proof = await api.get<AnchorProofJson>(`/epcis/events/${event}/proof?recordId=${encodeURIComponent(recordId)}`);
+        offer({ class: "EPCIS", owner, recordId, record: { event: stored.event, context: stored.context } }, { ...proof, recordId }, recordId);
+      });
+    }
+  }
+  progress(`records: ${records.length} proven, ${gaps.length} gaps`);
+
+  const refs = [...edges.flatMap((e) => (e.chain ? [e.chain] : [])), ...custody.map((c) => c.chain), ...products.map((p) => p.chain)];
+  return {
+    format: BUNDLE_FORMAT,
+    exportedAt: (options.now ?? (() => new Date()))().toISOString(),
+    exportedBy: options.exportedBy,
+    source: api.url,
+    root: root.id,
+    deployment: {
+      chainId: deployment.chainId,
+      genesisHash: deployment.genesisHash,
+      startBlock: deployment.startBlock,
+      contracts: deployment.contracts,
+      contractsVersion: deployment.contractsVersion,
+    },
+    abi: abiFragments(refs),
+    lineage: { root: trace.root, direction: "both", maxDepth, truncated: trace.truncated, nodes: trace.nodes, edges },
+    custody,
+    products,
+    records,
+    gaps,
+  };
+}
+
+/** Throws unless `dir` does not exist or is an empty directory (checked before anything is fetched, and again before writing). */
+export function assertNewTarget(dir: string): void {
+  const target = path.resolve(dir);
+  if (fs.existsSync(target) && (!fs.statSync(target).isDirectory() || fs.readdirSync(target).length > 0)) {
+    throw new Error(`${dir} exists and is not an empty directory: give a new directory for the bundle`);
+  }
+}
+
+/**
+ * Writes the bundle's files into `dir`, which must not exist or be empty. The files go to a
+ * sibling directory first and are renamed into place at the end: an error leaves nothing half-written.
+ */
+export function writeBundleDir(dir: string, bundle: Bundle): { files: number } {
+  const target = path.resolve(dir);
+  assertNewTarget(dir);
+  const files = bundleFiles(bundle, bundleReadme(bundle));
+  const staging = `${target}.partial-${process.pid}-${Date.now()}`;
+  try {
+    fs.mkdirSync(staging, { recursive: true });
+    for (const [name, content] of files) fs.writeFileSync(path.join(staging, name), content);
+    if (fs.existsSync(target)) fs.rmdirSync(target);
+    fs.renameSync(staging, target);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  return { files: files.size };
+}
