@@ -449,7 +449,7 @@ export function recordProductionRun(
       if (marked.changes !== 1)
         throw new ProductionRunError(409, "already_superseded", `production run ${corrected.run_id} was already corrected`);
     }
-    queueForAnchoring(db, { recordId: runRecordId(record.id), kind: RUN_ANCHOR_KIND, hash });
+    queueForAnchoring(db, { recordId: runRecordId(record.id), kind: RUN_ANCHOR_KIND, hash, ownerOrg: Number(record.orgId) });
     return { record, created: true };
   })();
 }

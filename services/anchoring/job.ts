@@ -10,6 +10,12 @@ export interface AnchorJobOptions {
   db: Db;
   /** The AnchorRegistry connected with this service's integration key (an active agent). */
   anchors: AnchorRegistry;
+  /**
+   * The AnchorRegistry connected with the integration key of each other organisation the node
+   * serves: a record is anchored by its owner's key, so those it is shared with can check it
+   * against the owner's anchor. Records of an organisation without a key here fall back to `anchors`.
+   */
+  orgAnchors?: AnchorRegistry[];
   /** Where the records can be fetched, for the anchor's `uri`. */
   recordsUrl: () => string;
   /** A submitted root not seen on the indexed chain after this long is submitted again. */
@@ -49,11 +55,11 @@ export function createAnchorJob(options: AnchorJobOptions) {
     ).run(now() - resubmitAfter).changes;
   }
 
-  /** The organisation the job's key anchors as (an active agent's), read from the chain each run. */
-  async function anchoringOrg(): Promise<bigint | null> {
-    const runner = options.anchors.runner as { getAddress?: () => Promise<string> } | null;
+  /** The organisation a key anchors as (an active agent's), read from the chain each run. */
+  async function anchoringOrg(anchors: AnchorRegistry): Promise<bigint | null> {
+    const runner = anchors.runner as { getAddress?: () => Promise<string> } | null;
     if (!runner?.getAddress) throw new Error("the anchor job needs an AnchorRegistry connected with a signer");
-    const registry = ConsortiumRegistry__factory.connect(await options.anchors.registry(), options.anchors.runner);
+    const registry = ConsortiumRegistry__factory.connect(await anchors.registry(), anchors.runner);
     try {
       return await registry.requireAgent(await runner.getAddress(), rolesToMask(ROLE_NAMES));
     } catch (err) {
@@ -63,53 +69,75 @@ export function createAnchorJob(options: AnchorJobOptions) {
     }
   }
 
+  /** Anchors one tree of queued records of one kind and owner with `anchors` (as organisation `org`). */
+  async function anchorGroup(
+    kind: string,
+    ownerOrg: number | null,
+    anchors: AnchorRegistry,
+    org: bigint,
+  ): Promise<{ root: string; kind: string; count: number } | null> {
+    const rows = prepared(
+      db,
+      `SELECT record_id, leaf FROM anchor_outbox WHERE root IS NULL AND kind = ? AND owner_org IS ? ORDER BY created_at, record_id LIMIT ?`,
+    ).all(kind, ownerOrg, maxLeaves) as { record_id: string; leaf: string }[];
+    if (rows.length === 0) return null;
+    const leaves = rows.map((r) => r.leaf);
+    const root = merkleTree(leaves).root;
+    db.transaction(() => {
+      // The same leaves formed again (after a lost anchor) are anchored again as the key's current organisation.
+      prepared(
+        db,
+        `INSERT INTO anchor_batches (root, kind, leaves, created_at, org_id) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (root) DO UPDATE SET org_id = excluded.org_id`,
+      ).run(root, kind, JSON.stringify(leaves), new Date().toISOString(), Number(org));
+      const mark = prepared(db, `UPDATE anchor_outbox SET root = ?, submitted_at = ? WHERE record_id = ?`);
+      for (const row of rows) mark.run(root, now(), row.record_id);
+    })();
+    let txHash: string | null = null;
+    try {
+      const tx = await anchors.anchor(encodeBytes32String(kind), root, rows.length, `${options.recordsUrl()}/api/v1/anchors/${root}?org=${org}`);
+      txHash = tx.hash;
+      const receipt = await tx.wait();
+      if (receipt) await options.indexed?.(receipt.blockNumber);
+    } catch (err) {
+      const revert = decodeRevert((err as { data?: string }).data);
+      // A failed send leaves a NonceManager counting a nonce the chain never used: resync it.
+      (anchors.runner as { reset?: () => void } | null)?.reset?.();
+      // AnchorExists names the organisation: only our own earlier anchor of this root counts as done.
+      const ours = revert?.name === "AnchorExists" && revert.args[0] === String(org);
+      if (!ours) {
+        options.log?.warn({ err: revert?.text ?? (err as Error).message, root }, "anchoring failed; will retry");
+        return null;
+      }
+    }
+    prepared(db, `UPDATE anchor_outbox SET submitted_tx = ? WHERE root = ?`).run(txHash, root);
+    options.log?.info({ root, kind, count: rows.length, org: String(org) }, "anchored records");
+    return { root, kind, count: rows.length };
+  }
+
   async function runOnce(): Promise<{ requeued: number; anchored: { root: string; kind: string; count: number }[] }> {
     const requeued = requeueLost();
     if (requeued > 0) options.log?.warn({ requeued }, "re-anchoring records whose anchor is not on the chain");
     const anchored: { root: string; kind: string; count: number }[] = [];
     const queued = prepared(db, `SELECT 1 FROM anchor_outbox WHERE root IS NULL LIMIT 1`).get();
     if (!queued) return { requeued, anchored };
-    const org = await anchoringOrg();
-    if (org === null) return { requeued, anchored };
-    const kinds = (prepared(db, `SELECT DISTINCT kind FROM anchor_outbox WHERE root IS NULL ORDER BY kind`).all() as { kind: string }[]).map((r) => r.kind);
-    for (const kind of kinds) {
-      const rows = prepared(db, `SELECT record_id, leaf FROM anchor_outbox WHERE root IS NULL AND kind = ? ORDER BY created_at, record_id LIMIT ?`).all(
-        kind,
-        maxLeaves,
-      ) as { record_id: string; leaf: string }[];
-      if (rows.length === 0) continue;
-      const leaves = rows.map((r) => r.leaf);
-      const root = merkleTree(leaves).root;
-      db.transaction(() => {
-        // The same leaves formed again (after a lost anchor) are anchored again as the key's current organisation.
-        prepared(
-          db,
-          `INSERT INTO anchor_batches (root, kind, leaves, created_at, org_id) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (root) DO UPDATE SET org_id = excluded.org_id`,
-        ).run(root, kind, JSON.stringify(leaves), new Date().toISOString(), Number(org));
-        const mark = prepared(db, `UPDATE anchor_outbox SET root = ?, submitted_at = ? WHERE record_id = ?`);
-        for (const row of rows) mark.run(root, now(), row.record_id);
-      })();
-      let txHash: string | null = null;
-      try {
-        const tx = await options.anchors.anchor(encodeBytes32String(kind), root, rows.length, `${options.recordsUrl()}/api/v1/anchors/${root}?org=${org}`);
-        txHash = tx.hash;
-        const receipt = await tx.wait();
-        if (receipt) await options.indexed?.(receipt.blockNumber);
-      } catch (err) {
-        const revert = decodeRevert((err as { data?: string }).data);
-        // A failed send leaves a NonceManager counting a nonce the chain never used: resync it.
-        (options.anchors.runner as { reset?: () => void } | null)?.reset?.();
-        // AnchorExists names the organisation: only our own earlier anchor of this root counts as done.
-        const ours = revert?.name === "AnchorExists" && revert.args[0] === String(org);
-        if (!ours) {
-          options.log?.warn({ err: revert?.text ?? (err as Error).message, root }, "anchoring failed; will retry");
-          continue;
-        }
-      }
-      prepared(db, `UPDATE anchor_outbox SET submitted_tx = ? WHERE root = ?`).run(txHash, root);
-      anchored.push({ root, kind, count: rows.length });
-      options.log?.info({ root, kind, count: rows.length }, "anchored records");
+    // Which key anchors which owner's records: each served organisation's own, the default key the rest.
+    const fallbackOrg = await anchoringOrg(options.anchors);
+    const keys = new Map<number, { anchors: AnchorRegistry; org: bigint }>();
+    for (const anchors of options.orgAnchors ?? []) {
+      const org = await anchoringOrg(anchors);
+      if (org !== null) keys.set(Number(org), { anchors, org });
+    }
+    if (fallbackOrg !== null && !keys.has(Number(fallbackOrg))) keys.set(Number(fallbackOrg), { anchors: options.anchors, org: fallbackOrg });
+    const groups = prepared(db, `SELECT DISTINCT kind, owner_org FROM anchor_outbox WHERE root IS NULL ORDER BY kind, owner_org`).all() as {
+      kind: string;
+      owner_org: number | null;
+    }[];
+    for (const group of groups) {
+      const key = (group.owner_org !== null ? keys.get(group.owner_org) : undefined) ?? (fallbackOrg !== null ? keys.get(Number(fallbackOrg)) : undefined);
+      if (!key) continue;
+      const done = await anchorGroup(group.kind, group.owner_org, key.anchors, key.org);
+      if (done) anchored.push(done);
     }
     return { requeued, anchored };
   }

@@ -56,13 +56,16 @@ function anchoringOrg(db: Db, orgId: number): AnchoringOrg {
   return { orgId: String(orgId), name: org?.name ?? null };
 }
 
-/** Queues a record's hash for anchoring. Call inside the transaction that stores the record. */
-export function queueForAnchoring(db: Db, record: { recordId: string; kind: string; hash: string }): void {
+/**
+ * Queues a record's hash for anchoring. Call inside the transaction that stores the record.
+ * `ownerOrg`: the organisation the record belongs to, whose key anchors it (none: the node's own).
+ */
+export function queueForAnchoring(db: Db, record: { recordId: string; kind: string; hash: string; ownerOrg?: number | null }): void {
   prepared(
     db,
-    `INSERT INTO anchor_outbox (record_id, kind, leaf, created_at, root, submitted_tx, submitted_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL)
+    `INSERT INTO anchor_outbox (record_id, kind, leaf, created_at, root, submitted_tx, submitted_at, owner_org) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?)
      ON CONFLICT (record_id) DO NOTHING`,
-  ).run(record.recordId, record.kind, record.hash.toLowerCase(), new Date().toISOString());
+  ).run(record.recordId, record.kind, record.hash.toLowerCase(), new Date().toISOString(), record.ownerOrg ?? null);
 }
 
 export function merkleTree(leaves: string[]) {

@@ -92,7 +92,7 @@ export async function seedSupplyChain(
   progress("registering the demo's products");
   for (const [gtin, { maker, data }] of Object.entries(PRODUCTS)) {
     const document = { gtin, ...data };
-    const masterHash = storeProductMasterData(db, document, wallet(maker).address);
+    const masterHash = storeProductMasterData(db, document, wallet(maker).address, Number(org(maker)));
     await send(as(maker).registerProduct(BigInt(gtin), unitToBytes3(data.unit), masterHash));
   }
   await orders.fundBuyers(["processor", "processor2", "distributor", "retailer"]);

@@ -231,7 +231,7 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
       if (prefix) learnPrefix.run(prefix);
     }
     const recordId = recordIdOf(seq);
-    queueForAnchoring(db, { recordId, kind: EPCIS_ANCHOR_KIND, hash: eventLeaf(p.hashId, canonicalJson) });
+    queueForAnchoring(db, { recordId, kind: EPCIS_ANCHOR_KIND, hash: eventLeaf(p.hashId, canonicalJson), ownerOrg: capture.org_id });
     const event: StoredEvent = {
       seq,
       recordId,

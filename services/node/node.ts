@@ -158,6 +158,8 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
               createAnchorJob({
                 db,
                 anchors: contracts.anchors.connect(integration),
+                // Each served organisation's records anchored by its own key (the demo node holds every member's).
+                orgAnchors: servedOrgSigners(provider).map((signer) => contracts.anchors.connect(signer)),
                 recordsUrl: () => config.publicUrl ?? url,
                 indexed: (block) => indexer.waitForBlock(block),
                 log: jobLog,
@@ -220,6 +222,15 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
         ? demoWallet(DEMO_MEMBERS[0].integrationAccount, provider)
         : null;
     return wallet ? new NonceManager(wallet) : null;
+  }
+
+  /**
+   * Integration keys of the other organisations this node keeps records for, beside the default
+   * one: on the embedded demo chain, every demo member's (one node serves the whole demo).
+   */
+  function servedOrgSigners(provider: JsonRpcProvider): Signer[] {
+    if (config.integrationKey || config.rpcUrl) return [];
+    return DEMO_MEMBERS.slice(1).map((member) => new NonceManager(demoWallet(member.integrationAccount, provider)));
   }
 
   function relayerSigner(provider: JsonRpcProvider): Signer {

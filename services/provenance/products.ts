@@ -28,14 +28,14 @@ export const productRecordId = (hash: string) => `product:${hash}`;
  * Stores master data and queues it for anchoring in one transaction (primary data: stored once
  * per content; the same document twice is the same record). Returns its hash.
  */
-export function storeProductMasterData(db: Db, document: ProductMasterData, submittedBy: string): string {
+export function storeProductMasterData(db: Db, document: ProductMasterData, submittedBy: string, ownerOrg?: number): string {
   const hash = masterDataHash(document);
   db.transaction(() => {
     prepared(
       db,
       `INSERT OR IGNORE INTO product_master_data (master_data_hash, gtin, document, submitted_by, created_at) VALUES (?, ?, ?, ?, ?)`,
     ).run(hash, document.gtin, canonicalize(document), submittedBy, new Date().toISOString());
-    queueForAnchoring(db, { recordId: productRecordId(hash), kind: "PRODUCT", hash });
+    queueForAnchoring(db, { recordId: productRecordId(hash), kind: "PRODUCT", hash, ownerOrg });
   })();
   return hash;
 }

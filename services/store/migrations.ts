@@ -676,6 +676,16 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 13,
+    name: "the organisation that owns each record queued for anchoring",
+    // A record is anchored by its owning organisation's key (the node holds one per organisation it
+    // serves), so anyone it is shared with can check it against the owner's anchor (issue 11).
+    // NULL: a record of the node itself (a model hash) or queued before this column existed.
+    sql: `
+      ALTER TABLE anchor_outbox ADD COLUMN owner_org INTEGER;
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -381,7 +381,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       if (holder !== Number(principal.agent.orgId)) {
         throw new HttpProblem(403, "foreign_prefix", `GTIN ${gtin} is not under a company prefix of organisation ${principal.agent.orgId}`);
       }
-      const hash = storeProductMasterData(db, { ...request.body, gtin }, principal.address);
+      const hash = storeProductMasterData(db, { ...request.body, gtin }, principal.address, Number(principal.agent.orgId));
       const recordId = productRecordId(hash);
       return reply.code(201).send({ gtin, masterDataHash: hash, recordId, anchorStatus: "pending" as const });
     },
