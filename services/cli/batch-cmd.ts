@@ -18,6 +18,7 @@ import {
 } from "./args";
 import { resolveSigner, type SignerOptions } from "./keystore";
 import { createRelayClient } from "./relay-client";
+import { readAs } from "./session";
 import {
   batchLine,
   batchRef,
@@ -43,6 +44,8 @@ export function signing(command: Command): Command {
 export async function actor(opts: SignerOptions) {
   const relay = createRelayClient();
   const signer = await resolveSigner(opts, async () => (await relay.deployment()).chainId);
+  // What the command reads next (the batch it changed, say) it reads as its signer.
+  readAs(signer);
   return { relay, signer };
 }
 

@@ -17,6 +17,19 @@ export function apiUrl(env: NodeJS.ProcessEnv = process.env): string {
   return `http://127.0.0.1:${env.LOTLINE_PORT?.trim() || "8080"}`;
 }
 
+/**
+ * How a command signs in when a route is for members only (README "Who may read what"): a
+ * signing command reads as its signer; a read-only command as LOTLINE_KEY (a keystore key) or, on
+ * the local chain, LOTLINE_DEV_ACCOUNT. Set by services/cli/session.ts; null: read as the public.
+ */
+let signInForReads: (() => Promise<string>) | null = null;
+let readToken: string | null = null;
+
+export function setReadSession(signIn: (() => Promise<string>) | null): void {
+  signInForReads = signIn;
+  readToken = null;
+}
+
 export async function apiGet<T>(path: string, env: NodeJS.ProcessEnv = process.env): Promise<T> {
   return apiRequest<T>("GET", path, { env });
 }
@@ -34,7 +47,8 @@ export async function apiRequest<T>(
   const base = apiUrl(options.env);
   const headers: Record<string, string> = { accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const token = options.token ?? (method === "GET" ? readToken : null);
+  if (token) headers.authorization = `Bearer ${token}`;
   let response: Response;
   try {
     response = await fetch(base + path, {
@@ -53,8 +67,20 @@ export async function apiRequest<T>(
   } catch {
     throw new CliError(`${base}${path} answered HTTP ${response.status} with something that is not JSON`);
   }
+  if (response.status === 401 && method === "GET" && !options.token && !readToken && signInForReads) {
+    // A members-only route: sign in once for this command's reads, then ask again.
+    readToken = await signInForReads();
+    return apiRequest<T>(method, path, options);
+  }
   if (!response.ok) {
     const problem = body as { detail?: string; code?: string } | null;
+    if (response.status === 401 && !token && !signInForReads) {
+      throw new CliError(
+        `${problem?.detail ?? "sign in to read this"}: give --key or --dev-account, or set LOTLINE_KEY (or LOTLINE_DEV_ACCOUNT on the local chain)`,
+        problem?.code,
+        401,
+      );
+    }
     throw new CliError(`${problem?.detail ?? `HTTP ${response.status}`}${problem?.code ? ` (${problem.code})` : ""}`, problem?.code, response.status);
   }
   return body as T;

@@ -14,6 +14,7 @@ import { registerOrderCommands } from "./order-cmd";
 import { registerEpcisCommands } from "./epcis-cmd";
 import { registerModelCommands } from "./model-cmd";
 import { registerGrantCommands } from "./grant-cmd";
+import { readAsEnvironmentReader } from "./session";
 import { registerExportCommands } from "./export-cmd";
 
 /**
@@ -31,6 +32,8 @@ const program = new Command()
   .exitOverride();
 
 const json = () => Boolean(program.opts().json);
+// Read-only commands read members-only routes as LOTLINE_KEY / LOTLINE_DEV_ACCOUNT (signing commands as their signer).
+readAsEnvironmentReader();
 const print = (value: unknown, human: () => string) => console.log(json() ? JSON.stringify(value, null, 2) : human());
 
 program
