@@ -10,7 +10,13 @@ interface ILogisticUnits {
     event Unpacked(bytes32 indexed unitKey, uint64 indexed custodian, bytes32[] batchIds);
     event UnitOffered(bytes32 indexed unitKey, uint64 indexed from, uint64 indexed to);
     event UnitOfferCancelled(bytes32 indexed unitKey, uint64 indexed by);
-    event UnitHandedOver(bytes32 indexed unitKey, uint64 indexed from, uint64 indexed to, string gln, address acceptedBy);
+    event UnitHandedOver(
+        bytes32 indexed unitKey,
+        uint64 indexed from,
+        uint64 indexed to,
+        string gln,
+        address acceptedBy
+    );
 
     error UnitsInvalidSscc(string sscc);
     error UnitsNotCustodian(bytes32 unitKey, uint64 org);

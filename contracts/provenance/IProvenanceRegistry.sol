@@ -105,7 +105,13 @@ interface IProvenanceRegistry {
     );
     /// @notice A portion was split off `parent` (a partial hand-over or an explicit split).
     event BatchSplit(bytes32 indexed parent, bytes32 indexed child, uint32 index, uint128 quantity);
-    event HandoverOffered(bytes32 indexed batchId, uint64 indexed from, uint64 indexed to, HandoverKind kind, uint128 quantity);
+    event HandoverOffered(
+        bytes32 indexed batchId,
+        uint64 indexed from,
+        uint64 indexed to,
+        HandoverKind kind,
+        uint128 quantity
+    );
     event HandoverCancelled(bytes32 indexed batchId, uint64 indexed by, string reason);
     /// @notice Custody and/or ownership of `batchId` passed to `to` (the accepted portion).
     event HandedOver(
@@ -125,7 +131,14 @@ interface IProvenanceRegistry {
     event Transformed(bytes32 indexed transformationId, bytes32 indexed kind, uint64 indexed org, bytes32 metadataHash);
     event QuantityConsumed(bytes32 indexed batchId, uint128 quantity, uint128 remaining);
     event BatchEnded(bytes32 indexed batchId, BatchStatus status, string reason);
-    event Observed(bytes32 indexed batchId, bytes32 indexed eventHash, bytes32 bizStep, string gln, bytes32 dataHash, uint64 org);
+    event Observed(
+        bytes32 indexed batchId,
+        bytes32 indexed eventHash,
+        bytes32 bizStep,
+        string gln,
+        bytes32 dataHash,
+        uint64 org
+    );
     event Recalled(bytes32 indexed batchId, uint64 indexed by, string reason);
     event RecallPropagated(bytes32 indexed batchId, bytes32 indexed from);
 

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IProvenanceRegistry as P} from "./IProvenanceRegistry.sol";
+import {IConsortiumRegistry} from "../identity/IConsortiumRegistry.sol";
+import {ProvenanceStorage} from "./ProvenanceStorage.sol";
+import {Roles} from "../common/Roles.sol";
+
+/// @title The provenance registry's shared internals
+/// @notice Internal functions the registry and its logic libraries both use, compiled into each
+/// that calls them. They read and write ProvenanceStorage and emit the registry's events (under
+/// delegatecall, from the registry's address).
+library ProvenanceCore {
+    /// @dev Governance is the consortium registry's: one GOVERNOR_ROLE for the whole deployment.
+    bytes32 internal constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    uint256 internal constant MAX_BATCH_ITEMS = 64;
+    bytes32 internal constant SPLIT = "SPLIT";
+
+    uint256 internal constant HANDLERS =
+        Roles.PRODUCER | Roles.PROCESSOR | Roles.CARRIER | Roles.RECEIVER | Roles.BUYER | Roles.INTEGRATION;
+    uint256 internal constant MAKERS = Roles.PRODUCER | Roles.PROCESSOR | Roles.INTEGRATION;
+    uint256 internal constant OBSERVERS = HANDLERS | Roles.AUDITOR;
+
+    function setUnit(bytes3 unit, uint8 dimension, uint64 toBase) internal {
+        if (dimension > 3) revert P.ProvenanceUnknownUnit(unit);
+        ProvenanceStorage.layout().units[unit] = P.UnitOfMeasure(dimension, toBase);
+        emit P.UnitOfMeasureSet(unit, dimension, toBase);
+    }
+
+    function setKind(bytes32 kind, bool enabled, uint16 toleranceBps) internal {
+        ProvenanceStorage.layout().kinds[kind] = P.TransformKind(enabled, toleranceBps);
+        emit P.TransformKindSet(kind, enabled, toleranceBps);
+    }
+
+    function isGovernor(IConsortiumRegistry registry, address account) internal view returns (bool) {
+        return IAccessControl(address(registry)).hasRole(GOVERNOR_ROLE, account);
+    }
+
+    function registerLot(
+        IConsortiumRegistry registry,
+        P.NewLot calldata lot,
+        uint64 org
+    ) internal returns (bytes32 id) {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        P.Product memory p = s.products[lot.gtin];
+        if (p.org == 0) revert P.ProvenanceUnknownProduct(lot.gtin);
+        if (p.org != org) revert P.ProvenanceForeignPrefix(lot.gtin, org);
+        if (!isLotNumber(bytes(lot.lot))) revert P.ProvenanceInvalidLot(lot.lot);
+        if (lot.quantity == 0) revert P.ProvenanceInvalidQuantity(0);
+        checkLocation(registry, lot.gln, org);
+        id = keccak256(abi.encode(lot.gtin, lot.lot));
+        if (s.batches[id].status != P.BatchStatus.None) revert P.ProvenanceLotExists(id);
+        s.batches[id] = P.Batch({
+            quantity: lot.quantity,
+            owner: org,
+            custodian: org,
+            gtin: lot.gtin,
+            producer: org,
+            splits: 0,
+            status: P.BatchStatus.Active,
+            recall: P.RecallState.None
+        });
+        emit P.LotRegistered(id, lot.gtin, org, lot.lot, lot.quantity, lot.gln, lot.metadataHash);
+    }
+
+    function offer(
+        IConsortiumRegistry registry,
+        bytes32 batchId,
+        uint128 quantity,
+        uint64 from,
+        uint64 to,
+        P.HandoverKind kind
+    ) internal {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        P.Batch storage b = requireUsable(batchId);
+        if (kind != P.HandoverKind.Custody && b.owner != from) revert P.ProvenanceNotOwner(batchId, from);
+        if (kind != P.HandoverKind.Ownership && b.custodian != from) revert P.ProvenanceNotCustodian(batchId, from);
+        if (quantity == 0 || quantity > b.quantity)
+            revert P.ProvenanceInsufficientQuantity(batchId, b.quantity, quantity);
+        requireOrganisation(registry, to, from);
+        b.status = P.BatchStatus.InTransit;
+        s.offers[batchId] = P.Offer(quantity, to, kind);
+        emit P.HandoverOffered(batchId, from, to, kind, quantity);
+    }
+
+    function complete(
+        IConsortiumRegistry registry,
+        bytes32 batchId,
+        P.Offer memory pending,
+        string calldata gln,
+        address acceptedBy
+    ) internal returns (bytes32 moved) {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        checkLocation(registry, gln, pending.to);
+        P.Batch storage b = s.batches[batchId];
+        // A recall that arrived while the batch was in transit stops the hand-over.
+        if (b.recall != P.RecallState.None) revert P.ProvenanceBatchRecalled(batchId);
+        delete s.offers[batchId];
+        b.status = P.BatchStatus.Active;
+        moved = pending.quantity < b.quantity ? splitOff(batchId, pending.quantity) : batchId;
+        P.Batch storage m = s.batches[moved];
+        uint64 from = pending.kind == P.HandoverKind.Ownership ? m.owner : m.custodian;
+        if (pending.kind != P.HandoverKind.Custody) {
+            recordTransfer(moved, m.owner, pending.to, pending.quantity);
+            m.owner = pending.to;
+        }
+        if (pending.kind != P.HandoverKind.Ownership) m.custodian = pending.to;
+        emit P.HandedOver(moved, from, pending.to, pending.kind, pending.quantity, gln, acceptedBy);
+    }
+
+    /// @dev A sale: ownership of `quantity` of `batchId` passed from `from` to `to` now.
+    function recordTransfer(bytes32 batchId, uint64 from, uint64 to, uint128 quantity) internal {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        uint64 index = s.transferCount++;
+        bytes32 id = keccak256(abi.encode(batchId, index));
+        s.transfers[id] = P.Transfer(from, to, uint64(block.timestamp), quantity);
+        emit P.OwnershipTransferred(batchId, index, from, to, quantity);
+    }
+
+    function splitOff(bytes32 parentId, uint128 quantity) internal returns (bytes32 child) {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        P.Batch storage parent = s.batches[parentId];
+        if (quantity == 0 || quantity >= parent.quantity) {
+            revert P.ProvenanceInsufficientQuantity(parentId, parent.quantity, quantity);
+        }
+        uint32 index = parent.splits;
+        child = keccak256(abi.encode(parentId, index));
+        // Checked above: quantity < parent.quantity.
+        unchecked {
+            parent.quantity -= quantity;
+        }
+        parent.splits = index + 1;
+        P.Batch memory copy = parent;
+        copy.quantity = quantity;
+        copy.splits = 0;
+        s.batches[child] = copy;
+        s.parentOf[child] = parentId;
+        emit P.BatchSplit(parentId, child, index, quantity);
+        addEdge(parentId, child, SPLIT, quantity);
+    }
+
+    function consume(bytes32 batchId, P.Batch storage b, uint128 quantity) internal {
+        if (quantity == 0 || quantity > b.quantity)
+            revert P.ProvenanceInsufficientQuantity(batchId, b.quantity, quantity);
+        // Checked above: quantity <= b.quantity.
+        unchecked {
+            b.quantity -= quantity;
+        }
+        if (b.quantity == 0) b.status = P.BatchStatus.Consumed;
+        emit P.QuantityConsumed(batchId, quantity, b.quantity);
+    }
+
+    function addEdge(bytes32 from, bytes32 to, bytes32 kind, uint128 quantity) internal {
+        ProvenanceStorage.layout().edges[edgeKey(from, to)] = true;
+        emit P.LineageEdge(from, to, kind, quantity);
+    }
+
+    function edgeKey(bytes32 from, bytes32 to) internal pure returns (bytes32) {
+        return keccak256(abi.encode(from, to));
+    }
+
+    function flagUnit(bytes32 batchId) internal {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        bytes32 unitKey = s.unitOf[batchId];
+        if (unitKey != 0) s.unitRecall[unitKey] = batchId;
+    }
+
+    /// @dev An active, unrecalled batch outside any logistic unit.
+    function requireUsable(bytes32 batchId) internal view returns (P.Batch storage b) {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        b = s.batches[batchId];
+        if (b.status != P.BatchStatus.Active) {
+            if (b.status == P.BatchStatus.None) revert P.ProvenanceUnknownBatch(batchId);
+            revert P.ProvenanceNotActive(batchId, b.status);
+        }
+        if (b.recall != P.RecallState.None) revert P.ProvenanceBatchRecalled(batchId);
+        if (s.unitOf[batchId] != 0) revert P.ProvenanceInUnit(batchId, s.unitOf[batchId]);
+    }
+
+    /// @dev A usable batch that `org` both owns and holds.
+    function requireHolder(bytes32 batchId, uint64 org) internal view returns (P.Batch storage b) {
+        b = requireUsable(batchId);
+        if (b.owner != org) revert P.ProvenanceNotOwner(batchId, org);
+        if (b.custodian != org) revert P.ProvenanceNotCustodian(batchId, org);
+    }
+
+    function custodianOf(bytes32 batchId, uint64 custodian) internal view returns (uint64) {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        bytes32 unitKey = s.unitOf[batchId];
+        return unitKey == 0 ? custodian : s.unitCustodian[unitKey];
+    }
+
+    function requireOrganisation(IConsortiumRegistry registry, uint64 to, uint64 from) internal view {
+        if (to == from) revert P.ProvenanceSelfHandover(to);
+        if (!registry.isOrganisationActive(to)) revert P.ProvenanceUnknownOrganisation(to);
+    }
+
+    function checkLocation(IConsortiumRegistry registry, string calldata gln, uint64 org) internal view {
+        if (bytes(gln).length != 0 && registry.orgOfLocation(gln) != org) revert P.ProvenanceForeignLocation(gln, org);
+    }
+
+    function checkCount(uint256 count, uint256 max) internal pure {
+        if (count > max) revert P.ProvenanceTooMany(count, max);
+    }
+
+    /// @dev GS1 AI (10): 1–20 characters of GS1 AI encodable character set 82.
+    function isLotNumber(bytes calldata lot) internal pure returns (bool) {
+        if (lot.length == 0 || lot.length > 20) return false;
+        for (uint256 i = 0; i < lot.length; ++i) {
+            bytes1 c = lot[i];
+            bool ok =
+                (c >= "0" && c <= "9") ||
+                    (c >= "A" && c <= "Z") ||
+                    (c >= "a" && c <= "z") ||
+                    (c >= "%" && c <= "/") ||
+                    (c >= ":" && c <= "?") ||
+                    c == "!" ||
+                    c == 0x22 || // the double quote
+                    c == "_";
+            if (!ok) return false;
+        }
+        return true;
+    }
+}
