@@ -16,6 +16,8 @@ library ProvenanceCore {
     bytes32 internal constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     uint256 internal constant MAX_BATCH_ITEMS = 64;
     bytes32 internal constant SPLIT = "SPLIT";
+    /// @dev returnOffers value of a recalled batch offered back to its producer (any of its GLNs).
+    bytes32 internal constant RETURN_TO_PRODUCER = bytes32(uint256(1));
 
     uint256 internal constant HANDLERS =
         Roles.PRODUCER | Roles.PROCESSOR | Roles.CARRIER | Roles.RECEIVER | Roles.BUYER | Roles.INTEGRATION;
@@ -37,31 +39,50 @@ library ProvenanceCore {
         return IAccessControl(address(registry)).hasRole(GOVERNOR_ROLE, account);
     }
 
+    /// @dev A new lot's first portion, owned and held by `org`, which must still hold the company
+    /// prefix its product was registered under.
     function registerLot(
         IConsortiumRegistry registry,
         P.NewLot calldata lot,
         uint64 org
     ) internal returns (bytes32 id) {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
-        P.Product memory p = s.products[lot.gtin];
+        ProvenanceStorage.ProductRecord memory p = s.products[lot.gtin];
         if (p.org == 0) revert P.ProvenanceUnknownProduct(lot.gtin);
         if (p.org != org) revert P.ProvenanceForeignPrefix(lot.gtin, org);
+        if (registry.prefixHolder(prefixKey(p.prefix, p.prefixLength)) != org) {
+            revert P.ProvenancePrefixWithdrawn(lot.gtin, org);
+        }
         if (!isLotNumber(bytes(lot.lot))) revert P.ProvenanceInvalidLot(lot.lot);
         if (lot.quantity == 0) revert P.ProvenanceInvalidQuantity(0);
+        if (lot.quantity > type(uint64).max) revert P.ProvenanceQuantityRange(lot.quantity);
         checkLocation(registry, lot.gln, org);
         id = keccak256(abi.encode(lot.gtin, lot.lot));
         if (s.batches[id].status != P.BatchStatus.None) revert P.ProvenanceLotExists(id);
-        s.batches[id] = P.Batch({
-            quantity: lot.quantity,
-            owner: org,
-            custodian: org,
-            gtin: lot.gtin,
-            producer: org,
+        uint32 org32 = toOrg32(org);
+        // Ranges checked above: quantity < 2^64; a registered product's GTIN < 10^14 < 2^48.
+        s.batches[id] = ProvenanceStorage.BatchRecord({
+            quantity: uint64(lot.quantity),
+            owner: org32,
+            custodian: org32,
+            producer: org32,
+            gtin: uint48(lot.gtin),
             splits: 0,
             status: P.BatchStatus.Active,
             recall: P.RecallState.None
         });
         emit P.LotRegistered(id, lot.gtin, org, lot.lot, lot.quantity, lot.gln, lot.metadataHash);
+    }
+
+    /// @dev The consortium registry's key of a company prefix given as digits and length.
+    function prefixKey(uint48 prefix, uint8 length) internal pure returns (bytes32) {
+        bytes memory digits = new bytes(length);
+        uint256 rest = prefix;
+        for (uint256 i = length; i > 0; --i) {
+            digits[i - 1] = bytes1(uint8(48 + (rest % 10)));
+            rest /= 10;
+        }
+        return keccak256(abi.encodePacked("prefix:", digits));
     }
 
     function offer(
@@ -73,7 +94,7 @@ library ProvenanceCore {
         P.HandoverKind kind
     ) internal {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
-        P.Batch storage b = requireUsable(batchId);
+        ProvenanceStorage.BatchRecord storage b = requireUsable(batchId);
         if (kind != P.HandoverKind.Custody && b.owner != from) revert P.ProvenanceNotOwner(batchId, from);
         if (kind != P.HandoverKind.Ownership && b.custodian != from) revert P.ProvenanceNotCustodian(batchId, from);
         if (quantity == 0 || quantity > b.quantity)
@@ -93,19 +114,28 @@ library ProvenanceCore {
     ) internal returns (bytes32 moved) {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
         checkLocation(registry, gln, pending.to);
-        P.Batch storage b = s.batches[batchId];
-        // A recall that arrived while the batch was in transit stops the hand-over.
-        if (b.recall != P.RecallState.None) revert P.ProvenanceBatchRecalled(batchId);
+        ProvenanceStorage.BatchRecord storage b = s.batches[batchId];
+        if (b.recall != P.RecallState.None) {
+            // A recall that arrived while the batch was in transit stops the hand-over, unless the
+            // offer returns the recalled goods to their producer or to the disposal site it names.
+            bytes32 site = s.returnOffers[batchId];
+            if (site == 0) revert P.ProvenanceBatchRecalled(batchId);
+            if (site != RETURN_TO_PRODUCER && keccak256(bytes(gln)) != site)
+                revert P.ProvenanceNotDisposalSite(gln, pending.to);
+            delete s.returnOffers[batchId];
+        }
         delete s.offers[batchId];
         b.status = P.BatchStatus.Active;
         moved = pending.quantity < b.quantity ? splitOff(batchId, pending.quantity) : batchId;
-        P.Batch storage m = s.batches[moved];
+        ProvenanceStorage.BatchRecord storage m = s.batches[moved];
         uint64 from = pending.kind == P.HandoverKind.Ownership ? m.owner : m.custodian;
+        // The receiver is an active organisation (checked at the offer): its id fits 32 bits.
+        uint32 to = toOrg32(pending.to);
         if (pending.kind != P.HandoverKind.Custody) {
             recordTransfer(moved, m.owner, pending.to, pending.quantity);
-            m.owner = pending.to;
+            m.owner = to;
         }
-        if (pending.kind != P.HandoverKind.Ownership) m.custodian = pending.to;
+        if (pending.kind != P.HandoverKind.Ownership) m.custodian = to;
         emit P.HandedOver(moved, from, pending.to, pending.kind, pending.quantity, gln, acceptedBy);
     }
 
@@ -118,34 +148,38 @@ library ProvenanceCore {
         emit P.OwnershipTransferred(batchId, index, from, to, quantity);
     }
 
+    /// @dev A portion of `quantity` split off `parentId`: same owner, custodian, producer, recall
+    /// state and claims.
     function splitOff(bytes32 parentId, uint128 quantity) internal returns (bytes32 child) {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
-        P.Batch storage parent = s.batches[parentId];
+        ProvenanceStorage.BatchRecord storage parent = s.batches[parentId];
         if (quantity == 0 || quantity >= parent.quantity) {
             revert P.ProvenanceInsufficientQuantity(parentId, parent.quantity, quantity);
         }
         uint32 index = parent.splits;
         child = keccak256(abi.encode(parentId, index));
-        // Checked above: quantity < parent.quantity.
+        // Checked above: 0 < quantity < parent.quantity < 2^64.
         unchecked {
-            parent.quantity -= quantity;
+            parent.quantity -= uint64(quantity);
         }
         parent.splits = index + 1;
-        P.Batch memory copy = parent;
-        copy.quantity = quantity;
+        ProvenanceStorage.BatchRecord memory copy = parent;
+        copy.quantity = uint64(quantity);
         copy.splits = 0;
         s.batches[child] = copy;
         s.parentOf[child] = parentId;
+        uint256 claims = s.batchClaims[parentId];
+        if (claims != 0) s.batchClaims[child] = claims;
         emit P.BatchSplit(parentId, child, index, quantity);
         addEdge(parentId, child, SPLIT, quantity);
     }
 
-    function consume(bytes32 batchId, P.Batch storage b, uint128 quantity) internal {
+    function consume(bytes32 batchId, ProvenanceStorage.BatchRecord storage b, uint128 quantity) internal {
         if (quantity == 0 || quantity > b.quantity)
             revert P.ProvenanceInsufficientQuantity(batchId, b.quantity, quantity);
-        // Checked above: quantity <= b.quantity.
+        // Checked above: quantity <= b.quantity < 2^64.
         unchecked {
-            b.quantity -= quantity;
+            b.quantity -= uint64(quantity);
         }
         if (b.quantity == 0) b.status = P.BatchStatus.Consumed;
         emit P.QuantityConsumed(batchId, quantity, b.quantity);
@@ -160,14 +194,25 @@ library ProvenanceCore {
         return keccak256(abi.encode(from, to));
     }
 
+    /// @dev Counts a batch that became recalled in its logistic unit, if packed.
     function flagUnit(bytes32 batchId) internal {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
         bytes32 unitKey = s.unitOf[batchId];
-        if (unitKey != 0) s.unitRecall[unitKey] = batchId;
+        if (unitKey != 0) {
+            s.unitRecall[unitKey] = batchId;
+            ++s.unitRecallCount[unitKey];
+        }
+    }
+
+    /// @dev Uncounts a batch whose recall was lifted from its logistic unit, if packed.
+    function unflagUnit(bytes32 batchId) internal {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        bytes32 unitKey = s.unitOf[batchId];
+        if (unitKey != 0 && --s.unitRecallCount[unitKey] == 0) delete s.unitRecall[unitKey];
     }
 
     /// @dev An active, unrecalled batch outside any logistic unit.
-    function requireUsable(bytes32 batchId) internal view returns (P.Batch storage b) {
+    function requireUsable(bytes32 batchId) internal view returns (ProvenanceStorage.BatchRecord storage b) {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
         b = s.batches[batchId];
         if (b.status != P.BatchStatus.Active) {
@@ -179,7 +224,10 @@ library ProvenanceCore {
     }
 
     /// @dev A usable batch that `org` both owns and holds.
-    function requireHolder(bytes32 batchId, uint64 org) internal view returns (P.Batch storage b) {
+    function requireHolder(
+        bytes32 batchId,
+        uint64 org
+    ) internal view returns (ProvenanceStorage.BatchRecord storage b) {
         b = requireUsable(batchId);
         if (b.owner != org) revert P.ProvenanceNotOwner(batchId, org);
         if (b.custodian != org) revert P.ProvenanceNotCustodian(batchId, org);
@@ -202,6 +250,13 @@ library ProvenanceCore {
 
     function checkCount(uint256 count, uint256 max) internal pure {
         if (count > max) revert P.ProvenanceTooMany(count, max);
+    }
+
+    /// @dev Organisation ids are sequential from 1 (ConsortiumRegistry): 2^32 of them is the
+    /// documented range of a packed batch record.
+    function toOrg32(uint64 org) internal pure returns (uint32) {
+        if (org > type(uint32).max) revert P.ProvenanceUnknownOrganisation(org);
+        return uint32(org);
     }
 
     /// @dev GS1 AI (10): 1–20 characters of GS1 AI encodable character set 82.

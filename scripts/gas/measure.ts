@@ -135,6 +135,7 @@ async function main() {
   const first = await signAcceptance(agents.processor, provenance, {
     batchId: signedId,
     quantity: qty(400),
+    from: orgs.producer,
     to: orgs.processor,
     kind: Kind.Both,
     gln: GLN.processor,
@@ -148,6 +149,7 @@ async function main() {
   const second = await signAcceptance(agents.processor, provenance, {
     batchId: signedId,
     quantity: qty(600),
+    from: orgs.producer,
     to: orgs.processor,
     kind: Kind.Both,
     gln: GLN.processor,

@@ -9,6 +9,7 @@ import {
   CredentialRegistry__factory,
   LotlineForwarder__factory,
   ProductLogic__factory,
+  CustodyLogic__factory,
   AcceptanceLogic__factory,
   TransformLogic__factory,
   RecallLogic__factory,
@@ -58,12 +59,14 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   // The provenance registry's external logic (docs/adr/0009): linked into its bytecode.
   const libraries = {
     provenanceProducts: await deployed(new ProductLogic__factory(deployer).deploy()),
+    provenanceCustody: await deployed(new CustodyLogic__factory(deployer).deploy()),
     provenanceAcceptances: await deployed(new AcceptanceLogic__factory(deployer).deploy()),
     provenanceTransforms: await deployed(new TransformLogic__factory(deployer).deploy()),
     provenanceRecalls: await deployed(new RecallLogic__factory(deployer).deploy()),
   };
   const links = {
     "contracts/provenance/logic/ProductLogic.sol:ProductLogic": libraries.provenanceProducts,
+    "contracts/provenance/logic/CustodyLogic.sol:CustodyLogic": libraries.provenanceCustody,
     "contracts/provenance/logic/AcceptanceLogic.sol:AcceptanceLogic": libraries.provenanceAcceptances,
     "contracts/provenance/logic/TransformLogic.sol:TransformLogic": libraries.provenanceTransforms,
     "contracts/provenance/logic/RecallLogic.sol:RecallLogic": libraries.provenanceRecalls,
@@ -76,7 +79,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const predictedProvenance = getCreateAddress({ from: deployerAddress, nonce: unitsNonce + 1 });
   const units = await new LogisticUnits__factory(deployer).deploy(registryAddress, predictedProvenance, forwarderAddress, { nonce: unitsNonce });
   await units.waitForDeployment();
-  const provenance = await new ProvenanceRegistry__factory(links, deployer).deploy(registryAddress, await units.getAddress(), forwarderAddress, {
+  const provenance = await new ProvenanceRegistry__factory(links, deployer).deploy(registryAddress, await credentials.getAddress(), await units.getAddress(), forwarderAddress, {
     nonce: unitsNonce + 1,
   });
   await provenance.waitForDeployment();

@@ -136,6 +136,7 @@ export async function seedSupplyChain(
   const { acceptance, signature } = await signAcceptance(wallet("processor"), contracts.provenance, {
     batchId: lotB,
     quantity: q("15000"),
+    from: org("producer"),
     to: org("processor"),
     kind: HANDOVER_KINDS.both,
     gln: gln("processor", 1),

@@ -7,6 +7,7 @@ import { ROLE, rolesToMask } from "../../services/chain/roles";
 import { glnFor, gtinFor as gtinDigits } from "../../services/gs1/keys";
 import { unitToBytes3 } from "../../services/provenance/quantity";
 import type { ConsortiumToken } from "../../services/chain/contracts";
+import { offered } from "./provenance-fixture";
 import type { ISettlementEscrow } from "../../typechain-types";
 
 export { ROLE, rolesToMask };
@@ -259,8 +260,8 @@ export async function settlementFixture() {
   async function handOver(batchId: string, quantity?: bigint, to: "buyer" | "otherBuyer" = "buyer"): Promise<string> {
     const amount = quantity ?? (await provenance.batch(batchId)).quantity;
     await (await provenance.connect(sellerAgent).offer(batchId, amount, orgs[to], Kind.Both)).wait();
-    const moved = await provenance.connect(agents[to]).accept.staticCall(batchId, GLN[to]);
-    await (await provenance.connect(agents[to]).accept(batchId, GLN[to])).wait();
+    const moved = await provenance.connect(agents[to]).accept.staticCall(...(await offered(provenance, batchId)), GLN[to]);
+    await (await provenance.connect(agents[to]).accept(...(await offered(provenance, batchId)), GLN[to])).wait();
     return moved;
   }
 

@@ -13,6 +13,7 @@ const DEPLOYED = [
   "ConsortiumToken",
   "LotlineForwarder",
   "ProductLogic",
+  "CustodyLogic",
   "AcceptanceLogic",
   "TransformLogic",
   "RecallLogic",

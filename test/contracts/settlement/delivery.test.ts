@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { encodeBytes32String } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { offered } from "../../helpers/provenance-fixture";
 import {
   ANY_ROLE,
   DAY,
@@ -134,7 +135,7 @@ describe("SettlementEscrow delivery", function () {
     it("counts a batch whose custody, not ownership, passed to the buyer", async function () {
       const { escrow, provenance, agents, orgs, lotIds, orderId } = await loadFixture(fundedOrderFixture);
       await provenance.connect(agents.seller).offer(lotIds.cheeseE, LOT.cheeseE.quantity, orgs.buyer, Kind.Custody);
-      await provenance.connect(agents.buyer).accept(lotIds.cheeseE, "");
+      await provenance.connect(agents.buyer).accept(...(await offered(provenance, lotIds.cheeseE)), "");
       await expect(escrow.connect(agents.seller).deliver(orderId, [lotIds.cheeseE])).to.emit(escrow, "DeliveryRecorded");
     });
 

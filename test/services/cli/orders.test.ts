@@ -299,7 +299,7 @@ describe("lotline order commands", function () {
       const ids = await Promise.all(lots.map((l) => node.contracts.provenance.lotId(BigInt(gtin), l)));
       for (const id of ids) {
         await (await as(PROCESSOR).offer(id, 1000n, BigInt(RETAILER.org), HANDOVER_KINDS.both)).wait();
-        await (await as(RETAILER).accept(id, "")).wait();
+        await (await as(RETAILER).accept(id, 1000n, HANDOVER_KINDS.both, "")).wait();
       }
       await node.synced();
       const created = json(

@@ -161,7 +161,7 @@ describe("provenance index: a rebuild from scratch equals the live index", funct
     const half = before.quantity / 2n;
     const rest = before.quantity - half;
     await send(as("producer").offer(lotA, half, orgOf("carrier"), HANDOVER_KINDS.custody));
-    await send(as("carrier").accept(lotA, glnFor(member("carrier").companyPrefixes[0], 3)));
+    await send(as("carrier").accept(lotA, half, HANDOVER_KINDS.custody, glnFor(member("carrier").companyPrefixes[0], 3)));
     await send(as("producer").offer(lotA, rest, orgOf("processor"), HANDOVER_KINDS.ownership));
     await node.synced();
     const store = createProvenanceStore(node.db);
