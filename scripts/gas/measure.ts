@@ -28,6 +28,7 @@ import {
   signAcceptance,
   ssccFor,
   unitCode,
+  offered,
 } from "../../test/helpers/provenance-fixture";
 
 /** EVM costs (Cancun) the floor is built from. */
@@ -123,9 +124,9 @@ async function main() {
     "offer (whole batch, custody and ownership)",
     producer.offer(lotIds.milkB, LOT.milkB.quantity, orgs.processor, Kind.Both),
   );
-  await measure("custody", "accept (whole batch)", processor.accept(lotIds.milkB, GLN.processor));
+  await measure("custody", "accept (whole batch)", processor.accept(...(await offered(provenance, lotIds.milkB)), GLN.processor));
   await measure("custody", "offer (part of a batch)", producer.offer(lotIds.milk, qty(6_000), orgs.processor, Kind.Both));
-  await measure("custody", "accept (part: new portion + SPLIT edge)", processor.accept(lotIds.milk, GLN.processor));
+  await measure("custody", "accept (part: new portion + SPLIT edge)", processor.accept(...(await offered(provenance, lotIds.milk)), GLN.processor));
   const portion = portionIdOf(lotIds.milk, 0);
   await measure("custody", "offer (custody to a carrier)", producer.offer(lotIds.milk, qty(1_000), orgs.carrier, Kind.Custody));
   await measure("custody", "cancelOffer (receiver rejects)", carrier.cancelOffer(lotIds.milk, "no truck"));
@@ -166,7 +167,7 @@ async function main() {
     deadline: DEADLINE,
   });
   await measure("custody", "offer relayed through the forwarder (ERC-2771)", forwarder.connect(relayer).execute(relayedOffer));
-  await carrier.accept(lotIds.milk, GLN.carrier);
+  await carrier.accept(...(await offered(provenance, lotIds.milk)), GLN.carrier);
 
   // ─── lineage ───────────────────────────────────────────────────────────────────────────────
   await measure("lineage", "split (1 portion)", processor.split(portion, [qty(1_000)]));
@@ -224,7 +225,7 @@ async function main() {
   await measure(
     "units",
     "acceptUnit (10 batches change custodian)",
-    units.connect(agents.carrier).acceptUnit(pallet, GLN.carrier),
+    units.connect(agents.carrier).acceptUnit(pallet, await units.contentsHash(pallet), GLN.carrier),
   );
   await measure("units", "unpack (10 batches)", units.connect(agents.carrier).unpack(pallet));
 

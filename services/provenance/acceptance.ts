@@ -67,3 +67,14 @@ export async function signAcceptance(
   );
   return { acceptance: { ...terms, signer, nonce }, signature };
 }
+
+/**
+ * The terms of the offer pending on `batchId` as accept(batchId, quantity, kind, gln) must name
+ * them. A receiver that shows its user the offer first passes those terms instead, so that an
+ * offer changed in the meantime is refused rather than accepted.
+ */
+export async function pendingTerms(provenance: ProvenanceRegistry, batchId: string): Promise<[string, bigint, bigint]> {
+  const pending = await provenance.pendingOffer(batchId);
+  if (pending.to === 0n) throw new Error(`no offer is pending on batch ${batchId}`);
+  return [batchId, pending.quantity, pending.kind];
+}
