@@ -44,22 +44,34 @@ library ProvenanceCore {
     function registerLot(
         IConsortiumRegistry registry,
         P.NewLot calldata lot,
-        uint64 org
+        uint64 org,
+        ProvenanceStorage.RegisterCache memory cache
     ) internal returns (bytes32 id) {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
         ProvenanceStorage.ProductRecord memory p = s.products[lot.gtin];
         if (p.org == 0) revert P.ProvenanceUnknownProduct(lot.gtin);
         if (p.org != org) revert P.ProvenanceForeignPrefix(lot.gtin, org);
-        if (registry.prefixHolder(prefixKey(p.prefix, p.prefixLength)) != org) {
-            revert P.ProvenancePrefixWithdrawn(lot.gtin, org);
+        // Within one call, the licence of a product checked once holds for its further lots.
+        if (cache.gtin != lot.gtin) {
+            if (registry.prefixHolder(prefixKey(p.prefix, p.prefixLength)) != org) {
+                revert P.ProvenancePrefixWithdrawn(lot.gtin, org);
+            }
+            cache.gtin = lot.gtin;
         }
         if (!isLotNumber(bytes(lot.lot))) revert P.ProvenanceInvalidLot(lot.lot);
         if (lot.quantity == 0) revert P.ProvenanceInvalidQuantity(0);
         if (lot.quantity > type(uint64).max) revert P.ProvenanceQuantityRange(lot.quantity);
-        checkLocation(registry, lot.gln, org);
+        if (bytes(lot.gln).length != 0) {
+            // Likewise a location found to be the organisation's.
+            bytes32 glnHash = keccak256(bytes(lot.gln));
+            if (glnHash != cache.glnHash) {
+                checkLocation(registry, lot.gln, org);
+                cache.glnHash = glnHash;
+            }
+        }
         id = keccak256(abi.encode(lot.gtin, lot.lot));
         if (s.batches[id].status != P.BatchStatus.None) revert P.ProvenanceLotExists(id);
-        uint32 org32 = toOrg32(org);
+        uint32 org32 = p.org; // == org
         // Ranges checked above: quantity < 2^64; a registered product's GTIN < 10^14 < 2^48.
         s.batches[id] = ProvenanceStorage.BatchRecord({
             quantity: uint64(lot.quantity),
@@ -74,15 +86,18 @@ library ProvenanceCore {
         emit P.LotRegistered(id, lot.gtin, org, lot.lot, lot.quantity, lot.gln, lot.metadataHash);
     }
 
-    /// @dev The consortium registry's key of a company prefix given as digits and length.
-    function prefixKey(uint48 prefix, uint8 length) internal pure returns (bytes32) {
-        bytes memory digits = new bytes(length);
-        uint256 rest = prefix;
-        for (uint256 i = length; i > 0; --i) {
-            digits[i - 1] = bytes1(uint8(48 + (rest % 10)));
-            rest /= 10;
+    /// @dev The consortium registry's key of a company prefix: keccak256("prefix:" ‖ its digits),
+    /// from the digits kept left-aligned in a bytes12.
+    function prefixKey(bytes12 prefix, uint8 length) internal pure returns (bytes32 key) {
+        // Hashes 7 + length (≤ 19) bytes written as scratch above the free memory pointer, which
+        // stays where it was: nothing allocated is overwritten.
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, "prefix:")
+            mstore(add(ptr, 7), prefix)
+            key := keccak256(ptr, add(7, length))
         }
-        return keccak256(abi.encodePacked("prefix:", digits));
     }
 
     function offer(

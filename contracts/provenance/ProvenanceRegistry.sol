@@ -146,7 +146,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712 {
         uint64 org = registry.requireAgent(_msgSender(), MAKERS);
         ProvenanceCore.checkCount(lots.length, MAX_BATCH_ITEMS);
         lotIds = new bytes32[](lots.length);
-        for (uint256 i = 0; i < lots.length; ++i) lotIds[i] = ProvenanceCore.registerLot(registry, lots[i], org);
+        ProvenanceStorage.RegisterCache memory cache;
+        for (uint256 i = 0; i < lots.length; ++i) lotIds[i] = ProvenanceCore.registerLot(registry, lots[i], org, cache);
     }
 
     /// @notice Puts claim `claim` on a batch of the sender's organisation's making; its producer

@@ -22,16 +22,24 @@ library ProvenanceStorage {
         IProvenanceRegistry.RecallState recall;
     }
 
-    /// @notice A product in one storage slot: its organisation and unit, its net content per unit
-    /// (0: none, mass balance uses its unit), and the GS1 company prefix its GTIN was registered
-    /// under (as digits; `prefixLength` keeps leading zeros), so new lots check the licence still holds.
+    /// @notice A product in one storage slot: its organisation (< 2^32) and unit, its net content
+    /// per unit (< 2^48 in fixed point; 0: none, mass balance uses its unit), and the GS1 company
+    /// prefix its GTIN was registered under (up to 12 ASCII digits, left-aligned), so new lots check
+    /// the licence still holds.
     struct ProductRecord {
-        uint64 org;
+        uint32 org;
         bytes3 unit;
         bytes3 netUnit;
-        uint64 netPerUnit;
-        uint48 prefix;
+        uint48 netPerUnit;
+        bytes12 prefix;
         uint8 prefixLength;
+    }
+
+    /// @notice What a call registering several lots already checked: the last product whose licence
+    /// held and the last location found to be the organisation's (a memory cache, never stored).
+    struct RegisterCache {
+        uint64 gtin;
+        bytes32 glnHash;
     }
 
     /// @custom:storage-location erc7201:lotline.storage.Provenance

@@ -12,11 +12,10 @@ import {ProvenanceCore} from "../ProvenanceCore.sol";
 /// @notice Runs by delegatecall in the registry's context: its storage, its events, its address.
 /// Nonces are unordered, Permit2-style: nonce n is bit `n & 0xff` of the signer's word `n >> 8`.
 library AcceptanceLogic {
-    bytes32 internal constant ACCEPTANCE_TYPEHASH =
-        keccak256(
-            "Acceptance(bytes32 batchId,uint128 quantity,uint64 fromOrg,uint64 toOrg,uint8 kind,"
-            "string gln,uint256 nonce,uint256 deadline)"
-        );
+    bytes32 internal constant ACCEPTANCE_TYPEHASH = keccak256(
+        "Acceptance(bytes32 batchId,uint128 quantity,uint64 fromOrg,uint64 toOrg,uint8 kind,"
+        "string gln,uint256 nonce,uint256 deadline)"
+    );
 
     /// @notice See ProvenanceRegistry.handOverWithAcceptance; `from` is the sender's organisation.
     function handOverWithAcceptance(

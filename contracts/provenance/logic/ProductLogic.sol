@@ -34,13 +34,15 @@ library ProductLogic {
         if (netPerUnit != 0) {
             P.UnitOfMeasure memory net = s.units[netUnit];
             if (net.toBase == 0 || net.dimension == 0) revert P.ProvenanceUnknownUnit(netUnit);
+            if (netPerUnit > type(uint48).max) revert P.ProvenanceQuantityRange(netPerUnit);
         }
         s.products[gtin] = ProvenanceStorage.ProductRecord({
-            org: org,
+            org: ProvenanceCore.toOrg32(org),
             unit: unit,
             netUnit: netPerUnit == 0 ? bytes3(0) : netUnit,
-            netPerUnit: netPerUnit,
-            prefix: _digitsValue(digits, prefixLength),
+            // Checked above: netPerUnit < 2^48.
+            netPerUnit: uint48(netPerUnit),
+            prefix: _prefixDigits(digits, prefixLength),
             prefixLength: prefixLength
         });
         emit P.ProductRegistered(gtin, org, unit, masterDataHash);
@@ -99,10 +101,9 @@ library ProductLogic {
         if (!GS1.hasValidCheckDigit(digits)) revert P.ProvenanceInvalidGtin(gtin);
     }
 
-    /// @dev The company prefix (the `length` digits after the indicator) as a number; a prefix
-    /// has at most 12 digits, so it fits 48 bits.
-    function _digitsValue(bytes memory digits, uint8 length) private pure returns (uint48 value) {
-        for (uint256 i = 1; i <= length; ++i) value = value * 10 + (uint8(digits[i]) - 48);
+    /// @dev The company prefix (the `length` ≤ 12 digits after the indicator), left-aligned.
+    function _prefixDigits(bytes memory digits, uint8 length) private pure returns (bytes12 prefix) {
+        for (uint256 i = 0; i < length; ++i) prefix |= bytes12(digits[i + 1]) >> (8 * i);
     }
 
     function _slice(bytes memory data, uint256 start, uint256 end_) private pure returns (bytes memory out) {

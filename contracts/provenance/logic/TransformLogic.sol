@@ -64,8 +64,9 @@ library TransformLogic {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
         uint256[4] memory outBase;
         outputIds = new bytes32[](outputs.length);
+        ProvenanceStorage.RegisterCache memory cache;
         for (uint256 j = 0; j < outputs.length; ++j) {
-            outputIds[j] = ProvenanceCore.registerLot(registry, outputs[j], org);
+            outputIds[j] = ProvenanceCore.registerLot(registry, outputs[j], org, cache);
             (uint8 dimension, uint256 base) = _toBase(s, s.products[outputs[j].gtin], outputs[j].quantity);
             // An output in a dimension no input has (pieces from kilograms, or a unit that converts
             // to nothing) could not be balanced: mass balance would be dodged by changing dimension.
