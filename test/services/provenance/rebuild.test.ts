@@ -195,4 +195,19 @@ describe("provenance index: a rebuild from scratch equals the live index", funct
     await expectIndexMatchesChain();
     await expectRebuildEqualsLive();
   });
+
+  it("lifts lot A's portions when its recall is withdrawn, keeps the pooled milk recalled through lot B, and still matches a rebuild", async function () {
+    this.timeout(60_000);
+    await send(as("producer").withdrawRecall(lotA, "retest of the retained sample negative"));
+    const store = createProvenanceStore(node.db);
+    const splits = Number((await node.contracts.provenance.batch(lotA)).splits);
+    const children = Array.from({ length: splits }, (_, k) => portionIdOf(lotA, k));
+    await until(() => children.every((id) => !store.getBatch(id)?.recall), "the node to propagate the withdrawal of lot A's recall");
+    const pooled = lotIdOf(DEMO_GOODS.pooledMilk, "POOL-2611");
+    expect([store.getBatch(lotA)!.recall, await node.contracts.provenance.isRecalled(lotA)]).to.deep.equal([null, false]);
+    expect(await Promise.all(children.map((id) => node.contracts.provenance.isRecalled(id)))).to.deep.equal(children.map(() => false));
+    expect([store.getBatch(pooled)!.recall?.kind, await node.contracts.provenance.isRecalled(pooled)]).to.deep.equal(["propagated", true]);
+    await expectIndexMatchesChain();
+    await expectRebuildEqualsLive();
+  });
 });
