@@ -32,8 +32,7 @@ contract CredentialRegistry is ICredentialRegistry, RelayContext {
         if (credentialType == bytes32(0)) revert CredentialEmptyType();
         if (subjectOrg == 0 || subjectOrg > registry.organisationCount()) revert CredentialUnknownSubject(subjectOrg);
         if (subjectOrg == issuerOrg) revert CredentialSelfCertification(issuerOrg);
-        if (validUntil <= validFrom || validUntil <= block.timestamp)
-            revert CredentialInvalidWindow(validFrom, validUntil);
+        if (validUntil <= validFrom || validUntil <= block.timestamp) revert CredentialInvalidWindow(validFrom, validUntil);
 
         credentialId = ++_count;
         _credentials[credentialId] = Credential({
@@ -47,16 +46,7 @@ contract CredentialRegistry is ICredentialRegistry, RelayContext {
             issuedBy: sender
         });
         _bySubject[subjectOrg][credentialType].push(credentialId);
-        emit CredentialIssued(
-            credentialId,
-            credentialType,
-            subjectOrg,
-            issuerOrg,
-            claimHash,
-            validFrom,
-            validUntil,
-            sender
-        );
+        emit CredentialIssued(credentialId, credentialType, subjectOrg, issuerOrg, claimHash, validFrom, validUntil, sender);
     }
 
     /// @inheritdoc ICredentialRegistry
@@ -83,7 +73,11 @@ contract CredentialRegistry is ICredentialRegistry, RelayContext {
     /// @inheritdoc ICredentialRegistry
     function isValid(uint256 credentialId) public view returns (bool) {
         Credential storage c = _credentials[credentialId];
-        return c.issuerOrg != 0 && c.revokedAt == 0 && c.validFrom <= block.timestamp && block.timestamp < c.validUntil;
+        return
+            c.issuerOrg != 0 &&
+            c.revokedAt == 0 &&
+            c.validFrom <= block.timestamp &&
+            block.timestamp < c.validUntil;
     }
 
     /// @inheritdoc ICredentialRegistry

@@ -14,14 +14,7 @@ interface IAnchorRegistry {
         uint32 count;
     }
 
-    event Anchored(
-        bytes32 indexed root,
-        bytes32 indexed kind,
-        uint64 indexed org,
-        uint32 count,
-        string uri,
-        address by
-    );
+    event Anchored(bytes32 indexed root, bytes32 indexed kind, uint64 indexed org, uint32 count, string uri, address by);
 
     error AnchorExists(bytes32 root);
     error AnchorEmpty();

@@ -108,9 +108,7 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
         Order storage o = _requireStatus(orderId, OrderStatus.Created);
         // A permit front-run by someone else still leaves the allowance: ignore its failure and
         // let transferFrom decide (OpenZeppelin's recommended pattern).
-        try
-            IERC20Permit(o.token).permit(_msgSender(), address(this), _value(o, o.quantity), deadline, v, r, s)
-        {} catch {}
+        try IERC20Permit(o.token).permit(_msgSender(), address(this), _value(o, o.quantity), deadline, v, r, s) {} catch {}
         _fund(orderId);
     }
 
@@ -126,8 +124,7 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
     /// @inheritdoc ISettlementEscrow
     function deliver(uint256 orderId, bytes32[] calldata batchIds) external {
         Order storage o = _orders[orderId];
-        if (o.status != OrderStatus.Funded && o.status != OrderStatus.Delivered)
-            revert SettlementWrongStatus(orderId, o.status);
+        if (o.status != OrderStatus.Funded && o.status != OrderStatus.Delivered) revert SettlementWrongStatus(orderId, o.status);
         uint64 org = registry.requireAgent(_msgSender(), Roles.ALL);
         if (org != o.seller) revert SettlementNotSeller(orderId, org);
         if (block.timestamp > o.deliveryDeadline) revert SettlementDeadlinePassed(orderId, o.deliveryDeadline);
@@ -178,8 +175,7 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
         Order storage o = _requireStatus(orderId, OrderStatus.Delivered);
         if (block.timestamp < o.inspectionEnds) revert SettlementInspectionRunning(orderId, o.inspectionEnds);
         _payDelivered(orderId, o);
-        if (o.delivered >= o.quantity || block.timestamp > o.deliveryDeadline)
-            _close(orderId, o, OrderStatus.Completed);
+        if (o.delivered >= o.quantity || block.timestamp > o.deliveryDeadline) _close(orderId, o, OrderStatus.Completed);
     }
 
     /// @inheritdoc ISettlementEscrow
@@ -206,16 +202,14 @@ contract SettlementEscrow is ISettlementEscrow, ERC2771Context, ReentrancyGuard 
     /// @inheritdoc ISettlementEscrow
     function resolve(uint256 orderId, uint16 sellerShareBps) external {
         Order storage o = _orders[orderId];
-        if (o.status != OrderStatus.Disputed && o.status != OrderStatus.Frozen)
-            revert SettlementWrongStatus(orderId, o.status);
+        if (o.status != OrderStatus.Disputed && o.status != OrderStatus.Frozen) revert SettlementWrongStatus(orderId, o.status);
         if (sellerShareBps > 10_000) revert SettlementInvalidShare(sellerShareBps);
         address sender = _msgSender();
         uint64 by = 0;
         // Governance decides when the order has no arbiter, or its arbiter is no longer an active
         // member: funds must never be locked for want of a decider.
         if (o.arbiter == 0 || !registry.isOrganisationActive(o.arbiter)) {
-            if (!IAccessControl(address(registry)).hasRole(GOVERNOR_ROLE, sender))
-                revert SettlementNotArbiter(orderId, sender);
+            if (!IAccessControl(address(registry)).hasRole(GOVERNOR_ROLE, sender)) revert SettlementNotArbiter(orderId, sender);
         } else {
             by = registry.requireAgent(sender, Roles.AUDITOR);
             if (by != o.arbiter) revert SettlementNotArbiter(orderId, sender);

@@ -17,9 +17,7 @@ export function tempDir(label: string): string {
 }
 
 /** Anvil in its own data dir, as the embedded chain runs. */
-export async function startAnvil(
-  options: { dataDir?: string; stateIntervalSeconds?: number; port?: number } = {},
-): Promise<EmbeddedChain & { dataDir: string; port: number }> {
+export async function startAnvil(options: { dataDir?: string; stateIntervalSeconds?: number; port?: number } = {}): Promise<EmbeddedChain & { dataDir: string; port: number }> {
   const dataDir = options.dataDir ?? tempDir("anvil");
   const port = options.port ?? (await freePort());
   const chain = await startEmbeddedChain({ dataDir, port, stateIntervalSeconds: options.stateIntervalSeconds });
@@ -37,12 +35,7 @@ export async function startHardhatNode(): Promise<{ url: string; stop(): Promise
   const url = `http://127.0.0.1:${port}`;
   const rpc = createRpcClient(url, { timeoutMs: 1_000 });
   const deadline = Date.now() + 60_000;
-  while (
-    !(await rpc.chainId().then(
-      () => true,
-      () => false,
-    ))
-  ) {
+  while (!(await rpc.chainId().then(() => true, () => false))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error("hardhat node did not start");
     await new Promise((r) => setTimeout(r, 200));
   }
