@@ -28,8 +28,7 @@ const config: HardhatUserConfig = {
     settings: { optimizer: { enabled: true, runs: OPTIMIZER_RUNS }, evmVersion: EVM_HARDFORK },
   },
   networks: {
-    // TEMPORARY (issue 10 integration): ProvenanceRegistry is over 24,576 bytes until it is split.
-    hardhat: { hardfork: EVM_HARDFORK, chainId: 31337, allowUnlimitedContractSize: true },
+    hardhat: { hardfork: EVM_HARDFORK, chainId: 31337 },
   },
   typechain: { outDir: "typechain-types", target: "ethers-v6" },
   mocha: { timeout: 120_000 },

@@ -281,6 +281,11 @@ contract ConsortiumRegistry is IConsortiumRegistry, RelayContext {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function prefixHolder(bytes32 prefixKey) external view returns (uint64) {
+        return _prefixOwner[prefixKey];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function orgOfKey(string calldata key) external view returns (uint64, uint8) {
         return _orgOfKey(bytes(key));
     }

@@ -176,6 +176,10 @@ interface IConsortiumRegistry {
     /// digit, a GLN, an SSCC body), trying every licensed prefix length; 0 if none.
     function orgOfKey(string calldata key) external view returns (uint64 orgId, uint8 prefixLength);
 
+    /// @notice The organisation holding the company prefix keyed `prefixKey` =
+    /// keccak256(abi.encodePacked("prefix:", prefix)) (0 if none): a cheap licence check.
+    function prefixHolder(bytes32 prefixKey) external view returns (uint64);
+
     /// @notice The organisation that registered this GLN (0 if none).
     function orgOfLocation(string calldata gln) external view returns (uint64);
 

@@ -10,7 +10,13 @@ interface ILogisticUnits {
     event Unpacked(bytes32 indexed unitKey, uint64 indexed custodian, bytes32[] batchIds);
     event UnitOffered(bytes32 indexed unitKey, uint64 indexed from, uint64 indexed to);
     event UnitOfferCancelled(bytes32 indexed unitKey, uint64 indexed by);
-    event UnitHandedOver(bytes32 indexed unitKey, uint64 indexed from, uint64 indexed to, string gln, address acceptedBy);
+    event UnitHandedOver(
+        bytes32 indexed unitKey,
+        uint64 indexed from,
+        uint64 indexed to,
+        string gln,
+        address acceptedBy
+    );
 
     error UnitsInvalidSscc(string sscc);
     error UnitsNotCustodian(bytes32 unitKey, uint64 org);
@@ -22,6 +28,7 @@ interface ILogisticUnits {
     error UnitsUnknownOrganisation(uint64 org);
     error UnitsForeignLocation(string gln, uint64 org);
     error UnitsContainsRecalled(bytes32 unitKey, bytes32 batchId);
+    error UnitsContentsChanged(bytes32 unitKey, bytes32 expected, bytes32 actual);
 
     /// @notice Packs batches held by the sender's organisation into a unit (an SSCC of its own
     /// company prefix), creating the unit on first use; at most MAX_UNIT_CONTENTS batches.
@@ -34,11 +41,17 @@ interface ILogisticUnits {
     /// while the unit holds a recalled batch: a recall stops every hand-over of affected goods.
     function offerUnit(string calldata sscc, uint64 to) external;
 
-    /// @notice Accepts custody of a unit offered to the sender's organisation, at `gln` (or "").
-    function acceptUnit(string calldata sscc, string calldata gln) external;
+    /// @notice Accepts custody of a unit offered to the sender's organisation, at `gln` (or ""),
+    /// with the contents it was shown: `contentsHash` must equal contentsHash(sscc), so a custodian
+    /// that unpacks and repacks in front of the receiver's transaction gets a revert.
+    function acceptUnit(string calldata sscc, bytes32 contentsHash, string calldata gln) external;
 
     /// @notice Withdraws a unit offer: its custodian cancels or the receiver rejects it.
     function cancelUnitOffer(string calldata sscc) external;
 
     function contents(string calldata sscc) external view returns (uint64 custodian, bytes32[] memory batchIds);
+
+    /// @notice The hash chain of the unit's contents in packing order: h0 = 0,
+    /// h(i+1) = keccak256(abi.encode(h(i), batchIds[i])); 0 for an empty unit.
+    function contentsHash(string calldata sscc) external view returns (bytes32);
 }

@@ -21,6 +21,7 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
 
     mapping(bytes32 unitKey => bytes32[]) private _contents;
     mapping(bytes32 unitKey => uint64 to) private _offers;
+    mapping(bytes32 unitKey => bytes32) private _contentsHash;
 
     constructor(
         IConsortiumRegistry registry_,
@@ -40,7 +41,12 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
         if (_offers[unitKey] != 0) revert UnitsInTransit(unitKey);
         bytes32[] storage held = _contents[unitKey];
         if (held.length + batchIds.length > MAX_UNIT_CONTENTS) revert UnitsFull(unitKey, MAX_UNIT_CONTENTS);
-        for (uint256 i = 0; i < batchIds.length; ++i) held.push(batchIds[i]);
+        bytes32 chain = _contentsHash[unitKey];
+        for (uint256 i = 0; i < batchIds.length; ++i) {
+            held.push(batchIds[i]);
+            chain = keccak256(abi.encode(chain, batchIds[i]));
+        }
+        _contentsHash[unitKey] = chain;
         provenance.packHook(unitKey, org, batchIds);
         emit Packed(unitKey, sscc, org, batchIds);
     }
@@ -51,6 +57,7 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
         if (_offers[unitKey] != 0) revert UnitsInTransit(unitKey);
         bytes32[] memory batchIds = _contents[unitKey];
         delete _contents[unitKey];
+        delete _contentsHash[unitKey];
         provenance.unpackHook(unitKey, batchIds);
         emit Unpacked(unitKey, org, batchIds);
     }
@@ -66,12 +73,14 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
     }
 
     /// @inheritdoc ILogisticUnits
-    function acceptUnit(string calldata sscc, string calldata gln) external {
+    function acceptUnit(string calldata sscc, bytes32 contentsHash_, string calldata gln) external {
         uint64 org = registry.requireAgent(_msgSender(), HANDLERS);
         bytes32 unitKey = keccak256(bytes(sscc));
         uint64 to = _offers[unitKey];
         if (to == 0) revert UnitsNoOffer(unitKey);
         if (to != org) revert UnitsNotReceiver(unitKey, org);
+        bytes32 held = _contentsHash[unitKey];
+        if (held != contentsHash_) revert UnitsContentsChanged(unitKey, contentsHash_, held);
         if (bytes(gln).length != 0 && registry.orgOfLocation(gln) != org) revert UnitsForeignLocation(gln, org);
         _requireNoRecall(unitKey);
         uint64 from = provenance.unitCustodian(unitKey);
@@ -95,6 +104,11 @@ contract LogisticUnits is ILogisticUnits, ERC2771Context {
     function contents(string calldata sscc) external view returns (uint64 custodian, bytes32[] memory batchIds) {
         bytes32 unitKey = keccak256(bytes(sscc));
         return (provenance.unitCustodian(unitKey), _contents[unitKey]);
+    }
+
+    /// @inheritdoc ILogisticUnits
+    function contentsHash(string calldata sscc) external view returns (bytes32) {
+        return _contentsHash[keccak256(bytes(sscc))];
     }
 
     function pendingOffer(string calldata sscc) external view returns (uint64) {

@@ -12,6 +12,11 @@ export {
   ConsortiumRegistry__factory,
   CredentialRegistry__factory,
   LotlineForwarder__factory,
+  ProductLogic__factory,
+  CustodyLogic__factory,
+  AcceptanceLogic__factory,
+  TransformLogic__factory,
+  RecallLogic__factory,
   TimelockController__factory,
   ConsortiumTimelock__factory,
   SharingRegistry__factory,
@@ -40,11 +45,36 @@ import {
   CredentialRegistry__factory,
   LotlineForwarder__factory,
   SharingRegistry__factory,
+  ProductLogic__factory,
+  CustodyLogic__factory,
+  AcceptanceLogic__factory,
+  TransformLogic__factory,
+  RecallLogic__factory,
 } from "../../typechain-types";
 import { Interface } from "ethers";
 
-/** The contracts a Lotline deployment consists of, by the name used in deployment records. */
-export const CONTRACT_NAMES = ["forwarder", "registry", "credentials", "provenance", "units", "anchors", "escrow", "token", "sharing"] as const;
+/**
+ * The contracts a Lotline deployment consists of, by the name used in deployment records. The
+ * `provenance*` libraries hold the provenance registry's external logic (linked into it, run by
+ * delegatecall: their events come from the provenance address); they are listed so that one
+ * address book finds every deployed contract (docs/adr/0009).
+ */
+export const CONTRACT_NAMES = [
+  "forwarder",
+  "registry",
+  "credentials",
+  "provenance",
+  "units",
+  "anchors",
+  "escrow",
+  "token",
+  "provenanceProducts",
+  "provenanceCustody",
+  "provenanceAcceptances",
+  "provenanceTransforms",
+  "provenanceRecalls",
+  "sharing",
+] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Contract interfaces by deployment name, for decoding logs and errors. */
@@ -58,6 +88,11 @@ export const INTERFACES: Record<ContractName, Interface> = {
   escrow: SettlementEscrow__factory.createInterface() as unknown as Interface,
   token: ConsortiumToken__factory.createInterface() as unknown as Interface,
   sharing: SharingRegistry__factory.createInterface() as unknown as Interface,
+  provenanceProducts: ProductLogic__factory.createInterface() as unknown as Interface,
+  provenanceCustody: CustodyLogic__factory.createInterface() as unknown as Interface,
+  provenanceAcceptances: AcceptanceLogic__factory.createInterface() as unknown as Interface,
+  provenanceTransforms: TransformLogic__factory.createInterface() as unknown as Interface,
+  provenanceRecalls: RecallLogic__factory.createInterface() as unknown as Interface,
 };
 
 /**

@@ -9,6 +9,11 @@ import {
   CredentialRegistry__factory,
   LotlineForwarder__factory,
   SharingRegistry__factory,
+  ProductLogic__factory,
+  CustodyLogic__factory,
+  AcceptanceLogic__factory,
+  TransformLogic__factory,
+  RecallLogic__factory,
   type ContractName,
 } from "./contracts";
 import { CONTRACTS_VERSION } from "./version";
@@ -38,8 +43,9 @@ export interface DeployOptions {
 /**
  * Deploys the Lotline contracts. The one definition of a deployment, used by the tests' fixtures,
  * by `npm start` on the embedded chain and by `npm run deploy` against a real network.
- * Deployment order: forwarder (trusted by every contract), registry, credentials, provenance (which
- * creates the logistic-units contract), anchors, settlement escrow, settlement token.
+ * Deployment order: forwarder (trusted by every contract), registry, credentials, the provenance
+ * registry's logic libraries, logistic units, provenance (linked to the libraries, at the address
+ * the units contract names), anchors, settlement escrow, settlement token.
  */
 export async function deployLotline(deployer: Signer, options: DeployOptions = {}): Promise<DeploymentRecord> {
   const provider = requireProvider(deployer);
@@ -57,6 +63,22 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const credentials = await new CredentialRegistry__factory(deployer).deploy(registryAddress, forwarderAddress);
   await credentials.waitForDeployment();
 
+  // The provenance registry's external logic (docs/adr/0009): linked into its bytecode.
+  const libraries = {
+    provenanceProducts: await deployed(new ProductLogic__factory(deployer).deploy()),
+    provenanceCustody: await deployed(new CustodyLogic__factory(deployer).deploy()),
+    provenanceAcceptances: await deployed(new AcceptanceLogic__factory(deployer).deploy()),
+    provenanceTransforms: await deployed(new TransformLogic__factory(deployer).deploy()),
+    provenanceRecalls: await deployed(new RecallLogic__factory(deployer).deploy()),
+  };
+  const links = {
+    "contracts/provenance/logic/ProductLogic.sol:ProductLogic": libraries.provenanceProducts,
+    "contracts/provenance/logic/CustodyLogic.sol:CustodyLogic": libraries.provenanceCustody,
+    "contracts/provenance/logic/AcceptanceLogic.sol:AcceptanceLogic": libraries.provenanceAcceptances,
+    "contracts/provenance/logic/TransformLogic.sol:TransformLogic": libraries.provenanceTransforms,
+    "contracts/provenance/logic/RecallLogic.sol:RecallLogic": libraries.provenanceRecalls,
+  };
+
   // The logistic-units contract and the provenance registry name each other: the units contract
   // is deployed first for the registry's address, predicted from the deployer's next nonce.
   const deployerAddress = await deployer.getAddress();
@@ -64,7 +86,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
   const predictedProvenance = getCreateAddress({ from: deployerAddress, nonce: unitsNonce + 1 });
   const units = await new LogisticUnits__factory(deployer).deploy(registryAddress, predictedProvenance, forwarderAddress, { nonce: unitsNonce });
   await units.waitForDeployment();
-  const provenance = await new ProvenanceRegistry__factory(deployer).deploy(registryAddress, await units.getAddress(), forwarderAddress, {
+  const provenance = await new ProvenanceRegistry__factory(links, deployer).deploy(registryAddress, await credentials.getAddress(), await units.getAddress(), forwarderAddress, {
     nonce: unitsNonce + 1,
   });
   await provenance.waitForDeployment();
@@ -101,6 +123,7 @@ export async function deployLotline(deployer: Signer, options: DeployOptions = {
       escrow: await escrow.getAddress(),
       token: await token.getAddress(),
       sharing: await sharing.getAddress(),
+      ...libraries,
     },
     governor,
     deployedAt: new Date().toISOString(),
@@ -123,6 +146,12 @@ export function connectLotline(record: Pick<DeploymentRecord, "contracts">, runn
   };
 }
 export type LotlineContracts = ReturnType<typeof connectLotline>;
+
+async function deployed(pending: Promise<{ waitForDeployment(): Promise<unknown>; getAddress(): Promise<string> }>): Promise<string> {
+  const contract = await pending;
+  await contract.waitForDeployment();
+  return contract.getAddress();
+}
 
 function requireProvider(signer: Signer): Provider {
   if (!signer.provider) throw new Error("the deployer signer has no provider");

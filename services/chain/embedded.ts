@@ -107,8 +107,6 @@ export async function startEmbeddedChain(options: EmbeddedChainOptions): Promise
     "--state", stateFile,
     "--state-interval", String(options.stateIntervalSeconds ?? 1),
     "--silent",
-    // TEMPORARY (issue 10 integration): ProvenanceRegistry is over 24,576 bytes until it is split.
-    "--code-size-limit", "40000",
   ];
   if (options.genesisTimestamp !== undefined && !fs.existsSync(stateFile)) args.push("--timestamp", String(options.genesisTimestamp));
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"], env: chainEnvironment() });

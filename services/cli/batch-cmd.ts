@@ -131,7 +131,9 @@ export function registerBatchCommands(program: Command, print: Print): void {
     const offered = await getBatch(ref);
     if (!offered.pendingOffer) throw new CliError(`batch ${offered.id} has no pending offer to accept`);
     const { relay, signer } = await actor(opts);
-    const tx = await relay.send(signer, "provenance", "accept", [offered.id, gln]);
+    // Accept exactly the offer shown: a sender that changed it since gets a revert, not a new deal.
+    const { quantity, kind } = offered.pendingOffer;
+    const tx = await relay.send(signer, "provenance", "accept", [offered.id, quantityArg(quantity), handoverKindArg(kind).value, gln]);
     // A partial offer splits a portion off the offered batch in the same transaction; that
     // portion (keccak256(abi.encode(parent, index))) is what changed hands.
     const history = await apiGet<HistoryJson>(`${batchRef(offered.id)}/history`);
@@ -231,7 +233,7 @@ export function registerBatchCommands(program: Command, print: Print): void {
   signing(
     batch
       .command("recall")
-      .description("recall a batch (its producer or an auditor); the node propagates the recall downstream")
+      .description("recall a batch (its producer, an auditor it or governance appointed, or governance); the node propagates the recall downstream")
       .argument("<ref>", "batch id (0x…) or the GS1 Digital Link of a lot")
       .requiredOption("--reason <text>", "why (shown to everyone holding affected goods)"),
   ).action(async (ref: string, opts: SignerOptions & { reason: string }) => {
@@ -245,6 +247,25 @@ export function registerBatchCommands(program: Command, print: Print): void {
         `recalled ${target.gtin}/${target.lot} (${target.id}): ${opts.reason}`,
         `  ${impact.totals.batches} downstream batch${impact.totals.batches === 1 ? "" : "es"} affected, ${impact.totals.inCirculation} in circulation; the node flags them on-chain`,
         `  see them with: lotline trace ${target.id} --downstream`,
+      ].join("\n"),
+    );
+  });
+
+  signing(
+    batch
+      .command("withdraw-recall")
+      .description("withdraw a recall your organisation made (or governance); the node propagates the withdrawal downstream")
+      .argument("<ref>", "batch id (0x…) or the GS1 Digital Link of a lot")
+      .requiredOption("--reason <text>", "why the recall no longer holds (shown to everyone holding affected goods)"),
+  ).action(async (ref: string, opts: SignerOptions & { reason: string }) => {
+    if (!opts.reason.trim()) throw new CliError("--reason must say why the recall is withdrawn");
+    const target = await getBatch(ref);
+    const { relay, signer } = await actor(opts);
+    const tx = await relay.send(signer, "provenance", "withdrawRecall", [target.id, opts.reason]);
+    print({ ...tx, batchId: target.id }, () =>
+      [
+        `withdrew the recall of ${target.gtin}/${target.lot} (${target.id}): ${opts.reason}`,
+        "  the node lifts the batches downstream on-chain that no other recall reaches",
       ].join("\n"),
     );
   });

@@ -143,6 +143,16 @@ function historyText(item: HistoryJson["items"][number], unit: string, org: OrgN
       return `recalled by ${d.byOrgId === "governance" ? "governance" : org(d.byOrgId)}: ${d.reason}`;
     case "recall_propagated":
       return `recall propagated from ${d.from}`;
+    case "recall_withdrawn":
+      return `recall withdrawn by ${d.byOrgId === "governance" ? "governance" : org(d.byOrgId)}: ${d.reason}`;
+    case "recall_lifted":
+      return `recall lifted (withdrawn upstream, via ${d.from})`;
+    case "recall_return_offered":
+      return `recalled goods offered back to ${org(d.toOrgId)}${at(d.location)}`;
+    case "disposal_consented":
+      return `owner ${org(d.ownerOrgId)} consented to its destruction`;
+    case "claim_added":
+      return `claim ${d.claim} added by ${org(d.orgId)}`;
     case "packed":
       return `packed into logistic unit SSCC ${d.sscc}`;
     case "unpacked":

@@ -11,7 +11,7 @@ import type { Db } from "../store/db";
 import { glnFor, gtinFor, ssccFor } from "../gs1/keys";
 import { storeProductMasterData, type ProductMasterData } from "../provenance/products";
 import { parseQuantity, unitToBytes3 } from "../provenance/quantity";
-import { HANDOVER_KINDS, signAcceptance } from "../provenance/acceptance";
+import { HANDOVER_KINDS, pendingTerms, signAcceptance } from "../provenance/acceptance";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
 import { DAY, type DemoClock } from "./clock";
 import { DISPUTE_DEFAULTS } from "../settlement/terms";
@@ -43,21 +43,29 @@ export const DEMO_GOODS = {
   recalledLot: { gtin: gtinFor(prefix("producer"), 1), lot: "MILK-2611-B" },
 };
 
-const PRODUCTS: Record<string, { maker: string; data: Omit<ProductMasterData, "gtin"> }> = {
+/**
+ * The demo's products. `net` is the net content per unit registered with the product (mass per
+ * litre here), through which mass balance compares litres of milk and cream with kilograms of butter.
+ */
+const PRODUCTS: Record<string, { maker: string; net?: { unit: string; perUnit: string }; data: Omit<ProductMasterData, "gtin"> }> = {
   [DEMO_GOODS.rawMilk]: {
     maker: "producer",
+    net: { unit: "KGM", perUnit: "1.030" },
     data: { name: "Raw cow's milk, organic", unit: "LTR", storageTemperature: { minCelsius: 2, maxCelsius: 6 }, shelfLifeDays: 3, countryOfOrigin: "DE" },
   },
   [DEMO_GOODS.pooledMilk]: {
     maker: "processor",
+    net: { unit: "KGM", perUnit: "1.030" },
     data: { name: "Pooled raw milk", unit: "LTR", storageTemperature: { minCelsius: 2, maxCelsius: 6 }, shelfLifeDays: 2, countryOfOrigin: "BE" },
   },
   [DEMO_GOODS.cream]: {
     maker: "processor",
+    net: { unit: "KGM", perUnit: "1.010" },
     data: { name: "Sweet cream 35% fat", unit: "LTR", storageTemperature: { minCelsius: 2, maxCelsius: 6 }, shelfLifeDays: 10, countryOfOrigin: "BE" },
   },
   [DEMO_GOODS.skimMilk]: {
     maker: "processor",
+    net: { unit: "KGM", perUnit: "1.035" },
     data: { name: "Skimmed milk", unit: "LTR", storageTemperature: { minCelsius: 2, maxCelsius: 6 }, shelfLifeDays: 7, countryOfOrigin: "BE" },
   },
   [DEMO_GOODS.butter]: {
@@ -90,10 +98,14 @@ export async function seedSupplyChain(
 
   await days(18);
   progress("registering the demo's products");
-  for (const [gtin, { maker, data }] of Object.entries(PRODUCTS)) {
+  for (const [gtin, { maker, net, data }] of Object.entries(PRODUCTS)) {
     const document = { gtin, ...data };
     const masterHash = storeProductMasterData(db, document, wallet(maker).address, Number(org(maker)));
-    await send(as(maker).registerProduct(BigInt(gtin), unitToBytes3(data.unit), masterHash));
+    if (net) {
+      await send(
+        as(maker).registerProductWithNetContent(BigInt(gtin), unitToBytes3(data.unit), unitToBytes3(net.unit), q(net.perUnit), masterHash),
+      );
+    } else await send(as(maker).registerProduct(BigInt(gtin), unitToBytes3(data.unit), masterHash));
   }
   await orders.fundBuyers(["processor", "processor2", "distributor", "retailer"]);
   // Each trading member is paid to its own wallet; its wallet also holds the treasury role (seed.ts).
@@ -124,7 +136,7 @@ export async function seedSupplyChain(
   await days(1);
   progress("moving 12,000 l of lot A: custody to the carrier, ownership to the dairy");
   await send(as("producer").offer(lotA, q("12000"), org("carrier"), HANDOVER_KINDS.custody));
-  await send(as("carrier").accept(lotA, gln("carrier", 1)));
+  await send(as("carrier").accept(...(await pendingTerms(contracts.provenance, lotA)), gln("carrier", 1)));
   const portionA = await contracts.provenance.portionId(lotA, 0);
   await clock.advance(6 * 3600);
   await send(
@@ -137,15 +149,16 @@ export async function seedSupplyChain(
     ),
   );
   await send(as("producer").offer(portionA, q("12000"), org("processor"), HANDOVER_KINDS.ownership));
-  await send(as("processor").accept(portionA, ""));
+  await send(as("processor").accept(...(await pendingTerms(contracts.provenance, portionA)), ""));
   await send(as("carrier").offer(portionA, q("12000"), org("processor"), HANDOVER_KINDS.custody));
-  await send(as("processor").accept(portionA, gln("processor", 1)));
+  await send(as("processor").accept(...(await pendingTerms(contracts.provenance, portionA)), gln("processor", 1)));
 
   progress("handing over lot B in one call with the dairy's EIP-712 acceptance");
   const deadline = BigInt((await clock.chainTime()) + 3600);
   const { acceptance, signature } = await signAcceptance(wallet("processor"), contracts.provenance, {
     batchId: lotB,
     quantity: q("15000"),
+    from: org("producer"),
     to: org("processor"),
     kind: HANDOVER_KINDS.both,
     gln: gln("processor", 1),
@@ -168,7 +181,7 @@ export async function seedSupplyChain(
   const creamOrder = await orders.place("processor2", "processor", DEMO_GOODS.cream, "2000", 320n, 5, 60 * DAY, "auditor");
   await orders.fundWithPermit("processor2", creamOrder);
   await send(as("processor").offer(creamId, q("2000"), org("processor2"), HANDOVER_KINDS.both));
-  const creamSale = orders.saleIn(await send(as("processor2").accept(creamId, gln("processor2", 1))));
+  const creamSale = orders.saleIn(await send(as("processor2").accept(...(await pendingTerms(contracts.provenance, creamId)), gln("processor2", 1))));
   const creamPortion = await contracts.provenance.portionId(creamId, 0);
   await orders.deliver("processor", creamOrder, [creamSale]);
   await days(1);
@@ -181,27 +194,27 @@ export async function seedSupplyChain(
   const units = (key: string) => contracts.units.connect(wallet(key));
   await send(units("processor2").pack(DEMO_GOODS.butterUnit, [butterId]));
   await send(units("processor2").offerUnit(DEMO_GOODS.butterUnit, org("carrier")));
-  await send(units("carrier").acceptUnit(DEMO_GOODS.butterUnit, gln("carrier", 2)));
+  await send(units("carrier").acceptUnit(DEMO_GOODS.butterUnit, await contracts.units.contentsHash(DEMO_GOODS.butterUnit), gln("carrier", 2)));
   await days(1);
   await send(units("carrier").offerUnit(DEMO_GOODS.butterUnit, org("distributor")));
-  await send(units("distributor").acceptUnit(DEMO_GOODS.butterUnit, gln("distributor", 1)));
+  await send(units("distributor").acceptUnit(DEMO_GOODS.butterUnit, await contracts.units.contentsHash(DEMO_GOODS.butterUnit), gln("distributor", 1)));
   await send(units("distributor").unpack(DEMO_GOODS.butterUnit));
   await send(as("processor2").offer(butterId, q("900"), org("distributor"), HANDOVER_KINDS.ownership));
-  await send(as("distributor").accept(butterId, ""));
+  await send(as("distributor").accept(...(await pendingTerms(contracts.provenance, butterId)), ""));
 
   await days(1);
   progress("delivering butter to two stores against escrowed orders");
   const storeOneOrder = await orders.place("retailer", "distributor", DEMO_GOODS.butter, "300", 980n, 6, 3 * DAY, "auditor");
   await orders.fund("retailer", storeOneOrder);
   await send(as("distributor").offer(butterId, q("300"), org("retailer"), HANDOVER_KINDS.both));
-  const storeOneSale = orders.saleIn(await send(as("retailer").accept(butterId, gln("retailer", 1))));
+  const storeOneSale = orders.saleIn(await send(as("retailer").accept(...(await pendingTerms(contracts.provenance, butterId)), gln("retailer", 1))));
   await orders.deliver("distributor", storeOneOrder, [storeOneSale]);
 
   const storeTwoOrder = await orders.place("retailer", "distributor", DEMO_GOODS.butter, "200", 980n, 6, 5 * DAY, "auditor");
   await orders.fund("retailer", storeTwoOrder);
   await days(1);
   await send(as("distributor").offer(butterId, q("200"), org("retailer"), HANDOVER_KINDS.both));
-  const storeTwoSale = orders.saleIn(await send(as("retailer").accept(butterId, gln("retailer", 2))));
+  const storeTwoSale = orders.saleIn(await send(as("retailer").accept(...(await pendingTerms(contracts.provenance, butterId)), gln("retailer", 2))));
   await orders.deliver("distributor", storeTwoOrder, [storeTwoSale]);
   await clock.advance(8 * 3600);
   await orders.reject("retailer", storeTwoOrder, "50", "12 cartons with torn wrapping on arrival (photos in the claim)");
@@ -223,7 +236,7 @@ export async function seedSupplyChain(
   const milkOrder = await orders.place("processor", "producer", DEMO_GOODS.rawMilk, "5000", 48n, 10, 14 * DAY, "auditor");
   await orders.fund("processor", milkOrder);
   await send(as("producer").offer(lotA, q("5000"), org("processor"), HANDOVER_KINDS.both));
-  const milkSale = orders.saleIn(await send(as("processor").accept(lotA, gln("processor", 2))));
+  const milkSale = orders.saleIn(await send(as("processor").accept(...(await pendingTerms(contracts.provenance, lotA)), gln("processor", 2))));
   await orders.deliver("producer", milkOrder, [milkSale]);
 
   await days(1);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Signer } from "ethers";
 import type { ProvenanceRegistry } from "../chain/contracts";
 
@@ -9,6 +10,7 @@ export const ACCEPTANCE_TYPES = {
   Acceptance: [
     { name: "batchId", type: "bytes32" },
     { name: "quantity", type: "uint128" },
+    { name: "fromOrg", type: "uint64" },
     { name: "toOrg", type: "uint64" },
     { name: "kind", type: "uint8" },
     { name: "gln", type: "string" },
@@ -20,22 +22,32 @@ export const ACCEPTANCE_TYPES = {
 export interface Acceptance {
   batchId: string;
   quantity: bigint;
+  /** The sending organisation: only its agents can submit the acceptance. */
+  from: bigint;
   to: bigint;
   kind: number;
   gln: string;
   signer: string;
+  /** Unordered (a bit in the signer's bitmap on the registry): word nonce >> 8, bit nonce & 0xff. */
+  nonce: bigint;
   deadline: bigint;
 }
 
+/** A fresh unordered nonce: 256 random bits, so concurrent acceptances never collide. */
+export function randomNonce(): bigint {
+  return BigInt("0x" + randomBytes(32).toString("hex"));
+}
+
 /**
- * The receiver's EIP-712 acceptance of a hand-over (domain LotlineProvenance/1, its nonce on the
- * provenance registry, a deadline), which the sender submits with handOverWithAcceptance.
+ * The receiver's EIP-712 acceptance of a hand-over (domain LotlineProvenance/1, an unordered nonce,
+ * a deadline), which an agent of the sending organisation submits with handOverWithAcceptance.
+ * The signer can revoke it before use with invalidateAcceptanceNonces(nonce >> 8, 1 << (nonce & 0xff)).
  */
 export async function signAcceptance(
   receiver: Signer,
   provenance: ProvenanceRegistry,
-  terms: Omit<Acceptance, "signer">,
-  nonce?: bigint,
+  terms: Omit<Acceptance, "signer" | "nonce">,
+  nonce: bigint = randomNonce(),
 ): Promise<{ acceptance: Acceptance; signature: string }> {
   const signer = await receiver.getAddress();
   const domain = await provenance.eip712Domain();
@@ -45,12 +57,24 @@ export async function signAcceptance(
     {
       batchId: terms.batchId,
       quantity: terms.quantity,
+      fromOrg: terms.from,
       toOrg: terms.to,
       kind: terms.kind,
       gln: terms.gln,
-      nonce: nonce ?? (await provenance.nonces(signer)),
+      nonce,
       deadline: terms.deadline,
     },
   );
-  return { acceptance: { ...terms, signer }, signature };
+  return { acceptance: { ...terms, signer, nonce }, signature };
+}
+
+/**
+ * The terms of the offer pending on `batchId` as accept(batchId, quantity, kind, gln) must name
+ * them. A receiver that shows its user the offer first passes those terms instead, so that an
+ * offer changed in the meantime is refused rather than accepted.
+ */
+export async function pendingTerms(provenance: ProvenanceRegistry, batchId: string): Promise<[string, bigint, bigint]> {
+  const pending = await provenance.pendingOffer(batchId);
+  if (pending.to === 0n) throw new Error(`no offer is pending on batch ${batchId}`);
+  return [batchId, pending.quantity, pending.kind];
 }

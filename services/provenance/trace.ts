@@ -77,6 +77,35 @@ export function downstreamClosure(root: string, neighbours: Neighbours): string[
  * Parent → child pairs that carry a recall from the recalled set to every descendant, in
  * breadth-first order (each parent is flagged before it is used): the chunks a propagator submits.
  */
+export function recallEdgePairs(
+  recalled: string[],
+  neighbours: Neighbours,
+  isRecallEdge: (from: string, to: string) => boolean,
+): [string, string][] {
+  // Every edge out of a recalled batch counts on-chain, also into a child another recall already
+  // reached (it stays recalled until every recall reaching it is withdrawn; docs/adr/0009).
+  const pairs: [string, string][] = [];
+  const reached = new Set<string>(recalled);
+  let frontier = [...recalled];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      for (const edge of neighbours(id, "downstream")) {
+        if (!isRecallEdge(id, edge.to)) pairs.push([id, edge.to]);
+        if (reached.has(edge.to)) continue;
+        reached.add(edge.to);
+        next.push(edge.to);
+      }
+    }
+    frontier = next;
+  }
+  return pairs;
+}
+
+/**
+ * Parent → child pairs that reach every unflagged descendant of the recalled set, in
+ * breadth-first order (kept for callers that only need the recall to reach each batch once).
+ */
 export function propagationPairs(recalled: string[], neighbours: Neighbours, isFlagged: (id: string) => boolean): [string, string][] {
   const pairs: [string, string][] = [];
   const reached = new Set<string>(recalled);

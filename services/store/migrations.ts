@@ -561,6 +561,38 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 9,
+    name: "Governed recalls: propagated edges, withdrawals; claims; logistic-unit contents hash",
+    // Derived (docs/adr/0009). recall_edges: the lineage edges a recall currently went along (a
+    // batch stays recalled while one reaches it); the propagator submits withdrawals along those whose
+    // parent is no longer recalled. batch_claims: claims put on or carried to a batch (validity is the
+    // chain's hasClaim). logistic_units.contents_hash: the chain's contents hash chain, which
+    // acceptUnit must name.
+    sql: `
+      CREATE TABLE recall_edges (
+        from_batch TEXT NOT NULL,
+        to_batch TEXT NOT NULL,
+        block_number INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        PRIMARY KEY (from_batch, to_batch)
+      );
+      CREATE INDEX recall_edges_to ON recall_edges (to_batch);
+      CREATE TABLE batch_claims (
+        batch_id TEXT NOT NULL,
+        claim TEXT NOT NULL,
+        org_id INTEGER,
+        block_number INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, claim)
+      );
+      CREATE TABLE claim_definitions (
+        claim TEXT PRIMARY KEY,
+        credential_type TEXT NOT NULL,
+        bit INTEGER NOT NULL
+      );
+      ALTER TABLE logistic_units ADD COLUMN contents_hash TEXT;
+    `,
+  },
+  {
     id: 10,
     name: "settlement-sales-and-organisation-accounts",
     // Deliveries name sales (batch, sale index); the same batch may now count toward several
@@ -718,4 +750,7 @@ export const DERIVED_TABLES = [
   "sales",
   "org_balances",
   "payout_addresses",
+  "recall_edges",
+  "batch_claims",
+  "claim_definitions",
 ] as const;

@@ -275,6 +275,20 @@ export function createProvenanceStore(db: Db) {
       const row = prepared(db, `SELECT recall FROM batches WHERE batch_id = ?`).get(batchId) as { recall: string } | undefined;
       return row !== undefined && row.recall !== "none";
     },
+    /** True when the recall of `from` went along the edge `from → to` (recall_edges). */
+    isRecallEdge(from: string, to: string): boolean {
+      return prepared(db, `SELECT 1 FROM recall_edges WHERE from_batch = ? AND to_batch = ?`).get(from, to) !== undefined;
+    },
+    /** Propagated edges whose parent is no longer recalled: the withdrawals to propagate, oldest first. */
+    withdrawalPairs(): [string, string][] {
+      return (
+        prepared(
+          db,
+          `SELECT e.from_batch, e.to_batch FROM recall_edges e JOIN batches b ON b.batch_id = e.from_batch
+           WHERE b.recall = 'none' ORDER BY e.block_number, e.from_batch, e.to_batch`,
+        ).all() as { from_batch: string; to_batch: string }[]
+      ).map((r) => [r.from_batch, r.to_batch]);
+    },
     directlyRecalled(): string[] {
       return (prepared(db, `SELECT batch_id FROM recalls WHERE kind = 'direct' ORDER BY block_number`).all() as { batch_id: string }[]).map((r) => r.batch_id);
     },

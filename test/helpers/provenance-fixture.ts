@@ -111,22 +111,26 @@ import { ACCEPTANCE_TYPES } from "../../services/provenance/acceptance";
 export interface AcceptanceTerms {
   batchId: string;
   quantity: bigint;
+  from: bigint;
   to: bigint;
   kind: number;
   gln: string;
   deadline: number;
 }
 
+let nextNonce = 1n;
+
 /**
- * A receiver's EIP-712 acceptance signed by `signer`, as handOverWithAcceptance takes it. The nonce
- * is read from the registry unless given (tests pass a spent one to check replay refusal).
+ * A receiver's EIP-712 acceptance signed by `signer`, as handOverWithAcceptance takes it. Nonces
+ * are unordered: a fresh one from a counter unless given (tests pass a spent one to check replay
+ * refusal, or concurrent ones).
  */
 export async function signAcceptance(
   signer: Signer,
   provenance: ProvenanceRegistry,
   terms: AcceptanceTerms,
-  nonce?: bigint,
-): Promise<{ acceptance: AcceptanceTerms & { signer: string }; signature: string }> {
+  nonce: bigint = nextNonce++,
+): Promise<{ acceptance: AcceptanceTerms & { signer: string; nonce: bigint }; signature: string }> {
   const address = await signer.getAddress();
   const domain = await provenance.eip712Domain();
   const signature = await signer.signTypedData(
@@ -135,14 +139,15 @@ export async function signAcceptance(
     {
       batchId: terms.batchId,
       quantity: terms.quantity,
+      fromOrg: terms.from,
       toOrg: terms.to,
       kind: terms.kind,
       gln: terms.gln,
-      nonce: nonce ?? (await provenance.nonces(address)),
+      nonce,
       deadline: terms.deadline,
     },
   );
-  return { acceptance: { ...terms, signer: address }, signature };
+  return { acceptance: { ...terms, signer: address, nonce }, signature };
 }
 
 /** The fixture's products: raw milk from the farm, dairy products from the processor. */
@@ -274,7 +279,7 @@ export async function milkAtProcessorFixture() {
   const f = await provenanceFixture();
   const { provenance, agents, orgs, lotIds } = f;
   await (await provenance.connect(agents.producer).offer(lotIds.milk, LOT.milk.quantity, orgs.processor, Kind.Both)).wait();
-  await (await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor)).wait();
+  await (await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor)).wait();
   return f;
 }
 
@@ -283,6 +288,15 @@ export async function milkWithCarrierFixture() {
   const f = await provenanceFixture();
   const { provenance, agents, orgs, lotIds } = f;
   await (await provenance.connect(agents.producer).offer(lotIds.milk, LOT.milk.quantity, orgs.carrier, Kind.Custody)).wait();
-  await (await provenance.connect(agents.carrier).accept(lotIds.milk, "")).wait();
+  await (await provenance.connect(agents.carrier).accept(...(await offered(provenance, lotIds.milk)), "")).wait();
   return f;
+}
+
+/**
+ * The terms of the offer pending on `batchId`, as accept() must name them: [batchId, quantity,
+ * kind]. Honest receivers accept what they were shown; tests read it from the chain.
+ */
+export async function offered(provenance: ProvenanceRegistry, batchId: string): Promise<[string, bigint, bigint]> {
+  const pending = await provenance.pendingOffer(batchId);
+  return [batchId, pending.quantity, pending.kind];
 }

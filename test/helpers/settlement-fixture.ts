@@ -8,6 +8,7 @@ import { ROLE, rolesToMask } from "../../services/chain/roles";
 import { glnFor, gtinFor as gtinDigits } from "../../services/gs1/keys";
 import { unitToBytes3 } from "../../services/provenance/quantity";
 import type { ConsortiumToken } from "../../services/chain/contracts";
+import { offered } from "./provenance-fixture";
 import type { ISettlementEscrow } from "../../typechain-types";
 import type { ProvenanceRegistry } from "../../services/chain/contracts";
 
@@ -54,8 +55,9 @@ export interface Sale {
  * accepts). Returns the batch that changed hands and the sale recorded, if ownership passed.
  */
 export async function acceptOffer(provenance: ProvenanceRegistry, by: Signer, batchId: string, gln: string): Promise<{ moved: string; sale: Sale | null }> {
-  const moved = await provenance.connect(by).accept.staticCall(batchId, gln);
-  const receipt = (await (await provenance.connect(by).accept(batchId, gln)).wait())!;
+  const terms = await offered(provenance, batchId);
+  const moved = await provenance.connect(by).accept.staticCall(...terms, gln);
+  const receipt = (await (await provenance.connect(by).accept(...terms, gln)).wait())!;
   return { moved, sale: saleIn(provenance, receipt.logs) };
 }
 

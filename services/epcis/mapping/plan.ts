@@ -1,4 +1,4 @@
-import { AbiCoder, encodeBytes32String, id as keccakText, keccak256 } from "ethers";
+import { AbiCoder, encodeBytes32String, id as keccakText, keccak256, ZeroHash } from "ethers";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
@@ -75,6 +75,7 @@ interface UnitRow {
   custodian_org: number;
   status: string;
   offer_to: number | null;
+  contents_hash: string | null;
 }
 
 function index(db: Db) {
@@ -366,7 +367,7 @@ function receiving(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
     const details = { sscc: unit.sscc, fromOrgId: String(unit.custodian_org), toOrgId: String(receiver), location: gln || null };
     const blocked = blockedFor(actor, receiver, f, `accept SSCC ${unit.sscc}`);
     if (blocked) return no(blocked, "acceptUnit", details);
-    return { status: "send", effect: "acceptUnit", calls: [{ contract: "units", fn: "acceptUnit", args: [unit.sscc, gln] }], details };
+    return { status: "send", effect: "acceptUnit", calls: [{ contract: "units", fn: "acceptUnit", args: [unit.sscc, unit.contents_hash ?? ZeroHash, gln] }], details };
   }
 
   const lot = goods.lot;
@@ -392,7 +393,14 @@ function receiving(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
   };
   const blocked = blockedFor(actor, receiver, f, `accept ${lotName(lot)}`);
   if (blocked) return no(blocked, "accept", details);
-  return { status: "send", effect: "accept", calls: [{ contract: "provenance", fn: "accept", args: [batch.batch_id, gln] }], details };
+  return { status: "send", effect: "accept", calls: [
+      {
+        contract: "provenance",
+        fn: "accept",
+        // The offer as indexed: a sender that changed it since gets the acceptance refused on-chain.
+        args: [batch.batch_id, batch.offer_quantity!, HANDOVER_KINDS[batch.offer_kind as HandoverKindName], gln],
+      },
+    ], details };
 }
 
 function transformation(ix: Index, f: EventFacts, actor: Actor): Plan {

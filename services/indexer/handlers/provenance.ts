@@ -1,4 +1,4 @@
-import { decodeBytes32String } from "ethers";
+import { AbiCoder, decodeBytes32String, keccak256, ZeroHash } from "ethers";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { unitFromBytes3 } from "../../provenance/quantity";
@@ -35,6 +35,16 @@ function setQuantity(db: Db, batchId: string, quantity: bigint, block: number): 
 function quantityOf(db: Db, batchId: string): bigint {
   const row = prepared(db, `SELECT quantity FROM batches WHERE batch_id = ?`).get(batchId) as { quantity: string } | undefined;
   return BigInt(row?.quantity ?? 0);
+}
+
+const abi = AbiCoder.defaultAbiCoder();
+
+/** A parent whose recall still reaches `batchId` along a propagated edge, if any. */
+function remainingRecallEdge(db: Db, batchId: string): string | null {
+  const row = prepared(db, `SELECT from_batch FROM recall_edges WHERE to_batch = ? ORDER BY block_number, from_batch LIMIT 1`).get(batchId) as
+    | { from_batch: string }
+    | undefined;
+  return row?.from_batch ?? null;
 }
 
 export const provenanceHandlers: HandlerMap = {
@@ -115,6 +125,11 @@ export const provenanceHandlers: HandlerMap = {
          metadata_hash, ?, ?, ?, ? FROM batches WHERE batch_id = ?`,
     ).run(child, Number(e.args.index), quantity.toString(), e.time, e.block.number, e.log.transactionHash, e.block.number, parent);
     setQuantity(db, parent, quantityOf(db, parent) - quantity, e.block.number);
+    // Portions carry their parent's claims (the contract copies the claim set).
+    prepared(
+      db,
+      `INSERT OR IGNORE INTO batch_claims (batch_id, claim, org_id, block_number) SELECT ?, claim, org_id, ? FROM batch_claims WHERE batch_id = ?`,
+    ).run(child, e.block.number, parent);
     timeline(db, e, parent, "split", { child, quantity: quantity.toString() });
     timeline(db, e, child, "split_from", { parent, quantity: quantity.toString() });
   },
@@ -203,26 +218,96 @@ export const provenanceHandlers: HandlerMap = {
   },
   "provenance.Recalled": (db, e) => {
     prepared(db, `UPDATE batches SET recall = 'direct', updated_block = ? WHERE batch_id = ?`).run(e.block.number, e.args.batchId);
+    // A batch the recall of a parent already reached may be recalled directly as well.
     prepared(
       db,
-      `INSERT INTO recalls (batch_id, kind, source_batch, reason, by_org, block_number, tx_hash, time) VALUES (?, 'direct', NULL, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO recalls (batch_id, kind, source_batch, reason, by_org, block_number, tx_hash, time) VALUES (?, 'direct', NULL, ?, ?, ?, ?, ?)`,
     ).run(e.args.batchId, e.args.reason, Number(e.args.by) || null, e.block.number, e.log.transactionHash, e.time);
     timeline(db, e, e.args.batchId, "recalled", { reason: e.args.reason, byOrgId: Number(e.args.by) ? String(e.args.by) : "governance" });
   },
   "provenance.RecallPropagated": (db, e) => {
-    prepared(db, `UPDATE batches SET recall = 'propagated', updated_block = ? WHERE batch_id = ?`).run(e.block.number, e.args.batchId);
+    // One event per edge: a batch reached from two recalled parents gets two (docs/adr/0009).
+    prepared(db, `INSERT OR REPLACE INTO recall_edges (from_batch, to_batch, block_number, tx_hash) VALUES (?, ?, ?, ?)`).run(
+      e.args.from,
+      e.args.batchId,
+      e.block.number,
+      e.log.transactionHash,
+    );
+    prepared(db, `UPDATE batches SET recall = 'propagated', updated_block = ? WHERE batch_id = ? AND recall = 'none'`).run(e.block.number, e.args.batchId);
     prepared(
       db,
-      `INSERT INTO recalls (batch_id, kind, source_batch, reason, by_org, block_number, tx_hash, time) VALUES (?, 'propagated', ?, NULL, NULL, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO recalls (batch_id, kind, source_batch, reason, by_org, block_number, tx_hash, time) VALUES (?, 'propagated', ?, NULL, NULL, ?, ?, ?)`,
     ).run(e.args.batchId, e.args.from, e.block.number, e.log.transactionHash, e.time);
     timeline(db, e, e.args.batchId, "recall_propagated", { from: e.args.from });
   },
+  "provenance.RecallWithdrawn": (db, e) => {
+    const batchId = e.args.batchId as string;
+    const via = remainingRecallEdge(db, batchId);
+    if (via) {
+      prepared(db, `UPDATE batches SET recall = 'propagated', updated_block = ? WHERE batch_id = ?`).run(e.block.number, batchId);
+      prepared(db, `UPDATE recalls SET kind = 'propagated', source_batch = ?, reason = NULL, by_org = NULL WHERE batch_id = ?`).run(via, batchId);
+    } else {
+      prepared(db, `UPDATE batches SET recall = 'none', updated_block = ? WHERE batch_id = ?`).run(e.block.number, batchId);
+      prepared(db, `DELETE FROM recalls WHERE batch_id = ?`).run(batchId);
+    }
+    timeline(db, e, batchId, "recall_withdrawn", { reason: e.args.reason, byOrgId: Number(e.args.by) ? String(e.args.by) : "governance" });
+  },
+  "provenance.RecallWithdrawalPropagated": (db, e) => {
+    const batchId = e.args.batchId as string;
+    prepared(db, `DELETE FROM recall_edges WHERE from_batch = ? AND to_batch = ?`).run(e.args.from, batchId);
+    if (e.args.lifted) {
+      prepared(db, `UPDATE batches SET recall = 'none', updated_block = ? WHERE batch_id = ?`).run(e.block.number, batchId);
+      prepared(db, `DELETE FROM recalls WHERE batch_id = ?`).run(batchId);
+      timeline(db, e, batchId, "recall_lifted", { from: e.args.from });
+    } else {
+      const via = remainingRecallEdge(db, batchId);
+      if (via) prepared(db, `UPDATE recalls SET source_batch = ? WHERE batch_id = ? AND kind = 'propagated' AND source_batch = ?`).run(via, batchId, e.args.from);
+    }
+  },
+  "provenance.RecallReturnOffered": (db, e) => {
+    timeline(db, e, e.args.batchId, "recall_return_offered", { toOrgId: String(e.args.to), location: e.args.gln || null });
+  },
+  "provenance.DisposalConsented": (db, e) => {
+    timeline(db, e, e.args.batchId, "disposal_consented", { ownerOrgId: String(e.args.owner) });
+  },
+  "provenance.ClaimDefined": (db, e) => {
+    prepared(db, `INSERT OR REPLACE INTO claim_definitions (claim, credential_type, bit) VALUES (?, ?, ?)`).run(
+      shortString(e.args.claim),
+      shortString(e.args.credentialType),
+      Number(e.args.bit),
+    );
+  },
+  "provenance.ClaimAdded": (db, e) => {
+    prepared(db, `INSERT OR IGNORE INTO batch_claims (batch_id, claim, org_id, block_number) VALUES (?, ?, ?, ?)`).run(
+      e.args.batchId,
+      shortString(e.args.claim),
+      Number(e.args.org),
+      e.block.number,
+    );
+    timeline(db, e, e.args.batchId, "claim_added", { claim: shortString(e.args.claim), orgId: String(e.args.org) });
+  },
+  "provenance.ClaimsCarried": (db, e) => {
+    const bits = e.args.claims as bigint;
+    const defined = prepared(db, `SELECT claim, bit FROM claim_definitions ORDER BY bit`).all() as { claim: string; bit: number }[];
+    for (const { claim, bit } of defined) {
+      if ((bits >> BigInt(bit - 1)) & 1n) {
+        prepared(db, `INSERT OR IGNORE INTO batch_claims (batch_id, claim, org_id, block_number) VALUES (?, ?, NULL, ?)`).run(e.args.batchId, claim, e.block.number);
+      }
+    }
+  },
   "units.Packed": (db, e) => {
+    // The contents hash chain the contract keeps (LogisticUnits.contentsHash): acceptUnit names it.
+    const previous = prepared(db, `SELECT contents_hash, status FROM logistic_units WHERE unit_key = ?`).get(e.args.unitKey) as
+      | { contents_hash: string | null; status: string }
+      | undefined;
+    let chain = previous?.status === "packed" && previous.contents_hash ? previous.contents_hash : ZeroHash;
+    for (const batchId of e.args.batchIds as string[]) chain = keccak256(abi.encode(["bytes32", "bytes32"], [chain, batchId]));
     prepared(
       db,
-      `INSERT INTO logistic_units (unit_key, sscc, custodian_org, location, offer_to, status, updated_block) VALUES (?, ?, ?, NULL, NULL, 'packed', ?)
-       ON CONFLICT (unit_key) DO UPDATE SET status = 'packed', custodian_org = excluded.custodian_org, updated_block = excluded.updated_block`,
-    ).run(e.args.unitKey, e.args.sscc, Number(e.args.custodian), e.block.number);
+      `INSERT INTO logistic_units (unit_key, sscc, custodian_org, location, offer_to, status, updated_block, contents_hash) VALUES (?, ?, ?, NULL, NULL, 'packed', ?, ?)
+       ON CONFLICT (unit_key) DO UPDATE SET status = 'packed', custodian_org = excluded.custodian_org, updated_block = excluded.updated_block,
+         contents_hash = excluded.contents_hash`,
+    ).run(e.args.unitKey, e.args.sscc, Number(e.args.custodian), e.block.number, chain);
     for (const batchId of e.args.batchIds as string[]) {
       prepared(db, `UPDATE batches SET unit_key = ?, updated_block = ? WHERE batch_id = ?`).run(e.args.unitKey, e.block.number, batchId);
       timeline(db, e, batchId, "packed", { sscc: e.args.sscc });
@@ -256,7 +341,10 @@ export const provenanceHandlers: HandlerMap = {
     }
   },
   "units.Unpacked": (db, e) => {
-    prepared(db, `UPDATE logistic_units SET status = 'unpacked', updated_block = ? WHERE unit_key = ?`).run(e.block.number, e.args.unitKey);
+    prepared(db, `UPDATE logistic_units SET status = 'unpacked', contents_hash = NULL, updated_block = ? WHERE unit_key = ?`).run(
+      e.block.number,
+      e.args.unitKey,
+    );
     for (const batchId of e.args.batchIds as string[]) {
       prepared(db, `UPDATE batches SET unit_key = NULL, updated_block = ? WHERE batch_id = ?`).run(e.block.number, batchId);
       timeline(db, e, batchId, "unpacked", { unitKey: e.args.unitKey });

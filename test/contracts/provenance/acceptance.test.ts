@@ -22,6 +22,7 @@ describe("ProvenanceRegistry hand-over with a signed acceptance (EIP-712)", func
     const terms = {
       batchId: f.lotIds.milk,
       quantity: qty(6_000),
+      from: f.orgs.producer,
       to: f.orgs.processor,
       kind: Kind.Both,
       gln: GLN.processor,
@@ -85,10 +86,11 @@ describe("ProvenanceRegistry hand-over with a signed acceptance (EIP-712)", func
     expect([b.owner, b.custodian, b.quantity]).to.deep.equal([orgs.processor, orgs.processor, LOT.milk.quantity]);
   });
 
-  it("spends the signer's nonce", async function () {
+  it("spends the signer's nonce: its bit in the signer's bitmap", async function () {
     const { provenance, agents, acceptance, signature } = await loadFixture(signedFixture);
     await provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature);
-    expect(await provenance.nonces(agents.processor.address)).to.equal(1n);
+    const word = await provenance.nonceBitmap(agents.processor.address, acceptance.nonce >> 8n);
+    expect((word >> (acceptance.nonce & 0xffn)) & 1n).to.equal(1n);
   });
 
   it("still accepts a signature in the second of its deadline", async function () {
@@ -112,17 +114,20 @@ describe("ProvenanceRegistry hand-over with a signed acceptance (EIP-712)", func
     const { provenance, agents, orgs, acceptance, signature } = await loadFixture(signedFixture);
     await provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature);
     await expect(provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature))
-      .to.be.revertedWithCustomError(provenance, "ProvenanceInvalidSignature")
-      .withArgs(agents.processor.address, orgs.processor);
+      .to.be.revertedWithCustomError(provenance, "ProvenanceNonceUsed")
+      .withArgs(agents.processor.address, acceptance.nonce);
+    expect((await provenance.batch(portionIdOf(acceptance.batchId, 1))).status).to.equal(Status.None);
+    void orgs;
   });
 
   it("refuses an acceptance signed over a nonce already used", async function () {
     const { provenance, agents, orgs, acceptance, signature, terms } = await loadFixture(signedFixture);
     await provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature);
-    const stale = await signAcceptance(agents.processor, provenance, { ...terms, quantity: qty(1_000) }, 0n);
+    const stale = await signAcceptance(agents.processor, provenance, { ...terms, quantity: qty(1_000) }, acceptance.nonce);
     await expect(provenance.connect(agents.producer).handOverWithAcceptance(stale.acceptance, stale.signature))
-      .to.be.revertedWithCustomError(provenance, "ProvenanceInvalidSignature")
-      .withArgs(agents.processor.address, orgs.processor);
+      .to.be.revertedWithCustomError(provenance, "ProvenanceNonceUsed")
+      .withArgs(agents.processor.address, acceptance.nonce);
+    void orgs;
   });
 
   it("refuses terms that differ from those signed", async function () {
@@ -134,8 +139,9 @@ describe("ProvenanceRegistry hand-over with a signed acceptance (EIP-712)", func
 
   it("refuses a signature by someone other than the named signer", async function () {
     const { provenance, agents, orgs, terms } = await loadFixture(signedFixture);
-    const { signature } = await signAcceptance(agents.retailer, provenance, terms);
-    const claimed = { ...terms, signer: agents.processor.address };
+    const signed = await signAcceptance(agents.retailer, provenance, terms);
+    const signature = signed.signature;
+    const claimed = { ...signed.acceptance, signer: agents.processor.address };
     await expect(provenance.connect(agents.producer).handOverWithAcceptance(claimed, signature))
       .to.be.revertedWithCustomError(provenance, "ProvenanceInvalidSignature")
       .withArgs(agents.processor.address, orgs.processor);
@@ -174,10 +180,56 @@ describe("ProvenanceRegistry hand-over with a signed acceptance (EIP-712)", func
   });
 
   it("refuses a sender that does not hold the batch", async function () {
-    const { provenance, agents, orgs, lotIds, acceptance, signature } = await loadFixture(signedFixture);
+    const { provenance, agents, orgs, lotIds, terms } = await loadFixture(signedFixture);
+    const { acceptance, signature } = await signAcceptance(agents.processor, provenance, { ...terms, from: orgs.carrier });
     await expect(provenance.connect(agents.carrier).handOverWithAcceptance(acceptance, signature))
       .to.be.revertedWithCustomError(provenance, "ProvenanceNotOwner")
       .withArgs(lotIds.milk, orgs.carrier);
+  });
+
+  it("refuses an acceptance submitted by an organisation other than the sender it names", async function () {
+    const { provenance, agents, orgs, lotIds, acceptance, signature } = await loadFixture(signedFixture);
+    // The carrier holds nothing here, but a rival holding goods of the same batch id must not
+    // use an acceptance the receiver gave another sender either.
+    await expect(provenance.connect(agents.carrier).handOverWithAcceptance(acceptance, signature))
+      .to.be.revertedWithCustomError(provenance, "ProvenanceWrongSender")
+      .withArgs(orgs.producer, orgs.carrier);
+    expect((await provenance.batch(lotIds.milk)).quantity).to.equal(LOT.milk.quantity);
+  });
+
+  it("lets two acceptances signed concurrently both be used, in either order", async function () {
+    const { provenance, agents, orgs, lotIds, terms, acceptance, signature } = await loadFixture(signedFixture);
+    const other = await signAcceptance(agents.processor, provenance, { ...terms, batchId: lotIds.milkB, quantity: qty(1_000) });
+    await provenance.connect(agents.producer).handOverWithAcceptance(other.acceptance, other.signature);
+    await provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature);
+    const [a, b] = await Promise.all([
+      provenance.batch(portionIdOf(lotIds.milk, 0)),
+      provenance.batch(portionIdOf(lotIds.milkB, 0)),
+    ]);
+    expect([a.owner, a.quantity, b.owner, b.quantity]).to.deep.equal([orgs.processor, qty(6_000), orgs.processor, qty(1_000)]);
+  });
+
+  it("refuses an acceptance its signer revoked before it was used", async function () {
+    const { provenance, agents, lotIds, acceptance, signature } = await loadFixture(signedFixture);
+    const word = acceptance.nonce >> 8n;
+    const mask = 1n << (acceptance.nonce & 0xffn);
+    await expect(provenance.connect(agents.processor).invalidateAcceptanceNonces(word, mask))
+      .to.emit(provenance, "AcceptanceNoncesInvalidated")
+      .withArgs(agents.processor.address, word, mask);
+    await expect(provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature))
+      .to.be.revertedWithCustomError(provenance, "ProvenanceNonceUsed")
+      .withArgs(agents.processor.address, acceptance.nonce);
+    expect((await provenance.batch(lotIds.milk)).quantity).to.equal(LOT.milk.quantity);
+  });
+
+  it("lets nobody but the signer revoke its acceptances", async function () {
+    const { provenance, agents, lotIds, acceptance, signature } = await loadFixture(signedFixture);
+    // The producer marks the same word and bit in its own bitmap: the processor's stays clear.
+    await provenance
+      .connect(agents.producer)
+      .invalidateAcceptanceNonces(acceptance.nonce >> 8n, 1n << (acceptance.nonce & 0xffn));
+    await provenance.connect(agents.producer).handOverWithAcceptance(acceptance, signature);
+    expect((await provenance.batch(portionIdOf(lotIds.milk, 0))).quantity).to.equal(qty(6_000));
   });
 
   it("refuses a batch already in transit", async function () {

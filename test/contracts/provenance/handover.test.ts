@@ -11,6 +11,7 @@ import {
   provenanceFixture,
   qty,
   Status,
+  offered,
 } from "../../helpers/provenance-fixture";
 
 const SPLIT = encodeBytes32String("SPLIT");
@@ -163,7 +164,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
   describe("accept, whole batch", function () {
     it("announces the hand-over with location and accepting agent", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(fullOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.emit(provenance, "HandedOver")
         .withArgs(
           lotIds.milk,
@@ -178,36 +179,40 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
 
     it("gives the receiver ownership and custody", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(fullOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       const b = await provenance.batch(lotIds.milk);
       expect([b.owner, b.custodian, b.quantity]).to.deep.equal([orgs.processor, orgs.processor, LOT.milk.quantity]);
     });
 
     it("makes the batch active again", async function () {
       const { provenance, agents, lotIds } = await loadFixture(fullOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       expect((await provenance.batch(lotIds.milk)).status).to.equal(Status.Active);
     });
 
     it("clears the pending offer", async function () {
       const { provenance, agents, lotIds } = await loadFixture(fullOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       expect((await provenance.pendingOffer(lotIds.milk)).to).to.equal(0n);
     });
 
     it("splits nothing off", async function () {
       const { provenance, agents, lotIds } = await loadFixture(fullOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor)).not.to.emit(provenance, "BatchSplit");
+      await expect(
+        provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor),
+      ).not.to.emit(provenance, "BatchSplit");
     });
 
     it("returns the batch itself", async function () {
       const { provenance, agents, lotIds } = await loadFixture(fullOfferFixture);
-      expect(await provenance.connect(agents.processor).accept.staticCall(lotIds.milk, GLN.processor)).to.equal(lotIds.milk);
+      expect(
+        await provenance.connect(agents.processor).accept.staticCall(...(await offered(provenance, lotIds.milk)), GLN.processor),
+      ).to.equal(lotIds.milk);
     });
 
     it("accepts without a location", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(fullOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, ""))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), ""))
         .to.emit(provenance, "HandedOver")
         .withArgs(lotIds.milk, orgs.producer, orgs.processor, Kind.Both, LOT.milk.quantity, "", agents.processor.address);
     });
@@ -216,39 +221,41 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
   describe("accept, part of a batch", function () {
     it("splits the accepted quantity off as portion keccak256(parent, 0)", async function () {
       const { provenance, agents, lotIds, portion } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.emit(provenance, "BatchSplit")
         .withArgs(lotIds.milk, portion, 0, qty(6_000));
     });
 
     it("records a SPLIT lineage edge from the parent to the portion", async function () {
       const { provenance, agents, lotIds, portion } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.emit(provenance, "LineageEdge")
         .withArgs(lotIds.milk, portion, SPLIT, qty(6_000));
     });
 
     it("stores the edge", async function () {
       const { provenance, agents, lotIds, portion } = await loadFixture(partialOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       expect(await provenance.hasEdge(lotIds.milk, portion)).to.equal(true);
     });
 
     it("announces the hand-over of the portion, not of the parent", async function () {
       const { provenance, agents, orgs, lotIds, portion } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.emit(provenance, "HandedOver")
         .withArgs(portion, orgs.producer, orgs.processor, Kind.Both, qty(6_000), GLN.processor, agents.processor.address);
     });
 
     it("returns the portion's id", async function () {
       const { provenance, agents, lotIds, portion } = await loadFixture(partialOfferFixture);
-      expect(await provenance.connect(agents.processor).accept.staticCall(lotIds.milk, GLN.processor)).to.equal(portion);
+      expect(
+        await provenance.connect(agents.processor).accept.staticCall(...(await offered(provenance, lotIds.milk)), GLN.processor),
+      ).to.equal(portion);
     });
 
     it("gives the portion to the receiver with the lot's GTIN and producer", async function () {
       const { provenance, agents, orgs, lotIds, portion } = await loadFixture(partialOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       const p = await provenance.batch(portion);
       const lot = await provenance.batch(lotIds.milk);
       expect([p.quantity, p.owner, p.custodian, p.gtin, p.producer, p.splits, p.status]).to.deep.equal([
@@ -264,7 +271,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
 
     it("leaves the rest with the producer, active, counting one split", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(partialOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       const lot = await provenance.batch(lotIds.milk);
       expect([lot.quantity, lot.owner, lot.custodian, lot.splits, lot.status]).to.deep.equal([
         qty(14_000),
@@ -277,9 +284,9 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
 
     it("numbers the next portion of the same parent 1", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(partialOfferFixture);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       await provenance.connect(agents.producer).offer(lotIds.milk, qty(2_000), orgs.retailer, Kind.Both);
-      await expect(provenance.connect(agents.retailer).accept(lotIds.milk, GLN.retailer))
+      await expect(provenance.connect(agents.retailer).accept(...(await offered(provenance, lotIds.milk)), GLN.retailer))
         .to.emit(provenance, "BatchSplit")
         .withArgs(lotIds.milk, portionIdOf(lotIds.milk, 1), 1, qty(2_000));
     });
@@ -295,7 +302,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
     it("gives ownership alone and leaves the goods where they are", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
       await provenance.connect(agents.producer).offer(lotIds.milkB, LOT.milkB.quantity, orgs.processor, Kind.Ownership);
-      await provenance.connect(agents.processor).accept(lotIds.milkB, "");
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milkB)), "");
       const b = await provenance.batch(lotIds.milkB);
       expect([b.owner, b.custodian]).to.deep.equal([orgs.processor, orgs.producer]);
     });
@@ -303,7 +310,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
     it("lets the carrier pass custody on, announced as from the carrier", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(milkWithCarrierFixture);
       await provenance.connect(agents.carrier).offer(lotIds.milk, LOT.milk.quantity, orgs.processor, Kind.Custody);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.emit(provenance, "HandedOver")
         .withArgs(
           lotIds.milk,
@@ -319,7 +326,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
     it("lets the owner sell goods a carrier holds, announced as from the owner", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(milkWithCarrierFixture);
       await provenance.connect(agents.producer).offer(lotIds.milk, LOT.milk.quantity, orgs.processor, Kind.Ownership);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, ""))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), ""))
         .to.emit(provenance, "HandedOver")
         .withArgs(lotIds.milk, orgs.producer, orgs.processor, Kind.Ownership, LOT.milk.quantity, "", agents.processor.address);
     });
@@ -327,7 +334,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
     it("keeps the carrier as custodian when the owner sells goods it holds", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(milkWithCarrierFixture);
       await provenance.connect(agents.producer).offer(lotIds.milk, LOT.milk.quantity, orgs.processor, Kind.Ownership);
-      await provenance.connect(agents.processor).accept(lotIds.milk, "");
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), "");
       const b = await provenance.batch(lotIds.milk);
       expect([b.owner, b.custodian]).to.deep.equal([orgs.processor, orgs.carrier]);
     });
@@ -335,7 +342,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
     it("gives a carrier custody of part of a lot as a portion still owned by the producer", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
       await provenance.connect(agents.producer).offer(lotIds.milk, qty(6_000), orgs.carrier, Kind.Custody);
-      await provenance.connect(agents.carrier).accept(lotIds.milk, GLN.carrier);
+      await provenance.connect(agents.carrier).accept(...(await offered(provenance, lotIds.milk)), GLN.carrier);
       const p = await provenance.batch(portionIdOf(lotIds.milk, 0));
       expect([p.quantity, p.owner, p.custodian]).to.deep.equal([qty(6_000), orgs.producer, orgs.carrier]);
     });
@@ -344,35 +351,35 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
   describe("accept refusals", function () {
     it("refuses a batch with no pending offer", async function () {
       const { provenance, agents, lotIds } = await loadFixture(provenanceFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.be.revertedWithCustomError(provenance, "ProvenanceNoOffer")
         .withArgs(lotIds.milk);
     });
 
     it("refuses an organisation the offer is not for", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(agents.retailer).accept(lotIds.milk, GLN.retailer))
+      await expect(provenance.connect(agents.retailer).accept(...(await offered(provenance, lotIds.milk)), GLN.retailer))
         .to.be.revertedWithCustomError(provenance, "ProvenanceNotReceiver")
         .withArgs(lotIds.milk, orgs.retailer);
     });
 
     it("refuses the sender accepting its own offer", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(agents.producer).accept(lotIds.milk, GLN.producer))
+      await expect(provenance.connect(agents.producer).accept(...(await offered(provenance, lotIds.milk)), GLN.producer))
         .to.be.revertedWithCustomError(provenance, "ProvenanceNotReceiver")
         .withArgs(lotIds.milk, orgs.producer);
     });
 
     it("refuses a location of another organisation", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.producer))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.producer))
         .to.be.revertedWithCustomError(provenance, "ProvenanceForeignLocation")
         .withArgs(GLN.producer, orgs.processor);
     });
 
     it("is refused to a wallet bound to no organisation", async function () {
       const { provenance, registry, outsider, lotIds } = await loadFixture(partialOfferFixture);
-      await expect(provenance.connect(outsider).accept(lotIds.milk, ""))
+      await expect(provenance.connect(outsider).accept(...(await offered(provenance, lotIds.milk)), ""))
         .to.be.revertedWithCustomError(registry, "IdentityUnauthorizedAgent")
         .withArgs(outsider.address, NEEDED.handlers);
     });
@@ -403,7 +410,7 @@ describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
     it("leaves nothing to accept", async function () {
       const { provenance, agents, lotIds } = await loadFixture(partialOfferFixture);
       await provenance.connect(agents.processor).cancelOffer(lotIds.milk, "rejected");
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, ""))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), ""))
         .to.be.revertedWithCustomError(provenance, "ProvenanceNoOffer")
         .withArgs(lotIds.milk);
     });

@@ -20,6 +20,9 @@ import {
   PREFIX,
   Status,
   unitKeyOf,
+  offered,
+  gtinFor,
+  unitCode,
 } from "../../helpers/provenance-fixture";
 
 const SPLIT = encodeBytes32String("SPLIT");
@@ -32,6 +35,7 @@ const MAX_BATCH_ITEMS = 64;
 /** Dimensions of the mass-balance check: 1 mass (mg), 2 volume (ml), 3 count. */
 const MASS = 1;
 const VOLUME = 2;
+const COUNT = 3;
 
 /** The base-unit amount of a quantity, as the contract sums it: quantity × factor to mg, ml or pieces. */
 const TO_BASE = { LTR: 1_000n, MLT: 1n, KGM: 1_000_000n, GRM: 1_000n } as const;
@@ -315,22 +319,81 @@ describe("ProvenanceRegistry lineage: split, transform, end, observe", function 
         .withArgs(MASS, qty(100) * TO_BASE.KGM, qty(100_001) * TO_BASE.GRM, 0);
     });
 
-    it("does not balance a dimension only the outputs have (litres in, kilograms out)", async function () {
+    it("refuses 5 t of butter from 1,000 litres of milk that declares no density (a dimension only the outputs have)", async function () {
       const { provenance, agents, lotIds } = await loadFixture(milkAtProcessorFixture);
       const butter = newLot("butter", "B2404-X", qty(5_000), GLN.processor);
-      await expect(provenance.connect(agents.processor).transform(PROCESS, [lotIds.milk], [qty(1_000)], [butter], RUN)).to.emit(
-        provenance,
-        "Transformed",
-      );
+      await expect(provenance.connect(agents.processor).transform(PROCESS, [lotIds.milk], [qty(1_000)], [butter], RUN))
+        .to.be.revertedWithCustomError(provenance, "ProvenanceDimensionMismatch")
+        .withArgs(PRODUCT.butter.gtin, MASS);
+      expect((await provenance.batch(lotIds.milk)).quantity).to.equal(LOT.milk.quantity);
     });
 
-    it("does not balance pieces made from kilograms", async function () {
+    it("refuses 10,000 t of cases made from 100 kg of butter (pieces from kilograms)", async function () {
       const { provenance, agents, lotIds } = await loadFixture(provenanceFixture);
       const cases = newLot("butterCase", "C240413-1", qty(1_000_000), GLN.processor);
-      await expect(provenance.connect(agents.processor).transform(REPACK, [lotIds.butter], [qty(100)], [cases], RUN)).to.emit(
-        provenance,
-        "Transformed",
-      );
+      await expect(provenance.connect(agents.processor).transform(REPACK, [lotIds.butter], [qty(100)], [cases], RUN))
+        .to.be.revertedWithCustomError(provenance, "ProvenanceDimensionMismatch")
+        .withArgs(PRODUCT.butterCase.gtin, COUNT);
+      expect((await provenance.batch(lotIds.butter)).quantity).to.equal(LOT.butter.quantity);
+    });
+
+    describe("through a product's declared net content", function () {
+      const NETTED_CASE = gtinFor(PREFIX.processor, 21, 1);
+      const DENSE_MILK = gtinFor(PREFIX.processor, 22);
+
+      /** The processor registered cases of 10 kg of butter each and milk of 1.030 kg per litre. */
+      async function nettedFixture() {
+        const f = await provenanceFixture();
+        const p = f.provenance.connect(f.agents.processor);
+        await p.registerProductWithNetContent(NETTED_CASE, unitCode("H87"), unitCode("KGM"), qty(10), digest("case 10 kg"));
+        await p.registerProductWithNetContent(
+          DENSE_MILK,
+          unitCode("LTR"),
+          unitCode("KGM"),
+          qty("1.030"),
+          digest("milk 1.03 kg/l"),
+        );
+        await p.registerLots([
+          { gtin: DENSE_MILK, lot: "DM-1", quantity: qty(1_000), gln: GLN.processor, metadataHash: digest("DM-1") },
+        ]);
+        return { ...f, denseMilk: lotIdOf(DENSE_MILK, "DM-1") };
+      }
+
+      it("records the net content with the product", async function () {
+        const { provenance } = await loadFixture(nettedFixture);
+        const [netUnit, perUnit] = await provenance.netContent(NETTED_CASE);
+        expect([netUnit, perUnit]).to.deep.equal([unitCode("KGM"), qty(10)]);
+      });
+
+      it("turns 100 kg of butter into 10 cases of 10 kg", async function () {
+        const { provenance, agents, lotIds } = await loadFixture(nettedFixture);
+        const cases = { gtin: NETTED_CASE, lot: "NC-1", quantity: qty(10), gln: GLN.processor, metadataHash: digest("NC-1") };
+        await provenance.connect(agents.processor).transform(REPACK, [lotIds.butter], [qty(100)], [cases], RUN);
+        expect((await provenance.batch(lotIdOf(NETTED_CASE, "NC-1"))).quantity).to.equal(qty(10));
+      });
+
+      it("refuses 11 cases of 10 kg from 100 kg of butter", async function () {
+        const { provenance, agents, lotIds } = await loadFixture(nettedFixture);
+        const cases = { gtin: NETTED_CASE, lot: "NC-1", quantity: qty(11), gln: GLN.processor, metadataHash: digest("NC-1") };
+        await expect(provenance.connect(agents.processor).transform(REPACK, [lotIds.butter], [qty(100)], [cases], RUN))
+          .to.be.revertedWithCustomError(provenance, "ProvenanceMassBalance")
+          .withArgs(MASS, qty(100) * TO_BASE.KGM, qty(110) * TO_BASE.KGM, 0);
+      });
+
+      it("balances kilograms of butter against litres of milk through its density", async function () {
+        const { provenance, agents, denseMilk } = await loadFixture(nettedFixture);
+        const ok = newLot("butter", "B-DENSE-1", qty(1_050), GLN.processor);
+        await provenance.connect(agents.processor).transform(PROCESS, [denseMilk], [qty(1_000)], [ok], RUN);
+        expect((await provenance.batch(lotIdOf(PRODUCT.butter.gtin, "B-DENSE-1"))).quantity).to.equal(qty(1_050));
+      });
+
+      it("refuses more butter than the milk's mass allows", async function () {
+        const { provenance, agents, denseMilk } = await loadFixture(nettedFixture);
+        const tooMuch = newLot("butter", "B-DENSE-2", qty(1_100), GLN.processor);
+        await expect(provenance.connect(agents.processor).transform(PROCESS, [denseMilk], [qty(1_000)], [tooMuch], RUN))
+          .to.be.revertedWithCustomError(provenance, "ProvenanceMassBalance")
+          .withArgs(MASS, qty(1_030) * TO_BASE.KGM, qty(1_100) * TO_BASE.KGM, 200);
+      });
     });
 
     it("balances each dimension on its own", async function () {
@@ -388,7 +451,7 @@ describe("ProvenanceRegistry lineage: split, transform, end, observe", function 
     it("refuses an input the processor owns but does not hold", async function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
       await provenance.connect(agents.producer).offer(lotIds.milkB, LOT.milkB.quantity, orgs.processor, Kind.Ownership);
-      await provenance.connect(agents.processor).accept(lotIds.milkB, "");
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milkB)), "");
       await expect(
         provenance.connect(agents.processor).transform(PROCESS, [lotIds.milkB], [qty(1)], [newLot("cream", "R1", qty(1))], RUN),
       )

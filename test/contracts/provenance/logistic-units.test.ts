@@ -16,6 +16,7 @@ import {
   ssccFor,
   Status,
   unitKeyOf,
+  offered,
 } from "../../helpers/provenance-fixture";
 
 const MAX_UNIT_CONTENTS = 64;
@@ -49,7 +50,7 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
   /** The carrier accepted the tank at its depot. */
   async function carriedFixture() {
     const f = await offeredFixture();
-    await f.units.connect(f.agents.carrier).acceptUnit(TANK, GLN.carrier);
+    await f.units.connect(f.agents.carrier).acceptUnit(TANK, await f.units.contentsHash(TANK), GLN.carrier);
     return f;
   }
 
@@ -88,7 +89,7 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
     it("lets a carrier pack batches it holds into an SSCC of its own prefix", async function () {
       const { provenance, units, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
       await provenance.connect(agents.producer).offer(lotIds.milkB, LOT.milkB.quantity, orgs.carrier, Kind.Custody);
-      await provenance.connect(agents.carrier).accept(lotIds.milkB, GLN.carrier);
+      await provenance.connect(agents.carrier).accept(...(await offered(provenance, lotIds.milkB)), GLN.carrier);
       const trailer = ssccFor(PREFIX.carrier, 77);
       await expect(units.connect(agents.carrier).pack(trailer, [lotIds.milkB]))
         .to.emit(units, "Packed")
@@ -209,6 +210,7 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
       const terms = {
         batchId: lotIds.milk,
         quantity: qty(1),
+        from: orgs.producer,
         to: orgs.processor,
         kind: Kind.Ownership,
         gln: "",
@@ -274,7 +276,7 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
   describe("acceptUnit", function () {
     it("announces the hand-over with location and accepting agent", async function () {
       const { units, agents, orgs } = await loadFixture(offeredFixture);
-      await expect(units.connect(agents.carrier).acceptUnit(TANK, GLN.carrier))
+      await expect(units.connect(agents.carrier).acceptUnit(TANK, await units.contentsHash(TANK), GLN.carrier))
         .to.emit(units, "UnitHandedOver")
         .withArgs(TANK_KEY, orgs.producer, orgs.carrier, GLN.carrier, agents.carrier.address);
     });
@@ -293,7 +295,10 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
 
     it("announces no per-batch hand-over", async function () {
       const { provenance, units, agents } = await loadFixture(offeredFixture);
-      await expect(units.connect(agents.carrier).acceptUnit(TANK, GLN.carrier)).not.to.emit(provenance, "HandedOver");
+      await expect(units.connect(agents.carrier).acceptUnit(TANK, await units.contentsHash(TANK), GLN.carrier)).not.to.emit(
+        provenance,
+        "HandedOver",
+      );
     });
 
     it("costs the same for a unit of one batch as for a unit of twenty", async function () {
@@ -307,7 +312,8 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
       await units.connect(agents.producer).offerUnit(small, orgs.carrier);
       await units.connect(agents.producer).offerUnit(large, orgs.carrier);
       const gasOf = async (sscc: string) =>
-        (await (await units.connect(agents.carrier).acceptUnit(sscc, GLN.carrier)).wait())!.gasUsed;
+        (await (await units.connect(agents.carrier).acceptUnit(sscc, await units.contentsHash(sscc), GLN.carrier)).wait())!
+          .gasUsed;
       expect(await gasOf(large)).to.equal(await gasOf(small));
     });
 
@@ -326,27 +332,27 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
     it("lets the carrier pass the unit on", async function () {
       const { provenance, units, agents, orgs, lotIds } = await loadFixture(carriedFixture);
       await units.connect(agents.carrier).offerUnit(TANK, orgs.processor);
-      await units.connect(agents.processor).acceptUnit(TANK, GLN.processor);
+      await units.connect(agents.processor).acceptUnit(TANK, await units.contentsHash(TANK), GLN.processor);
       expect((await provenance.batch(lotIds.milk)).custodian).to.equal(orgs.processor);
     });
 
     it("refuses a unit with no pending offer", async function () {
       const { units, agents } = await loadFixture(packedFixture);
-      await expect(units.connect(agents.carrier).acceptUnit(TANK, GLN.carrier))
+      await expect(units.connect(agents.carrier).acceptUnit(TANK, await units.contentsHash(TANK), GLN.carrier))
         .to.be.revertedWithCustomError(units, "UnitsNoOffer")
         .withArgs(TANK_KEY);
     });
 
     it("refuses an organisation the offer is not for", async function () {
       const { units, agents, orgs } = await loadFixture(offeredFixture);
-      await expect(units.connect(agents.processor).acceptUnit(TANK, GLN.processor))
+      await expect(units.connect(agents.processor).acceptUnit(TANK, await units.contentsHash(TANK), GLN.processor))
         .to.be.revertedWithCustomError(units, "UnitsNotReceiver")
         .withArgs(TANK_KEY, orgs.processor);
     });
 
     it("refuses a location of another organisation", async function () {
       const { units, agents, orgs } = await loadFixture(offeredFixture);
-      await expect(units.connect(agents.carrier).acceptUnit(TANK, GLN.processor))
+      await expect(units.connect(agents.carrier).acceptUnit(TANK, await units.contentsHash(TANK), GLN.processor))
         .to.be.revertedWithCustomError(units, "UnitsForeignLocation")
         .withArgs(GLN.processor, orgs.carrier);
     });
@@ -364,7 +370,7 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
     it("cannot be accepted when the recall arrived while it was offered", async function () {
       const { provenance, units, agents, packed } = await loadFixture(offeredFixture);
       await provenance.connect(agents.producer).recall(packed[0], "listeria in the retained sample");
-      await expect(units.connect(agents.carrier).acceptUnit(TANK, GLN.carrier))
+      await expect(units.connect(agents.carrier).acceptUnit(TANK, await units.contentsHash(TANK), GLN.carrier))
         .to.be.revertedWithCustomError(units, "UnitsContainsRecalled")
         .withArgs(TANK_KEY, packed[0]);
     });

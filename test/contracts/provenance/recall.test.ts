@@ -17,6 +17,7 @@ import {
   signAcceptance,
   ssccFor,
   Status,
+  offered,
 } from "../../helpers/provenance-fixture";
 
 const PROCESS = encodeBytes32String("PROCESS");
@@ -57,8 +58,17 @@ describe("ProvenanceRegistry recall", function () {
         .withArgs(lotIds.milk, orgs.producer, REASON);
     });
 
-    it("lets an auditor recall any batch", async function () {
-      const { provenance, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
+    it("refuses an auditor of a member the producer never appointed", async function () {
+      const { provenance, agents, lotIds } = await loadFixture(provenanceFixture);
+      await expect(provenance.connect(agents.auditor).recall(lotIds.butter, REASON))
+        .to.be.revertedWithCustomError(provenance, "ProvenanceNotAllowedToRecall")
+        .withArgs(agents.auditor.address, lotIds.butter);
+      expect(await provenance.isRecalled(lotIds.butter)).to.equal(false);
+    });
+
+    it("lets an auditor the producer's org admin appointed recall its lots", async function () {
+      const { provenance, admins, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
+      await provenance.connect(admins.processor).appointRecallAuditor(orgs.processor, orgs.auditor);
       await expect(provenance.connect(agents.auditor).recall(lotIds.butter, REASON))
         .to.emit(provenance, "Recalled")
         .withArgs(lotIds.butter, orgs.auditor, REASON);
@@ -146,6 +156,7 @@ describe("ProvenanceRegistry recall", function () {
       const terms = {
         batchId: lotIds.milk,
         quantity: qty(1),
+        from: orgs.producer,
         to: orgs.processor,
         kind: Kind.Both,
         gln: "",
@@ -161,7 +172,7 @@ describe("ProvenanceRegistry recall", function () {
       const { provenance, agents, orgs, lotIds } = await loadFixture(provenanceFixture);
       await provenance.connect(agents.producer).offer(lotIds.milk, qty(6_000), orgs.processor, Kind.Both);
       await provenance.connect(agents.producer).recall(lotIds.milk, REASON);
-      await expect(provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor))
+      await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor))
         .to.be.revertedWithCustomError(provenance, "ProvenanceBatchRecalled")
         .withArgs(lotIds.milk);
     });
@@ -217,7 +228,7 @@ describe("ProvenanceRegistry recall", function () {
       const f = await provenanceFixture();
       const { provenance, agents, orgs, lotIds } = f;
       await provenance.connect(agents.producer).offer(lotIds.milk, qty(6_000), orgs.processor, Kind.Both);
-      await provenance.connect(agents.processor).accept(lotIds.milk, GLN.processor);
+      await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
       const portion = portionIdOf(lotIds.milk, 0);
       await provenance
         .connect(agents.processor)
@@ -304,7 +315,7 @@ describe("ProvenanceRegistry recall", function () {
       const { provenance, agents, orgs, lotIds, portion, cream, creamPortion } = await loadFixture(lineageFixture);
       await provenance.connect(agents.processor).offer(creamPortion, qty(100), orgs.retailer, Kind.Both);
       await provenance.propagateRecall([lotIds.milk, portion, cream], [portion, cream, creamPortion]);
-      await expect(provenance.connect(agents.retailer).accept(creamPortion, GLN.retailer))
+      await expect(provenance.connect(agents.retailer).accept(...(await offered(provenance, creamPortion)), GLN.retailer))
         .to.be.revertedWithCustomError(provenance, "ProvenanceBatchRecalled")
         .withArgs(creamPortion);
     });
@@ -324,8 +335,8 @@ describe("ProvenanceRegistry recall", function () {
     });
 
     it("refuses an edge walked backwards", async function () {
-      const { provenance, agents, lotIds, portion } = await loadFixture(lineageFixture);
-      await provenance.connect(agents.auditor).recall(portion, REASON);
+      const { provenance, governor, lotIds, portion } = await loadFixture(lineageFixture);
+      await provenance.connect(governor).recall(portion, REASON);
       await expect(provenance.propagateRecall([portion], [lotIds.milk]))
         .to.be.revertedWithCustomError(provenance, "ProvenanceNotAnEdge")
         .withArgs(portion, lotIds.milk);

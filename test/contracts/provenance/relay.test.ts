@@ -73,7 +73,12 @@ describe("Provenance calls relayed through the forwarder (ERC-2771)", function (
 
   it("attributes a relayed acceptance to the signing agent, not the relayer", async function () {
     const f = await loadFixture(relayedOfferFixture);
-    const request = await relayed(f, f.agents.processor, "provenance", "accept", [f.lotIds.milk, GLN.processor]);
+    const request = await relayed(f, f.agents.processor, "provenance", "accept", [
+      f.lotIds.milk,
+      qty(6_000),
+      Kind.Both,
+      GLN.processor,
+    ]);
     await expect(f.forwarder.connect(f.relayer).execute(request))
       .to.emit(f.provenance, "HandedOver")
       .withArgs(

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { encodeBytes32String, type ContractTransactionResponse } from "ethers";
+import { encodeBytes32String, ZeroHash, type ContractTransactionResponse } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import {
   digest,
@@ -17,6 +17,7 @@ import {
   signAcceptance,
   ssccFor,
   unitCode,
+  offered,
 } from "../../helpers/provenance-fixture";
 
 const PROCESS = encodeBytes32String("PROCESS");
@@ -43,6 +44,7 @@ async function suspendedProcessorFixture() {
   const terms = {
     batchId: lotIdOf(signedLot.gtin, signedLot.lot),
     quantity: signedLot.quantity,
+    from: orgs.producer,
     to: orgs.processor,
     kind: Kind.Both,
     gln: GLN.processor,
@@ -76,7 +78,11 @@ const CALLS: [string, bigint, (f: Suspended) => Promise<ContractTransactionRespo
     NEEDED.handlers,
     (f) => f.provenance.connect(f.agents.processor).offer(f.lotIds.milk, qty(1), f.orgs.retailer, Kind.Both),
   ],
-  ["accepting a batch", NEEDED.handlers, (f) => f.provenance.connect(f.agents.processor).accept(f.lotIds.milkB, GLN.processor)],
+  [
+    "accepting a batch",
+    NEEDED.handlers,
+    (f) => f.provenance.connect(f.agents.processor).accept(f.lotIds.milkB, LOT.milkB.quantity, Kind.Both, GLN.processor),
+  ],
   ["rejecting an offer", NEEDED.handlers, (f) => f.provenance.connect(f.agents.processor).cancelOffer(f.lotIds.milkB, "x")],
   [
     "handing over with a signed acceptance",
@@ -85,6 +91,7 @@ const CALLS: [string, bigint, (f: Suspended) => Promise<ContractTransactionRespo
       const terms = {
         batchId: f.lotIds.milk,
         quantity: qty(1),
+        from: f.orgs.processor,
         to: f.orgs.retailer,
         kind: Kind.Both,
         gln: "",
@@ -116,7 +123,7 @@ const CALLS: [string, bigint, (f: Suspended) => Promise<ContractTransactionRespo
   ],
   ["unpacking a unit", NEEDED.handlers, (f) => f.units.connect(f.agents.processor).unpack(PALLET)],
   ["offering a unit", NEEDED.handlers, (f) => f.units.connect(f.agents.processor).offerUnit(PALLET, f.orgs.carrier)],
-  ["accepting a unit", NEEDED.handlers, (f) => f.units.connect(f.agents.processor).acceptUnit(TANK, GLN.processor)],
+  ["accepting a unit", NEEDED.handlers, (f) => f.units.connect(f.agents.processor).acceptUnit(TANK, ZeroHash, GLN.processor)],
   ["rejecting a unit offer", NEEDED.handlers, (f) => f.units.connect(f.agents.processor).cancelUnitOffer(TANK)],
   [
     "anchoring a root",
@@ -159,7 +166,7 @@ describe("A suspended organisation's agents", function () {
   it("act again once governance reinstates the organisation", async function () {
     const { provenance, registry, agents, orgs, lotIds } = await loadFixture(suspendedProcessorFixture);
     await registry.reinstateOrganisation(orgs.processor);
-    await expect(provenance.connect(agents.processor).accept(lotIds.milkB, GLN.processor))
+    await expect(provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milkB)), GLN.processor))
       .to.emit(provenance, "HandedOver")
       .withArgs(
         lotIds.milkB,
@@ -172,8 +179,9 @@ describe("A suspended organisation's agents", function () {
       );
   });
 
-  it("leave their organisation's goods recallable by an auditor", async function () {
-    const { provenance, agents, orgs, lotIds } = await loadFixture(suspendedProcessorFixture);
+  it("leave their organisation's goods recallable by an auditor governance appointed", async function () {
+    const { provenance, governor, agents, orgs, lotIds } = await loadFixture(suspendedProcessorFixture);
+    await provenance.connect(governor).appointRecallAuditor(orgs.processor, orgs.auditor);
     await expect(provenance.connect(agents.auditor).recall(lotIds.butter, "supplier suspended"))
       .to.emit(provenance, "Recalled")
       .withArgs(lotIds.butter, orgs.auditor, "supplier suspended");

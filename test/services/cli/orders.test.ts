@@ -325,7 +325,7 @@ describe("lotline order commands", function () {
       // Sold after the order was funded: earlier sales never count.
       for (const id of ids) {
         await (await as(PROCESSOR).offer(id, 1000n, BigInt(RETAILER.org), HANDOVER_KINDS.both)).wait();
-        await (await as(RETAILER).accept(id, "")).wait();
+        await (await as(RETAILER).accept(id, 1000n, HANDOVER_KINDS.both, "")).wait();
       }
       await node.synced();
       const run = ok(await cli(["order", "deliver", created.orderId, ...ids, ...dev(PROCESSOR)]));

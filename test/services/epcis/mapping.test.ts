@@ -135,12 +135,15 @@ describe("EPCIS events mapped onto provenance", function () {
     await node.synced();
     token = await tokenFor(node, demoWallet(PRODUCER.account));
     const producer = node.contracts.provenance.connect(demoWallet(PRODUCER.account, node.provider));
-    for (const [gtin, unit] of [
-      [MILK, "LTR"],
-      [CHEESE, "KGM"],
-      [BLEND, "LTR"],
-    ]) {
-      await (await producer.registerProduct(BigInt(gtin), unitToBytes3(unit), keccakText(`mapping test product ${gtin}`))).wait();
+    // Milk and the blend declare their mass per litre (1.030 kg): mass balance compares litres with kilograms of cheese through it.
+    for (const [gtin, unit, kgPerUnit] of [
+      [MILK, "LTR", 1030n],
+      [CHEESE, "KGM", 0n],
+      [BLEND, "LTR", 1030n],
+    ] as const) {
+      const masterData = keccakText(`mapping test product ${gtin}`);
+      if (kgPerUnit === 0n) await (await producer.registerProduct(BigInt(gtin), unitToBytes3(unit), masterData)).wait();
+      else await (await producer.registerProductWithNetContent(BigInt(gtin), unitToBytes3(unit), unitToBytes3("KGM"), kgPerUnit, masterData)).wait();
     }
     await node.synced();
   });
@@ -344,7 +347,7 @@ describe("EPCIS events mapped onto provenance", function () {
       const mapping = await mapOne(transformation([[MILK, "MAP-B", 50, "LTR"]], [[BLEND, "MAP-BLEND-2", 60, "LTR"]]));
       expect(mapping.status).to.equal("not_applied");
       expect(mapping.effect).to.equal("transform");
-      expect(mapping.reason).to.equal("refused by the contract: ProvenanceMassBalance(2, 50000000, 60000000, 200); nothing was sent");
+      expect(mapping.reason).to.equal("refused by the contract: ProvenanceMassBalance(1, 51500000000, 61800000000, 200); nothing was sent");
       expect(mapping.transactionHash).to.equal(null);
       expect(await batch(lotIdOf(MILK, "MAP-B"))).to.include({ quantity: "200" });
       expect(await batchesOf(BLEND, "MAP-BLEND-2")).to.deep.equal([]);

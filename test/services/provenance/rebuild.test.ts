@@ -161,7 +161,7 @@ describe("provenance index: a rebuild from scratch equals the live index", funct
     const half = before.quantity / 2n;
     const rest = before.quantity - half;
     await send(as("producer").offer(lotA, half, orgOf("carrier"), HANDOVER_KINDS.custody));
-    await send(as("carrier").accept(lotA, glnFor(member("carrier").companyPrefixes[0], 3)));
+    await send(as("carrier").accept(lotA, half, HANDOVER_KINDS.custody, glnFor(member("carrier").companyPrefixes[0], 3)));
     await send(as("producer").offer(lotA, rest, orgOf("processor"), HANDOVER_KINDS.ownership));
     await node.synced();
     const store = createProvenanceStore(node.db);
@@ -192,6 +192,21 @@ describe("provenance index: a rebuild from scratch equals the live index", funct
       "the node to propagate lot A's recall",
     );
     for (const id of children) expect(store.getBatch(id)!.recall).to.include({ sourceBatchId: lotA });
+    await expectIndexMatchesChain();
+    await expectRebuildEqualsLive();
+  });
+
+  it("lifts lot A's portions when its recall is withdrawn, keeps the pooled milk recalled through lot B, and still matches a rebuild", async function () {
+    this.timeout(60_000);
+    await send(as("producer").withdrawRecall(lotA, "retest of the retained sample negative"));
+    const store = createProvenanceStore(node.db);
+    const splits = Number((await node.contracts.provenance.batch(lotA)).splits);
+    const children = Array.from({ length: splits }, (_, k) => portionIdOf(lotA, k));
+    await until(() => children.every((id) => !store.getBatch(id)?.recall), "the node to propagate the withdrawal of lot A's recall");
+    const pooled = lotIdOf(DEMO_GOODS.pooledMilk, "POOL-2611");
+    expect([store.getBatch(lotA)!.recall, await node.contracts.provenance.isRecalled(lotA)]).to.deep.equal([null, false]);
+    expect(await Promise.all(children.map((id) => node.contracts.provenance.isRecalled(id)))).to.deep.equal(children.map(() => false));
+    expect([store.getBatch(pooled)!.recall?.kind, await node.contracts.provenance.isRecalled(pooled)]).to.deep.equal(["propagated", true]);
     await expectIndexMatchesChain();
     await expectRebuildEqualsLive();
   });

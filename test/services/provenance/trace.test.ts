@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   downstreamClosure,
   propagationPairs,
+  recallEdgePairs,
   traceLineage,
   type Direction,
   type LineageEdge,
@@ -346,6 +347,28 @@ describe("provenance lineage walks (pure)", function () {
       for (const root of ["L0N0", "L5N13", "L29N39"]) {
         expect(downstreamClosure(root, graph(specs).neighbours).sort(), root).to.deep.equal(bruteForceReachable(specs, root));
       }
+    });
+  });
+
+  describe("recallEdgePairs", function () {
+    const merge = graph([
+      ["a", "m"],
+      ["b", "m"],
+      ["m", "x"],
+    ]).neighbours;
+
+    it("counts every recalled parent's edge into a merged batch, also when another recall reached it first", function () {
+      const pairs = recallEdgePairs(["a", "b"], merge, () => false);
+      expect(pairs).to.deep.equal([
+        ["a", "m"],
+        ["b", "m"],
+        ["m", "x"],
+      ]);
+    });
+
+    it("skips only the edges already counted on-chain", function () {
+      const counted = new Set(["a>m", "m>x"]);
+      expect(recallEdgePairs(["a", "b"], merge, (from, to) => counted.has(`${from}>${to}`))).to.deep.equal([["b", "m"]]);
     });
   });
 
