@@ -110,10 +110,11 @@ export const Organisation = Type.Object({
 export const OrganisationDetail = Type.Intersect([
   Organisation,
   Type.Object({
-    agents: Type.Array(Agent),
-    credentials: Type.Array(Credential),
+    // Members only (README "Who may read what"): absent for the public.
+    agents: Type.Optional(Type.Array(Agent)),
+    credentials: Type.Optional(Type.Array(Credential)),
     serviceUrl: Type.Union([Type.String(), Type.Null()], { description: "the URL of the organisation's Lotline node, as its admin published it on-chain" }),
-    agentProposals: Type.Array(AgentProposal, { description: "Bindings offered to wallets, waiting for their acceptance" }),
-    certifierTypes: Type.Array(CertifierType, { description: "Credential types governance allows this organisation to issue" }),
+    agentProposals: Type.Optional(Type.Array(AgentProposal, { description: "Bindings offered to wallets, waiting for their acceptance" })),
+    certifierTypes: Type.Optional(Type.Array(CertifierType, { description: "Credential types governance allows this organisation to issue" })),
   }),
 ]);

@@ -1,3 +1,4 @@
+import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { getAddress } from "ethers";
@@ -9,7 +10,7 @@ import { createSharingStore } from "../../store/sharing";
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
 
-export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { identity, db }) => {
+export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { identity, db, auth }) => {
   const sharing = createSharingStore(db);
   app.get(
     "/api/v1/orgs",
@@ -51,6 +52,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const orgId = Number(request.params.orgId);
       const org = identity.getOrganisation(orgId);
       if (!org) throw new HttpProblem(404, "org_not_found", `no organisation ${request.params.orgId}`);
+      // The directory is public; agents, proposals and credentials are for members.
+      if (readerOf(request, auth).kind === "public") return { ...org, serviceUrl: sharing.serviceUrl(orgId) };
       return {
         ...org,
         agents: identity.agentsOf(orgId),
@@ -65,6 +68,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get(
     "/api/v1/orgs/:orgId/agent-proposals",
     {
+      onRequest: membersOnly(auth),
       schema: {
         summary: "Bindings an organisation offered to wallets that have not accepted them yet",
         tags: ["identity"],
@@ -98,6 +102,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get(
     "/api/v1/agents/:address",
     {
+      onRequest: membersOnly(auth),
       schema: {
         summary: "An agent: the organisation a wallet acts for, its roles and status",
         tags: ["identity"],

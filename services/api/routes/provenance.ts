@@ -1,3 +1,4 @@
+import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { HttpProblem } from "../problem";
@@ -16,6 +17,11 @@ import { epcisEventCount, epcisTimeline, mergeTimelines } from "../../epcis/mapp
 const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string in `unit`" });
 
+/**
+ * A batch. The public (no sign-in) sees a lot's identity and recall status only: id, lot id, GTIN,
+ * lot, Digital Link, unit, producer, status, recall and when it was registered; every other field
+ * is for members (README "Who may read what") and absent from the public view (`view: "public"`).
+ */
 const Batch = Type.Object({
   id: Hex32,
   batchId: Hex32,
@@ -23,14 +29,15 @@ const Batch = Type.Object({
   gtin: Type.String(),
   lot: Type.String(),
   digitalLink: Type.String(),
-  parentId: Type.Union([Hex32, Type.Null()]),
-  portionIndex: Type.Union([Type.Integer(), Type.Null()]),
-  quantity: Quantity,
+  view: Type.Optional(Type.Union([Type.Literal("public"), Type.Literal("member")], { description: "what the reader may see of it" })),
+  parentId: Type.Optional(Type.Union([Hex32, Type.Null()])),
+  portionIndex: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  quantity: Type.Optional(Quantity),
   unit: Type.String({ description: "UN/CEFACT Rec 20 code" }),
-  ownerOrgId: Type.String(),
-  custodianOrgId: Type.String(),
+  ownerOrgId: Type.Optional(Type.String()),
+  custodianOrgId: Type.Optional(Type.String()),
   producerOrgId: Type.String(),
-  location: Type.Union([Type.String(), Type.Null()]),
+  location: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   status: BatchStatus,
   recall: Type.Union([
     Type.Null(),
@@ -44,19 +51,26 @@ const Batch = Type.Object({
       transactionHash: Hex32,
     }),
   ]),
-  logisticUnit: Type.Union([Type.Null(), Type.Object({ unitKey: Hex32, sscc: Type.String() })]),
-  pendingOffer: Type.Union([Type.Null(), Type.Object({ toOrgId: Type.String(), kind: Type.String(), quantity: Quantity })]),
-  orderId: Type.Union([Type.String(), Type.Null()], { description: "the purchase order this batch was delivered against" }),
-  metadataHash: Hex32,
+  logisticUnit: Type.Optional(Type.Union([Type.Null(), Type.Object({ unitKey: Hex32, sscc: Type.String() })])),
+  pendingOffer: Type.Optional(Type.Union([Type.Null(), Type.Object({ toOrgId: Type.String(), kind: Type.String(), quantity: Quantity })])),
+  orderId: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "the purchase order this batch was delivered against" })),
+  metadataHash: Type.Optional(Hex32),
   createdAt: Iso,
-  createdBlock: Type.Integer(),
-  transactionHash: Hex32,
+  createdBlock: Type.Optional(Type.Integer()),
+  transactionHash: Type.Optional(Hex32),
 });
+
+/** What the public may see of a batch: the lot's identity and its recall status. */
+function publicBatch(batch: BatchView) {
+  const { id, batchId, lotId, gtin, lot, digitalLink, unit, producerOrgId, status, createdAt } = batch;
+  const recall = batch.recall ? { ...batch.recall } : null;
+  return { id, batchId, lotId, gtin, lot, digitalLink, view: "public" as const, unit, producerOrgId, status, recall, createdAt };
+}
 
 const BatchDetail = Type.Intersect([
   Batch,
   Type.Object({
-    lotSummary: Type.Object({
+    lotSummary: Type.Optional(Type.Object({
       lotId: Hex32,
       gtin: Type.String(),
       lot: Type.String(),
@@ -65,7 +79,7 @@ const BatchDetail = Type.Intersect([
       registeredAt: Iso,
       quantityInCirculation: Quantity,
       portions: Type.Array(Type.Object({ id: Hex32, quantity: Quantity, status: BatchStatus })),
-    }),
+    })),
   }),
 ]);
 
@@ -135,12 +149,15 @@ const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
 
 export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
   const store = createProvenanceStore(db);
+  // Lineage, custody and recall impact are chain data every member may read; not the public.
+  const members = membersOnly(auth);
 
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
   app.get(
     "/api/v1/batches",
     {
+      onRequest: members,
       schema: {
         summary: "List batches (portions of lots)",
         tags: ["provenance"],
@@ -179,13 +196,15 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const batch = requireBatch(request.params.ref);
-      return { ...batch, lotSummary: store.lotSummary(batch.lotId) };
+      if (readerOf(request, auth).kind === "public") return publicBatch(batch);
+      return { ...batch, view: "member" as const, lotSummary: store.lotSummary(batch.lotId) };
     },
   );
 
   app.get(
     "/api/v1/batches/:ref/trace",
     {
+      onRequest: members,
       schema: {
         summary: "Lineage graph: upstream to raw materials, downstream to every product made from it",
         description: "Edges point the way material flows (`from` = input, `to` = output). Each node appears once, however many paths reach it.",
@@ -225,6 +244,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   app.get(
     "/api/v1/batches/:ref/history",
     {
+      onRequest: members,
       schema: {
         summary: "Custody and observation timeline of a batch, with the EPCIS events naming it",
         description:
@@ -260,6 +280,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   app.get(
     "/api/v1/batches/:ref/recall-impact",
     {
+      onRequest: members,
       schema: {
         summary: "Blast radius of a recall: every downstream batch with its custodian, location and quantity",
         tags: ["provenance"],

@@ -1,3 +1,4 @@
+import { membersOnly } from "../access";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { HttpProblem } from "../problem";
@@ -96,13 +97,14 @@ const Account = Type.Object({
   withdrawals: Type.Array(Type.Object({ token: Address, amount: Amount, to: Address, by: Address, at: Iso, transactionHash: Hex32 })),
 });
 
-export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db }) => {
+export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
   const store = createSettlementStore(db);
   const provenance = createProvenanceStore(db);
 
   app.get(
     "/api/v1/batches/:ref/sales",
     {
+      onRequest: membersOnly(auth),
       schema: {
         summary: "A batch's recorded sales (ownership hand-overs), oldest first; with from and to, the one a delivery between them names",
         tags: ["settlement"],
@@ -133,6 +135,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   app.get(
     "/api/v1/orgs/:orgId/settlement",
     {
+      onRequest: membersOnly(auth),
       schema: {
         summary: "What the escrow owes an organisation per token, its payout address and its withdrawals",
         tags: ["settlement"],
@@ -146,6 +149,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   app.get(
     "/api/v1/orders",
     {
+      onRequest: membersOnly(auth),
       schema: {
         summary: "Purchase orders with escrowed payment",
         tags: ["settlement"],
@@ -171,6 +175,7 @@ export const settlementRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   app.get(
     "/api/v1/orders/:orderId",
     {
+      onRequest: membersOnly(auth),
       schema: {
         summary: "An order with its deliveries (batch ids), disputes and payments",
         tags: ["settlement"],

@@ -104,6 +104,8 @@ describe("ProvenanceRegistry: accepted terms, claims and licences", function () 
       const f = await provenanceFixture();
       const { provenance, credentials, governor, agents, orgs } = f;
       await provenance.connect(governor).defineClaim(ORGANIC, ORGANIC_CREDENTIAL);
+      // Governance decides which certifier issues which credential type (ADR 0010).
+      await credentials.connect(governor).setCertifierType(orgs.auditor, ORGANIC_CREDENTIAL, true);
       const now = await time.latest();
       await credentials
         .connect(agents.auditor)

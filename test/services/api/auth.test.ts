@@ -3,7 +3,7 @@ import { Wallet } from "ethers";
 import type { TestNode } from "../../helpers/node";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "../../../services/demo/roster";
 import { NONCE_TTL_SECONDS, SESSION_TTL_SECONDS } from "../../../services/api/auth";
-import { bearer, expectProblem, get, post, requestNonce, sharedNode, siweMessage, signIn, tokenFor } from "./helpers";
+import { bearer, expectProblem, get, getAnonymous, post, requestNonce, sharedNode, siweMessage, signIn, tokenFor } from "./helpers";
 
 const producer = DEMO_MEMBERS.find((m) => m.key === "producer")!;
 const distributor = DEMO_MEMBERS.find((m) => m.key === "distributor")!;
@@ -42,7 +42,7 @@ describe("API Sign-In with Ethereum", function () {
       expect(res.body.token).to.be.a("string").with.length.greaterThan(20);
       expect(res.body.address).to.equal(wallet.address);
       expect(res.body.orgId).to.equal("1");
-      expect(res.body.roles).to.have.members([...producer.allowedRoles, "org-admin"]);
+      expect(res.body.roles).to.have.members([...producer.allowedRoles, "org-admin", "treasury"]);
       const expiresIn = (Date.parse(res.body.expiresAt) - before) / 1000;
       expect(expiresIn).to.be.within(SESSION_TTL_SECONDS - 5, SESSION_TTL_SECONDS + 5);
     });
@@ -157,11 +157,11 @@ describe("API Sign-In with Ethereum", function () {
       const res = await get(node, "/api/v1/auth/session", bearer(token));
       expect(res.status, res.text).to.equal(200);
       expect(res.body).to.include({ address: wallet.address, orgId: "1" });
-      expect(res.body.roles).to.have.members([...producer.allowedRoles, "org-admin"]);
+      expect(res.body.roles).to.have.members([...producer.allowedRoles, "org-admin", "treasury"]);
     });
 
     it("refuses a request without a token with 401 unauthorized", async function () {
-      expectProblem(await get(node, "/api/v1/auth/session"), 401, "unauthorized");
+      expectProblem(await getAnonymous(node, "/api/v1/auth/session"), 401, "unauthorized");
     });
 
     it("refuses an unknown token with 401 unauthorized", async function () {

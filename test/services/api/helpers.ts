@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { SiweMessage } from "siwe";
 import type { Signer } from "ethers";
 import { startTestNode, type TestNode } from "../../helpers/node";
+import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 
 /**
  * Helpers shared by the HTTP API tests. Booting a node (Anvil, deployment, demo seed, indexer,
@@ -43,9 +44,30 @@ async function toResponse(res: Response): Promise<ApiResponse> {
   return { status: res.status, contentType, headers: res.headers, body, text };
 }
 
-/** GET over real HTTP against the node's listening port. */
+/**
+ * GET over real HTTP against the node's listening port, as a signed-in member (the demo's auditor,
+ * whom every producer granted its records) unless `headers` carry their own authorization: most
+ * routes are for members (README "Who may read what"). `getAnonymous` reads as the public.
+ */
 export async function get(node: TestNode, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  if (headers.authorization === undefined) headers = { ...(await memberHeaders(node)), ...headers };
   return toResponse(await fetch(node.url + path, { headers }));
+}
+
+/** GET as the public: no credentials. */
+export async function getAnonymous(node: TestNode, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  return toResponse(await fetch(node.url + path, { headers }));
+}
+
+// One member session per node, renewed before the 15-minute session ends.
+const memberSessions = new WeakMap<TestNode, { token: string; at: number }>();
+async function memberHeaders(node: TestNode): Promise<Record<string, string>> {
+  const session = memberSessions.get(node);
+  if (session && Date.now() - session.at < 10 * 60_000) return bearer(session.token);
+  const auditor = DEMO_MEMBERS.find((m) => m.key === "auditor")!;
+  const token = await tokenFor(node, demoWallet(auditor.account));
+  memberSessions.set(node, { token, at: Date.now() });
+  return bearer(token);
 }
 
 /** POST a JSON value (or, given a string, that exact text) as application/json. */

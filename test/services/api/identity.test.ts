@@ -113,7 +113,7 @@ describe("API identity routes", function () {
         demoWallet(retailer.integrationAccount).address,
       ]);
       const admin = agents.find((a) => a.address === demoWallet(retailer.account).address)!;
-      expect(admin.roles).to.have.members([...retailer.allowedRoles, "org-admin"]);
+      expect(admin.roles).to.have.members([...retailer.allowedRoles, "org-admin", "treasury"]);
       expect(admin).to.include({ status: "active", orgId: "6" });
       const integration = agents.find((a) => a.address === demoWallet(retailer.integrationAccount).address)!;
       expect(integration.roles).to.deep.equal(["integration"]);
@@ -170,8 +170,8 @@ describe("API identity routes", function () {
       const res = await get(node, `/api/v1/agents/${address}`);
       expect(res.status).to.equal(200);
       expect(res.body).to.include({ address, id: address, orgId: "1", status: "active", expiresAt: null });
-      expect(res.body.roles).to.have.members([...producer.allowedRoles, "org-admin"]);
-      expect(res.body.effectiveRoles).to.have.members([...producer.allowedRoles, "org-admin"]);
+      expect(res.body.roles).to.have.members([...producer.allowedRoles, "org-admin", "treasury"]);
+      expect(res.body.effectiveRoles).to.have.members([...producer.allowedRoles, "org-admin", "treasury"]);
     });
 
     it("accepts a lowercase address and answers with the checksummed one", async function () {

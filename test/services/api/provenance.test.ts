@@ -627,10 +627,11 @@ describe("API provenance routes", function () {
         verified: true,
       });
       expect(StandardMerkleTree.verify(anchor.merkleRoot, ["bytes32"], [anchor.leaf], anchor.proof)).to.equal(true);
-      expect(anchor.anchoredBy).to.deep.equal({ orgId: "1", name: "Alpenmilch Hof GmbH" });
+      // Anchored by the organisation that owns the product (its maker), in a tree of its own products.
+      expect(anchor.anchoredBy).to.deep.equal({ orgId: orgIdOf("processor2"), name: member("processor2").name });
       const onChain = await node.contracts.anchors.anchorOf(BigInt(anchor.anchoredBy.orgId), anchor.merkleRoot);
       expect(Number(onChain.blockNumber)).to.equal(anchor.blockNumber);
-      expect(Number(onChain.count)).to.equal(5);
+      expect(Number(onChain.count)).to.equal(1);
     });
 
     it("finds a product by its GTIN-13", async function () {
@@ -642,13 +643,13 @@ describe("API provenance routes", function () {
       const product = await ok(`/api/v1/products/${DEMO_GOODS.butter}`);
       const root = product.body.anchor.merkleRoot;
       const res = await ok(`/api/v1/anchors/${root}`);
-      expect(res.body).to.include({ root, kind: "PRODUCT", status: "anchored", count: 5 });
+      expect(res.body).to.include({ root, kind: "PRODUCT", status: "anchored", count: 1 });
       expect(res.body.leaves).to.deep.include({ leaf: product.body.masterDataHash, recordId: product.body.anchor.recordId });
       expect(StandardMerkleTree.of(res.body.leaves.map((l: { leaf: string }) => [l.leaf]), ["bytes32"], { sortLeaves: false }).root).to.equal(root);
-      expect(res.body).to.include({ orgId: orgIdOf("producer") });
-      expect(res.body.anchoredBy).to.deep.equal({ orgId: orgIdOf("producer"), name: member("producer").name });
-      const own = res.body.anchors.find((a: { orgId: string }) => a.orgId === orgIdOf("producer"));
-      expect(own.uri, "the on-chain uri names the anchoring organisation").to.match(new RegExp(`/api/v1/anchors/${root}\\?org=${orgIdOf("producer")}$`));
+      expect(res.body).to.include({ orgId: orgIdOf("processor2") });
+      expect(res.body.anchoredBy).to.deep.equal({ orgId: orgIdOf("processor2"), name: member("processor2").name });
+      const own = res.body.anchors.find((a: { orgId: string }) => a.orgId === orgIdOf("processor2"));
+      expect(own.uri, "the on-chain uri names the anchoring organisation").to.match(new RegExp(`/api/v1/anchors/${root}\\?org=${orgIdOf("processor2")}$`));
       expect((await ok(own.uri.slice(own.uri.indexOf("/api/v1/")))).body).to.deep.equal(res.body);
     });
 
@@ -656,19 +657,21 @@ describe("API provenance routes", function () {
       const product = await ok(`/api/v1/products/${DEMO_GOODS.cream}`);
       const root = product.body.anchor.merkleRoot;
       const before = (await ok(`/api/v1/anchors/${root}`)).body;
-      const rival = demoWallet(member("processor").integrationAccount, node.provider);
+      const owner = product.body.anchor.anchoredBy.orgId as string;
+      expect(owner, "anchored by the product's maker").to.equal(product.body.orgId);
+      const rival = demoWallet(member("retailer").integrationAccount, node.provider);
       await (await node.contracts.anchors.connect(rival).anchor(keccak256("0x01"), root, 1, "https://rival.example")).wait();
       await node.synced();
 
       const after = (await ok(`/api/v1/anchors/${root}`)).body;
       expect({ ...after, anchors: before.anchors }, "the node's own anchor, unchanged").to.deep.equal(before);
-      expect(after.anchors.map((a: { orgId: string }) => a.orgId)).to.deep.equal([orgIdOf("producer"), orgIdOf("processor")]);
-      const rivals = (await ok(`/api/v1/anchors/${root}?org=${orgIdOf("processor")}`)).body;
-      expect(rivals).to.include({ orgId: orgIdOf("processor"), status: "anchored", count: 1 });
+      expect(after.anchors.map((a: { orgId: string }) => a.orgId)).to.deep.equal([owner, orgIdOf("retailer")]);
+      const rivals = (await ok(`/api/v1/anchors/${root}?org=${orgIdOf("retailer")}`)).body;
+      expect(rivals).to.include({ orgId: orgIdOf("retailer"), status: "anchored", count: 1 });
       expect(rivals.leaves, "the rival's anchor carries none of this node's records").to.deep.equal([]);
       // The product's proof still relies on its own organisation's anchor.
       expect((await ok(`/api/v1/products/${DEMO_GOODS.cream}`)).body.anchor).to.deep.equal(product.body.anchor);
-      expectProblem(await get(node, `/api/v1/anchors/${root}?org=${orgIdOf("retailer")}`), 404, "anchor_not_found");
+      expectProblem(await get(node, `/api/v1/anchors/${root}?org=${orgIdOf("carrier")}`), 404, "anchor_not_found");
     });
 
     it("answers an unknown anchor root with 404 anchor_not_found", async function () {

@@ -15,7 +15,8 @@ export interface Run {
  * LOTLINE_KEY_PASSWORD is removed unless `env` sets it, so that tests control it.
  */
 export function lotline(args: string[], env: Record<string, string | undefined> = {}, input = ""): Promise<Run> {
-  const merged: NodeJS.ProcessEnv = { ...process.env, LOTLINE_KEY_PASSWORD: undefined, ...env };
+  // Read-only commands read members-only routes as the demo's auditor (account 7) unless told otherwise.
+  const merged: NodeJS.ProcessEnv = { ...process.env, LOTLINE_KEY_PASSWORD: undefined, LOTLINE_DEV_ACCOUNT: "7", ...env };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [LOTLINE, ...args], { env: merged, stdio: ["pipe", "pipe", "pipe"] });

@@ -11,7 +11,7 @@ import { createCaptureJob, onEventStored } from "../../../services/epcis/capture
 import { insertCapture } from "../../../services/epcis/store";
 import { validateEpcisDocument } from "../../../services/epcis/validate";
 import { MAX_CAPTURE_BYTES, MAX_CAPTURE_EVENTS } from "../../../services/api/routes/epcis";
-import { bearer, expectProblem, get, sharedNode, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, get, getAnonymous, sharedNode, type ApiResponse } from "../api/helpers";
 import {
   agentToken,
   capture,
@@ -389,7 +389,7 @@ describe("EPCIS capture: POST /epcis/capture", function () {
       const theirs = await get(node, "/epcis/capture", bearer(other));
       expect(theirs.body.map((j: { captureID: string }) => j.captureID)).to.not.include.members(seen.slice(0, 1));
       expectProblem(await get(node, `/epcis/capture/${seen[0]}`, bearer(other)), 404, "capture_not_found");
-      expectProblem(await get(node, `/epcis/capture/${seen[0]}`), 401, "unauthorized");
+      expectProblem(await getAnonymous(node, `/epcis/capture/${seen[0]}`), 401, "unauthorized");
     });
   });
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { demoWallet } from "../../../services/demo/roster";
 import type { TestNode } from "../../helpers/node";
-import { bearer, expectProblem, get, sharedNode, tokenFor } from "../api/helpers";
+import { bearer, expectProblem, get, getAnonymous, sharedNode, tokenFor } from "../api/helpers";
 import { lotline, oneLine } from "../cli/run";
 
 /** Demo organisations (services/demo/roster.ts): account n is the org admin of organisation n. */
@@ -49,7 +49,7 @@ describe("grants: indexed from the chain, served to members, managed with lotlin
   });
 
   it("refuses the grants list to anyone not signed in", async function () {
-    expectProblem(await get(node, "/api/v1/grants"), 401, "unauthorized");
+    expectProblem(await getAnonymous(node, "/api/v1/grants"), 401, "unauthorized");
   });
 
   it("attack: a third member cannot revoke a grant between two others", async function () {

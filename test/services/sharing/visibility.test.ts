@@ -3,7 +3,7 @@ import { AbiCoder, keccak256 } from "ethers";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { DEMO_GOODS } from "../../../services/demo/supply-chain";
 import type { TestNode } from "../../helpers/node";
-import { bearer, expectProblem, get, sharedNode, tokenFor } from "../api/helpers";
+import { bearer, expectProblem, get, getAnonymous, sharedNode, tokenFor } from "../api/helpers";
 
 const lotIdOf = (gtin: string, lot: string) => keccak256(AbiCoder.defaultAbiCoder().encode(["uint64", "string"], [BigInt(gtin), lot]));
 const milkA = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
@@ -53,7 +53,7 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
       `/api/v1/scores/batches/${butter}`,
       `/api/v1/scores/suppliers/${ORG.producer}`,
     ]) {
-      expectProblem(await get(node, path), 401, "unauthorized");
+      expectProblem(await getAnonymous(node, path), 401, "unauthorized");
     }
   });
 
