@@ -69,5 +69,6 @@ export function withId(record: Omit<ProductionRunRecord, "id">): ProductionRunRe
 
 /** The batches a run names (inputs and outputs): what a grant's scope is checked against. */
 export function runBatchIds(run: Pick<ProductionRunRecord, "inputs" | "outputs">): string[] {
-  return [...run.inputs, ...run.outputs].flatMap((line) => (line.batchId ? [line.batchId] : []));
+  // Records stored before a field existed, or read partially, may lack a list: none is no batch.
+  return [...(run.inputs ?? []), ...(run.outputs ?? [])].flatMap((line) => (line.batchId ? [line.batchId] : []));
 }

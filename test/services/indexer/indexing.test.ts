@@ -47,7 +47,7 @@ describe("indexer: identity from a real local chain into SQLite", function () {
     const identity = createIdentityStore(db);
     for (const member of DEMO_MEMBERS) {
       const agent = identity.getAgent(demoWallet(member.account).address)!;
-      expect(agent.roles).to.have.members([...member.allowedRoles, "org-admin"]);
+      expect(agent.roles).to.have.members([...member.allowedRoles, "org-admin", "treasury"]);
       expect(identity.getAgent(demoWallet(member.integrationAccount).address)!.roles).to.deep.equal(["integration"]);
     }
   });
