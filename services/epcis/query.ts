@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../store/db";
-import { canonicalTimestamp, type EpcisEvent } from "./hash";
-import { EPCIS_CONTEXT_URL } from "./context";
-import { isObject } from "./document";
+import { canonicalTimestamp, namespacesFrom, type EpcisEvent, type Namespaces } from "./hash";
+import { EPCIS_PREFIXES } from "./hash/context";
+import { EPCIS_CONTEXT_URL, isEpcisContextUrl } from "./context";
 import { canonicalId, idMatcher, withEpcFormat, type EpcFormat, type PrefixLookup } from "./identifiers";
 import { canonicalTerm, type VocabularyKind } from "./vocabulary";
 import type { EventRow } from "./store";
@@ -366,31 +366,53 @@ export function runEventQuery(db: Db, query: EventQuery, token?: string): EventP
   return { rows: page, nextPageToken: next ? Buffer.from(JSON.stringify(next)).toString("base64url") : null };
 }
 
+/** The `@context` an event was captured under: its document's (a bare event's own context is inside it). */
+function documentContextOf(row: EventRow): unknown[] {
+  const context: unknown = row.context === null ? [EPCIS_CONTEXT_URL] : JSON.parse(row.context);
+  return Array.isArray(context) ? context : [context];
+}
+
 /**
- * An EPCISQueryDocument of stored events. The documents the events came from may define their own
- * prefixes inline: those go into the query document's @context, except where two documents define
- * the same term differently; such an event then carries its document's definitions itself.
+ * The event-level `@context` that gives an event its own document's meaning under a page whose
+ * context is another document's: it first undoes every term and `@vocab` the page defines (JSON-LD
+ * `null`; the EPCIS context's own prefixes are protected and the same everywhere), then applies the
+ * document's context as captured, then the event's own. Under it, the event's namespaces are exactly
+ * those it was hashed under at capture, so its CBV 2.0 hash ID computed from the response is the
+ * stored one.
+ */
+function eventContext(page: Namespaces, documentContext: unknown[], own: unknown): unknown[] {
+  const reset: Record<string, null> = {};
+  for (const term of page.terms.keys()) if (!(term in EPCIS_PREFIXES)) reset[term] = null;
+  if (page.vocab !== undefined) reset["@vocab"] = null;
+  const ownList = own === undefined ? [] : Array.isArray(own) ? own : [own];
+  return [
+    ...(Object.keys(reset).length ? [reset] : []),
+    // The EPCIS context is the page's already (re-applying a protected context is allowed, but noise).
+    ...documentContext.filter((entry) => !(typeof entry === "string" && isEpcisContextUrl(entry))),
+    ...ownList,
+  ];
+}
+
+/**
+ * An EPCISQueryDocument of stored events that keeps each event's meaning: the page's `@context` is
+ * the context of the document its first event came from; an event captured under another context
+ * carries an event-level `@context` (valid EPCIS 2.0 JSON-LD) that restores its own (see
+ * eventContext). So the CBV 2.0 hash ID of every event, computed from the response as a JSON-LD
+ * document, is the one stored and anchored, however the documents' prefixes differ or clash.
  */
 export function queryDocument(rows: EventRow[], format: EpcFormat, gcp: PrefixLookup, queryName = "SimpleEventQuery") {
-  const merged: Record<string, unknown> = {};
-  const events: EpcisEvent[] = [];
-  for (const row of rows) {
-    let event = withEpcFormat(JSON.parse(row.event) as EpcisEvent, format, gcp);
-    const context: unknown = row.context === null ? undefined : JSON.parse(row.context);
-    const inline = (Array.isArray(context) ? context : [context]).filter(isObject);
-    const definitions = Object.assign({}, ...inline) as Record<string, unknown>;
-    const clash = Object.entries(definitions).some(([k, v]) => k in merged && canonicalize(merged[k]) !== canonicalize(v));
-    if (clash) {
-      const { "@context": ownContext, ...rest } = event;
-      const own = ownContext === undefined ? [] : Array.isArray(ownContext) ? ownContext : [ownContext];
-      event = { "@context": [...inline, ...own], ...rest };
-    } else {
-      Object.assign(merged, definitions);
-    }
-    events.push(event);
-  }
+  const pageContext = rows.length ? documentContextOf(rows[0]) : [EPCIS_CONTEXT_URL];
+  const pageKey = canonicalize(pageContext);
+  const pageNs = namespacesFrom(pageContext);
+  const events: EpcisEvent[] = rows.map((row) => {
+    const event = withEpcFormat(JSON.parse(row.event) as EpcisEvent, format, gcp);
+    const context = documentContextOf(row);
+    if (canonicalize(context) === pageKey) return event;
+    const { "@context": own, ...rest } = event;
+    return { "@context": eventContext(pageNs, context, own), ...rest };
+  });
   return {
-    "@context": Object.keys(merged).length ? [EPCIS_CONTEXT_URL, merged] : [EPCIS_CONTEXT_URL],
+    "@context": pageContext,
     type: "EPCISQueryDocument" as const,
     schemaVersion: "2.0",
     creationDate: new Date().toISOString(),
