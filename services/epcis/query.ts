@@ -6,7 +6,8 @@ import { EPCIS_PREFIXES } from "./hash/context";
 import { EPCIS_CONTEXT_URL, isEpcisContextUrl } from "./context";
 import { canonicalId, idMatcher, withEpcFormat, type EpcFormat, type PrefixLookup } from "./identifiers";
 import { canonicalTerm, type VocabularyKind } from "./vocabulary";
-import type { EventRow } from "./store";
+import { EVENT_COLUMNS_E, type EventRow } from "./store";
+import { candidateOwners, type EpcisVisibility } from "./access";
 
 /**
  * The EPCIS 2.0 query interface over stored events: the SimpleEventQuery parameters as the REST
@@ -320,42 +321,87 @@ export interface EventPage {
   nextPageToken: string | null;
 }
 
-/** One page of the events a query selects, in its order. */
-export function runEventQuery(db: Db, query: EventQuery, token?: string): EventPage {
-  const where = [...query.where];
-  const args = [...query.args];
-  const after = token ? decodeToken(token, query) : null;
-  const cmp = query.direction === "ASC" ? ">" : "<";
-  if (after) {
-    if (query.order === "eventTime") {
-      where.push(`(e.event_time ${cmp} ? OR (e.event_time = ? AND e.seq ${cmp} ?))`);
-      args.push(after.t, after.t, after.s);
-    } else {
-      where.push(`e.seq ${cmp} ?`);
-      args.push(after.s);
-    }
+/** Rows scanned per round when events must be checked one by one (scoped grants). */
+const SCAN_CHUNK = 200;
+
+/**
+ * One page of the events a query selects, in its order, among those `visibility` lets the reader
+ * read (all stored events without it: for the node's own jobs only).
+ */
+export function runEventQuery(db: Db, query: EventQuery, token?: string, visibility?: EpcisVisibility): EventPage {
+  const base = [...query.where];
+  const baseArgs = [...query.args];
+  if (visibility) {
+    base.push(`e.org_id IN (SELECT value FROM json_each(?))`);
+    baseArgs.push(candidateOwners(visibility));
   }
-  const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  if (query.maxEventCount !== undefined && !after) {
+  const perRow = visibility !== undefined && visibility.scopedOrgs.size > 0;
+  const cmp = query.direction === "ASC" ? ">" : "<";
+  const order =
+    query.order === "eventTime" ? `e.event_time ${query.direction}, e.seq ${query.direction}` : `e.seq ${query.direction}`;
+  /** Rows after a position in the query's order (keyset), at most `limit`. */
+  const scan = (pos: { t: string | null; s: number } | null, limit: number): EventRow[] => {
+    const where = [...base];
+    const args = [...baseArgs];
+    if (pos) {
+      if (query.order === "eventTime") {
+        where.push(`(e.event_time ${cmp} ? OR (e.event_time = ? AND e.seq ${cmp} ?))`);
+        args.push(pos.t, pos.t, pos.s);
+      } else {
+        where.push(`e.seq ${cmp} ?`);
+        args.push(pos.s);
+      }
+    }
     // Dynamic SQL from fixed fragments; every value is a bound parameter.
-    const { n } = db.prepare(`SELECT COUNT(*) AS n FROM epcis_events e ${clause}`).get(...args) as { n: number };
+    return db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS_E} FROM epcis_events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} LIMIT ?`,
+      )
+      .all(...args, limit) as EventRow[];
+  };
+  /** Up to `want` readable rows after `pos`. */
+  const readable = (pos: { t: string | null; s: number } | null, want: number): EventRow[] => {
+    if (!perRow) return want > 0 ? scan(pos, want) : [];
+    const out: EventRow[] = [];
+    let at = pos;
+    while (out.length < want) {
+      const chunk = scan(at, SCAN_CHUNK);
+      for (const row of chunk) {
+        if (visibility!.visible(row)) out.push(row);
+        if (out.length >= want) break;
+      }
+      if (chunk.length < SCAN_CHUNK) break;
+      const last = chunk[chunk.length - 1];
+      at = { t: last.event_time, s: last.seq };
+    }
+    return out;
+  };
+
+  const after = token ? decodeToken(token, query) : null;
+  if (query.maxEventCount !== undefined && !after) {
+    let n: number;
+    if (!perRow) {
+      n = (
+        db
+          .prepare(`SELECT COUNT(*) AS n FROM epcis_events e ${base.length ? `WHERE ${base.join(" AND ")}` : ""}`)
+          .get(...baseArgs) as {
+          n: number;
+        }
+      ).n;
+    } else {
+      n = readable(null, query.maxEventCount + 1).length;
+    }
     if (n > query.maxEventCount)
-      throw new QueryTooLargeError(`the query selects ${n} events, more than maxEventCount (${query.maxEventCount})`);
+      throw new QueryTooLargeError(
+        perRow
+          ? `the query selects more events than maxEventCount (${query.maxEventCount})`
+          : `the query selects ${n} events, more than maxEventCount (${query.maxEventCount})`,
+      );
   }
   const returned = after?.n ?? 0;
   const remaining = query.eventCountLimit === undefined ? Infinity : query.eventCountLimit - returned;
   const size = Math.max(0, Math.min(query.perPage, remaining));
-  const order =
-    query.order === "eventTime" ? `e.event_time ${query.direction}, e.seq ${query.direction}` : `e.seq ${query.direction}`;
-  const rows =
-    size === 0
-      ? []
-      : (db
-          .prepare(
-            `SELECT e.seq, e.event_id, e.hash_id, e.event, e.context, e.event_time, e.record_time, e.original_seq, e.error_declaration_time
-             FROM epcis_events e ${clause} ORDER BY ${order} LIMIT ?`,
-          )
-          .all(...args, size + 1) as EventRow[]);
+  const rows = size === 0 ? [] : readable(after ? { t: after.t, s: after.s } : null, size + 1);
   const page = rows.slice(0, size);
   const more = rows.length > size && remaining - page.length > 0;
   const last = page.at(-1);

@@ -154,9 +154,15 @@ export interface EventRow {
   record_time: string;
   original_seq: number | null;
   error_declaration_time: string | null;
+  /** The organisation that captured it (the record's owner). */
+  org_id: number;
 }
 
-const EVENT_COLUMNS = `seq, event_id, hash_id, event, context, event_time, record_time, original_seq, error_declaration_time`;
+const EVENT_COLUMNS = `seq, event_id, hash_id, event, context, event_time, record_time, original_seq, error_declaration_time, org_id`;
+/** The same columns of `epcis_events e`. */
+export const EVENT_COLUMNS_E = EVENT_COLUMNS.split(", ")
+  .map((c) => `e.${c}`)
+  .join(", ");
 
 /** Stored events with this eventID, or with this hash ID (original first, then declarations). */
 export function eventsById(db: Db, id: string): EventRow[] {

@@ -32,9 +32,12 @@ import {
   runEventQuery,
 } from "../../epcis/query";
 import { bareTerm, vocabularyTerms } from "../../epcis/vocabulary";
-import { prepared } from "../../store/statements";
 import { AnchoredBy } from "../schemas";
 import { mappingRoutes } from "../../epcis/mapping/routes";
+import { readerOf } from "../access";
+import { createSharingStore } from "../../store/sharing";
+import { epcisVisibility, type EpcisVisibility } from "../../epcis/access";
+import type { EventRow } from "../../epcis/store";
 
 /**
  * The GS1 EPCIS 2.0 REST binding under /epcis: the capture interface (POST /epcis/capture answers
@@ -211,7 +214,8 @@ const Proof = Type.Object({
   status: Type.Union([Type.Literal("pending"), Type.Literal("anchored")]),
   anchoredBy: AnchoredBy,
   verified: Type.Boolean({
-    description: "the leaf recomputed from the stored event is the anchored one, in a root anchored on the indexed chain by anchoredBy",
+    description:
+      "the leaf recomputed from the stored event is the anchored one, in a root anchored on the indexed chain by anchoredBy",
   }),
 });
 
@@ -252,6 +256,63 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
   schemaValidator(); // compile the EPCIS schema at boot, not on the first capture
   const captureJob = captureJobFor(db, { log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
+  const sharing = createSharingStore(db);
+
+  /**
+   * What the request's reader may read of the stored events (EPCIS records are owner-and-grantees):
+   * 401 for the public; a member reads its organisation's events and those an owner granted it.
+   */
+  function visibilityOf(request: FastifyRequest): EpcisVisibility {
+    const reader = readerOf(request, auth);
+    if (reader.kind === "public") {
+      throw new HttpProblem(
+        401,
+        "unauthorized",
+        "sign in (POST /api/v1/auth/login) to read EPCIS events: they are shown to the organisation that captured them and the organisations it granted (GET /epcis/events/{eventID}/proof is public)",
+      );
+    }
+    return epcisVisibility(db, sharing, reader.orgId);
+  }
+
+  /**
+   * The stored records under an eventID the reader may read. A member without a grant gets the same
+   * 404 as for an unknown event: the content routes do not confirm that another organisation's event
+   * exists (whether it is anchored, and by whom, is public on its proof route by design).
+   */
+  function readableById(request: FastifyRequest, eventID: string): EventRow[] {
+    const visibility = visibilityOf(request);
+    const rows = eventsById(db, eventID).filter((row) => visibility.visible(row));
+    if (rows.length === 0) throw new HttpProblem(404, "event_not_found", `no event ${eventID}`);
+    return rows;
+  }
+
+  /** Distinct values of an event column among the events the reader may read (none for the public). */
+  function readableValues(
+    request: FastifyRequest,
+    column: "event_type" | "biz_step" | "disposition" | "read_point" | "biz_location",
+  ): string[] {
+    const reader = readerOf(request, auth);
+    if (reader.kind === "public") return [];
+    const visibility = epcisVisibility(db, sharing, reader.orgId);
+    const out = new Set(
+      (
+        db
+          .prepare(
+            `SELECT DISTINCT ${column} AS v FROM epcis_events WHERE ${column} IS NOT NULL AND org_id IN (SELECT value FROM json_each(?)) ORDER BY 1`,
+          )
+          .all(JSON.stringify(visibility.wholeOrgs)) as { v: string }[]
+      ).map((r) => r.v),
+    );
+    if (visibility.scopedOrgs.size > 0) {
+      const rows = db
+        .prepare(
+          `SELECT seq, org_id, ${column} AS v FROM epcis_events WHERE ${column} IS NOT NULL AND org_id IN (SELECT value FROM json_each(?))`,
+        )
+        .all(JSON.stringify([...visibility.scopedOrgs])) as { seq: number; org_id: number; v: string }[];
+      for (const row of rows) if (!out.has(row.v) && visibility.visible(row)) out.add(row.v);
+    }
+    return [...out].sort();
+  }
   const rawBodies = new WeakMap<FastifyRequest, string>();
 
   // EPCIS 2.0 documents come as application/json or application/ld+json (415 otherwise); the text is
@@ -504,8 +565,14 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     params: Record<string, string | string[] | undefined>,
     fixed = {},
   ) => {
+    const visibility = visibilityOf(request);
     const query = parseEventQuery(params, fixed);
-    const page = runEventQuery(db, query, typeof params.nextPageToken === "string" ? params.nextPageToken : undefined);
+    const page = runEventQuery(
+      db,
+      query,
+      typeof params.nextPageToken === "string" ? params.nextPageToken : undefined,
+      visibility,
+    );
     linkNext(reply, request, page.nextPageToken);
     const format = (request.headers["gs1-epc-format"] as EpcFormat | undefined) ?? "Never_Translates";
     return queryDocument(page.rows, format, knownPrefixes(db));
@@ -541,8 +608,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request) => {
-      const rows = eventsById(db, request.params.eventID);
-      if (rows.length === 0) throw new HttpProblem(404, "event_not_found", `no event ${request.params.eventID}`);
+      const rows = readableById(request, request.params.eventID);
       return queryDocument(
         rows,
         (request.headers["gs1-epc-format"] as EpcFormat | undefined) ?? "Never_Translates",
@@ -593,8 +659,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request) => {
-      const rows = eventsById(db, request.params.eventID);
-      if (rows.length === 0) throw new HttpProblem(404, "event_not_found", `no event ${request.params.eventID}`);
+      const rows = readableById(request, request.params.eventID);
       return { eventID: request.params.eventID, records: rows.map((row) => eventLinks(db, row)) };
     },
   );
@@ -621,7 +686,14 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
   );
 
   // How each event was mapped onto provenance (GET /epcis/events/{eventID}/mapping), outside the standard event body.
-  await app.register(mappingRoutes, { db });
+  await app.register(mappingRoutes, {
+    db,
+    readableById,
+    readableSeq: (request: FastifyRequest) => {
+      const visibility = visibilityOf(request);
+      return (row: { seq: number; org_id: number }) => visibility.visible(row);
+    },
+  });
 
   app.get(
     "/epcis/eventTypes",
@@ -635,9 +707,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     },
     async (request, reply) => {
       const standard = ["AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent", "TransformationEvent"];
-      const captured = (
-        prepared(db, `SELECT DISTINCT event_type FROM epcis_events ORDER BY event_type`).all() as { event_type: string }[]
-      ).map((r) => r.event_type);
+      const captured = readableValues(request, "event_type");
       const all = [...standard, ...captured.filter((t) => !standard.includes(t))];
       const page = pageOf(all, request.query.perPage ?? DEFAULT_PER_PAGE, request.query.nextPageToken, "eventTypes");
       linkNext(reply, request, page.next);
@@ -656,13 +726,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request, reply) => {
-      const captured = (
-        prepared(db, `SELECT DISTINCT biz_step FROM epcis_events WHERE biz_step IS NOT NULL ORDER BY biz_step`).all() as {
-          biz_step: string;
-        }[]
-      )
-        .map((r) => r.biz_step)
-        .filter((uri) => bareTerm("bizStep", uri) === null);
+      const captured = readableValues(request, "biz_step").filter((uri) => bareTerm("bizStep", uri) === null);
       const page = pageOf(
         [...vocabularyTerms("bizStep"), ...captured],
         request.query.perPage ?? DEFAULT_PER_PAGE,

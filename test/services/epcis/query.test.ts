@@ -4,7 +4,7 @@ import { canonicalize } from "json-canonicalize";
 import type { TestNode } from "../../helpers/node";
 import { epcUriToDigitalLink, eventHashId } from "../../../services/epcis/hash";
 import { validateEpcisDocument } from "../../../services/epcis/validate";
-import { expectProblem, get, sharedNode, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, get as rawGet, sharedNode, type ApiResponse } from "../api/helpers";
 import { agentToken, captureAndWait, EPCIS_CONTEXT, epcisDocument, eventsOf, withoutRecordTime } from "./helpers";
 
 /**
@@ -117,10 +117,13 @@ const nameOf = (eventID: unknown) => Object.keys(eventIdOf).find((n) => eventIdO
 describe("EPCIS query: GET /epcis/events", function () {
   let node: TestNode;
   let scope: string;
+  let token: string;
+  /** GET as the producer, which captured the fixture (EPCIS event contents are owner-and-grantees). */
+  const get = (on: TestNode, path: string, headers: Record<string, string> = {}) => rawGet(on, path, { ...bearer(token), ...headers });
 
   before(async function () {
     node = await sharedNode();
-    const token = await agentToken(node);
+    token = await agentToken(node);
     const from = new Date().toISOString();
     const job = await captureAndWait(node, token, doc);
     expect(job).to.include({ success: true, stored: 7 });
