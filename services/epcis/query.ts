@@ -6,6 +6,7 @@ import { EPCIS_PREFIXES } from "./hash/context";
 import { EPCIS_CONTEXT_URL, isEpcisContextUrl } from "./context";
 import { canonicalId, idMatcher, withEpcFormat, type EpcFormat, type PrefixLookup } from "./identifiers";
 import { canonicalTerm, type VocabularyKind } from "./vocabulary";
+import { installQueryFunctions } from "./query-functions";
 import { EVENT_COLUMNS_E, type EventRow } from "./store";
 import { candidateOwners, type EpcisVisibility } from "./access";
 
@@ -162,21 +163,162 @@ export interface EventQuery {
   digest: string;
 }
 
-/** Parses query-string parameters (already URL-decoded) into a query; unknown ones are refused. */
+const COMPARE = "(EQ|GT|GE|LT|LE)";
+/** Sensor report fields compared as numbers (EQ/GT/GE/LT/LE_{field}). */
+const SENSOR_NUMBERS = ["value", "minValue", "maxValue", "meanValue", "sDev", "percValue"];
+/** Sensor fields compared by EQ_{field}: where they are and how values compare. */
+const SENSOR_EQ: Record<string, [levels: ("report" | "metadata")[], kind: string]> = {
+  EQ_type: [["report"], "term:measurementType"],
+  EQ_deviceID: [["report", "metadata"], "id"],
+  EQ_dataProcessingMethod: [["report", "metadata"], "id"],
+  EQ_microorganism: [["report"], "id"],
+  EQ_chemicalSubstance: [["report"], "id"],
+  EQ_bizRules: [["metadata"], "id"],
+  EQ_stringValue: [["report"], "text"],
+  EQ_booleanValue: [["report"], "text"],
+  EQ_hexBinaryValue: [["report"], "text"],
+  EQ_uriValue: [["report"], "id"],
+  EQ_uom: [["report"], "text"],
+  EQ_percRank: [["report"], "text"],
+};
+/** Sensor times: GE_/LT_ on the report's or the metadata's `time`, the metadata's start and end. */
+const SENSOR_TIMES: Record<string, ("report" | "metadata")[]> = { time: ["report", "metadata"], startTime: ["metadata"], endTime: ["metadata"] };
+const TYPED_LISTS: Record<string, [list: string, valueKey: string, kind: VocabularyKind]> = {
+  bizTransaction: ["bizTransactionList", "bizTransaction", "bizTransactionType"],
+  source: ["sourceList", "source", "sourceDestType"],
+  destination: ["destinationList", "destination", "sourceDestType"],
+};
+
+/** Every query parameter name pattern Lotline understands beyond the fixed names (for errors and docs). */
+export const QUERY_PARAMETER_PATTERNS = [
+  "EQ_bizTransaction_{type}",
+  "EQ_source_{type}",
+  "EQ_destination_{type}",
+  "WD_readPoint",
+  "WD_bizLocation",
+  "EQ_userID",
+  ...Object.keys(SENSOR_EQ),
+  ...SENSOR_NUMBERS.map((f) => `EQ|GT|GE|LT|LE_${f}`),
+  "GE|LT_time",
+  "GE|LT_startTime",
+  "GE|LT_endTime",
+  "EQ|GT|GE|LT|LE|EXISTS_ILMD_{namespace}#{field}",
+  "EQ|GT|GE|LT|LE|EXISTS_INNER_ILMD_{namespace}#{field}",
+  "EQ|GT|GE|LT|LE|EXISTS_{namespace}#{field}",
+  "EQ|GT|GE|LT|LE|EXISTS_INNER_{namespace}#{field}",
+  "EXISTS_{standard field}",
+];
+
+/** Top-level fields of EPCIS 2.0 events that EXISTS_{field} may name. */
+const STANDARD_FIELDS = new Set([
+  "eventTime", "eventTimeZoneOffset", "certificationInfo", "epcList", "parentID", "inputEPCList", "childEPCs", "quantityList",
+  "childQuantityList", "inputQuantityList", "outputEPCList", "outputQuantityList", "action", "transformationID", "bizStep",
+  "disposition", "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList",
+  "sensorElementList", "ilmd",
+]);
+
+/**
+ * The SQL condition of a parameter with a variable name, or null when the name is none Lotline knows.
+ * Every value is bound; the fragments are fixed text.
+ */
+function dynamicCondition(name: string, list: string[], one: () => string): { sql: string; args: unknown[] } | null {
+  let m = /^EQ_(bizTransaction|source|destination)_(.+)$/.exec(name);
+  if (m) {
+    const [listName, valueKey, kind] = TYPED_LISTS[m[1]];
+    return { sql: `epcis_typed(e.event, ?, ?, ?, ?, ?) = 1`, args: [listName, valueKey, kind, canonicalTerm(kind, m[2]), JSON.stringify(list.map((v) => canonicalId(v)))] };
+  }
+  m = /^WD_(readPoint|bizLocation)$/.exec(name);
+  if (m) {
+    // The location hierarchy Lotline knows: a GLN and its extensions (/254/…), from the identifiers themselves.
+    const column = m[1] === "readPoint" ? "read_point" : "biz_location";
+    const ids = list.map((v) => canonicalId(v));
+    return {
+      sql: `(${ids.map(() => `e.${column} = ? OR e.${column} LIKE ? ESCAPE '\\'`).join(" OR ")})`,
+      args: ids.flatMap((id) => [id, `${id.replace(/[\\%_]/g, (c) => `\\${c}`)}/254/%`]),
+    };
+  }
+  if (name === "EQ_userID") {
+    return {
+      sql: `e.capture_id IN (SELECT capture_id FROM epcis_captures WHERE lower(agent) IN (SELECT value FROM json_each(?)))`,
+      args: [JSON.stringify(list.map((v) => v.toLowerCase()))],
+    };
+  }
+  if (name in SENSOR_EQ) {
+    const [levels, kind] = SENSOR_EQ[name];
+    const field = name.slice(3);
+    const canon = kind === "id" ? (v: string) => canonicalId(v) : kind.startsWith("term:") ? (v: string) => canonicalTerm(kind.slice(5) as VocabularyKind, v) : (v: string) => v;
+    if (name === "EQ_percRank") for (const v of list) numberOf(name, v);
+    return {
+      sql: `(${levels.map(() => `epcis_sensor(e.event, ?, ?, 'EQ', ?, ?) = 1`).join(" OR ")})`,
+      args: levels.flatMap((level) => [level, field, kind, JSON.stringify(list.map(canon))]),
+    };
+  }
+  m = new RegExp(`^${COMPARE}_(${SENSOR_NUMBERS.join("|")})$`).exec(name);
+  if (m) {
+    const value = one();
+    numberOf(name, value);
+    return { sql: `epcis_sensor(e.event, 'report', ?, ?, 'text', ?) = 1`, args: [m[2], m[1], JSON.stringify([value])] };
+  }
+  m = /^(GE|LT)_(time|startTime|endTime)$/.exec(name);
+  if (m) {
+    const levels = SENSOR_TIMES[m[2]];
+    const value = timeOf(name, one());
+    return {
+      sql: `(${levels.map(() => `epcis_sensor(e.event, ?, ?, ?, 'text', ?) = 1`).join(" OR ")})`,
+      args: levels.flatMap((level) => [level, m![2], m![1], JSON.stringify([value])]),
+    };
+  }
+  m = /^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(ILMD_)?(.+#.*)$/.exec(name);
+  if (m) {
+    const [, op, inner, ilmd, field] = m;
+    let values = list;
+    if (op === "EXISTS") {
+      const v = one().trim();
+      if (!["", "true"].includes(v)) throw new QueryParameterError(name, `${name} takes no value (or true)`);
+      values = [];
+    } else if (op !== "EQ") {
+      const v = one();
+      if (!ZONED_TIME.test(v.trim().replace(/ (\d{2}:?\d{2})$/, "+$1"))) numberOf(name, v);
+      values = [v.trim().replace(/ (\d{2}:?\d{2})$/, "+$1")];
+    }
+    return {
+      sql: `epcis_ext(e.event, e.context, ?, ?, ?, ?, ?) = 1`,
+      args: [ilmd ? "ilmd" : "event", inner ? 1 : 0, field, op, JSON.stringify(values)],
+    };
+  }
+  m = /^EXISTS_([A-Za-z]+)$/.exec(name);
+  if (m && STANDARD_FIELDS.has(m[1])) {
+    const v = one().trim();
+    if (!["", "true", "false"].includes(v)) throw new QueryParameterError(name, `${name} takes no value, true or false`);
+    return { sql: `json_type(e.event, ?) IS ${v === "false" ? "" : "NOT "}NULL`, args: [`$."${m[1]}"`] };
+  }
+  return null;
+}
+
+const ZONED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Parses query-string parameters (already URL-decoded) into a query; unknown ones are refused by name. */
 export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery {
   const all: Params = { ...params, ...fixed };
+  const where: string[] = [];
+  const args: unknown[] = [];
   for (const name of Object.keys(all)) {
-    if (!QUERY_PARAMETERS.includes(name)) {
+    if (QUERY_PARAMETERS.includes(name)) continue;
+    const condition = dynamicCondition(name, values(all, name), () => single(all, name) ?? "");
+    if (condition) {
+      where.push(condition.sql);
+      args.push(...condition.args);
+      continue;
+    }
+    {
       throw new QueryParameterError(
         name,
         /^(EQ|GT|GE|LT|LE|EXISTS|WD|HASATTR|EQATTR|MATCH)_/.test(name)
-          ? `${name} is not a query parameter Lotline supports; supported: ${QUERY_PARAMETERS.join(", ")}`
+          ? `${name} is not a query parameter Lotline supports; supported: ${[...QUERY_PARAMETERS, ...QUERY_PARAMETER_PATTERNS].join(", ")}`
           : `${name} is not an EPCIS query parameter`,
       );
     }
   }
-  const where: string[] = [];
-  const args: unknown[] = [];
   const inList = (column: string, list: unknown[]) => {
     where.push(`e.${column} IN (${list.map(() => "?").join(", ")})`);
     args.push(...list);
@@ -216,9 +358,9 @@ export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery 
   if (ids.length) inList("event_id", ids);
   if (all.EXISTS_errorDeclaration !== undefined) {
     const v = single(all, "EXISTS_errorDeclaration")!.trim();
-    if (!["", "true"].includes(v))
-      throw new QueryParameterError("EXISTS_errorDeclaration", "EXISTS_errorDeclaration takes no value (or true)");
-    where.push(`e.error_declaration_time IS NOT NULL`);
+    if (!["", "true", "false"].includes(v))
+      throw new QueryParameterError("EXISTS_errorDeclaration", "EXISTS_errorDeclaration takes no value, true or false");
+    where.push(v === "false" ? `e.error_declaration_time IS NULL` : `e.error_declaration_time IS NOT NULL`);
   }
   const identifierRows = (roles: string[], condition: string, conditionArgs: unknown[]) => {
     where.push(
@@ -267,12 +409,16 @@ export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery 
       throw new QueryParameterError("orderBy", `orderBy: "${orderBy}" is not eventTime or recordTime`);
     }
   }
-  const direction = (single(all, "orderDirection") ?? "ASC").toUpperCase();
+  // The binding's default order is descending.
+  const direction = (single(all, "orderDirection") ?? "DESC").toUpperCase();
   if (direction !== "ASC" && direction !== "DESC")
     throw new QueryParameterError("orderDirection", "orderDirection must be ASC or DESC");
   const perPage = positiveInteger("perPage", single(all, "perPage"), MAX_PER_PAGE) ?? DEFAULT_PER_PAGE;
   const eventCountLimit = positiveInteger("eventCountLimit", single(all, "eventCountLimit"));
   const maxEventCount = positiveInteger("maxEventCount", single(all, "maxEventCount"));
+  if (eventCountLimit !== undefined && orderBy === undefined) {
+    throw new QueryParameterError("eventCountLimit", "eventCountLimit may only be used with orderBy (eventTime or recordTime)");
+  }
   if (eventCountLimit !== undefined && maxEventCount !== undefined) {
     throw new QueryParameterError("maxEventCount", "eventCountLimit and maxEventCount cannot be used together");
   }
@@ -329,6 +475,7 @@ const SCAN_CHUNK = 200;
  * read (all stored events without it: for the node's own jobs only).
  */
 export function runEventQuery(db: Db, query: EventQuery, token?: string, visibility?: EpcisVisibility): EventPage {
+  installQueryFunctions(db);
   const base = [...query.where];
   const baseArgs = [...query.args];
   if (visibility) {

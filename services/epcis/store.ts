@@ -63,6 +63,8 @@ export interface CaptureRow {
   stored: number;
   errors: string;
   duplicates: string;
+  /** JSON CaptureError[]: events refused on arrival (proceed). */
+  invalid: string;
   created_at: string;
   finished_at: string | null;
 }
@@ -108,12 +110,15 @@ export function insertCapture(
     document: string;
     errorBehaviour: CaptureErrorBehaviour;
     total: number;
+    /** proceed: events refused on arrival (not captured; reported among the job's errors). */
+    invalid?: CaptureError[];
   },
 ): void {
+  const invalid = JSON.stringify(capture.invalid ?? []);
   prepared(
     db,
-    `INSERT INTO epcis_captures (capture_id, org_id, agent, content_type, document, error_behaviour, running, total, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    `INSERT INTO epcis_captures (capture_id, org_id, agent, content_type, document, error_behaviour, running, total, created_at, invalid, errors)
+     VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
   ).run(
     capture.captureId,
     capture.orgId,
@@ -123,6 +128,8 @@ export function insertCapture(
     capture.errorBehaviour,
     capture.total,
     new Date().toISOString(),
+    invalid,
+    invalid,
   );
 }
 

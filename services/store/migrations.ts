@@ -592,6 +592,40 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 20,
+    name: "EPCIS named queries",
+    sql: `
+      -- Named queries of the EPCIS REST binding (/epcis/queries), one namespace per organisation: the
+      -- query is the binding's query object (parameter name → value or list), validated on creation.
+      CREATE TABLE epcis_named_queries (
+        org_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, name)
+      );
+    `,
+  },
+  {
+    id: 21,
+    name: "EPCIS capture: staged events (rollback) and events refused at the door (proceed)",
+    sql: `
+      -- GS1-Capture-Error-Behaviour: rollback. The capture job stages a document's prepared events here
+      -- in chunks, then publishes them all in one transaction (stored, queued for anchoring and mapping)
+      -- and deletes the staged rows: nothing of the document is visible before all of it is stored.
+      CREATE TABLE epcis_capture_staged (
+        capture_id TEXT NOT NULL REFERENCES epcis_captures (capture_id),
+        event_index INTEGER NOT NULL,
+        prepared TEXT NOT NULL,
+        PRIMARY KEY (capture_id, event_index)
+      );
+      -- GS1-Capture-Error-Behaviour: proceed. Events the schema refused when the document was received:
+      -- not captured, reported among the capture job's errors.
+      ALTER TABLE epcis_captures ADD COLUMN invalid TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
