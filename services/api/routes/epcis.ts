@@ -1156,4 +1156,41 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         .send(row ? (JSON.parse(row.event) as unknown) : { ...(doc as Record<string, unknown>), eventID });
     },
   );
+
+  // Discovery by OPTIONS on every other resource of the binding (headers only, 204; /epcis/capture has its own).
+  const discovery = async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split("?")[0];
+    const writable = /^\/epcis\/(events|queries)\/?$/.test(path);
+    const deletable = /^\/epcis\/queries\/[^/]+\/?$/.test(path);
+    return reply
+      .code(204)
+      .header("Allow", ["OPTIONS", "GET", ...(writable ? ["POST"] : []), ...(deletable ? ["DELETE"] : [])].join(", "))
+      .header("GS1-EPCIS-Min", "2.0.0")
+      .header("GS1-EPCIS-Max", "2.0.0")
+      .header("GS1-CBV-Min", "2.0.0")
+      .header("GS1-CBV-Max", "2.0.0")
+      .header("GS1-EPC-Format", "Always_GS1_Digital_Link")
+      .send(null);
+  };
+  const discoverySchema = {
+    hide: true,
+    summary: "Discover a resource's methods and the EPCIS / CBV versions (headers only)",
+    tags: ["epcis"],
+    response: { 204: Type.Null({ description: "Allow, GS1-EPCIS-Min/-Max, GS1-CBV-Min/-Max, GS1-EPC-Format" }) },
+  };
+  app.options("/epcis", { schema: discoverySchema }, discovery);
+  app.options("/epcis/*", { schema: discoverySchema }, discovery);
+
+  app.delete(
+    "/epcis/nextPageToken/:token",
+    {
+      schema: {
+        summary: "Release a page token (the binding's DELETE /nextPageToken/{token}): 204; Lotline's tokens hold no server state",
+        tags: ["epcis"],
+        params: Type.Object({ token: Type.String({ minLength: 1, maxLength: 400 }) }),
+        response: { 204: Type.Null(), ...problems(400) },
+      },
+    },
+    async (_request, reply) => reply.code(204).send(null),
+  );
 };

@@ -108,6 +108,22 @@ describe("EPCIS binding: discovery, named queries, collections, parameters and h
       });
     }
 
+    it("OPTIONS on the binding's resources answers 204 with Allow and the versions; DELETE /epcis/nextPageToken/{token} 204", async function () {
+      for (const [path, allow] of [
+        ["/epcis", "OPTIONS, GET"],
+        ["/epcis/events", "OPTIONS, GET, POST"],
+        ["/epcis/queries", "OPTIONS, GET, POST"],
+        ["/epcis/queries/q1", "OPTIONS, GET, DELETE"],
+        ["/epcis/bizSteps/shipping/events", "OPTIONS, GET"],
+      ]) {
+        const res = await fetch(`${node.url}${path}`, { method: "OPTIONS" });
+        expect(res.status, path).to.equal(204);
+        expect(res.headers.get("allow"), path).to.equal(allow);
+        expect(res.headers.get("gs1-epcis-max")).to.equal("2.0.0");
+      }
+      expect((await fetch(`${node.url}/epcis/nextPageToken/abc`, { method: "DELETE" })).status).to.equal(204);
+    });
+
     it("GET /epcis/{resource}/{value} names its sub-resource: events", async function () {
       expect((await get(`/epcis/bizSteps/shipping`)).body.member).to.deep.equal(["events"]);
     });
