@@ -1063,6 +1063,9 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     {
       onRequest: authenticate,
       schema: {
+        // 204 without a body, as the binding says: kept out of the OpenAPI document, whose operations all
+        // answer a body (like OPTIONS); docs/epcis.md lists it.
+        hide: true,
         summary: "Delete a named query",
         tags: ["epcis"],
         security: [{ bearer: [] }],
@@ -1185,6 +1188,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     "/epcis/nextPageToken/:token",
     {
       schema: {
+        hide: true, // 204 without a body (see DELETE /epcis/queries/{queryName})
         summary: "Release a page token (the binding's DELETE /nextPageToken/{token}): 204; Lotline's tokens hold no server state",
         tags: ["epcis"],
         params: Type.Object({ token: Type.String({ minLength: 1, maxLength: 400 }) }),
