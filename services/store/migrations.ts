@@ -626,6 +626,46 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE epcis_captures ADD COLUMN invalid TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    id: 22,
+    name: "EPCIS subscriptions (webhooks) and their deliveries",
+    sql: `
+      -- Webhook subscriptions to an organisation's named queries: stream (each new batch of events) or
+      -- schedule (cron-like JSON). after_seq: events with a larger seq have not been reported yet.
+      -- signature_token is the subscriber's secret for GS1-Signature: never served back.
+      CREATE TABLE epcis_subscriptions (
+        subscription_id TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        query_name TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        signature_token TEXT,
+        report_if_empty INTEGER NOT NULL CHECK (report_if_empty IN (0, 1)),
+        stream INTEGER NOT NULL CHECK (stream IN (0, 1)),
+        schedule TEXT,
+        after_seq INTEGER NOT NULL,
+        next_run_at TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX epcis_subscriptions_query ON epcis_subscriptions (org_id, query_name);
+      -- Every report to a subscriber, its attempts and outcome (the delivery log).
+      CREATE TABLE epcis_deliveries (
+        delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        event_count INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+      );
+      CREATE INDEX epcis_deliveries_pending ON epcis_deliveries (next_attempt_at) WHERE status = 'pending';
+      CREATE INDEX epcis_deliveries_subscription ON epcis_deliveries (subscription_id, delivery_id);
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -40,6 +40,18 @@ import { readerOf } from "../access";
 import { createSharingStore } from "../../store/sharing";
 import { epcisVisibility, type EpcisVisibility } from "../../epcis/access";
 import type { EventRow } from "../../epcis/store";
+import {
+  checkDestination,
+  endSubscriptions,
+  insertSubscription,
+  nextRun,
+  subscriptionJobFor,
+  subscriptionView,
+  type SubscriptionRow,
+} from "../../epcis/subscriptions";
+
+/** How often the subscription job reports and delivers. */
+const SUBSCRIPTION_TICK_MS = 1_000;
 
 /**
  * The GS1 EPCIS 2.0 REST binding under /epcis: the capture interface (POST /epcis/capture answers
@@ -1066,7 +1078,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         // 204 without a body, as the binding says: kept out of the OpenAPI document, whose operations all
         // answer a body (like OPTIONS); docs/epcis.md lists it.
         hide: true,
-        summary: "Delete a named query",
+        summary: "Delete a named query (and end its subscriptions)",
         tags: ["epcis"],
         security: [{ bearer: [] }],
         params: NameParams,
@@ -1074,10 +1086,16 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (request, reply) => {
-      const gone = prepared(db, `DELETE FROM epcis_named_queries WHERE org_id = ? AND name = ?`).run(
-        Number(principalOf(request).agent.orgId),
-        request.params.queryName,
-      );
+      const orgId = Number(principalOf(request).agent.orgId);
+      const gone = db.transaction(() => {
+        const subscriptions = (
+          prepared(db, `SELECT subscription_id FROM epcis_subscriptions WHERE org_id = ? AND query_name = ?`).all(orgId, request.params.queryName) as {
+            subscription_id: string;
+          }[]
+        ).map((r) => r.subscription_id);
+        endSubscriptions(db, subscriptions);
+        return prepared(db, `DELETE FROM epcis_named_queries WHERE org_id = ? AND name = ?`).run(orgId, request.params.queryName);
+      })();
       if (gone.changes === 0) throw new HttpProblem(404, "query_not_found", `no named query ${request.params.queryName} of your organisation`);
       return reply.code(204).send(null);
     },
@@ -1196,5 +1214,194 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       },
     },
     async (_request, reply) => reply.code(204).send(null),
+  );
+
+  // ---------------------------------------------------------------- subscriptions (webhooks)
+
+  const subscriptionJob = subscriptionJobFor(db, { log: app.log });
+  let subscriptionTimer: NodeJS.Timeout | null = null;
+  app.addHook("onReady", async () => {
+    subscriptionTimer = setInterval(() => {
+      subscriptionJob.runOnce().catch((err: Error) => app.log.warn({ err: err.message }, "EPCIS subscription job failed; retried next tick"));
+    }, SUBSCRIPTION_TICK_MS);
+    subscriptionTimer.unref();
+  });
+  app.addHook("onClose", async () => {
+    if (subscriptionTimer) clearInterval(subscriptionTimer);
+  });
+
+  const ScheduleField = Type.String({ maxLength: 200, description: "numbers and [a-b] ranges, comma-separated" });
+  const SubscriptionRequest = Type.Object(
+    {
+      dest: Type.String({ minLength: 1, maxLength: 2048, description: "the webhook URL (http or https; public addresses only)" }),
+      signatureToken: Type.Optional(Type.String({ minLength: 16, maxLength: 256, description: "secret for GS1-Signature: sha256=<hex HMAC-SHA256 of the body>" })),
+      reportIfEmpty: Type.Optional(Type.Boolean()),
+      stream: Type.Optional(Type.Boolean()),
+      schedule: Type.Optional(
+        Type.Object(
+          {
+            second: Type.Optional(ScheduleField),
+            minute: Type.Optional(ScheduleField),
+            hour: Type.Optional(ScheduleField),
+            dayOfMonth: Type.Optional(ScheduleField),
+            month: Type.Optional(ScheduleField),
+            dayOfWeek: Type.Optional(ScheduleField),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      initialRecordTime: Type.Optional(Type.String({ format: "date-time" })),
+    },
+    { additionalProperties: false },
+  );
+  const SubscriptionView = Type.Object({
+    subscriptionID: Type.String(),
+    queryName: Type.String(),
+    dest: Type.String(),
+    createdAt: Type.String(),
+    reportIfEmpty: Type.Boolean(),
+    signed: Type.Boolean({ description: "deliveries carry GS1-Signature (the token itself is never shown)" }),
+    stream: Type.Optional(Type.Boolean()),
+    schedule: Type.Optional(Type.Record(Type.String(), Type.String())),
+    nextReportAt: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    deliveries: Type.Array(
+      Type.Object({
+        deliveryId: Type.Integer(),
+        status: Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("failed")]),
+        attempts: Type.Integer(),
+        events: Type.Integer(),
+        lastStatus: Type.Union([Type.Integer(), Type.Null()]),
+        lastError: Type.Union([Type.String(), Type.Null()]),
+        createdAt: Type.String(),
+        deliveredAt: Type.Union([Type.String(), Type.Null()]),
+        nextAttemptAt: Type.Optional(Type.String()),
+      }),
+      { description: "the latest 20 reports, newest first" },
+    ),
+  });
+  const SubscriptionParams = Type.Object({ queryName: QueryName, subscriptionID: Type.String({ format: "uuid" }) });
+
+  function subscriptionOf(request: FastifyRequest, queryName: string, subscriptionID: string): SubscriptionRow {
+    const orgId = Number(principalOf(request).agent.orgId);
+    const row = prepared(db, `SELECT * FROM epcis_subscriptions WHERE subscription_id = ? AND org_id = ? AND query_name = ?`).get(
+      subscriptionID,
+      orgId,
+      queryName,
+    ) as SubscriptionRow | undefined;
+    if (!row) throw new HttpProblem(404, "subscription_not_found", `no subscription ${subscriptionID} to your organisation's query ${queryName}`);
+    return row;
+  }
+
+  app.post(
+    "/epcis/queries/:queryName/subscriptions",
+    {
+      onRequest: authenticate,
+      schema: {
+        summary: "Subscribe a webhook to a named query: stream (each new batch) or schedule; 201 with the subscription",
+        description:
+          "Deliveries POST an EPCISQueryDocument (the events stored since the previous report that the query selects and your organisation may read) to dest, signed with GS1-Signature when a signatureToken is given, retried with backoff and logged (GET the subscription). dest must resolve to a public address (LOTLINE_WEBHOOK_ALLOW_PRIVATE=1 lifts this on the embedded demo).",
+        tags: ["epcis"],
+        security: [{ bearer: [] }],
+        params: NameParams,
+        body: SubscriptionRequest,
+        response: { 201: SubscriptionView, ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { queryName } = request.params;
+      namedQuery(request, queryName);
+      const body = request.body;
+      if ((body.stream === true) === (body.schedule !== undefined)) {
+        throw new HttpProblem(400, "invalid_subscription", "give either stream: true or a schedule (not both, not neither)");
+      }
+      if (body.schedule) {
+        try {
+          if (!nextRun(body.schedule, new Date())) throw new Error("the schedule matches no time within a year");
+        } catch (err) {
+          throw new HttpProblem(400, "invalid_schedule", (err as Error).message);
+        }
+      }
+      try {
+        await checkDestination(body.dest);
+      } catch (err) {
+        throw new HttpProblem(400, "invalid_destination", (err as Error).message);
+      }
+      const principal = principalOf(request);
+      const row = insertSubscription(db, {
+        orgId: Number(principal.agent.orgId),
+        queryName,
+        dest: body.dest,
+        signatureToken: body.signatureToken ?? null,
+        reportIfEmpty: body.reportIfEmpty ?? false,
+        stream: body.stream === true,
+        schedule: body.schedule ?? null,
+        initialRecordTime: body.initialRecordTime ? new Date(body.initialRecordTime).toISOString() : null,
+        createdBy: principal.address,
+      });
+      return reply
+        .code(201)
+        .header("Location", `/epcis/queries/${queryName}/subscriptions/${row.subscription_id}`)
+        .send(subscriptionView(db, row));
+    },
+  );
+
+  app.get(
+    "/epcis/queries/:queryName/subscriptions",
+    {
+      onRequest: authenticate,
+      schema: {
+        summary: "The subscriptions to a named query of your organisation, oldest first, paged",
+        tags: ["epcis"],
+        security: [{ bearer: [] }],
+        params: NameParams,
+        querystring: PageQuery,
+        response: { 200: Type.Array(SubscriptionView), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      namedQuery(request, request.params.queryName);
+      const rows = prepared(db, `SELECT * FROM epcis_subscriptions WHERE org_id = ? AND query_name = ? ORDER BY created_at, subscription_id`).all(
+        Number(principalOf(request).agent.orgId),
+        request.params.queryName,
+      ) as SubscriptionRow[];
+      const page = pageOf(rows, request.query.perPage ?? DEFAULT_PER_PAGE, request.query.nextPageToken, "subscriptions");
+      linkNext(reply, request, page.next);
+      return page.items.map((row) => subscriptionView(db, row));
+    },
+  );
+
+  app.get(
+    "/epcis/queries/:queryName/subscriptions/:subscriptionID",
+    {
+      onRequest: authenticate,
+      schema: {
+        summary: "A subscription and the log of its latest deliveries",
+        tags: ["epcis"],
+        security: [{ bearer: [] }],
+        params: SubscriptionParams,
+        response: { 200: SubscriptionView, ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request) => subscriptionView(db, subscriptionOf(request, request.params.queryName, request.params.subscriptionID)),
+  );
+
+  app.delete(
+    "/epcis/queries/:queryName/subscriptions/:subscriptionID",
+    {
+      onRequest: authenticate,
+      schema: {
+        hide: true, // 204 without a body (see DELETE /epcis/queries/{queryName})
+        summary: "End a subscription (its pending deliveries are dropped; the log of past ones stays)",
+        tags: ["epcis"],
+        security: [{ bearer: [] }],
+        params: SubscriptionParams,
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const row = subscriptionOf(request, request.params.queryName, request.params.subscriptionID);
+      endSubscriptions(db, [row.subscription_id]);
+      return reply.code(204).send(null);
+    },
   );
 };
