@@ -593,7 +593,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    id: 20,
+    id: 14,
     name: "EPCIS named queries",
     sql: `
       -- Named queries of the EPCIS REST binding (/epcis/queries), one namespace per organisation: the
@@ -609,7 +609,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    id: 21,
+    id: 15,
     name: "EPCIS capture: staged events (rollback) and events refused at the door (proceed)",
     sql: `
       -- GS1-Capture-Error-Behaviour: rollback. The capture job stages a document's prepared events here
@@ -627,7 +627,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    id: 22,
+    id: 16,
     name: "EPCIS subscriptions (webhooks) and their deliveries",
     sql: `
       -- Webhook subscriptions to an organisation's named queries: stream (each new batch of events) or
