@@ -82,7 +82,11 @@ async function postCapture(text: string, contentType: string, token: string, pro
     const where = first.eventIndex === null || first.eventIndex === undefined ? "" : `event ${first.eventIndex}, `;
     const what = first.field && !first.message.startsWith(`${first.field}:`) ? `${first.field}: ${first.message}` : first.message;
     const more = rest.length ? ` (and ${rest.length} more error${rest.length === 1 ? "" : "s"})` : "";
-    throw new CliError(`the document is not valid EPCIS 2.0, nothing was captured: ${where}${what}${more}${code}`, problem.code, 400);
+    throw new CliError(
+      `the document is not valid EPCIS 2.0, nothing was captured: ${where}${what}${more}${code}`,
+      problem.code,
+      400,
+    );
   }
   throw new CliError(`${problem.detail ?? `HTTP ${response.status}`}${code}`, problem.code, response.status);
 }
@@ -105,11 +109,19 @@ async function captureLimits(): Promise<{ bytes: number; events: number } | null
 function checkLimits(text: string, document: unknown, limits: { bytes: number; events: number } | null): void {
   if (!limits) return;
   if (Buffer.byteLength(text) > limits.bytes) {
-    throw new CliError(`the document is larger than ${limits.bytes} bytes (GS1-EPCIS-Capture-File-Size-Limit); split it (payload_too_large)`, "payload_too_large", 413);
+    throw new CliError(
+      `the document is larger than ${limits.bytes} bytes (GS1-EPCIS-Capture-File-Size-Limit); split it (payload_too_large)`,
+      "payload_too_large",
+      413,
+    );
   }
   const events = documentEvents(document).length;
   if (events > limits.events) {
-    throw new CliError(`the document has ${events} events; at most ${limits.events} per capture (GS1-EPCIS-Capture-Limit) (too_many_events)`, "too_many_events", 413);
+    throw new CliError(
+      `the document has ${events} events; at most ${limits.events} per capture (GS1-EPCIS-Capture-Limit) (too_many_events)`,
+      "too_many_events",
+      413,
+    );
   }
 }
 
@@ -120,7 +132,9 @@ async function waitForCapture(captureId: string, token: string, timeoutMs: numbe
     const job = await apiRequest<CaptureJob>("GET", `/epcis/capture/${encodeURIComponent(captureId)}`, { token });
     if (!job.running) return job;
     if (Date.now() + delay > until) {
-      throw new CliError(`capture ${captureId} is still running after ${Math.round(timeoutMs / 1000)} s (${job.processed} of ${job.total}); check later with GET /epcis/capture/${captureId}`);
+      throw new CliError(
+        `capture ${captureId} is still running after ${Math.round(timeoutMs / 1000)} s (${job.processed} of ${job.total}); check later with GET /epcis/capture/${captureId}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 1_000);
@@ -151,6 +165,36 @@ export interface Verification {
   anchor?: { kind: string; orgId: string; orgName: string | null; blockNumber: number; count: number } | null;
 }
 
+type QueryDocumentJson = {
+  "@context"?: unknown;
+  epcisBody?: { queryResults?: { resultsBody?: { eventList?: Record<string, unknown>[] } } };
+};
+
+/**
+ * The event's content (owner-and-grantees: signed in), with identifiers as captured
+ * (GS1-EPC-Format: Never_Translates), since the Merkle leaf commits to the stored JSON.
+ */
+async function eventDocument(path: string, token: string): Promise<QueryDocumentJson> {
+  const base = apiUrl();
+  let response: Response;
+  try {
+    response = await fetch(base + path, {
+      headers: { accept: "application/json", authorization: `Bearer ${token}`, "GS1-EPC-Format": "Never_Translates" },
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch {
+    throw new CliError(`cannot reach the Lotline service at ${base}: start it with 'npm start' or set LOTLINE_API_URL`);
+  }
+  const body = (await response.json().catch(() => null)) as (QueryDocumentJson & Problem) | null;
+  if (!response.ok)
+    throw new CliError(
+      `${body?.detail ?? `HTTP ${response.status}`}${body?.code ? ` (${body.code})` : ""}`,
+      body?.code,
+      response.status,
+    );
+  return body ?? {};
+}
+
 /**
  * Checks a stored event as an auditor would, trusting neither the service's `verified` nor its
  * hashes: recomputes the hash ID and the leaf from the event the API serves, checks the Merkle
@@ -158,10 +202,10 @@ export interface Verification {
  * service says anchored it). Anchors are keyed by organisation and root: another organisation's
  * anchor of the same root (a rival copying it) does not verify anything.
  */
-async function verifyEvent(eventId: string, rpcUrl: string, org?: string): Promise<Verification> {
+async function verifyEvent(eventId: string, rpcUrl: string, token: string, org?: string): Promise<Verification> {
   const path = `/epcis/events/${encodeURIComponent(eventId)}`;
   const proof = await apiGet<ProofJson>(`${path}/proof`);
-  const document = await apiGet<{ "@context"?: unknown; epcisBody?: { queryResults?: { resultsBody?: { eventList?: Record<string, unknown>[] } } } }>(path);
+  const document = await eventDocument(path, token);
   const event = document.epcisBody?.queryResults?.resultsBody?.eventList?.[0];
   const result: Verification = { eventID: eventId, verified: false, reason: null, recordId: proof.recordId };
   const fail = (reason: string): Verification => ({ ...result, verified: false, reason });
@@ -170,9 +214,12 @@ async function verifyEvent(eventId: string, rpcUrl: string, org?: string): Promi
   const hashId = eventHashId(event, document["@context"]);
   const leaf = eventLeaf(hashId, canonicalize(event));
   Object.assign(result, { hashId, leaf, merkleRoot: proof.merkleRoot });
-  if (hashId !== proof.eventHash) return fail(`the event's hash ID ${hashId} is not the one recorded (${proof.eventHash}): the event was altered`);
-  if (leaf !== proof.leaf.toLowerCase()) return fail(`the event does not hash to the anchored leaf ${proof.leaf}: the stored record was altered`);
-  if (proof.status !== "anchored" || !proof.merkleRoot) return fail("the event is not anchored yet (pending); try again after the next anchoring round");
+  if (hashId !== proof.eventHash)
+    return fail(`the event's hash ID ${hashId} is not the one recorded (${proof.eventHash}): the event was altered`);
+  if (leaf !== proof.leaf.toLowerCase())
+    return fail(`the event does not hash to the anchored leaf ${proof.leaf}: the stored record was altered`);
+  if (proof.status !== "anchored" || !proof.merkleRoot)
+    return fail("the event is not anchored yet (pending); try again after the next anchoring round");
   let inTree = false;
   try {
     inTree = StandardMerkleTree.verify(proof.merkleRoot, [...LEAF_ENCODING], [leaf], proof.proof);
@@ -181,18 +228,24 @@ async function verifyEvent(eventId: string, rpcUrl: string, org?: string): Promi
   }
   if (!inTree) return fail(`the proof does not lead from the leaf to the root ${proof.merkleRoot}`);
 
-  const deployment = await apiGet<{ chainId: number; startBlock?: number; contracts: Record<string, string> }>("/api/v1/deployment");
+  const deployment = await apiGet<{ chainId: number; startBlock?: number; contracts: Record<string, string> }>(
+    "/api/v1/deployment",
+  );
   const provider = new JsonRpcProvider(rpcUrl, deployment.chainId, { staticNetwork: true });
   try {
     let chainId: bigint;
     try {
       chainId = BigInt(await provider.send("eth_chainId", []));
     } catch (err) {
-      throw new CliError(`cannot reach the chain at ${rpcUrl} (${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}): give --rpc-url`);
+      throw new CliError(
+        `cannot reach the chain at ${rpcUrl} (${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}): give --rpc-url`,
+      );
     }
-    if (chainId !== BigInt(deployment.chainId)) throw new CliError(`the chain at ${rpcUrl} is chain ${chainId}, not the deployment's ${deployment.chainId}`);
+    if (chainId !== BigInt(deployment.chainId))
+      throw new CliError(`the chain at ${rpcUrl} is chain ${chainId}, not the deployment's ${deployment.chainId}`);
     const expected = org ?? proof.anchoredBy?.orgId;
-    if (!expected) return fail(`the service does not say which organisation anchored the root ${proof.merkleRoot}: give --org <id>`);
+    if (!expected)
+      return fail(`the service does not say which organisation anchored the root ${proof.merkleRoot}: give --org <id>`);
     const anchors = AnchorRegistry__factory.connect(deployment.contracts.anchors, provider);
     const anchor = await anchors.anchorOf(BigInt(expected), proof.merkleRoot);
     if (anchor.blockNumber === 0n) {
@@ -203,7 +256,9 @@ async function verifyEvent(eventId: string, rpcUrl: string, org?: string): Promi
         .catch(() => [] as string[]);
       return fail(
         `the root ${proof.merkleRoot} is not anchored by organisation ${expected} on the chain at ${rpcUrl}` +
-          (others.length > 0 ? ` (only by organisation ${others.join(", ")}, whose anchor does not stand for organisation ${expected})` : ""),
+          (others.length > 0
+            ? ` (only by organisation ${others.join(", ")}, whose anchor does not stand for organisation ${expected})`
+            : ""),
       );
     }
     const kind = decodeBytes32String(anchor.kind);
@@ -211,7 +266,13 @@ async function verifyEvent(eventId: string, rpcUrl: string, org?: string): Promi
       .organisation(anchor.org)
       .then((o) => o.name)
       .catch(() => null);
-    result.anchor = { kind, orgId: anchor.org.toString(), orgName, blockNumber: Number(anchor.blockNumber), count: Number(anchor.count) };
+    result.anchor = {
+      kind,
+      orgId: anchor.org.toString(),
+      orgName,
+      blockNumber: Number(anchor.blockNumber),
+      count: Number(anchor.count),
+    };
     if (kind !== EPCIS_ANCHOR_KIND) return fail(`the root ${proof.merkleRoot} is anchored as ${kind}, not ${EPCIS_ANCHOR_KIND}`);
   } finally {
     provider.destroy();
@@ -247,8 +308,10 @@ export function registerEpcisCommands(program: Command, print: Print): void {
   ).action(async (file: string, opts: SignerOptions & { proceed?: boolean; timeout: string }) => {
     const { text, document } = readDocumentText(file);
     const timeout = Number(opts.timeout);
-    if (!Number.isInteger(timeout) || timeout < 1) throw new CliError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
-    const contentType = document !== null && typeof document === "object" && "@context" in document ? "application/ld+json" : "application/json";
+    if (!Number.isInteger(timeout) || timeout < 1)
+      throw new CliError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
+    const contentType =
+      document !== null && typeof document === "object" && "@context" in document ? "application/ld+json" : "application/json";
     checkLimits(text, document, await captureLimits());
     const { signer } = await actor(opts);
     const token = await signIn(signer);
@@ -258,39 +321,54 @@ export function registerEpcisCommands(program: Command, print: Print): void {
     print(job, () =>
       [
         `capture ${job.captureID}: ${job.success ? "success" : "failed"} — ${job.stored} stored, ${job.duplicates.length} duplicate${job.duplicates.length === 1 ? "" : "s"}, ${job.errors.length} error${job.errors.length === 1 ? "" : "s"} (${job.processed} of ${job.total} events)`,
-        ...job.duplicates.map((d) => `  duplicate: event ${d.eventIndex} (${d.eventID}) was already stored by capture ${d.storedBy}`),
+        ...job.duplicates.map(
+          (d) => `  duplicate: event ${d.eventIndex} (${d.eventID}) was already stored by capture ${d.storedBy}`,
+        ),
         ...job.errors.map((e) => `  error: ${e.detail}`),
       ].join("\n"),
     );
     if (!job.success) {
       const first = job.errors[0];
-      throw new CliError(`capture ${job.captureID} failed with ${job.errors.length} error${job.errors.length === 1 ? "" : "s"}${first ? `: ${first.detail}` : ""}`);
+      throw new CliError(
+        `capture ${job.captureID} failed with ${job.errors.length} error${job.errors.length === 1 ? "" : "s"}${first ? `: ${first.detail}` : ""}`,
+      );
     }
   });
 
-  epcis
-    .command("verify")
-    .description("check a stored event yourself: recompute its hash ID and Merkle leaf, verify the proof, and find the root on the chain")
-    .argument("<eventID>", "the eventID or CBV hash ID")
-    .option("--rpc-url <url>", "JSON-RPC endpoint of the chain (default LOTLINE_RPC_URL, else http://127.0.0.1:$LOTLINE_CHAIN_PORT)")
-    .option("--org <id>", "require the root to be anchored by this organisation (default: the one the service names in the proof)")
-    .action(async (eventId: string, opts: { rpcUrl?: string; org?: string }) => {
-      const rpcUrl = opts.rpcUrl?.trim() || defaultRpcUrl();
-      if (!/^(https?|wss?):\/\//.test(rpcUrl)) throw new CliError(`--rpc-url must be an http(s) or ws(s) URL, got "${rpcUrl}"`);
-      if (opts.org !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.org)) throw new CliError(`--org must be a positive integer organisation id, got "${opts.org}"`);
-      const result = await verifyEvent(eventId, rpcUrl, opts.org);
-      if (result.verified) {
-        print(result, () =>
-          [
-            `verified: event ${eventId}`,
-            `  hash ID      ${result.hashId}`,
-            `  leaf         ${result.leaf}`,
-            `  Merkle root  ${result.merkleRoot}, anchored as ${result.anchor!.kind} by organisation ${result.anchor!.orgId}${result.anchor!.orgName ? ` (${result.anchor!.orgName})` : ""} in block ${result.anchor!.blockNumber} (${result.anchor!.count} records)`,
-          ].join("\n"),
-        );
-        return;
-      }
-      if (program.opts().json) print(result, () => "");
-      throw new CliError(`not verified: ${result.reason}`);
-    });
+  signing(
+    epcis
+      .command("verify")
+      .description(
+        "check a stored event yourself: recompute its hash ID and Merkle leaf, verify the proof, and find the root on the chain (signed in: event contents are shown to their owner and grantees)",
+      )
+      .argument("<eventID>", "the eventID or CBV hash ID")
+      .option(
+        "--rpc-url <url>",
+        "JSON-RPC endpoint of the chain (default LOTLINE_RPC_URL, else http://127.0.0.1:$LOTLINE_CHAIN_PORT)",
+      )
+      .option(
+        "--org <id>",
+        "require the root to be anchored by this organisation (default: the one the service names in the proof)",
+      ),
+  ).action(async (eventId: string, opts: SignerOptions & { rpcUrl?: string; org?: string }) => {
+    const rpcUrl = opts.rpcUrl?.trim() || defaultRpcUrl();
+    if (!/^(https?|wss?):\/\//.test(rpcUrl)) throw new CliError(`--rpc-url must be an http(s) or ws(s) URL, got "${rpcUrl}"`);
+    if (opts.org !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.org))
+      throw new CliError(`--org must be a positive integer organisation id, got "${opts.org}"`);
+    const { signer } = await actor(opts);
+    const result = await verifyEvent(eventId, rpcUrl, await signIn(signer), opts.org);
+    if (result.verified) {
+      print(result, () =>
+        [
+          `verified: event ${eventId}`,
+          `  hash ID      ${result.hashId}`,
+          `  leaf         ${result.leaf}`,
+          `  Merkle root  ${result.merkleRoot}, anchored as ${result.anchor!.kind} by organisation ${result.anchor!.orgId}${result.anchor!.orgName ? ` (${result.anchor!.orgName})` : ""} in block ${result.anchor!.blockNumber} (${result.anchor!.count} records)`,
+        ].join("\n"),
+      );
+      return;
+    }
+    if (program.opts().json) print(result, () => "");
+    throw new CliError(`not verified: ${result.reason}`);
+  });
 }

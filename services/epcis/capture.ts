@@ -254,11 +254,18 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
     const documentContext = list.kind === "event" ? undefined : list.context;
     const contextJson = documentContext === undefined ? null : canonicalize(documentContext);
     const documentNs = namespacesFrom(documentContext);
+    // proceed: events the schema refused on arrival are not captured; they head the job's errors.
+    const refused = JSON.parse(capture.invalid ?? "[]") as CaptureError[];
+    const skip = new Set(refused.map((e) => e.eventIndex));
 
     const events: (PreparedEvent | null)[] = [];
-    const errors: CaptureError[] = [];
+    const errors: CaptureError[] = [...refused];
     for (const [index, event] of list.events.entries()) {
       if (index % 200 === 199) await yieldToEventLoop();
+      if (skip.has(index)) {
+        events.push(null);
+        continue;
+      }
       try {
         events.push(prepareEvent(index, event, documentContext, documentNs));
       } catch (err) {
@@ -273,25 +280,37 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
         });
       }
     }
-    if (errors.length > 0 && capture.error_behaviour === "rollback") {
-      finish(capture.capture_id, { errors, processed: list.events.length });
+    const rollback = capture.error_behaviour === "rollback";
+    if (errors.length > 0 && rollback) {
+      db.transaction(() => {
+        prepared(db, `DELETE FROM epcis_capture_staged WHERE capture_id = ?`).run(capture.capture_id);
+        finish(capture.capture_id, { errors, processed: list.events.length });
+      })();
       options.log?.info({ captureId: capture.capture_id, errors: errors.length }, "EPCIS capture rejected (rollback)");
       return;
     }
+    const contextOf = (i: number) => documentContext ?? (list.events[i] as EpcisEvent)["@context"];
 
-    for (let start = capture.processed; ; start += chunkSize) {
+    // proceed: each chunk stores its events. rollback: each chunk stages them; one transaction then
+    // publishes them all, so nothing of the document is visible, anchored or mapped before all of it is stored.
+    for (let start = capture.processed; start < events.length || events.length === 0; start += chunkSize) {
       const end = Math.min(start + chunkSize, events.length);
       const done = db.transaction(() => {
         const current = getCapture(db, capture.capture_id);
         if (!current || current.running !== 1 || current.processed !== start) return true; // finished or moved on elsewhere
+        if (rollback) {
+          const stage = prepared(db, `INSERT OR REPLACE INTO epcis_capture_staged (capture_id, event_index, prepared) VALUES (?, ?, ?)`);
+          for (let i = start; i < end; i++) if (events[i]) stage.run(capture.capture_id, i, JSON.stringify(events[i]));
+          prepared(db, `UPDATE epcis_captures SET processed = ? WHERE capture_id = ?`).run(end, capture.capture_id);
+          return end >= events.length;
+        }
         const duplicates = JSON.parse(current.duplicates) as CaptureDuplicate[];
         const recordTime = new Date().toISOString();
         let stored = 0;
         for (let i = start; i < end; i++) {
           const p = events[i];
           if (!p) continue;
-          const context = documentContext ?? (list.events[i] as EpcisEvent)["@context"];
-          const duplicate = storeEvent(p, current, context, contextJson, recordTime);
+          const duplicate = storeEvent(p, current, contextOf(i), contextJson, recordTime);
           if (duplicate) duplicates.push(duplicate);
           else stored++;
         }
@@ -306,7 +325,30 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
       await yieldToEventLoop();
       if (stopped) return; // resumed from `processed` at the next start
     }
+    if (rollback) publish(capture.capture_id, list.events.length, contextOf, contextJson);
     options.log?.info({ captureId: capture.capture_id, events: events.length, errors: errors.length }, "EPCIS capture finished");
+  }
+
+  /** rollback: stores every staged event of a capture in one transaction, and ends the capture. */
+  function publish(captureId: string, total: number, contextOf: (i: number) => unknown, contextJson: string | null): void {
+    db.transaction(() => {
+      const current = getCapture(db, captureId);
+      if (!current || current.running !== 1 || current.processed !== total) return;
+      const staged = prepared(db, `SELECT event_index, prepared FROM epcis_capture_staged WHERE capture_id = ? ORDER BY event_index`).all(
+        captureId,
+      ) as { event_index: number; prepared: string }[];
+      const duplicates: CaptureDuplicate[] = [];
+      const recordTime = new Date().toISOString();
+      let stored = 0;
+      for (const row of staged) {
+        const duplicate = storeEvent(JSON.parse(row.prepared) as PreparedEvent, current, contextOf(row.event_index), contextJson, recordTime);
+        if (duplicate) duplicates.push(duplicate);
+        else stored++;
+      }
+      prepared(db, `DELETE FROM epcis_capture_staged WHERE capture_id = ?`).run(captureId);
+      prepared(db, `UPDATE epcis_captures SET stored = ?, duplicates = ? WHERE capture_id = ?`).run(stored, JSON.stringify(duplicates), captureId);
+      finish(captureId, { errors: [], processed: total });
+    })();
   }
 
   /** Processes every running capture, oldest first; returns the ids it finished. */

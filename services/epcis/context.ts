@@ -30,8 +30,12 @@ export function shippedContext(): Record<string, unknown> {
   return shipped;
 }
 
+/** Any published EPCIS 2.0.x version of the context (2.0.0, 2.0.1, …), all served by the shipped copy. */
+const VERSIONED_CONTEXT = /^https:\/\/ref\.gs1\.org\/standards\/epcis\/2\.0\.\d{1,3}\/epcis-context\.jsonld$/;
+
 export function isEpcisContextUrl(url: string): boolean {
-  return EPCIS_CONTEXT_URLS.includes(url.trim());
+  const trimmed = url.trim();
+  return EPCIS_CONTEXT_URLS.includes(trimmed) || VERSIONED_CONTEXT.test(trimmed);
 }
 
 /** The context URLs named in a `@context` value (a string, an object, or a list of them). */

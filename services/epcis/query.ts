@@ -1,12 +1,14 @@
 import crypto from "node:crypto";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../store/db";
-import { canonicalTimestamp, type EpcisEvent } from "./hash";
-import { EPCIS_CONTEXT_URL } from "./context";
-import { isObject } from "./document";
+import { canonicalTimestamp, namespacesFrom, type EpcisEvent, type Namespaces } from "./hash";
+import { EPCIS_PREFIXES } from "./hash/context";
+import { EPCIS_CONTEXT_URL, isEpcisContextUrl } from "./context";
 import { canonicalId, idMatcher, withEpcFormat, type EpcFormat, type PrefixLookup } from "./identifiers";
 import { canonicalTerm, type VocabularyKind } from "./vocabulary";
-import type { EventRow } from "./store";
+import { installQueryFunctions } from "./query-functions";
+import { EVENT_COLUMNS_E, type EventRow } from "./store";
+import { candidateOwners, type EpcisVisibility } from "./access";
 
 /**
  * The EPCIS 2.0 query interface over stored events: the SimpleEventQuery parameters as the REST
@@ -161,21 +163,162 @@ export interface EventQuery {
   digest: string;
 }
 
-/** Parses query-string parameters (already URL-decoded) into a query; unknown ones are refused. */
+const COMPARE = "(EQ|GT|GE|LT|LE)";
+/** Sensor report fields compared as numbers (EQ/GT/GE/LT/LE_{field}). */
+const SENSOR_NUMBERS = ["value", "minValue", "maxValue", "meanValue", "sDev", "percValue"];
+/** Sensor fields compared by EQ_{field}: where they are and how values compare. */
+const SENSOR_EQ: Record<string, [levels: ("report" | "metadata")[], kind: string]> = {
+  EQ_type: [["report"], "term:measurementType"],
+  EQ_deviceID: [["report", "metadata"], "id"],
+  EQ_dataProcessingMethod: [["report", "metadata"], "id"],
+  EQ_microorganism: [["report"], "id"],
+  EQ_chemicalSubstance: [["report"], "id"],
+  EQ_bizRules: [["metadata"], "id"],
+  EQ_stringValue: [["report"], "text"],
+  EQ_booleanValue: [["report"], "text"],
+  EQ_hexBinaryValue: [["report"], "text"],
+  EQ_uriValue: [["report"], "id"],
+  EQ_uom: [["report"], "text"],
+  EQ_percRank: [["report"], "text"],
+};
+/** Sensor times: GE_/LT_ on the report's or the metadata's `time`, the metadata's start and end. */
+const SENSOR_TIMES: Record<string, ("report" | "metadata")[]> = { time: ["report", "metadata"], startTime: ["metadata"], endTime: ["metadata"] };
+const TYPED_LISTS: Record<string, [list: string, valueKey: string, kind: VocabularyKind]> = {
+  bizTransaction: ["bizTransactionList", "bizTransaction", "bizTransactionType"],
+  source: ["sourceList", "source", "sourceDestType"],
+  destination: ["destinationList", "destination", "sourceDestType"],
+};
+
+/** Every query parameter name pattern Lotline understands beyond the fixed names (for errors and docs). */
+export const QUERY_PARAMETER_PATTERNS = [
+  "EQ_bizTransaction_{type}",
+  "EQ_source_{type}",
+  "EQ_destination_{type}",
+  "WD_readPoint",
+  "WD_bizLocation",
+  "EQ_userID",
+  ...Object.keys(SENSOR_EQ),
+  ...SENSOR_NUMBERS.map((f) => `EQ|GT|GE|LT|LE_${f}`),
+  "GE|LT_time",
+  "GE|LT_startTime",
+  "GE|LT_endTime",
+  "EQ|GT|GE|LT|LE|EXISTS_ILMD_{namespace}#{field}",
+  "EQ|GT|GE|LT|LE|EXISTS_INNER_ILMD_{namespace}#{field}",
+  "EQ|GT|GE|LT|LE|EXISTS_{namespace}#{field}",
+  "EQ|GT|GE|LT|LE|EXISTS_INNER_{namespace}#{field}",
+  "EXISTS_{standard field}",
+];
+
+/** Top-level fields of EPCIS 2.0 events that EXISTS_{field} may name. */
+const STANDARD_FIELDS = new Set([
+  "eventTime", "eventTimeZoneOffset", "certificationInfo", "epcList", "parentID", "inputEPCList", "childEPCs", "quantityList",
+  "childQuantityList", "inputQuantityList", "outputEPCList", "outputQuantityList", "action", "transformationID", "bizStep",
+  "disposition", "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList",
+  "sensorElementList", "ilmd",
+]);
+
+/**
+ * The SQL condition of a parameter with a variable name, or null when the name is none Lotline knows.
+ * Every value is bound; the fragments are fixed text.
+ */
+function dynamicCondition(name: string, list: string[], one: () => string): { sql: string; args: unknown[] } | null {
+  let m = /^EQ_(bizTransaction|source|destination)_(.+)$/.exec(name);
+  if (m) {
+    const [listName, valueKey, kind] = TYPED_LISTS[m[1]];
+    return { sql: `epcis_typed(e.event, ?, ?, ?, ?, ?) = 1`, args: [listName, valueKey, kind, canonicalTerm(kind, m[2]), JSON.stringify(list.map((v) => canonicalId(v)))] };
+  }
+  m = /^WD_(readPoint|bizLocation)$/.exec(name);
+  if (m) {
+    // The location hierarchy Lotline knows: a GLN and its extensions (/254/…), from the identifiers themselves.
+    const column = m[1] === "readPoint" ? "read_point" : "biz_location";
+    const ids = list.map((v) => canonicalId(v));
+    return {
+      sql: `(${ids.map(() => `e.${column} = ? OR e.${column} LIKE ? ESCAPE '\\'`).join(" OR ")})`,
+      args: ids.flatMap((id) => [id, `${id.replace(/[\\%_]/g, (c) => `\\${c}`)}/254/%`]),
+    };
+  }
+  if (name === "EQ_userID") {
+    return {
+      sql: `e.capture_id IN (SELECT capture_id FROM epcis_captures WHERE lower(agent) IN (SELECT value FROM json_each(?)))`,
+      args: [JSON.stringify(list.map((v) => v.toLowerCase()))],
+    };
+  }
+  if (name in SENSOR_EQ) {
+    const [levels, kind] = SENSOR_EQ[name];
+    const field = name.slice(3);
+    const canon = kind === "id" ? (v: string) => canonicalId(v) : kind.startsWith("term:") ? (v: string) => canonicalTerm(kind.slice(5) as VocabularyKind, v) : (v: string) => v;
+    if (name === "EQ_percRank") for (const v of list) numberOf(name, v);
+    return {
+      sql: `(${levels.map(() => `epcis_sensor(e.event, ?, ?, 'EQ', ?, ?) = 1`).join(" OR ")})`,
+      args: levels.flatMap((level) => [level, field, kind, JSON.stringify(list.map(canon))]),
+    };
+  }
+  m = new RegExp(`^${COMPARE}_(${SENSOR_NUMBERS.join("|")})$`).exec(name);
+  if (m) {
+    const value = one();
+    numberOf(name, value);
+    return { sql: `epcis_sensor(e.event, 'report', ?, ?, 'text', ?) = 1`, args: [m[2], m[1], JSON.stringify([value])] };
+  }
+  m = /^(GE|LT)_(time|startTime|endTime)$/.exec(name);
+  if (m) {
+    const levels = SENSOR_TIMES[m[2]];
+    const value = timeOf(name, one());
+    return {
+      sql: `(${levels.map(() => `epcis_sensor(e.event, ?, ?, ?, 'text', ?) = 1`).join(" OR ")})`,
+      args: levels.flatMap((level) => [level, m![2], m![1], JSON.stringify([value])]),
+    };
+  }
+  m = /^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(ILMD_)?(.+#.*)$/.exec(name);
+  if (m) {
+    const [, op, inner, ilmd, field] = m;
+    let values = list;
+    if (op === "EXISTS") {
+      const v = one().trim();
+      if (!["", "true"].includes(v)) throw new QueryParameterError(name, `${name} takes no value (or true)`);
+      values = [];
+    } else if (op !== "EQ") {
+      const v = one();
+      if (!ZONED_TIME.test(v.trim().replace(/ (\d{2}:?\d{2})$/, "+$1"))) numberOf(name, v);
+      values = [v.trim().replace(/ (\d{2}:?\d{2})$/, "+$1")];
+    }
+    return {
+      sql: `epcis_ext(e.event, e.context, ?, ?, ?, ?, ?) = 1`,
+      args: [ilmd ? "ilmd" : "event", inner ? 1 : 0, field, op, JSON.stringify(values)],
+    };
+  }
+  m = /^EXISTS_([A-Za-z]+)$/.exec(name);
+  if (m && STANDARD_FIELDS.has(m[1])) {
+    const v = one().trim();
+    if (!["", "true", "false"].includes(v)) throw new QueryParameterError(name, `${name} takes no value, true or false`);
+    return { sql: `json_type(e.event, ?) IS ${v === "false" ? "" : "NOT "}NULL`, args: [`$."${m[1]}"`] };
+  }
+  return null;
+}
+
+const ZONED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Parses query-string parameters (already URL-decoded) into a query; unknown ones are refused by name. */
 export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery {
   const all: Params = { ...params, ...fixed };
+  const where: string[] = [];
+  const args: unknown[] = [];
   for (const name of Object.keys(all)) {
-    if (!QUERY_PARAMETERS.includes(name)) {
+    if (QUERY_PARAMETERS.includes(name)) continue;
+    const condition = dynamicCondition(name, values(all, name), () => single(all, name) ?? "");
+    if (condition) {
+      where.push(condition.sql);
+      args.push(...condition.args);
+      continue;
+    }
+    {
       throw new QueryParameterError(
         name,
         /^(EQ|GT|GE|LT|LE|EXISTS|WD|HASATTR|EQATTR|MATCH)_/.test(name)
-          ? `${name} is not a query parameter Lotline supports; supported: ${QUERY_PARAMETERS.join(", ")}`
+          ? `${name} is not a query parameter Lotline supports; supported: ${[...QUERY_PARAMETERS, ...QUERY_PARAMETER_PATTERNS].join(", ")}`
           : `${name} is not an EPCIS query parameter`,
       );
     }
   }
-  const where: string[] = [];
-  const args: unknown[] = [];
   const inList = (column: string, list: unknown[]) => {
     where.push(`e.${column} IN (${list.map(() => "?").join(", ")})`);
     args.push(...list);
@@ -215,9 +358,9 @@ export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery 
   if (ids.length) inList("event_id", ids);
   if (all.EXISTS_errorDeclaration !== undefined) {
     const v = single(all, "EXISTS_errorDeclaration")!.trim();
-    if (!["", "true"].includes(v))
-      throw new QueryParameterError("EXISTS_errorDeclaration", "EXISTS_errorDeclaration takes no value (or true)");
-    where.push(`e.error_declaration_time IS NOT NULL`);
+    if (!["", "true", "false"].includes(v))
+      throw new QueryParameterError("EXISTS_errorDeclaration", "EXISTS_errorDeclaration takes no value, true or false");
+    where.push(v === "false" ? `e.error_declaration_time IS NULL` : `e.error_declaration_time IS NOT NULL`);
   }
   const identifierRows = (roles: string[], condition: string, conditionArgs: unknown[]) => {
     where.push(
@@ -266,12 +409,16 @@ export function parseEventQuery(params: Params, fixed: Params = {}): EventQuery 
       throw new QueryParameterError("orderBy", `orderBy: "${orderBy}" is not eventTime or recordTime`);
     }
   }
-  const direction = (single(all, "orderDirection") ?? "ASC").toUpperCase();
+  // The binding's default order is descending.
+  const direction = (single(all, "orderDirection") ?? "DESC").toUpperCase();
   if (direction !== "ASC" && direction !== "DESC")
     throw new QueryParameterError("orderDirection", "orderDirection must be ASC or DESC");
   const perPage = positiveInteger("perPage", single(all, "perPage"), MAX_PER_PAGE) ?? DEFAULT_PER_PAGE;
   const eventCountLimit = positiveInteger("eventCountLimit", single(all, "eventCountLimit"));
   const maxEventCount = positiveInteger("maxEventCount", single(all, "maxEventCount"));
+  if (eventCountLimit !== undefined && orderBy === undefined) {
+    throw new QueryParameterError("eventCountLimit", "eventCountLimit may only be used with orderBy (eventTime or recordTime)");
+  }
   if (eventCountLimit !== undefined && maxEventCount !== undefined) {
     throw new QueryParameterError("maxEventCount", "eventCountLimit and maxEventCount cannot be used together");
   }
@@ -320,42 +467,88 @@ export interface EventPage {
   nextPageToken: string | null;
 }
 
-/** One page of the events a query selects, in its order. */
-export function runEventQuery(db: Db, query: EventQuery, token?: string): EventPage {
-  const where = [...query.where];
-  const args = [...query.args];
-  const after = token ? decodeToken(token, query) : null;
-  const cmp = query.direction === "ASC" ? ">" : "<";
-  if (after) {
-    if (query.order === "eventTime") {
-      where.push(`(e.event_time ${cmp} ? OR (e.event_time = ? AND e.seq ${cmp} ?))`);
-      args.push(after.t, after.t, after.s);
-    } else {
-      where.push(`e.seq ${cmp} ?`);
-      args.push(after.s);
-    }
+/** Rows scanned per round when events must be checked one by one (scoped grants). */
+const SCAN_CHUNK = 200;
+
+/**
+ * One page of the events a query selects, in its order, among those `visibility` lets the reader
+ * read (all stored events without it: for the node's own jobs only).
+ */
+export function runEventQuery(db: Db, query: EventQuery, token?: string, visibility?: EpcisVisibility): EventPage {
+  installQueryFunctions(db);
+  const base = [...query.where];
+  const baseArgs = [...query.args];
+  if (visibility) {
+    base.push(`e.org_id IN (SELECT value FROM json_each(?))`);
+    baseArgs.push(candidateOwners(visibility));
   }
-  const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  if (query.maxEventCount !== undefined && !after) {
+  const perRow = visibility !== undefined && visibility.scopedOrgs.size > 0;
+  const cmp = query.direction === "ASC" ? ">" : "<";
+  const order =
+    query.order === "eventTime" ? `e.event_time ${query.direction}, e.seq ${query.direction}` : `e.seq ${query.direction}`;
+  /** Rows after a position in the query's order (keyset), at most `limit`. */
+  const scan = (pos: { t: string | null; s: number } | null, limit: number): EventRow[] => {
+    const where = [...base];
+    const args = [...baseArgs];
+    if (pos) {
+      if (query.order === "eventTime") {
+        where.push(`(e.event_time ${cmp} ? OR (e.event_time = ? AND e.seq ${cmp} ?))`);
+        args.push(pos.t, pos.t, pos.s);
+      } else {
+        where.push(`e.seq ${cmp} ?`);
+        args.push(pos.s);
+      }
+    }
     // Dynamic SQL from fixed fragments; every value is a bound parameter.
-    const { n } = db.prepare(`SELECT COUNT(*) AS n FROM epcis_events e ${clause}`).get(...args) as { n: number };
+    return db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS_E} FROM epcis_events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} LIMIT ?`,
+      )
+      .all(...args, limit) as EventRow[];
+  };
+  /** Up to `want` readable rows after `pos`. */
+  const readable = (pos: { t: string | null; s: number } | null, want: number): EventRow[] => {
+    if (!perRow) return want > 0 ? scan(pos, want) : [];
+    const out: EventRow[] = [];
+    let at = pos;
+    while (out.length < want) {
+      const chunk = scan(at, SCAN_CHUNK);
+      for (const row of chunk) {
+        if (visibility!.visible(row)) out.push(row);
+        if (out.length >= want) break;
+      }
+      if (chunk.length < SCAN_CHUNK) break;
+      const last = chunk[chunk.length - 1];
+      at = { t: last.event_time, s: last.seq };
+    }
+    return out;
+  };
+
+  const after = token ? decodeToken(token, query) : null;
+  if (query.maxEventCount !== undefined && !after) {
+    let n: number;
+    if (!perRow) {
+      n = (
+        db
+          .prepare(`SELECT COUNT(*) AS n FROM epcis_events e ${base.length ? `WHERE ${base.join(" AND ")}` : ""}`)
+          .get(...baseArgs) as {
+          n: number;
+        }
+      ).n;
+    } else {
+      n = readable(null, query.maxEventCount + 1).length;
+    }
     if (n > query.maxEventCount)
-      throw new QueryTooLargeError(`the query selects ${n} events, more than maxEventCount (${query.maxEventCount})`);
+      throw new QueryTooLargeError(
+        perRow
+          ? `the query selects more events than maxEventCount (${query.maxEventCount})`
+          : `the query selects ${n} events, more than maxEventCount (${query.maxEventCount})`,
+      );
   }
   const returned = after?.n ?? 0;
   const remaining = query.eventCountLimit === undefined ? Infinity : query.eventCountLimit - returned;
   const size = Math.max(0, Math.min(query.perPage, remaining));
-  const order =
-    query.order === "eventTime" ? `e.event_time ${query.direction}, e.seq ${query.direction}` : `e.seq ${query.direction}`;
-  const rows =
-    size === 0
-      ? []
-      : (db
-          .prepare(
-            `SELECT e.seq, e.event_id, e.hash_id, e.event, e.context, e.event_time, e.record_time, e.original_seq, e.error_declaration_time
-             FROM epcis_events e ${clause} ORDER BY ${order} LIMIT ?`,
-          )
-          .all(...args, size + 1) as EventRow[]);
+  const rows = size === 0 ? [] : readable(after ? { t: after.t, s: after.s } : null, size + 1);
   const page = rows.slice(0, size);
   const more = rows.length > size && remaining - page.length > 0;
   const last = page.at(-1);
@@ -366,31 +559,53 @@ export function runEventQuery(db: Db, query: EventQuery, token?: string): EventP
   return { rows: page, nextPageToken: next ? Buffer.from(JSON.stringify(next)).toString("base64url") : null };
 }
 
+/** The `@context` an event was captured under: its document's (a bare event's own context is inside it). */
+function documentContextOf(row: EventRow): unknown[] {
+  const context: unknown = row.context === null ? [EPCIS_CONTEXT_URL] : JSON.parse(row.context);
+  return Array.isArray(context) ? context : [context];
+}
+
 /**
- * An EPCISQueryDocument of stored events. The documents the events came from may define their own
- * prefixes inline: those go into the query document's @context, except where two documents define
- * the same term differently; such an event then carries its document's definitions itself.
+ * The event-level `@context` that gives an event its own document's meaning under a page whose
+ * context is another document's: it first undoes every term and `@vocab` the page defines (JSON-LD
+ * `null`; the EPCIS context's own prefixes are protected and the same everywhere), then applies the
+ * document's context as captured, then the event's own. Under it, the event's namespaces are exactly
+ * those it was hashed under at capture, so its CBV 2.0 hash ID computed from the response is the
+ * stored one.
+ */
+function eventContext(page: Namespaces, documentContext: unknown[], own: unknown): unknown[] {
+  const reset: Record<string, null> = {};
+  for (const term of page.terms.keys()) if (!(term in EPCIS_PREFIXES)) reset[term] = null;
+  if (page.vocab !== undefined) reset["@vocab"] = null;
+  const ownList = own === undefined ? [] : Array.isArray(own) ? own : [own];
+  return [
+    ...(Object.keys(reset).length ? [reset] : []),
+    // The EPCIS context is the page's already (re-applying a protected context is allowed, but noise).
+    ...documentContext.filter((entry) => !(typeof entry === "string" && isEpcisContextUrl(entry))),
+    ...ownList,
+  ];
+}
+
+/**
+ * An EPCISQueryDocument of stored events that keeps each event's meaning: the page's `@context` is
+ * the context of the document its first event came from; an event captured under another context
+ * carries an event-level `@context` (valid EPCIS 2.0 JSON-LD) that restores its own (see
+ * eventContext). So the CBV 2.0 hash ID of every event, computed from the response as a JSON-LD
+ * document, is the one stored and anchored, however the documents' prefixes differ or clash.
  */
 export function queryDocument(rows: EventRow[], format: EpcFormat, gcp: PrefixLookup, queryName = "SimpleEventQuery") {
-  const merged: Record<string, unknown> = {};
-  const events: EpcisEvent[] = [];
-  for (const row of rows) {
-    let event = withEpcFormat(JSON.parse(row.event) as EpcisEvent, format, gcp);
-    const context: unknown = row.context === null ? undefined : JSON.parse(row.context);
-    const inline = (Array.isArray(context) ? context : [context]).filter(isObject);
-    const definitions = Object.assign({}, ...inline) as Record<string, unknown>;
-    const clash = Object.entries(definitions).some(([k, v]) => k in merged && canonicalize(merged[k]) !== canonicalize(v));
-    if (clash) {
-      const { "@context": ownContext, ...rest } = event;
-      const own = ownContext === undefined ? [] : Array.isArray(ownContext) ? ownContext : [ownContext];
-      event = { "@context": [...inline, ...own], ...rest };
-    } else {
-      Object.assign(merged, definitions);
-    }
-    events.push(event);
-  }
+  const pageContext = rows.length ? documentContextOf(rows[0]) : [EPCIS_CONTEXT_URL];
+  const pageKey = canonicalize(pageContext);
+  const pageNs = namespacesFrom(pageContext);
+  const events: EpcisEvent[] = rows.map((row) => {
+    const event = withEpcFormat(JSON.parse(row.event) as EpcisEvent, format, gcp);
+    const context = documentContextOf(row);
+    if (canonicalize(context) === pageKey) return event;
+    const { "@context": own, ...rest } = event;
+    return { "@context": eventContext(pageNs, context, own), ...rest };
+  });
   return {
-    "@context": Object.keys(merged).length ? [EPCIS_CONTEXT_URL, merged] : [EPCIS_CONTEXT_URL],
+    "@context": pageContext,
     type: "EPCISQueryDocument" as const,
     schemaVersion: "2.0",
     creationDate: new Date().toISOString(),

@@ -63,6 +63,8 @@ export interface CaptureRow {
   stored: number;
   errors: string;
   duplicates: string;
+  /** JSON CaptureError[]: events refused on arrival (proceed). */
+  invalid: string;
   created_at: string;
   finished_at: string | null;
 }
@@ -108,12 +110,15 @@ export function insertCapture(
     document: string;
     errorBehaviour: CaptureErrorBehaviour;
     total: number;
+    /** proceed: events refused on arrival (not captured; reported among the job's errors). */
+    invalid?: CaptureError[];
   },
 ): void {
+  const invalid = JSON.stringify(capture.invalid ?? []);
   prepared(
     db,
-    `INSERT INTO epcis_captures (capture_id, org_id, agent, content_type, document, error_behaviour, running, total, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    `INSERT INTO epcis_captures (capture_id, org_id, agent, content_type, document, error_behaviour, running, total, created_at, invalid, errors)
+     VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
   ).run(
     capture.captureId,
     capture.orgId,
@@ -123,6 +128,8 @@ export function insertCapture(
     capture.errorBehaviour,
     capture.total,
     new Date().toISOString(),
+    invalid,
+    invalid,
   );
 }
 
@@ -154,9 +161,15 @@ export interface EventRow {
   record_time: string;
   original_seq: number | null;
   error_declaration_time: string | null;
+  /** The organisation that captured it (the record's owner). */
+  org_id: number;
 }
 
-const EVENT_COLUMNS = `seq, event_id, hash_id, event, context, event_time, record_time, original_seq, error_declaration_time`;
+const EVENT_COLUMNS = `seq, event_id, hash_id, event, context, event_time, record_time, original_seq, error_declaration_time, org_id`;
+/** The same columns of `epcis_events e`. */
+export const EVENT_COLUMNS_E = EVENT_COLUMNS.split(", ")
+  .map((c) => `e.${c}`)
+  .join(", ");
 
 /** Stored events with this eventID, or with this hash ID (original first, then declarations). */
 export function eventsById(db: Db, id: string): EventRow[] {

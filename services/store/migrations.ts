@@ -718,6 +718,80 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE anchor_outbox ADD COLUMN owner_org INTEGER;
     `,
   },
+  {
+    id: 14,
+    name: "EPCIS named queries",
+    sql: `
+      -- Named queries of the EPCIS REST binding (/epcis/queries), one namespace per organisation: the
+      -- query is the binding's query object (parameter name → value or list), validated on creation.
+      CREATE TABLE epcis_named_queries (
+        org_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, name)
+      );
+    `,
+  },
+  {
+    id: 15,
+    name: "EPCIS capture: staged events (rollback) and events refused at the door (proceed)",
+    sql: `
+      -- GS1-Capture-Error-Behaviour: rollback. The capture job stages a document's prepared events here
+      -- in chunks, then publishes them all in one transaction (stored, queued for anchoring and mapping)
+      -- and deletes the staged rows: nothing of the document is visible before all of it is stored.
+      CREATE TABLE epcis_capture_staged (
+        capture_id TEXT NOT NULL REFERENCES epcis_captures (capture_id),
+        event_index INTEGER NOT NULL,
+        prepared TEXT NOT NULL,
+        PRIMARY KEY (capture_id, event_index)
+      );
+      -- GS1-Capture-Error-Behaviour: proceed. Events the schema refused when the document was received:
+      -- not captured, reported among the capture job's errors.
+      ALTER TABLE epcis_captures ADD COLUMN invalid TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
+  {
+    id: 16,
+    name: "EPCIS subscriptions (webhooks) and their deliveries",
+    sql: `
+      -- Webhook subscriptions to an organisation's named queries: stream (each new batch of events) or
+      -- schedule (cron-like JSON). after_seq: events with a larger seq have not been reported yet.
+      -- signature_token is the subscriber's secret for GS1-Signature: never served back.
+      CREATE TABLE epcis_subscriptions (
+        subscription_id TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        query_name TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        signature_token TEXT,
+        report_if_empty INTEGER NOT NULL CHECK (report_if_empty IN (0, 1)),
+        stream INTEGER NOT NULL CHECK (stream IN (0, 1)),
+        schedule TEXT,
+        after_seq INTEGER NOT NULL,
+        next_run_at TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX epcis_subscriptions_query ON epcis_subscriptions (org_id, query_name);
+      -- Every report to a subscriber, its attempts and outcome (the delivery log).
+      CREATE TABLE epcis_deliveries (
+        delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        event_count INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+      );
+      CREATE INDEX epcis_deliveries_pending ON epcis_deliveries (next_attempt_at) WHERE status = 'pending';
+      CREATE INDEX epcis_deliveries_subscription ON epcis_deliveries (subscription_id, delivery_id);
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

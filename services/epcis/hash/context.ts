@@ -65,6 +65,11 @@ export function namespacesFrom(context: unknown, base?: Namespaces): Namespaces 
       }
       if (key.startsWith("@")) continue;
       if (Object.prototype.hasOwnProperty.call(EPCIS_PREFIXES, key)) continue; // @protected in the EPCIS context
+      if (def === null) {
+        // JSON-LD: a term set to null is decoupled from any IRI (a context that undoes an outer one's).
+        terms.delete(key);
+        continue;
+      }
       let iri: string | undefined;
       if (typeof def === "string") iri = def;
       else if (def && typeof def === "object" && typeof (def as Record<string, unknown>)["@id"] === "string") {

@@ -78,7 +78,12 @@ export function epcisTimeline(db: Db, batch: { gtin: string; lot: string }, sscc
       action: r.action,
       bizStep: r.biz_step === null ? null : (bareTerm("bizStep", r.biz_step) ?? r.biz_step),
       eventTime: r.event_time,
-      mapping: { status: r.status ?? "not_applied", effect: r.effect, reason: r.status ? r.reason : "not queued for mapping", transactionHash: r.tx_hash },
+      mapping: {
+        status: r.status ?? "not_applied",
+        effect: r.effect,
+        reason: r.status ? r.reason : "not queued for mapping",
+        transactionHash: r.tx_hash,
+      },
       orderIds: (orders.all(r.seq) as { order_id: number }[]).map((o) => String(o.order_id)),
     },
   }));
@@ -110,20 +115,31 @@ export function mergeTimelines<A extends { at: string }, B extends { at: string 
 }
 
 /** Stored events naming a Lotline order (a po business transaction), oldest first. */
-export function orderEvents(db: Db, orderId: number) {
+export function orderEvents(db: Db, orderId: number, visible: (row: { seq: number; org_id: number }) => boolean = () => true) {
   return (
     prepared(
       db,
-      `SELECT e.seq, e.event_id, e.hash_id, e.event_type, e.biz_step, e.event_time, l.biz_transaction
+      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.biz_step, e.event_time, l.biz_transaction
        FROM epcis_order_links l JOIN epcis_events e ON e.seq = l.seq WHERE l.order_id = ? ORDER BY e.event_time, e.seq`,
-    ).all(orderId) as { seq: number; event_id: string; hash_id: string; event_type: string; biz_step: string | null; event_time: string; biz_transaction: string }[]
-  ).map((r) => ({
-    recordId: recordIdOf(r.seq),
-    eventID: r.event_id,
-    hashId: r.hash_id,
-    eventType: r.event_type,
-    bizStep: r.biz_step === null ? null : (bareTerm("bizStep", r.biz_step) ?? r.biz_step),
-    eventTime: r.event_time,
-    bizTransaction: r.biz_transaction,
-  }));
+    ).all(orderId) as {
+      seq: number;
+      org_id: number;
+      event_id: string;
+      hash_id: string;
+      event_type: string;
+      biz_step: string | null;
+      event_time: string;
+      biz_transaction: string;
+    }[]
+  )
+    .filter(visible)
+    .map((r) => ({
+      recordId: recordIdOf(r.seq),
+      eventID: r.event_id,
+      hashId: r.hash_id,
+      eventType: r.event_type,
+      bizStep: r.biz_step === null ? null : (bareTerm("bizStep", r.biz_step) ?? r.biz_step),
+      eventTime: r.event_time,
+      bizTransaction: r.biz_transaction,
+    }));
 }

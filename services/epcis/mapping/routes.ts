@@ -1,8 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Db } from "../../store/db";
-import { HttpProblem } from "../../api/problem";
-import { eventsById } from "../store";
+import type { FastifyRequest } from "fastify";
+import type { EventRow } from "../store";
 import { orderEvents } from "./batches";
 import { installMappingQueue, mappingView } from "./queue";
 
@@ -26,9 +26,12 @@ const Mapping = Type.Object({
   hashId: Type.String(),
   status: Type.Union([Type.Literal("pending"), Type.Literal("applied"), Type.Literal("not_applied")]),
   effect: Type.Union([Type.String(), Type.Null()], {
-    description: "registerLots, offer, accept, transform, pack, unpack, offerUnit, acceptUnit, observe, link (to an order) or kept (shown on the batches)",
+    description:
+      "registerLots, offer, accept, transform, pack, unpack, offerUnit, acceptUnit, observe, link (to an order) or kept (shown on the batches)",
   }),
-  reason: Type.Union([Type.String(), Type.Null()], { description: "why it was not applied (the contract's custom error for a refusal)" }),
+  reason: Type.Union([Type.String(), Type.Null()], {
+    description: "why it was not applied (the contract's custom error for a refusal)",
+  }),
   transactionHash: Type.Union([Type.String(), Type.Null()]),
   transactions: Type.Array(Type.String()),
   details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
@@ -38,7 +41,15 @@ const Mapping = Type.Object({
   updatedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const mappingRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+export interface MappingRouteOptions {
+  db: Db;
+  /** The stored records under an eventID the reader may read: 401 for the public, 404 when none. */
+  readableById: (request: FastifyRequest, eventID: string) => EventRow[];
+  /** Whether the reader may read a stored event (401 for the public). */
+  readableSeq: (request: FastifyRequest) => (row: { seq: number; org_id: number }) => boolean;
+}
+
+export const mappingRoutes: FastifyPluginAsyncTypebox<MappingRouteOptions> = async (app, { db, readableById, readableSeq }) => {
   installMappingQueue();
 
   app.get(
@@ -48,13 +59,19 @@ export const mappingRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, 
         summary: "How an event was mapped onto provenance: pending, applied (effect, transactions) or not_applied (reason)",
         description: "One record per stored record under the eventID (an event and its error declarations), oldest first.",
         tags: ["epcis"],
-        params: Type.Object({ eventID: Type.String({ minLength: 1, maxLength: 1024, description: "the eventID (or CBV hash ID), percent-encoded" }) }),
-        response: { 200: Type.Object({ eventID: Type.String(), records: Type.Array(Mapping) }), 400: Problem, 404: Problem },
+        params: Type.Object({
+          eventID: Type.String({ minLength: 1, maxLength: 1024, description: "the eventID (or CBV hash ID), percent-encoded" }),
+        }),
+        response: {
+          200: Type.Object({ eventID: Type.String(), records: Type.Array(Mapping) }),
+          400: Problem,
+          401: Problem,
+          404: Problem,
+        },
       },
     },
     async (request) => {
-      const rows = eventsById(db, request.params.eventID);
-      if (rows.length === 0) throw new HttpProblem(404, "event_not_found", `no event ${request.params.eventID}`);
+      const rows = readableById(request, request.params.eventID);
       return { eventID: request.params.eventID, records: rows.map((row) => mappingView(db, row)) };
     },
   );
@@ -63,7 +80,8 @@ export const mappingRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, 
     "/api/v1/orders/:orderId/epcis-events",
     {
       schema: {
-        summary: "EPCIS events naming a purchase order (a po business transaction …:po:{orderId}, …/po/{orderId} or …/orders/{orderId})",
+        summary:
+          "EPCIS events naming a purchase order (a po business transaction …:po:{orderId}, …/po/{orderId} or …/orders/{orderId})",
         tags: ["epcis", "settlement"],
         params: Type.Object({ orderId: Type.String({ pattern: "^[1-9][0-9]{0,18}$" }) }),
         response: {
@@ -82,9 +100,13 @@ export const mappingRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, 
             ),
           }),
           400: Problem,
+          401: Problem,
         },
       },
     },
-    async (request) => ({ orderId: request.params.orderId, events: orderEvents(db, Number(request.params.orderId)) }),
+    async (request) => {
+      const visible = readableSeq(request);
+      return { orderId: request.params.orderId, events: orderEvents(db, Number(request.params.orderId), visible) };
+    },
   );
 };

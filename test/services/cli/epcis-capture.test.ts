@@ -6,7 +6,8 @@ import { expect } from "chai";
 import { canonicalize } from "json-canonicalize";
 import type { TestNode } from "../../helpers/node";
 import { eventHashId } from "../../../services/epcis/hash";
-import { get, sharedNode } from "../api/helpers";
+import { bearer, get, sharedNode } from "../api/helpers";
+import { agentToken } from "../epcis/helpers";
 import { epcisDocument } from "../epcis/helpers";
 import { json, lotline, oneLine, type Run } from "./run";
 
@@ -70,7 +71,7 @@ describe("lotline epcis capture / verify", function () {
       expect(captureId, accepted).to.be.a("string");
       expect(outcome).to.equal(`capture ${captureId}: success — 2 stored, 0 duplicates, 0 errors (2 of 2 events)`);
       for (const e of events) {
-        expect((await get(node, `/epcis/events/${encodeURIComponent(e.eventID as string)}`)).status).to.equal(200);
+        expect((await get(node, `/epcis/events/${encodeURIComponent(e.eventID as string)}`, bearer(await agentToken(node)))).status).to.equal(200);
       }
     });
 
@@ -96,7 +97,7 @@ describe("lotline epcis capture / verify", function () {
       expect(line).to.equal(
         'lotline: the document is not valid EPCIS 2.0, nothing was captured: event 1, quantityList[0].quantity: must be a number, not a string ("twenty") (and 1 more error) (invalid_epcis_document)',
       );
-      expect((await get(node, `/epcis/events/${encodeURIComponent(good.eventID as string)}`)).status).to.equal(404);
+      expect((await get(node, `/epcis/events/${encodeURIComponent(good.eventID as string)}`, bearer(await agentToken(node)))).status).to.equal(404);
     });
 
     it("fails with one line for a document over the size or event limit (413)", async function () {
@@ -131,23 +132,23 @@ describe("lotline epcis capture / verify", function () {
     });
 
     it("verifies an anchored event: hash ID and leaf recomputed, proof checked locally, root found on-chain", async function () {
-      const run = await cli(["epcis", "verify", event.eventID as string, ...rpc()]);
+      const run = await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, ...rpc()]);
       expect(run.code, run.stderr).to.equal(0);
       const hashId = eventHashId(event, epcisDocument([])["@context"]);
       expect(run.stdout).to.include(`verified: event ${event.eventID}`);
       expect(run.stdout).to.include(`hash ID      ${hashId}`);
       expect(run.stdout).to.match(/anchored as EPCIS by organisation 1 \(Alpenmilch Hof GmbH\) in block \d+/);
-      const byHashId = json(await cli(["--json", "epcis", "verify", hashId, ...rpc()]));
+      const byHashId = json(await cli(["--json", "epcis", "verify", "--dev-account", "1", hashId, ...rpc()]));
       expect(byHashId).to.include({ verified: true, reason: null, hashId });
       expect(byHashId.anchor).to.include({ kind: "EPCIS", orgId: "1", orgName: "Alpenmilch Hof GmbH" });
     });
 
     it("is not verified against an organisation that did not anchor the root, naming the one that did (exit 1, one line)", async function () {
-      const run = await cli(["epcis", "verify", event.eventID as string, "--org", "2", ...rpc()]);
+      const run = await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, "--org", "2", ...rpc()]);
       expect(oneLine(run)).to.match(
         /^lotline: not verified: the root 0x[0-9a-f]{64} is not anchored by organisation 2 on the chain at \S+ \(only by organisation 1, whose anchor does not stand for organisation 2\)$/,
       );
-      expect(oneLine(await cli(["epcis", "verify", event.eventID as string, "--org", "two", ...rpc()]))).to.equal(
+      expect(oneLine(await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, "--org", "two", ...rpc()]))).to.equal(
         'lotline: --org must be a positive integer organisation id, got "two"',
       );
     });
@@ -158,20 +159,20 @@ describe("lotline epcis capture / verify", function () {
         node.db.prepare(`UPDATE epcis_events SET event = ? WHERE seq = ?`).run(canonicalize({ ...JSON.parse(row.event), ...changes }), row.seq);
       try {
         alter({ recordTime: "2000-01-01T00:00:00.000Z" });
-        expect(oneLine(await cli(["epcis", "verify", event.eventID as string, ...rpc()]))).to.match(
+        expect(oneLine(await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, ...rpc()]))).to.match(
           /^lotline: not verified: the event does not hash to the anchored leaf 0x[0-9a-f]{64}: the stored record was altered$/,
         );
         alter({ bizStep: "shipping" });
-        expect(oneLine(await cli(["epcis", "verify", event.eventID as string, ...rpc()]))).to.match(/^lotline: not verified: the event's hash ID .* is not the one recorded/);
+        expect(oneLine(await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, ...rpc()]))).to.match(/^lotline: not verified: the event's hash ID .* is not the one recorded/);
       } finally {
         node.db.prepare(`UPDATE epcis_events SET event = ? WHERE seq = ?`).run(row.event, row.seq);
       }
-      expect((await cli(["epcis", "verify", event.eventID as string, ...rpc()])).code).to.equal(0);
+      expect((await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, ...rpc()])).code).to.equal(0);
     });
 
     it("fails with one line for an unknown event or an unreachable chain", async function () {
-      expect(oneLine(await cli(["epcis", "verify", `urn:uuid:${crypto.randomUUID()}`, ...rpc()]))).to.match(/^lotline: no event urn:uuid:.* \(event_not_found\)$/);
-      expect(oneLine(await cli(["epcis", "verify", event.eventID as string, "--rpc-url", "http://127.0.0.1:9"]))).to.match(
+      expect(oneLine(await cli(["epcis", "verify", "--dev-account", "1", `urn:uuid:${crypto.randomUUID()}`, ...rpc()]))).to.match(/^lotline: no event urn:uuid:.* \(event_not_found\)$/);
+      expect(oneLine(await cli(["epcis", "verify", "--dev-account", "1", event.eventID as string, "--rpc-url", "http://127.0.0.1:9"]))).to.match(
         /^lotline: cannot reach the chain at http:\/\/127\.0\.0\.1:9 .*: give --rpc-url$/,
       );
     });

@@ -5,7 +5,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { canonicalize } from "json-canonicalize";
 import type { TestNode } from "../../helpers/node";
 import { eventHashId } from "../../../services/epcis/hash";
-import { expectProblem, get, sharedNode } from "../api/helpers";
+import { bearer, expectProblem, get, sharedNode } from "../api/helpers";
 import { agentToken, captureAndWait, epcisDocument, eventsOf } from "./helpers";
 
 /**
@@ -46,7 +46,9 @@ describe("EPCIS events anchored on-chain: GET /epcis/events/{eventID}/proof", fu
 
   it("is anchored by the node's anchor job, and the proof verifies against the on-chain root", async function () {
     const proof = await anchoredProof();
-    const [stored] = eventsOf(await get(node, `/epcis/events/${encodeURIComponent(event.eventID)}`));
+    const [stored] = eventsOf(
+      await get(node, `/epcis/events/${encodeURIComponent(event.eventID)}`, { ...bearer(await agentToken(node)), "GS1-EPC-Format": "Never_Translates" }),
+    );
     const hashId = eventHashId(event, epcisDocument([])["@context"]);
     expect(proof).to.include({ eventHash: hashId, status: "anchored", verified: true });
     expect(proof.leaf).to.equal(

@@ -17,7 +17,7 @@ import { lotIdOf, planMapping } from "../../../services/epcis/mapping/plan";
 import { mappingView } from "../../../services/epcis/mapping/queue";
 import { eventsById } from "../../../services/epcis/store";
 import { createProvenanceStore } from "../../../services/store/provenance";
-import { get, sharedNode, tokenFor } from "../api/helpers";
+import { bearer, get, sharedNode, tokenFor } from "../api/helpers";
 import { captureAndWait, epcisDocument, eventsOf, member } from "./helpers";
 
 /**
@@ -159,7 +159,7 @@ describe("EPCIS events mapped onto provenance", function () {
       const [lot] = listed.body.items;
       expect(lot).to.include({ id: lotIdOf(MILK, "MAP-A"), quantity: "1000", unit: "LTR", ownerOrgId: "1", custodianOrgId: "1", location: PRODUCER_GLN });
       // GET /epcis/events/{eventID}/mapping says so; the lot's metadata hash commits to the event's hash ID.
-      const res = await get(node, `/epcis/events/${encodeURIComponent(e.eventID as string)}/mapping`);
+      const res = await get(node, `/epcis/events/${encodeURIComponent(e.eventID as string)}/mapping`, bearer(token));
       expect(res.status, res.text).to.equal(200);
       expect(res.body.eventID).to.equal(e.eventID);
       expect(res.body.records).to.have.length(1);
@@ -431,7 +431,7 @@ describe("EPCIS events mapped onto provenance", function () {
       const mapping = await mapOne(e);
       expect(mapping).to.include({ status: "applied", effect: "link", transactionHash: null });
       expect(mapping.details).to.deep.include({ orderIds: [String(orderId)], batchIds: [lotIdOf(MILK, "MAP-B")] });
-      const linked = await get(node, `/api/v1/orders/${orderId}/epcis-events`);
+      const linked = await get(node, `/api/v1/orders/${orderId}/epcis-events`, bearer(token));
       expect(linked.body.events.map((x: { eventID: string }) => x.eventID)).to.include(e.eventID);
       const history = (await get(node, `/api/v1/batches/${lotIdOf(MILK, "MAP-B")}/history`)).body.items as { type: string; details: Record<string, unknown> }[];
       expect(history.find((i) => i.details.eventID === e.eventID)!.details.orderIds).to.deep.equal([String(orderId)]);
@@ -482,7 +482,7 @@ describe("EPCIS events mapped onto provenance", function () {
     it("keeps GET /epcis/events/{eventID} a standard EPCIS document (no mapping in it)", async function () {
       const e = commissioning(MILK, "MAP-C", 1, "LTR");
       await mapOne(e);
-      const [stored] = eventsOf(await get(node, `/epcis/events/${encodeURIComponent(e.eventID as string)}`));
+      const [stored] = eventsOf(await get(node, `/epcis/events/${encodeURIComponent(e.eventID as string)}`, bearer(token)));
       expect(stored).to.have.keys(...Object.keys(e), "recordTime");
     });
   });

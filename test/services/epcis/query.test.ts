@@ -4,7 +4,7 @@ import { canonicalize } from "json-canonicalize";
 import type { TestNode } from "../../helpers/node";
 import { epcUriToDigitalLink, eventHashId } from "../../../services/epcis/hash";
 import { validateEpcisDocument } from "../../../services/epcis/validate";
-import { expectProblem, get, sharedNode, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, get as rawGet, sharedNode, type ApiResponse } from "../api/helpers";
 import { agentToken, captureAndWait, EPCIS_CONTEXT, epcisDocument, eventsOf, withoutRecordTime } from "./helpers";
 
 /**
@@ -117,10 +117,17 @@ const nameOf = (eventID: unknown) => Object.keys(eventIdOf).find((n) => eventIdO
 describe("EPCIS query: GET /epcis/events", function () {
   let node: TestNode;
   let scope: string;
+  let token: string;
+  /**
+   * GET as the producer, which captured the fixture (EPCIS event contents are owner-and-grantees), with
+   * identifiers as captured unless a test asks for a GS1-EPC-Format.
+   */
+  const get = (on: TestNode, path: string, headers: Record<string, string> = {}) =>
+    rawGet(on, path, { ...bearer(token), "GS1-EPC-Format": "Never_Translates", ...headers });
 
   before(async function () {
     node = await sharedNode();
-    const token = await agentToken(node);
+    token = await agentToken(node);
     const from = new Date().toISOString();
     const job = await captureAndWait(node, token, doc);
     expect(job).to.include({ success: true, stored: 7 });
@@ -129,7 +136,8 @@ describe("EPCIS query: GET /epcis/events", function () {
 
   /** The fixture events a query selects, by name, in the order returned. */
   async function select(query: string, headers: Record<string, string> = {}): Promise<string[]> {
-    return eventsOf(await get(node, `/epcis/events?${scope}&${query}`, headers)).map((e) => nameOf(e.eventID));
+    const order = /orderDirection/.test(query) ? "" : "&orderDirection=ASC";
+    return eventsOf(await get(node, `/epcis/events?${scope}&${query}${order}`, headers)).map((e) => nameOf(e.eventID));
   }
 
   describe("round trip", function () {
@@ -225,12 +233,12 @@ describe("EPCIS query: GET /epcis/events", function () {
     });
 
     it("GET /epcis/epcs/{epc}/events matches the EPC in any role and form, with the other parameters", async function () {
-      const all = eventsOf(await get(node, `/epcis/epcs/${encodeURIComponent(urn.s1)}/events?${scope}`)).map((e) =>
+      const all = eventsOf(await get(node, `/epcis/epcs/${encodeURIComponent(urn.s1)}/events?${scope}&orderDirection=ASC`)).map((e) =>
         nameOf(e.eventID),
       );
       expect(all).to.deep.equal(["E1", "E2", "E3", "E6"]);
       const objects = eventsOf(
-        await get(node, `/epcis/epcs/${encodeURIComponent(brandS1)}/events?${scope}&eventType=ObjectEvent`),
+        await get(node, `/epcis/epcs/${encodeURIComponent(brandS1)}/events?${scope}&eventType=ObjectEvent&orderDirection=ASC`),
       ).map((e) => nameOf(e.eventID));
       expect(objects).to.deep.equal(["E1", "E2"]);
     });
@@ -253,8 +261,10 @@ describe("EPCIS query: GET /epcis/events", function () {
         await get(node, `/epcis/events/${encodeURIComponent(eventIdOf[name])}`, format ? { "GS1-EPC-Format": format } : {}),
       )[0];
 
-    it("answers identifiers in the form captured by default and with Never_Translates", async function () {
-      expect((await one("E3")).childEPCs).to.deep.equal([dl.s1, urn.s2]);
+    it("answers identifiers as GS1 Digital Links by default (the binding's default), as captured with Never_Translates", async function () {
+      const res = await rawGet(node, `/epcis/events/${encodeURIComponent(eventIdOf.E3)}`, bearer(token));
+      expect(eventsOf(res)[0].childEPCs).to.deep.equal([dl.s1, dl.s2]);
+      expect(res.headers.get("gs1-epc-format")).to.equal("Always_GS1_Digital_Link");
       expect((await one("E3", "Never_Translates")).childEPCs).to.deep.equal([dl.s1, urn.s2]);
     });
 
@@ -301,7 +311,7 @@ describe("EPCIS query: GET /epcis/events", function () {
     }
 
     it("pages with perPage and nextPageToken, announced in Link rel=next, without repeats or gaps", async function () {
-      const { names, pages } = await allPages(`/epcis/events?${scope}&perPage=2`);
+      const { names, pages } = await allPages(`/epcis/events?${scope}&perPage=2&orderDirection=ASC`);
       expect(pages).to.equal(4);
       expect(names).to.deep.equal(["E1", "E2", "E3", "E4", "E5", "E6", "E7"]);
     });
@@ -312,7 +322,7 @@ describe("EPCIS query: GET /epcis/events", function () {
     });
 
     it("stops at eventCountLimit, and refuses more than maxEventCount with 413", async function () {
-      const { names } = await allPages(`/epcis/events?${scope}&perPage=2&eventCountLimit=3`);
+      const { names } = await allPages(`/epcis/events?${scope}&perPage=2&orderBy=recordTime&orderDirection=ASC&eventCountLimit=3`);
       expect(names).to.deep.equal(["E1", "E2", "E3"]);
       const tooMany = await get(node, `/epcis/events?${scope}&maxEventCount=3`);
       expectProblem(tooMany, 413, "query_too_large");
@@ -321,17 +331,17 @@ describe("EPCIS query: GET /epcis/events", function () {
     });
 
     it("refuses a nextPageToken replayed against another query, or made up", async function () {
-      const res = await get(node, `/epcis/events?${scope}&perPage=2`);
+      const res = await get(node, `/epcis/events?${scope}&perPage=2&orderDirection=ASC`);
       const token = new URL(/^<([^>]+)>/.exec(res.headers.get("link")!)![1]).searchParams.get("nextPageToken")!;
       expectProblem(
-        await get(node, `/epcis/events?${scope}&eventType=ObjectEvent&nextPageToken=${token}`),
+        await get(node, `/epcis/events?${scope}&orderDirection=ASC&eventType=ObjectEvent&nextPageToken=${token}`),
         400,
         "invalid_query_parameter",
       );
       expectProblem(await get(node, `/epcis/events?${scope}&nextPageToken=bm9wZQ`), 400, "invalid_query_parameter");
       // The same query with another page size may go on with it.
       expect(
-        eventsOf(await get(node, `/epcis/events?${scope}&perPage=5&nextPageToken=${token}`)).map((e) => nameOf(e.eventID)),
+        eventsOf(await get(node, `/epcis/events?${scope}&perPage=5&orderDirection=ASC&nextPageToken=${token}`)).map((e) => nameOf(e.eventID)),
       ).to.deep.equal(["E3", "E4", "E5", "E6", "E7"]);
     });
   });
@@ -357,7 +367,7 @@ describe("EPCIS query: GET /epcis/events", function () {
     });
 
     const kinds = async (query: string) =>
-      eventsOf(await get(node, `/epcis/events?${window}&${query}`)).map((e) =>
+      eventsOf(await get(node, `/epcis/events?${window}&orderDirection=ASC&${query}`)).map((e) =>
         e.errorDeclaration ? "declaration" : e.eventID === corrective.eventID ? "corrective" : "original",
       );
 
