@@ -2,7 +2,7 @@ import hre from "hardhat";
 import { expect } from "chai";
 import { encodeBytes32String, keccak256, solidityPacked, toUtf8Bytes, verifyTypedData } from "ethers";
 import { impersonateAccount, loadFixture, setBalance, time } from "@nomicfoundation/hardhat-network-helpers";
-import { certifierFixture, identityFixture, type IdentityFixture } from "../../helpers/identity-fixture";
+import { bindAgent, certifierFixture, identityFixture, type IdentityFixture } from "../../helpers/identity-fixture";
 import { ROLE, rolesToMask } from "../../../services/chain/roles";
 import {
   FORWARD_REQUEST_TYPES,
@@ -153,10 +153,15 @@ describe("Relayed calls through LotlineForwarder (ERC-2771)", function () {
       await expect(forwarder.connect(relayer).execute(request)).to.be.revertedWithCustomError(forwarder, "FailedCall");
     });
 
-    it("leaves the signer's nonce unused", async function () {
-      const { forwarder, relayer, request, outsider } = await loadFixture(signedByOutsider);
-      await expect(forwarder.connect(relayer).execute(request)).to.be.reverted;
-      expect(await forwarder.nonces(outsider.address)).to.equal(0n);
+    it("leaves the signed request usable: it executes once its signer may act", async function () {
+      const { forwarder, registry, relayer, request, outsider, admins, orgs } = await loadFixture(signedByOutsider);
+      await expect(forwarder.connect(relayer).execute(request)).to.be.revertedWithCustomError(forwarder, "FailedCall");
+      // The refusal consumed nothing: the same request runs as soon as the outsider is the
+      // producer's org admin (bound by its consent), and only then does its nonce count as used.
+      await bindAgent(registry, admins.producer, outsider, orgs.producer, ROLE["org-admin"]);
+      await (await forwarder.connect(relayer).execute(request)).wait();
+      expect(await forwarder.nonces(outsider.address)).to.equal(1n);
+      expect((await registry.agent(outsider.address)).roles).to.equal(ROLE["org-admin"]);
     });
 
     it("fails in the registry with IdentityNotOrgAdmin for the signer", async function () {

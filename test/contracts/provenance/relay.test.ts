@@ -125,6 +125,11 @@ describe("Provenance calls relayed through the forwarder (ERC-2771)", function (
     await expect(f.forwarder.connect(f.relayer).execute(request))
       .to.emit(f.anchors, "Anchored")
       .withArgs(root, encodeBytes32String("AUDIT"), f.orgs.auditor, 3, "", f.agents.auditor.address);
+    // Stored under the signer's organisation: a proof naming the auditor finds it, one naming the
+    // relayer's (or any other) organisation does not.
+    const stored = await f.anchors.anchorOf(f.orgs.auditor, root);
+    expect([stored.org, stored.count]).to.deep.equal([f.orgs.auditor, 3n]);
+    expect((await f.anchors.anchorOf(f.orgs.producer, root)).blockNumber).to.equal(0n);
   });
 
   it("does not let the relayer act in its own name", async function () {
