@@ -2,6 +2,7 @@ import type { DeploymentRecord } from "../chain/deploy";
 import type { RpcClient } from "../chain/rpc";
 import type { Indexer } from "../indexer/engine";
 import type { Relayer } from "../relayer/relayer";
+import { SERVES_EVERYONE, type ServedOrgs } from "../node/served";
 
 /**
  * What the HTTP layer can see of the node while it boots: the API listens first (so /health
@@ -16,8 +17,10 @@ export interface ServiceState {
   rpc: RpcClient | null;
   indexer: Indexer | null;
   relayer: Relayer | null;
+  /** The organisations this node serves (LOTLINE_SERVE_ORGS), known once the chain is. */
+  served: ServedOrgs;
 }
 
 export function initialState(): ServiceState {
-  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null };
+  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE };
 }

@@ -13,6 +13,8 @@ export const STOP_DEADLINE_MS = 10_000;
 export async function upCommand(config: Config): Promise<void> {
   // Everything the node writes (database, deployment records, chain state, models): owner only.
   process.umask(0o077);
+  // The embedded demo delivers webhooks to local test receivers; a real network never by default.
+  if (!config.rpcUrl && process.env.LOTLINE_WEBHOOK_ALLOW_PRIVATE === undefined) process.env.LOTLINE_WEBHOOK_ALLOW_PRIVATE = "1";
   const node = await startNode(config);
   console.log(`Lotline API      ${node.url}   (docs ${node.url}/docs)`);
   console.log(`Health           ${node.url}/health   ready: ${node.url}/ready`);

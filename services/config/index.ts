@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
+import { parseServedOrgs } from "../node/served";
 
 /** Everything Lotline reads from its environment, with the defaults documented in README.md. */
 export interface Config {
@@ -42,6 +43,12 @@ export interface Config {
    * says so, /ready answers 503 and writes that re-check permissions answer 503.
    */
   headStaleSeconds: number;
+  /**
+   * Organisations this node serves (LOTLINE_SERVE_ORGS, ids separated by commas): it accepts their
+   * writes and acts on-chain only for their agents. null: the organisation of the integration key
+   * (every organisation on the embedded demo chain, whose one node serves the whole demo).
+   */
+  serveOrgs: number[] | null;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOTLINE_LOG_LEVEL?.trim() || "info",
     seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
     headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
+    serveOrgs: servedOrgs(env),
   };
 }
 
@@ -113,6 +121,14 @@ export function nodeKey(env: NodeJS.ProcessEnv, prefix: string): string | null {
     return Wallet.fromEncryptedJsonSync(json, password).privateKey;
   } catch {
     throw new ConfigError(`${prefix}_KEYSTORE: the keystore cannot be unlocked with the password in ${prefix}_KEYSTORE_PASSWORD_FILE (wrong password or not a keystore)`);
+  }
+}
+
+function servedOrgs(env: NodeJS.ProcessEnv): number[] | null {
+  try {
+    return parseServedOrgs(env.LOTLINE_SERVE_ORGS);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
 }
 

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { servesOrg, SERVES_EVERYONE, type ServedOrgs } from "./served";
 import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
 import pino, { type Logger } from "pino";
@@ -7,7 +8,7 @@ import type { Config } from "../config";
 import { clearIndex, openDatabase, type Db } from "../store/db";
 import { startEmbeddedChain, type EmbeddedChain } from "../chain/embedded";
 import { createRpcClient, withRetry, type RpcClient } from "../chain/rpc";
-import { connectLotline, deployLotline, type DeploymentRecord } from "../chain/deploy";
+import { connectLotline, deployLotline, type DeploymentRecord, type LotlineContracts } from "../chain/deploy";
 import {
   checkContractsVersion,
   checkDataDirVersion,
@@ -120,7 +121,16 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     const indexer = createLotlineIndexer({ db, rpc, deployment, log: log.child({ component: "indexer" }) }, config);
     state.indexer = indexer;
     const relayerWallet = relayerSigner(provider);
-    state.relayer = createRelayer({ wallet: relayerWallet, provider, deployment, contracts, identity });
+    state.served = await servedOrganisations(provider, contracts);
+    log.info({ serves: state.served.kind === "all" ? "every organisation" : [...state.served.orgs] }, "organisations this node serves");
+    state.relayer = createRelayer({
+      wallet: relayerWallet,
+      provider,
+      deployment,
+      contracts,
+      identity,
+      serves: (orgId) => servesOrg(state.served, orgId),
+    });
 
     const jobLog = log.child({ component: "jobs" });
     const integration = integrationSigner(provider);
@@ -222,6 +232,17 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
         ? demoWallet(DEMO_MEMBERS[0].integrationAccount, provider)
         : null;
     return wallet ? new NonceManager(wallet) : null;
+  }
+
+  /**
+   * LOTLINE_SERVE_ORGS, else the organisation of the integration key; the embedded demo's one node
+   * (no integration key given) serves every member.
+   */
+  async function servedOrganisations(provider: JsonRpcProvider, contracts: LotlineContracts): Promise<ServedOrgs> {
+    if (config.serveOrgs) return { kind: "some", orgs: new Set(config.serveOrgs) };
+    if (!config.integrationKey) return config.rpcUrl ? { kind: "some", orgs: new Set() } : SERVES_EVERYONE;
+    const orgId = Number((await contracts.registry.agent(new Wallet(config.integrationKey).address)).orgId);
+    return { kind: "some", orgs: new Set(orgId ? [orgId] : []) };
   }
 
   /**

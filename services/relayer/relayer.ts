@@ -79,6 +79,8 @@ export function createRelayer(deps: {
   deployment: DeploymentRecord;
   contracts: LotlineContracts;
   identity: IdentityStore;
+  /** Whether the node serves an organisation: the relayer acts only for agents of those it serves. */
+  serves?: (orgId: number) => boolean;
   now?: () => number;
 }) {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
@@ -132,7 +134,16 @@ export function createRelayer(deps: {
         "the signature does not match this request and the signer's current forwarder nonce (altered, replayed or signed by another key)",
       );
     }
-    const agent = consentingWallet(contract, fn.name, forwardRequest) ?? requireActiveAgentOf(deps.identity, forwardRequest.from).address;
+    const consenting = consentingWallet(contract, fn.name, forwardRequest);
+    const signerAgent = consenting ? null : requireActiveAgentOf(deps.identity, forwardRequest.from);
+    if (signerAgent && deps.serves && !deps.serves(Number(signerAgent.orgId))) {
+      throw new HttpProblem(
+        403,
+        "org_not_served",
+        `this node does not serve organisation ${signerAgent.orgId}: relay through its own organisation's node`,
+      );
+    }
+    const agent = consenting ?? signerAgent!.address;
 
     // Simulate exactly what the target will see: a call from the forwarder with the signer
     // appended to the calldata (ERC-2771).

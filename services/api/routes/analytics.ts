@@ -1,3 +1,4 @@
+import { requireServed } from "../../node/served";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
@@ -213,7 +214,7 @@ function tidy<T>(value: T): T {
   return value;
 }
 
-export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
+export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state }) => {
   const store = createAnalyticsStore(db);
   const sharing = createSharingStore(db);
   /** Production runs are their owner's records: readable by it and the organisations it granted. */
@@ -271,6 +272,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     },
     async (request, reply) => {
       const principal = principals.get(request)!;
+      // The node keeps records only for the organisations it serves (LOTLINE_SERVE_ORGS).
+      requireServed(state.served, Number(principal.agent.orgId));
       let stored;
       try {
         stored = recordProductionRun(db, request.body as ProductionRunInput, {

@@ -1,3 +1,4 @@
+import { requireServed } from "../../node/served";
 import crypto from "node:crypto";
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -329,7 +330,7 @@ function pageOf<T>(items: T[], perPage: number, token: string | undefined, kind:
   };
 }
 
-export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl }) => {
+export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl, state }) => {
   schemaValidator(); // compile the EPCIS schema at boot, not on the first capture
   const captureJob = captureJobFor(db, { log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
@@ -563,6 +564,8 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      // The node keeps records only for the organisations it serves (LOTLINE_SERVE_ORGS).
+      requireServed(state.served, Number(principal.agent.orgId));
       const doc = request.body;
       const events = eventListOf(doc).events;
       if (events.length > MAX_CAPTURE_EVENTS) {
@@ -1137,6 +1140,8 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      // The node keeps records only for the organisations it serves (LOTLINE_SERVE_ORGS).
+      requireServed(state.served, Number(principal.agent.orgId));
       const doc = request.body;
       if (eventListOf(doc).kind !== "event") {
         throw new HttpProblem(400, "not_an_event", "POST /epcis/events takes one event; send documents to POST /epcis/capture");

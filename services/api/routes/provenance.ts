@@ -1,3 +1,4 @@
+import { requireServed } from "../../node/served";
 import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -147,7 +148,7 @@ const Proof = Type.Object({
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
 
-export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
+export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state }) => {
   const store = createProvenanceStore(db);
   // Lineage, custody and recall impact are chain data every member may read; not the public.
   const members = membersOnly(auth);
@@ -392,6 +393,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request, reply) => {
       const principal = auth.authenticate(request.headers.authorization);
+      requireServed(state.served, Number(principal.agent.orgId));
       let gtin: string;
       try {
         gtin = normaliseGtin(request.body.gtin);
