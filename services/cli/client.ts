@@ -25,9 +25,24 @@ export function apiUrl(env: NodeJS.ProcessEnv = process.env): string {
 let signInForReads: (() => Promise<string>) | null = null;
 let readToken: string | null = null;
 
+let signingIn = false;
+
 export function setReadSession(signIn: (() => Promise<string>) | null): void {
   signInForReads = signIn;
   readToken = null;
+}
+
+async function startReadSession(): Promise<void> {
+  signingIn = true;
+  try {
+    readToken = await signInForReads!();
+  } catch (err) {
+    // A wallet that is no agent yet (accepting its first binding) reads as the public.
+    if (!(err instanceof CliError && err.status === 403)) throw err;
+    signInForReads = null;
+  } finally {
+    signingIn = false;
+  }
 }
 
 export async function apiGet<T>(path: string, env: NodeJS.ProcessEnv = process.env): Promise<T> {
@@ -47,6 +62,8 @@ export async function apiRequest<T>(
   const base = apiUrl(options.env);
   const headers: Record<string, string> = { accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
+  // Reads go out signed in when the command has a reader (some routes show members more than the public).
+  if (method === "GET" && !options.token && !readToken && signInForReads && !signingIn) await startReadSession();
   const token = options.token ?? (method === "GET" ? readToken : null);
   if (token) headers.authorization = `Bearer ${token}`;
   let response: Response;
@@ -67,11 +84,7 @@ export async function apiRequest<T>(
   } catch {
     throw new CliError(`${base}${path} answered HTTP ${response.status} with something that is not JSON`);
   }
-  if (response.status === 401 && method === "GET" && !options.token && !readToken && signInForReads) {
-    // A members-only route: sign in once for this command's reads, then ask again.
-    readToken = await signInForReads();
-    return apiRequest<T>(method, path, options);
-  }
+
   if (!response.ok) {
     const problem = body as { detail?: string; code?: string } | null;
     if (response.status === 401 && !token && !signInForReads) {

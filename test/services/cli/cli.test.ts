@@ -27,7 +27,8 @@ describe("the lotline CLI", function () {
 
   before(async function () {
     node = await sharedNode();
-    env = { LOTLINE_API_URL: node.url };
+    // Read-only commands read as the demo's auditor (members-only routes, README "Who may read what").
+    env = { LOTLINE_API_URL: node.url, LOTLINE_DEV_ACCOUNT: "7" };
   });
 
   it("prints help listing its commands", async function () {

@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import { expect } from "chai";
 import type { TestNode } from "../../helpers/node";
 import { epcUriToDigitalLink } from "../../../services/epcis/hash";
-import { bearer, expectProblem, get as rawGet, post, sharedNode, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, getAnonymous as rawGet, post, sharedNode, type ApiResponse } from "../api/helpers";
 import { agentToken, captureAndWait, EPCIS_CONTEXT, epcisDocument, eventsOf } from "./helpers";
 
 /**

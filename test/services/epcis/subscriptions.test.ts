@@ -12,7 +12,7 @@ import {
   signatureOf,
   subscriptionJobFor,
 } from "../../../services/epcis/subscriptions";
-import { bearer, expectProblem, get, post, sharedNode } from "../api/helpers";
+import { bearer, expectProblem, getAnonymous as get, post, sharedNode } from "../api/helpers";
 import { agentToken, captureAndWait, epcisDocument } from "./helpers";
 
 /**

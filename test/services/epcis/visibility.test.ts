@@ -5,7 +5,7 @@ import { demoWallet } from "../../../services/demo/roster";
 import { gs1CheckDigit } from "../../../services/epcis/hash";
 import { lotIdOf } from "../../../services/epcis/mapping/plan";
 import { RECORD_CLASSES, scopeToChain, type Scope } from "../../../services/sharing/grants";
-import { bearer, expectProblem, get, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, getAnonymous as get, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
 import { agentToken, captureAndWait, epcisDocument, eventsOf } from "./helpers";
 
 /**

@@ -10,7 +10,7 @@ const milkA = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
 const milkB = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-B");
 const butter = lotIdOf(DEMO_GOODS.butter, "BTR-2611");
 const account = (key: string) => DEMO_MEMBERS.find((m) => m.key === key)!.account;
-const ORG = { producer: 1, processor: 2, distributor: 5, certifier: 8 } as const;
+const ORG = { producer: 1, processor: 2, processor2: 3, certifier: 8 } as const;
 
 interface Run {
   id: string;
@@ -31,7 +31,7 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
 
   before(async function () {
     node = await sharedNode();
-    for (const key of ["auditor", "producer", "distributor", "certifier"]) tokens[key] = await tokenFor(node, demoWallet(account(key)));
+    for (const key of ["auditor", "producer", "processor2", "certifier"]) tokens[key] = await tokenFor(node, demoWallet(account(key)));
     const all: Run[] = [];
     for (let cursor: string | null = null; ; ) {
       const page = await get(node, `/api/v1/production-runs?orgId=${ORG.producer}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, as("auditor"));
@@ -109,19 +109,19 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
   it("opens exactly a granted lot and what was made from it, and closes it again on revocation", async function () {
     const producer = node.contracts.sharing.connect(demoWallet(account("producer"), node.provider));
     const now = (await node.provider.getBlock("latest"))!.timestamp;
-    // The distributor: no other test grants it anything (tests share one node).
-    const receipt = await (await producer.grant(ORG.distributor, 2, 2, milkA, now + 86_400)).wait();
+    // The cheese maker: no other test grants it the producer's runs (tests share one node).
+    const receipt = await (await producer.grant(ORG.processor2, 2, 2, milkA, now + 86_400)).wait();
     await node.synced();
     const grantId = producer.interface.parseLog(receipt!.logs[0])!.args.grantId as bigint;
 
-    expect((await get(node, `/api/v1/production-runs/${runOf(milkA).id}`, as("distributor"))).status).to.equal(200);
-    expectProblem(await get(node, `/api/v1/production-runs/${runOf(milkB).id}`, as("distributor")), 403, "not_shared");
-    const fp = await get(node, `/api/v1/batches/${butter}/footprint`, as("distributor"));
+    expect((await get(node, `/api/v1/production-runs/${runOf(milkA).id}`, as("processor2"))).status).to.equal(200);
+    expectProblem(await get(node, `/api/v1/production-runs/${runOf(milkB).id}`, as("processor2")), 403, "not_shared");
+    const fp = await get(node, `/api/v1/batches/${butter}/footprint`, as("processor2"));
     expect(fp.body.stages.map((s: { batchId: string }) => s.batchId)).to.include(milkA);
     expect(fp.body.gaps.filter((g: { reason: string }) => g.reason === "not_shared").map((g: { batchId: string }) => g.batchId)).to.include(milkB);
 
     await (await producer.revoke(grantId)).wait();
     await node.synced();
-    expectProblem(await get(node, `/api/v1/production-runs/${runOf(milkA).id}`, as("distributor")), 403, "not_shared");
+    expectProblem(await get(node, `/api/v1/production-runs/${runOf(milkA).id}`, as("processor2")), 403, "not_shared");
   });
 });
