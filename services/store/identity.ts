@@ -1,3 +1,4 @@
+import { isoFromChainSeconds } from "../chain/time";
 import type { Db } from "./db";
 import { effectiveRoleMask, maskToRoles, type RoleName } from "../chain/roles";
 
@@ -117,7 +118,7 @@ interface CertifierTypeRow {
   updated_at: string;
 }
 
-const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+const iso = (seconds: number) => isoFromChainSeconds(seconds);
 
 export function createIdentityStore(db: Db, now: () => number = () => Math.floor(Date.now() / 1000)) {
   const orgPage = db.prepare(`SELECT * FROM organisations WHERE org_id > ? ORDER BY org_id LIMIT ?`);

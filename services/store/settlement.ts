@@ -1,3 +1,4 @@
+import { isoFromChainSeconds } from "../chain/time";
 import type { Db } from "./db";
 import { prepared } from "./statements";
 import { formatQuantity } from "../provenance/quantity";
@@ -35,7 +36,7 @@ interface OrderRow {
   updated_at: string;
 }
 
-const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
+const iso = (seconds: number | null) => (seconds === null ? null : isoFromChainSeconds(seconds));
 
 function view(row: OrderRow, unit: string | null) {
   return {

@@ -1,5 +1,6 @@
 import type { Db } from "./db";
 import { prepared } from "./statements";
+import { isoFromChainSeconds } from "../chain/time";
 import { classesToNames, grantCovers, type RecordClass, type RecordSubject, type RecordVisibility, type ScopeKind } from "../sharing/grants";
 
 interface GrantRow {
@@ -32,15 +33,6 @@ export interface GrantView {
   grantedAt: string;
   blockNumber: number;
   transactionHash: string;
-}
-
-/** The latest instant an ISO 8601 timestamp can show (the API's representation of "no end"). */
-const MAX_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
-
-/** Unix seconds from the chain as ISO 8601, capped at 9999-12-31T23:59:59Z. */
-export function isoFromChainSeconds(seconds: number | bigint): string {
-  const ms = Number(BigInt(seconds) * 1000n > BigInt(MAX_ISO_MS) ? BigInt(MAX_ISO_MS) : BigInt(seconds) * 1000n);
-  return new Date(ms).toISOString();
 }
 
 /** Lineage hops followed upstream to find the lots a record's batches were made from. */
