@@ -1,3 +1,5 @@
+import { epcisVisibility } from "../../epcis/access";
+import { createSharingStore } from "../../store/sharing";
 import { requireServed } from "../../node/served";
 import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
@@ -152,6 +154,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   const store = createProvenanceStore(db);
   // Lineage, custody and recall impact are chain data every member may read; not the public.
   const members = membersOnly(auth);
+  const sharing = createSharingStore(db);
 
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
@@ -274,7 +277,11 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const batch = requireBatch(request.params.ref);
-      return { batchId: batch.id, items: mergeTimelines(store.history(batch.id), epcisTimeline(db, batch, store.ssccsOf(batch.id))) };
+      const reader = readerOf(request, auth);
+      // Members read the chain's history; of the EPCIS events, only those their owners shared with them.
+      const visible = reader.kind === "member" ? epcisVisibility(db, sharing, reader.orgId).visible : () => false;
+      const epcis = epcisTimeline(db, batch, store.ssccsOf(batch.id), visible);
+      return { batchId: batch.id, items: mergeTimelines(store.history(batch.id), epcis) };
     },
   );
 

@@ -63,10 +63,19 @@ function eventsNaming(db: Db, ids: string[]): Row[] {
     .all(...ids) as Row[];
 }
 
-/** Timeline entries (type `epcis`) for the events naming a batch, by event time. */
-export function epcisTimeline(db: Db, batch: { gtin: string; lot: string }, ssccs: string[]): EpcisTimelineEntry[] {
+/**
+ * Timeline entries (type `epcis`) for the events naming a batch, by event time: only those the
+ * reader may read (`visible`: EPCIS event contents are their owner's and its grantees'; even an
+ * event's id and business step say what a member did).
+ */
+export function epcisTimeline(
+  db: Db,
+  batch: { gtin: string; lot: string },
+  ssccs: string[],
+  visible: (row: { seq: number; org_id: number }) => boolean = () => true,
+): EpcisTimelineEntry[] {
   const orders = prepared(db, `SELECT order_id FROM epcis_order_links WHERE seq = ? ORDER BY order_id`);
-  return eventsNaming(db, batchIdentifiers(batch, ssccs)).map((r) => ({
+  return eventsNaming(db, batchIdentifiers(batch, ssccs)).filter(visible).map((r) => ({
     type: "epcis" as const,
     at: r.event_time,
     details: {
