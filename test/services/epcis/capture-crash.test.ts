@@ -31,6 +31,8 @@ describe("EPCIS capture: a node killed right after the 202", function () {
       LOTLINE_DEPLOYMENT_FILE: writeDeploymentFile(dataDir, demo.deployment),
       LOTLINE_DATA_DIR: dataDir,
       LOTLINE_RELAYER_KEY: demoWallet(RELAYER_ACCOUNT).privateKey,
+      // Without an integration key the node must be told whose records it keeps (the capture is organisation 1's).
+      LOTLINE_SERVE_ORGS: "1",
       LOTLINE_LOG_LEVEL: "warn",
     };
     const port = await freePort();
