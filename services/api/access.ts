@@ -52,7 +52,7 @@ export function membersOnly(auth: Auth) {
 }
 
 /** Whether the reader may see `owner`'s record of `recordClass` about `subject` (owner and grantees). */
-export function mayReadRecord(sharing: SharingStore, reader: Reader, owner: number, recordClass: RecordClass, subject: RecordSubject | null): boolean {
+export function mayReadRecord(sharing: SharingStore, reader: Reader, owner: number, recordClass: RecordClass, subject: RecordSubject | null | (() => RecordSubject | null)): boolean {
   if (reader.kind === "public") return false;
   return sharing.mayRead(reader.orgId, owner, recordClass, subject);
 }
@@ -63,7 +63,7 @@ export function requireRecordAccess(
   reader: Reader,
   owner: number,
   recordClass: RecordClass,
-  subject: RecordSubject | null,
+  subject: RecordSubject | null | (() => RecordSubject | null),
   what: string,
 ): void {
   if (reader.kind === "public") {

@@ -84,7 +84,7 @@ export function epcisVisibility(db: Db, sharing: SharingStore, readerOrg: number
       if (!scoped.has(row.org_id)) return false;
       let ok = cache.get(row.seq);
       if (ok === undefined) {
-        ok = sharing.mayRead(readerOrg, row.org_id, "EPCIS", eventSubject(db, sharing, row.seq));
+        ok = sharing.mayRead(readerOrg, row.org_id, "EPCIS", () => eventSubject(db, sharing, row.seq));
         cache.set(row.seq, ok);
       }
       return ok;

@@ -121,7 +121,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     const indexer = createLotlineIndexer({ db, rpc, deployment, log: log.child({ component: "indexer" }) }, config);
     state.indexer = indexer;
     const relayerWallet = relayerSigner(provider);
-    state.served = await servedOrganisations(provider, contracts);
+    state.served = await servedOrganisations(contracts);
     log.info({ serves: state.served.kind === "all" ? "every organisation" : [...state.served.orgs] }, "organisations this node serves");
     state.relayer = createRelayer({
       wallet: relayerWallet,
@@ -238,7 +238,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
    * LOTLINE_SERVE_ORGS, else the organisation of the integration key; the embedded demo's one node
    * (no integration key given) serves every member.
    */
-  async function servedOrganisations(provider: JsonRpcProvider, contracts: LotlineContracts): Promise<ServedOrgs> {
+  async function servedOrganisations(contracts: LotlineContracts): Promise<ServedOrgs> {
     if (config.serveOrgs) return { kind: "some", orgs: new Set(config.serveOrgs) };
     if (!config.integrationKey) return config.rpcUrl ? { kind: "some", orgs: new Set() } : SERVES_EVERYONE;
     const orgId = Number((await contracts.registry.agent(new Wallet(config.integrationKey).address)).orgId);

@@ -108,8 +108,15 @@ export function createSharingStore(db: Db, now: () => number = () => Math.floor(
   /**
    * Whether organisation `reader` may read `owner`'s record of class `recordClass` about `subject`
    * (null: the record names no batch, so only an unscoped grant covers it). Owners read their own.
+   * `subject` may be given as a function: it is then computed (a walk up the lineage) only when a
+   * scoped grant has to be checked against it — never for the owner, nor under an unscoped grant.
    */
-  function mayRead(reader: number, owner: number, recordClass: RecordClass, subject: RecordSubject | null): boolean {
+  function mayRead(
+    reader: number,
+    owner: number,
+    recordClass: RecordClass,
+    subject: RecordSubject | null | (() => RecordSubject | null),
+  ): boolean {
     if (reader === owner) return true;
     if (!orgActive(owner)) return false;
     const rows = prepared(db, `SELECT * FROM grants WHERE grantee_org = ? AND grantor_org = ? AND revoked_at IS NULL AND expires_at > ?`).all(
@@ -117,14 +124,17 @@ export function createSharingStore(db: Db, now: () => number = () => Math.floor(
       owner,
       now(),
     ) as GrantRow[];
-    return rows.some((row) =>
-      grantCovers(
-        { classes: row.classes, scope: { kind: row.scope_kind, value: row.scope }, expiresAt: row.expires_at, revoked: false },
-        recordClass,
-        subject,
-        now(),
-      ),
-    );
+    const terms = rows.map((row) => ({
+      classes: row.classes,
+      scope: { kind: row.scope_kind, value: row.scope },
+      expiresAt: row.expires_at,
+      revoked: false,
+    }));
+    if (terms.some((grant) => grantCovers(grant, recordClass, null, now()))) return true;
+    const scoped = terms.filter((grant) => grant.scope.kind !== "all");
+    if (scoped.length === 0) return false;
+    const resolved = typeof subject === "function" ? subject() : subject;
+    return scoped.some((grant) => grantCovers(grant, recordClass, resolved, now()));
   }
 
   function serviceUrl(orgId: number): string | null {
@@ -135,13 +145,13 @@ export function createSharingStore(db: Db, now: () => number = () => Math.floor(
   /** What organisation `reader` may see, as a predicate for derived figures (subjects memoised per call site). */
   function visibilityFor(reader: number): RecordVisibility {
     const subjects = new Map<string, RecordSubject>();
-    return (owner, recordClass, batchIds) => {
-      if (owner === reader) return true;
+    const memoised = (batchIds: readonly string[]) => {
       const key = [...batchIds].sort().join(",");
       let subject = subjects.get(key);
       if (!subject) subjects.set(key, (subject = subjectOf(batchIds)));
-      return mayRead(reader, owner, recordClass, batchIds.length ? subject : null);
+      return subject;
     };
+    return (owner, recordClass, batchIds) => mayRead(reader, owner, recordClass, () => (batchIds.length ? memoised(batchIds) : null));
   }
 
   return { listGrants, getGrant, subjectOf, mayRead, visibilityFor, serviceUrl };

@@ -219,7 +219,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   const sharing = createSharingStore(db);
   /** Production runs are their owner's records: readable by it and the organisations it granted. */
   const mayReadRun = (reader: Reader, run: StoredRun) =>
-    mayReadRecord(sharing, reader, Number(run.record.orgId), "PRODUCTION_RUN", sharing.subjectOf(runBatchIds(run.record)));
+    mayReadRecord(sharing, reader, Number(run.record.orgId), "PRODUCTION_RUN", () => sharing.subjectOf(runBatchIds(run.record)));
   /**
    * Figures over all of an organisation's runs (KPIs, productivity) need an unscoped grant of its
    * production runs: a scoped one would let the totals reveal runs outside the scope.
@@ -311,7 +311,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
         reader,
         Number(run.record.orgId),
         "PRODUCTION_RUN",
-        sharing.subjectOf(runBatchIds(run.record)),
+        () => sharing.subjectOf(runBatchIds(run.record)),
         `production run ${request.params.id}`,
       );
       return { ...view(run), anchor: store.proof(run) };

@@ -381,7 +381,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           readerOf(request, auth),
           Number(record.orgId),
           "PRODUCTION_RUN",
-          sharing.subjectOf(runBatchIds(record)),
+          () => sharing.subjectOf(runBatchIds(record)),
           `the score of production run ${request.params.runId}`,
         );
         return {

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { SiweMessage } from "siwe";
 import type { Signer } from "ethers";
 import { startTestNode, type TestNode } from "../../helpers/node";
+import type { SignedForwardRequest } from "../../../services/relayer/forward-request";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 
 /**
@@ -137,4 +138,17 @@ export async function tokenFor(node: TestNode, wallet: Signer): Promise<string> 
 
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
+}
+
+/** A signed ERC-2771 forward request as POST /api/v1/relay takes it (uint values as decimal strings). */
+export function relayPayload(request: SignedForwardRequest): Record<string, unknown> {
+  return {
+    from: request.from,
+    to: request.to,
+    value: request.value.toString(),
+    gas: request.gas.toString(),
+    deadline: request.deadline,
+    data: request.data,
+    signature: request.signature,
+  };
 }

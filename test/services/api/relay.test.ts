@@ -3,8 +3,8 @@ import { Wallet, type HDNodeWallet } from "ethers";
 import type { TestNode } from "../../helpers/node";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../../../services/demo/roster";
 import { glnFor } from "../../../services/gs1/keys";
-import { signForwardRequest, type SignedForwardRequest } from "../../../services/relayer/forward-request";
-import { expectProblem, get, post, sharedNode, type ApiResponse } from "./helpers";
+import { signForwardRequest } from "../../../services/relayer/forward-request";
+import { expectProblem, get, post, relayPayload, sharedNode, type ApiResponse } from "./helpers";
 
 const producer = DEMO_MEMBERS.find((m) => m.key === "producer")!;
 const processor = DEMO_MEMBERS.find((m) => m.key === "processor")!;
@@ -18,17 +18,7 @@ const freshGln = (prefix: string) => glnFor(prefix, nextLocationRef++);
 const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
 
 /** The JSON body POST /api/v1/relay takes, from a signed request. */
-function body(request: SignedForwardRequest): Record<string, unknown> {
-  return {
-    from: request.from,
-    to: request.to,
-    value: request.value.toString(),
-    gas: request.gas.toString(),
-    deadline: request.deadline,
-    data: request.data,
-    signature: request.signature,
-  };
-}
+const body = relayPayload;
 
 describe("API relay: POST /api/v1/relay", function () {
   let node: TestNode;

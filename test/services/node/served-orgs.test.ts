@@ -3,7 +3,8 @@ import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { signForwardRequest } from "../../../services/relayer/forward-request";
 import { ConfigError, loadConfig } from "../../../services/config";
 import { startTestNode, type TestNode } from "../../helpers/node";
-import { bearer, expectProblem, post, tokenFor } from "../api/helpers";
+import { bearer, expectProblem, post, relayPayload, tokenFor } from "../api/helpers";
+import { capture, epcisDocument } from "../epcis/helpers";
 
 const account = (key: string) => DEMO_MEMBERS.find((m) => m.key === key)!.account;
 
@@ -26,15 +27,7 @@ describe("a node serves only its own organisations (LOTLINE_SERVE_ORGS)", functi
     const data = sharing.interface.encodeFunctionData("setServiceUrl", [orgId, "https://node.example"]);
     const deadline = (await node.provider.getBlock("latest"))!.timestamp + 600;
     const request = await signForwardRequest(wallet, node.contracts.forwarder, { to: await sharing.getAddress(), data, deadline });
-    return post(node, "/api/v1/relay", {
-      from: request.from,
-      to: request.to,
-      value: request.value.toString(),
-      gas: request.gas.toString(),
-      deadline: request.deadline,
-      data: request.data,
-      signature: request.signature,
-    });
+    return post(node, "/api/v1/relay", relayPayload(request));
   }
 
   it("attack: refuses to relay (and pay gas) for an agent of an organisation it does not serve", async function () {
@@ -67,6 +60,15 @@ describe("a node serves only its own organisations (LOTLINE_SERVE_ORGS)", functi
     const res = await post(node, "/api/v1/production-runs", run, { "content-type": "application/json", ...bearer(token) });
     expectProblem(res, 403, "org_not_served");
     expect(count()).to.equal(before);
+  });
+
+  it("attack: refuses an EPCIS capture from an agent of an organisation it does not serve", async function () {
+    const token = await tokenFor(node, demoWallet(account("processor")));
+    const doc = epcisDocument([
+      { type: "ObjectEvent", eventTime: "2026-01-01T00:00:00Z", eventTimeZoneOffset: "+00:00", action: "OBSERVE", epcList: ["https://id.gs1.org/01/05412345000013/21/1"] },
+    ]);
+    expectProblem(await capture(node, token, doc), 403);
+    expect((node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_captures WHERE org_id = 2`).get() as { n: number }).n).to.equal(0);
   });
 
   it("refuses a malformed LOTLINE_SERVE_ORGS at configuration time", function () {
