@@ -44,6 +44,20 @@ export interface FootprintLookups {
    * not see is a `not_shared` gap: its figures are neither used nor shown. Absent: every run.
    */
   mayRead?(run: ProductionRunRecord, lotId: string): boolean;
+  /**
+   * Why another member's node gave no runs for the batch, when it is held there (federation):
+   * not_shared, unreachable or not_recorded. Absent or null: the batch's runs are held here.
+   */
+  remote?(batchId: string): { reason: "not_shared" | "unreachable" | "not_recorded"; orgId: string; detail: string } | null;
+  /** Where a run came from (its owner, the node that served it, whether its proof held); null: recorded here. */
+  originOf?(runId: string): StageOrigin | null;
+}
+
+/** Where a stage's records came from: the owner, the node that served them (null: this node), whether they verified. */
+export interface StageOrigin {
+  orgId: string;
+  servedBy: string | null;
+  verified: boolean;
 }
 
 export interface FootprintStage {
@@ -60,9 +74,19 @@ export interface FootprintStage {
   energyKwh: number | null;
   /** Share of the root's known CO2e. */
   share: number | null;
+  /** Where the stage's production runs came from (federation); null when unknown. */
+  origin: StageOrigin | null;
 }
 
-export type GapReason = "no_production_run" | "no_energy_data" | "partial_coverage" | "unknown_batch" | "no_quantity" | "not_shared";
+export type GapReason =
+  | "no_production_run"
+  | "no_energy_data"
+  | "partial_coverage"
+  | "unknown_batch"
+  | "no_quantity"
+  | "not_shared"
+  | "unreachable"
+  | "not_recorded";
 
 export interface FootprintGap {
   batchId: string;
@@ -160,6 +184,10 @@ export function batchFootprint(
     }
     if (runs.length === 0 && hidden.length > 0) {
       // Nothing the reader may see: the gap above says why, no stage is shown.
+    } else if (runs.length === 0 && lookups.remote?.(id)) {
+      // Held by another member's node, which did not give its runs: say why (federation).
+      const remote = lookups.remote(id)!;
+      result.gaps.set(...gap({ batchId: id, orgId: remote.orgId, reason: remote.reason, detail: remote.detail }));
     } else if (runs.length === 0) {
       result.gaps.set(
         ...gap({
@@ -257,6 +285,7 @@ export function batchFootprint(
       orgId: b?.orgId ?? null,
       unit: b?.unit ?? null,
       runIds: runIdsOf.get(stageId) ?? [],
+      origin: lookups.originOf?.((runIdsOf.get(stageId) ?? [])[0] ?? "") ?? null,
       ownCo2ePerUnitKg: own?.co2e ?? 0,
       co2eKg: basis === null ? null : s.co2e * basis,
       energyKwh: basis === null ? null : s.energy * basis,

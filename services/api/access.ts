@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { Auth, Principal } from "./auth";
 import { HttpProblem } from "./problem";
+import { isNodeAuthorization } from "../federation/node-auth";
 import type { SharingStore } from "../store/sharing";
 import type { RecordClass, RecordSubject, RecordVisibility } from "../sharing/grants";
 
@@ -26,7 +27,12 @@ export function readerOf(request: FastifyRequest, auth: Auth): Reader {
   const cached = readers.get(request);
   if (cached) return cached;
   const header = request.headers.authorization;
-  const reader: Reader = header === undefined ? { kind: "public" } : memberOf(auth.authenticate(header));
+  const reader: Reader =
+    header === undefined
+      ? { kind: "public" }
+      : isNodeAuthorization(header)
+        ? memberOf(auth.authenticateNode(header, { method: request.method, path: request.url }))
+        : memberOf(auth.authenticate(header));
   readers.set(request, reader);
   return reader;
 }

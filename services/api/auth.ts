@@ -4,6 +4,7 @@ import { SiweMessage } from "siwe";
 import type { Db } from "../store/db";
 import type { AgentView, IdentityStore } from "../store/identity";
 import { HttpProblem } from "./problem";
+import { verifyNodeRequest } from "../federation/node-auth";
 
 /**
  * Sign-In with Ethereum (EIP-4361). A nonce is issued for an address, expires after NONCE_TTL and
@@ -38,6 +39,8 @@ export function createAuth(ctx: AuthContext) {
   const purgeSessions = ctx.db.prepare(`DELETE FROM sessions WHERE expires_at <= ?`);
 
   const requireActiveAgent = (address: string) => requireActiveAgentOf(ctx.identity, address);
+  const purgeNodeNonces = ctx.db.prepare(`DELETE FROM node_request_nonces WHERE expires_at <= ?`);
+  const insertNodeNonce = ctx.db.prepare(`INSERT INTO node_request_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING`);
 
   return {
     domain,
@@ -103,6 +106,24 @@ export function createAuth(ctx: AuthContext) {
         throw new HttpProblem(401, "unauthorized", "the session token is unknown or expired; sign in again");
       }
       return { address: session.address, agent: requireActiveAgent(session.address) };
+    },
+
+    /**
+     * A signed node-to-node read (services/federation/node-auth.ts): the signer must be an active
+     * agent holding its organisation's integration role; the signature must name this node's public
+     * host, the exact path asked, a near deadline and an unused nonce.
+     */
+    authenticateNode(authorization: string, asked: { method: string; path: string }): Principal {
+      const verdict = verifyNodeRequest(authorization, { ...asked, host: domain(), chainId: ctx.chainId(), now: now() }, (nonce, expiresAt) => {
+        purgeNodeNonces.run(now());
+        return insertNodeNonce.run(nonce, expiresAt).changes === 0;
+      });
+      if ("failure" in verdict) throw new HttpProblem(401, verdict.failure.code, verdict.failure.detail);
+      const agent = requireActiveAgent(verdict.address);
+      if (!agent.roles.includes("integration")) {
+        throw new HttpProblem(403, "not_a_node_key", `${verdict.address} is not an integration key of its organisation: nodes sign with their integration key`);
+      }
+      return { address: verdict.address, agent };
     },
 
     /** The address behind a token without status checks (for rate-limit keys); null if none. */

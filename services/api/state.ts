@@ -3,6 +3,7 @@ import type { RpcClient } from "../chain/rpc";
 import type { Indexer } from "../indexer/engine";
 import type { Relayer } from "../relayer/relayer";
 import { SERVES_EVERYONE, type ServedOrgs } from "../node/served";
+import type { Federation } from "../federation/fetcher";
 
 /**
  * What the HTTP layer can see of the node while it boots: the API listens first (so /health
@@ -19,8 +20,10 @@ export interface ServiceState {
   relayer: Relayer | null;
   /** The organisations this node serves (LOTLINE_SERVE_ORGS), known once the chain is. */
   served: ServedOrgs;
+  /** Fetches other members' records from their nodes (null until the chain is known, or on a node with no peers). */
+  federation: Federation | null;
 }
 
 export function initialState(): ServiceState {
-  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE };
+  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE, federation: null };
 }

@@ -1,5 +1,7 @@
 import type { Config } from "../config";
-import { startNode } from "../node/node";
+import { startNode, type RunningNode } from "../node/node";
+import { startDemoConsortium } from "../node/consortium";
+import { DEMO_MEMBERS } from "../demo/roster";
 
 /** How long a graceful stop may take before the process exits anyway. */
 export const STOP_DEADLINE_MS = 10_000;
@@ -15,9 +17,12 @@ export async function upCommand(config: Config): Promise<void> {
   process.umask(0o077);
   // The embedded demo delivers webhooks to local test receivers; a real network never by default.
   if (!config.rpcUrl && process.env.LOTLINE_WEBHOOK_ALLOW_PRIVATE === undefined) process.env.LOTLINE_WEBHOOK_ALLOW_PRIVATE = "1";
-  const node = await startNode(config);
-  console.log(`Lotline API      ${node.url}   (docs ${node.url}/docs)`);
-  console.log(`Health           ${node.url}/health   ready: ${node.url}/ready`);
+  const consortium = !config.rpcUrl && config.seedDemo && config.demoNodes > 1;
+  const node = consortium ? await consortiumNode(config) : await startNode(config);
+  if (!consortium) {
+    console.log(`Lotline API      ${node.url}   (docs ${node.url}/docs)`);
+    console.log(`Health           ${node.url}/health   ready: ${node.url}/ready`);
+  }
   console.log(`Data directory   ${config.dataDir}`);
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -44,6 +49,30 @@ export async function upCommand(config: Config): Promise<void> {
     await node.stop();
     throw err;
   }
+  if (consortium) for (const line of (node as ConsortiumNode).banner()) console.log(line);
   console.log(`Chain            ${node.chain ? `${node.chain.url} (embedded, state in ${node.chain.stateFile})` : config.rpcUrl}`);
   console.log(`Ready. Press Ctrl-C to stop.`);
+}
+
+type ConsortiumNode = Pick<RunningNode, "chain" | "ready" | "stop" | "url"> & { banner(): string[] };
+
+/** The demo consortium behind the one-node face `upCommand` drives (ready, stop, chain), with a banner of every node. */
+async function consortiumNode(config: Config): Promise<ConsortiumNode> {
+  const consortium = await startDemoConsortium(config);
+  const first = consortium.nodes[0].node;
+  return {
+    get url() {
+      return first.url;
+    },
+    get chain() {
+      return first.chain;
+    },
+    ready: consortium.ready,
+    stop: () => consortium.stop(),
+    banner: () =>
+      consortium.nodes.map(
+        ({ layout, orgIds, node }) =>
+          `Member node      ${node.url}   (docs ${node.url}/docs, data ${layout.dir}/) serves ${orgIds.map((id) => `${DEMO_MEMBERS[id - 1].name} (${id})`).join(", ")}`,
+      ),
+  };
 }

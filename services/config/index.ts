@@ -39,6 +39,11 @@ export interface Config {
   /** Whether to seed the demo consortium on a freshly deployed embedded chain. */
   seedDemo: boolean;
   /**
+   * LOTLINE_DEMO_NODES: member nodes the embedded demo runs (3: the consortium of services/node/consortium.ts,
+   * on ports LOTLINE_PORT, +1, +2; 1: one node serving every member). Ignored with LOTLINE_RPC_URL.
+   */
+  demoNodes: 1 | 3;
+  /**
    * Seconds without a successful read of the chain head after which the node is degraded: /health
    * says so, /ready answers 503 and writes that re-check permissions answer 503.
    */
@@ -87,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     integrationKey,
     logLevel: env.LOTLINE_LOG_LEVEL?.trim() || "info",
     seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
+    demoNodes: demoNodes(env),
     headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
     serveOrgs: servedOrgs(env),
   };
@@ -137,6 +143,13 @@ function privateKey(env: NodeJS.ProcessEnv, name: string): string | null {
   // The message names the variable, never the value: it is a secret.
   if (value && !/^(0x)?[0-9a-fA-F]{64}$/.test(value)) throw new ConfigError(`${name} must be a 32-byte hex private key`);
   return value;
+}
+
+function demoNodes(env: NodeJS.ProcessEnv): 1 | 3 {
+  const raw = env.LOTLINE_DEMO_NODES?.trim();
+  if (!raw) return 3;
+  if (raw !== "1" && raw !== "3") throw new ConfigError(`LOTLINE_DEMO_NODES must be 3 (the demo consortium) or 1 (one node serving everyone), got "${raw}"`);
+  return raw === "1" ? 1 : 3;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -421,9 +421,15 @@ function lotRuns(db: Db): DemoRun[] {
  */
 export function seedDemoProduction(
   db: Db,
-  options: { now?: number; log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void } } = {},
+  options: {
+    now?: number;
+    log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+    /** The organisations whose runs this node keeps (each member node its own; default every one). */
+    serves?: (orgId: number) => boolean;
+  } = {},
 ): number {
-  if (prepared(db, `SELECT 1 FROM production_runs LIMIT 1`).get()) return 0;
+  if (prepared(db, `SELECT 1 FROM production_runs WHERE served_by IS NULL LIMIT 1`).get()) return 0;
+  const serves = options.serves ?? (() => true);
   const now = options.now ?? Date.now();
   const today = Math.floor(now / DAY) * DAY;
   const linked = lotRuns(db);
@@ -444,6 +450,7 @@ export function seedDemoProduction(
   const refused: string[] = [];
   db.transaction(() => {
     for (const { key, input } of runs) {
+      if (!serves(Number(orgOf(key)))) continue;
       const recordedAt = iso(span(input)[1] + 20 * 60_000);
       try {
         recordProductionRun(db, input, { orgId: orgOf(key), submittedBy: agents.get(key)!, recordedAt, now });

@@ -9,7 +9,7 @@ import {
 import type { LotlineContracts } from "../chain/deploy";
 import type { Db } from "../store/db";
 import { glnFor, gtinFor, ssccFor } from "../gs1/keys";
-import { storeProductMasterData, type ProductMasterData } from "../provenance/products";
+import { masterDataHash, storeProductMasterData, type ProductMasterData } from "../provenance/products";
 import { parseQuantity, unitToBytes3 } from "../provenance/quantity";
 import { HANDOVER_KINDS, pendingTerms, signAcceptance } from "../provenance/acceptance";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
@@ -81,10 +81,24 @@ const PRODUCTS: Record<string, { maker: string; net?: { unit: string; perUnit: s
   },
 };
 
+/**
+ * Stores the demo products' master data for the makers `serves` names (every maker by default),
+ * queued for anchoring by their own keys: each member node keeps its own organisations' records.
+ * Idempotent.
+ */
+export function seedDemoMasterData(db: Db, serves: (orgId: number) => boolean = () => true): number {
+  let stored = 0;
+  for (const [gtin, { maker, data }] of Object.entries(PRODUCTS)) {
+    if (!serves(Number(org(maker)))) continue;
+    storeProductMasterData(db, { gtin, ...data }, demoWallet(member(maker).account).address, Number(org(maker)));
+    stored++;
+  }
+  return stored;
+}
+
 export async function seedSupplyChain(
   provider: JsonRpcProvider,
   contracts: LotlineContracts,
-  db: Db,
   clock: DemoClock,
   progress: (message: string) => void = () => undefined,
 ): Promise<void> {
@@ -100,7 +114,8 @@ export async function seedSupplyChain(
   progress("registering the demo's products");
   for (const [gtin, { maker, net, data }] of Object.entries(PRODUCTS)) {
     const document = { gtin, ...data };
-    const masterHash = storeProductMasterData(db, document, wallet(maker).address, Number(org(maker)));
+    // Each maker's master data is kept by its own node (seedDemoMasterData); the chain has its hash.
+    const masterHash = masterDataHash(document);
     if (net) {
       await send(
         as(maker).registerProductWithNetContent(BigInt(gtin), unitToBytes3(data.unit), unitToBytes3(net.unit), q(net.perUnit), masterHash),
@@ -243,7 +258,26 @@ export async function seedSupplyChain(
   progress("a new butter order, funded, awaiting delivery");
   const nextOrder = await orders.place("retailer", "processor2", DEMO_GOODS.butter, "500", 975n, 25, 3 * DAY, "auditor");
   await orders.fund("retailer", nextOrder);
+
+  // Buyers see their suppliers' production runs and EPCIS events for the lots they bought (and what was made
+  // from them), for a year: lot-scoped grants, as trading partners would make them.
+  progress("suppliers share their records of the lots they sold with their buyers");
+  const expiry = (await provider.getBlock("latest"))!.timestamp + 365 * 86_400;
+  const shares: [string, string, string][] = [
+    ["producer", "processor", lotA],
+    ["producer", "processor", lotB],
+    ["processor", "processor2", creamId],
+    ["processor2", "retailer", butterId],
+    ["processor2", "distributor", butterId],
+  ];
+  for (const [grantor, grantee, lotId] of shares) {
+    await send(contracts.sharing.connect(wallet(grantor)).grant(org(grantee), SHARED_WITH_BUYERS, LOT_SCOPE, lotId, expiry));
+  }
 }
+
+/** SharingRegistry record classes EPCIS | PRODUCTION_RUN, and its "lot and everything made from it" scope. */
+const SHARED_WITH_BUYERS = 1 | 2;
+const LOT_SCOPE = 2;
 
 /** Escrowed purchase orders of the demo, placed and settled by its members' own wallets. */
 function createDemoOrders(provider: JsonRpcProvider, contracts: LotlineContracts, clock: DemoClock) {

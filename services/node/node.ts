@@ -27,7 +27,8 @@ import { buildApp } from "../api/app";
 import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
-import { seedSupplyChain } from "../demo/supply-chain";
+import { seedDemoMasterData, seedSupplyChain } from "../demo/supply-chain";
+import { createFederation } from "../federation/fetcher";
 import { seedDemoProduction } from "../demo/production";
 import { createDemoClock, DAY, DEMO_HISTORY_DAYS } from "../demo/clock";
 import { createProvenanceStore } from "../store/provenance";
@@ -56,7 +57,18 @@ export interface RunningNode {
  * the chain (embedded unless LOTLINE_RPC_URL is set), find or make the deployment, seed the demo
  * on a fresh embedded chain, and index to the head. Ready when all of that is done.
  */
-export async function startNode(config: Config, options: { logger?: Logger } = {}): Promise<RunningNode> {
+export interface NodeOptions {
+  logger?: Logger;
+  /**
+   * Integration keys (hex) of further organisations this node serves, beside LOTLINE_INTEGRATION_KEY:
+   * each anchors its organisation's records and signs its federation requests (the demo's nodes).
+   */
+  integrationKeys?: string[];
+  /** Store the demo's off-chain records of the served organisations (default: on a fresh embedded demo chain). */
+  demoRecords?: boolean;
+}
+
+export async function startNode(config: Config, options: NodeOptions = {}): Promise<RunningNode> {
   const log = options.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "*.signature", "*.token", "*.privateKey"] });
   // Before anything in the data dir is opened for writing (migrated, indexed, chain state loaded): a data
   // dir of other contracts is refused with a line saying what to do (ADR 0012).
@@ -111,7 +123,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
       const progress = (message: string) => log.info(message);
       const clock = createDemoClock(provider);
       await seedDemo(provider, contracts, progress);
-      await seedSupplyChain(provider, contracts, db, clock, progress);
+      await seedSupplyChain(provider, contracts, clock, progress);
       await clock.toPresent();
       saveLocalRecord(config.dataDir, { ...deployment, demo: "done" });
     }
@@ -135,6 +147,16 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     const jobLog = log.child({ component: "jobs" });
     const integration = integrationSigner(provider);
     if (!integration) jobLog.warn({}, "LOTLINE_INTEGRATION_KEY is not set: off-chain records stay pending, unanchored");
+    const otherKeys = servedOrgSigners(provider);
+    const signersByOrg = await organisationsOf(contracts, [...(integration ? [integration] : []), ...otherKeys]);
+    const federation = createFederation({
+      db,
+      chainId: () => state.chainId,
+      signerFor: (orgId) => signersByOrg.get(orgId) ?? null,
+      serves: (orgId) => servesOrg(state.served, orgId),
+      log: log.child({ component: "federation" }),
+    });
+    state.federation = federation;
     jobs = createJobLoop(
       [
         // Anyone may propagate a recall; the relayer's funded key pays for it.
@@ -169,20 +191,27 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
                 db,
                 anchors: contracts.anchors.connect(integration),
                 // Each served organisation's records anchored by its own key (the demo node holds every member's).
-                orgAnchors: servedOrgSigners(provider).map((signer) => contracts.anchors.connect(signer)),
+                orgAnchors: otherKeys.map((signer) => contracts.anchors.connect(signer)),
                 recordsUrl: () => config.publicUrl ?? url,
                 indexed: (block) => indexer.waitForBlock(block),
                 log: jobLog,
               }),
             ]
           : []),
+        // Keeps what other members granted this node's organisations replicated (after anchoring: nothing here waits on it).
+        federation.job,
       ],
       { intervalMs: 2_000, log: jobLog },
     );
     await indexer.syncToHead();
     if (stopped) return;
-    // The demo's production runs name its batches, so they are stored once the index has them (a no-op when runs exist).
-    if (!config.rpcUrl && config.seedDemo) seedDemoProduction(db, { log });
+    // The demo's records: each node keeps its own organisations' master data and production runs (the runs
+    // name its batches, so they are stored once the index has them; both are no-ops when stored already).
+    if (options.demoRecords ?? (!config.rpcUrl && config.seedDemo)) {
+      const serves = (orgId: number) => servesOrg(state.served, orgId);
+      seedDemoMasterData(db, serves);
+      seedDemoProduction(db, { log, serves });
+    }
     // The default quality model: trained at first start (cached in the data dir), recorded and queued for anchoring.
     await scoringFor(db).start(config.dataDir, log.child({ component: "scoring" }));
     indexer.start();
@@ -250,8 +279,19 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
    * one: on the embedded demo chain, every demo member's (one node serves the whole demo).
    */
   function servedOrgSigners(provider: JsonRpcProvider): Signer[] {
+    if (options.integrationKeys) return options.integrationKeys.map((key) => new NonceManager(new Wallet(key, provider)));
     if (config.integrationKey || config.rpcUrl) return [];
     return DEMO_MEMBERS.slice(1).map((member) => new NonceManager(demoWallet(member.integrationAccount, provider)));
+  }
+
+  /** The organisation each key is an agent of (keys of no organisation are left out). */
+  async function organisationsOf(contracts: LotlineContracts, signers: Signer[]): Promise<Map<number, Signer>> {
+    const byOrg = new Map<number, Signer>();
+    for (const signer of signers) {
+      const orgId = Number((await contracts.registry.agent(await signer.getAddress())).orgId);
+      if (orgId && !byOrg.has(orgId)) byOrg.set(orgId, signer);
+    }
+    return byOrg;
   }
 
   function relayerSigner(provider: JsonRpcProvider): Signer {

@@ -792,6 +792,47 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX epcis_deliveries_subscription ON epcis_deliveries (subscription_id, delivery_id);
     `,
   },
+  {
+    id: 17,
+    name: "federation between member nodes",
+    // Primary data of the federation (services/federation): production runs replicated from the
+    // node that holds them keep their owner (org_id) and say where they came from (served_by: the
+    // holder's URL; NULL for a run this node recorded itself). A replica is stored only once its
+    // proof checked against the owner's anchor on the indexed chain (verified_at); it is never queued
+    // for anchoring again. federation_fetches remembers, per (lot, owner, fetching organisation), what
+    // the holder answered last (ok | not_shared | not_recorded | unreachable), for gaps and freshness;
+    // federation_rejections is the log of records refused because they did not verify.
+    // node_request_nonces: nonces of signed node-to-node requests this node accepted (no replay).
+    sql: `
+      ALTER TABLE production_runs ADD COLUMN served_by TEXT;
+      ALTER TABLE production_runs ADD COLUMN verified_at TEXT;
+      ALTER TABLE production_runs ADD COLUMN replica_proof TEXT;
+      CREATE TABLE federation_fetches (
+        batch_id TEXT NOT NULL,
+        owner_org INTEGER NOT NULL,
+        as_org INTEGER NOT NULL,
+        record_class TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'not_shared', 'not_recorded', 'unreachable')),
+        served_by TEXT,
+        detail TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, owner_org, as_org, record_class)
+      );
+      CREATE TABLE federation_rejections (
+        rejection_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner_org INTEGER NOT NULL,
+        served_by TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        failure TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE TABLE node_request_nonces (
+        nonce TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

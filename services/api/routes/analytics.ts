@@ -23,7 +23,9 @@ import {
   ENERGY_SOURCES,
 } from "../../analytics/factors";
 import { aggregateRuns, custodySpells, dwellHours, onTimeDelivery, runMetrics } from "../../analytics/kpi";
-import { batchFootprint } from "../../analytics/footprint";
+import { batchFootprint, type FootprintLookups } from "../../analytics/footprint";
+import { traceLineage } from "../../provenance/trace";
+import { createFederationStore } from "../../federation/store";
 import { productivity } from "../../analytics/productivity";
 import { RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import { createSharingStore } from "../../store/sharing";
@@ -214,8 +216,12 @@ function tidy<T>(value: T): T {
   return value;
 }
 
-export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state }) => {
+/** Lineage hops a footprint follows upstream when it asks other members' nodes for their runs. */
+const MAX_FOOTPRINT_DEPTH = 64;
+
+export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state, publicUrl }) => {
   const store = createAnalyticsStore(db);
+  const federationStore = createFederationStore(db);
   const sharing = createSharingStore(db);
   /** Production runs are their owner's records: readable by it and the organisations it granted. */
   const mayReadRun = (reader: Reader, run: StoredRun) =>
@@ -288,7 +294,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       return reply
         .code(201)
         .header("location", `/api/v1/production-runs/${run.record.id}`)
-        .send({ ...view(run), anchor: store.proof(run) });
+        .send({ ...view(run), anchor: store.proof(run) ?? federationStore.replicaProof(run.record.id) });
     },
   );
 
@@ -314,7 +320,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
         () => sharing.subjectOf(runBatchIds(run.record)),
         `production run ${request.params.id}`,
       );
-      return { ...view(run), anchor: store.proof(run) };
+      return { ...view(run), anchor: store.proof(run) ?? federationStore.replicaProof(run.record.id) };
     },
   );
 
@@ -419,6 +425,14 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
                 co2eKg: NullableNumber,
                 energyKwh: NullableNumber,
                 share: NullableNumber,
+                origin: Type.Union([
+                  Type.Object({
+                    orgId: Type.String({ description: "the organisation the runs belong to" }),
+                    servedBy: Type.Union([Type.String(), Type.Null()], { description: "the node that served them (this node's URL for its own)" }),
+                    verified: Type.Boolean({ description: "the runs' Merkle proofs held against the owner's anchor when stored" }),
+                  }),
+                  Type.Null(),
+                ]),
               }),
             ),
             gaps: Type.Array(
@@ -436,7 +450,11 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       const batch = provenance.getBatch(id);
       if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${request.params.ref}`);
       const visible = visibilityOf(sharing, reader);
-      const lookups = { ...store.footprintLookups(), mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)) };
+      const lookups = {
+        ...store.footprintLookups(),
+        mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)),
+        ...(await federatedLookups(id, reader.orgId)),
+      };
       const footprint = batchFootprint(id, lookups, factors, store.units());
       return {
         ...tidy(footprint),
@@ -448,6 +466,34 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       };
     },
   );
+
+  /**
+   * Federation for a lineage (services/federation): the runs of upstream batches held by other
+   * members' nodes are fetched now (as the reader's organisation, fresh answers reused), then each
+   * stage says where its runs came from and each batch its holder did not give says why.
+   */
+  async function federatedLookups(root: string, readerOrg: number): Promise<Pick<FootprintLookups, "remote" | "originOf">> {
+    const federation = state.federation;
+    const here = publicUrl();
+    const originOf = (runId: string) => {
+      const origin = federationStore.originOf(runId);
+      return origin ? { ...origin, servedBy: origin.servedBy ?? here } : null;
+    };
+    if (!federation) return { originOf };
+    const lineage = traceLineage(root, ["upstream"], MAX_FOOTPRINT_DEPTH, provenance.neighbours);
+    await federation.ensureRuns(
+      lineage.nodes.map((n) => n.id),
+      readerOrg,
+    );
+    return {
+      originOf,
+      remote(batchId: string) {
+        const outcome = federation.outcomeOf(batchId, readerOrg);
+        if (!outcome || outcome.status === "ok") return null;
+        return { reason: outcome.status, orgId: String(outcome.ownerOrg), detail: outcome.detail };
+      },
+    };
+  }
 
   const OrgParams = Type.Object({ orgId: IdString });
   const Scope = { site: Type.Optional(Gln), line: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) };

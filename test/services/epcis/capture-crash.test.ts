@@ -30,6 +30,7 @@ describe("EPCIS capture: a node killed right after the 202", function () {
       LOTLINE_RPC_URL: chain.url,
       LOTLINE_DEPLOYMENT_FILE: writeDeploymentFile(dataDir, demo.deployment),
       LOTLINE_DATA_DIR: dataDir,
+      LOTLINE_DEMO_NODES: "1",
       LOTLINE_RELAYER_KEY: demoWallet(RELAYER_ACCOUNT).privateKey,
       // Without an integration key the node must be told whose records it keeps (the capture is organisation 1's).
       LOTLINE_SERVE_ORGS: "1",

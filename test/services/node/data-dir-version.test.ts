@@ -60,6 +60,7 @@ describe("old data dirs (a previous contracts version)", function () {
     const env = {
       ...process.env,
       LOTLINE_DATA_DIR: dataDir,
+      LOTLINE_DEMO_NODES: "1",
       LOTLINE_PORT: String(await freePort()),
       LOTLINE_CHAIN_PORT: String(await freePort()),
       LOTLINE_LOG_LEVEL: "warn",

@@ -112,6 +112,7 @@ describe("shutdown and restart always work", function () {
     const env = {
       ...process.env,
       LOTLINE_DATA_DIR: dataDir,
+      LOTLINE_DEMO_NODES: "1",
       LOTLINE_PORT: String(await freePort()),
       LOTLINE_CHAIN_PORT: String(chainPort),
       LOTLINE_LOG_LEVEL: "warn",

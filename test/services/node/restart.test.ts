@@ -42,7 +42,7 @@ describe("the main job (npm start)", function () {
   it("lotline up serves /health, then stops cleanly on SIGINT", async function () {
     const dataDir = tempDir("up");
     const port = await freePort();
-    const env = { ...process.env, LOTLINE_DATA_DIR: dataDir, LOTLINE_PORT: String(port), LOTLINE_CHAIN_PORT: String(await freePort()), LOTLINE_LOG_LEVEL: "warn" };
+    const env = { ...process.env, LOTLINE_DATA_DIR: dataDir, LOTLINE_DEMO_NODES: "1", LOTLINE_PORT: String(port), LOTLINE_CHAIN_PORT: String(await freePort()), LOTLINE_LOG_LEVEL: "warn" };
     const child = spawn(process.execPath, [LOTLINE, "up"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));

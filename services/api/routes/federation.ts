@@ -1,0 +1,136 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { HttpProblem } from "../problem";
+import { requireMember } from "../access";
+import { createSharingStore } from "../../store/sharing";
+import { createFederationStore } from "../../federation/store";
+import { MAX_BATCHES_PER_REQUEST } from "../../federation/fetcher";
+import { runBatchIds } from "../../analytics/record";
+import { servesOrg } from "../../node/served";
+import type { RouteDeps } from "../app";
+
+const problems = { 400: { $ref: "Problem#" }, 401: { $ref: "Problem#" }, 403: { $ref: "Problem#" } };
+const Hex32 = Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" });
+
+/** The ProvenRecord form (services/export/records.ts), as bundles carry it. */
+const ProvenRecordSchema = Type.Object({
+  class: Type.Union([Type.Literal("PRODUCT"), Type.Literal("PRODUCTION_RUN"), Type.Literal("EPCIS")]),
+  owner: Type.String({ description: "the owning organisation, whose anchor the proof relies on" }),
+  recordId: Type.String(),
+  record: Type.Object({}, { additionalProperties: true, description: "the record as stored; its leaf is recomputed from it" }),
+  leaf: Hex32,
+  proof: Type.Object({
+    merkleRoot: Hex32,
+    proof: Type.Array(Hex32),
+    anchoredBy: Type.Object({ orgId: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
+    transactionHash: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    blockNumber: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  }),
+});
+
+/**
+ * The holder's half of federation: another member's node (signed with its integration key — see
+ * services/federation/node-auth.ts — or any signed-in member) asks for the production runs naming
+ * some batches, and gets those of this node's own organisations that the reader's organisation may
+ * read, each with its Merkle proof, in the ProvenRecord form export bundles use. Replicas this node
+ * holds from others are never passed on: a record is fetched from the node that holds it.
+ */
+export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state }) => {
+  const sharing = createSharingStore(db);
+  const store = createFederationStore(db);
+
+  app.get(
+    "/api/v1/federation/records",
+    {
+      schema: {
+        summary: "Production runs naming the batches, with Merkle proofs, for another member's node (owner and grantees)",
+        description:
+          "Signed by the asking node's integration key (`Authorization: LotlineNode …`) or a member's session. Per batch: `ok` (records follow; " +
+          "`pending` counts those not anchored yet), `not_shared` (runs exist that the reader's organisation may not read) or `not_recorded`.",
+        tags: ["federation"],
+        security: [{ bearer: [] }],
+        querystring: Type.Object(
+          { batches: Type.String({ pattern: "^0x[0-9a-fA-F]{64}(,0x[0-9a-fA-F]{64})*$", maxLength: 67 * MAX_BATCHES_PER_REQUEST, description: "comma-separated batch ids" }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            records: Type.Array(ProvenRecordSchema),
+            batches: Type.Array(
+              Type.Object({
+                batchId: Hex32,
+                status: Type.Union([Type.Literal("ok"), Type.Literal("not_shared"), Type.Literal("not_recorded")]),
+                pending: Type.Integer({ minimum: 0 }),
+              }),
+            ),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const reader = requireMember(request, auth);
+      const batchIds = [...new Set(request.query.batches.toLowerCase().split(","))];
+      if (batchIds.length > MAX_BATCHES_PER_REQUEST) {
+        throw new HttpProblem(400, "too_many_batches", `ask for at most ${MAX_BATCHES_PER_REQUEST} batches per request`);
+      }
+      const records = new Map<string, unknown>();
+      const batches = batchIds.map((batchId) => {
+        const own = store.ownRunsNaming(batchId).filter((run) => servesOrg(state.served, Number(run.record.orgId)));
+        if (own.length === 0) return { batchId, status: "not_recorded" as const, pending: 0 };
+        const readable = own.filter((run) =>
+          sharing.mayRead(reader.orgId, Number(run.record.orgId), "PRODUCTION_RUN", () => sharing.subjectOf(runBatchIds(run.record))),
+        );
+        if (readable.length === 0) return { batchId, status: "not_shared" as const, pending: 0 };
+        let pending = 0;
+        for (const run of readable) {
+          const proven = store.provenRun(run);
+          if ("pending" in proven) pending++;
+          else records.set(proven.recordId, proven);
+        }
+        return { batchId, status: "ok" as const, pending };
+      });
+      return { records: [...records.values()] as never[], batches };
+    },
+  );
+
+  app.get(
+    "/api/v1/federation/rejections",
+    {
+      schema: {
+        summary: "Records other nodes answered that did not verify and were refused (members)",
+        tags: ["federation"],
+        security: [{ bearer: [] }],
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                ownerOrgId: Type.String(),
+                servedBy: Type.String(),
+                recordId: Type.String(),
+                failure: Type.String(),
+                detail: Type.String(),
+                at: Type.String(),
+              }),
+            ),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      requireMember(request, auth);
+      return {
+        items: store.rejections(request.query.limit ?? 100).map((r) => ({
+          ownerOrgId: String(r.ownerOrg),
+          servedBy: r.servedBy,
+          recordId: r.recordId,
+          failure: r.failure,
+          detail: r.detail,
+          at: r.at,
+        })),
+      };
+    },
+  );
+};

@@ -1,0 +1,222 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import pino from "pino";
+import { JsonRpcProvider, type Signer } from "ethers";
+import { SiweMessage } from "siwe";
+import { loadConfig } from "../../../services/config";
+import { startDemoConsortium, type DemoConsortium } from "../../../services/node/consortium";
+import { connectLotline } from "../../../services/chain/deploy";
+import { demoWallet, DEMO_MEMBERS } from "../../../services/demo/roster";
+import { createAnalyticsStore } from "../../../services/analytics/store";
+import { batchFootprint } from "../../../services/analytics/footprint";
+import { emissionFactorsFromEnv } from "../../../services/analytics/factors";
+import { signNodeRequest } from "../../../services/federation/node-auth";
+import type { RunningNode } from "../../../services/node/node";
+import { freePort } from "../../helpers/ports";
+
+// JSON answers, read field by field in the assertions.
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * The demo consortium: one chain, three member nodes each holding only its organisations' records
+ * (node-1: farm, dairy, carrier; node-2: cheese maker, distributor; node-3: retailer, auditor,
+ * certifier), fetching what they were granted from each other over HTTP (services/federation).
+ */
+describe("federation: three member nodes on one chain", function () {
+  this.timeout(240_000);
+  let consortium: DemoConsortium;
+  let dataDir: string;
+  let provider: JsonRpcProvider;
+  let contracts: ReturnType<typeof connectLotline>;
+  let farmDairy: RunningNode;
+  let cheese: RunningNode;
+  let retail: RunningNode;
+  let butter: string;
+  const tokens = new Map<string, string>();
+
+  const account = (key: string) => DEMO_MEMBERS.find((m) => m.key === key)!.account;
+  const orgOf = (key: string) => DEMO_MEMBERS.findIndex((m) => m.key === key) + 1;
+
+  async function token(node: RunningNode, wallet: Signer): Promise<string> {
+    const address = await wallet.getAddress();
+    const cacheKey = `${node.url} ${address}`;
+    const cached = tokens.get(cacheKey);
+    if (cached) return cached;
+    const nonce = (await (await fetch(`${node.url}/api/v1/auth/nonce`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ address }) })).json()) as { nonce: string };
+    const message = new SiweMessage({ domain: new URL(node.url).host, address, statement: "Sign in to Lotline", uri: node.url, version: "1", chainId: 31337, nonce: nonce.nonce, issuedAt: new Date().toISOString() }).prepareMessage();
+    const login = await fetch(`${node.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ message, signature: await wallet.signMessage(message) }) });
+    const body = (await login.json()) as { token: string };
+    expect(login.status).to.equal(200);
+    tokens.set(cacheKey, body.token);
+    return body.token;
+  }
+
+  async function getAs(node: RunningNode, key: string | null, route: string): Promise<{ status: number; body: Json }> {
+    const headers: Record<string, string> = key ? { authorization: `Bearer ${await token(node, demoWallet(account(key)))}` } : {};
+    const res = await fetch(`${node.url}${route}`, { headers });
+    return { status: res.status, body: (await res.json()) as Json };
+  }
+
+  const footprintAs = (node: RunningNode, key: string) => getAs(node, key, `/api/v1/batches/${butter}/footprint`);
+
+  /** A record's runs as a node holding every member's records would compute its footprint: from the holders' own databases. */
+  function footprintFromHolders(batchId: string) {
+    const holders = [farmDairy, cheese].map((n) => createAnalyticsStore(n.db).footprintLookups());
+    // Each holder's own runs only (the cheese maker's node also holds replicas of the dairy's cream runs).
+    const own = (run: { id: string }, n: RunningNode) => n.db.prepare(`SELECT 1 FROM production_runs WHERE run_id = ? AND served_by IS NULL`).get(run.id) !== undefined;
+    const lookups = { ...holders[0], runsProducing: (lot: string) => holders.flatMap((h, i) => h.runsProducing(lot).filter((run) => own(run, [farmDairy, cheese][i]))) };
+    return batchFootprint(batchId, lookups, emissionFactorsFromEnv(), createAnalyticsStore(farmDairy.db).units());
+  }
+
+  const localRunOrgs = (node: RunningNode) =>
+    (node.db.prepare(`SELECT DISTINCT org_id FROM production_runs WHERE served_by IS NULL ORDER BY org_id`).all() as { org_id: number }[]).map((r) => r.org_id);
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-consortium-"));
+    const config = loadConfig({ LOTLINE_DATA_DIR: dataDir, LOTLINE_PORT: "0", LOTLINE_CHAIN_PORT: String(await freePort()), LOTLINE_LOG_LEVEL: "silent" });
+    consortium = await startDemoConsortium(config, { logger: pino({ level: "silent" }) });
+    await consortium.ready;
+    [farmDairy, cheese, retail] = consortium.nodes.map((n) => n.node);
+    provider = new JsonRpcProvider(farmDairy.chain!.url, 31337, { staticNetwork: true, cacheTimeout: -1 });
+    contracts = connectLotline(farmDairy.state.deployment!, provider);
+    butter = (await contracts.provenance.lotId(BigInt("03012345000208"), "BTR-2611")).toLowerCase();
+  });
+
+  after(async () => {
+    provider?.destroy();
+    await consortium?.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function indexedEverywhere(tx: Promise<{ wait(): Promise<{ blockNumber: number } | null> }>) {
+    const receipt = await (await tx).wait();
+    await Promise.all(consortium.nodes.map(({ node }) => node.state.indexer!.waitForBlock(receipt!.blockNumber)));
+  }
+
+  it("each node holds only its own organisations' records and publishes its URL on-chain", async () => {
+    expect(localRunOrgs(farmDairy)).to.deep.equal([1, 2]);
+    expect(localRunOrgs(cheese)).to.deep.equal([3]);
+    expect(localRunOrgs(retail)).to.deep.equal([]);
+    const org = await getAs(retail, null, `/api/v1/orgs/${orgOf("processor2")}`);
+    expect(org.body.serviceUrl).to.equal(cheese.url);
+  });
+
+  it("an auditor appointed by every producer gets the footprint a node holding everything computes, each stage with its origin", async () => {
+    const { status, body } = await footprintAs(retail, "auditor");
+    expect(status).to.equal(200);
+    const expected = footprintFromHolders(butter);
+    expect(expected.complete).to.equal(true);
+    expect(body.complete).to.equal(true);
+    expect(body.co2ePerUnitKg).to.be.closeTo(expected.co2ePerUnitKg!, 1e-12);
+    expect(body.stages.map((s: { lot: string }) => s.lot)).to.deep.equal(expected.stages.map((s) => s.lot));
+    const origins = Object.fromEntries(body.stages.map((s: { lot: string; origin: object }) => [s.lot, s.origin]));
+    expect(origins["BTR-2611"]).to.deep.equal({ orgId: "3", servedBy: cheese.url, verified: true });
+    expect(origins["POOL-2611"]).to.deep.equal({ orgId: "2", servedBy: farmDairy.url, verified: true });
+    expect(origins["MILK-2611-B"]).to.deep.equal({ orgId: "1", servedBy: farmDairy.url, verified: true });
+  });
+
+  it("a retailer sees its supplier's stage and named not_shared gaps, never zeros, for what upstream members did not grant it", async () => {
+    const { body } = await footprintAs(retail, "retailer");
+    expect(body.complete).to.equal(false);
+    expect(body.co2ePerUnitKg).to.equal(null);
+    expect(body.stages.map((s: { lot: string }) => s.lot)).to.deep.equal(["BTR-2611"]);
+    const gaps = body.gaps.map((g: { orgId: string; reason: string }) => `${g.orgId}:${g.reason}`);
+    expect(gaps).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
+  });
+
+  it("refuses a node request replayed, aimed at another node, expired or signed by a key that is not an integration key", async () => {
+    const url = new URL(`/api/v1/federation/records?batches=${butter}`, cheese.url);
+    const retailerKey = demoWallet(DEMO_MEMBERS[orgOf("retailer") - 1].integrationAccount);
+    const authorization = await signNodeRequest(retailerKey, 31337, url);
+    const first = await fetch(url, { headers: { authorization } });
+    expect(first.status).to.equal(200);
+    const replay = await fetch(url, { headers: { authorization } });
+    expect(replay.status).to.equal(401);
+    expect(((await replay.json()) as { code: string }).code).to.equal("replayed_node_request");
+
+    // Signed for the cheese maker's node, sent to the farm's: the host in the signature is not this node's.
+    const elsewhere = await fetch(new URL(url.pathname + url.search, farmDairy.url), { headers: { authorization: await signNodeRequest(retailerKey, 31337, url) } });
+    expect(((await elsewhere.json()) as { code: string }).code).to.equal("invalid_node_signature");
+
+    const expired = await fetch(url, { headers: { authorization: await signNodeRequest(retailerKey, 31337, url, Math.floor(Date.now() / 1000) - 120) } });
+    expect(((await expired.json()) as { code: string }).code).to.equal("node_request_expired");
+
+    const wallet = await fetch(url, { headers: { authorization: await signNodeRequest(demoWallet(account("retailer")), 31337, url) } });
+    expect(wallet.status).to.equal(403);
+    expect(((await wallet.json()) as { code: string }).code).to.equal("not_a_node_key");
+  });
+
+  it("answers a node only the records its organisation was granted, and never passes on replicas it holds", async () => {
+    const url = new URL(`/api/v1/federation/records?batches=${butter}`, cheese.url);
+    const certifierKey = demoWallet(DEMO_MEMBERS[orgOf("certifier") - 1].integrationAccount);
+    const certifier = (await (await fetch(url, { headers: { authorization: await signNodeRequest(certifierKey, 31337, url) } })).json()) as Json;
+    expect(certifier.records).to.deep.equal([]);
+    expect(certifier.batches).to.deep.equal([{ batchId: butter, status: "not_shared", pending: 0 }]);
+
+    // The retail node holds replicas of the butter's runs (the auditor's footprint fetched them) but serves none as its own.
+    const replicas = retail.db.prepare(`SELECT COUNT(*) AS n FROM production_runs WHERE served_by IS NOT NULL`).get() as { n: number };
+    expect(replicas.n).to.be.greaterThan(0);
+    const atRetail = new URL(`/api/v1/federation/records?batches=${butter}`, retail.url);
+    const auditorKey = demoWallet(DEMO_MEMBERS[orgOf("auditor") - 1].integrationAccount);
+    const answer = (await (await fetch(atRetail, { headers: { authorization: await signNodeRequest(auditorKey, 31337, atRetail) } })).json()) as Json;
+    expect(answer.records).to.deep.equal([]);
+    expect(answer.batches[0].status).to.equal("not_recorded");
+  });
+
+  it("refuses and logs a replicated record its holder tampered with, and stores nothing of it", async () => {
+    const cream = (await contracts.provenance.lotId(BigInt("05412345000112"), "CRM-2611")).toLowerCase();
+    const run = farmDairy.db
+      .prepare(`SELECT r.run_id, r.record FROM production_runs r JOIN production_run_batches b ON b.run_id = r.run_id WHERE b.batch_id = ? AND b.role = 'output' AND r.served_by IS NULL`)
+      .get(cream) as { run_id: string; record: string };
+    retail.db.prepare(`DELETE FROM production_run_batches WHERE run_id = ?`).run(run.run_id);
+    retail.db.prepare(`DELETE FROM quality_scores WHERE run_id = ?`).run(run.run_id);
+    retail.db.prepare(`DELETE FROM production_runs WHERE run_id = ?`).run(run.run_id);
+    const tampered = JSON.stringify({ ...JSON.parse(run.record), energyKwh: { electricity: 1 } });
+    farmDairy.db.prepare(`UPDATE production_runs SET record = ? WHERE run_id = ?`).run(tampered, run.run_id);
+    try {
+      await retail.state.federation!.ensureRuns([cream], orgOf("auditor"), { force: true });
+      expect(retail.db.prepare(`SELECT 1 FROM production_runs WHERE run_id = ?`).get(run.run_id)).to.equal(undefined);
+      const { body } = await getAs(retail, "auditor", "/api/v1/federation/rejections");
+      expect(body.items[0]).to.include({ ownerOrgId: "2", servedBy: farmDairy.url, recordId: `production-run:${run.run_id}`, failure: "record_changed" });
+    } finally {
+      farmDairy.db.prepare(`UPDATE production_runs SET record = ? WHERE run_id = ?`).run(run.record, run.run_id);
+    }
+    await retail.state.federation!.ensureRuns([cream], orgOf("auditor"), { force: true });
+    expect(retail.db.prepare(`SELECT served_by FROM production_runs WHERE run_id = ?`).get(run.run_id)).to.deep.equal({ served_by: farmDairy.url });
+  });
+
+  it("reports a member node that is down as an unreachable gap, and fills it in when the node is back", async () => {
+    const cheeseOrg = orgOf("processor2");
+    const admin = contracts.sharing.connect(demoWallet(account("processor2"), provider));
+    // As for a node that never fetched them: no replicas, no remembered answer.
+    retail.state.federation!.store.dropReplicas(cheeseOrg, () => false);
+    // Nothing listens on the port the cheese maker's node is now published at.
+    await indexedEverywhere(admin.setServiceUrl(cheeseOrg, `http://127.0.0.1:${await freePort()}`));
+    try {
+      const down = await footprintAs(retail, "auditor");
+      const gap = down.body.gaps.find((g: { orgId: string }) => g.orgId === String(cheeseOrg));
+      expect(gap).to.include({ batchId: butter, reason: "unreachable" });
+      expect(down.body.co2ePerUnitKg).to.equal(null);
+    } finally {
+      await indexedEverywhere(admin.setServiceUrl(cheeseOrg, cheese.url));
+    }
+    const back = await footprintAs(retail, "auditor");
+    expect(back.body.complete).to.equal(true);
+    expect(back.body.stages.find((s: { lot: string }) => s.lot === "BTR-2611").origin).to.deep.equal({ orgId: String(cheeseOrg), servedBy: cheese.url, verified: true });
+  });
+
+  it("a revoked grant hides the grantor's records at once and stops their replication", async () => {
+    const grants = await getAs(retail, "retailer", `/api/v1/grants?grantor=${orgOf("processor2")}&grantee=${orgOf("retailer")}&inForce=true`);
+    expect(grants.body.items).to.have.length(1);
+    const before = await footprintAs(retail, "retailer");
+    expect(before.body.stages.map((s: { lot: string }) => s.lot), JSON.stringify(before.body.gaps)).to.deep.equal(["BTR-2611"]);
+    await indexedEverywhere(contracts.sharing.connect(demoWallet(account("processor2"), provider)).revoke(grants.body.items[0].grantId));
+    const after = await footprintAs(retail, "retailer");
+    expect(after.body.stages).to.deep.equal([]);
+    expect(after.body.gaps.map((g: { orgId: string; reason: string }) => `${g.orgId}:${g.reason}`)).to.include("3:not_shared");
+    // The auditor, still appointed by the cheese maker, keeps seeing it on the same node.
+    expect((await footprintAs(retail, "auditor")).body.complete).to.equal(true);
+  });
+});
