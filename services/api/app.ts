@@ -20,6 +20,7 @@ import { analyticsRoutes } from "./routes/analytics";
 import { epcisRoutes } from "./routes/epcis";
 import { scoreRoutes } from "./routes/scores";
 import { sharingRoutes } from "./routes/sharing";
+import { notificationRoutes } from "./routes/notifications";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds">>;
@@ -90,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(epcisRoutes, routeDeps);
   await app.register(scoreRoutes, routeDeps);
   await app.register(sharingRoutes, routeDeps);
+  await app.register(notificationRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };
