@@ -47,7 +47,8 @@ export const allowPrivateDestinations = () => process.env.LOTLINE_WEBHOOK_ALLOW_
 /** Resolves a host name to its addresses (all of them). */
 export type Resolver = (host: string) => Promise<string[]>;
 
-export const systemResolver: Resolver = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolver: Resolver = async (host) =>
+  (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /** Which addresses a delivery may connect to. */
 export interface DestinationPolicy {
@@ -73,8 +74,10 @@ export function parseDestination(dest: string): URL {
   } catch {
     throw new DestinationError(`"${dest}" is not a URL`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new DestinationError(`the URL must be http(s), not ${url.protocol}`);
-  if (url.username || url.password) throw new DestinationError("the URL must not carry credentials; deliveries are authenticated by their signature");
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new DestinationError(`the URL must be http(s), not ${url.protocol}`);
+  if (url.username || url.password)
+    throw new DestinationError("the URL must not carry credentials; deliveries are authenticated by their signature");
   return url;
 }
 
@@ -89,7 +92,10 @@ export async function resolveDestination(url: URL, policy: DestinationPolicy = d
   const addresses = net.isIP(host) ? [host] : await policy.resolve(host).catch(() => []);
   if (addresses.length === 0) throw new DestinationError(`${host} does not resolve`);
   const bad = addresses.find((ip) => !policy.allowAddress(ip));
-  if (bad) throw new DestinationError(`${host} resolves to ${bad}, a private or local address: webhooks go to public addresses only (LOTLINE_WEBHOOK_ALLOW_PRIVATE=1 lifts this on a demo)`);
+  if (bad)
+    throw new DestinationError(
+      `${host} resolves to ${bad}, a private or local address: webhooks go to public addresses only (LOTLINE_WEBHOOK_ALLOW_PRIVATE=1 lifts this on a demo)`,
+    );
   return addresses;
 }
 

@@ -3,7 +3,14 @@ import http from "node:http";
 import https from "node:https";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { defaultPolicy, DestinationError, parseDestination, pinnedLookup, resolveDestination, type DestinationPolicy } from "./destination";
+import {
+  defaultPolicy,
+  DestinationError,
+  parseDestination,
+  pinnedLookup,
+  resolveDestination,
+  type DestinationPolicy,
+} from "./destination";
 
 /**
  * The one webhook outbox of a node (docs/notifications.md, ADR 0018). EPCIS query subscriptions
@@ -84,13 +91,28 @@ export function enqueueDelivery(db: Db, d: NewDelivery, now = new Date()): numbe
     db,
     `INSERT INTO webhook_deliveries (channel, subscription_id, dest, body, event_count, topic, type, notification_key, from_chain, status, attempts, next_attempt_at, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
-  ).run(d.channel, d.subscriptionId, d.dest, d.body, d.eventCount ?? null, d.topic ?? null, d.type ?? null, d.notificationKey ?? null, d.fromChain ? 1 : 0, at, at);
+  ).run(
+    d.channel,
+    d.subscriptionId,
+    d.dest,
+    d.body,
+    d.eventCount ?? null,
+    d.topic ?? null,
+    d.type ?? null,
+    d.notificationKey ?? null,
+    d.fromChain ? 1 : 0,
+    at,
+    at,
+  );
   return Number(info.lastInsertRowid);
 }
 
 /** Drops a subscription's pending deliveries (the log of past ones stays). */
 export function dropPending(db: Db, channel: Channel, subscriptionId: string): void {
-  prepared(db, `DELETE FROM webhook_deliveries WHERE channel = ? AND subscription_id = ? AND status = 'pending'`).run(channel, subscriptionId);
+  prepared(db, `DELETE FROM webhook_deliveries WHERE channel = ? AND subscription_id = ? AND status = 'pending'`).run(
+    channel,
+    subscriptionId,
+  );
 }
 
 export interface DeliveryRow {
@@ -114,7 +136,13 @@ export interface DeliveryRow {
 }
 
 /** A subscription's deliveries, newest first. */
-export function deliveriesOf(db: Db, channel: Channel, subscriptionId: string, limit: number, beforeId: number | null = null): DeliveryRow[] {
+export function deliveriesOf(
+  db: Db,
+  channel: Channel,
+  subscriptionId: string,
+  limit: number,
+  beforeId: number | null = null,
+): DeliveryRow[] {
   return prepared(
     db,
     `SELECT * FROM webhook_deliveries WHERE channel = ? AND subscription_id = ? AND delivery_id < ? ORDER BY delivery_id DESC LIMIT ?`,
@@ -180,12 +208,21 @@ export async function deliverDue(db: Db, options: SendOptions = {}): Promise<voi
 }
 
 function cancel(db: Db, d: DeliveryRow, reason: string): void {
-  prepared(db, `UPDATE webhook_deliveries SET status = 'cancelled', last_error = ? WHERE delivery_id = ? AND status = 'pending'`).run(reason, d.delivery_id);
+  prepared(
+    db,
+    `UPDATE webhook_deliveries SET status = 'cancelled', last_error = ? WHERE delivery_id = ? AND status = 'pending'`,
+  ).run(reason, d.delivery_id);
 }
 
 export const ROLLED_BACK = "not sent: its chain event was rolled back by a reorganisation (sent if the event comes back)";
 
-async function attempt(db: Db, d: DeliveryRow, policy: DestinationPolicy, now: () => Date, log: SendOptions["log"]): Promise<void> {
+async function attempt(
+  db: Db,
+  d: DeliveryRow,
+  policy: DestinationPolicy,
+  now: () => Date,
+  log: SendOptions["log"],
+): Promise<void> {
   const spec = CHANNELS[d.channel];
   const subscription = prepared(db, spec.secretSql).get(d.subscription_id) as { secret: string | null } | undefined;
   if (!subscription) return cancel(db, d, "not sent: the subscription was ended");

@@ -37,7 +37,15 @@ function notify(db: Db, e: ChainEvent, orgId: number, topic: Topic, type: string
   prepared(
     db,
     `INSERT OR IGNORE INTO notifications (notification_key, org_id, topic, type, at, data, block_number) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  ).run(key, orgId, topic, type, e.time, JSON.stringify({ ...data, transactionHash: e.log.transactionHash, blockNumber: e.log.blockNumber }), e.log.blockNumber);
+  ).run(
+    key,
+    orgId,
+    topic,
+    type,
+    e.time,
+    JSON.stringify({ ...data, transactionHash: e.log.transactionHash, blockNumber: e.log.blockNumber }),
+    e.log.blockNumber,
+  );
 }
 
 /** The batch and every batch made from it (splits, transformations), breadth first. */
@@ -47,7 +55,9 @@ function impactOf(db: Db, root: string): string[] {
   while (frontier.length > 0) {
     const next: string[] = [];
     for (const id of frontier) {
-      for (const { to_batch } of prepared(db, `SELECT to_batch FROM lineage_edges WHERE from_batch = ? ORDER BY to_batch`).all(id) as { to_batch: string }[]) {
+      for (const { to_batch } of prepared(db, `SELECT to_batch FROM lineage_edges WHERE from_batch = ? ORDER BY to_batch`).all(
+        id,
+      ) as { to_batch: string }[]) {
         if (seen.has(to_batch)) continue;
         seen.add(to_batch);
         next.push(to_batch);
@@ -71,8 +81,7 @@ function recallNotices(db: Db, e: ChainEvent, type: "recalled" | "recall_withdra
   const byOrg = new Map<number, HeldBatch[]>();
   for (const id of impactOf(db, e.args.batchId as string)) {
     const b = prepared(db, `SELECT batch_id, gtin, lot, owner_org, custodian_org FROM batches WHERE batch_id = ?`).get(id) as
-      | { batch_id: string; gtin: string; lot: string; owner_org: number; custodian_org: number }
-      | undefined;
+      { batch_id: string; gtin: string; lot: string; owner_org: number; custodian_org: number } | undefined;
     if (!b) continue;
     for (const org of new Set([b.owner_org, b.custodian_org])) {
       const list = byOrg.get(org) ?? [];
@@ -94,8 +103,7 @@ function recallNotices(db: Db, e: ChainEvent, type: "recalled" | "recall_withdra
 
 function orderParties(db: Db, orderId: number): { buyer: number; seller: number; arbiter: number | null } | null {
   const row = prepared(db, `SELECT buyer_org, seller_org, arbiter_org FROM orders WHERE order_id = ?`).get(orderId) as
-    | { buyer_org: number; seller_org: number; arbiter_org: number | null }
-    | undefined;
+    { buyer_org: number; seller_org: number; arbiter_org: number | null } | undefined;
   return row ? { buyer: row.buyer_org, seller: row.seller_org, arbiter: row.arbiter_org } : null;
 }
 
@@ -114,7 +122,8 @@ export const notificationHandlers: HandlerMap = {
   "provenance.Recalled": (db, e) => recallNotices(db, e, "recalled"),
   "provenance.RecallWithdrawn": (db, e) => recallNotices(db, e, "recall_withdrawn"),
   "provenance.HandoverOffered": (db, e) => {
-    const b = prepared(db, `SELECT gtin, lot, unit FROM batches WHERE batch_id = ?`).get(e.args.batchId) as { gtin: string; lot: string; unit: string } | undefined;
+    const b = prepared(db, `SELECT gtin, lot, unit FROM batches WHERE batch_id = ?`).get(e.args.batchId) as
+      { gtin: string; lot: string; unit: string } | undefined;
     notify(db, e, Number(e.args.to), "offer", "handover_offered", {
       batchId: (e.args.batchId as string).toLowerCase(),
       gtin: b?.gtin ?? null,
@@ -126,7 +135,10 @@ export const notificationHandlers: HandlerMap = {
     });
   },
   "units.UnitOffered": (db, e) => {
-    notify(db, e, Number(e.args.to), "offer", "unit_offered", { unitKey: (e.args.unitKey as string).toLowerCase(), fromOrgId: String(e.args.from) });
+    notify(db, e, Number(e.args.to), "offer", "unit_offered", {
+      unitKey: (e.args.unitKey as string).toLowerCase(),
+      fromOrgId: String(e.args.from),
+    });
   },
   "escrow.DeliveryRecorded": (db, e) =>
     orderNotices(
@@ -142,11 +154,29 @@ export const notificationHandlers: HandlerMap = {
       false,
     ),
   "escrow.DeliveryRejected": (db, e) =>
-    orderNotices(db, e, "delivery_rejected", { quantity: e.args.quantity.toString(), reason: e.args.reason as string, decideBy: Number(e.args.decideBy) }, true),
+    orderNotices(
+      db,
+      e,
+      "delivery_rejected",
+      { quantity: e.args.quantity.toString(), reason: e.args.reason as string, decideBy: Number(e.args.decideBy) },
+      true,
+    ),
   "escrow.OrderFrozen": (db, e) =>
-    orderNotices(db, e, "order_frozen", { batchId: (e.args.batchId as string).toLowerCase(), decideBy: Number(e.args.decideBy) }, true),
+    orderNotices(
+      db,
+      e,
+      "order_frozen",
+      { batchId: (e.args.batchId as string).toLowerCase(), decideBy: Number(e.args.decideBy) },
+      true,
+    ),
   "escrow.DisputeResolved": (db, e) =>
-    orderNotices(db, e, "dispute_resolved", { byOrgId: Number(e.args.by) ? String(e.args.by) : "governance", sellerShareBps: Number(e.args.sellerShareBps) }, true),
+    orderNotices(
+      db,
+      e,
+      "dispute_resolved",
+      { byOrgId: Number(e.args.by) ? String(e.args.by) : "governance", sellerShareBps: Number(e.args.sellerShareBps) },
+      true,
+    ),
   "sharing.GrantIssued": (db, e) => {
     const scope = scopeFromChain(Number(e.args.scopeKind), e.args.scope as string);
     const data = {
@@ -157,14 +187,19 @@ export const notificationHandlers: HandlerMap = {
       scope,
       expiresAt: new Date(Math.min(Number(e.args.expiresAt), 8_640_000_000_000) * 1000).toISOString(),
     };
-    for (const org of new Set([Number(e.args.grantor), Number(e.args.grantee)])) notify(db, e, org, "grant", "grant_issued", data);
+    for (const org of new Set([Number(e.args.grantor), Number(e.args.grantee)]))
+      notify(db, e, org, "grant", "grant_issued", data);
   },
   "sharing.GrantRevoked": (db, e) => {
     const g = prepared(db, `SELECT grantor_org, grantee_org FROM grants WHERE grant_id = ?`).get(Number(e.args.grantId)) as
-      | { grantor_org: number; grantee_org: number }
-      | undefined;
+      { grantor_org: number; grantee_org: number } | undefined;
     if (!g) return;
-    const data = { grantId: String(e.args.grantId), grantorOrgId: String(g.grantor_org), granteeOrgId: String(g.grantee_org), byOrgId: String(e.args.by) };
+    const data = {
+      grantId: String(e.args.grantId),
+      grantorOrgId: String(g.grantor_org),
+      granteeOrgId: String(g.grantee_org),
+      byOrgId: String(e.args.by),
+    };
     for (const org of new Set([g.grantor_org, g.grantee_org])) notify(db, e, org, "grant", "grant_revoked", data);
   },
 };

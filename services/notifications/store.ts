@@ -50,7 +50,10 @@ export function deliveryView(d: DeliveryRow) {
 
 export function createNotificationStore(db: Db) {
   return {
-    insert(s: { orgId: number; url: string; topics: Topic[]; secret: string; createdBy: string }, now = new Date()): NotificationSubscriptionRow {
+    insert(
+      s: { orgId: number; url: string; topics: Topic[]; secret: string; createdBy: string },
+      now = new Date(),
+    ): NotificationSubscriptionRow {
       const id = crypto.randomUUID();
       const topics = TOPICS.filter((t) => s.topics.includes(t));
       prepared(
@@ -61,15 +64,21 @@ export function createNotificationStore(db: Db) {
     },
     /** The subscription if it belongs to `orgId` (another organisation's is not found). */
     get(id: string, orgId: number): NotificationSubscriptionRow | undefined {
-      return prepared(db, `SELECT * FROM notification_subscriptions WHERE subscription_id = ? AND org_id = ?`).get(id, orgId) as NotificationSubscriptionRow | undefined;
+      return prepared(db, `SELECT * FROM notification_subscriptions WHERE subscription_id = ? AND org_id = ?`).get(id, orgId) as
+        NotificationSubscriptionRow | undefined;
     },
     list(orgId: number): NotificationSubscriptionRow[] {
-      return prepared(db, `SELECT * FROM notification_subscriptions WHERE org_id = ? ORDER BY created_at, subscription_id`).all(orgId) as NotificationSubscriptionRow[];
+      return prepared(db, `SELECT * FROM notification_subscriptions WHERE org_id = ? ORDER BY created_at, subscription_id`).all(
+        orgId,
+      ) as NotificationSubscriptionRow[];
     },
     /** Ends a subscription: drops it and its pending deliveries (the log stays). */
     remove(id: string, orgId: number): boolean {
       return db.transaction(() => {
-        const gone = prepared(db, `DELETE FROM notification_subscriptions WHERE subscription_id = ? AND org_id = ?`).run(id, orgId);
+        const gone = prepared(db, `DELETE FROM notification_subscriptions WHERE subscription_id = ? AND org_id = ?`).run(
+          id,
+          orgId,
+        );
         if (gone.changes > 0) dropPending(db, "lotline", id);
         return gone.changes > 0;
       })();
@@ -94,7 +103,9 @@ interface Notice {
 
 /** Queues one delivery per subscription of the notice's member that takes its topic; marks it fanned. */
 function fanOut(db: Db, n: Notice, at: Date): void {
-  const subs = prepared(db, `SELECT subscription_id, url, topics FROM notification_subscriptions WHERE org_id = ?`).all(n.orgId) as {
+  const subs = prepared(db, `SELECT subscription_id, url, topics FROM notification_subscriptions WHERE org_id = ?`).all(
+    n.orgId,
+  ) as {
     subscription_id: string;
     url: string;
     topics: string;
@@ -104,11 +115,23 @@ function fanOut(db: Db, n: Notice, at: Date): void {
     if (!(JSON.parse(s.topics) as string[]).includes(n.topic)) continue;
     enqueueDelivery(
       db,
-      { channel: "lotline", subscriptionId: s.subscription_id, dest: s.url, body, topic: n.topic, type: n.type, notificationKey: n.key, fromChain: n.fromChain },
+      {
+        channel: "lotline",
+        subscriptionId: s.subscription_id,
+        dest: s.url,
+        body,
+        topic: n.topic,
+        type: n.type,
+        notificationKey: n.key,
+        fromChain: n.fromChain,
+      },
       at,
     );
   }
-  prepared(db, `INSERT OR IGNORE INTO notifications_fanned (notification_key, fanned_at) VALUES (?, ?)`).run(n.key, at.toISOString());
+  prepared(db, `INSERT OR IGNORE INTO notifications_fanned (notification_key, fanned_at) VALUES (?, ?)`).run(
+    n.key,
+    at.toISOString(),
+  );
 }
 
 /** Hands every notification not yet fanned out (chain-derived, then finished capture jobs) to the subscriptions of its member. */
@@ -124,7 +147,19 @@ export function fanOutNotifications(db: Db, now: () => Date = () => new Date()):
     db.transaction(() => {
       const at = now();
       for (const r of rows) {
-        fanOut(db, { key: r.notification_key, orgId: r.org_id, topic: r.topic, type: r.type, at: r.at, data: JSON.parse(r.data) as unknown, fromChain: true }, at);
+        fanOut(
+          db,
+          {
+            key: r.notification_key,
+            orgId: r.org_id,
+            topic: r.topic,
+            type: r.type,
+            at: r.at,
+            data: JSON.parse(r.data) as unknown,
+            fromChain: true,
+          },
+          at,
+        );
       }
     })();
     if (rows.length < FAN_OUT_BATCH) break;
@@ -134,11 +169,24 @@ export function fanOutNotifications(db: Db, now: () => Date = () => new Date()):
 
 /** Capture jobs finished since the last round, in capture order (a running one holds back those after it). */
 function announceCaptures(db: Db, now: () => Date): void {
-  const cursor = Number((prepared(db, `SELECT value FROM meta WHERE key = 'notifications_capture_seq'`).get() as { value: string } | undefined)?.value ?? 0);
+  const cursor = Number(
+    (prepared(db, `SELECT value FROM meta WHERE key = 'notifications_capture_seq'`).get() as { value: string } | undefined)
+      ?.value ?? 0,
+  );
   const rows = prepared(
     db,
     `SELECT seq, capture_id, org_id, running, total, stored, errors, duplicates, finished_at FROM epcis_captures WHERE seq > ? ORDER BY seq LIMIT 200`,
-  ).all(cursor) as { seq: number; capture_id: string; org_id: number; running: number; total: number; stored: number; errors: string; duplicates: string; finished_at: string | null }[];
+  ).all(cursor) as {
+    seq: number;
+    capture_id: string;
+    org_id: number;
+    running: number;
+    total: number;
+    stored: number;
+    errors: string;
+    duplicates: string;
+    finished_at: string | null;
+  }[];
   db.transaction(() => {
     const at = now();
     let last = cursor;
@@ -168,6 +216,7 @@ function announceCaptures(db: Db, now: () => Date): void {
       );
       last = r.seq;
     }
-    if (last !== cursor) prepared(db, `INSERT OR REPLACE INTO meta (key, value) VALUES ('notifications_capture_seq', ?)`).run(String(last));
+    if (last !== cursor)
+      prepared(db, `INSERT OR REPLACE INTO meta (key, value) VALUES ('notifications_capture_seq', ?)`).run(String(last));
   })();
 }

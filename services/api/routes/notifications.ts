@@ -34,7 +34,9 @@ const Delivery = Type.Object({
   createdAt: Iso,
   deliveredAt: Type.Union([Iso, Type.Null()]),
   nextAttemptAt: Type.Optional(Iso),
-  notificationKey: Type.Union([Type.String(), Type.Null()], { description: "also sent as X-Lotline-Notification: the same notification has the same key" }),
+  notificationKey: Type.Union([Type.String(), Type.Null()], {
+    description: "also sent as X-Lotline-Notification: the same notification has the same key",
+  }),
 });
 
 const IdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
@@ -72,7 +74,11 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
           {
             url: Type.String({ minLength: 1, maxLength: 2048, description: "the webhook (http or https)" }),
             topics: Type.Array(TopicName, { minItems: 1, maxItems: TOPICS.length, uniqueItems: true }),
-            secret: Type.String({ minLength: 16, maxLength: 256, description: "the key of the deliveries' HMAC-SHA256 signature" }),
+            secret: Type.String({
+              minLength: 16,
+              maxLength: 256,
+              description: "the key of the deliveries' HMAC-SHA256 signature",
+            }),
           },
           { additionalProperties: false },
         ),
@@ -89,8 +95,17 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
         if (err instanceof DestinationError) throw new HttpProblem(400, "invalid_destination", `url: ${err.message}`);
         throw err;
       }
-      const row = store.insert({ orgId, url: request.body.url, topics: request.body.topics, secret: request.body.secret, createdBy: principal.address });
-      return reply.code(201).header("Location", `/api/v1/subscriptions/${row.subscription_id}`).send(notificationSubscriptionView(row));
+      const row = store.insert({
+        orgId,
+        url: request.body.url,
+        topics: request.body.topics,
+        secret: request.body.secret,
+        createdBy: principal.address,
+      });
+      return reply
+        .code(201)
+        .header("Location", `/api/v1/subscriptions/${row.subscription_id}`)
+        .send(notificationSubscriptionView(row));
     },
   );
 
@@ -105,7 +120,10 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
         response: { 200: List(Subscription), ...problems },
       },
     },
-    async (request) => ({ items: store.list(Number(principalOf(request).agent.orgId)).map(notificationSubscriptionView), nextCursor: null }),
+    async (request) => ({
+      items: store.list(Number(principalOf(request).agent.orgId)).map(notificationSubscriptionView),
+      nextCursor: null,
+    }),
   );
 
   app.get(

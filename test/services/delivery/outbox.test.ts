@@ -25,7 +25,10 @@ interface Hit {
   body: string;
 }
 
-async function receiver(host: string, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_q, r) => r.writeHead(204).end()) {
+async function receiver(
+  host: string,
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_q, r) => r.writeHead(204).end(),
+) {
   const hits: Hit[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
@@ -40,7 +43,12 @@ async function receiver(host: string, answer: (req: http.IncomingMessage, res: h
 }
 
 function lastDelivery(db: Db) {
-  return db.prepare(`SELECT * FROM webhook_deliveries ORDER BY delivery_id DESC LIMIT 1`).get() as { status: string; last_error: string | null; attempts: number; last_status: number | null };
+  return db.prepare(`SELECT * FROM webhook_deliveries ORDER BY delivery_id DESC LIMIT 1`).get() as {
+    status: string;
+    last_error: string | null;
+    attempts: number;
+    last_status: number | null;
+  };
 }
 
 /** Resolves names from a table, recording the look-ups; answers `then` from the second look-up of a name on. */
@@ -68,7 +76,14 @@ describe("webhook outbox: destinations and delivery", function () {
     db.prepare(
       `INSERT INTO notification_subscriptions (subscription_id, org_id, url, topics, secret, created_by, created_at) VALUES ('s1', 3, ?, '["offer"]', ?, '0x', '2024-01-01T00:00:00Z')`,
     ).run(url, secret);
-    enqueueDelivery(db, { channel: "lotline", subscriptionId: "s1", dest: url, body: JSON.stringify({ topic: "offer", type: "t", at: "x", data: {} }), topic: "offer", type: "t" });
+    enqueueDelivery(db, {
+      channel: "lotline",
+      subscriptionId: "s1",
+      dest: url,
+      body: JSON.stringify({ topic: "offer", type: "t", at: "x", data: {} }),
+      topic: "offer",
+      type: "t",
+    });
   }
 
   it("connects to the checked address with the URL's own Host, resolving the name once, and signs the body", async function () {
@@ -122,14 +137,20 @@ describe("webhook outbox: destinations and delivery", function () {
 
   it("attack: does not follow a redirect to a private address; the redirect is logged as a failed attempt", async function () {
     const inside = await receiver("127.0.0.2");
-    const outside = await receiver("127.0.0.1", (_req, res) => res.writeHead(307, { location: `http://127.0.0.2:${inside.port}/admin` }).end());
+    const outside = await receiver("127.0.0.1", (_req, res) =>
+      res.writeHead(307, { location: `http://127.0.0.2:${inside.port}/admin` }).end(),
+    );
     try {
       // Only 127.0.0.1 stands for a public address here; 127.0.0.2 is the private network behind it.
       queue(`http://127.0.0.1:${outside.port}/hook`);
       await deliverDue(db, { policy: { resolve: async () => [], allowAddress: (ip) => ip === "127.0.0.1" } });
       expect(outside.hits).to.have.length(1);
       expect(inside.hits).to.deep.equal([]);
-      expect(lastDelivery(db)).to.include({ status: "pending", last_status: 307, last_error: "the destination answered HTTP 307; redirects are not followed" });
+      expect(lastDelivery(db)).to.include({
+        status: "pending",
+        last_status: 307,
+        last_error: "the destination answered HTTP 307; redirects are not followed",
+      });
     } finally {
       await inside.close();
       await outside.close();
@@ -146,7 +167,9 @@ describe("webhook outbox: destinations and delivery", function () {
       const waits: number[] = [];
       for (let i = 0; i < 12; i++) {
         await deliverDue(db, { policy, now: () => new Date(clock) });
-        const next = Date.parse((db.prepare(`SELECT next_attempt_at FROM webhook_deliveries`).get() as { next_attempt_at: string }).next_attempt_at);
+        const next = Date.parse(
+          (db.prepare(`SELECT next_attempt_at FROM webhook_deliveries`).get() as { next_attempt_at: string }).next_attempt_at,
+        );
         waits.push((next - clock) / 1000);
         clock = next;
       }
@@ -178,7 +201,16 @@ describe("notifications and chain reorganisations", function () {
       contract,
       name,
       args: decoded,
-      log: { blockNumber: n, logIndex: 0, transactionHash: txHash, address: "0x", data: log.data, topics: log.topics, blockHash: "0x", removed: false },
+      log: {
+        blockNumber: n,
+        logIndex: 0,
+        transactionHash: txHash,
+        address: "0x",
+        data: log.data,
+        topics: log.topics,
+        blockHash: "0x",
+        removed: false,
+      },
       block: { number: n, hash: `0x${n}`, parentHash: "0x", timestamp: 1_700_000_000 + n },
       time: new Date((1_700_000_000 + n) * 1000).toISOString(),
     } as unknown as ChainEvent;
@@ -190,7 +222,13 @@ describe("notifications and chain reorganisations", function () {
   }
 
   function grantIssued(n: number, tx: string, grantId: bigint): void {
-    apply("sharing", "GrantIssued", [grantId, 1n, 2n, 1n, 0, `0x${"00".repeat(32)}`, 1_800_000_000n, "0x0000000000000000000000000000000000000001"], n, tx);
+    apply(
+      "sharing",
+      "GrantIssued",
+      [grantId, 1n, 2n, 1n, 0, `0x${"00".repeat(32)}`, 1_800_000_000n, "0x0000000000000000000000000000000000000001"],
+      n,
+      tx,
+    );
   }
 
   it("routes a grant to its grantor and grantee only", function () {

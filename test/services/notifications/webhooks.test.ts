@@ -32,7 +32,13 @@ describe("notifications (webhooks)", function () {
   let node: TestNode;
   let previousEnv: string | undefined;
   const json = (t: string) => ({ "content-type": "application/json", ...bearer(t) });
-  const at = (path: string) => received.filter((r) => r.path === path).map((r) => ({ ...r, json: JSON.parse(r.body) as { topic: string; type: string; at: string; data: Record<string, unknown> } }));
+  const at = (path: string) =>
+    received
+      .filter((r) => r.path === path)
+      .map((r) => ({
+        ...r,
+        json: JSON.parse(r.body) as { topic: string; type: string; at: string; data: Record<string, unknown> },
+      }));
   const settle = async () => {
     await node.synced();
     await deliveryJobFor(node.db).runOnce();
@@ -42,7 +48,12 @@ describe("notifications (webhooks)", function () {
 
   async function subscribe(key: string, topics: string[]) {
     secrets[key] = crypto.randomBytes(24).toString("hex");
-    const res = await post(node, "/api/v1/subscriptions", { url: `${base}/${key}`, topics, secret: secrets[key] }, json(tokens[key]));
+    const res = await post(
+      node,
+      "/api/v1/subscriptions",
+      { url: `${base}/${key}`, topics, secret: secrets[key] },
+      json(tokens[key]),
+    );
     expect(res.status, res.text).to.equal(201);
     ids[key] = res.body.id;
     return res;
@@ -82,7 +93,9 @@ describe("notifications (webhooks)", function () {
   it("shows a subscription without its secret, and lists only the organisation's own", async function () {
     const mine = await get(node, "/api/v1/subscriptions", bearer(tokens.producer));
     expect(mine.status, mine.text).to.equal(200);
-    expect(mine.body.items.map((s: { id: string }) => s.id)).to.include(ids.producer).and.not.include(ids.certifier);
+    expect(mine.body.items.map((s: { id: string }) => s.id))
+      .to.include(ids.producer)
+      .and.not.include(ids.certifier);
     expect(mine.text).to.not.include(secrets.producer);
     const one = await get(node, `/api/v1/subscriptions/${ids.producer}`, bearer(tokens.producer));
     expect(one.body).to.include({ id: ids.producer, orgId: String(orgOf("producer")), url: `${base}/producer` });
@@ -116,13 +129,20 @@ describe("notifications (webhooks)", function () {
     const registry = node.contracts.sharing.connect(wallet("producer", node));
     // Revoked within this test: no lasting grant on the shared node.
     const scope = scopeToChain({ kind: "gtin", value: DEMO_GOODS.rawMilk });
-    const receipt = await (await registry.grant(orgOf("retailer"), 1, scope.kind, scope.value, Math.floor(Date.now() / 1000) + 3_600)).wait();
-    const grantId = (receipt!.logs.map((l) => registry.interface.parseLog(l)).find((l) => l?.name === "GrantIssued")!.args.grantId as bigint).toString();
+    const receipt = await (
+      await registry.grant(orgOf("retailer"), 1, scope.kind, scope.value, Math.floor(Date.now() / 1000) + 3_600)
+    ).wait();
+    const grantId = (
+      receipt!.logs.map((l) => registry.interface.parseLog(l)).find((l) => l?.name === "GrantIssued")!.args.grantId as bigint
+    ).toString();
     await send(registry.revoke(grantId));
     await settle();
     for (const key of ["producer", "retailer"]) {
       const got = at(`/${key}`).filter((r) => r.json.topic === "grant" && r.json.data.grantId === grantId);
-      expect(got.map((r) => r.json.type), key).to.deep.equal(["grant_issued", "grant_revoked"]);
+      expect(
+        got.map((r) => r.json.type),
+        key,
+      ).to.deep.equal(["grant_issued", "grant_revoked"]);
       expect(got[0].json.data).to.include({ grantorOrgId: String(orgOf("producer")), granteeOrgId: String(orgOf("retailer")) });
       expect(verifySignature(secrets[key], got[1].body, got[1].headers["x-lotline-signature"] as string), key).to.equal(true);
     }
@@ -133,7 +153,9 @@ describe("notifications (webhooks)", function () {
     const provenance = (key: string) => node.contracts.provenance.connect(wallet(key, node));
     const lot = `NTF-${R}`;
     const gtin = BigInt(DEMO_GOODS.rawMilk);
-    await send(provenance("producer").registerLots([{ gtin, lot, quantity: 5_000n, gln: "", metadataHash: `0x${"00".repeat(32)}` }]));
+    await send(
+      provenance("producer").registerLots([{ gtin, lot, quantity: 5_000n, gln: "", metadataHash: `0x${"00".repeat(32)}` }]),
+    );
     const batchId = (await node.contracts.provenance.lotId(gtin, lot)).toLowerCase();
     await send(provenance("producer").offer(batchId, 5_000n, orgOf("processor"), HANDOVER_KINDS.both));
     await settle();
@@ -166,37 +188,97 @@ describe("notifications (webhooks)", function () {
     expect(log.body.items.length).to.be.at.least(4);
     expect(log.body.items[0]).to.include({ status: "delivered", attempts: 1, lastStatus: 204, lastError: null });
     expect(log.text).to.not.include(secrets.processor);
-    expectProblem(await get(node, `/api/v1/subscriptions/${ids.processor}/deliveries`, bearer(tokens.certifier)), 404, "subscription_not_found");
-    expectProblem(await get(node, `/api/v1/subscriptions/${ids.processor}`, bearer(tokens.certifier)), 404, "subscription_not_found");
-    const del = await fetch(`${node.url}/api/v1/subscriptions/${ids.processor}`, { method: "DELETE", headers: bearer(tokens.certifier) });
+    expectProblem(
+      await get(node, `/api/v1/subscriptions/${ids.processor}/deliveries`, bearer(tokens.certifier)),
+      404,
+      "subscription_not_found",
+    );
+    expectProblem(
+      await get(node, `/api/v1/subscriptions/${ids.processor}`, bearer(tokens.certifier)),
+      404,
+      "subscription_not_found",
+    );
+    const del = await fetch(`${node.url}/api/v1/subscriptions/${ids.processor}`, {
+      method: "DELETE",
+      headers: bearer(tokens.certifier),
+    });
     expect(del.status).to.equal(404);
     expectProblem(await get(node, `/api/v1/subscriptions/${ids.processor}/deliveries`, { authorization: "" }), 401);
   });
 
   it("attack: a member cannot subscribe to another's notifications: a subscription always takes the subscriber's own organisation", async function () {
     // There is no field to name another organisation: the request is refused, not silently narrowed.
-    const res = await post(node, "/api/v1/subscriptions", { url: `${base}/spy`, topics: ["offer"], secret: "x".repeat(32), orgId: String(orgOf("processor")) }, json(tokens.certifier));
+    const res = await post(
+      node,
+      "/api/v1/subscriptions",
+      { url: `${base}/spy`, topics: ["offer"], secret: "x".repeat(32), orgId: String(orgOf("processor")) },
+      json(tokens.certifier),
+    );
     expectProblem(res, 400);
-    const mine = await post(node, "/api/v1/subscriptions", { url: `${base}/spy`, topics: ["offer"], secret: "x".repeat(32) }, json(tokens.certifier));
+    const mine = await post(
+      node,
+      "/api/v1/subscriptions",
+      { url: `${base}/spy`, topics: ["offer"], secret: "x".repeat(32) },
+      json(tokens.certifier),
+    );
     expect(mine.body.orgId).to.equal(String(orgOf("certifier")));
-    expect((await fetch(`${node.url}/api/v1/subscriptions/${mine.body.id}`, { method: "DELETE", headers: bearer(tokens.certifier) })).status).to.equal(200);
+    expect(
+      (await fetch(`${node.url}/api/v1/subscriptions/${mine.body.id}`, { method: "DELETE", headers: bearer(tokens.certifier) }))
+        .status,
+    ).to.equal(200);
   });
 
   it("refuses a private url unless LOTLINE_WEBHOOK_ALLOW_PRIVATE=1, an unknown topic and a short secret", async function () {
     delete process.env.LOTLINE_WEBHOOK_ALLOW_PRIVATE;
     try {
-      expectProblem(await post(node, "/api/v1/subscriptions", { url: `${base}/x`, topics: ["recall"], secret: "s".repeat(32) }, json(tokens.producer)), 400, "invalid_destination");
+      expectProblem(
+        await post(
+          node,
+          "/api/v1/subscriptions",
+          { url: `${base}/x`, topics: ["recall"], secret: "s".repeat(32) },
+          json(tokens.producer),
+        ),
+        400,
+        "invalid_destination",
+      );
     } finally {
       process.env.LOTLINE_WEBHOOK_ALLOW_PRIVATE = "1";
     }
-    expectProblem(await post(node, "/api/v1/subscriptions", { url: `${base}/x`, topics: ["gossip"], secret: "s".repeat(32) }, json(tokens.producer)), 400);
-    expectProblem(await post(node, "/api/v1/subscriptions", { url: `${base}/x`, topics: ["recall"], secret: "short" }, json(tokens.producer)), 400);
-    expectProblem(await post(node, "/api/v1/subscriptions", { url: "file:///etc/passwd", topics: ["recall"], secret: "s".repeat(32) }, json(tokens.producer)), 400, "invalid_destination");
+    expectProblem(
+      await post(
+        node,
+        "/api/v1/subscriptions",
+        { url: `${base}/x`, topics: ["gossip"], secret: "s".repeat(32) },
+        json(tokens.producer),
+      ),
+      400,
+    );
+    expectProblem(
+      await post(node, "/api/v1/subscriptions", { url: `${base}/x`, topics: ["recall"], secret: "short" }, json(tokens.producer)),
+      400,
+    );
+    expectProblem(
+      await post(
+        node,
+        "/api/v1/subscriptions",
+        { url: "file:///etc/passwd", topics: ["recall"], secret: "s".repeat(32) },
+        json(tokens.producer),
+      ),
+      400,
+      "invalid_destination",
+    );
   });
 
   it("ends a subscription: nothing more is sent to it", async function () {
-    const res = await fetch(`${node.url}/api/v1/subscriptions/${ids.retailer}`, { method: "DELETE", headers: bearer(tokens.retailer) });
+    const res = await fetch(`${node.url}/api/v1/subscriptions/${ids.retailer}`, {
+      method: "DELETE",
+      headers: bearer(tokens.retailer),
+    });
     expect(res.status).to.equal(200);
-    expectProblem(await get(node, `/api/v1/subscriptions/${ids.retailer}`, bearer(tokens.retailer)), 404, "subscription_not_found");
+    expectProblem(
+      await get(node, `/api/v1/subscriptions/${ids.retailer}`, bearer(tokens.retailer)),
+      404,
+      "subscription_not_found",
+    );
   });
 });
