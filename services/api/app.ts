@@ -21,6 +21,7 @@ import { epcisRoutes } from "./routes/epcis";
 import { scoreRoutes } from "./routes/scores";
 import { sharingRoutes } from "./routes/sharing";
 import { federationRoutes } from "./routes/federation";
+import { notificationRoutes } from "./routes/notifications";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds">>;
@@ -92,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(scoreRoutes, routeDeps);
   await app.register(sharingRoutes, routeDeps);
   await app.register(federationRoutes, routeDeps);
+  await app.register(notificationRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

@@ -14,6 +14,7 @@ import { registerOrderCommands } from "./order-cmd";
 import { registerEpcisCommands } from "./epcis-cmd";
 import { registerModelCommands } from "./model-cmd";
 import { registerGrantCommands } from "./grant-cmd";
+import { registerSubscribeCommands } from "./subscribe-cmd";
 import { readAsEnvironmentReader } from "./session";
 import { registerExportCommands } from "./export-cmd";
 
@@ -141,6 +142,7 @@ registerOrderCommands(program, print);
 registerEpcisCommands(program, print);
 registerModelCommands(program, print);
 registerGrantCommands(program, print);
+registerSubscribeCommands(program, print);
 registerExportCommands(program, print, json);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -7,9 +7,16 @@ import { identityHandlers } from "./handlers/identity";
 import { provenanceHandlers } from "./handlers/provenance";
 import { settlementHandlers } from "./handlers/settlement";
 import { sharingHandlers } from "./handlers/sharing";
+import { composeHandlers, notificationHandlers } from "../notifications/handlers";
 
-/** Every handler Lotline indexes with. Later issues add their maps here. */
-export const LOTLINE_HANDLERS = { ...identityHandlers, ...provenanceHandlers, ...settlementHandlers, ...sharingHandlers };
+/**
+ * Every handler Lotline indexes with. Later issues add their maps here. The notification handlers
+ * come last: they read the state the domain handlers of the same event left.
+ */
+export const LOTLINE_HANDLERS = composeHandlers(
+  { ...identityHandlers, ...provenanceHandlers, ...settlementHandlers, ...sharingHandlers },
+  notificationHandlers,
+);
 
 /** The indexer for a Lotline deployment, configured from the environment. */
 export function createLotlineIndexer(

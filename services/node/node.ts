@@ -38,6 +38,7 @@ import { createOrderFreezer } from "../provenance/freezer";
 import { createSettlementStore } from "../store/settlement";
 import { createJobLoop } from "./jobs";
 import { captureJobFor } from "../epcis/capture";
+import { deliveryJobFor } from "../delivery/job";
 import { createMappingJob } from "../epcis/mapping/job";
 import { scoringFor } from "../scoring/service";
 
@@ -174,6 +175,8 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
         }),
         // Before anchoring, so the events a round stores are anchored in the same round.
         captureJobFor(db, { log: jobLog }),
+        // EPCIS subscription reports and members' notifications, through the one webhook outbox (ADR 0018).
+        deliveryJobFor(db, { log: jobLog }),
         // Maps stored EPCIS events onto provenance with the integration key, in event order (README: EPCIS → provenance).
         createMappingJob({
           db,

@@ -833,6 +833,79 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 26,
+    name: "one webhook outbox for EPCIS subscriptions and Lotline notifications",
+    sql: `
+      -- Every delivery to a webhook, its attempts and outcome (the delivery log), whatever queued it:
+      -- channel epcis (reports of EPCIS query subscriptions) or lotline (notifications). The secret that
+      -- signs a delivery stays in its subscription. from_chain: a notification derived from a chain
+      -- event, sent only while the event is indexed (a rolled-back one is cancelled, ADR 0018).
+      CREATE TABLE webhook_deliveries (
+        delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL CHECK (channel IN ('epcis', 'lotline')),
+        subscription_id TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        body TEXT NOT NULL,
+        event_count INTEGER,
+        topic TEXT,
+        type TEXT,
+        notification_key TEXT,
+        from_chain INTEGER NOT NULL DEFAULT 0 CHECK (from_chain IN (0, 1)),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
+        attempts INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+      );
+      INSERT INTO webhook_deliveries (delivery_id, channel, subscription_id, dest, body, event_count, status, attempts, next_attempt_at, last_status, last_error, created_at, delivered_at)
+        SELECT d.delivery_id, 'epcis', d.subscription_id, COALESCE(s.dest, ''), d.body, d.event_count, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.delivered_at
+        FROM epcis_deliveries d LEFT JOIN epcis_subscriptions s ON s.subscription_id = d.subscription_id;
+      DROP TABLE epcis_deliveries;
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, delivery_id) WHERE status = 'pending';
+      CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (channel, subscription_id, delivery_id);
+      CREATE INDEX webhook_deliveries_cancelled ON webhook_deliveries (notification_key) WHERE status = 'cancelled';
+    `,
+  },
+  {
+    id: 27,
+    name: "Lotline notifications: subscriptions and what concerns each member",
+    sql: `
+      -- A member's webhook for its notifications (topics: JSON array of recall, offer, order, grant,
+      -- capture). secret keys the X-Lotline-Signature HMAC: never served back, never logged.
+      CREATE TABLE notification_subscriptions (
+        subscription_id TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        topics TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX notification_subscriptions_org ON notification_subscriptions (org_id, created_at);
+      -- Derived: what an indexed chain event means to a member (journalled, so a reorganisation takes
+      -- it back with its event). notification_key: sha256 of topic, type, member, transaction and
+      -- content, the same when a rolled-back transaction is indexed again.
+      CREATE TABLE notifications (
+        notification_key TEXT PRIMARY KEY,
+        org_id INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        block_number INTEGER NOT NULL
+      );
+      CREATE INDEX notifications_block ON notifications (block_number);
+      -- Operational: notifications already handed to the subscriptions of their moment (each once,
+      -- across rollbacks and rebuilds of the index), and the capture jobs already announced.
+      CREATE TABLE notifications_fanned (
+        notification_key TEXT PRIMARY KEY,
+        fanned_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
@@ -868,4 +941,5 @@ export const DERIVED_TABLES = [
   "recall_edges",
   "batch_claims",
   "claim_definitions",
+  "notifications",
 ] as const;

@@ -46,13 +46,9 @@ import {
   endSubscriptions,
   insertSubscription,
   nextRun,
-  subscriptionJobFor,
   subscriptionView,
   type SubscriptionRow,
 } from "../../epcis/subscriptions";
-
-/** How often the subscription job reports and delivers. */
-const SUBSCRIPTION_TICK_MS = 1_000;
 
 /**
  * The GS1 EPCIS 2.0 REST binding under /epcis: the capture interface (POST /epcis/capture answers
@@ -1223,17 +1219,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
 
   // ---------------------------------------------------------------- subscriptions (webhooks)
 
-  const subscriptionJob = subscriptionJobFor(db, { log: app.log });
-  let subscriptionTimer: NodeJS.Timeout | null = null;
-  app.addHook("onReady", async () => {
-    subscriptionTimer = setInterval(() => {
-      subscriptionJob.runOnce().catch((err: Error) => app.log.warn({ err: err.message }, "EPCIS subscription job failed; retried next tick"));
-    }, SUBSCRIPTION_TICK_MS);
-    subscriptionTimer.unref();
-  });
-  app.addHook("onClose", async () => {
-    if (subscriptionTimer) clearInterval(subscriptionTimer);
-  });
+  // Reports are queued and delivered by the node's delivery job (services/delivery, one outbox for every webhook).
 
   const ScheduleField = Type.String({ maxLength: 200, description: "numbers and [a-b] ranges, comma-separated" });
   const SubscriptionRequest = Type.Object(
@@ -1272,7 +1258,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     deliveries: Type.Array(
       Type.Object({
         deliveryId: Type.Integer(),
-        status: Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("failed")]),
+        status: Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("failed"), Type.Literal("cancelled")]),
         attempts: Type.Integer(),
         events: Type.Integer(),
         lastStatus: Type.Union([Type.Integer(), Type.Null()]),

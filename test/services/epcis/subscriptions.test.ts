@@ -4,14 +4,8 @@ import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import type { TestNode } from "../../helpers/node";
 import { documentEvents, eventHashId } from "../../../services/epcis/hash";
-import {
-  checkDestination,
-  createSubscriptionJob,
-  isPrivateAddress,
-  nextRun,
-  signatureOf,
-  subscriptionJobFor,
-} from "../../../services/epcis/subscriptions";
+import { checkDestination, isPrivateAddress, nextRun, signatureOf } from "../../../services/epcis/subscriptions";
+import { createDeliveryJob as createSubscriptionJob, deliveryJobFor as subscriptionJobFor } from "../../../services/delivery/job";
 import { bearer, expectProblem, getAnonymous as get, post, sharedNode } from "../api/helpers";
 import { agentToken, captureAndWait, epcisDocument } from "./helpers";
 
@@ -79,7 +73,7 @@ describe("EPCIS subscriptions (webhooks)", function () {
     let previousEnv: string | undefined;
     const job = () => subscriptionJobFor(node.db);
     const settle = async () => {
-      // A run already under way (the API's timer) may predate the last capture: run again after it.
+      // A run already under way (the node's job loop) may predate the last capture: run again after it.
       await job().runOnce();
       await job().runOnce();
     };
@@ -158,7 +152,7 @@ describe("EPCIS subscriptions (webhooks)", function () {
       await settle();
       const path = `/epcis/queries/ship-${R}/subscriptions/${res.body.subscriptionID}`;
       const first = (await get(node, path, bearer(token))).body.deliveries[0];
-      // The API's own timer may already have retried after the 1 s backoff; if not, the log shows the failure.
+      // The node's job loop may already have retried after the 1 s backoff; if not, the log shows the failure.
       if (first.status === "pending") {
         expect(first).to.include({ attempts: 1, lastStatus: 500, lastError: "the destination answered HTTP 500" });
         expect(first.nextAttemptAt).to.be.a("string");
