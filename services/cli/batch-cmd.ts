@@ -291,6 +291,16 @@ export function registerBatchCommands(program: Command, print: Print): void {
       print(history, () => `${b.gtin}/${b.lot}  ${b.id}\n${renderHistory(history, b.unit, org)}`);
     });
 
+  batch
+    .command("footprint")
+    .description("a batch's cradle-to-gate footprint through its lineage: per-unit CO2e, each stage with where its records came from, the gaps")
+    .argument("<ref>", "batch id (0x…) or the GS1 Digital Link of a lot")
+    .action(async (ref: string) => {
+      const fp = await apiGet<FootprintJson>(`${batchRef(ref)}/footprint`);
+      const org = await orgNames();
+      print(fp, () => renderFootprint(fp, org));
+    });
+
   program
     .command("trace")
     .description("lineage of a batch as a tree: what it was made from (default) or what was made from it")
@@ -305,4 +315,26 @@ export function registerBatchCommands(program: Command, print: Print): void {
       const org = await orgNames();
       print(trace, () => renderTrace(trace, direction, org));
     });
+}
+
+interface FootprintJson {
+  gtin: string;
+  lot: string;
+  unit: string;
+  co2ePerUnitKg: number | null;
+  knownCo2ePerUnitKg: number;
+  complete: boolean;
+  stages: { lot: string | null; orgId: string | null; ownCo2ePerUnitKg: number; share: number | null; origin: { servedBy: string | null; verified: boolean } | null }[];
+  gaps: { batchId: string; orgId: string | null; reason: string; detail: string }[];
+}
+
+function renderFootprint(fp: FootprintJson, org: (id: string | null) => string): string {
+  const perUnit = fp.co2ePerUnitKg === null ? `unknown (known part ${fp.knownCo2ePerUnitKg.toFixed(4)} kg CO2e/${fp.unit}, a lower bound)` : `${fp.co2ePerUnitKg.toFixed(4)} kg CO2e/${fp.unit}`;
+  const lines = [`${fp.gtin}/${fp.lot}  ${perUnit}`];
+  for (const s of fp.stages) {
+    const from = s.origin ? `  from ${s.origin.servedBy ?? "this node"}${s.origin.verified ? ", verified" : ", NOT verified"}` : "";
+    lines.push(`  stage ${s.lot ?? "?"} (${org(s.orgId)})  ${s.share === null ? "" : `${(s.share * 100).toFixed(1)} %`}${from}`);
+  }
+  for (const g of fp.gaps) lines.push(`  gap   ${g.reason} (${org(g.orgId)}): ${g.detail}`);
+  return lines.join("\n");
 }

@@ -15,6 +15,7 @@ import { emissionFactorsFromEnv } from "../../../services/analytics/factors";
 import { signNodeRequest } from "../../../services/federation/node-auth";
 import type { RunningNode } from "../../../services/node/node";
 import { freePort } from "../../helpers/ports";
+import { lotline } from "../cli/run";
 
 // JSON answers, read field by field in the assertions.
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -124,6 +125,15 @@ describe("federation: three member nodes on one chain", function () {
     expect(body.stages.map((s: { lot: string }) => s.lot)).to.deep.equal(["BTR-2611"]);
     const gaps = body.gaps.map((g: { orgId: string; reason: string }) => `${g.orgId}:${g.reason}`);
     expect(gaps).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
+  });
+
+  it("lotline batch footprint prints each stage with the node it came from, and the gaps", async () => {
+    const run = await lotline(["batch", "footprint", butter], { LOTLINE_API_URL: retail.url, LOTLINE_DEV_ACCOUNT: String(account("retailer")) });
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/kg CO2e\/KGM, a lower bound/);
+    expect(run.stdout).to.include(`stage BTR-2611 (org 3 (Lyon Fromagerie SA))`);
+    expect(run.stdout).to.include(`from ${cheese.url}, verified`);
+    expect(run.stdout).to.match(/gap {3}not_shared \(org 1 /);
   });
 
   it("refuses a node request replayed, aimed at another node, expired or signed by a key that is not an integration key", async () => {
