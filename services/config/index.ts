@@ -49,6 +49,8 @@ export interface Config {
    * (every organisation on the embedded demo chain, whose one node serves the whole demo).
    */
   serveOrgs: number[] | null;
+  /** Seconds between queuings of the audit log's head for anchoring, when it moved (0: never). */
+  auditAnchorSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemo: (env.LOTLINE_DEMO ?? "1") !== "0",
     headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
     serveOrgs: servedOrgs(env),
+    auditAnchorSeconds: integer(env, "LOTLINE_AUDIT_ANCHOR_SECONDS", 300, 0, 86_400),
   };
 }
 
