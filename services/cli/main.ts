@@ -16,6 +16,7 @@ import { registerModelCommands } from "./model-cmd";
 import { registerGrantCommands } from "./grant-cmd";
 import { readAsEnvironmentReader } from "./session";
 import { registerExportCommands } from "./export-cmd";
+import { registerOpsCommands } from "./ops-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -142,6 +143,7 @@ registerEpcisCommands(program, print);
 registerModelCommands(program, print);
 registerGrantCommands(program, print);
 registerExportCommands(program, print, json);
+registerOpsCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
