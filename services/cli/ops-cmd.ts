@@ -136,6 +136,9 @@ export function registerOpsCommands(program: Command, print: Print): void {
       const rpc = createRpcClient(config.rpcUrl!);
       await checkSameChain(rpc, deployment);
       if (!fs.existsSync(path.resolve(file))) failLine(`no backup file ${path.resolve(file)}`);
+      if (fs.existsSync(config.dataDir) && fs.readdirSync(config.dataDir).length > 0) {
+        failLine(`the data dir ${config.dataDir} is not empty: restore into a new, empty directory (LOTLINE_DATA_DIR) so nothing is overwritten`);
+      }
       const indexed = backupDeployment(file);
       const expected = `${deployment.genesisHash}:${deployment.contracts.registry}`;
       if (indexed !== null && indexed.toLowerCase() !== expected.toLowerCase()) {

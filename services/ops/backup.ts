@@ -186,7 +186,8 @@ export async function verifyRestored(db: Db, anchorOf: AnchorLookup): Promise<Re
     root: string | null;
   }[];
   const report: RestoreReport = { records: rows.length, verified: 0, pending: 0, requeued: [], failed: [], audit: verifyAuditLog(db) };
-  const batches = new Map<string, { leaves: string[]; org: number | null; rootHolds: boolean } | null>();
+  // One tree per Merkle batch (up to 1,000 leaves each), built once rather than per record.
+  const batches = new Map<string, { leaves: string[]; org: number | null; rootHolds: boolean; tree: ReturnType<typeof merkleTree>; index: Map<string, number> } | null>();
   const onChain = new Map<string, boolean>();
   const requeue = prepared(db, `UPDATE anchor_outbox SET root = NULL, submitted_tx = NULL, submitted_at = NULL WHERE record_id = ?`);
   for (const row of rows) {
@@ -208,15 +209,16 @@ export async function verifyRestored(db: Db, anchorOf: AnchorLookup): Promise<Re
       if (!b) batches.set(row.root, null);
       else {
         const leaves = JSON.parse(b.leaves) as string[];
-        batches.set(row.root, { leaves, org: b.org_id, rootHolds: merkleTree(leaves).root === row.root });
+        const tree = merkleTree(leaves);
+        batches.set(row.root, { leaves, org: b.org_id, rootHolds: tree.root === row.root, tree, index: new Map(leaves.map((l, i) => [l, i])) });
       }
     }
     const batch = batches.get(row.root);
-    if (!batch || !batch.rootHolds || !batch.leaves.includes(row.leaf)) {
+    if (!batch || !batch.rootHolds || !batch.index.has(row.leaf)) {
       report.failed.push({ recordId: row.record_id, reason: `its Merkle batch ${row.root} is missing or does not recompute to its root` });
       continue;
     }
-    const proof = merkleTree(batch.leaves).getProof(batch.leaves.indexOf(row.leaf));
+    const proof = batch.tree.getProof(batch.index.get(row.leaf)!);
     if (!StandardMerkleTree.verify(row.root, [...LEAF_ENCODING], [row.leaf], proof)) {
       report.failed.push({ recordId: row.record_id, reason: `its proof does not lead to ${row.root}` });
       continue;
