@@ -14,6 +14,8 @@ import { RECALL_ACK_TYPES } from "../recalls/acknowledgements";
 import { checkSameChain, readDeploymentFile } from "../chain/deployment-record";
 import { connectLotline } from "../chain/deploy";
 import { createRpcClient } from "../chain/rpc";
+import { besuAllowlists, permissionsToml, type BesuMembersFile, type RegistryMember } from "../chain/besu";
+import { createIdentityStore } from "../store/identity";
 
 interface AckStatusJson {
   batchId: string;
@@ -168,6 +170,39 @@ export function registerOpsCommands(program: Command, print: Print): void {
       }
     });
 
+  program
+    .command("besu-allowlist")
+    .description("print Besu's permissions_config.toml (node and account allowlists) from the registry as the data dir's index has it")
+    .requiredOption("--members <file>", "deploy/besu/members.json: each organisation's enode URLs and extra accounts (relayer keys)")
+    .option("--out <file>", "write the file (atomically) instead of printing it")
+    .action((opts: { members: string; out?: string }) => {
+      let members: BesuMembersFile;
+      try {
+        members = JSON.parse(fs.readFileSync(path.resolve(opts.members), "utf8")) as BesuMembersFile;
+      } catch (err) {
+        throw new CliError(`cannot read --members ${path.resolve(opts.members)}: ${(err as Error).message}`);
+      }
+      if (!members || typeof members.members !== "object") throw new CliError(`--members ${opts.members} must hold {"members": {"<orgId>": {"enodes": [...], "accounts": [...]}}}`);
+      const file = path.join(loadConfig().dataDir, DB_FILE);
+      if (!fs.existsSync(file)) failLine(`no Lotline database at ${file}: run it beside an indexing node (LOTLINE_DATA_DIR)`);
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      let lists: { nodes: string[]; accounts: string[] };
+      try {
+        lists = besuAllowlists(registryMembers(db), members);
+      } catch (err) {
+        throw new CliError(`--members: ${(err as Error).message}`);
+      } finally {
+        db.close();
+      }
+      const toml = permissionsToml(lists);
+      if (opts.out) {
+        const tmp = `${path.resolve(opts.out)}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, toml);
+        fs.renameSync(tmp, path.resolve(opts.out));
+      }
+      print(lists, () => (opts.out ? `wrote ${opts.out}: ${lists.nodes.length} nodes, ${lists.accounts.length} accounts` : toml.trimEnd()));
+    });
+
   const audit = program.command("audit").description("the node's append-only, hash-chained audit log");
   audit
     .command("verify")
@@ -191,6 +226,18 @@ export function registerOpsCommands(program: Command, print: Print): void {
         db.close();
       }
     });
+}
+
+/** Organisations and their unexpired agents as the index has them (ConsortiumRegistry events). */
+export function registryMembers(db: Database.Database): RegistryMember[] {
+  const identity = createIdentityStore(db);
+  const orgs = db.prepare(`SELECT org_id, status FROM organisations ORDER BY org_id`).all() as { org_id: number; status: string }[];
+  const agents = db.prepare(`SELECT address FROM agents WHERE org_id = ? ORDER BY address`);
+  return orgs.map((o) => ({
+    orgId: String(o.org_id),
+    status: o.status === "active" ? "active" : "suspended",
+    agents: (agents.all(o.org_id) as { address: string }[]).map((a) => a.address).filter((a) => identity.getAgent(a)?.status === "active"),
+  }));
 }
 
 /** The deployment key the backup's index was made for (meta 'deployment'), null when none. */
