@@ -22,9 +22,12 @@ import { scoreRoutes } from "./routes/scores";
 import { sharingRoutes } from "./routes/sharing";
 import { federationRoutes } from "./routes/federation";
 import { notificationRoutes } from "./routes/notifications";
+import { recallRoutes } from "./routes/recalls";
+import { auditRoutes } from "./routes/audit";
+import { installAudit } from "../audit/plugin";
 
 export interface AppDeps {
-  config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds">>;
+  config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds" | "auditAnchorSeconds" | "relayerKey" | "integrationKey">>;
   /** The URL clients reach this service at (known once it listens). */
   publicUrl: () => string;
   db: Db;
@@ -80,6 +83,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  // Before the routes, so that every write of every route is audited (services/audit).
+  installAudit(app, {
+    db: deps.db,
+    identity,
+    state: deps.state,
+    peekAddress: auth.peekAddress,
+    anchorEverySeconds: deps.config.auditAnchorSeconds ?? 0,
+    nodeKeys: { relayer: deps.config.relayerKey, integration: deps.config.integrationKey },
+  });
   const routeDeps = { ...deps, identity, auth };
   await app.register(healthRoutes, routeDeps);
   await app.register(authRoutes, routeDeps);
@@ -94,6 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(sharingRoutes, routeDeps);
   await app.register(federationRoutes, routeDeps);
   await app.register(notificationRoutes, routeDeps);
+  await app.register(recallRoutes, routeDeps);
+  await app.register(auditRoutes, routeDeps);
   return app;
 }
 export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };

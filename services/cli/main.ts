@@ -17,6 +17,7 @@ import { registerGrantCommands } from "./grant-cmd";
 import { registerSubscribeCommands } from "./subscribe-cmd";
 import { readAsEnvironmentReader } from "./session";
 import { registerExportCommands } from "./export-cmd";
+import { registerOpsCommands } from "./ops-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -144,6 +145,7 @@ registerModelCommands(program, print);
 registerGrantCommands(program, print);
 registerSubscribeCommands(program, print);
 registerExportCommands(program, print, json);
+registerOpsCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

@@ -54,6 +54,8 @@ export interface Config {
    * (every organisation on the embedded demo chain, whose one node serves the whole demo).
    */
   serveOrgs: number[] | null;
+  /** Seconds between queuings of the audit log's head for anchoring, when it moved (0: never). */
+  auditAnchorSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoNodes: demoNodes(env),
     headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
     serveOrgs: servedOrgs(env),
+    auditAnchorSeconds: integer(env, "LOTLINE_AUDIT_ANCHOR_SECONDS", 300, 0, 86_400),
   };
 }
 

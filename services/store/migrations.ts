@@ -906,6 +906,62 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 28,
+    name: "recall acknowledgements",
+    sql: `
+      -- A custodian's acknowledgement of a recall notice (the direct recall of batch_id made in
+      -- recall_tx), signed by one of its agents as EIP-712 typed data (services/recalls/acknowledgements.ts).
+      -- Primary data: stored and queued for anchoring in one transaction. One per organisation and
+      -- notice; a nonce is used once across all notices.
+      CREATE TABLE recall_acknowledgements (
+        batch_id TEXT NOT NULL,
+        recall_tx TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        agent TEXT NOT NULL,
+        nonce TEXT NOT NULL UNIQUE,
+        deadline INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        acknowledged_at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, recall_tx, org_id)
+      );
+    `,
+  },
+  {
+    id: 29,
+    name: "audit log",
+    sql: `
+      -- Append-only, hash-chained log of every write through the API and every change of the node's
+      -- keys (services/audit/log.ts): entry_hash = sha256 over prev_hash and the entry's fields. Request
+      -- bodies are never stored, only their hash. Triggers refuse updates and deletes; an edit made
+      -- around them breaks the chain, and the anchored heads (audit_heads) pin it on-chain.
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        agent TEXT,
+        org_id INTEGER,
+        action TEXT NOT NULL,
+        target TEXT,
+        status INTEGER NOT NULL,
+        request_hash TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        entry_hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_org ON audit_log (org_id, seq);
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      -- Heads of the log queued for anchoring (anchor_outbox record audit:head:<seq>, leaf = the head).
+      CREATE TABLE audit_heads (
+        seq INTEGER PRIMARY KEY,
+        head TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        queued_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
