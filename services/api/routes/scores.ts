@@ -1,3 +1,4 @@
+import { traceLineage } from "../../provenance/trace";
 import { createSharingStore } from "../../store/sharing";
 import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf } from "../access";
 import { runBatchIds, type ProductionRunRecord } from "../../analytics/record";
@@ -124,6 +125,10 @@ const RunFields = {
 };
 const RunScore = Type.Object({ ...RunFields, ...QualityFields });
 const UpstreamRunScore = Type.Object({
+  origin: Type.Object(
+    { orgId: Type.String(), servedBy: Type.String({ description: "the node that served the run (this node's URL for its own)" }), verified: Type.Boolean() },
+    { description: "where the run came from: federation replicas keep their owner and holder" },
+  ),
   lotId: Hex32,
   lot: Type.String(),
   gtin: Type.String(),
@@ -252,11 +257,11 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 /** Supplier-score components computed from the supplier's production-run records (off-chain). */
 const RUN_COMPONENTS = new Set<string>(["predictedQualityFailures", "observedQualityFailures"]);
 
-export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth }) => {
+export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state, publicUrl }) => {
   const sharing = createSharingStore(db);
   const provenance = createProvenanceStore(db);
   const scoring = scoringFor(db);
-  const batches = createBatchScorer(db, scoring);
+  const batches = createBatchScorer(db, scoring, { here: publicUrl });
 
   /** Runs `fn`, answering 503 while the model is not loaded. */
   function withModel<T>(fn: () => T): T {
@@ -471,6 +476,11 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     async (request) => {
       const reader = requireMember(request, auth);
       const batch = requireBatch(request.params.ref);
+      // Upstream runs held by other members' nodes are fetched first (federation), as the reader's organisation.
+      if (state.federation) {
+        const lineage = traceLineage(batch.id, ["upstream"], 64, provenance.neighbours);
+        await state.federation.ensureRuns(lineage.nodes.map((n) => n.id), reader.orgId);
+      }
       return withModel(() => batches.score(batch, visibilityOf(sharing, reader)));
     },
   );

@@ -47,6 +47,8 @@ export type RunScore = {
   startTime: string;
   endTime: string;
   scoredAt: string;
+  /** Where the run came from (federation): its owner, the node that served it, whether its proof held. */
+  origin: { orgId: string; servedBy: string; verified: boolean };
 } & QualityOutput;
 
 export interface Anomaly {
@@ -207,7 +209,8 @@ function storageRangeOf(store: ReturnType<typeof createProvenanceStore>, gtin: s
     : null;
 }
 
-export function createBatchScorer(db: Db, service: ScoringService) {
+export function createBatchScorer(db: Db, service: ScoringService, options: { here?: () => string } = {}) {
+  const here = options.here ?? (() => "this node");
   const store = createProvenanceStore(db);
   // What the current score() call may use (its reader's visibility) and what it had to leave out.
   let visible: RecordVisibility = SEE_EVERYTHING;
@@ -220,9 +223,9 @@ export function createBatchScorer(db: Db, service: ScoringService) {
     if (!runsAvailable()) return [];
     const rows = prepared(
       db,
-      `SELECT r.run_id, r.record FROM production_run_batches b JOIN production_runs r ON r.run_id = b.run_id
+      `SELECT r.run_id, r.record, r.served_by, r.verified_at FROM production_run_batches b JOIN production_runs r ON r.run_id = b.run_id
        WHERE b.batch_id = ? AND b.role = 'output' AND r.superseded_by IS NULL ORDER BY r.start_ms, r.seq`,
-    ).all(lotId) as { run_id: string; record: string }[];
+    ).all(lotId) as { run_id: string; record: string; served_by: string | null; verified_at: string | null }[];
     const out: RunScore[] = [];
     for (const row of rows) {
       const score = service.productionRunScore(row.run_id);
@@ -240,6 +243,7 @@ export function createBatchScorer(db: Db, service: ScoringService) {
         startTime: record.startTime,
         endTime: record.endTime,
         scoredAt: score.scoredAt,
+        origin: { orgId: record.orgId, servedBy: row.served_by ?? here(), verified: row.served_by === null || row.verified_at !== null },
         ...score.output,
       });
     }

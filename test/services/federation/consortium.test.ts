@@ -127,6 +127,38 @@ describe("federation: three member nodes on one chain", function () {
     expect(gaps).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
   });
 
+  it("a batch score's upstream runs come with their origin: the member node that served each", async () => {
+    const { status, body } = await getAs(retail, "auditor", `/api/v1/scores/batches/${butter}`);
+    expect(status).to.equal(200);
+    const servedBy = new Set(body.inheritedRisk.upstreamRuns.map((r: { origin: { orgId: string; servedBy: string; verified: boolean } }) => `${r.origin.orgId}@${r.origin.servedBy}:${r.origin.verified}`));
+    expect([...servedBy]).to.include.members([`1@${farmDairy.url}:true`, `2@${farmDairy.url}:true`]);
+  });
+
+  it("applies the visibility table on every node: public, member, owner and grantee", async () => {
+    for (const { node } of consortium.nodes) {
+      // public: the directory and a lot's identity and recall status; nothing else
+      expect((await getAs(node, null, `/api/v1/orgs/${orgOf("processor2")}`)).status).to.equal(200);
+      const lot = await getAs(node, null, `/api/v1/batches/${butter}`);
+      expect(lot.body).to.include({ view: "public", lot: "BTR-2611", status: "recalled" });
+      expect(lot.body).to.not.have.property("custodianOrgId");
+      for (const route of [`/api/v1/batches/${butter}/trace`, `/api/v1/batches/${butter}/footprint`, `/api/v1/production-runs?batch=${butter}`, "/api/v1/grants"]) {
+        expect((await getAs(node, null, route)).status, `${node.url}${route}`).to.equal(401);
+      }
+      // members: chain data, for any signed-in agent (the certifier, granted nothing)
+      expect((await getAs(node, "certifier", `/api/v1/batches/${butter}/trace`)).status).to.equal(200);
+      // owner and grantees: the certifier sees none of the cheese maker's runs; the cheese maker its own, where they are held
+      const runs = await getAs(node, "certifier", `/api/v1/production-runs?batch=${butter}`);
+      expect(runs.body.items, node.url).to.deep.equal([]);
+      const certifierFootprint = await getAs(node, "certifier", `/api/v1/batches/${butter}/footprint`);
+      expect(certifierFootprint.body.stages).to.deep.equal([]);
+      // Held here and not granted: not_shared; held elsewhere, asked for a reader this node does not serve: unreachable.
+      for (const g of certifierFootprint.body.gaps) expect(["not_shared", "unreachable"], JSON.stringify(g)).to.include(g.reason);
+      expect(certifierFootprint.body.co2ePerUnitKg).to.equal(null);
+    }
+    const own = await getAs(cheese, "processor2", `/api/v1/production-runs?batch=${butter}`);
+    expect(own.body.items.length).to.be.greaterThan(0);
+  });
+
   it("lotline batch footprint prints each stage with the node it came from, and the gaps", async () => {
     const run = await lotline(["batch", "footprint", butter], { LOTLINE_API_URL: retail.url, LOTLINE_DEV_ACCOUNT: String(account("retailer")) });
     expect(run.code, run.stderr).to.equal(0);
