@@ -2,6 +2,7 @@ import type { DeploymentRecord } from "../chain/deploy";
 import type { RpcClient } from "../chain/rpc";
 import type { Indexer } from "../indexer/engine";
 import type { Relayer } from "../relayer/relayer";
+import type { Senders } from "../chain/sender";
 import { SERVES_EVERYONE, type ServedOrgs } from "../node/served";
 
 /**
@@ -19,8 +20,10 @@ export interface ServiceState {
   relayer: Relayer | null;
   /** The organisations this node serves (LOTLINE_SERVE_ORGS), known once the chain is. */
   served: ServedOrgs;
+  /** The node's transaction senders, one per key (for metrics). */
+  senders: Senders | null;
 }
 
 export function initialState(): ServiceState {
-  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE };
+  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE, senders: null };
 }

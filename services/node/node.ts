@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { servesOrg, SERVES_EVERYONE, type ServedOrgs } from "./served";
 import path from "node:path";
-import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
+import { JsonRpcProvider, Wallet, type Signer } from "ethers";
+import { createSenders } from "../chain/sender";
 import pino, { type Logger } from "pino";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config";
@@ -73,6 +74,9 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
   if (typeof address === "object" && address) url = `http://${config.host}:${address.port}`;
 
   let chain: EmbeddedChain | null = null;
+  // One transaction sender per key, whichever jobs use it (ADR 0014).
+  const senders = createSenders({ log: log.child({ component: "sender" }) });
+  state.senders = senders;
   let jobs: ReturnType<typeof createJobLoop> | null = null;
   let stopped = false;
   const ready = boot().catch((err: Error) => {
@@ -231,7 +235,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
       : !config.rpcUrl
         ? demoWallet(DEMO_MEMBERS[0].integrationAccount, provider)
         : null;
-    return wallet ? new NonceManager(wallet) : null;
+    return wallet ? senders.forKey("integration", wallet) : null;
   }
 
   /**
@@ -251,13 +255,13 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
    */
   function servedOrgSigners(provider: JsonRpcProvider): Signer[] {
     if (config.integrationKey || config.rpcUrl) return [];
-    return DEMO_MEMBERS.slice(1).map((member) => new NonceManager(demoWallet(member.integrationAccount, provider)));
+    return DEMO_MEMBERS.slice(1).map((member) => senders.forKey(`integration:${member.key}`, demoWallet(member.integrationAccount, provider)));
   }
 
   function relayerSigner(provider: JsonRpcProvider): Signer {
     const wallet = config.relayerKey ? new Wallet(config.relayerKey, provider) : !config.rpcUrl ? demoWallet(RELAYER_ACCOUNT, provider) : null;
     if (!wallet) throw new Error("LOTLINE_RELAYER_KEY is required with LOTLINE_RPC_URL (the relayer's funded key)");
-    return new NonceManager(wallet);
+    return senders.forKey("relayer", wallet);
   }
 
   return {
@@ -273,6 +277,7 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
       stopped = true;
       await ready.catch(() => undefined);
       await jobs?.stop();
+      senders.close();
       await captureJobFor(db).stop();
       await state.indexer?.stop();
       await app.close();

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { getAddress, NonceManager, type BaseContract, type Signer } from "ethers";
+import { getAddress, type BaseContract, type Signer } from "ethers";
+import { senderOf, SENDER_DEFAULTS } from "../../chain/sender";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { createIdentityStore } from "../../store/identity";
@@ -73,43 +74,30 @@ export function createMappingJob(options: MappingJobOptions) {
   const contractFor = (call: PlannedCall): BaseContract =>
     (call.contract === "provenance" ? options.provenance : options.units).connect(options.signer) as BaseContract;
 
-  /** Waits for a sent transaction; true when it succeeded, false when it reverted, null when the chain has never heard of it. */
+  /**
+   * Waits for a sent transaction; true when it succeeded, false when it reverted, null when the chain
+   * has never heard of it. Through the key's sender when the node gave one: a version of it that
+   * replaced a stuck one counts, and the wait ends after its timeout.
+   */
   async function settle(hash: string): Promise<boolean | null> {
     const provider = options.signer!.provider!;
-    if (!(await provider.getTransaction(hash))) {
+    const sender = senderOf(options.signer);
+    if (!sender?.versionsOf(hash) && !(await provider.getTransaction(hash))) {
       const receipt = await provider.getTransactionReceipt(hash);
       if (!receipt) return null;
     }
-    const receipt = await provider.waitForTransaction(hash, 1, 120_000);
-    if (!receipt) throw new Error(`transaction ${hash} is not mined after 120 s`);
+    const receipt = sender ? await sender.wait(hash) : await provider.waitForTransaction(hash, 1, SENDER_DEFAULTS.waitTimeoutMs);
+    if (!receipt) throw new Error(`transaction ${hash} is not mined after ${SENDER_DEFAULTS.waitTimeoutMs / 1000} s`);
     if (receipt.status === 1) await options.indexed?.(receipt.blockNumber);
     return receipt.status === 1;
   }
 
   /**
-   * Sends one call. The anchor job shares this signer: a send of its that failed before reaching the
-   * chain (an estimate that reverted) leaves the NonceManager a nonce ahead, which would leave this
-   * transaction waiting forever; and a run started outside the job loop (tests) may race it for a
-   * nonce. So the nonce is re-read when it is ahead of the chain's, and a send that lost the race is
-   * repeated with a fresh one.
+   * Sends one call. The key's sender (shared with the anchor job) estimates before it numbers, so a
+   * call that would revert takes no nonce and cannot leave a later transaction waiting (ADR 0014).
    */
   async function sendOnce(call: PlannedCall): Promise<string> {
-    const signer = options.signer!;
-    for (let attempt = 1; ; attempt++) {
-      if (signer instanceof NonceManager) {
-        const chain = await signer.provider!.getTransactionCount(await signer.getAddress(), "pending");
-        if ((await signer.getNonce("pending")) > chain) signer.reset();
-      }
-      try {
-        return (await contractFor(call).getFunction(call.fn).send(...call.args)).hash;
-      } catch (err) {
-        if (signer instanceof NonceManager) signer.reset();
-        const code = (err as { code?: string }).code;
-        const nonceLost = code === "NONCE_EXPIRED" || code === "REPLACEMENT_UNDERPRICED" || /nonce too low/i.test(String((err as Error).message));
-        if (!nonceLost || attempt >= 5) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-      }
-    }
+    return (await contractFor(call).getFunction(call.fn).send(...call.args)).hash;
   }
 
   /** Simulates then sends the calls from `state.transactions.length` on; records progress. */
@@ -145,6 +133,9 @@ export function createMappingJob(options: MappingJobOptions) {
       state.transactions.push(hash);
       updateMapping(db, seq, { status: "pending", effect, txHash: state.transactions[0], details: state });
       const ok = await settle(hash);
+      // A replacement (higher fees) may be the version mined: record the hash the chain has.
+      const minedHash = senderOf(options.signer)?.versionsOf(hash)?.minedHash;
+      if (minedHash && minedHash !== hash) state.transactions[state.transactions.length - 1] = minedHash;
       if (ok !== true) {
         updateMapping(db, seq, {
           status: "not_applied",
