@@ -371,13 +371,17 @@ export function createTransactionSender(options: SenderOptions) {
       let delay = 10;
       for (;;) {
         const t = byHash.get(hash);
-        if (t) {
+        if (t?.error) throw t.error;
+        if (t && !t.receipt) {
           await check(t);
           if (t.receipt) return t.receipt;
           if (t.error) throw t.error;
         } else {
-          const receipt = await rpc("eth_getTransactionReceipt", provider!.getTransactionReceipt(hash));
-          if (receipt) return receipt;
+          // Settled earlier (or never ours): the chain's answer now, which a reorganisation may have changed.
+          for (const version of t ? [...t.hashes].reverse() : [hash]) {
+            const receipt = await rpc("eth_getTransactionReceipt", provider!.getTransactionReceipt(version));
+            if (receipt) return receipt;
+          }
         }
         const left = deadline - Date.now();
         if (left <= 0) throw new TransactionTimeoutError(hash, timeoutMs);
@@ -386,9 +390,9 @@ export function createTransactionSender(options: SenderOptions) {
       }
     },
     /** What became of a hash this sender sent: the versions sent for the same call and the one mined. */
-    versionsOf(hash: string): { hashes: string[]; minedHash: string | null } | null {
+    versionsOf(hash: string): { hashes: string[]; minedHash: string | null; inFlight: boolean } | null {
       const t = byHash.get(hash);
-      return t ? { hashes: [...t.hashes], minedHash: t.receipt?.hash ?? null } : null;
+      return t ? { hashes: [...t.hashes], minedHash: t.receipt?.hash ?? null, inFlight: !t.receipt && !t.error } : null;
     },
     /** Transactions sent and not yet seen mined. */
     pending: () => inFlight.length,

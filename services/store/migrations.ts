@@ -792,6 +792,19 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX epcis_deliveries_subscription ON epcis_deliveries (subscription_id, delivery_id);
     `,
   },
+  {
+    id: 20,
+    name: "EPCIS mappings re-checked after a chain reorganisation",
+    // Operational (issue 12). The block (number and hash) holding the last transaction of an applied
+    // mapping: when the index no longer has that block with that hash, a reorganisation removed it
+    // and the mapping job checks the mapping again (services/epcis/mapping/job.ts). Mappings applied
+    // before this migration have no block and are not re-checked.
+    sql: `
+      ALTER TABLE epcis_mappings ADD COLUMN block_number INTEGER;
+      ALTER TABLE epcis_mappings ADD COLUMN block_hash TEXT;
+      CREATE INDEX epcis_mappings_applied_block ON epcis_mappings (block_number) WHERE status = 'applied' AND block_number IS NOT NULL;
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -35,6 +35,8 @@ interface SendState {
   calls: PlannedCall[];
   /** Hashes of the calls sent so far, in order. */
   transactions: string[];
+  /** While resuming: the block of the last transaction found mined. */
+  block?: { number: number; hash: string } | null;
   [key: string]: unknown;
 }
 
@@ -75,21 +77,22 @@ export function createMappingJob(options: MappingJobOptions) {
     (call.contract === "provenance" ? options.provenance : options.units).connect(options.signer) as BaseContract;
 
   /**
-   * Waits for a sent transaction; true when it succeeded, false when it reverted, null when the chain
-   * has never heard of it. Through the key's sender when the node gave one: a version of it that
-   * replaced a stuck one counts, and the wait ends after its timeout.
+   * Waits for a sent transaction: whether it succeeded (false: it reverted) and its block, or null
+   * when the chain has never heard of it (dropped, or removed by a reorganisation). Through the key's
+   * sender when the node gave one: a version of it that replaced a stuck one counts, and the wait
+   * ends after its timeout.
    */
-  async function settle(hash: string): Promise<boolean | null> {
+  async function settle(hash: string): Promise<{ ok: boolean; block: { number: number; hash: string } } | null> {
     const provider = options.signer!.provider!;
     const sender = senderOf(options.signer);
-    if (!sender?.versionsOf(hash) && !(await provider.getTransaction(hash))) {
+    if (!sender?.versionsOf(hash)?.inFlight && !(await provider.getTransaction(hash))) {
       const receipt = await provider.getTransactionReceipt(hash);
       if (!receipt) return null;
     }
     const receipt = sender ? await sender.wait(hash) : await provider.waitForTransaction(hash, 1, SENDER_DEFAULTS.waitTimeoutMs);
     if (!receipt) throw new Error(`transaction ${hash} is not mined after ${SENDER_DEFAULTS.waitTimeoutMs / 1000} s`);
     if (receipt.status === 1) await options.indexed?.(receipt.blockNumber);
-    return receipt.status === 1;
+    return { ok: receipt.status === 1, block: { number: receipt.blockNumber, hash: receipt.blockHash } };
   }
 
   /**
@@ -120,6 +123,7 @@ export function createMappingJob(options: MappingJobOptions) {
         return;
       }
     }
+    let block = state.block ?? null;
     for (const call of remaining) {
       let hash: string;
       try {
@@ -132,10 +136,12 @@ export function createMappingJob(options: MappingJobOptions) {
       }
       state.transactions.push(hash);
       updateMapping(db, seq, { status: "pending", effect, txHash: state.transactions[0], details: state });
-      const ok = await settle(hash);
+      const settled = await settle(hash);
+      const ok = settled?.ok ?? null;
       // A replacement (higher fees) may be the version mined: record the hash the chain has.
       const minedHash = senderOf(options.signer)?.versionsOf(hash)?.minedHash;
       if (minedHash && minedHash !== hash) state.transactions[state.transactions.length - 1] = minedHash;
+      if (settled) block = settled.block;
       if (ok !== true) {
         updateMapping(db, seq, {
           status: "not_applied",
@@ -147,7 +153,8 @@ export function createMappingJob(options: MappingJobOptions) {
         return;
       }
     }
-    updateMapping(db, seq, { status: "applied", effect, txHash: state.transactions[0] ?? null, details: state });
+    delete state.block;
+    updateMapping(db, seq, { status: "applied", effect, txHash: state.transactions[0] ?? null, details: state, block });
     options.log?.info({ seq, effect, transactions: state.transactions }, "EPCIS event applied to provenance");
   }
 
@@ -164,8 +171,11 @@ export function createMappingJob(options: MappingJobOptions) {
       return async () => {
         const state = resumed as SendState;
         const confirmed: string[] = [];
+        delete state.block;
         for (const hash of state.transactions) {
-          const ok = await settle(hash);
+          const settled = await settle(hash);
+          const ok = settled?.ok ?? null;
+          if (settled) state.block = settled.block;
           if (ok === false) {
             updateMapping(db, seq, { status: "not_applied", effect, reason: `transaction ${hash} reverted on-chain`, txHash: state.transactions[0], details: state });
             return;
@@ -231,6 +241,40 @@ export function createMappingJob(options: MappingJobOptions) {
     }
   }
 
+  /**
+   * Mappings applied by transactions a reorganisation removed: the index no longer has the block
+   * (that number with that hash) that held the mapping's last transaction. Each goes back to
+   * `pending` with its sent transactions kept, so the next drain settles them as after a restart:
+   * a transaction the new fork includes again is waited for, one the chain has forgotten is sent
+   * again (after a fresh simulation, which records a refusal as `not_applied`). A mapping is marked
+   * applied only once the index has its block, so a block missing from the index's recent blocks
+   * (or there with another hash) was rolled back, even when the new chain is shorter. Only blocks
+   * the index still keeps hashes of (the reorg window) can change; older ones are not looked at.
+   */
+  function recheckRolledBack(): number {
+    const lost = prepared(
+      db,
+      `SELECT m.seq, m.block_number FROM epcis_mappings m
+       WHERE m.status = 'applied' AND m.block_number IS NOT NULL
+         AND m.block_number >= (SELECT MIN(block_number) FROM indexer_blocks)
+         AND NOT EXISTS (SELECT 1 FROM indexer_blocks b WHERE b.block_number = m.block_number AND b.block_hash = m.block_hash)`,
+    ).all() as { seq: number; block_number: number }[];
+    db.transaction(() => {
+      for (const { seq, block_number } of lost) {
+        const row = mappingOf(db, seq)!;
+        updateMapping(db, seq, {
+          status: "pending",
+          effect: row.effect,
+          reason: `block ${block_number}, which held its transaction, was removed by a chain reorganisation: checking it again`,
+          txHash: row.tx_hash,
+          details: row.details ? JSON.parse(row.details) : null,
+        });
+      }
+    })();
+    if (lost.length > 0) options.log?.warn({ seqs: lost.map((l) => l.seq) }, "EPCIS mappings whose transactions a reorganisation removed: checking them again");
+    return lost.length;
+  }
+
   async function runOnce(): Promise<number> {
     if (busy) {
       again = true;
@@ -240,6 +284,7 @@ export function createMappingJob(options: MappingJobOptions) {
       let settled = 0;
       do {
         again = false;
+        recheckRolledBack();
         settled += await drain();
       } while (again);
       return settled;
