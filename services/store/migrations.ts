@@ -805,6 +805,28 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX epcis_mappings_applied_block ON epcis_mappings (block_number) WHERE status = 'applied' AND block_number IS NOT NULL;
     `,
   },
+  {
+    id: 21,
+    name: "storage used by each organisation's captured EPCIS documents",
+    // Primary data (issue 12): the bytes of captured documents per organisation, kept by triggers in
+    // the transaction that stores or removes a capture, so the quota check (LOTLINE_EPCIS_QUOTA_BYTES)
+    // reads one row instead of summing every document.
+    sql: `
+      CREATE TABLE epcis_org_usage (
+        org_id INTEGER PRIMARY KEY,
+        bytes INTEGER NOT NULL
+      );
+      INSERT INTO epcis_org_usage (org_id, bytes)
+        SELECT org_id, SUM(length(CAST(document AS BLOB))) FROM epcis_captures GROUP BY org_id;
+      CREATE TRIGGER epcis_captures_usage_insert AFTER INSERT ON epcis_captures BEGIN
+        INSERT INTO epcis_org_usage (org_id, bytes) VALUES (NEW.org_id, length(CAST(NEW.document AS BLOB)))
+          ON CONFLICT (org_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER epcis_captures_usage_delete AFTER DELETE ON epcis_captures BEGIN
+        UPDATE epcis_org_usage SET bytes = bytes - length(CAST(OLD.document AS BLOB)) WHERE org_id = OLD.org_id;
+      END;
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -330,7 +330,8 @@ function pageOf<T>(items: T[], perPage: number, token: string | undefined, kind:
   };
 }
 
-export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl, state }) => {
+export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl, state, config }) => {
+  const quotaBytes = config.epcisQuotaBytes ?? 0;
   schemaValidator(); // compile the EPCIS schema at boot, not on the first capture
   const captureJob = captureJobFor(db, { log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
@@ -552,6 +553,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         summary: "Capture an EPCIS 2.0 document (JSON or JSON-LD); 202 with the capture job's Location",
         description:
           `For an active agent of a member organisation. Accepts an EPCISDocument, an EPCISQueryDocument or one event, as application/json or application/ld+json, up to ${MAX_CAPTURE_BYTES} bytes and ${MAX_CAPTURE_EVENTS} events (413 beyond). ` +
+          "The documents an organisation stores on a node are limited to its quota (LOTLINE_EPCIS_QUOTA_BYTES; 413 quota_exceeded beyond). " +
           "A document failing the EPCIS 2.0 JSON Schema or the CBV vocabularies is rejected whole (rollback): 400 naming each failing event and field. " +
           "JSON-LD contexts resolve from Lotline's copy of the GS1 context; other context URLs are refused (never fetched). " +
           "GS1-Capture-Error-Behaviour: rollback (default: an event that cannot be stored rejects all; nothing of the document is visible, anchored or mapped before all of it is stored) or proceed (valid events are stored; each invalid one, schema errors included, is reported in the capture job instead of a 400). OPTIONS /epcis/capture announces the limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit.",
@@ -600,13 +602,32 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           epcisProblem(400, "invalid_epcis_document", detail, result.errors.slice(0, MAX_REPORTED_ERRORS)),
         );
       }
+      // The organisation's storage quota, checked with nothing awaited before the insert: two
+      // captures cannot both pass on the same remaining space.
+      const document = rawBodies.get(request) ?? JSON.stringify(doc);
+      const orgId = Number(principal.agent.orgId);
+      if (quotaBytes > 0) {
+        const bytes = Buffer.byteLength(document);
+        const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
+        if (used + bytes > quotaBytes) {
+          return send(
+            reply,
+            request,
+            epcisProblem(
+              413,
+              "quota_exceeded",
+              `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
+            ),
+          );
+        }
+      }
       const captureId = crypto.randomUUID();
       insertCapture(db, {
         captureId,
-        orgId: Number(principal.agent.orgId),
+        orgId,
         agent: principal.address,
         contentType: request.headers["content-type"]?.split(";")[0].trim() ?? "application/json",
-        document: rawBodies.get(request) ?? JSON.stringify(doc),
+        document,
         errorBehaviour: behaviour,
         total: events.length,
         invalid: proceedWithout ? refusedEvents(result.errors) : [],
@@ -1154,13 +1175,32 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           .join("; ")}`;
         return send(reply, request, epcisProblem(400, "invalid_epcis_event", detail, result.errors.slice(0, MAX_REPORTED_ERRORS)));
       }
+      // The organisation's storage quota, checked with nothing awaited before the insert: two
+      // captures cannot both pass on the same remaining space.
+      const document = rawBodies.get(request) ?? JSON.stringify(doc);
+      const orgId = Number(principal.agent.orgId);
+      if (quotaBytes > 0) {
+        const bytes = Buffer.byteLength(document);
+        const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
+        if (used + bytes > quotaBytes) {
+          return send(
+            reply,
+            request,
+            epcisProblem(
+              413,
+              "quota_exceeded",
+              `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
+            ),
+          );
+        }
+      }
       const captureId = crypto.randomUUID();
       insertCapture(db, {
         captureId,
-        orgId: Number(principal.agent.orgId),
+        orgId,
         agent: principal.address,
         contentType: request.headers["content-type"]?.split(";")[0].trim() ?? "application/json",
-        document: rawBodies.get(request) ?? JSON.stringify(doc),
+        document,
         errorBehaviour: "rollback",
         total: 1,
       });
