@@ -103,7 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serveOrgs: servedOrgs(env),
     trustProxy: trustProxy(env.LOTLINE_TRUST_PROXY),
     epcisQuotaBytes: integer(env, "LOTLINE_EPCIS_QUOTA_BYTES", 1_073_741_824, 0, Number.MAX_SAFE_INTEGER),
-    maxTraceDepth: integer(env, "LOTLINE_MAX_TRACE_DEPTH", 100, 1, 1000),
+    maxTraceDepth: integer(env, "LOTLINE_MAX_TRACE_DEPTH", 1000, 1, 1000),
     maxResultItems: integer(env, "LOTLINE_MAX_RESULT_ITEMS", 10_000, 1, 10_000_000),
   };
 }

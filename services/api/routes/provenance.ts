@@ -154,7 +154,7 @@ const lineageProblems = { ...problems, 422: { $ref: "Problem#" } };
 
 export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state, config }) => {
   const store = createProvenanceStore(db);
-  const maxTraceDepth = config.maxTraceDepth ?? 100;
+  const maxTraceDepth = config.maxTraceDepth ?? 1000;
   const maxResultItems = config.maxResultItems ?? 10_000;
   /** Runs a lineage walk, answering 422 result_too_large when it reaches more batches than LOTLINE_MAX_RESULT_ITEMS. */
   function bounded<T>(walk: () => T, narrower: string): T {
