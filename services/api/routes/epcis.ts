@@ -7,6 +7,7 @@ import { errorHandler, HttpProblem, problem, type ProblemBody } from "../problem
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
 import { schemaValidator, validateEpcisDocument, type EventError } from "../../epcis/validate";
+import { validateCapture } from "../../epcis/validate-off-thread";
 import { eventListOf } from "../../epcis/document";
 import { EPCIS_CONTEXT_URL } from "../../epcis/context";
 import { EPC_FORMATS, type EpcFormat } from "../../epcis/identifiers";
@@ -581,7 +582,8 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           ),
         );
       }
-      const result = validateEpcisDocument(doc);
+      // A large document is validated in a worker thread: the node keeps serving meanwhile.
+      const result = await validateCapture(doc, Number(request.headers["content-length"]) || 0);
       const behaviour = (request.headers["gs1-capture-error-behaviour"] as CaptureErrorBehaviour | undefined) ?? "rollback";
       // proceed: a document whose invalid parts are all inside events is captured without them; each
       // invalid event is reported in the capture job. rollback: one invalid event refuses the document.

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import client from "prom-client";
 import { problem, sendProblem } from "../problem";
 import type { RouteDeps } from "../app";
+import { createStallMonitor } from "../../runtime/event-loop";
 
 const Health = Type.Object({
   status: Type.Union([
@@ -104,6 +105,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     collect() {
       this.reset();
       for (const sender of state.senders?.all() ?? []) this.set({ key: sender.name }, sender.stats().replacements);
+    },
+  });
+  // The longest event-loop stall since the previous scrape (training, large validations and bulk
+  // scoring run in worker threads so that it stays short; docs/reliability.md).
+  const stalls = createStallMonitor();
+  app.addHook("onClose", async () => stalls.stop());
+  new client.Gauge({
+    name: "lotline_event_loop_max_stall_seconds",
+    help: "Longest time the event loop was blocked since the previous scrape",
+    registers: [registry],
+    collect() {
+      this.set(stalls.maxStallMs() / 1000);
+      stalls.reset();
     },
   });
   const requests = new client.Counter({ name: "lotline_http_requests_total", help: "HTTP requests", labelNames: ["method", "status"], registers: [registry] });
