@@ -370,6 +370,8 @@ export function createTransactionSender(options: SenderOptions) {
       const deadline = Date.now() + timeoutMs;
       let delay = 10;
       for (;;) {
+        // A stopping node does not wait for the chain (Ctrl-C stops within seconds, even with a transaction stuck).
+        if (closed) throw new Error(`the ${options.name} sender is closed (the node is stopping); transaction ${hash} is not awaited`);
         const t = byHash.get(hash);
         if (t?.error) throw t.error;
         if (t && !t.receipt) {
@@ -397,7 +399,7 @@ export function createTransactionSender(options: SenderOptions) {
     /** Transactions sent and not yet seen mined. */
     pending: () => inFlight.length,
     stats: () => ({ pending: inFlight.length, resyncs, replacements }),
-    /** Stops following transactions (the node is stopping); sends after this are refused. */
+    /** Stops following transactions (the node is stopping): waits end with an error, sends are refused. */
     close(): void {
       closed = true;
       if (monitor) clearInterval(monitor);

@@ -276,8 +276,9 @@ export async function startNode(config: Config, options: { logger?: Logger } = {
     async stop() {
       stopped = true;
       await ready.catch(() => undefined);
-      await jobs?.stop();
+      // First, so a job waiting for a stuck transaction ends its round now rather than after the wait's timeout.
       senders.close();
+      await jobs?.stop();
       await captureJobFor(db).stop();
       await state.indexer?.stop();
       await app.close();

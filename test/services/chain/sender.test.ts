@@ -96,6 +96,20 @@ describe("transaction sender: one per key", function () {
     expect(s.pending()).to.equal(0);
   });
 
+  it("ends the waits for a stuck transaction at once when it is closed (the node is stopping)", async function () {
+    const s = sender();
+    await provider.send("evm_setAutomine", [false]);
+    const tx = await s.send(transfer);
+    const waiting = s.wait(tx.hash, 30_000).then(() => null, (err: Error) => err);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closedAt = Date.now();
+    s.close();
+    const error = await waiting;
+    expect(error?.message).to.match(/closed/);
+    expect(Date.now() - closedAt).to.be.below(2_000);
+    await provider.send("evm_mine", []);
+  });
+
   it("sends a dropped transaction again, so it is mined with its nonce", async function () {
     const s = sender({ replaceAfterMs: 150 });
     await provider.send("evm_setAutomine", [false]);
