@@ -5,6 +5,7 @@ import type { AnchorRegistry } from "../chain/contracts";
 import { ConsortiumRegistry__factory, decodeRevert } from "../chain/contracts";
 import { rolesToMask, ROLE_NAMES } from "../chain/roles";
 import { merkleTree } from "./outbox";
+import { mined } from "../chain/sender";
 
 export interface AnchorJobOptions {
   db: Db;
@@ -97,12 +98,11 @@ export function createAnchorJob(options: AnchorJobOptions) {
     try {
       const tx = await anchors.anchor(encodeBytes32String(kind), root, rows.length, `${options.recordsUrl()}/api/v1/anchors/${root}?org=${org}`);
       txHash = tx.hash;
-      const receipt = await tx.wait();
-      if (receipt) await options.indexed?.(receipt.blockNumber);
+      const receipt = await mined(anchors.runner, tx);
+      await options.indexed?.(receipt.blockNumber);
     } catch (err) {
+      // The key's sender took no nonce for a send that failed (ADR 0014): nothing to resynchronise here.
       const revert = decodeRevert((err as { data?: string }).data);
-      // A failed send leaves a NonceManager counting a nonce the chain never used: resync it.
-      (anchors.runner as { reset?: () => void } | null)?.reset?.();
       // AnchorExists names the organisation: only our own earlier anchor of this root counts as done.
       const ours = revert?.name === "AnchorExists" && revert.args[0] === String(org);
       if (!ours) {

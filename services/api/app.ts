@@ -10,6 +10,7 @@ import { createAuth } from "./auth";
 import { errorHandler, HttpProblem, problem, Problem, sendProblem } from "./problem";
 import type { ServiceState } from "./state";
 import { createValidatorCompiler } from "./validation";
+import { routeCost, weightedKey, WeightedStore } from "./cost";
 import { healthRoutes } from "./routes/health";
 import { authRoutes } from "./routes/auth";
 import { identityRoutes } from "./routes/identity";
@@ -27,7 +28,8 @@ import { auditRoutes } from "./routes/audit";
 import { installAudit } from "../audit/plugin";
 
 export interface AppDeps {
-  config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds" | "auditAnchorSeconds" | "relayerKey" | "integrationKey">>;
+  config: Pick<Config, "rateLimit" | "finalityDepth"> &
+    Partial<Pick<Config, "headStaleSeconds" | "auditAnchorSeconds" | "relayerKey" | "integrationKey" | "trustProxy" | "epcisQuotaBytes" | "maxTraceDepth" | "maxResultItems">>;
   /** The URL clients reach this service at (known once it listens). */
   publicUrl: () => string;
   db: Db;
@@ -44,6 +46,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: 1_048_576,
+    // Behind a reverse proxy, the client's address comes from X-Forwarded-For, but only from the
+    // proxies LOTLINE_TRUST_PROXY names (else anyone could pick the address they are limited as).
+    // (A hop count is accepted at run time; Fastify's types omit it.)
+    trustProxy: (deps.config.trustProxy ?? false) as boolean | string[],
     // The router's default (100 characters, counted percent-encoded) would cut URL-encoded Digital
     // Links long before the routes' own limits (a `ref` of up to 512 characters, 3 × 512 encoded).
     routerOptions: { maxParamLength: 1_536 },
@@ -75,13 +81,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: deps.config.rateLimit,
     timeWindow: 60_000,
-    keyGenerator: (request) => auth.peekAddress(request.headers.authorization) ?? request.ip,
+    // Each request counts by its route's cost (services/api/cost.ts) against one budget per client.
+    store: WeightedStore,
+    global: false,
+    keyGenerator: (request) => weightedKey(auth.peekAddress(request.headers.authorization) ?? request.ip, routeCost(request)),
     // Thrown by the plugin into errorHandler, which answers an HttpProblem with its own detail.
-    errorResponseBuilder: (_request, context) => {
-      const detail = `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`;
+    errorResponseBuilder: (request, context) => {
+      const cost = routeCost(request);
+      const weighted = cost > 1 ? ` (this route counts as ${cost} requests)` : "";
+      const detail = `more than ${context.max} requests per minute${weighted}; retry in ${Math.ceil(context.ttl / 1000)} s`;
       return new HttpProblem(429, "rate_limited", detail);
     },
   });
+  // Before every route's own hooks (authentication included) and for unknown routes too: a client
+  // spends its budget even on requests that are refused.
+  app.addHook("onRequest", app.rateLimit());
 
   // Before the routes, so that every write of every route is audited (services/audit).
   installAudit(app, {

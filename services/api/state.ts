@@ -2,6 +2,7 @@ import type { DeploymentRecord } from "../chain/deploy";
 import type { RpcClient } from "../chain/rpc";
 import type { Indexer } from "../indexer/engine";
 import type { Relayer } from "../relayer/relayer";
+import type { Senders } from "../chain/sender";
 import { SERVES_EVERYONE, type ServedOrgs } from "../node/served";
 import type { Federation } from "../federation/fetcher";
 
@@ -22,8 +23,10 @@ export interface ServiceState {
   served: ServedOrgs;
   /** Fetches other members' records from their nodes (null until the chain is known, or on a node with no peers). */
   federation: Federation | null;
+  /** The node's transaction senders, one per key (for metrics). */
+  senders: Senders | null;
 }
 
 export function initialState(): ServiceState {
-  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE, federation: null };
+  return { phase: "starting", error: null, chainId: 0, deployment: null, rpc: null, indexer: null, relayer: null, served: SERVES_EVERYONE, federation: null, senders: null };
 }

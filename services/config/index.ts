@@ -56,6 +56,18 @@ export interface Config {
   serveOrgs: number[] | null;
   /** Seconds between queuings of the audit log's head for anchoring, when it moved (0: never). */
   auditAnchorSeconds: number;
+  /**
+   * Which proxies to believe about the client's address (X-Forwarded-For), for rate limits and
+   * logs: false (the default: the socket's peer is the client), true (every hop), a number of hops,
+   * or addresses / CIDR ranges of the proxies (LOTLINE_TRUST_PROXY).
+   */
+  trustProxy: boolean | number | string[];
+  /** Bytes of captured EPCIS documents each organisation may store on this node (0: no quota). */
+  epcisQuotaBytes: number;
+  /** Deepest lineage walk a trace may ask for (maxDepth beyond it is refused). */
+  maxTraceDepth: number;
+  /** Most items a lineage result (trace, recall impact) may hold before it is refused as too large. */
+  maxResultItems: number;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +110,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     headStaleSeconds: integer(env, "LOTLINE_HEAD_STALE_SECONDS", 30, 1, 86_400),
     serveOrgs: servedOrgs(env),
     auditAnchorSeconds: integer(env, "LOTLINE_AUDIT_ANCHOR_SECONDS", 300, 0, 86_400),
+    trustProxy: trustProxy(env.LOTLINE_TRUST_PROXY),
+    epcisQuotaBytes: integer(env, "LOTLINE_EPCIS_QUOTA_BYTES", 1_073_741_824, 0, Number.MAX_SAFE_INTEGER),
+    maxTraceDepth: integer(env, "LOTLINE_MAX_TRACE_DEPTH", 1000, 1, 1000),
+    maxResultItems: integer(env, "LOTLINE_MAX_RESULT_ITEMS", 10_000, 1, 10_000_000),
   };
 }
 
@@ -131,6 +147,23 @@ export function nodeKey(env: NodeJS.ProcessEnv, prefix: string): string | null {
   } catch {
     throw new ConfigError(`${prefix}_KEYSTORE: the keystore cannot be unlocked with the password in ${prefix}_KEYSTORE_PASSWORD_FILE (wrong password or not a keystore)`);
   }
+}
+
+/** LOTLINE_TRUST_PROXY: unset/false, true, a hop count, or proxy addresses and CIDR ranges separated by commas. */
+function trustProxy(raw: string | undefined): boolean | number | string[] {
+  const value = raw?.trim() ?? "";
+  if (value === "" || value === "false" || value === "0") return false;
+  if (value === "true") return true;
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(",").map((e) => e.trim()).filter(Boolean);
+  const address = /^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(?:\/[0-9]{1,3})?$/;
+  const bad = entries.find((e) => !address.test(e) && !["loopback", "linklocal", "uniquelocal"].includes(e));
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError(
+      `LOTLINE_TRUST_PROXY must be true, false, a number of proxy hops, or proxy addresses / CIDR ranges separated by commas${bad ? ` (not "${bad}")` : ""}`,
+    );
+  }
+  return entries;
 }
 
 function servedOrgs(env: NodeJS.ProcessEnv): number[] | null {

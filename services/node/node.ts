@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { servesOrg, SERVES_EVERYONE, type ServedOrgs } from "./served";
 import path from "node:path";
-import { JsonRpcProvider, NonceManager, Wallet, type Signer } from "ethers";
+import { JsonRpcProvider, Wallet, type Signer } from "ethers";
+import { createSenders } from "../chain/sender";
 import pino, { type Logger } from "pino";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config";
@@ -86,6 +87,9 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
   if (typeof address === "object" && address) url = `http://${config.host}:${address.port}`;
 
   let chain: EmbeddedChain | null = null;
+  // One transaction sender per key, whichever jobs use it (ADR 0014).
+  const senders = createSenders({ log: log.child({ component: "sender" }) });
+  state.senders = senders;
   let jobs: ReturnType<typeof createJobLoop> | null = null;
   let stopped = false;
   const ready = boot().catch((err: Error) => {
@@ -263,7 +267,7 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
       : !config.rpcUrl
         ? demoWallet(DEMO_MEMBERS[0].integrationAccount, provider)
         : null;
-    return wallet ? new NonceManager(wallet) : null;
+    return wallet ? senders.forKey("integration", wallet) : null;
   }
 
   /**
@@ -282,9 +286,9 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
    * one: on the embedded demo chain, every demo member's (one node serves the whole demo).
    */
   function servedOrgSigners(provider: JsonRpcProvider): Signer[] {
-    if (options.integrationKeys) return options.integrationKeys.map((key) => new NonceManager(new Wallet(key, provider)));
+    if (options.integrationKeys) return options.integrationKeys.map((key, i) => senders.forKey(`integration:${i + 1}`, new Wallet(key, provider)));
     if (config.integrationKey || config.rpcUrl) return [];
-    return DEMO_MEMBERS.slice(1).map((member) => new NonceManager(demoWallet(member.integrationAccount, provider)));
+    return DEMO_MEMBERS.slice(1).map((member) => senders.forKey(`integration:${member.key}`, demoWallet(member.integrationAccount, provider)));
   }
 
   /** The organisation each key is an agent of (keys of no organisation are left out). */
@@ -300,7 +304,7 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
   function relayerSigner(provider: JsonRpcProvider): Signer {
     const wallet = config.relayerKey ? new Wallet(config.relayerKey, provider) : !config.rpcUrl ? demoWallet(RELAYER_ACCOUNT, provider) : null;
     if (!wallet) throw new Error("LOTLINE_RELAYER_KEY is required with LOTLINE_RPC_URL (the relayer's funded key)");
-    return new NonceManager(wallet);
+    return senders.forKey("relayer", wallet);
   }
 
   return {
@@ -315,6 +319,8 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
     async stop() {
       stopped = true;
       await ready.catch(() => undefined);
+      // First, so a job waiting for a stuck transaction ends its round now rather than after the wait's timeout.
+      senders.close();
       await jobs?.stop();
       await captureJobFor(db).stop();
       await state.indexer?.stop();

@@ -1,5 +1,6 @@
 import type { SettlementEscrow } from "../chain/contracts";
 import type { SettlementStore } from "../store/settlement";
+import { mined } from "../chain/sender";
 
 /**
  * Freezes every delivered order one of whose batches is recalled (directly or through its
@@ -15,8 +16,8 @@ export function createOrderFreezer(deps: {
   async function runOnce(): Promise<number> {
     let frozen = 0;
     for (const { orderId, batchId } of deps.store.ordersToFreeze()) {
-      const receipt = await (await deps.escrow.freeze(orderId, batchId)).wait();
-      if (receipt) await deps.indexed(receipt.blockNumber);
+      const receipt = await mined(deps.escrow.runner, await deps.escrow.freeze(orderId, batchId));
+      await deps.indexed(receipt.blockNumber);
       deps.log?.info({ orderId, batchId }, "order frozen: a delivered batch is recalled");
       frozen++;
     }

@@ -1,4 +1,5 @@
 import type { ProvenanceRegistry } from "../chain/contracts";
+import { mined } from "../chain/sender";
 import type { ProvenanceStore } from "../store/provenance";
 import { recallEdgePairs } from "./trace";
 
@@ -20,11 +21,12 @@ export function createRecallPropagator(deps: {
   indexed: (blockNumber: number) => Promise<void>;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }) {
-  async function submit(pairs: [string, string][], send: (parents: string[], children: string[]) => Promise<{ wait(): Promise<{ blockNumber: number } | null> }>) {
+  async function submit(pairs: [string, string][], send: (parents: string[], children: string[]) => Promise<Parameters<typeof mined>[1]>) {
     for (let i = 0; i < pairs.length; i += PROPAGATION_CHUNK) {
       const chunk = pairs.slice(i, i + PROPAGATION_CHUNK);
-      const receipt = await (await send(chunk.map(([parent]) => parent), chunk.map(([, child]) => child))).wait();
-      if (receipt) await deps.indexed(receipt.blockNumber);
+      // Through the key's sender when the node gave one (replaced if stuck, with a timeout).
+      const receipt = await mined(deps.provenance.runner, await send(chunk.map(([parent]) => parent), chunk.map(([, child]) => child)));
+      await deps.indexed(receipt.blockNumber);
     }
     return pairs.length;
   }

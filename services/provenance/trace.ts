@@ -29,7 +29,22 @@ export interface TraceResult {
  * not duplicate anything), so the work is linear in the graph's size. `truncated` says whether
  * `maxDepth` left edges unexplored.
  */
-export function traceLineage(root: string, directions: Direction[], maxDepth: number, neighbours: Neighbours): TraceResult {
+/** A walk that reached more batches than its caller allows (the answer would be too large to serve). */
+export class LineageTooLargeError extends Error {
+  override name = "LineageTooLargeError";
+  constructor(readonly limit: number) {
+    super(`the lineage reaches more than ${limit} batches`);
+  }
+}
+
+export function traceLineage(
+  root: string,
+  directions: Direction[],
+  maxDepth: number,
+  neighbours: Neighbours,
+  limits: { maxNodes?: number } = {},
+): TraceResult {
+  const maxNodes = limits.maxNodes ?? Number.MAX_SAFE_INTEGER;
   const depthOf = new Map<string, number>([[root, 0]]);
   const edges = new Map<string, LineageEdge>();
   let truncated = false;
@@ -50,7 +65,11 @@ export function traceLineage(root: string, directions: Direction[], maxDepth: nu
           const other = direction === "upstream" ? edge.from : edge.to;
           if (seen.has(other)) continue;
           seen.add(other);
-          if (!depthOf.has(other)) depthOf.set(other, sign * depth);
+          if (!depthOf.has(other)) {
+            depthOf.set(other, sign * depth);
+            // Stops as soon as the answer is known to be too large: the walk's work stays bounded too.
+            if (depthOf.size > maxNodes) throw new LineageTooLargeError(maxNodes);
+          }
           next.push(other);
         }
       }
@@ -67,8 +86,8 @@ export function traceLineage(root: string, directions: Direction[], maxDepth: nu
 }
 
 /** Every batch downstream of `root` (excluding it): what a recall of `root` affects. */
-export function downstreamClosure(root: string, neighbours: Neighbours): string[] {
-  return traceLineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, neighbours)
+export function downstreamClosure(root: string, neighbours: Neighbours, limits: { maxNodes?: number } = {}): string[] {
+  return traceLineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, neighbours, limits)
     .nodes.filter((n) => n.id !== root)
     .map((n) => n.id);
 }

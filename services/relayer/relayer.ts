@@ -5,6 +5,7 @@ import type { IdentityStore } from "../store/identity";
 import { HttpProblem } from "../api/problem";
 import { requireActiveAgentOf } from "../api/auth";
 import type { SignedForwardRequest } from "./forward-request";
+import { senderOf } from "../chain/sender";
 
 /**
  * Functions wallets may have relayed, per contract. Governance functions are absent on purpose:
@@ -87,9 +88,10 @@ export function createRelayer(deps: {
   const byAddress = new Map<string, ContractName>(
     Object.entries(deps.deployment.contracts).map(([name, address]) => [address.toLowerCase(), name as ContractName]),
   );
+  // The node gives the relayer its key's sender (shared with the recall propagator and the order
+  // freezer): it serialises sends, so the relayer's nonces never collide (ADR 0014).
   const forwarder = deps.contracts.forwarder.connect(deps.wallet);
-  // Submissions are serialised so that the relayer's own nonces never collide.
-  let queue: Promise<unknown> = Promise.resolve();
+  const sender = senderOf(deps.wallet);
 
   /**
    * A wallet answering a proposal is not (or not yet) an active agent: it may have the relayer send
@@ -159,13 +161,17 @@ export function createRelayer(deps: {
       throw new HttpProblem(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as Error).message}`);
     }
 
-    const submit = async () => {
-      const tx = await forwarder.execute(forwardRequest);
-      return tx.hash;
-    };
-    const next = queue.then(submit, submit);
-    queue = next.catch(() => undefined);
-    const transactionHash = await next;
+    let transactionHash: string;
+    try {
+      // The sender estimates before it takes a nonce: a request that became invalid since the
+      // simulation (the same request relayed meanwhile, here or by another node) costs nothing.
+      transactionHash = (await forwarder.execute(forwardRequest)).hash;
+    } catch (err) {
+      const data = (err as { data?: string; info?: { error?: { data?: string } } }).data ?? (err as { info?: { error?: { data?: string } } }).info?.error?.data;
+      if ((err as { code?: string }).code !== "CALL_EXCEPTION" && !data) throw err;
+      const revert = decodeRevert(data);
+      throw new HttpProblem(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as { shortMessage?: string }).shortMessage ?? (err as Error).message}`);
+    }
     refreshBalance();
     return { transactionHash, from: agent, to: forwardRequest.to, contract, function: fn.name };
   }
@@ -190,10 +196,12 @@ export function createRelayer(deps: {
     nonceOf: (address: string) => deps.contracts.forwarder.nonces(address),
     /** A submitted transaction's fate, as far as the chain knows. */
     async transaction(hash: string) {
-      const receipt = await deps.provider.getTransactionReceipt(hash);
+      // A transaction the sender replaced (higher fees, or a fresh nonce) is followed to the version mined.
+      const versions = sender?.versionsOf(hash);
+      const receipt = await deps.provider.getTransactionReceipt(versions?.minedHash ?? hash);
       if (receipt) return { status: receipt.status === 1 ? ("succeeded" as const) : ("failed" as const), blockNumber: receipt.blockNumber };
       const tx = await deps.provider.getTransaction(hash);
-      return { status: tx ? ("pending" as const) : ("unknown" as const), blockNumber: null };
+      return { status: tx || versions ? ("pending" as const) : ("unknown" as const), blockNumber: null };
     },
     address: () => deps.wallet.getAddress(),
     /** The last known balance in wei (null until first read); refreshes it when stale. */

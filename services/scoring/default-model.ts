@@ -6,6 +6,7 @@ import { readDatasetFile } from "./dataset";
 import { checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
 import { DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
 import { xgboostVersion } from "./xgboost";
+import { createWorkerThread } from "../runtime/worker";
 
 /**
  * The default quality model: trained from the AI4I 2020 rows shipped in ./data (never
@@ -60,10 +61,23 @@ async function build(file: string, progress?: TrainProgress): Promise<QualityMod
   const dataSha256 = shippedDataSha256();
   const cached = readCached(file, dataSha256);
   if (cached) return loadModel(cached);
-  const dataset = readDatasetFile(SHIPPED_DATA_FILE);
-  const { file: model } = await trainQualityModel(dataset, { fileName: path.basename(SHIPPED_DATA_FILE), progress });
+  // Training takes seconds of CPU: it runs in a worker thread so the node keeps serving meanwhile.
+  progress?.({ step: 0, total: 1, label: "training in a worker thread" });
+  const thread = createWorkerThread("model-training");
+  let model: ModelFile;
+  try {
+    model = await thread.run<ModelFile>(require.resolve("./default-model"), "trainDefaultModelFile", []);
+  } finally {
+    await thread.close();
+  }
   writeModelFile(file, model);
   return loadModel(model);
+}
+
+/** Trains the default model from the shipped data (in the worker thread; deterministic). */
+export async function trainDefaultModelFile(): Promise<ModelFile> {
+  const dataset = readDatasetFile(SHIPPED_DATA_FILE);
+  return (await trainQualityModel(dataset, { fileName: path.basename(SHIPPED_DATA_FILE) })).file;
 }
 
 /** Writes a model file atomically (temporary file, then rename). */

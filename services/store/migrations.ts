@@ -834,6 +834,41 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 20,
+    name: "EPCIS mappings re-checked after a chain reorganisation",
+    // Operational (issue 12). The block (number and hash) holding the last transaction of an applied
+    // mapping: when the index no longer has that block with that hash, a reorganisation removed it
+    // and the mapping job checks the mapping again (services/epcis/mapping/job.ts). Mappings applied
+    // before this migration have no block and are not re-checked.
+    sql: `
+      ALTER TABLE epcis_mappings ADD COLUMN block_number INTEGER;
+      ALTER TABLE epcis_mappings ADD COLUMN block_hash TEXT;
+      CREATE INDEX epcis_mappings_applied_block ON epcis_mappings (block_number) WHERE status = 'applied' AND block_number IS NOT NULL;
+    `,
+  },
+  {
+    id: 21,
+    name: "storage used by each organisation's captured EPCIS documents",
+    // Primary data (issue 12): the bytes of captured documents per organisation, kept by triggers in
+    // the transaction that stores or removes a capture, so the quota check (LOTLINE_EPCIS_QUOTA_BYTES)
+    // reads one row instead of summing every document.
+    sql: `
+      CREATE TABLE epcis_org_usage (
+        org_id INTEGER PRIMARY KEY,
+        bytes INTEGER NOT NULL
+      );
+      INSERT INTO epcis_org_usage (org_id, bytes)
+        SELECT org_id, SUM(length(CAST(document AS BLOB))) FROM epcis_captures GROUP BY org_id;
+      CREATE TRIGGER epcis_captures_usage_insert AFTER INSERT ON epcis_captures BEGIN
+        INSERT INTO epcis_org_usage (org_id, bytes) VALUES (NEW.org_id, length(CAST(NEW.document AS BLOB)))
+          ON CONFLICT (org_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER epcis_captures_usage_delete AFTER DELETE ON epcis_captures BEGIN
+        UPDATE epcis_org_usage SET bytes = bytes - length(CAST(OLD.document AS BLOB)) WHERE org_id = OLD.org_id;
+      END;
+    `,
+  },
+  {
     id: 26,
     name: "one webhook outbox for EPCIS subscriptions and Lotline notifications",
     sql: `

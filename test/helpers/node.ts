@@ -28,6 +28,9 @@ export async function startTestNode(env: Record<string, string> = {}): Promise<T
     LOTLINE_PORT: "0",
     LOTLINE_CHAIN_PORT: String(await freePort()),
     LOTLINE_LOG_LEVEL: "silent",
+    // Every API test file shares one node and mostly one signed-in agent: the weighted rate limit
+    // (test/services/api/rate-limit.test.ts tests it) must not refuse a whole suite's requests.
+    LOTLINE_RATE_LIMIT: "1000000",
     ...env,
   });
   const node = await startNode(config, { logger: pino({ level: "silent" }) });

@@ -7,6 +7,7 @@ import { errorHandler, HttpProblem, problem, type ProblemBody } from "../problem
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
 import { schemaValidator, validateEpcisDocument, type EventError } from "../../epcis/validate";
+import { validateCapture } from "../../epcis/validate-off-thread";
 import { eventListOf } from "../../epcis/document";
 import { EPCIS_CONTEXT_URL } from "../../epcis/context";
 import { EPC_FORMATS, type EpcFormat } from "../../epcis/identifiers";
@@ -326,7 +327,8 @@ function pageOf<T>(items: T[], perPage: number, token: string | undefined, kind:
   };
 }
 
-export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl, state }) => {
+export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl, state, config }) => {
+  const quotaBytes = config.epcisQuotaBytes ?? 0;
   schemaValidator(); // compile the EPCIS schema at boot, not on the first capture
   const captureJob = captureJobFor(db, { log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
@@ -548,6 +550,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         summary: "Capture an EPCIS 2.0 document (JSON or JSON-LD); 202 with the capture job's Location",
         description:
           `For an active agent of a member organisation. Accepts an EPCISDocument, an EPCISQueryDocument or one event, as application/json or application/ld+json, up to ${MAX_CAPTURE_BYTES} bytes and ${MAX_CAPTURE_EVENTS} events (413 beyond). ` +
+          "The documents an organisation stores on a node are limited to its quota (LOTLINE_EPCIS_QUOTA_BYTES; 413 quota_exceeded beyond). " +
           "A document failing the EPCIS 2.0 JSON Schema or the CBV vocabularies is rejected whole (rollback): 400 naming each failing event and field. " +
           "JSON-LD contexts resolve from Lotline's copy of the GS1 context; other context URLs are refused (never fetched). " +
           "GS1-Capture-Error-Behaviour: rollback (default: an event that cannot be stored rejects all; nothing of the document is visible, anchored or mapped before all of it is stored) or proceed (valid events are stored; each invalid one, schema errors included, is reported in the capture job instead of a 400). OPTIONS /epcis/capture announces the limits in GS1-EPCIS-Capture-Limit and GS1-EPCIS-Capture-File-Size-Limit.",
@@ -575,7 +578,8 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           ),
         );
       }
-      const result = validateEpcisDocument(doc);
+      // A large document is validated in a worker thread: the node keeps serving meanwhile.
+      const result = await validateCapture(doc, Number(request.headers["content-length"]) || 0);
       const behaviour = (request.headers["gs1-capture-error-behaviour"] as CaptureErrorBehaviour | undefined) ?? "rollback";
       // proceed: a document whose invalid parts are all inside events is captured without them; each
       // invalid event is reported in the capture job. rollback: one invalid event refuses the document.
@@ -596,13 +600,32 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           epcisProblem(400, "invalid_epcis_document", detail, result.errors.slice(0, MAX_REPORTED_ERRORS)),
         );
       }
+      // The organisation's storage quota, checked with nothing awaited before the insert: two
+      // captures cannot both pass on the same remaining space.
+      const document = rawBodies.get(request) ?? JSON.stringify(doc);
+      const orgId = Number(principal.agent.orgId);
+      if (quotaBytes > 0) {
+        const bytes = Buffer.byteLength(document);
+        const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
+        if (used + bytes > quotaBytes) {
+          return send(
+            reply,
+            request,
+            epcisProblem(
+              413,
+              "quota_exceeded",
+              `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
+            ),
+          );
+        }
+      }
       const captureId = crypto.randomUUID();
       insertCapture(db, {
         captureId,
-        orgId: Number(principal.agent.orgId),
+        orgId,
         agent: principal.address,
         contentType: request.headers["content-type"]?.split(";")[0].trim() ?? "application/json",
-        document: rawBodies.get(request) ?? JSON.stringify(doc),
+        document,
         errorBehaviour: behaviour,
         total: events.length,
         invalid: proceedWithout ? refusedEvents(result.errors) : [],
@@ -1150,13 +1173,32 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
           .join("; ")}`;
         return send(reply, request, epcisProblem(400, "invalid_epcis_event", detail, result.errors.slice(0, MAX_REPORTED_ERRORS)));
       }
+      // The organisation's storage quota, checked with nothing awaited before the insert: two
+      // captures cannot both pass on the same remaining space.
+      const document = rawBodies.get(request) ?? JSON.stringify(doc);
+      const orgId = Number(principal.agent.orgId);
+      if (quotaBytes > 0) {
+        const bytes = Buffer.byteLength(document);
+        const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
+        if (used + bytes > quotaBytes) {
+          return send(
+            reply,
+            request,
+            epcisProblem(
+              413,
+              "quota_exceeded",
+              `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
+            ),
+          );
+        }
+      }
       const captureId = crypto.randomUUID();
       insertCapture(db, {
         captureId,
-        orgId: Number(principal.agent.orgId),
+        orgId,
         agent: principal.address,
         contentType: request.headers["content-type"]?.split(";")[0].trim() ?? "application/json",
-        document: rawBodies.get(request) ?? JSON.stringify(doc),
+        document,
         errorBehaviour: "rollback",
         total: 1,
       });

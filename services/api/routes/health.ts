@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import client from "prom-client";
 import { problem, sendProblem } from "../problem";
 import type { RouteDeps } from "../app";
+import { createStallMonitor } from "../../runtime/event-loop";
 
 const Health = Type.Object({
   status: Type.Union([
@@ -78,16 +79,45 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   gauge("lotline_relayer_balance_wei", "The relayer key's balance (as last refreshed)", () => Number(state.relayer?.cachedBalance() ?? 0));
   new client.Gauge({
     name: "lotline_pending_transactions",
-    help: "Transactions sent by a node key and not yet mined (pending nonce − mined nonce)",
+    help: "Transactions a node key's sender has sent and not yet seen mined, per key (relayer, integration, integration:<member>)",
     labelNames: ["key"],
     registers: [registry],
-    async collect() {
-      if (!state.relayer || !state.rpc) return;
-      const address = await state.relayer.address();
-      const [pending, mined] = await Promise.all(
-        ["pending", "latest"].map((tag) => state.rpc!.call<string>("eth_getTransactionCount", [address, tag]).catch(() => null)),
-      );
-      if (pending !== null && mined !== null) this.set({ key: "relayer" }, Number(BigInt(pending) - BigInt(mined)));
+    collect() {
+      this.reset();
+      for (const sender of state.senders?.all() ?? []) this.set({ key: sender.name }, sender.pending());
+    },
+  });
+  new client.Gauge({
+    name: "lotline_sender_nonce_resyncs",
+    help: "Times a key's sender found its nonces taken by another process using the same key and resynchronised",
+    labelNames: ["key"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const sender of state.senders?.all() ?? []) this.set({ key: sender.name }, sender.stats().resyncs);
+    },
+  });
+  new client.Gauge({
+    name: "lotline_sender_replacements",
+    help: "Transactions a key's sender replaced with higher fees because they were not mined in time",
+    labelNames: ["key"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const sender of state.senders?.all() ?? []) this.set({ key: sender.name }, sender.stats().replacements);
+    },
+  });
+  // The longest event-loop stall since the previous scrape (training, large validations and bulk
+  // scoring run in worker threads so that it stays short; docs/reliability.md).
+  const stalls = createStallMonitor();
+  app.addHook("onClose", async () => stalls.stop());
+  new client.Gauge({
+    name: "lotline_event_loop_max_stall_seconds",
+    help: "Longest time the event loop was blocked since the previous scrape",
+    registers: [registry],
+    collect() {
+      this.set(stalls.maxStallMs() / 1000);
+      stalls.reset();
     },
   });
   const requests = new client.Counter({ name: "lotline_http_requests_total", help: "HTTP requests", labelNames: ["method", "status"], registers: [registry] });

@@ -10,7 +10,7 @@ import { AnchoredBy, Hex32, Iso, List, ListQuery } from "../schemas";
 import { normaliseGtin } from "../../gs1/digital-link";
 import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
-import { downstreamClosure, traceLineage, type Direction } from "../../provenance/trace";
+import { downstreamClosure, LineageTooLargeError, traceLineage, type Direction } from "../../provenance/trace";
 import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
@@ -149,9 +149,22 @@ const Proof = Type.Object({
 });
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
+/** Lineage routes may also refuse an answer too large to serve. */
+const lineageProblems = { ...problems, 422: { $ref: "Problem#" } };
 
-export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state }) => {
+export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state, config }) => {
   const store = createProvenanceStore(db);
+  const maxTraceDepth = config.maxTraceDepth ?? 1000;
+  const maxResultItems = config.maxResultItems ?? 10_000;
+  /** Runs a lineage walk, answering 422 result_too_large when it reaches more batches than LOTLINE_MAX_RESULT_ITEMS. */
+  function bounded<T>(walk: () => T, narrower: string): T {
+    try {
+      return walk();
+    } catch (err) {
+      if (!(err instanceof LineageTooLargeError)) throw err;
+      throw new HttpProblem(422, "result_too_large", `the answer would list more than ${err.limit} batches (LOTLINE_MAX_RESULT_ITEMS); ${narrower}`);
+    }
+  }
   // Lineage, custody and recall impact are chain data every member may read; not the public.
   const members = membersOnly(auth);
   const sharing = createSharingStore(db);
@@ -223,15 +236,22 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         ),
         response: {
           200: Type.Object({ root: Hex32, nodes: Type.Array(TraceNode), edges: Type.Array(Edge), truncated: Type.Boolean() }),
-          ...problems,
+          ...lineageProblems,
         },
       },
     },
     async (request) => {
+      const maxDepth = request.query.maxDepth ?? 50;
+      if (maxDepth > maxTraceDepth) {
+        throw new HttpProblem(400, "trace_too_deep", `maxDepth ${maxDepth} is beyond this node's limit of ${maxTraceDepth} (LOTLINE_MAX_TRACE_DEPTH); trace from a batch further along instead`);
+      }
       const root = requireBatch(request.params.ref);
       const direction = request.query.direction ?? "both";
       const directions: Direction[] = direction === "both" ? ["upstream", "downstream"] : [direction];
-      const result = traceLineage(root.id, directions, request.query.maxDepth ?? 50, store.neighbours);
+      const result = bounded(
+        () => traceLineage(root.id, directions, maxDepth, store.neighbours, { maxNodes: maxResultItems }),
+        "ask for a smaller maxDepth or one direction",
+      );
       const batches = store.getBatches(result.nodes.map((n) => n.id));
       return {
         root: root.id,
@@ -305,13 +325,14 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
               byCustodian: Type.Record(Type.String(), Type.Integer()),
             }),
           }),
-          ...problems,
+          ...lineageProblems,
         },
       },
     },
     async (request) => {
       const root = requireBatch(request.params.ref);
-      const affected = [...store.getBatches(downstreamClosure(root.id, store.neighbours)).values()];
+      const closure = bounded(() => downstreamClosure(root.id, store.neighbours, { maxNodes: maxResultItems }), "ask the node's operator for a higher limit");
+      const affected = [...store.getBatches(closure).values()];
       const inCirculation = affected.filter((b) => b.status === "active" || b.status === "in_transit" || b.status === "recalled");
       const quantityByUnit: Record<string, bigint> = {};
       const byCustodian: Record<string, number> = {};

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { getAddress, NonceManager, type BaseContract, type Signer } from "ethers";
+import { getAddress, type BaseContract, type Signer } from "ethers";
+import { senderOf, SENDER_DEFAULTS } from "../../chain/sender";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { createIdentityStore } from "../../store/identity";
@@ -34,6 +35,8 @@ interface SendState {
   calls: PlannedCall[];
   /** Hashes of the calls sent so far, in order. */
   transactions: string[];
+  /** While resuming: the block of the last transaction found mined. */
+  block?: { number: number; hash: string } | null;
   [key: string]: unknown;
 }
 
@@ -73,43 +76,31 @@ export function createMappingJob(options: MappingJobOptions) {
   const contractFor = (call: PlannedCall): BaseContract =>
     (call.contract === "provenance" ? options.provenance : options.units).connect(options.signer) as BaseContract;
 
-  /** Waits for a sent transaction; true when it succeeded, false when it reverted, null when the chain has never heard of it. */
-  async function settle(hash: string): Promise<boolean | null> {
+  /**
+   * Waits for a sent transaction: whether it succeeded (false: it reverted) and its block, or null
+   * when the chain has never heard of it (dropped, or removed by a reorganisation). Through the key's
+   * sender when the node gave one: a version of it that replaced a stuck one counts, and the wait
+   * ends after its timeout.
+   */
+  async function settle(hash: string): Promise<{ ok: boolean; block: { number: number; hash: string } } | null> {
     const provider = options.signer!.provider!;
-    if (!(await provider.getTransaction(hash))) {
+    const sender = senderOf(options.signer);
+    if (!sender?.versionsOf(hash)?.inFlight && !(await provider.getTransaction(hash))) {
       const receipt = await provider.getTransactionReceipt(hash);
       if (!receipt) return null;
     }
-    const receipt = await provider.waitForTransaction(hash, 1, 120_000);
-    if (!receipt) throw new Error(`transaction ${hash} is not mined after 120 s`);
+    const receipt = sender ? await sender.wait(hash) : await provider.waitForTransaction(hash, 1, SENDER_DEFAULTS.waitTimeoutMs);
+    if (!receipt) throw new Error(`transaction ${hash} is not mined after ${SENDER_DEFAULTS.waitTimeoutMs / 1000} s`);
     if (receipt.status === 1) await options.indexed?.(receipt.blockNumber);
-    return receipt.status === 1;
+    return { ok: receipt.status === 1, block: { number: receipt.blockNumber, hash: receipt.blockHash } };
   }
 
   /**
-   * Sends one call. The anchor job shares this signer: a send of its that failed before reaching the
-   * chain (an estimate that reverted) leaves the NonceManager a nonce ahead, which would leave this
-   * transaction waiting forever; and a run started outside the job loop (tests) may race it for a
-   * nonce. So the nonce is re-read when it is ahead of the chain's, and a send that lost the race is
-   * repeated with a fresh one.
+   * Sends one call. The key's sender (shared with the anchor job) estimates before it numbers, so a
+   * call that would revert takes no nonce and cannot leave a later transaction waiting (ADR 0014).
    */
   async function sendOnce(call: PlannedCall): Promise<string> {
-    const signer = options.signer!;
-    for (let attempt = 1; ; attempt++) {
-      if (signer instanceof NonceManager) {
-        const chain = await signer.provider!.getTransactionCount(await signer.getAddress(), "pending");
-        if ((await signer.getNonce("pending")) > chain) signer.reset();
-      }
-      try {
-        return (await contractFor(call).getFunction(call.fn).send(...call.args)).hash;
-      } catch (err) {
-        if (signer instanceof NonceManager) signer.reset();
-        const code = (err as { code?: string }).code;
-        const nonceLost = code === "NONCE_EXPIRED" || code === "REPLACEMENT_UNDERPRICED" || /nonce too low/i.test(String((err as Error).message));
-        if (!nonceLost || attempt >= 5) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-      }
-    }
+    return (await contractFor(call).getFunction(call.fn).send(...call.args)).hash;
   }
 
   /** Simulates then sends the calls from `state.transactions.length` on; records progress. */
@@ -132,6 +123,7 @@ export function createMappingJob(options: MappingJobOptions) {
         return;
       }
     }
+    let block = state.block ?? null;
     for (const call of remaining) {
       let hash: string;
       try {
@@ -144,7 +136,12 @@ export function createMappingJob(options: MappingJobOptions) {
       }
       state.transactions.push(hash);
       updateMapping(db, seq, { status: "pending", effect, txHash: state.transactions[0], details: state });
-      const ok = await settle(hash);
+      const settled = await settle(hash);
+      const ok = settled?.ok ?? null;
+      // A replacement (higher fees) may be the version mined: record the hash the chain has.
+      const minedHash = senderOf(options.signer)?.versionsOf(hash)?.minedHash;
+      if (minedHash && minedHash !== hash) state.transactions[state.transactions.length - 1] = minedHash;
+      if (settled) block = settled.block;
       if (ok !== true) {
         updateMapping(db, seq, {
           status: "not_applied",
@@ -156,7 +153,8 @@ export function createMappingJob(options: MappingJobOptions) {
         return;
       }
     }
-    updateMapping(db, seq, { status: "applied", effect, txHash: state.transactions[0] ?? null, details: state });
+    delete state.block;
+    updateMapping(db, seq, { status: "applied", effect, txHash: state.transactions[0] ?? null, details: state, block });
     options.log?.info({ seq, effect, transactions: state.transactions }, "EPCIS event applied to provenance");
   }
 
@@ -173,8 +171,11 @@ export function createMappingJob(options: MappingJobOptions) {
       return async () => {
         const state = resumed as SendState;
         const confirmed: string[] = [];
+        delete state.block;
         for (const hash of state.transactions) {
-          const ok = await settle(hash);
+          const settled = await settle(hash);
+          const ok = settled?.ok ?? null;
+          if (settled) state.block = settled.block;
           if (ok === false) {
             updateMapping(db, seq, { status: "not_applied", effect, reason: `transaction ${hash} reverted on-chain`, txHash: state.transactions[0], details: state });
             return;
@@ -240,6 +241,40 @@ export function createMappingJob(options: MappingJobOptions) {
     }
   }
 
+  /**
+   * Mappings applied by transactions a reorganisation removed: the index no longer has the block
+   * (that number with that hash) that held the mapping's last transaction. Each goes back to
+   * `pending` with its sent transactions kept, so the next drain settles them as after a restart:
+   * a transaction the new fork includes again is waited for, one the chain has forgotten is sent
+   * again (after a fresh simulation, which records a refusal as `not_applied`). A mapping is marked
+   * applied only once the index has its block, so a block missing from the index's recent blocks
+   * (or there with another hash) was rolled back, even when the new chain is shorter. Only blocks
+   * the index still keeps hashes of (the reorg window) can change; older ones are not looked at.
+   */
+  function recheckRolledBack(): number {
+    const lost = prepared(
+      db,
+      `SELECT m.seq, m.block_number FROM epcis_mappings m
+       WHERE m.status = 'applied' AND m.block_number IS NOT NULL
+         AND m.block_number >= (SELECT MIN(block_number) FROM indexer_blocks)
+         AND NOT EXISTS (SELECT 1 FROM indexer_blocks b WHERE b.block_number = m.block_number AND b.block_hash = m.block_hash)`,
+    ).all() as { seq: number; block_number: number }[];
+    db.transaction(() => {
+      for (const { seq, block_number } of lost) {
+        const row = mappingOf(db, seq)!;
+        updateMapping(db, seq, {
+          status: "pending",
+          effect: row.effect,
+          reason: `block ${block_number}, which held its transaction, was removed by a chain reorganisation: checking it again`,
+          txHash: row.tx_hash,
+          details: row.details ? JSON.parse(row.details) : null,
+        });
+      }
+    })();
+    if (lost.length > 0) options.log?.warn({ seqs: lost.map((l) => l.seq) }, "EPCIS mappings whose transactions a reorganisation removed: checking them again");
+    return lost.length;
+  }
+
   async function runOnce(): Promise<number> {
     if (busy) {
       again = true;
@@ -249,6 +284,7 @@ export function createMappingJob(options: MappingJobOptions) {
       let settled = 0;
       do {
         again = false;
+        recheckRolledBack();
         settled += await drain();
       } while (again);
       return settled;

@@ -18,6 +18,8 @@ export interface MappingRow {
   reason: string | null;
   tx_hash: string | null;
   details: string | null;
+  block_number: number | null;
+  block_hash: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -45,13 +47,26 @@ export function mappingOf(db: Db, seq: number): MappingRow | undefined {
 export function updateMapping(
   db: Db,
   seq: number,
-  fields: { status: MappingStatus; effect?: string | null; reason?: string | null; txHash?: string | null; details?: unknown },
+  fields: {
+    status: MappingStatus;
+    effect?: string | null;
+    reason?: string | null;
+    txHash?: string | null;
+    details?: unknown;
+    /** The block holding the mapping's last transaction (applied mappings), re-checked after reorganisations. */
+    block?: { number: number; hash: string } | null;
+  },
 ): void {
-  prepared(db, `UPDATE epcis_mappings SET status = ?, effect = ?, reason = ?, tx_hash = ?, details = ?, updated_at = ? WHERE seq = ?`).run(
+  prepared(
+    db,
+    `UPDATE epcis_mappings SET status = ?, effect = ?, reason = ?, tx_hash = ?, block_number = ?, block_hash = ?, details = ?, updated_at = ? WHERE seq = ?`,
+  ).run(
     fields.status,
     fields.effect ?? null,
     fields.reason ?? null,
     fields.txHash ?? null,
+    fields.block?.number ?? null,
+    fields.block?.hash ?? null,
     fields.details === undefined || fields.details === null ? null : JSON.stringify(fields.details, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
     new Date().toISOString(),
     seq,

@@ -6,6 +6,7 @@ import { defaultModelPath, ensureDefaultModel, writeModelFile } from "../default
 import { scoreRun, type ModelFile, type QualityModel, type RiskBand } from "../model";
 import { API_NAMES, inputsHash, mapParams } from "./params";
 import { hasTable, insertScores, productionRunScore, recordModel, type StoredScore } from "./store";
+import { createWorkerThread, type WorkerThread } from "../../runtime/worker";
 
 /**
  * The node's quality scoring: the default model (trained at first start, cached in the data dir,
@@ -150,6 +151,46 @@ export function createScoringService(db: Db) {
     return rows.length;
   }
 
+  let thread: WorkerThread | null = null;
+
+  /**
+   * scoreProductionRuns with the scoring itself in a worker thread (the job's bulk rounds): the
+   * same rows, scores and records, without holding the event loop while a batch is scored.
+   */
+  async function scoreProductionRunsOffThread(limit = 500): Promise<number> {
+    if (!model || !productionRuns()) return 0;
+    const current = model;
+    const rows = prepared(
+      db,
+      `SELECT r.run_id, r.record FROM production_runs r
+       WHERE r.superseded_by IS NULL
+         AND NOT EXISTS (SELECT 1 FROM quality_scores s WHERE s.source = 'production_run' AND s.run_id = r.run_id AND s.model_hash = ?)
+       ORDER BY r.seq LIMIT ?`,
+    ).all(current.modelHash, limit) as { run_id: string; record: string }[];
+    if (rows.length === 0) return 0;
+    const params = rows.map((row) => (JSON.parse(row.record) as { processParameters?: Record<string, unknown> }).processParameters ?? {});
+    thread ??= createWorkerThread("scoring");
+    const scored = await thread.run<{ output: QualityOutput; inputsHash: string }[]>(require.resolve("./score-worker"), "scoreInWorker", [
+      current.file,
+      params,
+    ]);
+    // A score the routes recorded meanwhile for the same run and model is kept (ON CONFLICT DO NOTHING).
+    insertScores(
+      db,
+      scored.map(({ output, inputsHash: hash }, i) => ({
+        source: "production_run" as const,
+        runId: rows[i].run_id,
+        inputsHash: hash,
+        scorable: output.scorable,
+        probability: output.scorable ? output.probability : null,
+        riskBand: output.scorable ? output.riskBand : null,
+        output,
+        modelHash: current.modelHash,
+      })),
+    );
+    return rows.length;
+  }
+
   return {
     /** The loaded model, or null while starting (or when loading failed). */
     get model(): QualityModel | null {
@@ -252,15 +293,16 @@ export function createScoringService(db: Db) {
       name: "quality-scoring",
       async runOnce(): Promise<number> {
         let total = 0;
-        for (let n = scoreProductionRuns(); n > 0 && total < 10_000; n = scoreProductionRuns()) {
-          total += n;
-          await new Promise((resolve) => setImmediate(resolve)); // let requests in between batches
-        }
+        for (let n = await scoreProductionRunsOffThread(); n > 0 && total < 10_000; n = await scoreProductionRunsOffThread()) total += n;
         return total;
       },
     },
 
+    scoreProductionRunsOffThread,
+
     stop(): void {
+      void thread?.close();
+      thread = null;
       model?.dispose();
       model = null;
       failure ??= "the node is stopping";

@@ -68,6 +68,14 @@ describe("API operations endpoints", function () {
       const res = await get(node, "/metrics");
       expect(res.text).to.match(/^lotline_http_requests_total\{method="GET",status="404"\} [1-9]\d*$/m);
     });
+
+    it("shows the pending transactions of each node key's sender and the longest event-loop stall", async function () {
+      const res = await get(node, "/metrics");
+      expect(res.text).to.match(/^lotline_pending_transactions\{key="relayer"\} \d+$/m);
+      expect(res.text).to.match(/^lotline_pending_transactions\{key="integration"\} \d+$/m);
+      expect(res.text).to.match(/^lotline_sender_nonce_resyncs\{key="relayer"\} \d+$/m);
+      expect(res.text).to.match(/^lotline_event_loop_max_stall_seconds \d+(\.\d+)?(e-?\d+)?$/m);
+    });
   });
 
   describe("GET /docs/json", function () {
