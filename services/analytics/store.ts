@@ -685,8 +685,15 @@ export function createAnalyticsStore(db: Db) {
               into[0].kind,
             ) as { from_batch: string; to_batch: string; quantity: string }[]
           ).filter((e) => inputs.has(e.from_batch));
+          // What the transformation consumed of each input (its QuantityConsumed event in the same
+          // transaction); the edges' sum only where that is missing (the contract rounds each edge down).
           const consumed = new Map<string, bigint>();
           for (const e of edges) consumed.set(e.from_batch, (consumed.get(e.from_batch) ?? 0n) + BigInt(e.quantity));
+          const event = prepared(db, `SELECT details FROM batch_events WHERE batch_id = ? AND type = 'consumed' AND tx_hash = ? LIMIT 1`);
+          for (const input of consumed.keys()) {
+            const row = event.get(input, into[0].tx_hash) as { details: string } | undefined;
+            if (row) consumed.set(input, BigInt((JSON.parse(row.details) as { quantity: string }).quantity));
+          }
           const outputs: AllocationOutput[] = [];
           for (const to of new Set(edges.map((e) => e.to_batch))) {
             const b = provenance.getBatch(to);

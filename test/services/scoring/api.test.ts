@@ -374,6 +374,7 @@ describe("API scores", function () {
       events?: number;
       rawValue?: number | null;
       interval?: [number, number];
+      prior?: { mean: number };
     };
     const supplier = async (key: string) => (await ok(`/api/v1/scores/suppliers/${orgIdOf(key)}`)).body;
     const byName = (components: Component[]) => Object.fromEntries(components.map((c) => [c.name, c]));
@@ -463,7 +464,9 @@ describe("API scores", function () {
       expect(processor.predictedQualityFailures.evidence.modelHash).to.equal(modelHash);
 
       const retailer = byName((await supplier("retailer")).components);
-      expect(retailer.credentials).to.include({ status: "ok", value: 1 });
+      // Its one credential is revoked: 1 of 1, shrunk toward the consortium's rate (one observation is not a 1.0).
+      expect(retailer.credentials).to.include({ status: "ok", rawValue: 1, sampleSize: 1, events: 1 });
+      expect(retailer.credentials.value).to.be.above(retailer.credentials.prior!.mean).and.below(1);
       expect(retailer.credentials.evidence).to.include({ credentials: 1, revoked: 1 });
     });
 
