@@ -13,7 +13,27 @@ import { TOOL_WEAR_LIMIT_MIN } from "./baseline";
  */
 export const BLEND_FEATURES = ["boosterLogit", "mechanismLoadCapped", "mechanismReached"] as const;
 export const BLEND_METHOD =
-  "logistic regression (L2 1e-3, IRLS) fitted on out-of-fold booster predictions: logit p, min(baseline load ratio, 3), [baseline load ratio ≥ 1]";
+  "logistic regression (L2 1e-3, IRLS) fitted on out-of-fold booster predictions: logit p, min(baseline load ratio, 3), [baseline load ratio ≥ 1]; " +
+  "a run a documented mechanism flags (load ratio ≥ 1) gets at least ruleFloor, the share of such training runs that failed ((failed + ½) / (flagged + 1))";
+
+/** The blend's probability of a run, with the rule floor applied where a documented mechanism fires. */
+export function blendedProbability(blend: { coefficients: readonly number[]; ruleFloor?: number }, booster: number, baseline: number): number {
+  const p = blendProbability(blend.coefficients, blendInputs(booster, baseline));
+  return baseline >= 1 && blend.ruleFloor !== undefined ? Math.max(p, blend.ruleFloor) : p;
+}
+
+/** The rule floor: how often runs the rules flag failed, on training rows ((failed + ½) / (flagged + 1)). */
+export function ruleFloorOf(baselines: readonly number[], labels: readonly number[]): number {
+  let flagged = 0;
+  let failed = 0;
+  baselines.forEach((b, i) => {
+    if (b >= 1) {
+      flagged++;
+      failed += labels[i];
+    }
+  });
+  return (failed + 0.5) / (flagged + 1);
+}
 
 const clip = (p: number) => Math.min(1 - 1e-6, Math.max(1e-6, p));
 export const logit = (p: number) => Math.log(clip(p) / (1 - clip(p)));

@@ -14,7 +14,7 @@ import {
 import type { FieldName } from "./dataset";
 import type { EvaluationReport } from "./metrics";
 import { loadXGBoost, type Booster, type XGBoostParams } from "./xgboost";
-import { baselineFromVector, blendInputs, blendProbability, type ReliabilityBin } from "./calibration";
+import { baselineFromVector, blendedProbability, type ReliabilityBin } from "./calibration";
 
 /**
  * The quality-risk model file and the pure scoring API over it.
@@ -54,7 +54,7 @@ export interface ModelFile {
    * The calibrated blend the booster's probability goes through (calibration.ts); absent in files
    * trained before it: the booster's probability is then the score.
    */
-  blend?: { method: string; features: string[]; coefficients: number[] };
+  blend?: { method: string; features: string[]; coefficients: number[]; ruleFloor?: number };
   /** Calibration of the scores on the out-of-fold predictions: Brier score and reliability curve. */
   calibration?: { brier: number; boosterBrier: number; reliability: ReliabilityBin[] };
   /** Medians of the inputs over the training rows: the reference of the explanations. */
@@ -162,7 +162,7 @@ export async function loadModel(json: string | object): Promise<QualityModel> {
       if (!rows.length) return [];
       const p = booster.predict(rows);
       const blend = file.blend;
-      return blend ? p.map((q, i) => blendProbability(blend.coefficients, blendInputs(q, baselineFromVector(rows[i])))) : p;
+      return blend ? p.map((q, i) => blendedProbability(blend, q, baselineFromVector(rows[i]))) : p;
     },
     dispose() {
       booster?.free();

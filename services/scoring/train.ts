@@ -10,8 +10,9 @@ import {
   BLEND_METHOD,
   baselineFromVector,
   blendInputs,
-  blendProbability,
+  blendedProbability,
   brierScore,
+  ruleFloorOf,
   fitLogistic,
   reliabilityCurve,
 } from "./calibration";
@@ -124,7 +125,8 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
   const boosterOutOfFold = outOfFold.slice();
   let blend: ModelFile["blend"];
   if (options.blend ?? true) {
-    const Z = all.map((i) => blendInputs(boosterOutOfFold[i], baselineFromVector(X[i])));
+    const baselines = X.map(baselineFromVector);
+    const Z = all.map((i) => blendInputs(boosterOutOfFold[i], baselines[i]));
     for (let f = 0; f < k; f++) {
       const held = new Set(folds[f]);
       const rest = all.filter((i) => !held.has(i));
@@ -132,9 +134,18 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
         rest.map((i) => Z[i]),
         rest.map((i) => labels[i]),
       );
-      for (const i of folds[f]) outOfFold[i] = blendProbability(w, Z[i]);
+      const floor = ruleFloorOf(
+        rest.map((i) => baselines[i]),
+        rest.map((i) => labels[i]),
+      );
+      for (const i of folds[f]) outOfFold[i] = blendedProbability({ coefficients: w, ruleFloor: floor }, boosterOutOfFold[i], baselines[i]);
     }
-    blend = { method: BLEND_METHOD, features: [...BLEND_FEATURES], coefficients: fitLogistic(Z, labels) };
+    blend = {
+      method: BLEND_METHOD,
+      features: [...BLEND_FEATURES],
+      coefficients: fitLogistic(Z, labels),
+      ruleFloor: ruleFloorOf(baselines, labels),
+    };
   }
   const { threshold } = bestF1Threshold(outOfFold, labels);
   const metrics = evaluateScores(outOfFold, labels, threshold);
