@@ -1,26 +1,46 @@
-import { co2eOf, energyTotal } from "./kpi";
-import type { EmissionFactors } from "./factors";
+import { energyTotal } from "./kpi";
+import {
+  ENERGY_SCOPE,
+  ENERGY_SOURCES,
+  flatFactorBook,
+  marketGridFactor,
+  runFactors,
+  vintageFor,
+  type EmissionFactors,
+  type FactorBook,
+  type FactorVintage,
+  type EnergySource,
+} from "./factors";
+import { DEFAULT_GWP_SET, directCo2e, transportCo2e, GWP_SOURCES, type GwpSet } from "./emissions";
+import { allocate, DEFAULT_ALLOCATION_POLICY, type AllocationOutput, type AllocationPolicy, type AllocationRule } from "./allocation";
 import type { ProductionRunRecord } from "./record";
-import { DEFAULT_UNITS, toBase, type UnitTable } from "./units";
+import { DEFAULT_UNITS, type UnitTable } from "./units";
 import type { LineageEdge } from "../provenance/trace";
 
 /**
- * Cradle-to-gate footprint of a batch through its lineage (energy-related CO2e and energy of the
- * recorded production runs; not enteric methane, feed, packaging or transport, which no run
- * records). Per unit of a batch B (in B's unit):
+ * Cradle-to-gate footprint of a batch through its lineage, over the RECORDED stages only: what the
+ * production runs of each lot record — energy by source (Scope 1 fuels, Scope 2 grid, on-site
+ * renewables' life cycle), direct emissions by gas (CH4, N2O, CO2, refrigerants; GWP100 of the
+ * run's set, AR6 by default), purchased untracked inputs with their own footprints, and freight
+ * legs to the site. A lot no run records is a gap, never a zero: the boundary says what is in.
+ * Per unit of a batch B (in B's unit):
  *
  *   portion (B split off P):  f(B) = f(P)                      — a portion inherits its lot's figure
- *   lot:                      f(B) = own(B) + Σ_inputs f(I) · q(I→B) / Q(B)
- *   own(B) = Σ_runs producing B  footprint(run) · share(run, B) / Q(B)
+ *   lot made by a transformation T of kind K with outputs O:
+ *       f(B) = own(B) + a_K(B) · Σ_inputs f(I) · c(I, T) / Q(B)
+ *   own(B) = Σ_runs producing B  burden(run) · a_K(run, B) / Q(B)
  *
- * q(I→B) is the lineage edge's quantity (the part of input I the contract attributes to B, in I's
- * unit) and Q(B) the lot's registered quantity, so the upstream shares follow the chain's own mass
- * balance. share(run, B) allocates a run's energy among its outputs by quantity when they share a
- * dimension (physical allocation, ISO 14044 §4.3.4.2), else equally.
+ * c(I, T) is the quantity of input I the transformation consumed (Σ of its lineage edges to T's
+ * outputs), Q(B) the lot's registered quantity, and a_K the share of B among the outputs by the
+ * allocation rule governance set for kind K (allocation.ts: mass, dry matter, economic, none). The
+ * chain's own edge quantities pro-rate inputs by raw output quantity whatever the unit, so they are
+ * used only for a single-output transformation (where they are exact) or when no transformation
+ * facts are given. The rule that applied is recorded per stage.
  *
  * Unknown data is a gap, never a zero: a lot no run records, a run without energy data, runs that
- * record only part of a lot, a batch missing from the index. With any gap the per-unit figures are
- * null and `known…` gives the sum of the known stages (a lower bound).
+ * record only part of a lot, a batch missing from the index, an allocation the rule cannot make.
+ * With any gap the per-unit figures are null and `known…` gives the sum of the known stages (a
+ * lower bound).
  */
 export interface FootprintBatch {
   id: string;
@@ -31,6 +51,15 @@ export interface FootprintBatch {
   unit: string;
   /** A lot's registered quantity; a portion's quantity when it was split off. */
   basisQuantity: number | null;
+}
+
+export interface TransformationFacts {
+  /** The transformation kind as the chain records it (MERGE, PROCESS…). */
+  kind: string;
+  /** Every output of the transformation with its registered quantity. */
+  outputs: AllocationOutput[];
+  /** Every input with the quantity the transformation consumed of it (in the input's unit). */
+  inputs: { batchId: string; quantity: number }[];
 }
 
 export interface FootprintLookups {
@@ -51,6 +80,11 @@ export interface FootprintLookups {
   remote?(batchId: string): { reason: "not_shared" | "unreachable" | "not_recorded"; orgId: string; detail: string } | null;
   /** Where a run came from (its owner, the node that served it, whether its proof held); null: recorded here. */
   originOf?(runId: string): StageOrigin | null;
+  /**
+   * The transformation that made a lot (from the chain: its kind, all its outputs and the input
+   * quantities it consumed), or null. Absent: the lineage edges' own quantities are used.
+   */
+  transformation?(lotId: string): TransformationFacts | null;
 }
 
 /** Where a stage's records came from: the owner, the node that served them (null: this node), whether they verified. */
@@ -58,6 +92,50 @@ export interface StageOrigin {
   orgId: string;
   servedBy: string | null;
   verified: boolean;
+}
+
+/** Emissions by source and scope, kg CO2e (energy in kWh). Total = location-based. */
+export interface Burden {
+  energyKwh: number;
+  /** Fuels burnt on site (gas, diesel). */
+  energyScope1: number;
+  /** Grid electricity, location-based (grid-average factor). */
+  energyScope2Location: number;
+  /** Grid electricity, market-based (the site's contract factor; the grid average when none is given). */
+  energyScope2Market: number;
+  /** Life cycle of on-site renewables (upstream). */
+  energyScope3: number;
+  /** Direct emissions by gas (Scope 1). */
+  directGases: number;
+  /** Purchased untracked inputs with their own footprints (upstream). */
+  purchasedInputs: number;
+  /** Freight legs to the site (upstream). */
+  transport: number;
+}
+
+const ZERO: Burden = {
+  energyKwh: 0,
+  energyScope1: 0,
+  energyScope2Location: 0,
+  energyScope2Market: 0,
+  energyScope3: 0,
+  directGases: 0,
+  purchasedInputs: 0,
+  transport: 0,
+};
+const KEYS = Object.keys(ZERO) as (keyof Burden)[];
+const scale = (b: Burden, k: number): Burden => Object.fromEntries(KEYS.map((key) => [key, b[key] * k])) as unknown as Burden;
+const add = (a: Burden, b: Burden): Burden => Object.fromEntries(KEYS.map((key) => [key, a[key] + b[key]])) as unknown as Burden;
+/** kg CO2e of a burden (Scope 2 location-based). */
+export const co2eOfBurden = (b: Burden) =>
+  b.energyScope1 + b.energyScope2Location + b.energyScope3 + b.directGases + b.purchasedInputs + b.transport;
+
+export interface StageAllocation {
+  kind: string | null;
+  rule: AllocationRule | "portion";
+  /** The stage lot's share of the transformation's burden (1 for a single output). */
+  share: number | null;
+  basis: string;
 }
 
 export interface FootprintStage {
@@ -76,6 +154,10 @@ export interface FootprintStage {
   share: number | null;
   /** Where the stage's production runs came from (federation); null when unknown. */
   origin: StageOrigin | null;
+  /** How the stage's transformation burden was split among its co-products. */
+  allocation: StageAllocation | null;
+  /** The stage's own emissions per unit by source and scope. */
+  ownBySource: Burden;
 }
 
 export type GapReason =
@@ -86,13 +168,37 @@ export type GapReason =
   | "no_quantity"
   | "not_shared"
   | "unreachable"
-  | "not_recorded";
+  | "not_recorded"
+  | "allocation_undetermined";
 
 export interface FootprintGap {
   batchId: string;
   orgId: string | null;
   reason: GapReason;
   detail: string;
+}
+
+export interface FootprintBoundary {
+  /** What the figure is: the label pages and the README use. */
+  label: string;
+  /** Life-cycle stages in: cradle (raw material) to the root's factory gate, recorded stages only. */
+  stages: string;
+  /** Emission sources the method includes (each counted where a run records it). */
+  includes: string[];
+  /** Sources a run recorded for at least one stage of this figure. */
+  recorded: string[];
+  /** What the method leaves out (not recorded by any run: not in the figure). */
+  excludes: string[];
+  gwpSet: string;
+  scope2: string;
+}
+
+export interface FootprintScopes {
+  /** kg CO2e per unit of the root. The root lot's own stage by scope; every upstream stage is Scope 3. */
+  scope1: number;
+  scope2LocationBased: number;
+  scope2MarketBased: number;
+  scope3Upstream: number;
 }
 
 export interface Footprint {
@@ -108,41 +214,87 @@ export interface Footprint {
   knownEnergyPerUnitKwh: number;
   stages: FootprintStage[];
   gaps: FootprintGap[];
+  boundary: FootprintBoundary;
+  /** Known per-unit emissions by scope (GHG Protocol; Scope 2 location- and market-based apart). */
+  scopesPerUnitKg: FootprintScopes;
+  /** Known per-unit emissions by source, summed over stages. */
+  bySourcePerUnit: Burden;
+  /** The allocation policy in force (the governance decision it records). */
+  allocationPolicy: { source: string; defaultRule: AllocationRule; kinds: Record<string, AllocationRule> };
+  /** The emission-factor vintages the stages' runs used, by source. */
+  factorVintages: Partial<Record<EnergySource, FactorVintage[]>>;
 }
 
 interface PerUnit {
   /** Per unit of the batch, by stage batch id, in insertion (lineage) order. */
-  stages: Map<string, { co2e: number; energy: number }>;
+  stages: Map<string, Burden>;
   gaps: Map<string, FootprintGap>;
 }
 
-/** A run's allocation share for one of its outputs. */
+export interface FootprintOptions {
+  units?: UnitTable;
+  allocation?: AllocationPolicy;
+}
+
+/** A run's burden (emissions by source and scope) with the factors of its site and year. */
+export function runBurden(run: ProductionRunRecord, book: FactorBook): Burden {
+  const f = runFactors(book, run);
+  const e = run.energyKwh ?? {};
+  const kwh = (s: EnergySource) => e[s] ?? 0;
+  const byScope = (scope: 1 | 2 | 3) =>
+    ENERGY_SOURCES.filter((s) => ENERGY_SCOPE[s] === scope).reduce((sum, s) => sum + kwh(s) * f[s], 0);
+  const market = marketGridFactor(book, run);
+  return {
+    energyKwh: energyTotal(run.energyKwh) ?? 0,
+    energyScope1: byScope(1),
+    energyScope2Location: byScope(2),
+    energyScope2Market: kwh("grid") * (market ?? f.grid),
+    energyScope3: byScope(3),
+    directGases: directCo2e(run.directEmissionsKg, run.gwpSet ?? DEFAULT_GWP_SET),
+    purchasedInputs: (run.inputs ?? []).reduce(
+      (sum, line) => sum + (line.footprint ? Number(line.quantity) * line.footprint.co2ePerUnitKg : 0),
+      0,
+    ),
+    transport: transportCo2e(run.transportLegs),
+  };
+}
+
+/** A run's allocation share for one of its outputs by the rule of `kind`; null when undetermined. */
 export function allocationShare(
   run: Pick<ProductionRunRecord, "outputs">,
   batchId: string,
   units: UnitTable = DEFAULT_UNITS,
-): number {
-  const outputs = run.outputs;
-  const bases = outputs.map((o) => toBase(Number(o.quantity), o.unit, units));
-  const index = outputs.findIndex((o) => o.batchId === batchId);
-  if (index < 0) return 0;
-  const dimensions = new Set(bases.map((b) => b?.dimension));
-  if (bases.every((b) => b !== null) && dimensions.size === 1) {
-    const total = bases.reduce((s, b) => s + b!.value, 0);
-    return total > 0 ? bases[index]!.value / total : 1 / outputs.length;
-  }
-  return 1 / outputs.length;
+  options: { kind?: string | null; policy?: AllocationPolicy; gtinOf?: (batchId: string) => string | null } = {},
+): number | null {
+  const outputs = run.outputs.map((o, i) => ({
+    batchId: o.batchId ?? `material:${i}`,
+    gtin: o.batchId && options.gtinOf ? options.gtinOf(o.batchId) : null,
+    quantity: Number(o.quantity),
+    unit: o.unit,
+  }));
+  if (!outputs.some((o) => o.batchId === batchId)) return 0;
+  const result = allocate(outputs, options.kind ?? null, options.policy ?? DEFAULT_ALLOCATION_POLICY, units);
+  return result.shares?.get(batchId) ?? null;
 }
+
+const isBook = (f: EmissionFactors | FactorBook): f is FactorBook => typeof (f as FactorBook).global === "object";
 
 export function batchFootprint(
   rootId: string,
   lookups: FootprintLookups,
-  factors: EmissionFactors,
-  units: UnitTable = DEFAULT_UNITS,
+  factors: EmissionFactors | FactorBook,
+  unitsOrOptions: UnitTable | FootprintOptions = DEFAULT_UNITS,
 ): Footprint {
+  const book = isBook(factors) ? factors : flatFactorBook(factors);
+  const options: FootprintOptions =
+    unitsOrOptions instanceof Map ? { units: unitsOrOptions as UnitTable } : (unitsOrOptions as FootprintOptions);
+  const units = options.units ?? DEFAULT_UNITS;
+  const policy = options.allocation ?? DEFAULT_ALLOCATION_POLICY;
   const memo = new Map<string, PerUnit>();
   const info = new Map<string, FootprintBatch | null>();
   const runIdsOf = new Map<string, string[]>();
+  const allocationOf = new Map<string, StageAllocation>();
+  const usedRuns: ProductionRunRecord[] = [];
   const batchOf = (id: string) => {
     if (!info.has(id)) info.set(id, lookups.batch(id));
     return info.get(id)!;
@@ -168,6 +320,8 @@ export function batchFootprint(
       memo.set(id, parent);
       return parent;
     }
+    const transformation = edges.length > 0 && lookups.transformation ? lookups.transformation(id) : null;
+    const kind = transformation?.kind ?? edges[0]?.type?.toUpperCase() ?? null;
 
     const recorded_ = lookups.runsProducing(id);
     const hidden = lookups.mayRead ? recorded_.filter((run) => !lookups.mayRead!(run, id)) : [];
@@ -207,8 +361,7 @@ export function batchFootprint(
         }),
       );
     } else {
-      let co2e = 0;
-      let energy = 0;
+      let own: Burden = { ...ZERO };
       let recorded = 0;
       for (const run of runs) {
         const line = run.outputs.find((o) => o.batchId === id)!;
@@ -222,11 +375,30 @@ export function batchFootprint(
               detail: `production run ${run.id} of lot ${batch.lot} reports no energy`,
             }),
           );
+        }
+        const outputs = run.outputs.map((o, i) => ({
+          batchId: o.batchId ?? `material:${i}:${o.material ?? ""}`,
+          gtin: o.batchId ? (batchOf(o.batchId)?.gtin ?? null) : null,
+          quantity: Number(o.quantity),
+          unit: o.unit,
+        }));
+        const allocation = allocate(outputs, kind, policy, units);
+        const share = allocation.shares?.get(id) ?? null;
+        if (share === null) {
+          result.gaps.set(
+            ...gap({
+              batchId: id,
+              orgId: batch.orgId,
+              reason: "allocation_undetermined",
+              detail: `run ${run.id}: rule "${allocation.rule}" cannot split it among its outputs: ${allocation.basis}`,
+            }),
+          );
           continue;
         }
-        const share = allocationShare(run, id, units);
-        co2e += co2eOf(run.energyKwh, factors)! * share;
-        energy += energyTotal(run.energyKwh)! * share;
+        if (!allocationOf.has(id) && outputs.length > 1)
+          allocationOf.set(id, { kind, rule: allocation.rule, share, basis: allocation.basis });
+        usedRuns.push(run);
+        own = add(own, scale(runBurden(run, book), share));
       }
       runIdsOf.set(
         id,
@@ -242,28 +414,43 @@ export function batchFootprint(
           }),
         );
       }
-      result.stages.set(id, { co2e: co2e / batch.basisQuantity, energy: energy / batch.basisQuantity });
+      result.stages.set(id, scale(own, 1 / batch.basisQuantity));
     }
 
-    for (const edge of edges) {
-      if (!batch.basisQuantity) {
-        result.gaps.set(
-          ...gap({
-            batchId: id,
-            orgId: batch.orgId,
-            reason: "no_quantity",
-            detail: `the registered quantity of lot ${batch.lot} is unknown`,
-          }),
-        );
-        break;
+    if (edges.length > 0 && !batch.basisQuantity) {
+      result.gaps.set(
+        ...gap({ batchId: id, orgId: batch.orgId, reason: "no_quantity", detail: `the registered quantity of lot ${batch.lot} is unknown` }),
+      );
+    } else if (edges.length > 0) {
+      // Inputs and their attributed quantities: by the allocation rule over the whole
+      // transformation when it has several outputs, else the edges (exact for one output).
+      let inputs: { from: string; factor: number }[] | null;
+      if (transformation && transformation.outputs.length > 1) {
+        const allocation = allocate(transformation.outputs, transformation.kind, policy, units);
+        const share = allocation.shares?.get(id) ?? null;
+        allocationOf.set(id, { kind: transformation.kind, rule: allocation.rule, share, basis: allocation.basis });
+        if (share === null) {
+          result.gaps.set(
+            ...gap({
+              batchId: id,
+              orgId: batch.orgId,
+              reason: "allocation_undetermined",
+              detail: `${transformation.kind} made lot ${batch.lot} with ${transformation.outputs.length} co-products; rule "${allocation.rule}": ${allocation.basis}`,
+            }),
+          );
+          inputs = null;
+        } else {
+          inputs = transformation.inputs.map((i) => ({ from: i.batchId, factor: (i.quantity * share) / batch.basisQuantity! }));
+        }
+      } else {
+        if (!allocationOf.has(id)) allocationOf.set(id, { kind, rule: policy.kinds[kind ?? ""] ?? policy.defaultRule, share: 1, basis: "single output" });
+        inputs = edges.map((e) => ({ from: e.from, factor: Number(e.quantity) / batch.basisQuantity! }));
       }
-      const input = perUnit(edge.from, inner);
-      const factor = Number(edge.quantity) / batch.basisQuantity;
-      for (const [stageId, s] of input.stages) {
-        const current = result.stages.get(stageId) ?? { co2e: 0, energy: 0 };
-        result.stages.set(stageId, { co2e: current.co2e + s.co2e * factor, energy: current.energy + s.energy * factor });
+      for (const { from, factor } of inputs ?? []) {
+        const input = perUnit(from, inner);
+        for (const [stageId, s] of input.stages) result.stages.set(stageId, add(result.stages.get(stageId) ?? ZERO, scale(s, factor)));
+        for (const [key, g] of input.gaps) result.gaps.set(key, g);
       }
-      for (const [key, g] of input.gaps) result.gaps.set(key, g);
     }
     memo.set(id, result);
     return result;
@@ -271,13 +458,15 @@ export function batchFootprint(
 
   const root = batchOf(rootId);
   const result = perUnit(rootId, new Set());
-  const knownCo2e = [...result.stages.values()].reduce((s, x) => s + x.co2e, 0);
-  const knownEnergy = [...result.stages.values()].reduce((s, x) => s + x.energy, 0);
+  const total = [...result.stages.values()].reduce(add, { ...ZERO });
+  const knownCo2e = co2eOfBurden(total);
+  const knownEnergy = total.energyKwh;
   const basis = root?.basisQuantity ?? null;
   const complete = result.gaps.size === 0;
   const stages: FootprintStage[] = [...result.stages].map(([stageId, s]) => {
     const b = batchOf(stageId);
-    const own = memo.get(stageId)?.stages.get(stageId);
+    const own = memo.get(stageId)?.stages.get(stageId) ?? { ...ZERO };
+    const co2e = co2eOfBurden(s);
     return {
       batchId: stageId,
       gtin: b?.gtin ?? null,
@@ -286,12 +475,44 @@ export function batchFootprint(
       unit: b?.unit ?? null,
       runIds: runIdsOf.get(stageId) ?? [],
       origin: lookups.originOf?.((runIdsOf.get(stageId) ?? [])[0] ?? "") ?? null,
-      ownCo2ePerUnitKg: own?.co2e ?? 0,
-      co2eKg: basis === null ? null : s.co2e * basis,
-      energyKwh: basis === null ? null : s.energy * basis,
-      share: knownCo2e > 0 ? s.co2e / knownCo2e : null,
+      ownCo2ePerUnitKg: co2eOfBurden(own),
+      co2eKg: basis === null ? null : co2e * basis,
+      energyKwh: basis === null ? null : s.energyKwh * basis,
+      share: knownCo2e > 0 ? co2e / knownCo2e : null,
+      allocation: allocationOf.get(stageId) ?? null,
+      ownBySource: own,
     };
   });
+
+  // The root lot's own stage by scope; every other stage is upstream (Scope 3) for its holder.
+  const rootLot = root ? (lookups.upstream(rootId).find((e) => e.type === "split") ? root.lotId : rootId) : rootId;
+  const ownStage = result.stages.get(rootLot) ?? { ...ZERO };
+  const upstream = co2eOfBurden(total) - co2eOfBurden(ownStage);
+  const scopesPerUnitKg: FootprintScopes = {
+    scope1: ownStage.energyScope1 + ownStage.directGases,
+    scope2LocationBased: ownStage.energyScope2Location,
+    scope2MarketBased: ownStage.energyScope2Market,
+    scope3Upstream: ownStage.energyScope3 + ownStage.purchasedInputs + ownStage.transport + upstream,
+  };
+
+  const recordedSources = new Set<string>();
+  for (const run of usedRuns) {
+    if (run.energyKwh) recordedSources.add("energy");
+    if (run.directEmissionsKg && Object.keys(run.directEmissionsKg).length) recordedSources.add("direct_gases");
+    if (run.inputs?.some((l) => l.footprint)) recordedSources.add("purchased_inputs");
+    if (run.transportLegs?.length) recordedSources.add("transport");
+  }
+  const gwpSets = new Set(usedRuns.filter((r) => r.directEmissionsKg).map((r) => r.gwpSet ?? DEFAULT_GWP_SET));
+  const vintages: Partial<Record<EnergySource, FactorVintage[]>> = {};
+  for (const run of usedRuns) {
+    for (const source of ENERGY_SOURCES) {
+      if (!run.energyKwh?.[source]) continue;
+      const v = vintageFor(book, source, run.site, new Date(run.startTime).getUTCFullYear());
+      const list = (vintages[source] ??= []);
+      if (!list.some((x) => x.year === v.year && x.source === v.source && x.value === v.value)) list.push(v);
+    }
+  }
+  const onlyEnergy = [...recordedSources].every((s) => s === "energy");
   return {
     batchId: rootId,
     unit: root?.unit ?? null,
@@ -305,5 +526,31 @@ export function batchFootprint(
     knownEnergyPerUnitKwh: knownEnergy,
     stages,
     gaps: [...result.gaps.values()],
+    boundary: {
+      label: onlyEnergy
+        ? "energy-related CO2e of the recorded production stages (cradle-to-gate over recorded stages; no farm emissions, transport or purchased inputs recorded)"
+        : `cradle-to-gate over the recorded stages: ${[...recordedSources].join(", ").replace(/_/g, " ")}`,
+      stages: "every lot in the batch's upstream lineage up to the root lot's factory gate whose production runs are recorded and readable",
+      includes: [
+        "energy of production runs by source: fuels burnt on site (Scope 1), grid electricity (Scope 2, location- and market-based), on-site renewables' life cycle",
+        "direct emissions by gas recorded on a run (enteric and manure CH4, N2O, fossil CO2, refrigerant leaks), GWP100",
+        "purchased untracked inputs with their own footprints (a supplier's PACT footprint or a database value)",
+        "freight legs recorded on a run (tonne-km × mode factor)",
+      ],
+      recorded: [...recordedSources],
+      excludes: [
+        "any emission source no run records (it is not estimated)",
+        "downstream of the gate: distribution after the root's producer, use, end of life",
+        "capital goods other than on-site renewables, business travel, employee commuting",
+        "biogenic carbon removals and land-use change",
+      ],
+      gwpSet: gwpSets.size === 0 ? `${DEFAULT_GWP_SET} (${GWP_SOURCES[DEFAULT_GWP_SET]})` : [...gwpSets].map((s: GwpSet) => `${s} (${GWP_SOURCES[s]})`).join("; "),
+      scope2:
+        "totals use location-based Scope 2 (grid-average factor); market-based is reported apart, from the site's contract factor or the grid average when none is given (GHG Protocol Scope 2 Guidance)",
+    },
+    scopesPerUnitKg,
+    bySourcePerUnit: total,
+    allocationPolicy: { source: policy.source, defaultRule: policy.defaultRule, kinds: { ...policy.kinds } },
+    factorVintages: vintages,
   };
 }

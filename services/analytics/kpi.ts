@@ -127,7 +127,7 @@ export interface RunAggregate {
 
 export function aggregateRuns(
   runs: ProductionRunRecord[],
-  factors: EmissionFactors,
+  factors: EmissionFactors | ((run: ProductionRunRecord) => EmissionFactors),
   units: UnitTable = DEFAULT_UNITS,
 ): RunAggregate {
   const countUnits = new Set(runs.map((r) => r.countUnit));
@@ -161,7 +161,7 @@ export function aggregateRuns(
     if (run.energyKwh) {
       energyRuns++;
       energy += energyTotal(run.energyKwh)!;
-      co2e += co2eOf(run.energyKwh, factors)!;
+      co2e += co2eOf(run.energyKwh, typeof factors === "function" ? factors(run) : factors)!;
       goodWithEnergy += run.goodCount;
       for (const source of ENERGY_SOURCES) {
         const kwh = run.energyKwh[source];

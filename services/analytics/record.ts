@@ -1,6 +1,7 @@
 import { canonicalize } from "json-canonicalize";
 import { keccak256, toUtf8Bytes } from "ethers";
 import type { EnergySource } from "./factors";
+import type { Gas, GwpSet, TransportLeg } from "./emissions";
 
 /**
  * A production run as Lotline stores it: primary data, hashed (keccak256 of its RFC 8785 canonical
@@ -18,6 +19,11 @@ export interface MaterialLine {
   material?: string;
   quantity: string;
   unit: string;
+  /**
+   * A purchased (untracked) input's own cradle-to-gate footprint, per unit of `unit`: from the
+   * supplier (a PACT footprint it shared, `pactId`) or a database, as `source` says.
+   */
+  footprint?: { co2ePerUnitKg: number; source: string; pactId?: string };
 }
 
 export interface ProductionRunRecord {
@@ -40,6 +46,12 @@ export interface ProductionRunRecord {
   energyKwh?: Partial<Record<EnergySource, number>>;
   waterM3?: number;
   scrapKg?: number;
+  /** Direct (Scope 1) emissions by gas in kg of the gas: CH4 of cows, N2O of fertiliser, refrigerant leaks. */
+  directEmissionsKg?: Partial<Record<Gas, number>>;
+  /** The GWP set the direct emissions convert with (AR6 when absent). */
+  gwpSet?: GwpSet;
+  /** Freight legs that brought this run's inputs to its site. */
+  transportLegs?: TransportLeg[];
   processParameters: Record<string, number>;
   /** The id of the record this one corrects. */
   corrects?: string;

@@ -8,7 +8,10 @@ import { createProvenanceStore } from "../store/provenance";
 import { ENERGY_SOURCES, isEnergySource, type EnergySource } from "./factors";
 import { isRunId, recordHash, RUN_ANCHOR_KIND, runRecordId, withId, type MaterialLine, type ProductionRunRecord } from "./record";
 import { DEFAULT_UNITS, type UnitInfo, type UnitTable } from "./units";
-import type { FootprintBatch, FootprintLookups } from "./footprint";
+import { GASES, isGas, TRANSPORT_MODES, type Gas, type GwpSet, type TransportLeg, type TransportMode } from "./emissions";
+import { supplierFootprint } from "./pact-store";
+import type { FootprintBatch, FootprintLookups, TransformationFacts } from "./footprint";
+import type { AllocationOutput } from "./allocation";
 import type { CustodyEvent, OrderDeliveryFacts } from "./kpi";
 
 /**
@@ -34,6 +37,8 @@ export interface MaterialInput {
   material?: string;
   quantity: string;
   unit?: string;
+  /** A purchased untracked input's footprint per unit: given, or from a stored supplier PACT footprint (`pactId`). */
+  footprint?: { co2ePerUnitKg?: number; source?: string; pactId?: string };
 }
 
 /** What a client submits (POST /api/v1/production-runs); see ProductionRunRecord for units. */
@@ -53,6 +58,9 @@ export interface ProductionRunInput {
   energyKwh?: Record<string, number>;
   waterM3?: number;
   scrapKg?: number;
+  directEmissionsKg?: Record<string, number>;
+  gwpSet?: string;
+  transportLegs?: { mode: string; distanceKm: number; tonnes: number; batchId?: string; kgCo2ePerTonneKm?: number }[];
   processParameters?: Record<string, number>;
   corrects?: string;
   notes?: string;
@@ -231,6 +239,47 @@ export function recordProductionRun(
     if (input.waterM3 !== undefined) finite("waterM3", input.waterM3, 0, 1e9);
     if (input.scrapKg !== undefined) finite("scrapKg", input.scrapKg, 0, 1e9);
 
+    // Direct emissions by gas, and the GWP set that converts them.
+    let directEmissionsKg: Partial<Record<Gas, number>> | undefined;
+    if (input.directEmissionsKg !== undefined) {
+      if (typeof input.directEmissionsKg !== "object" || input.directEmissionsKg === null || Array.isArray(input.directEmissionsKg))
+        fail("directEmissionsKg", "must be an object of gas → kg of the gas");
+      else {
+        directEmissionsKg = {};
+        for (const [gas, kg] of Object.entries(input.directEmissionsKg)) {
+          if (!isGas(gas)) fail(`directEmissionsKg/${gas}`, `unknown gas; use ${GASES.join(", ")}`);
+          else {
+            finite(`directEmissionsKg/${gas}`, kg, 0, 1e9);
+            directEmissionsKg[gas] = kg;
+          }
+        }
+      }
+    }
+    if (input.gwpSet !== undefined && input.gwpSet !== "AR6" && input.gwpSet !== "AR5") fail("gwpSet", "must be AR6 or AR5");
+    let transportLegs: TransportLeg[] | undefined;
+    if (input.transportLegs !== undefined) {
+      if (!Array.isArray(input.transportLegs) || input.transportLegs.length > 100) fail("transportLegs", "must be an array of at most 100 legs");
+      else {
+        transportLegs = [];
+        input.transportLegs.forEach((leg, i) => {
+          const path = `transportLegs/${i}`;
+          if (!(TRANSPORT_MODES as readonly string[]).includes(leg?.mode)) return fail(`${path}/mode`, `must be one of ${TRANSPORT_MODES.join(", ")}`);
+          finite(`${path}/distanceKm`, leg.distanceKm, 0, 50_000);
+          finite(`${path}/tonnes`, leg.tonnes, 0, 1e6);
+          if (leg.kgCo2ePerTonneKm !== undefined) finite(`${path}/kgCo2ePerTonneKm`, leg.kgCo2ePerTonneKm, 0, 10);
+          if (leg.batchId !== undefined && !/^0x[0-9a-f]{64}$/.test(String(leg.batchId).toLowerCase()))
+            return fail(`${path}/batchId`, "must be a batch id (0x + 64 hex digits)");
+          transportLegs!.push({
+            mode: leg.mode as TransportMode,
+            distanceKm: leg.distanceKm,
+            tonnes: leg.tonnes,
+            ...(leg.batchId !== undefined ? { batchId: String(leg.batchId).toLowerCase() } : {}),
+            ...(leg.kgCo2ePerTonneKm !== undefined ? { kgCo2ePerTonneKm: leg.kgCo2ePerTonneKm } : {}),
+          });
+        });
+      }
+    }
+
     // Process parameters: a numeric map with plausible ranges.
     const processParameters: Record<string, number> = {};
     const params = input.processParameters ?? {};
@@ -264,6 +313,27 @@ export function recordProductionRun(
 
     // Material: batches of the index (which must belong to the organisation) or untracked lines.
     // Output lots are checked against the runs already stored once the record is known (below).
+    const inputFootprint = (
+      role: "inputs" | "outputs",
+      path: string,
+      given: NonNullable<MaterialInput["footprint"]>,
+      unit: string | undefined,
+    ): MaterialLine["footprint"] | undefined => {
+      if (role !== "inputs") return void fail(`${path}/footprint`, "applies to purchased inputs only");
+      if (typeof given !== "object" || given === null) return void fail(`${path}/footprint`, "must be an object");
+      if (given.pactId !== undefined) {
+        const stored = supplierFootprint(db, String(given.pactId), orgId);
+        if (!stored) return void fail(`${path}/footprint/pactId`, `no supplier PACT footprint ${given.pactId} was imported by your organisation`);
+        if (unit !== undefined && stored.unit !== unit)
+          return void fail(`${path}/unit`, `PACT footprint ${given.pactId} is per ${stored.unit}; give the quantity in ${stored.unit}`);
+        return { co2ePerUnitKg: stored.co2ePerUnitKg, source: `supplier PACT footprint ${stored.pactId} (${stored.companyName})`, pactId: stored.pactId };
+      }
+      finite(`${path}/footprint/co2ePerUnitKg`, given.co2ePerUnitKg, 0, 1e6);
+      if (typeof given.source !== "string" || given.source.trim().length === 0 || given.source.length > 300)
+        return void fail(`${path}/footprint/source`, "must name where the figure comes from (1 to 300 characters)");
+      if (typeof given.co2ePerUnitKg !== "number") return undefined;
+      return { co2ePerUnitKg: given.co2ePerUnitKg, source: given.source.trim() };
+    };
     const lotChecks: { path: string; batchId: string; lot: string; unit: string; raw: bigint }[] = [];
     const materials = (role: "inputs" | "outputs"): MaterialLine[] => {
       const lines = input[role] ?? [];
@@ -291,10 +361,13 @@ export function recordProductionRun(
           if (typeof item.material !== "string" || item.material.trim().length === 0 || item.material.length > 200)
             fail(`${path}/material`, "must be a name of 1 to 200 characters");
           if (item.unit === undefined) fail(`${path}/unit`, "is required for untracked material");
+          const footprint = item.footprint === undefined ? undefined : inputFootprint(role, path, item.footprint, item.unit);
           if (raw !== null && item.unit !== undefined)
-            out.push({ material: item.material.trim(), quantity: formatQuantity(raw), unit: item.unit });
+            out.push({ material: item.material.trim(), quantity: formatQuantity(raw), unit: item.unit, ...(footprint ? { footprint } : {}) });
           return;
         }
+        if (item.footprint !== undefined)
+          fail(`${path}/footprint`, "applies to untracked material only: a tracked batch's footprint comes from its lineage");
         const batchId = String(item.batchId).toLowerCase();
         if (!/^0x[0-9a-f]{64}$/.test(batchId)) return fail(`${path}/batchId`, "must be a batch id (0x + 64 hex digits)");
         if (seen.has(batchId)) return fail(`${path}/batchId`, `batch ${batchId} is listed twice`);
@@ -362,6 +435,9 @@ export function recordProductionRun(
       ...(energyKwh ? { energyKwh } : {}),
       ...(input.waterM3 !== undefined ? { waterM3: input.waterM3 } : {}),
       ...(input.scrapKg !== undefined ? { scrapKg: input.scrapKg } : {}),
+      ...(directEmissionsKg ? { directEmissionsKg } : {}),
+      ...(input.gwpSet !== undefined ? { gwpSet: input.gwpSet as GwpSet } : {}),
+      ...(transportLegs ? { transportLegs } : {}),
       processParameters,
       ...(input.corrects !== undefined ? { corrects: input.corrects } : {}),
       ...(input.notes !== undefined ? { notes: input.notes } : {}),
@@ -594,6 +670,43 @@ export function createAnalyticsStore(db: Db) {
           };
         },
         upstream: (id: string) => provenance.neighbours(id, "upstream"),
+        transformation(lotId: string): TransformationFacts | null {
+          // The transformation is the transaction that drew the lot's lineage edges: its other
+          // outputs are the batches the same inputs went to in that transaction.
+          const into = prepared(
+            db,
+            `SELECT from_batch, kind, tx_hash FROM lineage_edges WHERE to_batch = ? AND kind <> 'SPLIT' ORDER BY from_batch`,
+          ).all(lotId) as { from_batch: string; kind: string; tx_hash: string }[];
+          if (into.length === 0) return null;
+          const inputs = new Set(into.map((e) => e.from_batch));
+          const edges = (
+            prepared(db, `SELECT from_batch, to_batch, quantity FROM lineage_edges WHERE tx_hash = ? AND kind = ? ORDER BY rowid`).all(
+              into[0].tx_hash,
+              into[0].kind,
+            ) as { from_batch: string; to_batch: string; quantity: string }[]
+          ).filter((e) => inputs.has(e.from_batch));
+          // What the transformation consumed of each input (its QuantityConsumed event in the same
+          // transaction); the edges' sum only where that is missing (the contract rounds each edge down).
+          const consumed = new Map<string, bigint>();
+          for (const e of edges) consumed.set(e.from_batch, (consumed.get(e.from_batch) ?? 0n) + BigInt(e.quantity));
+          const event = prepared(db, `SELECT details FROM batch_events WHERE batch_id = ? AND type = 'consumed' AND tx_hash = ? LIMIT 1`);
+          for (const input of consumed.keys()) {
+            const row = event.get(input, into[0].tx_hash) as { details: string } | undefined;
+            if (row) consumed.set(input, BigInt((JSON.parse(row.details) as { quantity: string }).quantity));
+          }
+          const outputs: AllocationOutput[] = [];
+          for (const to of new Set(edges.map((e) => e.to_batch))) {
+            const b = provenance.getBatch(to);
+            const raw = originalQuantity(db, to);
+            if (!b || raw === null) return null;
+            outputs.push({ batchId: to, gtin: b.gtin, quantity: Number(formatQuantity(raw)), unit: b.unit });
+          }
+          return {
+            kind: into[0].kind,
+            outputs,
+            inputs: [...consumed].map(([batchId, q]) => ({ batchId, quantity: Number(formatQuantity(q)) })),
+          };
+        },
         runsProducing(lotId: string): ProductionRunRecord[] {
           return (
             prepared(

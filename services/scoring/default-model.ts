@@ -35,6 +35,7 @@ function readCached(file: string, dataSha256: string): ModelFile | undefined {
     return undefined;
   }
   const current =
+    cached.blend !== undefined &&
     cached.training.sha256 === dataSha256 &&
     cached.learner.version === xgboostVersion() &&
     canonicalize(cached.learner.params) === canonicalize(DEFAULT_PARAMS);

@@ -14,6 +14,7 @@ import {
 import type { FieldName } from "./dataset";
 import type { EvaluationReport } from "./metrics";
 import { loadXGBoost, type Booster, type XGBoostParams } from "./xgboost";
+import { baselineFromVector, blendedProbability, type ReliabilityBin } from "./calibration";
 
 /**
  * The quality-risk model file and the pure scoring API over it.
@@ -49,6 +50,13 @@ export interface ModelFile {
     ranges: Record<InputName, [number, number]>;
   };
   crossValidation: { folds: number; seed: number; metrics: EvaluationReport };
+  /**
+   * The calibrated blend the booster's probability goes through (calibration.ts); absent in files
+   * trained before it: the booster's probability is then the score.
+   */
+  blend?: { method: string; features: string[]; coefficients: number[]; ruleFloor?: number };
+  /** Calibration of the scores on the out-of-fold predictions: Brier score and reliability curve. */
+  calibration?: { brier: number; boosterBrier: number; reliability: ReliabilityBin[] };
   /** Medians of the inputs over the training rows: the reference of the explanations. */
   explanation: { method: string; medians: Record<InputName, number> };
   model: { encoding: "base64"; options: Record<string, unknown>; bytes: string };
@@ -151,7 +159,10 @@ export async function loadModel(json: string | object): Promise<QualityModel> {
     modelHash: file.modelHash,
     predictVectors(rows: number[][]): number[] {
       if (!booster) throw new Error("the model was disposed");
-      return rows.length ? booster.predict(rows) : [];
+      if (!rows.length) return [];
+      const p = booster.predict(rows);
+      const blend = file.blend;
+      return blend ? p.map((q, i) => blendedProbability(blend, q, baselineFromVector(rows[i]))) : p;
     },
     dispose() {
       booster?.free();

@@ -5,6 +5,17 @@ import { bestF1Threshold, evaluateScores } from "./metrics";
 import { EXPLANATION_METHOD, FEATURE_DESCRIPTIONS, MODEL_FORMAT, computeModelHash, type ModelFile } from "./model";
 import { stratifiedFolds } from "./random";
 import { loadXGBoost, xgboostVersion, type XGBoostParams } from "./xgboost";
+import {
+  BLEND_FEATURES,
+  BLEND_METHOD,
+  baselineFromVector,
+  blendInputs,
+  blendedProbability,
+  brierScore,
+  ruleFloorOf,
+  fitLogistic,
+  reliabilityCurve,
+} from "./calibration";
 
 /**
  * Training: k-fold stratified cross-validation on the training rows gives out-of-fold
@@ -43,12 +54,16 @@ export interface TrainOptions {
   params?: Partial<XGBoostParams>;
   folds?: number;
   progress?: TrainProgress;
+  /** Put the booster's probability through the calibrated blend (default true). */
+  blend?: boolean;
 }
 
 export interface TrainResult {
   file: ModelFile;
-  /** Out-of-fold probability of every training row (dataset order). */
+  /** Out-of-fold score of every training row (dataset order): the blend's when there is one. */
   outOfFold: number[];
+  /** Out-of-fold probability of the booster alone. */
+  boosterOutOfFold: number[];
   /** Fold of every training row. */
   foldOf: number[];
 }
@@ -104,8 +119,41 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
       foldOf[row] = f;
     });
   }
+  // The blend: fitted on the booster's out-of-fold predictions; its own out-of-fold scores come from
+  // refitting it without each fold (cross-fitting), so the threshold is not chosen on predictions
+  // of a blend that saw their rows.
+  const boosterOutOfFold = outOfFold.slice();
+  let blend: ModelFile["blend"];
+  if (options.blend ?? true) {
+    const baselines = X.map(baselineFromVector);
+    const Z = all.map((i) => blendInputs(boosterOutOfFold[i], baselines[i]));
+    for (let f = 0; f < k; f++) {
+      const held = new Set(folds[f]);
+      const rest = all.filter((i) => !held.has(i));
+      const w = fitLogistic(
+        rest.map((i) => Z[i]),
+        rest.map((i) => labels[i]),
+      );
+      const floor = ruleFloorOf(
+        rest.map((i) => baselines[i]),
+        rest.map((i) => labels[i]),
+      );
+      for (const i of folds[f]) outOfFold[i] = blendedProbability({ coefficients: w, ruleFloor: floor }, boosterOutOfFold[i], baselines[i]);
+    }
+    blend = {
+      method: BLEND_METHOD,
+      features: [...BLEND_FEATURES],
+      coefficients: fitLogistic(Z, labels),
+      ruleFloor: ruleFloorOf(baselines, labels),
+    };
+  }
   const { threshold } = bestF1Threshold(outOfFold, labels);
   const metrics = evaluateScores(outOfFold, labels, threshold);
+  const calibration = {
+    brier: Math.round(brierScore(outOfFold, labels) * 1e6) / 1e6,
+    boosterBrier: Math.round(brierScore(boosterOutOfFold, labels) * 1e6) / 1e6,
+    reliability: reliabilityCurve(outOfFold, labels),
+  };
 
   options.progress?.({ step: k, total, label: "final fit on all training rows" });
   const booster = fit(all);
@@ -145,6 +193,8 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
       ranges,
     },
     crossValidation: { folds: k, seed: CV_SEED, metrics },
+    ...(blend ? { blend } : {}),
+    calibration,
     explanation: { method: EXPLANATION_METHOD, medians },
     model: {
       encoding: "base64",
@@ -152,5 +202,5 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
       bytes: Buffer.from(Uint8Array.from(serialised.model, (b) => b & 0xff)).toString("base64"),
     },
   };
-  return { file: { ...body, modelHash: computeModelHash(body) }, outOfFold, foldOf };
+  return { file: { ...body, modelHash: computeModelHash(body) }, outOfFold, boosterOutOfFold, foldOf };
 }

@@ -997,6 +997,34 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 33,
+    name: "Footprints: suppliers' PACT product footprints imported as purchased inputs; transformations found by transaction",
+    sql: `
+      -- A supplier's WBCSD PACT (Pathfinder v2) ProductFootprint, imported by the organisation that
+      -- buys the product: primary data of the importer, kept as received (document) with the figures
+      -- the footprint method reads. Never overwritten: a new version of a footprint is a new row.
+      CREATE TABLE supplier_footprints (
+        pact_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        org_id INTEGER NOT NULL,
+        company_name TEXT NOT NULL,
+        product_ids TEXT NOT NULL,
+        declared_unit TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        unitary_amount TEXT NOT NULL,
+        co2e_per_unit_kg REAL NOT NULL,
+        reference_period_end TEXT NOT NULL,
+        document TEXT NOT NULL,
+        document_hash TEXT NOT NULL,
+        imported_by TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, pact_id, version)
+      );
+      -- The other outputs of the transformation that made a lot: the edges drawn in its transaction.
+      CREATE INDEX lineage_edges_tx ON lineage_edges (tx_hash);
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

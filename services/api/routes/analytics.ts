@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { HttpProblem } from "../problem";
+import { prepared } from "../../store/statements";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { AnchoredBy, Address, Hex32, IdString, Iso, List } from "../schemas";
 import type { Principal } from "../auth";
@@ -18,15 +19,22 @@ import {
 } from "../../analytics/store";
 import {
   DEFAULT_EMISSION_FACTORS,
+  DEFAULT_VINTAGES,
   EMISSION_FACTOR_SOURCES,
-  emissionFactorsFromEnv,
   ENERGY_SOURCES,
+  factorBookFromEnv,
+  factorsFor,
+  runFactors,
 } from "../../analytics/factors";
+import { allocationPolicyFromEnv, ALLOCATION_RULES } from "../../analytics/allocation";
+import { GASES, TRANSPORT_MODES, TRANSPORT_FACTORS, GWP100 } from "../../analytics/emissions";
+import { PactError, toPactProductFootprint } from "../../analytics/pact";
+import { importPactFootprint, supplierFootprint, type StoredPact } from "../../analytics/pact-store";
 import { aggregateRuns, custodySpells, dwellHours, onTimeDelivery, runMetrics } from "../../analytics/kpi";
 import { batchFootprint, type FootprintLookups } from "../../analytics/footprint";
 import { traceLineage } from "../../provenance/trace";
 import { createFederationStore } from "../../federation/store";
-import { productivity } from "../../analytics/productivity";
+import { productivity, windowProblem } from "../../analytics/productivity";
 import { RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import { createSharingStore } from "../../store/sharing";
 import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf, type Reader } from "../access";
@@ -38,6 +46,8 @@ import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibility
 const DAY_MS = 86_400_000;
 /** Default KPI window and default productivity windows: 90 days. */
 export const DEFAULT_WINDOW_DAYS = 90;
+/** The shortest default productivity window: records spanning less than two of them are refused. */
+export const MIN_WINDOW_DAYS = 7;
 
 const Num = Type.Number();
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
@@ -60,15 +70,39 @@ const MaterialIn = Type.Object(
     ),
     quantity: Quantity,
     unit: Type.Optional(UnitCode),
+    footprint: Type.Optional(
+      Type.Object(
+        {
+          co2ePerUnitKg: Type.Optional(Type.Number({ minimum: 0, description: "kg CO2e per unit of the line's unit" })),
+          source: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: "where the figure comes from" })),
+          pactId: Type.Optional(Type.String({ maxLength: 36, description: "a supplier PACT footprint your organisation imported" })),
+        },
+        { additionalProperties: false, description: "a purchased (untracked) input's own cradle-to-gate footprint" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
+const InputFootprint = Type.Object({ co2ePerUnitKg: Num, source: Type.String(), pactId: Type.Optional(Type.String()) });
 const MaterialOut = Type.Object({
   batchId: Type.Optional(Hex32),
   material: Type.Optional(Type.String()),
   quantity: Quantity,
   unit: Type.String(),
+  footprint: Type.Optional(InputFootprint),
 });
+const GasMap = Type.Record(Type.String(), Num, { description: `kg of each gas emitted directly: ${GASES.join(", ")}` });
+const Leg = Type.Object(
+  {
+    mode: Type.Union(TRANSPORT_MODES.map((m) => Type.Literal(m))),
+    distanceKm: Type.Number({ minimum: 0, maximum: 50_000 }),
+    tonnes: Type.Number({ minimum: 0, maximum: 1e6 }),
+    batchId: Type.Optional(Hex32),
+    kgCo2ePerTonneKm: Type.Optional(Type.Number({ minimum: 0, maximum: 10, description: "the carrier's own factor" })),
+  },
+  { additionalProperties: false },
+);
+const GwpSetSchema = Type.Union([Type.Literal("AR6"), Type.Literal("AR5")]);
 
 const RunBody = Type.Object(
   {
@@ -97,6 +131,9 @@ const RunBody = Type.Object(
     energyKwh: Type.Optional(EnergyMap),
     waterM3: Type.Optional(Type.Number({ minimum: 0 })),
     scrapKg: Type.Optional(Type.Number({ minimum: 0 })),
+    directEmissionsKg: Type.Optional(GasMap),
+    gwpSet: Type.Optional(GwpSetSchema),
+    transportLegs: Type.Optional(Type.Array(Leg, { maxItems: 100, description: "freight legs that brought the inputs to the site" })),
     processParameters: Type.Optional(ParameterMap),
     corrects: Type.Optional(RunId),
     notes: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -137,6 +174,9 @@ const Run = Type.Object({
   energyKwh: Type.Optional(EnergyMap),
   waterM3: Type.Optional(Num),
   scrapKg: Type.Optional(Num),
+  directEmissionsKg: Type.Optional(GasMap),
+  gwpSet: Type.Optional(GwpSetSchema),
+  transportLegs: Type.Optional(Type.Array(Leg)),
   processParameters: ParameterMap,
   corrects: Type.Optional(Type.String()),
   notes: Type.Optional(Type.String()),
@@ -173,9 +213,34 @@ const Window = Type.Object({
   countUnit: NullableString,
   goodOutput: NullableNumber,
   runHours: Num,
+  plannedHours: Num,
   co2eKg: NullableNumber,
   outputPerRunHour: NullableNumber,
+  outputPerPlannedHour: NullableNumber,
   outputPerKgCo2e: NullableNumber,
+});
+const Uncertainty = Type.Union([
+  Type.Object({ interval: Type.Tuple([Num, Num]), standardError: Num, resamples: Type.Integer() }),
+  Type.Null(),
+]);
+
+const BurdenSchema = Type.Object({
+  energyKwh: Num,
+  energyScope1: Num,
+  energyScope2Location: Num,
+  energyScope2Market: Num,
+  energyScope3: Num,
+  directGases: Num,
+  purchasedInputs: Num,
+  transport: Num,
+});
+const Vintage = Type.Object({
+  value: Num,
+  year: Type.Union([Type.Integer(), Type.Null()]),
+  source: Type.String(),
+  basis: Type.Union([Type.Literal("net"), Type.Literal("gross"), Type.Null()]),
+  boundary: Type.Union([Type.Literal("combustion"), Type.Literal("life_cycle")]),
+  marketBased: Type.Optional(Num),
 });
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
@@ -233,14 +298,17 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   const requireAllRunsOf = (request: FastifyRequest, orgId: number) =>
     requireRecordAccess(sharing, readerOf(request, auth), orgId, "PRODUCTION_RUN", null, `figures over organisation ${orgId}'s production runs`);
   const provenance = createProvenanceStore(db);
-  const factors = emissionFactorsFromEnv();
+  const book = factorBookFromEnv();
+  /** The factors of the latest vintage year (the footprint response's `emissionFactors`). */
+  const factors = factorsFor(book, null, 9999);
+  const allocation = allocationPolicyFromEnv();
 
   function view(run: StoredRun) {
     return {
       ...run.record,
       status: run.supersededBy ? ("superseded" as const) : ("current" as const),
       supersededBy: run.supersededBy,
-      metrics: tidy(runMetrics(run.record, factors, store.units())),
+      metrics: tidy(runMetrics(run.record, runFactors(book, run.record), store.units())),
     };
   }
 
@@ -381,23 +449,43 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     },
   );
 
+  const RefParams = Type.Object({
+    ref: Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: "batch id (0x…) or URL-encoded GS1 Digital Link of a lot",
+    }),
+  });
+
+  /** The batch's footprint over the runs the reader may see (the others are not_shared gaps). */
+  async function footprintFor(request: FastifyRequest, ref: string) {
+    const reader = requireMember(request, auth);
+    const id = resolveBatchRef(provenance, ref);
+    const batch = provenance.getBatch(id);
+    if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${ref}`);
+    const visible = visibilityOf(sharing, reader);
+    const lookups = {
+      ...store.footprintLookups(),
+      mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)),
+      ...(await federatedLookups(id, reader.orgId)),
+    };
+    return { batch, footprint: batchFootprint(id, lookups, book, { units: store.units(), allocation }) };
+  }
+
   app.get(
     "/api/v1/batches/:ref/footprint",
     {
       schema: {
-        summary: "Cradle-to-gate energy and CO2e of a batch through its lineage, per unit and by stage, with the gaps",
+        summary: "Cradle-to-gate CO2e of a batch over its recorded stages, per unit, by stage, scope and source, with its boundary and gaps",
         description:
-          "Energy-related emissions of the recorded production runs (not enteric methane, feed, packaging or transport). A lot's own runs plus the " +
-          "quantity-weighted share of every upstream batch (lineage edge quantity / the lot's registered quantity); a portion inherits its lot's " +
-          "per-unit figure. Unknown upstream data is listed in `gaps` and makes the per-unit figures null (`known…` is the known part, a lower bound).",
+          "Over the recorded stages only (`boundary` says what is in): energy of production runs by source with the factor vintage of each run's " +
+          "site and year, direct emissions by gas (GWP100, AR6 by default), purchased inputs with their own footprints and freight legs recorded " +
+          "on runs. A lot's own runs plus its share of the inputs its transformation consumed, split among co-products by the allocation rule " +
+          "governance set for the transformation kind (recorded per stage); a portion inherits its lot's per-unit figure. Scope 1, Scope 2 " +
+          "(location- and market-based) and upstream Scope 3 are reported apart. Unknown upstream data is listed in `gaps` and makes the " +
+          "per-unit figures null (`known…` is the known part, a lower bound).",
         tags: ["analytics"],
-        params: Type.Object({
-          ref: Type.String({
-            minLength: 1,
-            maxLength: 512,
-            description: "batch id (0x…) or URL-encoded GS1 Digital Link of a lot",
-          }),
-        }),
+        params: RefParams,
         response: {
           200: Type.Object({
             batchId: Hex32,
@@ -433,29 +521,46 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
                   }),
                   Type.Null(),
                 ]),
+                allocation: Type.Union([
+                  Type.Object({ kind: NullableString, rule: Type.String(), share: NullableNumber, basis: Type.String() }),
+                  Type.Null(),
+                ]),
+                ownBySource: BurdenSchema,
               }),
             ),
             gaps: Type.Array(
               Type.Object({ batchId: Type.String(), orgId: NullableString, reason: Type.String(), detail: Type.String() }),
             ),
             emissionFactors: EnergyMap,
+            boundary: Type.Object({
+              label: Type.String(),
+              stages: Type.String(),
+              includes: Type.Array(Type.String()),
+              recorded: Type.Array(Type.String()),
+              excludes: Type.Array(Type.String()),
+              gwpSet: Type.String(),
+              scope2: Type.String(),
+            }),
+            scopesPerUnitKg: Type.Object({
+              scope1: Num,
+              scope2LocationBased: Num,
+              scope2MarketBased: Num,
+              scope3Upstream: Num,
+            }),
+            bySourcePerUnit: BurdenSchema,
+            allocationPolicy: Type.Object({
+              source: Type.String(),
+              defaultRule: Type.String(),
+              kinds: Type.Record(Type.String(), Type.String()),
+            }),
+            factorVintages: Type.Record(Type.String(), Type.Array(Vintage)),
           }),
           ...problems,
         },
       },
     },
     async (request) => {
-      const reader = requireMember(request, auth);
-      const id = resolveBatchRef(provenance, request.params.ref);
-      const batch = provenance.getBatch(id);
-      if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${request.params.ref}`);
-      const visible = visibilityOf(sharing, reader);
-      const lookups = {
-        ...store.footprintLookups(),
-        mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)),
-        ...(await federatedLookups(id, reader.orgId)),
-      };
-      const footprint = batchFootprint(id, lookups, factors, store.units());
+      const { batch, footprint } = await footprintFor(request, request.params.ref);
       return {
         ...tidy(footprint),
         lotId: batch.lotId,
@@ -494,6 +599,151 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       },
     };
   }
+
+  app.get(
+    "/api/v1/batches/:ref/footprint/pact",
+    {
+      schema: {
+        summary: "The batch's footprint as a WBCSD PACT Pathfinder v2 ProductFootprint (boundary, allocation and data-quality fields)",
+        description:
+          "Same visibility as the footprint: a member, over the production runs it may read. A PACT footprint states a complete figure: a " +
+          "footprint with gaps (unrecorded or not shared stages) is refused with 409 footprint_incomplete; a lot counted in pieces with 422.",
+        tags: ["analytics"],
+        params: RefParams,
+        response: {
+          200: Type.Object(
+            {
+              id: Type.String(),
+              specVersion: Type.String(),
+              version: Type.Integer(),
+              created: Iso,
+              status: Type.String(),
+              companyName: Type.String(),
+              companyIds: Type.Array(Type.String()),
+              productDescription: Type.String(),
+              productIds: Type.Array(Type.String()),
+              productCategoryCpc: Type.String(),
+              productNameCompany: Type.String(),
+              comment: Type.String(),
+              pcf: Type.Record(Type.String(), Type.Unknown()),
+            },
+            { additionalProperties: false },
+          ),
+          ...problems,
+          409: { $ref: "Problem#" },
+          422: { $ref: "Problem#" },
+        },
+      },
+    },
+    async (request) => {
+      const { batch, footprint } = await footprintFor(request, request.params.ref);
+      const runs = footprint.stages.flatMap((s) => s.runIds).map((id) => store.getRun(id)?.record).filter((r) => r !== undefined);
+      const start = runs.reduce((m, r) => (r.startTime < m ? r.startTime : m), runs[0]?.startTime ?? batch.createdAt);
+      const end = runs.reduce((m, r) => (r.endTime > m ? r.endTime : m), runs[0]?.endTime ?? batch.createdAt);
+      const producer = footprint.stages.find((s) => s.batchId === batch.lotId)?.orgId ?? null;
+      const org = prepared(db, `SELECT name FROM organisations WHERE org_id = ?`).get(Number(producer ?? 0)) as { name: string } | undefined;
+      const name = (provenance.product(batch.gtin)?.masterData?.name as string | undefined) ?? `GTIN ${batch.gtin}`;
+      try {
+        return toPactProductFootprint(tidy(footprint), {
+          gtin: batch.gtin,
+          lot: batch.lot,
+          productName: typeof name === "string" ? name : `GTIN ${batch.gtin}`,
+          companyName: org?.name ?? `organisation ${producer ?? "unknown"}`,
+          orgId: producer ?? "0",
+          referencePeriodStart: new Date(start).toISOString(),
+          referencePeriodEnd: new Date(end).toISOString(),
+          now: new Date().toISOString(),
+          country: null,
+        });
+      } catch (err) {
+        if (err instanceof PactError) throw new HttpProblem(err.status, err.code, err.detail);
+        throw err;
+      }
+    },
+  );
+
+  const StoredPactSchema = Type.Object({
+    pactId: Type.String(),
+    version: Type.Integer(),
+    orgId: Type.String(),
+    companyName: Type.String(),
+    productIds: Type.Array(Type.String()),
+    declaredUnit: Type.String(),
+    unit: Type.String(),
+    unitaryProductAmount: Type.String(),
+    co2ePerUnitKg: Num,
+    referencePeriodEnd: Type.String(),
+    documentHash: Hex32,
+    importedBy: Address,
+    importedAt: Iso,
+  });
+  const pactView = (p: StoredPact) => p;
+
+  app.post(
+    "/api/v1/footprints/pact",
+    {
+      schema: {
+        summary: "Import a supplier's PACT v2 ProductFootprint, to cite as a purchased input's footprint in your production runs",
+        description:
+          "For a signed-in agent; stored for your organisation only (no other member reads it). A production run's untracked input cites it " +
+          "with `footprint.pactId`: its pCfExcludingBiogenic (kg CO2e per declared unit) is the input's footprint per unit. Refused: a " +
+          "malformed footprint (400 invalid_pact), a spec version other than 2.x, a Deprecated one, a declared unit other than kilogram, " +
+          "liter or cubic meter, a reference period not yet ended (422), the same id and version with other content (409).",
+        tags: ["analytics"],
+        security: [{ bearer: [] }],
+        body: Type.Record(Type.String(), Type.Unknown(), { description: "a PACT Pathfinder v2 ProductFootprint" }),
+        response: {
+          201: StoredPactSchema,
+          200: StoredPactSchema,
+          400: { $ref: "Problem#" },
+          401: { $ref: "Problem#" },
+          403: { $ref: "Problem#" },
+          409: { $ref: "Problem#" },
+          422: { $ref: "Problem#" },
+        },
+      },
+      onRequest: async (request) => {
+        principals.set(request, auth.authenticate(request.headers.authorization));
+      },
+    },
+    async (request, reply) => {
+      const principal = principals.get(request)!;
+      requireServed(state.served, Number(principal.agent.orgId));
+      try {
+        const { footprint, created } = importPactFootprint(db, request.body, {
+          orgId: principal.agent.orgId,
+          importedBy: principal.address,
+        });
+        return reply
+          .code(created ? 201 : 200)
+          .header("location", `/api/v1/footprints/pact/${footprint.pactId}`)
+          .send(pactView(footprint));
+      } catch (err) {
+        if (err instanceof PactError) throw new HttpProblem(err.status, err.code, err.detail);
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    "/api/v1/footprints/pact/:id",
+    {
+      schema: {
+        summary: "A supplier PACT footprint your organisation imported (latest version)",
+        tags: ["analytics"],
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: Type.String({ pattern: "^[0-9a-fA-F-]{36}$" }) }),
+        response: { 200: StoredPactSchema, ...problems, 401: { $ref: "Problem#" } },
+      },
+    },
+    async (request) => {
+      const reader = requireMember(request, auth);
+      const found = supplierFootprint(db, request.params.id, reader.orgId);
+      // Another organisation's import is not disclosed, not even that it exists.
+      if (!found) throw new HttpProblem(404, "pact_not_found", `your organisation imported no PACT footprint ${request.params.id}`);
+      return pactView(found);
+    },
+  );
 
   const OrgParams = Type.Object({ orgId: IdString });
   const Scope = { site: Type.Optional(Gln), line: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) };
@@ -556,7 +806,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       const from = qFrom ?? to - DEFAULT_WINDOW_DAYS * DAY_MS;
       orderedWindow(from, to, "from", "to");
       const runs = store.runs({ orgId, site: q.site, line: q.line, from, to });
-      const aggregate = tidy(aggregateRuns(runs, factors, store.units()));
+      const aggregate = tidy(aggregateRuns(runs, (run) => runFactors(book, run), store.units()));
       const delivery = onTimeDelivery(store.sellerOrders(orgId, from, to), now);
       return {
         orgId: String(orgId),
@@ -594,8 +844,11 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       schema: {
         summary: "Productivity E = E0·(1+η_intelligent)·(1+η_green) between a baseline and a later period",
         description:
-          "η_intelligent: relative change in good output per run-hour; η_green: relative change in good output per kg CO2e; index = (1+η_i)(1+η_g). " +
-          "Defaults: the baseline is the first 90 days of the organisation's records, the period its last 90. Windows are [from, to) by run start.",
+          "η_intelligent: relative change in good output per planned hour (availability, performance and quality gains all count); η_green: " +
+          "relative change in good output per kg CO2e within the footprint boundary (runs with energy data); index = (1+η_i)(1+η_g); each with a " +
+          "bootstrap 95 % interval over runs. Defaults: the baseline is the first 90 days of the organisation's records, the period its last 90. " +
+          "Windows are [from, to) by run start and must not overlap (400 overlapping_windows); without explicit windows, records spanning less " +
+          "than two weeks are refused (400 records_too_short).",
         tags: ["analytics"],
         params: OrgParams,
         querystring: Type.Object(
@@ -619,6 +872,12 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
             outputChange: NullableNumber,
             countUnit: NullableString,
             records: Type.Object({ baseline: Window, period: Window }),
+            uncertainty: Type.Object({
+              etaIntelligent: Uncertainty,
+              etaGreen: Uncertainty,
+              index: Uncertainty,
+              method: Type.String(),
+            }),
           }),
           ...problems,
         },
@@ -629,18 +888,38 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       requireAllRunsOf(request, orgId);
       const q = request.query;
       const scope = { orgId, site: q.site, line: q.line };
-      const window = DEFAULT_WINDOW_DAYS * DAY_MS;
       const range = store.timeRange(scope);
       const bFromQ = timeParam(q.baselineFrom, "baselineFrom");
       const bToQ = timeParam(q.baselineTo, "baselineTo");
       const pFromQ = timeParam(q.from, "from");
       const pToQ = timeParam(q.to, "to");
+      const defaulted = bFromQ === undefined && bToQ === undefined && pFromQ === undefined && pToQ === undefined;
+      // Default windows: the first and the last 90 days, or each half of the records when they span
+      // less than 180 days — never overlapping; refused when a half would be shorter than a week.
+      let window = DEFAULT_WINDOW_DAYS * DAY_MS;
+      if (defaulted && range) {
+        const span = range.last - range.first;
+        if (span / 2 < MIN_WINDOW_DAYS * DAY_MS) {
+          const days = Math.round((span / DAY_MS) * 10) / 10;
+          throw new HttpProblem(
+            400,
+            "records_too_short",
+            `the records span ${days} days: two non-overlapping windows of at least ${MIN_WINDOW_DAYS} days need ${2 * MIN_WINDOW_DAYS}. ` +
+              "Record more runs, or give baselineFrom/baselineTo and from/to that do not overlap",
+          );
+        }
+        window = Math.min(window, span / 2);
+      }
       const bFrom = bFromQ ?? (bToQ !== undefined ? bToQ - window : range?.first);
       const bTo = bToQ ?? (bFrom !== undefined ? bFrom + window : undefined);
       const pTo = pToQ ?? (pFromQ !== undefined ? pFromQ + window : range?.last);
       const pFrom = pFromQ ?? (pTo !== undefined ? pTo - window : undefined);
       if (bFrom !== undefined && bTo !== undefined) orderedWindow(bFrom, bTo, "baselineFrom", "baselineTo");
       if (pFrom !== undefined && pTo !== undefined) orderedWindow(pFrom, pTo, "from", "to");
+      if (bFrom !== undefined && bTo !== undefined && pFrom !== undefined && pTo !== undefined) {
+        const problem = windowProblem({ from: bFrom, to: bTo }, { from: pFrom, to: pTo });
+        if (problem) throw new HttpProblem(400, "overlapping_windows", problem);
+      }
       const runsIn = (from?: number, to?: number) =>
         from === undefined || to === undefined ? [] : store.runs({ ...scope, from, to });
       const result = productivity(
@@ -650,7 +929,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
           baseline: { from: bFrom === undefined ? null : iso(bFrom), to: bTo === undefined ? null : iso(bTo) },
           period: { from: pFrom === undefined ? null : iso(pFrom), to: pTo === undefined ? null : iso(pTo) },
         },
-        factors,
+        book,
       );
       return { orgId: String(orgId), site: q.site ?? null, line: q.line ?? null, ...tidy(result) };
     },
@@ -660,14 +939,39 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     "/api/v1/analytics/emission-factors",
     {
       schema: {
-        summary: "The emission factors in force (kg CO2e per kWh by energy source), the defaults and their sources",
+        summary: "The emission factors in force (kg CO2e per kWh by energy source, with vintages per year and site), GWPs, freight factors and allocation rules",
         tags: ["analytics"],
         response: {
-          200: Type.Object({ factors: EnergyMap, defaults: EnergyMap, sources: Type.Record(Type.String(), Type.String()) }),
+          200: Type.Object({
+            factors: EnergyMap,
+            defaults: EnergyMap,
+            sources: Type.Record(Type.String(), Type.String()),
+            vintages: Type.Record(Type.String(), Type.Array(Vintage), { description: "the consortium's factors by source and year" }),
+            defaultVintages: Type.Record(Type.String(), Type.Array(Vintage)),
+            siteVintages: Type.Record(Type.String(), Type.Record(Type.String(), Type.Array(Vintage)), { description: "by site GLN" }),
+            gwp100: Type.Record(Type.String(), Type.Record(Type.String(), Num)),
+            transportKgCo2ePerTonneKm: Type.Record(Type.String(), Type.Object({ value: Num, source: Type.String() })),
+            allocation: Type.Object({
+              source: Type.String(),
+              defaultRule: Type.String(),
+              kinds: Type.Record(Type.String(), Type.String()),
+              rules: Type.Array(Type.String()),
+            }),
+          }),
           429: { $ref: "Problem#" },
         },
       },
     },
-    async () => ({ factors, defaults: { ...DEFAULT_EMISSION_FACTORS }, sources: { ...EMISSION_FACTOR_SOURCES } }),
+    async () => ({
+      factors,
+      defaults: { ...DEFAULT_EMISSION_FACTORS },
+      sources: { ...EMISSION_FACTOR_SOURCES },
+      vintages: book.global,
+      defaultVintages: DEFAULT_VINTAGES as unknown as Record<string, typeof book.global.grid>,
+      siteVintages: book.sites as Record<string, Record<string, typeof book.global.grid>>,
+      gwp100: GWP100 as unknown as Record<string, Record<string, number>>,
+      transportKgCo2ePerTonneKm: { ...TRANSPORT_FACTORS },
+      allocation: { source: allocation.source, defaultRule: allocation.defaultRule, kinds: allocation.kinds, rules: [...ALLOCATION_RULES] },
+    }),
   );
 };

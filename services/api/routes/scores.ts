@@ -185,6 +185,13 @@ const Component = Type.Object({
   formula: Type.String(),
   evidence: AnyRecord,
   note: Type.Optional(Type.String()),
+  sampleSize: Type.Optional(Type.Integer({ description: "the supplier's observations behind a rate component" })),
+  events: Type.Optional(Type.Integer({ description: "its bad outcomes among them" })),
+  rawValue: Type.Optional(Nullable(Num)),
+  interval: Type.Optional(Nullable(Type.Tuple([Num, Num], { description: "95 % credible interval of the shrunk rate" }))),
+  prior: Type.Optional(
+    Type.Object({ mean: Num, strength: Num, consortiumEvents: Type.Integer(), consortiumSampleSize: Type.Integer() }),
+  ),
 });
 
 const Anomaly = Type.Object({
@@ -222,7 +229,7 @@ const BatchScore = Type.Object({
     }),
   ]),
   inheritedRisk: Type.Object({
-    score: Num,
+    score: Nullable(Num),
     rule: Type.String(),
     upstreamBatches: Type.Integer(),
     truncated: Type.Boolean(),
@@ -409,7 +416,10 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         summary: "A supplier's 0–100 risk score with every component, its weight, formula and evidence",
         description:
           "score = 100 × Σ(weight × value) / Σ(weight) over the components with data (each value in [0, 1], 1 = worst); components without data " +
-          "are reported `missing` and left out, never counted as 0; null when none has data.",
+          "are reported `missing` and left out, never counted as 0; null when none has data. Rate components (late deliveries, disputes, " +
+          "recalls caused, credentials, custody gaps) are shrunk toward the consortium's rate with a Beta prior and report their sample size " +
+          "and 95 % credible interval; a lot counts once however many portions it has; recalls the supplier only held or bought into " +
+          "(`recallsExposedTo`) are shown with weight 0, apart from those it caused (`recallsCaused`).",
         tags: ["scores"],
         params: Type.Object({ orgId: IdString }),
         response: {
@@ -459,7 +469,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         summary: "A batch's own quality risk, the risk inherited from its upstream lineage, and anomaly flags",
         description:
           "`ownQuality`: the production runs that made its lot, scored by the model. `inheritedRisk`: the maximum over the upstream lineage of " +
-          "1 for a batch recalled directly and each upstream run's failure probability. `anomalies`: EPCIS sensor excursions (outside the product's " +
+          "1 for a batch recalled directly and each upstream run's failure probability (null when nothing upstream is known). `anomalies`: EPCIS sensor excursions (outside the product's " +
           "storage range) and alarms, dwell-time outliers per step (robust z > 3.5 against the consortium's history), hand-overs between " +
           "countries faster than 6 h. `checks` says what was examined.",
         tags: ["scores"],

@@ -21,7 +21,8 @@ import type { QualityOutput, ScoringService } from "./service";
 
 export const INHERITED_RULE =
   "max over the upstream lineage of: 1 for every upstream batch recalled directly (the recall reaches this batch), and the failure " +
-  "probability of every scored production run that made an upstream lot; 0 when the lineage holds neither";
+  "probability of every scored production run that made an upstream lot; null when the lineage holds neither (nothing upstream is " +
+  "known: unknown, not 0)";
 const MAX_UPSTREAM_DEPTH = 100;
 
 /** Timeline entries that are not custody steps (recall propagation and order bookkeeping), left out of dwell times. */
@@ -304,7 +305,7 @@ export function createBatchScorer(db: Db, service: ScoringService, options: { he
       ? Math.round((probabilities.reduce((s, p) => s + p, 0) / probabilities.length) * 1e6) / 1e6
       : null;
     return {
-      score: Math.max(recalls.length > 0 ? 1 : 0, maxP ?? 0),
+      score: recalls.length > 0 ? 1 : maxP,
       rule: INHERITED_RULE,
       upstreamBatches: upstream.length,
       truncated: trace.truncated,

@@ -2,6 +2,7 @@ import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { hasTable } from "./store";
 import type { QualityOutput } from "./service";
+import { PRIOR_STRENGTH, shrink } from "./shrinkage";
 
 /**
  * A supplier's 0–100 risk score from what the index shows of its behaviour. Each component is a
@@ -25,6 +26,17 @@ export interface Component {
   formula: string;
   evidence: Record<string, unknown>;
   note?: string;
+  /** Rate components: the supplier's observations (n), bad outcomes, the unshrunk rate and the 95 % credible interval. */
+  sampleSize?: number;
+  events?: number;
+  rawValue?: number | null;
+  interval?: [number, number] | null;
+  prior?: { mean: number; strength: number; consortiumEvents: number; consortiumSampleSize: number };
+}
+
+/** A rate component before shrinkage: its bad outcomes out of its observations. */
+interface Observed extends Component {
+  observations?: { events: number; trials: number };
 }
 
 export interface SupplierScore {
@@ -38,7 +50,9 @@ export interface SupplierScore {
 export const SUPPLIER_WEIGHTS = {
   lateDeliveries: 0.2,
   disputedOrders: 0.15,
-  recallsInLineage: 0.2,
+  recallsInLineage: 0,
+  recallsCaused: 0.2,
+  recallsExposedTo: 0,
   massBalanceRefusals: 0,
   predictedQualityFailures: 0.15,
   observedQualityFailures: 0.1,
@@ -79,6 +93,48 @@ const component = (
   evidence,
   ...(note ? { note } : {}),
 });
+/** A rate component: `events` bad outcomes out of `trials`, shrunk later toward the consortium's rate. */
+const rate = (
+  name: keyof typeof SUPPLIER_WEIGHTS,
+  events: number,
+  trials: number,
+  formula: string,
+  evidence: Record<string, unknown>,
+  note?: string,
+): Observed => ({ ...component(name, ratio(events, trials), formula, evidence, note), observations: { events, trials } });
+
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+export const SHRINKAGE_NOTE =
+  `shrunk toward the consortium's rate: the posterior mean of Beta(${PRIOR_STRENGTH}·m + bad, ${PRIOR_STRENGTH}·(1 − m) + n − bad), ` +
+  "m = (consortium bad + ½) / (consortium n + 1); interval: its 95 % credible interval";
+
+/** The rate components of one organisation (what the consortium's prior is made of). */
+function rateComponents(db: Db, orgId: number, now: number): Observed[] {
+  return [lateDeliveries(db, orgId, now), disputedOrders(db, orgId), recallsCaused(db, orgId), recallsExposedTo(db, orgId), credentials(db, orgId, now), custodyGaps(db, orgId, now)];
+}
+
+/** Applies the Beta prior of the consortium's totals to each rate component of `own`. */
+export function shrinkComponents(own: Component[], consortium: Map<string, { events: number; trials: number }>): Component[] {
+  return own.map((c) => {
+    const observed = (c as Observed).observations;
+    if (!observed) return c;
+    const { observations: _dropped, ...rest } = c as Observed;
+    if (observed.trials === 0) return { ...rest, sampleSize: 0, events: 0, rawValue: null, interval: null };
+    const totals = consortium.get(c.name) ?? observed;
+    const s = shrink(observed.events, observed.trials, totals.events, totals.trials);
+    return {
+      ...rest,
+      value: round4(s.value),
+      status: "ok" as const,
+      formula: `${c.formula}; ${SHRINKAGE_NOTE}`,
+      sampleSize: s.sampleSize,
+      events: s.events,
+      rawValue: s.rawRate === null ? null : round4(s.rawRate),
+      interval: [round4(s.interval[0]), round4(s.interval[1])],
+      prior: { ...s.prior, mean: round4(s.prior.mean) },
+    };
+  });
+}
 
 const LIST_LIMIT = 20;
 
@@ -91,10 +147,22 @@ export interface SupplierInputs {
 
 /** Every component of an organisation's score, from the index and the production-run records. */
 export function supplierComponents(db: Db, orgId: number, inputs: SupplierInputs): Component[] {
-  return [
-    lateDeliveries(db, orgId, inputs.now),
-    disputedOrders(db, orgId),
+  const consortium = new Map<string, { events: number; trials: number }>();
+  const orgs = prepared(db, `SELECT org_id FROM organisations ORDER BY org_id`).all() as { org_id: number }[];
+  for (const { org_id } of orgs) {
+    for (const c of rateComponents(db, org_id, inputs.now)) {
+      const t = consortium.get(c.name) ?? { events: 0, trials: 0 };
+      consortium.set(c.name, { events: t.events + c.observations!.events, trials: t.trials + c.observations!.trials });
+    }
+  }
+  const own = rateComponents(db, orgId, inputs.now);
+  const byName = new Map(own.map((c) => [c.name, c]));
+  return shrinkComponents([
+    byName.get("lateDeliveries")!,
+    byName.get("disputedOrders")!,
     recallsInLineage(db, orgId),
+    byName.get("recallsCaused")!,
+    byName.get("recallsExposedTo")!,
     {
       name: "massBalanceRefusals",
       weight: SUPPLIER_WEIGHTS.massBalanceRefusals,
@@ -108,9 +176,9 @@ export function supplierComponents(db: Db, orgId: number, inputs: SupplierInputs
     },
     predictedQuality(db, orgId, inputs.modelHash),
     observedQuality(db, orgId),
-    credentials(db, orgId, inputs.now),
-    custodyGaps(db, orgId, inputs.now),
-  ];
+    byName.get("credentials")!,
+    byName.get("custodyGaps")!,
+  ], consortium);
 }
 
 function lateDeliveries(db: Db, orgId: number, now: number): Component {
@@ -130,9 +198,10 @@ function lateDeliveries(db: Db, orgId: number, now: number): Component {
     decided++;
     if (onTime < BigInt(o.quantity)) late.push(String(o.order_id));
   }
-  return component(
+  return rate(
     "lateDeliveries",
-    ratio(late.length, decided),
+    late.length,
+    decided,
     "orders as seller not delivered in full by their deadline (delivered late, or refunded undelivered) / decided orders as seller " +
       "(funded, and past their deadline or fully delivered)",
     { decidedOrders: decided, late: late.length, lateOrderIds: late.slice(0, LIST_LIMIT) },
@@ -149,9 +218,10 @@ function disputedOrders(db: Db, orgId: number): Component {
      ORDER BY o.order_id`,
   ).all(orgId) as { order_id: number; disputed: number; frozen: number }[];
   const bad = rows.filter((r) => r.disputed || r.frozen);
-  return component(
+  return rate(
     "disputedOrders",
-    ratio(bad.length, rows.length),
+    bad.length,
+    rows.length,
     "orders as seller that the buyer disputed (rejected a quantity) or that were frozen (a delivered batch was recalled) / orders as seller with a delivery",
     {
       deliveredOrders: rows.length,
@@ -162,30 +232,101 @@ function disputedOrders(db: Db, orgId: number): Component {
   );
 }
 
-function recallsInLineage(db: Db, orgId: number): Component {
+/** Lots the organisation produced or held (owner or custodian, now or before), each lot once. */
+function lotsTouched(db: Db, orgId: number): { lot_id: string; lot: string; gtin: string; producer_org: number }[] {
   const org = String(orgId);
-  const rows = prepared(
+  return prepared(
     db,
-    `SELECT b.batch_id, b.lot, b.gtin, b.recall FROM batches b WHERE b.batch_id IN (
-        SELECT batch_id FROM batches WHERE producer_org = ? OR owner_org = ? OR custodian_org = ?
-        UNION SELECT batch_id FROM batch_events WHERE type IN ('handed_over', 'unit_handed_over') AND json_extract(details, '$.toOrgId') = ?
-        UNION SELECT batch_id FROM batch_events WHERE type = 'registered' AND json_extract(details, '$.orgId') = ?)
-     ORDER BY b.created_block, b.batch_id`,
-  ).all(orgId, orgId, orgId, org, org) as { batch_id: string; lot: string; gtin: string; recall: string }[];
-  const recalled = rows.filter((r) => r.recall !== "none");
+    `SELECT l.lot_id, l.lot, l.gtin, l.producer_org FROM lots l WHERE l.lot_id IN (
+        SELECT lot_id FROM batches WHERE producer_org = ? OR owner_org = ? OR custodian_org = ?
+        UNION SELECT b.lot_id FROM batch_events e JOIN batches b ON b.batch_id = e.batch_id
+          WHERE e.type IN ('handed_over', 'unit_handed_over') AND json_extract(e.details, '$.toOrgId') = ?)
+     ORDER BY l.lot_id`,
+  ).all(orgId, orgId, orgId, org) as { lot_id: string; lot: string; gtin: string; producer_org: number }[];
+}
+
+/** The lots where the recalls reaching a lot started (directly recalled batches' lots), following the propagation back. */
+function recallOrigins(db: Db, lotId: string): { lotId: string; producerOrg: number }[] {
+  const recalled = prepared(db, `SELECT r.batch_id, r.kind, r.source_batch FROM recalls r JOIN batches b ON b.batch_id = r.batch_id WHERE b.lot_id = ?`);
+  const byBatch = prepared(db, `SELECT r.kind, r.source_batch, b.lot_id, b.producer_org FROM recalls r JOIN batches b ON b.batch_id = r.batch_id WHERE r.batch_id = ?`);
+  const origins = new Map<string, number>();
+  for (const start of recalled.all(lotId) as { batch_id: string; kind: string; source_batch: string | null }[]) {
+    let current: string | null = start.batch_id;
+    for (let guard = 0; current && guard < 100; guard++) {
+      const row = byBatch.get(current) as { kind: string; source_batch: string | null; lot_id: string; producer_org: number } | undefined;
+      if (!row) break;
+      if (row.kind === "direct") {
+        origins.set(row.lot_id, row.producer_org);
+        break;
+      }
+      current = row.source_batch;
+    }
+  }
+  return [...origins].map(([id, producerOrg]) => ({ lotId: id, producerOrg }));
+}
+
+function recallsInLineage(db: Db, orgId: number): Component {
+  const lots = lotsTouched(db, orgId);
+  const kinds = prepared(db, `SELECT DISTINCT r.kind FROM recalls r JOIN batches b ON b.batch_id = r.batch_id WHERE b.lot_id = ?`);
+  const recalled = lots
+    .map((l) => ({ ...l, kinds: (kinds.all(l.lot_id) as { kind: string }[]).map((k) => k.kind) }))
+    .filter((l) => l.kinds.length > 0);
   return component(
     "recallsInLineage",
-    ratio(recalled.length, rows.length),
-    "batches the organisation produced or held (owner or custodian, now or before) that are recalled, directly or by propagation / those batches",
+    ratio(recalled.length, lots.length),
+    "lots the organisation produced or held (each lot once, however many portions) that are recalled, directly or by propagation / those lots",
     {
-      batches: rows.length,
+      lots: lots.length,
       recalled: recalled.length,
-      direct: recalled.filter((r) => r.recall === "direct").length,
-      propagated: recalled.filter((r) => r.recall === "propagated").length,
-      recalledBatches: recalled
-        .slice(0, LIST_LIMIT)
-        .map((r) => ({ batchId: r.batch_id, gtin: r.gtin, lot: r.lot, recall: r.recall })),
+      recalledBatches: recalled.slice(0, LIST_LIMIT).map((l) => ({
+        batchId: l.lot_id,
+        gtin: l.gtin,
+        lot: l.lot,
+        recall: l.kinds.includes("direct") ? "direct" : "propagated",
+      })),
     },
+    "weight 0: it mixes recalls the organisation caused with recalls it was only exposed to; recallsCaused and recallsExposedTo separate them",
+  );
+}
+
+function recallsCaused(db: Db, orgId: number): Observed {
+  const produced = prepared(db, `SELECT lot_id, lot, gtin FROM lots WHERE producer_org = ? ORDER BY lot_id`).all(orgId) as {
+    lot_id: string;
+    lot: string;
+    gtin: string;
+  }[];
+  const direct = prepared(db, `SELECT 1 FROM recalls r JOIN batches b ON b.batch_id = r.batch_id WHERE b.lot_id = ? AND r.kind = 'direct' LIMIT 1`);
+  const caused = produced.filter((l) => direct.get(l.lot_id) !== undefined);
+  return rate(
+    "recallsCaused",
+    caused.length,
+    produced.length,
+    "lots the organisation produced where a recall started (recalled directly) / lots it produced, each lot once",
+    { producedLots: produced.length, caused: caused.length, lots: caused.slice(0, LIST_LIMIT).map((l) => ({ lotId: l.lot_id, gtin: l.gtin, lot: l.lot })) },
+  );
+}
+
+function recallsExposedTo(db: Db, orgId: number): Observed {
+  const lots = lotsTouched(db, orgId);
+  const exposed = lots
+    .map((l) => ({ ...l, origins: recallOrigins(db, l.lot_id) }))
+    .filter((l) => l.origins.length > 0 && l.origins.every((o) => o.producerOrg !== orgId));
+  return rate(
+    "recallsExposedTo",
+    exposed.length,
+    lots.length,
+    "lots the organisation produced or held that were recalled only because of a recall that started at another organisation's lot / those lots",
+    {
+      lots: lots.length,
+      exposed: exposed.length,
+      exposures: exposed.slice(0, LIST_LIMIT).map((l) => ({
+        lotId: l.lot_id,
+        gtin: l.gtin,
+        lot: l.lot,
+        causedBy: l.origins.map((o) => ({ lotId: o.lotId, orgId: String(o.producerOrg) })),
+      })),
+    },
+    "weight 0: a holder is not blamed for a recall it did not cause; shown so a buyer sees the exposure",
   );
 }
 
@@ -272,9 +413,10 @@ function credentials(db: Db, orgId: number, now: number): Component {
   const t = now / 1000;
   const revoked = rows.filter((r) => r.revoked_at !== null);
   const expired = rows.filter((r) => r.revoked_at === null && t >= r.valid_until);
-  return component(
+  return rate(
     "credentials",
-    ratio(revoked.length + expired.length, rows.length),
+    revoked.length + expired.length,
+    rows.length,
     "credentials issued to the organisation that are expired or revoked / credentials issued to it",
     {
       credentials: rows.length,
@@ -317,9 +459,10 @@ function custodyGaps(db: Db, orgId: number, now: number): Component {
   }
   for (const [batchId, since] of open) if (now - since > limit) pending.push(batchId);
   const gaps = slow.length + neverAccepted.length + pending.length;
-  return component(
+  return rate(
     "custodyGaps",
-    ratio(gaps, offers),
+    gaps,
+    offers,
     `hand-over offers the organisation made or received that were accepted after more than ${MAX_TRANSIT_HOURS} h in transit, withdrawn or rejected ` +
       `(never accepted), or are still open after ${MAX_TRANSIT_HOURS} h / those offers`,
     {

@@ -4,7 +4,7 @@ import type { TestNode } from "../../helpers/node";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { DEMO_GOODS } from "../../../services/demo/supply-chain";
 import { glnFor } from "../../../services/gs1/keys";
-import { bearer, expectProblem, get as rawGet, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
+import { bearer, expectProblem, get as rawGet, getAnonymous, post, sharedNode, tokenFor, type ApiResponse } from "../api/helpers";
 import type { TestNode as ReaderNode } from "../../helpers/node";
 import { demoWallet as readerWallet, DEMO_MEMBERS as READER_ROSTER } from "../../../services/demo/roster";
 
@@ -157,7 +157,8 @@ describe("API analytics routes", function () {
       );
       const m = res.body.metrics;
       close(m.oee, (run.idealCycleTimeSeconds * run.goodCount) / run.plannedTimeSeconds, 1e-9);
-      close(m.co2ePerUnitKg, (run.energyKwh.grid * 0.25) / run.goodCount, 1e-9); // before the renewable switch: grid only
+      // Before the renewable switch: grid only, at the EU grid factor of the run's year (2023 vintage or later: 0.203).
+      close(m.co2ePerUnitKg, (run.energyKwh.grid * 0.203) / run.goodCount, 1e-9);
       expect(res.body.anchor).to.include({
         recordId: `production-run:${run.id}`,
         kind: "PRODUCTION_RUN",
@@ -192,39 +193,44 @@ describe("API analytics routes", function () {
   describe("GET /api/v1/batches/{ref}/footprint", function () {
     /**
      * The demo butter, by hand. The runs that made its lots (services/demo/production.ts), with
-     * CO2e = Σ kWh × factor (grid 0.25, gas 0.202, diesel 0.267, solar 0.041, wind 0.011):
+     * CO2e = Σ kWh × factor of the run's year (the demo runs are in 2023 or later: EU grid 0.203,
+     * gas 0.183 on gross CV, diesel 0.267, solar 0.041, wind 0.011):
      *
-     *   MILK-2611-A  20,000 l   720 kWh grid + 160 kWh gas     = 180 + 32.32          = 212.32 kg,  880 kWh
-     *   MILK-2611-B  15,000 l   600 kWh grid + 40 kWh diesel   = 150 + 10.68          = 160.68 kg,  640 kWh
-     *   POOL-2611    27,000 l   135 kWh grid                   = 33.75 kg,                          135 kWh
-     *   CRM + SKM    3,000 + 23,500 l   250 kWh grid + 945 kWh gas = 62.5 + 190.89    = 253.39 kg, 1195 kWh
-     *                (allocated by volume: cream's own share is 3,000 / 26,500)
-     *   BTR-2611     900 kg     150 solar + 60 wind + 20 grid  = 6.15 + 0.66 + 5      = 11.81 kg,   230 kWh
+     *   MILK-2611-A  20,000 l   720 kWh grid + 160 kWh gas     = 146.16 + 29.28        = 175.44 kg,  880 kWh
+     *   MILK-2611-B  15,000 l   600 kWh grid + 40 kWh diesel   = 121.8 + 10.68         = 132.48 kg,  640 kWh
+     *   POOL-2611    27,000 l   135 kWh grid                   = 27.405 kg,                          135 kWh
+     *   CRM + SKM    3,000 + 23,500 l   250 kWh grid + 945 kWh gas = 50.75 + 172.935   = 223.685 kg, 1195 kWh
+     *   BTR-2611     900 kg     150 solar + 60 wind + 20 grid  = 6.15 + 0.66 + 4.06    = 10.87 kg,   230 kWh
      *
-     * The lineage edges (quantities of the input attributed to the output):
-     *   portion of A → POOL 12,000 l; B → POOL 15,000 l;
-     *   POOL → CRM 27,000 × 3,000 / 26,500 = 3,056.603 l (rounded down to the contract's 3 decimals);
-     *   cream portion (split off CRM: inherits its per-litre figure) → BTR 2,000 l.
-     *
-     *   f(A)    = 212.32 / 20,000                                   = 0.010616     kg/l
-     *   f(B)    = 160.68 / 15,000                                   = 0.010712     kg/l
-     *   f(POOL) = (33.75 + 12,000·f(A) + 15,000·f(B)) / 27,000      = 321.822 / 27,000 = 0.01191933 kg/l
-     *   f(CRM)  = 253.39 / 26,500 + f(POOL) · 3,056.603 / 3,000     = 0.00956189 + 0.01214422 = 0.02170611 kg/l
-     *   f(BTR)  = 11.81 / 900 + f(CRM) · 2,000 / 900                = 0.01312222 + 0.04823580 = 0.06135802 kg/kg
+     * MERGE (one output) passes on the lineage edges' quantities: portion of A → POOL 12,000 l;
+     * B → POOL 15,000 l. PROCESS (separator) has two co-products; no rule is set, so the default
+     * mass rule applies, and with no kg per litre given for cream or skim milk their litres stand in
+     * as the mass proxy (the stage says so): cream's share is 3,000 / 26,500 of the separator run
+     * AND of all 27,000 l of pooled milk it consumed (not the edge's raw pro-rata 3,056.603 l).
+     *   f(A)    = 175.44 / 20,000                                   = 0.008772      kg/l
+     *   f(B)    = 132.48 / 15,000                                   = 0.008832      kg/l
+     *   f(POOL) = (27.405 + 12,000·f(A) + 15,000·f(B)) / 27,000     = 265.149 / 27,000 = 0.00982033 kg/l
+     *   f(CRM)  = (223.685 + 27,000·f(POOL)) · (3,000 / 26,500) / 3,000               = 0.01844657 kg/l
+     *   f(BTR)  = 10.87 / 900 + f(CRM) · 2,000 / 900                = 0.01207778 + 0.04099238 = 0.05307016 kg/kg
      */
-    const fA = 212.32 / 20_000;
-    const fB = 160.68 / 15_000;
-    const fPool = (33.75 + 12_000 * fA + 15_000 * fB) / 27_000;
-    const fCream = 253.39 / 26_500 + (fPool * 3_056.603) / 3_000;
-    const fButter = 11.81 / 900 + (fCream * 2_000) / 900;
+    const grid = 0.203;
+    const gas = 0.183;
+    const creamShare = 3_000 / 26_500;
+    const fA = (720 * grid + 160 * gas) / 20_000;
+    const fB = (600 * grid + 40 * 0.267) / 15_000;
+    const fPool = (135 * grid + 12_000 * fA + 15_000 * fB) / 27_000;
+    const separator = 250 * grid + 945 * gas;
+    const fCream = ((separator + 27_000 * fPool) * creamShare) / 3_000;
+    const ownButter = 150 * 0.041 + 60 * 0.011 + 20 * grid;
+    const fButter = ownButter / 900 + (fCream * 2_000) / 900;
     const eA = 880 / 20_000;
     const eB = 640 / 15_000;
     const ePool = (135 + 12_000 * eA + 15_000 * eB) / 27_000;
-    const eCream = 1_195 / 26_500 + (ePool * 3_056.603) / 3_000;
+    const eCream = ((1_195 + 27_000 * ePool) * creamShare) / 3_000;
     const eButter = 230 / 900 + (eCream * 2_000) / 900;
 
     it("computes the butter's cradle-to-gate footprint through five stages, as the hand calculation", async function () {
-      close(fButter, 0.0613580225, 1e-8);
+      close(fButter, 0.05307016, 1e-6);
       const dl = encodeURIComponent(`https://id.gs1.org/01/${DEMO_GOODS.butter}/10/BTR-2611`);
       const res = await ok(`/api/v1/batches/${dl}/footprint`);
       const fp = res.body;
@@ -242,19 +248,31 @@ describe("API analytics routes", function () {
       expect(stages["MILK-2611-A"].orgId).to.equal(orgIdOf("producer"));
       // Each stage's part of the 900 kg: its own per-unit figure times the litres of it in the butter.
       const creamPerKg = 2_000 / 900;
-      const poolPerKg = (creamPerKg * 3_056.603) / 3_000;
-      close(stages["BTR-2611"].co2eKg, 11.81);
-      close(stages["CRM-2611"].co2eKg, (253.39 / 26_500) * creamPerKg * 900);
-      close(stages["POOL-2611"].co2eKg, (33.75 / 27_000) * poolPerKg * 900);
+      const poolPerKg = (creamPerKg * 27_000 * creamShare) / 3_000;
+      close(stages["BTR-2611"].co2eKg, ownButter);
+      close(stages["CRM-2611"].co2eKg, ((separator * creamShare) / 3_000) * creamPerKg * 900);
+      close(stages["POOL-2611"].co2eKg, ((135 * grid) / 27_000) * poolPerKg * 900);
       close(stages["MILK-2611-A"].co2eKg, fA * (12_000 / 27_000) * poolPerKg * 900);
       close(stages["MILK-2611-B"].co2eKg, fB * (15_000 / 27_000) * poolPerKg * 900);
-      close(stages["MILK-2611-A"].ownCo2ePerUnitKg, 0.010616);
+      close(stages["MILK-2611-A"].ownCo2ePerUnitKg, 0.008772);
       close(
         Object.values(stages).reduce((s, x) => s + x.share, 0),
         1,
       );
-      close(stages["BTR-2611"].share, 11.81 / 900 / fButter);
-      expect(fp.emissionFactors).to.include({ grid: 0.25, solar: 0.041, wind: 0.011, gas: 0.202, diesel: 0.267 });
+      close(stages["BTR-2611"].share, ownButter / 900 / fButter);
+      expect(fp.emissionFactors).to.include({ grid: 0.203, solar: 0.041, wind: 0.011, gas: 0.183, diesel: 0.267 });
+      // The rule that split the separator's burden, and what the figure is.
+      const cream = (fp.stages as { lot: string; allocation: { kind: string; rule: string; share: number; basis: string } }[]).find(
+        (s) => s.lot === "CRM-2611",
+      )!;
+      expect(cream.allocation).to.include({ kind: "PROCESS", rule: "mass" });
+      close(cream.allocation.share, creamShare);
+      expect(cream.allocation.basis).to.match(/proxy/);
+      expect(fp.boundary.label).to.match(/^energy-related CO2e of the recorded production stages/);
+      expect(fp.boundary.recorded).to.deep.equal(["energy"]);
+      close(fp.scopesPerUnitKg.scope3Upstream, fButter - ownButter / 900 + (150 * 0.041 + 60 * 0.011) / 900);
+      close(fp.scopesPerUnitKg.scope2LocationBased, (20 * grid) / 900);
+      expect(fp.factorVintages.grid.map((v: { year: number }) => v.year)).to.deep.equal([2023]);
     });
 
     it("gives the butter on a shelf (a portion) the lot's per-kg footprint, and the skim milk its own", async function () {
@@ -263,8 +281,8 @@ describe("API analytics routes", function () {
       expect(shelf.basisQuantity).to.equal(300);
       close(shelf.co2eKg, fButter * 300);
       const skimmed = (await ok(`/api/v1/batches/${skim}/footprint`)).body;
-      // POOL → SKM carries 27,000 × 23,500 / 26,500 = 23,943.396 l.
-      close(skimmed.co2ePerUnitKg, 253.39 / 26_500 + (fPool * 23_943.396) / 23_500);
+      // Skim milk: the other 23,500 / 26,500 of the separator run and of the 27,000 l of pooled milk.
+      close(skimmed.co2ePerUnitKg, ((separator + 27_000 * fPool) * (23_500 / 26_500)) / 23_500);
       const milk = (await ok(`/api/v1/batches/${lotB}/footprint`)).body;
       close(milk.co2ePerUnitKg, fB);
       expect(milk.stages).to.have.length(1);
@@ -344,7 +362,10 @@ describe("API analytics routes", function () {
 
     it("shows η_intelligent > 0 for the dairy (automated separator) and η_green > 0 for the cheese maker (renewable site)", async function () {
       const dairy = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity`)).body;
-      expect(dairy.etaIntelligent).to.be.greaterThan(0.05);
+      // Per planned hour (availability counts), not per run-hour: the demo's gain is smaller that way.
+      expect(dairy.etaIntelligent).to.be.greaterThan(0);
+      const { baseline: db, period: dp } = dairy.records;
+      close(dairy.etaIntelligent, dp.goodOutput / dp.plannedHours / (db.goodOutput / db.plannedHours) - 1, 1e-6);
       close(dairy.index, (1 + dairy.etaIntelligent) * (1 + dairy.etaGreen), 1e-9);
       expect(dairy.records.baseline.runs).to.be.within(170, 190);
       expect(dairy.records.period.runs).to.be.within(170, 190);
@@ -357,10 +378,15 @@ describe("API analytics routes", function () {
       expect(Math.abs(cheese.etaIntelligent)).to.be.below(0.05);
       close(cheese.index, (1 + cheese.etaIntelligent) * (1 + cheese.etaGreen), 1e-9);
       expect(cheese.countUnit).to.equal("KGM");
-      // Defaults: baseline = the first 90 days of records, period = the last 90.
+      // Defaults: the baseline = the first 90 days of records, period = the last 90; the demo's records
+      // span a little under 180 days, so each window is half of them and they meet without overlapping.
       const { baseline, period } = cheese.records;
-      close(Date.parse(baseline.to) - Date.parse(baseline.from), 90 * DAY);
-      close(Date.parse(period.to) - Date.parse(period.from), 90 * DAY);
+      const length = Date.parse(baseline.to) - Date.parse(baseline.from);
+      expect(length).to.be.within(80 * DAY, 90 * DAY);
+      close(Date.parse(period.to) - Date.parse(period.from), length);
+      expect(Date.parse(baseline.to)).to.be.at.most(Date.parse(period.from));
+      expect(cheese.uncertainty.etaGreen.interval[0]).to.be.below(cheese.etaGreen);
+      expect(cheese.uncertainty.etaGreen.interval[1]).to.be.above(cheese.etaGreen);
       const first = (await ok(`/api/v1/production-runs?orgId=${orgIdOf("processor2")}&limit=1`)).body.items[0];
       expect(baseline.from).to.equal(first.startTime);
       // Explicit windows give the same answer.
@@ -379,9 +405,23 @@ describe("API analytics routes", function () {
       expect(res.body.errors[0].path).to.equal("querystring/baselineTo");
     });
 
+    it("refuses a baseline and a period that overlap: a run would count in both", async function () {
+      const q = "baselineFrom=2025-01-01&baselineTo=2025-03-01&from=2025-02-01&to=2025-04-01";
+      const res = await get(node, `/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity?${q}`);
+      expectProblem(res, 400, "overlapping_windows");
+      expect(res.body.detail).to.match(/overlap/);
+    });
+
     it("lists the emission factors in force with their sources", async function () {
       const res = await ok("/api/v1/analytics/emission-factors");
-      expect(res.body.factors).to.deep.equal({ grid: 0.25, solar: 0.041, wind: 0.011, hydro: 0.024, gas: 0.202, diesel: 0.267 });
+      expect(res.body.factors).to.deep.equal({ grid: 0.203, solar: 0.041, wind: 0.011, hydro: 0.024, gas: 0.183, diesel: 0.267 });
+      expect(res.body.vintages.grid.map((v: { year: number; value: number }) => [v.year, v.value])).to.deep.equal([
+        [2022, 0.251],
+        [2023, 0.203],
+      ]);
+      expect(res.body.vintages.gas[0]).to.include({ basis: "gross", boundary: "combustion" });
+      expect(res.body.gwp100.AR6).to.include({ CH4: 27, N2O: 273 });
+      expect(res.body.allocation).to.include({ defaultRule: "mass" });
       expect(res.body.sources.grid).to.match(/EEA/);
       expect(res.body.sources.diesel).to.match(/IPCC 2006/);
     });
@@ -538,8 +578,8 @@ describe("API analytics routes", function () {
       close(m.performance, 5_000 / 6_000);
       close(m.quality, 0.98);
       close(m.oee, (10 * 490) / 7_200);
-      close(m.co2eKg, 30 * 0.25 + 90 * 0.041);
-      close(m.co2ePerUnitKg, (7.5 + 3.69) / 490);
+      close(m.co2eKg, 30 * 0.203 + 90 * 0.041);
+      close(m.co2ePerUnitKg, (6.09 + 3.69) / 490);
       close(m.defectPpm, 20_000);
       expect(m.yield).to.equal(null); // litres of cream in, kilograms of butter out
 
@@ -611,5 +651,148 @@ describe("API analytics routes", function () {
         }
       ).n;
     for (const id of [lotA, lotB, pooled, cream, skim, butter]) expect(count(id), id).to.equal(1);
+  });
+
+  describe("PACT exchange", function () {
+    const pactDoc = (over: Record<string, unknown> = {}) => ({
+      id: "7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6",
+      specVersion: "2.2.0",
+      version: 1,
+      created: "2025-02-01T00:00:00Z",
+      status: "Active",
+      companyName: "Salt Works GmbH",
+      companyIds: ["urn:uuid:51131fb5-42a2-4267-a402-0ecfefad1619"],
+      productDescription: "dairy salt",
+      productIds: ["urn:gtin:04012345000033"],
+      productCategoryCpc: "16200",
+      productNameCompany: "Salt 99",
+      comment: "",
+      pcf: {
+        declaredUnit: "kilogram",
+        unitaryProductAmount: "25",
+        pCfExcludingBiogenic: "0.62",
+        fossilGhgEmissions: "0.62",
+        fossilCarbonContent: "0",
+        biogenicCarbonContent: "0",
+        ipccCharacterizationFactorsSources: ["AR6"],
+        crossSectoralStandardsUsed: ["GHG Protocol Product standard"],
+        productOrSectorSpecificRules: [],
+        boundaryProcessesDescription: "cradle to gate",
+        referencePeriodStart: "2024-01-01T00:00:00Z",
+        referencePeriodEnd: "2025-01-01T00:00:00Z",
+        exemptedEmissionsPercent: 0,
+        exemptedEmissionsDescription: "",
+        packagingEmissionsIncluded: false,
+      },
+      ...over,
+    });
+    let cheeseToken: string;
+    let dairyToken: string;
+    const json = (token: string) => ({ "content-type": "application/json", ...bearer(token) });
+
+    before(async function () {
+      this.timeout(60_000);
+      cheeseToken = await tokenFor(node, demoWallet(member("processor2").account));
+      dairyToken = await tokenFor(node, demoWallet(member("processor").account));
+    });
+
+    it("exports the butter's footprint as a PACT v2 ProductFootprint, the same figure per kilogram", async function () {
+      const fp = (await ok(`/api/v1/batches/${butter}/footprint`)).body;
+      const res = await ok(`/api/v1/batches/${butter}/footprint/pact`);
+      const pf = res.body;
+      expect(pf.specVersion).to.match(/^2\./);
+      expect(pf.productIds).to.include(`urn:gtin:${DEMO_GOODS.butter}`);
+      expect(pf.status).to.equal("Active");
+      expect(pf.pcf).to.include({ declaredUnit: "kilogram", unitaryProductAmount: "900", packagingEmissionsIncluded: false });
+      close(Number(pf.pcf.pCfExcludingBiogenic), fp.co2ePerUnitKg, 1e-9);
+      expect(pf.pcf.allocationRulesDescription).to.match(/CRM-2611: mass/);
+      expect(pf.pcf.boundaryProcessesDescription).to.match(/Excludes/);
+      expect(pf.pcf.secondaryEmissionFactorSources.map((s: { name: string }) => s.name).join(" ")).to.match(/EEA/);
+      expectProblem(await getAnonymous(node, `/api/v1/batches/${butter}/footprint/pact`), 401, "unauthorized");
+    });
+
+    it("imports a supplier's PACT footprint once per version, and a run cites it as a purchased input", async function () {
+      const created = await post(node, "/api/v1/footprints/pact", pactDoc(), json(cheeseToken));
+      expect(created.status, created.text).to.equal(201);
+      expect(created.body).to.include({ pactId: "7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6", unit: "KGM", co2ePerUnitKg: 0.62, orgId: orgIdOf("processor2") });
+      expect((await post(node, "/api/v1/footprints/pact", pactDoc(), json(cheeseToken))).status).to.equal(200);
+      const changed = pactDoc();
+      changed.pcf.pCfExcludingBiogenic = "0.1";
+      expectProblem(await post(node, "/api/v1/footprints/pact", changed, json(cheeseToken)), 409, "pact_version_exists");
+      expectProblem(await post(node, "/api/v1/footprints/pact", pactDoc({ status: "Deprecated", version: 2 }), json(cheeseToken)), 422, "pact_not_active");
+      expectProblem(await post(node, "/api/v1/footprints/pact", pactDoc({ id: "x" }), json(cheeseToken)), 400, "invalid_pact");
+
+      const start = Date.now() - 5 * DAY;
+      const body = {
+        site: site("processor2", 1),
+        line: "pact-line",
+        startTime: new Date(start).toISOString(),
+        endTime: new Date(start + 2 * HOUR).toISOString(),
+        plannedTimeSeconds: 7_200,
+        runTimeSeconds: 6_000,
+        idealCycleTimeSeconds: 10,
+        totalCount: 500,
+        goodCount: 490,
+        countUnit: "KGM",
+        inputs: [{ material: "salt", quantity: "20", unit: "KGM", footprint: { pactId: "7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6" } }],
+        outputs: [{ material: "salted butter", quantity: "490", unit: "KGM" }],
+        energyKwh: { grid: 30 },
+        directEmissionsKg: { "R-404A": 0.01 },
+        transportLegs: [{ mode: "road", distanceKm: 120, tonnes: 0.02 }],
+      };
+      const res = await post(node, "/api/v1/production-runs", body, json(cheeseToken));
+      expect(res.status, res.text).to.equal(201);
+      expect(res.body.inputs[0].footprint).to.include({ co2ePerUnitKg: 0.62, pactId: "7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6" });
+      expect(res.body.inputs[0].footprint.source).to.match(/Salt Works/);
+      expect(res.body.directEmissionsKg).to.deep.equal({ "R-404A": 0.01 });
+      expect(res.body.transportLegs).to.deep.equal([{ mode: "road", distanceKm: 120, tonnes: 0.02 }]);
+    });
+
+    it("refuses a member citing a PACT footprint another organisation imported, and does not show it to it", async function () {
+      const start = Date.now() - 6 * DAY;
+      const body = {
+        site: site("processor", 1),
+        line: "pact-attack",
+        startTime: new Date(start).toISOString(),
+        endTime: new Date(start + HOUR).toISOString(),
+        plannedTimeSeconds: 3_600,
+        runTimeSeconds: 3_600,
+        idealCycleTimeSeconds: 1,
+        totalCount: 10,
+        goodCount: 10,
+        inputs: [{ material: "salt", quantity: "1", unit: "KGM", footprint: { pactId: "7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6" } }],
+      };
+      const res = await post(node, "/api/v1/production-runs", body, json(dairyToken));
+      expectProblem(res, 400, "invalid_request");
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.include("body/inputs/0/footprint/pactId");
+      expectProblem(
+        await rawGet(node, "/api/v1/footprints/pact/7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6", bearer(dairyToken)),
+        404,
+        "pact_not_found",
+      );
+      expect((await rawGet(node, "/api/v1/footprints/pact/7c1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6", bearer(cheeseToken))).status).to.equal(200);
+      expectProblem(await post(node, "/api/v1/footprints/pact", pactDoc()), 401, "unauthorized");
+    });
+
+    it("refuses a footprint for a tracked batch line and gases it does not know", async function () {
+      const start = Date.now() - 7 * DAY;
+      const body = {
+        site: site("processor2", 1),
+        line: "pact-bad",
+        startTime: new Date(start).toISOString(),
+        endTime: new Date(start + HOUR).toISOString(),
+        plannedTimeSeconds: 3_600,
+        runTimeSeconds: 3_600,
+        idealCycleTimeSeconds: 1,
+        totalCount: 10,
+        goodCount: 10,
+        inputs: [{ batchId: creamPortion, quantity: "1", footprint: { co2ePerUnitKg: 0, source: "made up" } }],
+        directEmissionsKg: { CFC11: 1 },
+      };
+      const res = await post(node, "/api/v1/production-runs", body, json(cheeseToken));
+      expectProblem(res, 400, "invalid_request");
+      const paths = res.body.errors.map((e: { path: string }) => e.path);
+      expect(paths).to.include.members(["body/inputs/0/footprint", "body/directEmissionsKg/CFC11"]);
+    });
   });
 });

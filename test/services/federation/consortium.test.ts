@@ -11,7 +11,8 @@ import { connectLotline } from "../../../services/chain/deploy";
 import { demoWallet, DEMO_MEMBERS } from "../../../services/demo/roster";
 import { createAnalyticsStore } from "../../../services/analytics/store";
 import { batchFootprint } from "../../../services/analytics/footprint";
-import { emissionFactorsFromEnv } from "../../../services/analytics/factors";
+import { factorBookFromEnv } from "../../../services/analytics/factors";
+import { allocationPolicyFromEnv } from "../../../services/analytics/allocation";
 import { signNodeRequest } from "../../../services/federation/node-auth";
 import type { RunningNode } from "../../../services/node/node";
 import { freePort } from "../../helpers/ports";
@@ -68,7 +69,7 @@ describe("federation: three member nodes on one chain", function () {
     // Each holder's own runs only (the cheese maker's node also holds replicas of the dairy's cream runs).
     const own = (run: { id: string }, n: RunningNode) => n.db.prepare(`SELECT 1 FROM production_runs WHERE run_id = ? AND served_by IS NULL`).get(run.id) !== undefined;
     const lookups = { ...holders[0], runsProducing: (lot: string) => holders.flatMap((h, i) => h.runsProducing(lot).filter((run) => own(run, [farmDairy, cheese][i]))) };
-    return batchFootprint(batchId, lookups, emissionFactorsFromEnv(), createAnalyticsStore(farmDairy.db).units());
+    return batchFootprint(batchId, lookups, factorBookFromEnv(), { units: createAnalyticsStore(farmDairy.db).units(), allocation: allocationPolicyFromEnv() });
   }
 
   const localRunOrgs = (node: RunningNode) =>

@@ -370,6 +370,11 @@ describe("API scores", function () {
       formula: string;
       evidence: Item;
       note?: string;
+      sampleSize?: number;
+      events?: number;
+      rawValue?: number | null;
+      interval?: [number, number];
+      prior?: { mean: number };
     };
     const supplier = async (key: string) => (await ok(`/api/v1/scores/suppliers/${orgIdOf(key)}`)).body;
     const byName = (components: Component[]) => Object.fromEntries(components.map((c) => [c.name, c]));
@@ -379,6 +384,8 @@ describe("API scores", function () {
         "lateDeliveries",
         "disputedOrders",
         "recallsInLineage",
+        "recallsCaused",
+        "recallsExposedTo",
         "massBalanceRefusals",
         "predictedQualityFailures",
         "observedQualityFailures",
@@ -419,7 +426,7 @@ describe("API scores", function () {
       const { deliveredOrders, disputed, orderIds } = c.disputedOrders.evidence as { deliveredOrders: number; disputed: number; orderIds: string[] };
       expect(deliveredOrders).to.be.at.least(2);
       expect(disputed).to.be.at.least(1);
-      expect(c.disputedOrders.value).to.be.closeTo(orderIds.length / deliveredOrders, 1e-9);
+      expect(c.disputedOrders.rawValue).to.be.closeTo(orderIds.length / deliveredOrders, 1e-4);
       // The butter it held is recalled by propagation from raw milk lot B.
       expect(c.recallsInLineage.status).to.equal("ok");
       expect(c.recallsInLineage.value).to.be.greaterThan(0);
@@ -429,7 +436,14 @@ describe("API scores", function () {
         lot: "BTR-2611",
         recall: "propagated",
       });
-      expect(c.lateDeliveries).to.include({ status: "ok", value: 0 });
+      // On time so far, but shrunk toward the consortium's rate: above 0 with few orders, with its sample size and interval.
+      expect(c.lateDeliveries).to.include({ status: "ok", rawValue: 0 });
+      expect(c.lateDeliveries.value).to.be.greaterThan(0).and.below(0.5);
+      expect(c.lateDeliveries.sampleSize).to.be.at.least(1);
+      expect(c.lateDeliveries.interval![0]).to.be.at.most(c.lateDeliveries.value!);
+      // It held the recalled butter but did not cause the recall (raw milk lot B's): exposed, not blamed.
+      expect(c.recallsExposedTo.events).to.be.at.least(1);
+      expect(c.recallsExposedTo.weight).to.equal(0);
       expect(c.massBalanceRefusals).to.include({ status: "not_observable", weight: 0, value: null });
       expect(c.massBalanceRefusals.note).to.match(/revert/);
       expect(c.credentials.status).to.equal("missing");
@@ -450,7 +464,9 @@ describe("API scores", function () {
       expect(processor.predictedQualityFailures.evidence.modelHash).to.equal(modelHash);
 
       const retailer = byName((await supplier("retailer")).components);
-      expect(retailer.credentials).to.include({ status: "ok", value: 1 });
+      // Its one credential is revoked: 1 of 1, shrunk toward the consortium's rate (one observation is not a 1.0).
+      expect(retailer.credentials).to.include({ status: "ok", rawValue: 1, sampleSize: 1, events: 1 });
+      expect(retailer.credentials.value).to.be.above(retailer.credentials.prior!.mean).and.below(1);
       expect(retailer.credentials.evidence).to.include({ credentials: 1, revoked: 1 });
     });
 
@@ -490,7 +506,8 @@ describe("API scores", function () {
     it("inherits nothing into the recalled raw milk itself (nothing is upstream of it)", async function () {
       const body = (await ok(`/api/v1/scores/batches/${lotB}`)).body;
       expect(body.recall).to.include({ kind: "direct" });
-      expect(body.inheritedRisk).to.include({ score: 0, upstreamBatches: 0 });
+      // Nothing upstream is known: unknown, not 0.
+      expect(body.inheritedRisk).to.include({ score: null, upstreamBatches: 0 });
       expect(body.ownQuality.runs[0]).to.include({ line: "parlour-2", scorable: false });
     });
 

@@ -390,7 +390,7 @@ describe("scoring service on a database", function () {
     expect(score.ownQuality!.riskBand).to.equal("high");
     expect(score.ownQuality!.probability).to.equal((score.ownQuality!.runs[0] as { probability: number }).probability);
     expect(score.ownQuality!.modelHash).to.equal(service.model!.modelHash);
-    expect(score.inheritedRisk).to.include({ score: 0, upstreamBatches: 0 });
+    expect(score.inheritedRisk).to.include({ score: null, upstreamBatches: 0 });
     expect(score.anomalies).to.deep.equal([]);
     expect(score.checks.sensorReports.status).to.equal("no_epcis_events");
   });

@@ -85,6 +85,13 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
     expect(res.body.stages).to.deep.equal([]);
   });
 
+  it("attack: a member without a grant cannot get a PACT export over others' runs (409 footprint_incomplete, no figure)", async function () {
+    const res = await get(node, `/api/v1/batches/${butter}/footprint/pact`, as("certifier"));
+    expectProblem(res, 409, "footprint_incomplete");
+    expect(res.text).to.not.match(/pCfExcludingBiogenic/);
+    expect(res.body.detail).to.match(/not_shared/);
+  });
+
   it("hides the run-derived components of a supplier's score from a member without a grant", async function () {
     const res = await get(node, `/api/v1/scores/suppliers/${ORG.producer}`, as("certifier"));
     expect(res.status, res.text).to.equal(200);
