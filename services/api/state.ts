@@ -2,7 +2,7 @@ import type { DeploymentRecord } from "../chain/deploy";
 import type { RpcClient } from "../chain/rpc";
 import type { Indexer } from "../indexer/engine";
 import type { Relayer } from "../relayer/relayer";
-import { SERVES_EVERYONE, type ServedOrgs } from "../node/served";
+import { SERVES_EVERYONE, type ServedOrgs } from "../config/served";
 
 /**
  * What the HTTP layer can see of the node while it boots: the API listens first (so /health
