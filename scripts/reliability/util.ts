@@ -1,0 +1,147 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { dataSlice, getAddress, id as keccakText } from "ethers";
+import { INTERFACES } from "../../services/chain/contracts";
+import { createRpcClient, type RpcClient } from "../../services/chain/rpc";
+import type { DeploymentRecord } from "../../services/chain/deploy";
+import { rolesToMask } from "../../services/chain/roles";
+import { demoWallet } from "../../services/demo/roster";
+import { dumpDerivedTables, openDatabase } from "../../services/store/db";
+import { createLotlineIndexer } from "../../services/indexer/lotline";
+
+const started = Date.now();
+
+/** Progress goes to stderr; the verdicts to stdout. */
+export function progress(message: string): void {
+  process.stderr.write(`[reliability +${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
+}
+
+/** What a harness tried, what held, and every violation it saw (a harness fails on any). */
+export class Report {
+  readonly tried: string[] = [];
+  readonly held: string[] = [];
+  readonly violations: string[] = [];
+  constructor(readonly name: string) {}
+  try(line: string) {
+    this.tried.push(line);
+  }
+  check(ok: boolean, what: string, detail = ""): boolean {
+    if (!ok) {
+      const line = `${what}${detail ? `: ${detail}` : ""}`;
+      if (this.violations.length < 50) this.violations.push(line);
+      progress(`VIOLATION (${this.name}) ${line}`);
+    }
+    return ok;
+  }
+  hold(line: string) {
+    this.held.push(line);
+  }
+}
+
+/** A small seeded generator (mulberry32), so a failing run can be replayed with RELIABILITY_SEED. */
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!,
+    chance: (p: number) => next() < p,
+  };
+}
+export type Rng = ReturnType<typeof rng>;
+
+export class Cleanup {
+  private actions: (() => unknown)[] = [];
+  add(run: () => unknown) {
+    this.actions.push(run);
+  }
+  tempDir(label: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lotline-reliability-${label}-`));
+    this.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+  async run() {
+    for (const action of this.actions.reverse()) {
+      try {
+        await action();
+      } catch (err) {
+        progress(`cleanup: ${(err as Error).message}`);
+      }
+    }
+    this.actions = [];
+  }
+}
+
+/** The shared chain every harness runs against: Anvil with the demo consortium deployed. */
+export interface ChainContext {
+  url: string;
+  rpc: RpcClient;
+  deployment: DeploymentRecord;
+  dataDir: string;
+}
+
+const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+
+/**
+ * Identity transactions that insert, update and delete derived rows: the processor organisation's
+ * admin (demo account 2, unlocked on Anvil) proposes agents and renames its organisation. One
+ * transaction, one block (Anvil automines).
+ */
+export function createTraffic(ctx: ChainContext, random: Rng) {
+  const admin = demoWallet(2).address;
+  const registry = ctx.deployment.contracts.registry;
+  let counter = 0;
+  async function send(data: string) {
+    const hash = await ctx.rpc.call<string>("eth_sendTransaction", [{ from: admin, to: registry, data, gas: hex(400_000) }]);
+    const receipt = await ctx.rpc.call<{ status: string } | null>("eth_getTransactionReceipt", [hash]);
+    if (receipt && receipt.status !== "0x1") throw new Error(`traffic transaction ${hash} reverted`);
+  }
+  return {
+    async one(label: string) {
+      counter++;
+      if (random.chance(0.3)) {
+        await send(INTERFACES.registry.encodeFunctionData("updateOrganisation", [2, `Processor ${label} ${counter}`, keccakText(`${label}:${counter}`)]));
+      } else {
+        const who = getAddress(dataSlice(keccakText(`reliability:${label}:${random.int(0, 40)}`), 12));
+        const roles = rolesToMask(random.pick([["processor"], ["buyer"], ["processor", "receiver"], ["receiver"]] as const));
+        await send(INTERFACES.registry.encodeFunctionData("setAgent", [who, 2, roles, 0]));
+      }
+    },
+    async many(n: number, label: string) {
+      for (let i = 0; i < n; i++) await this.one(label);
+    },
+  };
+}
+
+/** Indexes the chain behind `url` from scratch and returns the canonical ordered dump of the derived tables. */
+export async function rebuildDump(url: string, deployment: DeploymentRecord): Promise<{ dump: string; checkpoint: number }> {
+  const db = openDatabase(":memory:");
+  try {
+    const indexer = createLotlineIndexer({ db, rpc: createRpcClient(url), deployment }, { finalityDepth: 0, reorgWindow: 64, logRange: 2_000, rpcUrl: url });
+    await indexer.syncToHead();
+    const row = db.prepare(`SELECT block_number AS n FROM indexer_checkpoint`).get() as { n: number } | undefined;
+    return { dump: dumpDerivedTables(db), checkpoint: row?.n ?? 0 };
+  } finally {
+    db.close();
+  }
+}
+
+/** The first line where two dumps differ, for a readable violation. */
+export function firstDifference(a: string, b: string): string {
+  const la = a.split("\n");
+  const lb = b.split("\n");
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return `line ${i + 1}: have ${(la[i] ?? "<none>").slice(0, 160)} / rebuild ${(lb[i] ?? "<none>").slice(0, 160)}`;
+  }
+  return "equal";
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
