@@ -6,7 +6,7 @@ import { INTERFACES } from "../../services/chain/contracts";
 import { createRpcClient, type RpcClient } from "../../services/chain/rpc";
 import type { DeploymentRecord } from "../../services/chain/deploy";
 import { rolesToMask } from "../../services/chain/roles";
-import { demoWallet } from "../../services/demo/roster";
+import { demoWallet, RELAYER_ACCOUNT } from "../../services/demo/roster";
 import { dumpDerivedTables, openDatabase } from "../../services/store/db";
 import { createLotlineIndexer } from "../../services/indexer/lotline";
 
@@ -145,3 +145,61 @@ export function firstDifference(a: string, b: string): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const LOTLINE = path.resolve(__dirname, "../../bin/lotline.js");
+
+export interface SpawnedNode {
+  url: string;
+  child: import("node:child_process").ChildProcess;
+  /** Everything the node printed (stdout and stderr). */
+  output(): string;
+  /** Resolves once the node prints "Ready." (rejects if it exits first or `timeoutMs` passes). */
+  ready(timeoutMs?: number): Promise<void>;
+  /** SIGKILL, then wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** `lotline up` in a child process against an external chain (LOTLINE_RPC_URL in `env`). */
+export async function spawnNode(env: Record<string, string>, port: number): Promise<SpawnedNode> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [LOTLINE, "up"], {
+    env: { ...process.env, LOTLINE_PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (text += c.toString()));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    output: () => text,
+    async ready(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!text.includes("Ready.")) {
+        if (exited()) throw new Error(`lotline up exited (${child.exitCode ?? child.signalCode}) before it was ready: ${text.slice(-800)}`);
+        if (Date.now() > deadline) throw new Error(`lotline up was not ready within ${timeoutMs} ms: ${text.slice(-800)}`);
+        await sleep(50);
+      }
+    },
+    async kill() {
+      if (exited()) return;
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await gone;
+    },
+  };
+}
+
+/** The environment of a node on the shared chain, serving organisation 1, with the demo relayer key. */
+export function nodeEnv(ctx: ChainContext, dataDir: string, deploymentFile: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOTLINE_RPC_URL: ctx.url,
+    LOTLINE_DEPLOYMENT_FILE: deploymentFile,
+    LOTLINE_DATA_DIR: dataDir,
+    LOTLINE_RELAYER_KEY: demoWallet(RELAYER_ACCOUNT).privateKey,
+    LOTLINE_SERVE_ORGS: "1",
+    LOTLINE_LOG_LEVEL: "warn",
+    ...extra,
+  };
+}
