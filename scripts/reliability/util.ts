@@ -203,3 +203,42 @@ export function nodeEnv(ctx: ChainContext, dataDir: string, deploymentFile: stri
     ...extra,
   };
 }
+
+/** SIWE sign-in as `wallet`; returns the login response's status, body and what was signed. */
+export async function signIn(
+  url: string,
+  wallet: { address: string; signMessage(m: string): Promise<string> },
+  overrides: Record<string, unknown> = {},
+): Promise<{ status: number; body: Record<string, unknown>; message: string; signature: string }> {
+  const { SiweMessage } = await import("siwe");
+  const post = async (p: string, body: unknown) => {
+    const res = await fetch(url + p, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const nonce = await post("/api/v1/auth/nonce", { address: wallet.address });
+  if (nonce.status !== 200) throw new Error(`nonce: HTTP ${nonce.status} ${JSON.stringify(nonce.body)}`);
+  const now = Date.now();
+  const message = new SiweMessage({
+    domain: new URL(url).host,
+    address: wallet.address,
+    statement: "Sign in to Lotline",
+    uri: url,
+    version: "1",
+    chainId: 31337,
+    nonce: nonce.body.nonce as string,
+    issuedAt: new Date(now).toISOString(),
+    expirationTime: new Date(now + 5 * 60_000).toISOString(),
+    ...overrides,
+  }).prepareMessage();
+  const signature = await wallet.signMessage(message);
+  const res = await post("/api/v1/auth/login", { message, signature });
+  return { ...res, message, signature };
+}
+
+export async function tokenFor(url: string, wallet: { address: string; signMessage(m: string): Promise<string> }): Promise<string> {
+  const res = await signIn(url, wallet);
+  if (res.status !== 200) throw new Error(`sign-in of ${wallet.address}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.token as string;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
