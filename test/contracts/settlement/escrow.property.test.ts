@@ -18,8 +18,8 @@ import { DAY, digest, eur, lotIdOf, OrderStatus, PRODUCT, qty, settlementFixture
  * Each run starts from the same fixture snapshot.
  */
 
-const SEED = 20_240_412;
-const RUNS = 100;
+const SEED = Number(process.env.PROPERTY_SEED ?? 20_240_412);
+const RUNS = Number(process.env.ESCROW_PROPERTY_RUNS ?? 100);
 const STOCK = 40; // seller-held cheese lots available to sell and deliver in each run
 const MAX_ORDERS = 8;
 const GAS = 3_000_000n; // explicit, so a doomed call is sent (and judged) at the step's timestamp
