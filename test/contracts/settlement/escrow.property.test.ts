@@ -151,6 +151,8 @@ async function propertyFixture() {
 
 describe("SettlementEscrow properties", function () {
   it("keeps its books and agrees with the model through random sequences of order actions", async function () {
+    // The reliability harness runs thousands of sequences: no per-test timeout then.
+    if (process.env.ESCROW_PROPERTY_RUNS) this.timeout(0);
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 15, maxLength: 30 }), async (actions) => {
         const f = await loadFixture(propertyFixture);
