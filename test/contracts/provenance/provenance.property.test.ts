@@ -12,8 +12,9 @@ import { LOT, portionIdOf, provenanceFixture, type OrgKey } from "../../helpers/
  *   ones included) add up to what was registered;
  * - nothing recalled moves: a recalled portion keeps its owner, custodian and quantity;
  * - only permitted agents change state: an outsider or an agent of a suspended organisation changes
- *   nothing; an offer, cancel, split or end succeeds only for an agent of the portion's owner or
- *   custodian, an acceptance only for the receiver named by the offer, a recall only for the producer
+ *   nothing; an offer, split or end succeeds only for an agent of the portion's owner or
+ *   custodian, an acceptance only for the receiver named by the offer, a cancellation only for the
+ *   sender or that receiver (who rejects it), a recall only for the producer
  *   or an auditor it appointed (or the governor); a suspension only by the governor.
  * PROPERTY_RUNS sets the number of sequences (the reliability harness raises it).
  */
@@ -165,7 +166,10 @@ describe("ProvenanceRegistry and ConsortiumRegistry: invariants under random seq
             if (!governing && (actorOrg === null || suspended.has(actorOrg))) {
               expect(ok, `${label}: an unbound or suspended caller is refused`).to.equal(false);
             }
-            if (ok && (action.kind === "offer" || action.kind === "cancel" || action.kind === "split" || action.kind === "end")) {
+            if (ok && action.kind === "cancel") {
+              expect([b!.owner, b!.custodian, b!.offerTo], `${label}: only the sender or the receiver withdraws an offer`).to.include(actorOrg);
+            }
+            if (ok && (action.kind === "offer" || action.kind === "split" || action.kind === "end")) {
               expect([b!.owner, b!.custodian], `${label}: only the owner's or custodian's agents act on a portion`).to.include(actorOrg);
             }
             if (ok && action.kind === "accept") expect(actorOrg, `${label}: only the receiver accepts`).to.equal(b!.offerTo);
