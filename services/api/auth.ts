@@ -5,6 +5,9 @@ import type { Db } from "../store/db";
 import type { AgentView, IdentityStore } from "../store/identity";
 import { HttpProblem } from "./problem";
 import { verifyNodeRequest } from "../federation/node-auth";
+import { requireActiveAgentOf } from "../identity/agents";
+
+export { requireActiveAgentOf };
 
 /**
  * Sign-In with Ethereum (EIP-4361). A nonce is issued for an address, expires after NONCE_TTL and
@@ -138,19 +141,6 @@ export function createAuth(ctx: AuthContext) {
   };
 }
 export type Auth = ReturnType<typeof createAuth>;
-
-/**
- * The one rule for "may this wallet act now", per the index: bound to an organisation, the
- * organisation active, the binding unexpired. Sign-in, every authenticated request and the
- * relayer all apply it, with the same error codes.
- */
-export function requireActiveAgentOf(identity: IdentityStore, address: string): AgentView {
-  const agent = identity.getAgent(address);
-  if (!agent) throw new HttpProblem(403, "not_an_agent", `${address} is not an agent of any organisation`);
-  if (agent.status === "suspended") throw new HttpProblem(403, "organisation_suspended", `the organisation of ${address} is suspended`);
-  if (agent.status === "expired") throw new HttpProblem(403, "agent_expired", `the agent binding of ${address} has expired`);
-  return agent;
-}
 
 function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token).digest("hex");

@@ -1,5 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { Refusal } from "../common/refusal";
 
 /** RFC 9457 problem document, with Lotline's machine-readable `code`. */
 export const Problem = Type.Object(
@@ -16,17 +17,8 @@ export const Problem = Type.Object(
 );
 export type ProblemBody = Static<typeof Problem>;
 
-/** Throw from a route to answer with a problem document. */
-export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string,
-    readonly errors?: { path: string; message: string }[],
-  ) {
-    super(detail);
-  }
-}
+/** Throw from a route to answer with a problem document (any layer's `Refusal` answers the same way). */
+export class HttpProblem extends Refusal {}
 
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -62,8 +54,8 @@ export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyRepl
  * Maps every error to a problem document. Validation failures name each failing field; errors
  * we did not anticipate become 500 without internals (the log has them, never a secret).
  */
-export function errorHandler(error: FastifyError | HttpProblem, request: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof HttpProblem) {
+export function errorHandler(error: FastifyError | Refusal, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof Refusal) {
     return sendProblem(reply, { ...problem(error.status, error.code, error.detail, error.errors), instance: request.url });
   }
   const fe = error as FastifyError;

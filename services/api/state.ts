@@ -3,7 +3,7 @@ import type { RpcClient } from "../chain/rpc";
 import type { Indexer } from "../indexer/engine";
 import type { Relayer } from "../relayer/relayer";
 import type { Senders } from "../chain/sender";
-import { SERVES_EVERYONE, type ServedOrgs } from "../node/served";
+import { SERVES_EVERYONE, type ServedOrgs } from "../config/served";
 import type { Federation } from "../federation/fetcher";
 
 /**

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
-import { parseServedOrgs } from "../node/served";
+import { parseServedOrgs } from "./served";
 
 /** Everything Lotline reads from its environment, with the defaults documented in README.md. */
 export interface Config {

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { servesOrg, SERVES_EVERYONE, type ServedOrgs } from "./served";
+import { servesOrg, SERVES_EVERYONE, type ServedOrgs } from "../config/served";
 import path from "node:path";
 import { JsonRpcProvider, Wallet, type Signer } from "ethers";
 import { createSenders } from "../chain/sender";
@@ -35,7 +35,7 @@ import { createDemoClock, DAY, DEMO_HISTORY_DAYS } from "../demo/clock";
 import { createProvenanceStore } from "../store/provenance";
 import { createRecallPropagator } from "../provenance/propagator";
 import { createAnchorJob } from "../anchoring/job";
-import { createOrderFreezer } from "../provenance/freezer";
+import { createOrderFreezer } from "../settlement/freezer";
 import { createSettlementStore } from "../store/settlement";
 import { createJobLoop } from "./jobs";
 import { captureJobFor } from "../epcis/capture";

@@ -2,8 +2,8 @@ import { getAddress, type Provider, type Signer } from "ethers";
 import { decodeRevert, INTERFACES, type ContractName } from "../chain/contracts";
 import type { DeploymentRecord, LotlineContracts } from "../chain/deploy";
 import type { IdentityStore } from "../store/identity";
-import { HttpProblem } from "../api/problem";
-import { requireActiveAgentOf } from "../api/auth";
+import { Refusal } from "../common/refusal";
+import { requireActiveAgentOf } from "../identity/agents";
 import type { SignedForwardRequest } from "./forward-request";
 import { senderOf } from "../chain/sender";
 
@@ -106,7 +106,7 @@ export function createRelayer(deps: {
       const orgId = String(fn === "acceptAgent" ? args[0] : args[1]);
       if (fn === "cancelAgentProposal" && getAddress(String(args[0])) !== from) return null;
       if (!deps.identity.proposalsFor(from).some((p) => p.orgId === orgId)) {
-        throw new HttpProblem(403, "no_proposal", `organisation ${orgId} has proposed no binding to ${from}`);
+        throw new Refusal(403, "no_proposal", `organisation ${orgId} has proposed no binding to ${from}`);
       }
       return from;
     }
@@ -117,20 +117,20 @@ export function createRelayer(deps: {
   async function relay(request: SignedForwardRequest): Promise<RelayResult> {
     const contract = byAddress.get(request.to.toLowerCase());
     if (!contract || !RELAYABLE[contract]) {
-      throw new HttpProblem(403, "target_not_allowed", `${request.to} is not a Lotline contract that accepts relayed calls`);
+      throw new Refusal(403, "target_not_allowed", `${request.to} is not a Lotline contract that accepts relayed calls`);
     }
     const fn = INTERFACES[contract].getFunction(request.data.slice(0, 10));
     if (!fn || !RELAYABLE[contract]!.includes(fn.name)) {
-      throw new HttpProblem(403, "function_not_allowed", `that function of ${contract} cannot be relayed; allowed: ${RELAYABLE[contract]!.join(", ")}`);
+      throw new Refusal(403, "function_not_allowed", `that function of ${contract} cannot be relayed; allowed: ${RELAYABLE[contract]!.join(", ")}`);
     }
-    if (request.value !== 0n) throw new HttpProblem(400, "value_not_allowed", "relayed requests cannot carry value");
-    if (request.gas > MAX_RELAY_GAS) throw new HttpProblem(400, "gas_too_high", `gas must be at most ${MAX_RELAY_GAS}`);
-    if (request.deadline <= now()) throw new HttpProblem(400, "request_expired", "the request's deadline has passed; sign a new one");
+    if (request.value !== 0n) throw new Refusal(400, "value_not_allowed", "relayed requests cannot carry value");
+    if (request.gas > MAX_RELAY_GAS) throw new Refusal(400, "gas_too_high", `gas must be at most ${MAX_RELAY_GAS}`);
+    if (request.deadline <= now()) throw new Refusal(400, "request_expired", "the request's deadline has passed; sign a new one");
 
     const forwardRequest = { ...request, from: getAddress(request.from), to: getAddress(request.to) };
     const valid = await deps.contracts.forwarder.verify(forwardRequest);
     if (!valid) {
-      throw new HttpProblem(
+      throw new Refusal(
         400,
         "invalid_signature",
         "the signature does not match this request and the signer's current forwarder nonce (altered, replayed or signed by another key)",
@@ -139,7 +139,7 @@ export function createRelayer(deps: {
     const consenting = consentingWallet(contract, fn.name, forwardRequest);
     const signerAgent = consenting ? null : requireActiveAgentOf(deps.identity, forwardRequest.from);
     if (signerAgent && deps.serves && !deps.serves(Number(signerAgent.orgId))) {
-      throw new HttpProblem(
+      throw new Refusal(
         403,
         "org_not_served",
         `this node does not serve organisation ${signerAgent.orgId}: relay through its own organisation's node`,
@@ -158,7 +158,7 @@ export function createRelayer(deps: {
       });
     } catch (err) {
       const revert = decodeRevert((err as { data?: string }).data);
-      throw new HttpProblem(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as Error).message}`);
+      throw new Refusal(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as Error).message}`);
     }
 
     let transactionHash: string;
@@ -170,7 +170,7 @@ export function createRelayer(deps: {
       const data = (err as { data?: string; info?: { error?: { data?: string } } }).data ?? (err as { info?: { error?: { data?: string } } }).info?.error?.data;
       if ((err as { code?: string }).code !== "CALL_EXCEPTION" && !data) throw err;
       const revert = decodeRevert(data);
-      throw new HttpProblem(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as { shortMessage?: string }).shortMessage ?? (err as Error).message}`);
+      throw new Refusal(422, "call_reverted", `the call would revert: ${revert?.text ?? (err as { shortMessage?: string }).shortMessage ?? (err as Error).message}`);
     }
     refreshBalance();
     return { transactionHash, from: agent, to: forwardRequest.to, contract, function: fn.name };

@@ -3,6 +3,20 @@ import type { Db } from "./db";
 import { prepared } from "./statements";
 import { formatQuantity } from "../provenance/quantity";
 
+/** Order statuses as SettlementEscrow numbers them (OrderStatus). */
+export const ORDER_STATUS = [
+  "none",
+  "created",
+  "funded",
+  "delivered",
+  "disputed",
+  "frozen",
+  "completed",
+  "refunded",
+  "resolved",
+  "cancelled",
+] as const;
+
 /** Read side of the settlement tables. Token amounts are base units as decimal strings. */
 
 interface OrderRow {

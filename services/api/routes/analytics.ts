@@ -1,4 +1,4 @@
-import { requireServed } from "../../node/served";
+import { requireServed } from "../../config/served";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";

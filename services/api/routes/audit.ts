@@ -4,7 +4,7 @@ import { Address, Iso } from "../schemas";
 import { requireMember } from "../access";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { HttpProblem } from "../problem";
-import { requireServed } from "../../node/served";
+import { requireServed } from "../../config/served";
 import { auditHead, listAudit } from "../../audit/log";
 import type { RouteDeps } from "../app";
 

@@ -1,9 +1,10 @@
-import { requireServed } from "../../node/served";
+import { requireServed } from "../../config/served";
 import crypto from "node:crypto";
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { errorHandler, HttpProblem, problem, type ProblemBody } from "../problem";
+import { Refusal } from "../../common/refusal";
 import type { Principal } from "../auth";
 import type { RouteDeps } from "../app";
 import { schemaValidator, validateEpcisDocument, type EventError } from "../../epcis/validate";
@@ -37,7 +38,7 @@ import {
 import { bareTerm, vocabularyTerms } from "../../epcis/vocabulary";
 import { AnchoredBy } from "../schemas";
 import { prepared } from "../../store/statements";
-import { mappingRoutes } from "../../epcis/mapping/routes";
+import { mappingRoutes } from "./epcis-mapping";
 import { readerOf } from "../access";
 import { createSharingStore } from "../../store/sharing";
 import { epcisVisibility, type EpcisVisibility } from "../../epcis/access";
@@ -428,7 +429,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     }
     if (error instanceof QueryTooLargeError)
       return send(reply, request, epcisProblem(413, "query_too_large", error.message, undefined, "QueryTooLargeException"));
-    if (error instanceof HttpProblem)
+    if (error instanceof Refusal)
       return send(reply, request, epcisProblem(error.status, error.code, error.detail, error.errors));
     const fe = error as FastifyError;
     if (fe.validation) {

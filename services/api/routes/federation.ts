@@ -6,7 +6,7 @@ import { createSharingStore } from "../../store/sharing";
 import { createFederationStore } from "../../federation/store";
 import { MAX_BATCHES_PER_REQUEST } from "../../federation/fetcher";
 import { runBatchIds } from "../../analytics/record";
-import { servesOrg } from "../../node/served";
+import { servesOrg } from "../../config/served";
 import type { RouteDeps } from "../app";
 
 const problems = { 400: { $ref: "Problem#" }, 401: { $ref: "Problem#" }, 403: { $ref: "Problem#" } };

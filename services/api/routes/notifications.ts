@@ -5,7 +5,7 @@ import { Iso, List } from "../schemas";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import type { RouteDeps } from "../app";
-import { requireServed } from "../../node/served";
+import { requireServed } from "../../config/served";
 import { checkDestination, DestinationError } from "../../delivery/destination";
 import { TOPICS } from "../../notifications/handlers";
 import { createNotificationStore, deliveryView, notificationSubscriptionView } from "../../notifications/store";

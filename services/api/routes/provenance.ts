@@ -1,6 +1,6 @@
 import { epcisVisibility } from "../../epcis/access";
 import { createSharingStore } from "../../store/sharing";
-import { requireServed } from "../../node/served";
+import { requireServed } from "../../config/served";
 import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";

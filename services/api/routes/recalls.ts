@@ -5,7 +5,7 @@ import { HttpProblem } from "../problem";
 import { membersOnly } from "../access";
 import { requireActiveAgentOf } from "../auth";
 import { requireBatchRef } from "../batch-ref";
-import { requireServed } from "../../node/served";
+import { requireServed } from "../../config/served";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { setAuditActor } from "../../audit/plugin";
 import {

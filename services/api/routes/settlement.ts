@@ -7,7 +7,7 @@ import { Address, Hex32, IdString, Iso, List, ListQuery } from "../schemas";
 import { createSettlementStore } from "../../store/settlement";
 import { createProvenanceStore } from "../../store/provenance";
 import { requireBatchRef } from "../batch-ref";
-import { ORDER_STATUS } from "../../indexer/handlers/settlement";
+import { ORDER_STATUS } from "../../store/settlement";
 import type { RouteDeps } from "../app";
 
 const Status = Type.Union(ORDER_STATUS.filter((s) => s !== "none").map((s) => Type.Literal(s)));

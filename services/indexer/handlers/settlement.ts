@@ -1,25 +1,13 @@
-import type { Db } from "../../store/db";
-import { prepared } from "../../store/statements";
-import type { ChainEvent, HandlerMap } from "../types";
-
 /**
  * Settlement events → orders, order_deliveries, order_events, withdrawals, org_balances,
  * payout_addresses; the provenance registry's sales (OwnershipTransferred) → sales, which
  * deliveries name. Amounts (token base units) and quantities (fixed-point, 3 decimals) stay raw
  * integers as text.
  */
-export const ORDER_STATUS = [
-  "none",
-  "created",
-  "funded",
-  "delivered",
-  "disputed",
-  "frozen",
-  "completed",
-  "refunded",
-  "resolved",
-  "cancelled",
-] as const;
+import type { Db } from "../../store/db";
+import { prepared } from "../../store/statements";
+import type { ChainEvent, HandlerMap } from "../types";
+import { ORDER_STATUS } from "../../store/settlement";
 
 const gtinText = (value: bigint) => value.toString().padStart(14, "0");
 

@@ -18,8 +18,8 @@ import { DAY, digest, eur, lotIdOf, OrderStatus, PRODUCT, qty, settlementFixture
  * Each run starts from the same fixture snapshot.
  */
 
-const SEED = 20_240_412;
-const RUNS = 100;
+const SEED = Number(process.env.PROPERTY_SEED ?? 20_240_412);
+const RUNS = Number(process.env.ESCROW_PROPERTY_RUNS ?? 100);
 const STOCK = 40; // seller-held cheese lots available to sell and deliver in each run
 const MAX_ORDERS = 8;
 const GAS = 3_000_000n; // explicit, so a doomed call is sent (and judged) at the step's timestamp
@@ -151,6 +151,8 @@ async function propertyFixture() {
 
 describe("SettlementEscrow properties", function () {
   it("keeps its books and agrees with the model through random sequences of order actions", async function () {
+    // The reliability harness runs thousands of sequences: no per-test timeout then.
+    if (process.env.ESCROW_PROPERTY_RUNS) this.timeout(0);
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 15, maxLength: 30 }), async (actions) => {
         const f = await loadFixture(propertyFixture);

@@ -1,4 +1,4 @@
-import { HttpProblem } from "../api/problem";
+import { Refusal } from "../common/refusal";
 
 /**
  * Which organisations a node serves (LOTLINE_SERVE_ORGS): it accepts their writes, keeps their
@@ -18,7 +18,7 @@ export function servesOrg(served: ServedOrgs, orgId: number): boolean {
 export function requireServed(served: ServedOrgs, orgId: number, serviceUrl: string | null = null): void {
   if (servesOrg(served, orgId)) return;
   const where = serviceUrl ? ` (${serviceUrl})` : "";
-  throw new HttpProblem(
+  throw new Refusal(
     403,
     "org_not_served",
     `this node does not serve organisation ${orgId}: send its writes to its own organisation's node${where}`,

@@ -2,9 +2,9 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { Db } from "../../store/db";
 import type { FastifyRequest } from "fastify";
-import type { EventRow } from "../store";
-import { orderEvents } from "./batches";
-import { installMappingQueue, mappingView } from "./queue";
+import type { EventRow } from "../../epcis/store";
+import { orderEvents } from "../../epcis/mapping/batches";
+import { installMappingQueue, mappingView } from "../../epcis/mapping/queue";
 
 /**
  * How captured events were mapped onto provenance. Kept out of GET /epcis/events/{eventID}, whose
