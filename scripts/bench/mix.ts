@@ -39,6 +39,8 @@ export interface MixResult {
   rounds: number;
   txs: number;
   events: number;
+  /** Gas used by all the mix's transactions. */
+  gas: number;
   byEvent: Map<string, number>;
   firstBlock: number;
   lastBlock: number;
@@ -86,6 +88,7 @@ export async function seedMix(options: {
   let mineMs = 0;
   let txs = 0;
   let events = 0;
+  let gas = 0n;
   const byEvent = new Map<string, number>();
   const topicNames = new Map<string, string>();
   for (const iface of Object.values(INTERFACES)) iface.forEachEvent((e) => topicNames.set(e.topicHash, e.name));
@@ -229,10 +232,11 @@ export async function seedMix(options: {
       const receipts = (await rpcBatch(
         rpc.url,
         hashes.map((h) => ({ method: "eth_getTransactionReceipt", params: [h] })),
-      )) as { status: string; logs: { address: string; topics: string[] }[] }[];
+      )) as { status: string; gasUsed: string; logs: { address: string; topics: string[] }[] }[];
       for (const [i, receipt] of receipts.entries()) {
         if (!receipt || receipt.status !== "0x1")
           throw new Error(`round ${round}: ${calls[i].what} by the ${calls[i].from} reverted (transaction ${hashes[i]})`);
+        gas += BigInt(receipt.gasUsed);
         for (const log of receipt.logs) {
           if (!contractEvents.has(log.address.toLowerCase())) continue;
           events++;
@@ -257,5 +261,5 @@ export async function seedMix(options: {
     await rpc.call("evm_setAutomine", [true]);
   }
   const lastBlock = await rpc.blockNumber();
-  return { rounds: round, txs, events, byEvent, firstBlock, lastBlock, ms: performance.now() - t0, signMs, sendMs, mineMs };
+  return { rounds: round, txs, events, gas: Number(gas), byEvent, firstBlock, lastBlock, ms: performance.now() - t0, signMs, sendMs, mineMs };
 }

@@ -94,7 +94,7 @@ export async function backfillStage(opts: { events: number; runs: number; logRan
     maxLoopBlockMs: m((r) => r.maxLoopBlockMs),
     dbMegabytes: runs[0].dbBytes / 1_048_576,
     mix: Object.fromEntries([...mix.byEvent].sort((a, b) => b[1] - a[1])),
-    seeding: { seconds: mix.ms / 1000, transactionsPerSecond: Math.round(mix.txs / (mix.ms / 1000)), signSeconds: mix.signMs / 1000, sendSeconds: mix.sendMs / 1000, mineSeconds: mix.mineMs / 1000 },
+    seeding: { gas: mix.gas, gasPerEvent: Math.round(mix.gas / mix.events), mineGasPerSecond: Math.round(mix.gas / (mix.mineMs / 1000)), seconds: mix.ms / 1000, transactionsPerSecond: Math.round(mix.txs / (mix.ms / 1000)), signSeconds: mix.signMs / 1000, sendSeconds: mix.sendMs / 1000, mineSeconds: mix.mineMs / 1000 },
     floor: { rpcEventsPerSecond: Math.round(rpcEps), sqliteRowsPerSecond: Math.round(sqlRps) },
   });
   const top = [...mix.byEvent].sort((a, b) => b[1] - a[1]);
@@ -115,7 +115,7 @@ export async function backfillStage(opts: { events: number; runs: number; logRan
       [
         `mix: ${top.map(([n, c]) => `${n} ${c}`).join(", ")}`,
         `steps ${runs[0].steps}, max events/step ${runs[0].maxStepEvents}, longest event-loop stall ${fmt(m((r) => r.maxLoopBlockMs), 0)} ms, RPC calls ${runs[0].rpcCalls}, DB ${fmt(runs[0].dbBytes / 1_048_576, 1)} MB`,
-        `seeding: ${fmt(mix.ms / 1000, 1)} s, ${fmt(mix.txs / (mix.ms / 1000), 0)} tx/s (sign ${fmt(mix.signMs / 1000, 1)} s, send ${fmt(mix.sendMs / 1000, 1)} s, mine + receipts ${fmt(mix.mineMs / 1000, 1)} s)`,
+        `seeding: ${fmt(mix.gas / mix.events, 0)} gas per event; ${fmt(mix.ms / 1000, 1)} s, ${fmt(mix.txs / (mix.ms / 1000), 0)} tx/s (sign ${fmt(mix.signMs / 1000, 1)} s, send ${fmt(mix.sendMs / 1000, 1)} s, mine + receipts ${fmt(mix.mineMs / 1000, 1)} s)`,
       ],
     ),
   );

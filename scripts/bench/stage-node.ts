@@ -39,7 +39,7 @@ async function stallDuring<T>(fn: () => Promise<T>): Promise<{ value: T; maxStal
 export async function nodeStages(stages: Set<string>, sizes: Sizes, cleanup: Cleanup, results: Results, out: string[]): Promise<void> {
   progress("node: first start (embedded chain, deploy, demo seed, index, default model, API)");
   const t0 = performance.now();
-  const boot = await stallDuring(() => startTestNode({ LOTLINE_RATE_LIMIT: "100000000" }));
+  const boot = await stallDuring(() => startTestNode({ LOTLINE_RATE_LIMIT: "1000000" }));
   const node = boot.value;
   cleanup.add("stop the node", () => node.cleanup());
   const bootSeconds = (performance.now() - t0) / 1000;
@@ -98,6 +98,7 @@ async function visibility(node: TestNode, sizes: Sizes, results: Results, out: s
   progress(`visibility: ${sizes.visibilityTxs} transactions, each until the API answers its lot`);
   const rpc = createRpcClient(node.chain!.url);
   const token = await signIn(node.url, demoWallet(member("auditor").account));
+  const tag = (Date.now() % 1_000_000).toString(36);
   const makers = [
     { key: "producer", gtin: DEMO_GOODS.rawMilk },
     { key: "processor", gtin: DEMO_GOODS.pooledMilk },
@@ -115,7 +116,7 @@ async function visibility(node: TestNode, sizes: Sizes, results: Results, out: s
       const gln = glnFor(member(key).companyPrefixes[0], 1);
       while (next < sizes.visibilityTxs) {
         const i = next++;
-        const lot = `VIS-${key}-${i}-${Date.now() % 1_000_000}`;
+        const lot = `V${tag}-${i}`; // GS1 lot numbers: at most 20 characters
         const data = INTERFACES.provenance.encodeFunctionData("registerLots", [
           [{ gtin: BigInt(gtin), lot, quantity: parseQuantity("10"), gln, metadataHash: keccakText(lot) }],
         ]);
@@ -131,13 +132,16 @@ async function visibility(node: TestNode, sizes: Sizes, results: Results, out: s
         });
         const path = `${node.url}/api/v1/batches/${lotIdOf(gtin, lot)}`;
         const t = performance.now();
-        await rpcBatch(node.chain!.url, [{ method: "eth_sendRawTransaction", params: [raw] }]);
+        const [hash] = (await rpcBatch(node.chain!.url, [{ method: "eth_sendRawTransaction", params: [raw] }])) as string[];
         for (;;) {
           const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
           await res.arrayBuffer();
           if (res.status === 200) break;
           if (res.status !== 404) throw new Error(`GET ${path}: ${res.status}`);
-          if (performance.now() - t > 30_000) throw new Error(`lot ${lot} not visible after 30 s`);
+          if (performance.now() - t > 30_000) {
+            const receipt = await rpc.call<{ status: string } | null>("eth_getTransactionReceipt", [hash]);
+            throw new Error(`lot ${lot} not visible after 30 s (transaction ${hash}: ${receipt ? `status ${receipt.status}` : "not mined"})`);
+          }
           await new Promise((r) => setTimeout(r, 5));
         }
         latencies.push(performance.now() - t);
@@ -145,6 +149,7 @@ async function visibility(node: TestNode, sizes: Sizes, results: Results, out: s
     }),
   );
   const r = { p50Ms: pct(latencies, 50), p95Ms: pct(latencies, 95), p99Ms: pct(latencies, 99), maxMs: Math.max(...latencies) };
+  progress(`  p50 ${r.p50Ms.toFixed(0)} ms, p95 ${r.p95Ms.toFixed(0)} ms`);
   results.set("visibility", { transactions: latencies.length, ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])) });
   out.push(
     table(
@@ -157,11 +162,11 @@ async function visibility(node: TestNode, sizes: Sizes, results: Results, out: s
 
 async function trace(node: TestNode, sizes: Sizes, results: Results, out: string[]): Promise<void> {
   progress(`trace: generating ${sizes.traceBatches} batches in the node's SQLite (docs/performance.md describes the generator)`);
-  const graph = generateTraceGraph(node.db, sizes.traceBatches);
+  const graph = await generateTraceGraph(node.db, sizes.traceBatches);
   progress(`  ${graph.batches} batches, ${graph.edges} edges in ${graph.seconds.toFixed(1)} s`);
   const store = createProvenanceStore(node.db);
   const samples = sampleBatches(graph, sizes.traceSamples, 16);
-  const measure = (direction: Direction) => {
+  const measure = async (direction: Direction) => {
     const walk: number[] = [];
     const withViews: number[] = [];
     const closure: number[] = [];
@@ -174,16 +179,18 @@ async function trace(node: TestNode, sizes: Sizes, results: Results, out: string
       walk.push(t1 - t);
       withViews.push(t2 - t);
       closure.push(result.nodes.length);
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return { walk, withViews, closure };
   };
   const rows: (string | number)[][] = [];
   const json: Record<string, unknown> = { batches: graph.batches, edges: graph.edges, tiers: graph.tiers, samples: samples.length, generateSeconds: graph.seconds };
-  for (let repeat = 0; repeat < 1; repeat++) measure("upstream"); // warm the page cache once
+  await measure("upstream"); // warm the page cache once
   for (const direction of ["upstream", "downstream"] as const) {
     progress(`  ${direction}: ${samples.length} traces, ${sizes.runs} runs`);
-    const runs = Array.from({ length: sizes.runs }, () => measure(direction));
-    const m = (f: (r: ReturnType<typeof measure>) => number) => median(runs.map(f));
+    const runs: Awaited<ReturnType<typeof measure>>[] = [];
+    for (let run = 0; run < sizes.runs; run++) runs.push(await measure(direction));
+    const m = (f: (r: Awaited<ReturnType<typeof measure>>) => number) => median(runs.map(f));
     const closure = runs[0].closure;
     const fig = {
       p50Ms: m((r) => pct(r.walk, 50)),
@@ -193,6 +200,7 @@ async function trace(node: TestNode, sizes: Sizes, results: Results, out: string
       closure: { p50: pct(closure, 50), p95: pct(closure, 95), max: Math.max(...closure) },
     };
     json[direction] = round(fig);
+    progress(`    p50 ${fig.p50Ms.toFixed(2)} ms, p95 ${fig.p95Ms.toFixed(2)} ms; closure p50 ${fig.closure.p50}, max ${fig.closure.max}`);
     rows.push([
       direction,
       fmt(fig.p50Ms, 2),
@@ -210,7 +218,9 @@ async function trace(node: TestNode, sizes: Sizes, results: Results, out: string
     const affected = store.getBatches(downstreamClosure(id, store.neighbours));
     impact.push(performance.now() - t);
     if (affected.size > graph.batches) throw new Error("impossible closure");
+    await new Promise((resolve) => setImmediate(resolve));
   }
+  await node.synced();
   json.recallImpact = round({ p50Ms: pct(impact, 50), p95Ms: pct(impact, 95), p99Ms: pct(impact, 99) });
   rows.push(["recall impact (closure + batch views)", fmt(pct(impact, 50), 2), fmt(pct(impact, 95), 2), fmt(pct(impact, 99), 2), "", "as downstream", ""]);
 
@@ -270,6 +280,7 @@ async function capture(node: TestNode, sizes: Sizes, results: Results, out: stri
     progress(`  run ${run + 1}: ${fmt(n / measured.value.seconds, 0)} events/s, longest stall ${fmt(measured.maxStallMs, 0)} ms`);
   }
   stalls.capture = median(runs.map((r) => r.stallMs));
+  progress(`  median ${fmt(n / median(runs.map((r) => r.seconds)), 0)} events/s`);
   const seconds = median(runs.map((r) => r.seconds));
 
   progress("  anchoring lag: until every captured event's leaf is submitted on-chain");
@@ -285,7 +296,8 @@ async function capture(node: TestNode, sizes: Sizes, results: Results, out: stri
   }
 
   progress(`  query: replicating the captured events to ${sizes.storedEvents} stored events`);
-  const replication = replicateEvents(node, runs[0].captureId, sizes.storedEvents);
+  const replication = await replicateEvents(node, runs[0].captureId, sizes.storedEvents);
+  await node.synced();
   const authed = { authorization: `Bearer ${await signIn(node.url, demoWallet(member("producer").account))}` };
   const queries: [string, string][] = [
     ["eventType", "/epcis/events?eventType=ObjectEvent&perPage=30"],
@@ -365,7 +377,7 @@ function epcisDocument(n: number, tag: string) {
  * distinct eventID, hash ID and content digest, its eventTime k days earlier and its EPCs suffixed
  * with k (so an EPC query still matches one event), its identifier rows copied with it. Not anchored.
  */
-function replicateEvents(node: TestNode, captureId: string, total: number): { total: number; seconds: number } {
+async function replicateEvents(node: TestNode, captureId: string, total: number): Promise<{ total: number; seconds: number }> {
   const db = node.db;
   const t = performance.now();
   const range = db.prepare(`SELECT MIN(seq) AS lo, MAX(seq) AS hi, COUNT(*) AS n FROM epcis_events WHERE capture_id = ?`).get(captureId) as { lo: number; hi: number; n: number };
@@ -376,7 +388,7 @@ function replicateEvents(node: TestNode, captureId: string, total: number): { to
        disposition, read_point, biz_location, transformation_id, error_declaration_time, error_reason, original_seq, capture_id, event_index, org_id)
      SELECT event_id || ':' || @k, hash_id || ':' || @k, content_digest || ':' || @k, event, context, event_type,
        strftime('%Y-%m-%dT%H:%M:%fZ', event_time, '-' || @k || ' days'), record_time, action, biz_step, disposition, read_point, biz_location,
-       transformation_id, error_declaration_time, error_reason, NULL, capture_id, event_index, org_id
+       transformation_id, error_declaration_time, error_reason, NULL, capture_id, event_index + @k * 10000000, org_id
      FROM epcis_events WHERE seq BETWEEN @lo AND @hi AND (@hi - seq) < @limit ORDER BY seq`,
   );
   const copyIds = db.prepare(
@@ -394,6 +406,7 @@ function replicateEvents(node: TestNode, captureId: string, total: number): { to
       copyIds.run({ k, lo, hi: range.hi, offset: base + 1 - lo });
     })();
     k++;
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return { total: count(), seconds: (performance.now() - t) / 1000 };
 }

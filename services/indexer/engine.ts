@@ -67,7 +67,9 @@ interface Checkpoint {
 export function createIndexer(options: IndexerOptions) {
   const { db, rpc, handlers, finalityDepth, reorgWindow } = options;
   const maxRange = options.maxRange ?? 2_000;
-  const pollMs = options.pollMs ?? 500;
+  // 100 ms: a transaction sent past the service (a wallet, another member) shows in the API within
+  // about a poll and a step (docs/performance.md, visibility); an idle poll is one eth_blockNumber.
+  const pollMs = options.pollMs ?? 100;
   const maxEventsPerStep = options.maxEventsPerStep ?? 500;
   const emitter = new EventEmitter();
   const addresses = Object.values(options.contracts);
