@@ -86,8 +86,6 @@ export function createIndexer(options: IndexerOptions) {
   }
 
   let range = Math.min(maxRange, 500);
-  /** The next step's final-range eth_getLogs, asked while this step applies (see step). */
-  let prefetched: { from: number; to: number; logs: Promise<RpcLog[]> } | null = null;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -149,12 +147,8 @@ export function createIndexer(options: IndexerOptions) {
     let logs: RpcLog[] = [];
     if (from < recentFrom) {
       const finalTo = Math.min(to, recentFrom - 1);
-      const fetchLogs = () => rpcRetry(() => rpc.getLogs({ fromBlock: from, toBlock: finalTo, address: addresses }));
-      const ahead = prefetched;
-      prefetched = null;
       try {
-        // The previous step asked for exactly this final range while it applied its own: use that answer.
-        logs = await (ahead && ahead.from === from && ahead.to === finalTo ? ahead.logs.catch(fetchLogs) : fetchLogs());
+        logs = await rpcRetry(() => rpc.getLogs({ fromBlock: from, toBlock: finalTo, address: addresses }));
       } catch (err) {
         if (isRangeTooLarge(err) && range > 1) {
           range = Math.max(1, Math.floor(range / 2));
@@ -203,18 +197,6 @@ export function createIndexer(options: IndexerOptions) {
     if (moved) return { type: "retry", reason: moved };
 
     const events = logs;
-    if (events.length < maxEventsPerStep / 2) range = Math.min(maxRange, range * 2);
-    // Backfill pipelining: the next step's final range (below the reorg window, so its answer
-    // cannot go stale) is requested now, and the node answers it while this step applies.
-    const nextFrom = to + 1;
-    const nextRecentFrom = Math.max(nextFrom, head - reorgWindow + 1);
-    if (nextFrom < nextRecentFrom && nextFrom <= target) {
-      const nextTo = Math.min(target, nextFrom + range - 1, nextRecentFrom - 1);
-      const ask = rpc.getLogs({ fromBlock: nextFrom, toBlock: nextTo, address: addresses });
-      ask.catch(() => undefined); // a failed prefetch is simply fetched again by the next step
-      prefetched = { from: nextFrom, to: nextTo, logs: ask };
-      await new Promise((resolve) => setImmediate(resolve)); // let the request leave before the synchronous apply
-    }
     db.transaction(() => {
       let i = 0;
       for (const n of numbers) {
@@ -234,6 +216,7 @@ export function createIndexer(options: IndexerOptions) {
       forgetBlocks.run(finalBelow, to);
     })();
 
+    if (events.length < maxEventsPerStep / 2) range = Math.min(maxRange, range * 2);
     const result: IndexerStep = { type: "blocks", from, to, events: events.length };
     emitter.emit("step", result);
     return result;
@@ -280,7 +263,6 @@ export function createIndexer(options: IndexerOptions) {
 
   /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */
   async function reorganise(head: number, reason: string): Promise<IndexerStep> {
-    prefetched = null;
     const cp = checkpoint();
     const stored = db
       .prepare(`SELECT block_number AS number, block_hash AS hash FROM indexer_blocks WHERE block_number <= ? ORDER BY block_number DESC`)
@@ -316,7 +298,6 @@ export function createIndexer(options: IndexerOptions) {
 
   /** Empties every derived table and the checkpoint, so the next steps re-read from startBlock. */
   function rebuild(reason: string): IndexerStep {
-    prefetched = null;
     clearIndex(db);
     options.log?.warn({ reason }, "rebuilding the index from the chain");
     const result: IndexerStep = { type: "rebuild", reason };
