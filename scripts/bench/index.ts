@@ -49,7 +49,7 @@ const QUICK: Sizes = {
   traceBatches: 100_000,
   traceSamples: 100,
   captureEvents: 2_000,
-  storedEvents: 100_000,
+  storedEvents: 20_000,
   httpSeconds: 2,
   measureGas: false,
 };
