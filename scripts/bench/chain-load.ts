@@ -20,7 +20,7 @@ interface RpcResponse {
 }
 
 /** One JSON-RPC batch request (Anvil answers arrays), so a block's worth of transactions is one HTTP round trip. */
-async function rpcBatch(url: string, calls: { method: string; params: unknown[] }[]): Promise<unknown[]> {
+export async function rpcBatch(url: string, calls: { method: string; params: unknown[] }[]): Promise<unknown[]> {
   if (calls.length === 0) return [];
   const body = calls.map((c, i) => ({ jsonrpc: "2.0", id: i, method: c.method, params: c.params }));
   const response = await fetch(url, {

@@ -1,237 +1,90 @@
 /**
- * Lotline benchmarks (`npm run bench`): indexer backfill throughput, reorganisation rollback cost
- * and API read latency. Figures only, no thresholds; see scripts/bench/README.md for the env vars.
- * Progress goes to stderr, the tables to stdout.
+ * Lotline benchmarks (`npm run bench [-- --quick] [-- --out file] [-- --only a,b] [-- --runs n]`).
+ * Stages: backfill, visibility, trace, capture, gas, eventLoop (and, on request, the older reorg
+ * and api). Figures only, no thresholds: a table on stdout, progress on stderr, JSON to --out
+ * (default bench-results.json). See scripts/bench/README.md and docs/performance.md.
  */
+import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { createRpcClient } from "../../services/chain/rpc";
-import { rolesToMask } from "../../services/chain/roles";
-import { deployDemo, startAnvil } from "../../test/helpers/chain";
-import { startTestNode } from "../../test/helpers/node";
-import { runApiLoad } from "./api";
-import { runBackfill, type BackfillResult } from "./backfill";
-import { benchAddress, createLoadGenerator } from "./chain-load";
-import { runReorgs } from "./reorg";
-import { Cleanup, envFloat, envInt, envIntList, fmt, progress, table } from "./util";
+import { parseArgs } from "node:util";
+import { backfillStage } from "./stage-backfill";
+import { nodeStages } from "./stage-node";
+import { gasStage } from "./stage-gas";
+import { legacyStages } from "./legacy";
+import { Results } from "./results";
+import { Cleanup, fmt, progress } from "./util";
 
-const BENCHMARKS = ["backfill", "reorg", "api"] as const;
-type Benchmark = (typeof BENCHMARKS)[number];
+const STAGES = ["backfill", "visibility", "trace", "capture", "gas", "eventLoop", "reorg", "api"] as const;
+type Stage = (typeof STAGES)[number];
+const DEFAULT: Stage[] = ["backfill", "visibility", "trace", "capture", "gas", "eventLoop"];
 
-const config = {
-  events: envInt("BENCH_EVENTS", 2_000),
-  eventsPerBlock: envInt("BENCH_EVENTS_PER_BLOCK", 10, 1),
-  gapBlocks: envInt("BENCH_GAP_BLOCKS", 4),
-  logRanges: envIntList("BENCH_LOG_RANGES", [2_000, 50]),
-  reorgWindow: envInt("BENCH_REORG_WINDOW", 64, 1),
-  reorgDepths: envIntList("BENCH_REORG_DEPTHS", [1, 16, 60]),
-  reorgTxPerBlock: envInt("BENCH_REORG_TX_PER_BLOCK", 10, 1),
-  apiConcurrency: envInt("BENCH_API_CONCURRENCY", 16, 1),
-  apiSeconds: envFloat("BENCH_API_SECONDS", 5, 0.1),
-  apiWarmupSeconds: envFloat("BENCH_API_WARMUP_SECONDS", 1),
-  anvilStateInterval: envInt("BENCH_ANVIL_STATE_INTERVAL", 1, 1),
+export interface Sizes {
+  backfillEvents: number;
+  runs: number;
+  visibilityTxs: number;
+  traceBatches: number;
+  traceSamples: number;
+  captureEvents: number;
+  storedEvents: number;
+  httpSeconds: number;
+  /** Run scripts/gas/measure.ts (about a minute) rather than read docs/gas.md's figures. */
+  measureGas: boolean;
+}
+
+const FULL: Sizes = {
+  backfillEvents: 100_000,
+  runs: 3,
+  visibilityTxs: 1_000,
+  traceBatches: 1_000_000,
+  traceSamples: 300,
+  captureEvents: 10_000,
+  storedEvents: 1_000_000,
+  httpSeconds: 5,
+  measureGas: true,
+};
+const QUICK: Sizes = {
+  backfillEvents: 10_000,
+  runs: 2,
+  visibilityTxs: 100,
+  traceBatches: 100_000,
+  traceSamples: 100,
+  captureEvents: 2_000,
+  storedEvents: 20_000,
+  httpSeconds: 2,
+  measureGas: false,
 };
 
-function selected(): Set<Benchmark> {
-  const raw = process.env.BENCH_ONLY?.trim();
-  if (!raw) return new Set(BENCHMARKS);
-  const names = raw.split(",").map((s) => s.trim());
-  for (const name of names) {
-    if (!(BENCHMARKS as readonly string[]).includes(name))
-      throw new Error(`BENCH_ONLY: unknown benchmark "${name}" (known: ${BENCHMARKS.join(", ")})`);
-  }
-  return new Set(names as Benchmark[]);
-}
-
-async function chainBenchmarks(run: Set<Benchmark>, cleanup: Cleanup, out: string[]): Promise<void> {
-  const root = cleanup.tempDir("chain");
-  progress(`starting Anvil (state interval ${config.anvilStateInterval} s)`);
-  const chain = await startAnvil({ dataDir: path.join(root, "anvil"), stateIntervalSeconds: config.anvilStateInterval });
-  cleanup.add("stop Anvil", () => chain.stop());
-  progress("deploying and seeding the demo consortium");
-  const demo = await deployDemo(chain.url);
-  cleanup.add("close the provider", () => demo.provider.destroy());
-  const chainRpc = createRpcClient(chain.url);
-  const load = createLoadGenerator(chainRpc, demo.deployment.contracts.registry);
-
-  progress(
-    `sending ${config.events} setAgent transactions, ${config.eventsPerBlock} per block, ${config.gapBlocks} empty blocks between`,
-  );
-  const agents = Array.from({ length: config.events }, (_, i) => benchAddress("agent", i));
-  let reported = 0;
-  const generated = await load.setAgents(agents, rolesToMask(["processor"]), {
-    perBlock: config.eventsPerBlock,
-    gapBlocks: config.gapBlocks,
-    onBlock: (done) => {
-      if (done - reported >= 500) {
-        reported = done;
-        progress(`  ${done} sent`);
-      }
+function options() {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: "boolean", default: false },
+      out: { type: "string", default: "bench-results.json" },
+      only: { type: "string" },
+      runs: { type: "string" },
+      "measure-gas": { type: "boolean" },
     },
+    strict: true,
   });
-  const chainBlocks = generated.lastBlock - demo.deployment.startBlock + 1;
-  out.push(
-    table(
-      "Load generation (setAgent by the processor admin, signed locally, one JSON-RPC batch + evm_mine per block)",
-      ["transactions", "blocks mined", "seconds", "tx/s", "sign s", "send s", "mine s"],
-      [
-        [
-          String(generated.txs),
-          String(generated.lastBlock - generated.firstBlock + 1),
-          fmt(generated.ms / 1000, 2),
-          fmt(generated.txs / (generated.ms / 1000), 0),
-          fmt(generated.signMs / 1000, 2),
-          fmt(generated.sendMs / 1000, 2),
-          fmt(generated.mineMs / 1000, 2),
-        ],
-      ],
-    ),
-  );
-
-  let lastBackfill: BackfillResult | null = null;
-  const backfills: BackfillResult[] = [];
-  if (run.has("backfill") || run.has("reorg")) {
-    const ranges = run.has("backfill") ? config.logRanges : [2_000];
-    for (const logRange of ranges) {
-      progress(`backfill with logRange ${logRange} (${chainBlocks} blocks)`);
-      const result = await runBackfill({
-        url: chain.url,
-        deployment: demo.deployment,
-        logRange,
-        reorgWindow: config.reorgWindow,
-        dir: root,
-      });
-      cleanup.add(`close ${result.dbFile}`, () => result.db.close());
-      if (lastBackfill) lastBackfill.db.close();
-      lastBackfill = result;
-      backfills.push(result);
-      progress(`  ${result.events} events in ${result.blocks} blocks in ${result.seconds.toFixed(2)} s`);
-    }
+  const sizes = { ...(values.quick ? QUICK : FULL) };
+  if (values.runs !== undefined) {
+    const n = Number(values.runs);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--runs must be an integer ≥ 1, got "${values.runs}"`);
+    sizes.runs = n;
   }
-
-  if (run.has("backfill")) {
-    out.push(
-      table(
-        "Indexer backfill (fresh file-backed SQLite, WAL + synchronous=FULL, finalityDepth 0, reorgWindow " +
-          config.reorgWindow +
-          ")",
-        [
-          "logRange",
-          "blocks",
-          "events",
-          "seconds",
-          "events/s",
-          "blocks/s",
-          "steps",
-          "max ev/step",
-          "max loop block ms",
-          "RPC calls",
-          "RPC-busy s",
-          "DB MB",
-        ],
-        backfills.map((b) => [
-          String(b.logRange),
-          String(b.blocks),
-          String(b.events),
-          fmt(b.seconds, 2),
-          fmt(b.events / b.seconds, 0),
-          fmt(b.blocks / b.seconds, 0),
-          String(b.steps),
-          String(b.maxStepEvents),
-          fmt(b.maxLoopBlockMs, 0),
-          String(b.rpcStats.totalCalls()),
-          fmt(b.rpcStats.busyMs / 1000, 2),
-          fmt(b.dbBytes / 1_048_576, 1),
-        ]),
-        [
-          "RPC-busy s: wall time with at least one JSON-RPC call outstanding; the rest is decoding, handlers and SQLite.",
-          "max loop block ms: longest event-loop stall while indexing (a step's synchronous decode + apply transaction); in a node the API waits that long.",
-          ...backfills.map(
-            (b) =>
-              `logRange ${b.logRange} calls: ` +
-              [...b.rpcStats.calls.entries()].map(([m, c]) => `${m} ${c.n} (${fmt(c.ms / c.n, 2)} ms avg)`).join(", "),
-          ),
-        ],
-      ),
-    );
+  if (values["measure-gas"] !== undefined) sizes.measureGas = values["measure-gas"];
+  let stages = DEFAULT;
+  if (values.only) {
+    const names = values.only.split(",").map((s) => s.trim());
+    for (const name of names)
+      if (!(STAGES as readonly string[]).includes(name)) throw new Error(`--only: unknown stage "${name}" (known: ${STAGES.join(", ")})`);
+    stages = names as Stage[];
   }
-
-  if (run.has("reorg") && lastBackfill) {
-    progress(`reorganisations of depth ${config.reorgDepths.join(", ")} (reorgWindow ${config.reorgWindow})`);
-    const results = await runReorgs({
-      url: chain.url,
-      chainRpc,
-      deployment: demo.deployment,
-      db: lastBackfill.db,
-      load,
-      depths: config.reorgDepths,
-      txPerBlock: config.reorgTxPerBlock,
-      reorgWindow: config.reorgWindow,
-      existingAgents: agents,
-    });
-    out.push(
-      table(
-        `Reorganisation rollback (one indexer step: detect, find ancestor, rollbackJournal; ${config.reorgTxPerBlock} setAgent updates per fork-A block, file-backed DB with ${lastBackfill.events} events)`,
-        ["depth", "journal rows", "undone", "step ms", "RPC calls", "RPC ms", "non-RPC ms", "µs/entry", "re-apply ms"],
-        results.map((r) => [
-          String(r.depth),
-          String(r.journalEntries),
-          String(r.undone),
-          fmt(r.stepMs, 1),
-          String(r.rpcCalls),
-          fmt(r.rpcMs, 1),
-          fmt(r.stepMs - r.rpcMs, 1),
-          fmt(((r.stepMs - r.rpcMs) * 1000) / Math.max(1, r.undone), 1),
-          fmt(r.reapplyMs, 1),
-        ]),
-        [
-          "non-RPC ms ≈ the rollback transaction (rollbackJournal, block and checkpoint rows); re-apply ms: the steps that then index fork B (depth + 1 blocks).",
-        ],
-      ),
-    );
-  }
-}
-
-async function apiBenchmark(cleanup: Cleanup, out: string[]): Promise<void> {
-  progress("booting a node (embedded chain, deploy, demo seed, index, API)");
-  const t0 = performance.now();
-  const node = await startTestNode({ LOTLINE_RATE_LIMIT: "1000000" });
-  cleanup.add("stop the node", () => node.cleanup());
-  const bootSeconds = (performance.now() - t0) / 1000;
-  progress(`  node ready at ${node.url} in ${bootSeconds.toFixed(1)} s`);
-  const results = await runApiLoad({
-    url: node.url,
-    routes: ["/api/v1/orgs", "/api/v1/orgs/2", "/health"],
-    concurrency: config.apiConcurrency,
-    seconds: config.apiSeconds,
-    warmupSeconds: config.apiWarmupSeconds,
-    onRoute: (route) => progress(`  ${route}: ${config.apiConcurrency} concurrent loops for ${config.apiSeconds} s`),
-  });
-  out.push(
-    table(
-      `API reads (startTestNode, ${config.apiConcurrency} concurrent keep-alive loops from a worker thread, ${config.apiSeconds} s per route after ${config.apiWarmupSeconds} s warm-up)`,
-      ["route", "requests", "req/s", "non-200", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-      results.map((r) => [
-        r.route,
-        String(r.requests),
-        fmt(r.requests / r.seconds, 0),
-        String(r.errors),
-        fmt(r.p50, 2),
-        fmt(r.p95, 2),
-        fmt(r.p99, 2),
-        fmt(r.max, 1),
-      ]),
-      [`node boot (startTestNode: chain, deploy, seed, index): ${fmt(bootSeconds, 1)} s`],
-    ),
-  );
+  return { quick: values.quick, out: values.out, sizes, stages: new Set(stages) };
 }
 
 async function main(): Promise<void> {
-  const run = selected();
-  const tooDeep = config.reorgDepths.filter((d) => d > config.reorgWindow);
-  if (run.has("reorg") && tooDeep.length > 0) {
-    throw new Error(`BENCH_REORG_DEPTHS ${tooDeep.join(", ")} exceed BENCH_REORG_WINDOW ${config.reorgWindow}`);
-  }
+  const { quick, out: outFile, sizes, stages } = options();
   const cleanup = new Cleanup();
   const onSignal = (signal: string) => {
     progress(`${signal}: cleaning up`);
@@ -240,21 +93,37 @@ async function main(): Promise<void> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
+  const cpus = os.cpus();
+  const cpu = `${cpus.length} × ${cpus[0]?.model.trim() ?? "CPU"}`;
+  const results = new Results();
   const out: string[] = [];
   const t0 = performance.now();
   const loadBefore = os.loadavg()[0];
   try {
-    if (run.has("backfill") || run.has("reorg")) await chainBenchmarks(run, cleanup, out);
-    if (run.has("api")) await apiBenchmark(cleanup, out);
+    if (stages.has("backfill")) await backfillStage({ events: sizes.backfillEvents, runs: sizes.runs, logRange: 2_000 }, cleanup, results, out);
+    if (stages.has("visibility") || stages.has("trace") || stages.has("capture") || stages.has("eventLoop"))
+      await nodeStages(stages, sizes, cleanup, results, out);
+    if (stages.has("gas")) await gasStage(sizes.measureGas, results, out);
+    if (stages.has("reorg") || stages.has("api")) await legacyStages(stages, cleanup, out);
   } finally {
     progress("cleaning up");
     await cleanup.runAll();
   }
-  const cpus = os.cpus();
-  process.stdout.write(
-    `Lotline benchmarks — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus.length} × ${cpus[0]?.model.trim() ?? "CPU"}, ` +
-      `load average ${fmt(loadBefore, 2)} at start, total ${fmt((performance.now() - t0) / 1000, 0)} s\n\n${out.join("\n")}`,
-  );
+  const header =
+    `Lotline benchmarks${quick ? " (--quick: reduced sizes)" : ""} — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu}, ` +
+    `load average ${fmt(loadBefore, 2)} at start, total ${fmt((performance.now() - t0) / 1000, 0)} s`;
+  const json = {
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    cpu: { model: cpus[0]?.model.trim() ?? null, count: cpus.length },
+    loadAverageAtStart: loadBefore,
+    totalSeconds: (performance.now() - t0) / 1000,
+    sizes,
+    ...results.data,
+  };
+  fs.writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
+  process.stdout.write(`${header}\n\n${out.join("\n")}\nJSON written to ${outFile}\n`);
 }
 
 main().then(

@@ -6,6 +6,7 @@ import { INTERFACES, type ContractName } from "../chain/contracts";
 import { isRangeTooLarge, withRetry, type RpcBlock, type RpcClient, type RpcLog } from "../chain/rpc";
 import { IndexerHaltedError, type ChainEvent, type HandlerMap, type IndexerStep } from "./types";
 import { eventArgsToJson } from "./json";
+import { compileDecoder, type LogDecoder } from "./decode";
 
 export interface IndexerOptions {
   db: Db;
@@ -66,7 +67,9 @@ interface Checkpoint {
 export function createIndexer(options: IndexerOptions) {
   const { db, rpc, handlers, finalityDepth, reorgWindow } = options;
   const maxRange = options.maxRange ?? 2_000;
-  const pollMs = options.pollMs ?? 500;
+  // 100 ms: a transaction sent past the service (a wallet, another member) shows in the API within
+  // about a poll and a step (docs/performance.md, visibility); an idle poll is one eth_blockNumber.
+  const pollMs = options.pollMs ?? 100;
   const maxEventsPerStep = options.maxEventsPerStep ?? 500;
   const emitter = new EventEmitter();
   const addresses = Object.values(options.contracts);
@@ -74,10 +77,11 @@ export function createIndexer(options: IndexerOptions) {
     Object.entries(options.contracts).map(([name, address]) => [address.toLowerCase(), name as ContractName]),
   );
   // topic0 → event, built once: ethers' parseLog recomputes every event's topic hash per log.
-  const eventsByTopic = new Map<ContractName, Map<string, EventFragment>>();
+  // Each event's decoder is compiled once too (decode.ts).
+  const eventsByTopic = new Map<ContractName, Map<string, { fragment: EventFragment; decode: LogDecoder }>>();
   for (const name of contractByAddress.values()) {
-    const byTopic = new Map<string, EventFragment>();
-    INTERFACES[name].forEachEvent((fragment) => byTopic.set(fragment.topicHash, fragment));
+    const byTopic = new Map<string, { fragment: EventFragment; decode: LogDecoder }>();
+    INTERFACES[name].forEachEvent((fragment) => byTopic.set(fragment.topicHash, { fragment, decode: compileDecoder(INTERFACES[name], fragment) }));
     eventsByTopic.set(name, byTopic);
   }
 
@@ -101,6 +105,8 @@ export function createIndexer(options: IndexerOptions) {
   const insertEvent = db.prepare(
     `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
+
+  const forgetBlocks = db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`);
 
   function checkpoint(): Checkpoint {
     const row = readCheckpoint.get() as Checkpoint | undefined;
@@ -195,7 +201,11 @@ export function createIndexer(options: IndexerOptions) {
       let i = 0;
       for (const n of numbers) {
         const block = blocks.get(n)!;
-        beginJournalBlock(db, n);
+        // Blocks below the reorg window are final (read by range, never rolled back through the
+        // journal: a deeper reorganisation rebuilds or halts), so their writes are not journalled;
+        // the journal's row images were most of a backfill's write cost.
+        if (n >= recentFrom) beginJournalBlock(db, n);
+        else setJournalling(db, false);
         for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block);
         storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
       }
@@ -203,7 +213,7 @@ export function createIndexer(options: IndexerOptions) {
       writeCheckpoint.run(to, blocks.get(to)!.hash, new Date().toISOString());
       const finalBelow = to - reorgWindow;
       pruneJournal(db, finalBelow);
-      db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`).run(finalBelow, to);
+      forgetBlocks.run(finalBelow, to);
     })();
 
     if (events.length < maxEventsPerStep / 2) range = Math.min(maxRange, range * 2);
@@ -227,9 +237,10 @@ export function createIndexer(options: IndexerOptions) {
   function applyLog(log: RpcLog, block: RpcBlock): void {
     const contract = contractByAddress.get(log.address.toLowerCase());
     if (!contract) return;
-    const fragment = eventsByTopic.get(contract)!.get(log.topics[0]);
-    if (!fragment) return; // not an event of this contract's ABI
-    const args = INTERFACES[contract].decodeEventLog(fragment, log.data, log.topics);
+    const known = eventsByTopic.get(contract)!.get(log.topics[0]);
+    if (!known) return; // not an event of this contract's ABI
+    const { fragment } = known;
+    const args = known.decode(log.data, log.topics);
     const event: ChainEvent = {
       contract,
       name: fragment.name,

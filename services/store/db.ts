@@ -21,6 +21,11 @@ export function openDatabase(file: string, migrations: Migration[] = MIGRATIONS)
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
+  // The index's B-trees are keyed by 32-byte hashes, so writes land on random pages: with SQLite's
+  // default 2 MB page cache a backfill re-read most of them from the OS for every row
+  // (docs/performance.md). 64 MB of cache and temporary B-trees in memory.
+  db.pragma("cache_size = -65536");
+  db.pragma("temp_store = MEMORY");
   migrate(db, migrations);
   return db;
 }

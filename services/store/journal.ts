@@ -73,16 +73,16 @@ export function rollbackJournal(db: Database, blockNumber: number): number {
 
 /** Sets the block the following writes belong to and turns journalling on. */
 export function beginJournalBlock(db: Database, blockNumber: number): void {
-  db.prepare(`UPDATE journal_context SET block_number = ?, enabled = 1 WHERE id = 1`).run(blockNumber);
+  prepared(db, `UPDATE journal_context SET block_number = ?, enabled = 1 WHERE id = 1`).run(blockNumber);
 }
 
 export function setJournalling(db: Database, enabled: boolean): void {
-  db.prepare(`UPDATE journal_context SET enabled = ? WHERE id = 1`).run(enabled ? 1 : 0);
+  prepared(db, `UPDATE journal_context SET enabled = ? WHERE id = 1`).run(enabled ? 1 : 0);
 }
 
 /** Forgets journal entries at or below `blockNumber`: those blocks are final now. */
 export function pruneJournal(db: Database, blockNumber: number): void {
-  db.prepare(`DELETE FROM reorg_journal WHERE block_number <= ?`).run(blockNumber);
+  prepared(db, `DELETE FROM reorg_journal WHERE block_number <= ?`).run(blockNumber);
 }
 
 function quoteIdent(name: string): string {

@@ -869,6 +869,17 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 25,
+    // Issue 16 (docs/performance.md): a trace asks each node's edges in block order. These indexes
+    // answer that from the index alone, in order: no table lookup per edge, no sort per node.
+    name: "lineage edges covered in walk order",
+    sql: `
+      CREATE INDEX lineage_edges_upstream ON lineage_edges (to_batch, block_number, from_batch, kind, quantity, unit);
+      CREATE INDEX lineage_edges_downstream ON lineage_edges (from_batch, block_number, to_batch, kind, quantity, unit);
+      DROP INDEX lineage_edges_to;
+    `,
+  },
+  {
     id: 26,
     name: "one webhook outbox for EPCIS subscriptions and Lotline notifications",
     sql: `

@@ -1,0 +1,97 @@
+import { getAddress, type EventFragment, type Interface, type ParamType, type Result } from "ethers";
+
+/**
+ * A log decoder compiled once per event: the same values as ethers' `Interface.decodeEventLog`
+ * (bigint integers, checksummed addresses, lowercase 0x-hex bytes, strings, arrays), read straight
+ * from the hex. ethers builds a coder tree, a Proxy'd Result and several copies of the data per
+ * log; this was the largest CPU cost of a backfill after the journal (docs/performance.md).
+ * Events with a type this does not read (tuples, signed integers, dynamic `bytes`, indexed
+ * dynamic values) keep ethers' decoder.
+ *
+ * The value is an array with each argument also under its name, as handlers (`e.args.lotId`) and
+ * `eventArgsToJson` (`args[i]`) read a Result.
+ */
+export type LogDecoder = (data: string, topics: readonly string[]) => Result;
+
+type Reader = (hex: string, word: number) => unknown;
+
+const WORD = 64;
+
+function wordAt(hex: string, word: number): string {
+  const start = 2 + word * WORD;
+  if (hex.length < start + WORD) throw new Error("log data too short");
+  return hex.slice(start, start + WORD);
+}
+
+/** Reads a static value of `type` from a 32-byte word (hex without 0x), or null for a type not handled. */
+function staticReader(type: ParamType): ((word: string) => unknown) | null {
+  const t = type.type;
+  if (/^uint\d+$/.test(t)) return (w) => BigInt(`0x${w}`);
+  if (t === "address") return (w) => getAddress(`0x${w.slice(24)}`);
+  if (t === "bool") return (w) => BigInt(`0x${w}`) !== 0n;
+  if (t === "bytes32") return (w) => `0x${w.toLowerCase()}`;
+  return null;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function bytesAt(hex: string, offsetBytes: number): Uint8Array {
+  const lengthWord = offsetBytes / 32;
+  const length = Number(BigInt(`0x${wordAt(hex, lengthWord)}`));
+  const start = 2 + (lengthWord + 1) * WORD;
+  if (hex.length < start + length * 2) throw new Error("log data too short");
+  return Buffer.from(hex.slice(start, start + length * 2), "hex");
+}
+
+/** Reads a head slot of `type`: static in place, or dynamic at the offset the slot holds. */
+function headReader(type: ParamType): Reader | null {
+  const fixed = staticReader(type);
+  if (fixed) return (hex, word) => fixed(wordAt(hex, word));
+  if (type.type === "string") {
+    return (hex, word) => utf8.decode(bytesAt(hex, Number(BigInt(`0x${wordAt(hex, word)}`))));
+  }
+  if (type.isArray() && type.arrayLength === -1) {
+    const child = staticReader(type.arrayChildren!);
+    if (!child) return null;
+    return (hex, word) => {
+      const at = Number(BigInt(`0x${wordAt(hex, word)}`)) / 32;
+      const length = Number(BigInt(`0x${wordAt(hex, at)}`));
+      const out: unknown[] = [];
+      for (let i = 0; i < length; i++) out.push(child(wordAt(hex, at + 1 + i)));
+      return out;
+    };
+  }
+  return null;
+}
+
+/** A decoder for `fragment`, or ethers' own when the fragment has a type this does not read. */
+export function compileDecoder(iface: Interface, fragment: EventFragment): LogDecoder {
+  const fallback: LogDecoder = (data, topics) => iface.decodeEventLog(fragment, data, topics);
+  if (fragment.anonymous) return fallback;
+  const readers: { name: string; read: (data: string, topics: readonly string[]) => unknown }[] = [];
+  let topic = 1;
+  let word = 0;
+  for (const input of fragment.inputs) {
+    if (input.indexed) {
+      const fixed = staticReader(input);
+      if (!fixed) return fallback;
+      const at = topic++;
+      readers.push({ name: input.name, read: (_d, topics) => fixed(topics[at].slice(2)) });
+    } else {
+      const read = headReader(input);
+      if (!read) return fallback;
+      const at = word++;
+      readers.push({ name: input.name, read: (data) => read(data, at) });
+    }
+  }
+  const names = readers.map((r) => r.name);
+  // A name an array already has (length, map, …) could not be set on the value: ethers' Result then.
+  if (names.some((n) => n in Array.prototype)) return fallback;
+  return (data, topics) => {
+    if (topics.length !== topic) return fallback(data, topics);
+    const values = readers.map((r) => r.read(data, topics));
+    const result = values as unknown as Result & Record<string, unknown>;
+    for (let i = 0; i < names.length; i++) if (names[i]) result[names[i]] = values[i];
+    return result;
+  };
+}
