@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -20,6 +21,10 @@ import { analyticsRoutes } from "./routes/analytics";
 import { epcisRoutes } from "./routes/epcis";
 import { scoreRoutes } from "./routes/scores";
 import { sharingRoutes } from "./routes/sharing";
+import { explorerRoutes } from "./routes/explorer";
+import { digitalLinkRoutes } from "./routes/digital-link";
+import { rpcProxyRoutes } from "./routes/rpc-proxy";
+import { sessionCookieHook } from "./session-cookie";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds">>;
@@ -42,10 +47,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The router's default (100 characters, counted percent-encoded) would cut URL-encoded Digital
     // Links long before the routes' own limits (a `ref` of up to 512 characters, 3 × 512 encoded).
     routerOptions: { maxParamLength: 1_536 },
+    // Request logs at debug (below), not Fastify's two info lines per request.
+    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const identity = createIdentityStore(deps.db);
   const auth = createAuth({ db: deps.db, identity, publicUrl: deps.publicUrl, chainId: () => deps.state.chainId });
+
+  // Requests the explorer's record collection makes to the API's own routes on behalf of one reader
+  // (one page view) carry this per-process secret and are not rate-limited again.
+  const internal = crypto.randomBytes(32).toString("hex");
+  const isInternal = (value: unknown) =>
+    typeof value === "string" && value.length === internal.length && crypto.timingSafeEqual(Buffer.from(value), Buffer.from(internal));
+
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+  // The explorer's session cookie counts as the bearer token (with CSRF protection on writes).
+  app.addHook("onRequest", sessionCookieHook(auth));
 
   app.setValidatorCompiler(createValidatorCompiler());
   app.addSchema(Problem);
@@ -70,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: deps.config.rateLimit,
     timeWindow: 60_000,
+    allowList: (request) => isInternal(request.headers["x-lotline-internal"]),
     keyGenerator: (request) => auth.peekAddress(request.headers.authorization) ?? request.ip,
     // Thrown by the plugin into errorHandler, which answers an HttpProblem with its own detail.
     errorResponseBuilder: (_request, context) => {
@@ -78,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  const routeDeps = { ...deps, identity, auth };
+  const routeDeps = { ...deps, identity, auth, internal };
   await app.register(healthRoutes, routeDeps);
   await app.register(authRoutes, routeDeps);
   await app.register(identityRoutes, routeDeps);
@@ -90,6 +110,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(epcisRoutes, routeDeps);
   await app.register(scoreRoutes, routeDeps);
   await app.register(sharingRoutes, routeDeps);
+  await app.register(rpcProxyRoutes, routeDeps);
+  await app.register(digitalLinkRoutes, routeDeps);
+  await app.register(explorerRoutes, routeDeps);
   return app;
 }
-export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };
+export type RouteDeps = AppDeps & {
+  identity: ReturnType<typeof createIdentityStore>;
+  auth: ReturnType<typeof createAuth>;
+  /** Marks the API's requests to itself (the explorer's record collection); never leaves the process. */
+  internal: string;
+};
