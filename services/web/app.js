@@ -20,11 +20,15 @@ function el(tag, attrs = {}, ...children) {
     else if (key === "dataset") Object.assign(node.dataset, value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+/** Replaces a node's children, skipping empty ones (null, false, undefined) at any depth. */
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
 }
 const short = (hex) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : String(hex ?? ""));
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
@@ -75,8 +79,8 @@ function section(title, load, attrs = {}) {
   const node = el("section", { class: "card", ...attrs }, el("h2", {}, title), body);
   Promise.resolve()
     .then(load)
-    .then((content) => body.replaceChildren(...[content].flat().filter(Boolean)))
-    .catch((err) => body.replaceChildren(refusal(err)));
+    .then((content) => fill(body, ...[content].flat().filter(Boolean)))
+    .catch((err) => fill(body, refusal(err)));
   return node;
 }
 function refusal(err) {
@@ -111,12 +115,12 @@ async function loadSession() {
 
 function renderAccount() {
   if (session) {
-    account.replaceChildren(
+    fill(account, 
       el("span", { class: "who", "data-testid": "signed-in" }, `${short(session.address)} · `, orgLink(session.orgId)),
       el("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
     );
   } else {
-    account.replaceChildren(el("button", { type: "button", id: "sign-in", onclick: signIn }, window.ethereum ? "Sign in with wallet" : "Sign in (needs a wallet)"));
+    fill(account, el("button", { type: "button", id: "sign-in", onclick: signIn }, window.ethereum ? "Sign in with wallet" : "Sign in (needs a wallet)"));
   }
 }
 
@@ -246,7 +250,7 @@ function actionForm(label, fields, run, attrs = {}) {
 
 async function home() {
   document.title = "Lotline explorer";
-  main.replaceChildren(
+  fill(main, 
     el(
       "section",
       { class: "hero" },
@@ -272,7 +276,7 @@ async function home() {
 async function searchPage(q) {
   document.title = `Search: ${q} · Lotline`;
   document.getElementById("q").value = q;
-  main.replaceChildren(
+  fill(main, 
     section(`Results for “${q}”`, async () => {
       const result = await api(`/api/v1/search?q=${encodeURIComponent(q)}`);
       if (result.results.length === 1) {
@@ -296,13 +300,13 @@ async function digitalLinkPage() {
     if (resolved.batches.length === 0) throw new Error("no batches");
     const first = resolved.lot ? resolved.batches.find((b) => b.id === b.lotId) ?? resolved.batches[0] : null;
     if (first || resolved.batches.length === 1) return batchPage((first ?? resolved.batches[0]).id, resolved);
-    main.replaceChildren(
+    fill(main, 
       section(resolved.sscc ? `Logistic unit ${resolved.sscc}` : `Product ${resolved.gtin}`, async () =>
         el("ul", { class: "results" }, resolved.batches.map((b) => el("li", {}, el("a", { href: `/explorer/batch/${b.id}` }, `GTIN ${b.gtin} · lot ${b.lot}`), ` · ${b.status}`))),
       ),
     );
   } catch (err) {
-    main.replaceChildren(el("section", { class: "card" }, el("h1", {}, "Not found"), refusal(err)));
+    fill(main, el("section", { class: "card" }, el("h1", {}, "Not found"), refusal(err)));
   }
 }
 
@@ -311,7 +315,7 @@ async function batchPage(ref) {
   try {
     batch = await api(`/api/v1/batches/${encodeURIComponent(ref)}`);
   } catch (err) {
-    main.replaceChildren(el("section", { class: "card" }, el("h1", {}, "Batch not found"), refusal(err)));
+    fill(main, el("section", { class: "card" }, el("h1", {}, "Batch not found"), refusal(err)));
     return;
   }
   const id = batch.id;
@@ -337,7 +341,7 @@ async function batchPage(ref) {
       )
     : null;
 
-  main.replaceChildren(
+  fill(main, 
     el(
       "section",
       { class: "card head" },
@@ -391,10 +395,10 @@ async function verification(recordsPromise) {
   const input = el("input", { id: "rpc-url", type: "url", value: rpcUrl(), "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
   const results = el("div", { "data-testid": "verification-results" });
   const run = async () => {
-    results.replaceChildren(el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${input.value}…`));
+    fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${input.value}…`));
     const outcome = await verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors });
     const ok = outcome.filter((o) => o.ok).length;
-    results.replaceChildren(
+    fill(results, 
       el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },
         outcome.length === 0 ? "No anchored record of this lot is shown to you." : `${ok} of ${outcome.length} record(s) verified against the chain${ok === outcome.length ? "" : `; ${outcome.length - ok} FAILED`}.`),
       table(
@@ -416,7 +420,7 @@ async function verification(recordsPromise) {
     el("button", { type: "submit" }, "Verify again"),
   );
   const hint = el("p", { class: "muted small" }, `Default ${defaultRpcUrl()}: this node's read-only pass-through. Point it at a chain node you trust to stop trusting this one.`);
-  run().catch((err) => results.replaceChildren(el("p", { class: "error" }, `Verification could not run: ${err.message}`)));
+  run().catch((err) => fill(results, el("p", { class: "error" }, `Verification could not run: ${err.message}`)));
   return [form, hint, results];
 }
 
@@ -656,12 +660,12 @@ async function orgPage(orgId) {
   try {
     org = await api(`/api/v1/orgs/${orgId}`);
   } catch (err) {
-    main.replaceChildren(el("section", { class: "card" }, el("h1", {}, "Organisation not found"), refusal(err)));
+    fill(main, el("section", { class: "card" }, el("h1", {}, "Organisation not found"), refusal(err)));
     return;
   }
   document.title = `${org.name} · Lotline`;
   const mine = session && String(session.orgId) === String(orgId);
-  main.replaceChildren(
+  fill(main, 
     el(
       "section",
       { class: "card head" },
@@ -763,7 +767,7 @@ async function route() {
   if ((m = /^\/explorer\/batch\/([^/]+)$/.exec(path))) return batchPage(decodeURIComponent(m[1]));
   if ((m = /^\/explorer\/org\/([0-9]+)$/.exec(path))) return orgPage(m[1]);
   if (/^\/(01|00)\//.test(path)) return digitalLinkPage();
-  main.replaceChildren(el("section", { class: "card" }, el("h1", {}, "Not found"), el("p", {}, el("a", { href: "/" }, "Back to search"))));
+  fill(main, el("section", { class: "card" }, el("h1", {}, "Not found"), el("p", {}, el("a", { href: "/" }, "Back to search"))));
 }
 
-route().catch((err) => main.replaceChildren(el("p", { class: "error" }, err.message ?? String(err))));
+route().catch((err) => fill(main, el("p", { class: "error" }, err.message ?? String(err))));

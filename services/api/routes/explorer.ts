@@ -278,7 +278,13 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     detail: b.recall ? `recalled (${b.recall.kind})` : b.status,
     href: `/explorer/batch/${b.id}`,
   });
-  const lotResults = (gtin: string, lot?: string) => store.listBatches({ gtin, lot }, { limit: 50, after: 0 }).items.map(batchResult);
+  /** A lot is found as its first portion (whose id is the lot id): its page shows the other portions in its lineage. */
+  const lotResults = (gtin: string, lot?: string) =>
+    store
+      .listBatches({ gtin, lot }, { limit: 200, after: 0 })
+      .items.filter((b) => b.id === b.lotId)
+      .slice(0, 50)
+      .map(batchResult);
 
   type Result = { type: "batch" | "organisation"; id: string; label: string; detail: string; href: string };
   function search(q: string): { kind: string; results: Result[] } {

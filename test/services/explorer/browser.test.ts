@@ -1,0 +1,155 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { getAddress, getBytes, TypedDataEncoder, type TypedDataField } from "ethers";
+import { startTestNode, type TestNode } from "../../helpers/node";
+import { bearer, tokenFor } from "../api/helpers";
+import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
+
+/**
+ * The explorer in a real browser (Debian's chromium through playwright-core), against a node of
+ * its own: the test changes state (a tampered record, a recall), which the shared node's other
+ * tests must not see. The wallet is a test EIP-1193 provider injected into the page, whose
+ * requests are signed in Node with a demo key (the producer's agent, which may recall its lots).
+ *
+ * LOTLINE_SCREENSHOTS=docs/screenshots saves the screenshots the README shows.
+ */
+const CHROMIUM = "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const GTIN = "04012345000016";
+const LOT = "MILK-2611-A";
+const shots = process.env.LOTLINE_SCREENSHOTS;
+
+describe("explorer in a browser", function () {
+  this.timeout(180_000);
+  let node: TestNode;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  const producer = demoWallet(DEMO_MEMBERS.find((m) => m.key === "producer")!.account);
+
+  before(async function () {
+    execFileSync("bash", [path.join(__dirname, "..", "..", "..", "scripts", "ensure-chromium.sh")], { stdio: "inherit" });
+    node = await startTestNode();
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-chromium-"));
+    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: FLAGS, headless: true, viewport: { width: 1280, height: 900 } });
+    // The test wallet: window.ethereum forwards to Node, which signs with the demo key.
+    await context.exposeFunction("__lotlineWallet", async (method: string, params: unknown[]) => {
+      switch (method) {
+        case "eth_requestAccounts":
+        case "eth_accounts":
+          return [producer.address];
+        case "eth_chainId":
+          return "0x7a69";
+        case "personal_sign":
+          return producer.signMessage(getBytes(params[0] as string));
+        case "eth_signTypedData_v4": {
+          const typed = JSON.parse(params[1] as string) as { domain: Record<string, unknown>; types: Record<string, TypedDataField[]>; message: Record<string, unknown> };
+          const types = { ...typed.types };
+          delete types.EIP712Domain;
+          if (getAddress(params[0] as string) !== producer.address) throw new Error("unknown account");
+          TypedDataEncoder.from(types); // rejects malformed types before signing
+          return producer.signTypedData(typed.domain, types, typed.message);
+        }
+        default:
+          throw new Error(`the test wallet does not support ${method}`);
+      }
+    });
+    await context.addInitScript(() => {
+      const w = window as unknown as { ethereum: unknown; __lotlineWallet: (m: string, p: unknown[]) => Promise<unknown> };
+      w.ethereum = { isTestWallet: true, request: ({ method, params }: { method: string; params?: unknown[] }) => w.__lotlineWallet(method, params ?? []) };
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  after(async function () {
+    await context?.close();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await node?.cleanup();
+  });
+
+  const shot = async (name: string) => {
+    if (shots) await page.screenshot({ path: path.join(shots, name), fullPage: true });
+  };
+  const summary = async () => {
+    const el = page.getByTestId("verification-summary");
+    await el.waitFor({ timeout: 20_000 });
+    return { verified: Number(await el.getAttribute("data-verified")), failed: Number(await el.getAttribute("data-failed")), total: Number(await el.getAttribute("data-total")) };
+  };
+
+  it("shows the public a recalled lot's identity, recall banner and verification on a phone", async function () {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${node.url}/01/04012345000016/10/MILK-2611-B`);
+    await page.getByTestId("recall-banner").waitFor();
+    expect(await page.getByTestId("lineage-graph").count(), "the public sees no lineage").to.equal(0);
+    const s = await summary();
+    expect(s.total).to.be.greaterThan(0);
+    expect(s.failed).to.equal(0);
+    await shot("explorer-phone.png");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("signs in with an EIP-1193 wallet into an HttpOnly session cookie", async function () {
+    await page.goto(node.url);
+    await page.locator("#sign-in").click();
+    await page.getByTestId("signed-in").waitFor();
+    const cookies = await context.cookies(node.url);
+    const session = cookies.find((c) => c.name === "lotline_session");
+    expect(session?.httpOnly).to.equal(true);
+    expect(session?.sameSite).to.equal("Strict");
+    expect(await page.evaluate(() => document.cookie)).to.not.include("lotline_session");
+    await shot("explorer-home.png");
+  });
+
+  it("finds a lot by GTIN and lot, draws its lineage with as many nodes as the trace API, and verifies every anchored record against the chain", async function () {
+    await page.locator("#q").fill(`${GTIN} ${LOT}`);
+    await page.locator("#q").press("Enter");
+    await page.waitForURL(/\/explorer\/batch\/0x[0-9a-f]{64}$/);
+    const batchId = page.url().split("/").pop()!;
+    const graph = page.locator('[data-testid="lineage-graph"][data-node-count]');
+    await graph.waitFor({ timeout: 20_000 });
+    const token = await tokenFor(node, producer);
+    const trace = (await (await fetch(`${node.url}/api/v1/batches/${batchId}/trace?direction=both&maxDepth=50`, { headers: bearer(token) })).json()) as { nodes: unknown[] };
+    expect(trace.nodes.length).to.be.greaterThan(1);
+    expect(Number(await graph.getAttribute("data-node-count"))).to.equal(trace.nodes.length);
+
+    const records = (await (await fetch(`${node.url}/api/v1/batches/${batchId}/records`, { headers: bearer(token) })).json()) as { records: unknown[] };
+    const s = await summary();
+    expect(s.total, "one verdict per record served").to.equal(records.records.length);
+    expect(s.total).to.be.greaterThan(1);
+    expect(s.failed).to.equal(0);
+    expect(s.verified).to.equal(s.total);
+    await shot("explorer-lot.png");
+  });
+
+  it("shows a record changed in the node's database as failed, in red, with what failed", async function () {
+    const before = node.db.prepare(`SELECT document FROM product_master_data WHERE gtin = ?`).get(GTIN) as { document: string };
+    node.db.prepare(`UPDATE product_master_data SET document = json_set(document, '$.name', 'Tampered milk') WHERE gtin = ?`).run(GTIN);
+    try {
+      await page.reload();
+      const s = await summary();
+      expect(s.failed).to.equal(1);
+      const failed = page.locator('[data-testid="record-verdict"][data-ok="false"]');
+      expect(await failed.count()).to.equal(1);
+      expect(await failed.textContent()).to.include("record changed");
+      expect(await failed.evaluate((e) => getComputedStyle(e).color)).to.equal("rgb(176, 0, 32)");
+      await shot("explorer-tampered.png");
+    } finally {
+      node.db.prepare(`UPDATE product_master_data SET document = ? WHERE gtin = ?`).run(before.document, GTIN);
+    }
+  });
+
+  it("raises a recall from the page, signed in the wallet and sent through the relayer, and shows the banner", async function () {
+    await page.reload();
+    expect(await page.getByTestId("recall-banner").count()).to.equal(0);
+    const form = page.getByTestId("raise-recall");
+    await form.locator("input").fill("listeria found in the retained sample");
+    await form.locator("button").click();
+    await page.getByTestId("recall-banner").waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("recall-banner").textContent()).to.include("listeria found in the retained sample");
+    expect(await page.getByTestId("batch-status").textContent()).to.equal("recalled");
+  });
+});
