@@ -19,6 +19,16 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-unused-expressions": "off" },
   },
   {
+    // The explorer's page modules run in the browser.
+    files: ["services/web/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "localStorage", "fetch", "Node", "URL", "URLSearchParams", "getComputedStyle", "requestAnimationFrame", "setTimeout", "console"].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
+  {
     files: ["bin/**/*.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },

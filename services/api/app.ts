@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import rateLimit from "@fastify/rate-limit";
@@ -37,6 +37,19 @@ export interface AppDeps {
 }
 
 /**
+ * Request logs at `debug` (LOTLINE_LOG_LEVEL=debug shows them): one line per request, with method,
+ * path (no query string), status and time. A request that failed with a server error stays at `error`.
+ */
+class RequestLogsAtDebug extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    if (error) reply.log.error({ ...line, err: error }, "request failed");
+    else reply.log.debug(line, "request");
+  }
+}
+
+/**
  * The HTTP application as a plugin tree that never listens (fastify/demo's app.ts): external
  * plugins (docs, rate limit), then app services (auth, stores), then routes. server.ts listens.
  */
@@ -47,8 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The router's default (100 characters, counted percent-encoded) would cut URL-encoded Digital
     // Links long before the routes' own limits (a `ref` of up to 512 characters, 3 × 512 encoded).
     routerOptions: { maxParamLength: 1_536 },
-    // Request logs at debug (below), not Fastify's two info lines per request.
-    disableRequestLogging: true,
+    logController: new RequestLogsAtDebug(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const identity = createIdentityStore(deps.db);
@@ -60,9 +72,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const isInternal = (value: unknown) =>
     typeof value === "string" && value.length === internal.length && crypto.timingSafeEqual(Buffer.from(value), Buffer.from(internal));
 
-  app.addHook("onResponse", async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
-  });
   // The explorer's session cookie counts as the bearer token (with CSRF protection on writes).
   app.addHook("onRequest", sessionCookieHook(auth));
 

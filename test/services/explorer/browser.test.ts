@@ -59,7 +59,7 @@ describe("explorer in a browser", function () {
       }
     });
     await context.addInitScript(() => {
-      const w = window as unknown as { ethereum: unknown; __lotlineWallet: (m: string, p: unknown[]) => Promise<unknown> };
+      const w = globalThis as unknown as { ethereum: unknown; __lotlineWallet: (m: string, p: unknown[]) => Promise<unknown> };
       w.ethereum = { isTestWallet: true, request: ({ method, params }: { method: string; params?: unknown[] }) => w.__lotlineWallet(method, params ?? []) };
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -100,7 +100,7 @@ describe("explorer in a browser", function () {
     const session = cookies.find((c) => c.name === "lotline_session");
     expect(session?.httpOnly).to.equal(true);
     expect(session?.sameSite).to.equal("Strict");
-    expect(await page.evaluate(() => document.cookie)).to.not.include("lotline_session");
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie)).to.not.include("lotline_session");
     await shot("explorer-home.png");
   });
 
@@ -135,7 +135,7 @@ describe("explorer in a browser", function () {
       const failed = page.locator('[data-testid="record-verdict"][data-ok="false"]');
       expect(await failed.count()).to.equal(1);
       expect(await failed.textContent()).to.include("record changed");
-      expect(await failed.evaluate((e) => getComputedStyle(e).color)).to.equal("rgb(176, 0, 32)");
+      expect(await failed.evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(e).color)).to.equal("rgb(176, 0, 32)");
       await shot("explorer-tampered.png");
     } finally {
       node.db.prepare(`UPDATE product_master_data SET document = ? WHERE gtin = ?`).run(before.document, GTIN);
