@@ -363,13 +363,18 @@ async function batchPage(ref) {
     session ? actionsCard(batch) : null,
     batch.recall && batch.view !== "public" ? section("Recall impact", () => recallImpact(id)) : null,
     section("Verification", () => verification(records), { "data-testid": "verification" }),
-    section("Lineage", () => lineage(id), { class: "card wide" }),
-    section("Custody timeline", () => custody(id)),
-    section("EPCIS events and sensor readings", () => sensors(id, records, product)),
-    section("Footprint by stage", () => footprint(id)),
-    section("KPIs of the runs that made it", () => kpis(id)),
-    section("Risk scores", () => risk(id)),
-    section("Orders it settled", () => orders(id, batch)),
+    // The rest is for members (README "Who may read what"): the public view stays short on a phone.
+    batch.view === "public"
+      ? null
+      : [
+          section("Lineage", () => lineage(id), { class: "card wide" }),
+          section("Custody timeline", () => custody(id)),
+          section("EPCIS events and sensor readings", () => sensors(id, records, product)),
+          section("Footprint by stage", () => footprint(id)),
+          section("KPIs of the runs that made it", () => kpis(id)),
+          section("Risk scores", () => risk(id)),
+          section("Orders it settled", () => orders(id, batch)),
+        ],
   );
 }
 

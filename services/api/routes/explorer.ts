@@ -423,3 +423,13 @@ async function productRecord(api: { get<T>(url: string): Promise<T> }, root: Bat
     gaps: [],
   };
 }
+
+/** Lines for a start banner: where a newcomer opens the explorer on a node at `url`. */
+export function explorerUrlLines(url: string): string[] {
+  const base = url.replace(/\/$/, "");
+  return [
+    `Explorer         ${base}/   (search, recent recalls, sign in with a wallet)`,
+    `Digital Link     ${base}/01/{gtin}/10/{lot}   (what a scanned pack opens)`,
+    `Chain (read)     ${base}/rpc   (read-only JSON-RPC for in-page verification)`,
+  ];
+}
