@@ -703,15 +703,23 @@ async function orgPage(orgId) {
         )
       : null,
     section("KPIs over time", () => kpiCharts(orgId), { class: "card wide" }),
-    section("Supplier risk", () => supplierRisk(orgId)),
+    section("Supplier risk", () => supplierRisk(orgId), { class: "card wide" }),
   );
 }
 
 async function grants(query) {
   const { items } = await api(`/api/v1/grants?${new URLSearchParams(query)}`);
   return table(
-    ["Grant", "From", "To", "Classes", "Scope", "Expires"],
-    items.map((g) => [String(g.grantId ?? g.id), orgLink(g.grantorOrgId ?? g.grantor), orgLink(g.granteeOrgId ?? g.grantee), [g.classes].flat().join(", "), `${g.scopeKind ?? g.scope?.kind ?? ""} ${short(g.scope?.value ?? g.scope ?? "")}`, when(g.expiresAt)]),
+    ["Grant", "From", "To", "Classes", "Scope", "Expires", "In force"],
+    items.map((g) => [
+      g.grantId,
+      orgLink(g.grantorOrgId),
+      orgLink(g.granteeOrgId),
+      g.classes.join(", "),
+      g.scope.value ? `${g.scope.kind} ${short(g.scope.value)}` : g.scope.kind,
+      when(g.expiresAt),
+      g.inForce ? "yes" : g.revokedAt ? `revoked ${when(g.revokedAt)}` : "no",
+    ]),
   );
 }
 

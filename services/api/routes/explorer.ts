@@ -51,7 +51,8 @@ let verifier: Promise<string> | null = null;
 /**
  * The record verifier for the browser: services/export/records.ts (leafOf, checkRecord) bundled
  * by esbuild, which the node already runs on (tsx), once per process. `ethers` stays an import the
- * page's import map points at the vendored ethers; node:crypto's SHA-256 becomes ethers' sha256.
+ * page's import map points at the vendored ethers; node:crypto's SHA-256 becomes ethers' sha256 and
+ * Buffer's UTF-8 encoding and byte comparison a few lines over TextEncoder.
  */
 export function verifierModule(): Promise<string> {
   verifier ??= (async () => {
@@ -67,6 +68,16 @@ export function verifierModule(): Promise<string> {
       write: false,
       external: ["ethers"],
       logLevel: "silent",
+      // The EPCIS hash code compares and percent-encodes UTF-8 bytes with Node's Buffer; the browser has none.
+      banner: {
+        js: `const Buffer = globalThis.Buffer ?? {
+  from: (s) => new TextEncoder().encode(s),
+  compare(a, b) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+  },
+};`,
+      },
       plugins: [
         {
           name: "node-crypto-sha256",

@@ -23,6 +23,48 @@ const GTIN = "04012345000016";
 const LOT = "MILK-2611-A";
 const shots = process.env.LOTLINE_SCREENSHOTS;
 
+/** The farm (organisation 1) records three temperature readings of lot A, one above the milk's storage range; waits until anchored. */
+async function captureSensorEvent(node: TestNode, token: string): Promise<void> {
+  const at = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  const reading = (minutes: number, value: number) => ({ sensorMetadata: { time: at(minutes) }, sensorReport: [{ type: "gs1:Temperature", value, uom: "CEL" }] });
+  const doc = {
+    "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+    type: "EPCISDocument",
+    schemaVersion: "2.0",
+    creationDate: at(0),
+    epcisBody: {
+      eventList: [
+        {
+          type: "ObjectEvent",
+          eventTime: at(30),
+          eventTimeZoneOffset: "+00:00",
+          epcList: [],
+          quantityList: [{ epcClass: `https://id.gs1.org/01/${GTIN}/10/${LOT}`, quantity: 100, uom: "LTR" }],
+          action: "OBSERVE",
+          bizStep: "inspecting",
+          disposition: "active",
+          sensorElementList: [reading(90, 4.1), reading(60, 4.6), reading(30, 11.5)],
+        },
+      ],
+    },
+  };
+  const res = await fetch(`${node.url}/epcis/capture`, { method: "POST", headers: { "content-type": "application/ld+json", ...bearer(token) }, body: JSON.stringify(doc) });
+  expect(res.status, await res.text()).to.equal(202);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { n } = node.db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM anchor_outbox o WHERE o.root IS NULL OR NOT EXISTS (
+           SELECT 1 FROM anchor_batches b JOIN anchors a ON a.root = b.root AND a.org_id = b.org_id WHERE b.root = o.root)`,
+      )
+      .get() as { n: number };
+    const stored = node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_events`).get() as { n: number };
+    if (n === 0 && stored.n > 0) return;
+    if (Date.now() > deadline) throw new Error(`the sensor event is not anchored (${n} records pending, ${stored.n} events stored)`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 describe("explorer in a browser", function () {
   this.timeout(180_000);
   let node: TestNode;
@@ -34,6 +76,7 @@ describe("explorer in a browser", function () {
   before(async function () {
     execFileSync("bash", [path.join(__dirname, "..", "..", "..", "scripts", "ensure-chromium.sh")], { stdio: "inherit" });
     node = await startTestNode();
+    await captureSensorEvent(node, await tokenFor(node, producer));
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: FLAGS, headless: true, viewport: { width: 1280, height: 900 } });
     // The test wallet: window.ethereum forwards to Node, which signs with the demo key.
@@ -122,6 +165,10 @@ describe("explorer in a browser", function () {
     expect(s.total).to.be.greaterThan(1);
     expect(s.failed).to.equal(0);
     expect(s.verified).to.equal(s.total);
+    const epcis = page.locator('[data-testid="record-verdict"][data-ok="true"][data-record-id^="epcis:event:"]');
+    expect(await epcis.count(), "the EPCIS event's leaf (CBV hash ID) recomputed in the browser").to.equal(1);
+    await page.getByTestId("sensor-chart").waitFor();
+    expect(await page.locator(".card", { hasText: "sensor readings" }).textContent()).to.match(/3 readings; storage range .* 1 outside it/);
     await shot("explorer-lot.png");
   });
 
