@@ -411,7 +411,7 @@ async function verification(recordsPromise) {
         outcome.map((o) => [
           el("span", {}, `${o.record.class} `, el("code", { title: o.record.recordId }, short(o.record.recordId))),
           orgLink(o.record.owner),
-          el("span", { class: o.ok ? "ok" : "error", "data-testid": "record-verdict", dataset: { ok: String(o.ok), recordId: o.record.recordId } }, o.ok ? `✓ ${o.detail}` : `✗ ${o.failed}: ${o.detail}`),
+          el("span", { class: o.ok ? "ok" : "error", "data-testid": "record-verdict", dataset: { ok: String(o.ok), recordId: o.record.recordId } }, o.ok ? `✓ ${o.detail}` : `✗ ${o.detail.startsWith(o.failed) ? o.detail : `${o.failed}: ${o.detail}`}`),
         ]),
       ),
       data.gaps.length ? el("details", {}, el("summary", {}, `${data.gaps.length} record(s) not shown or not yet anchored`), el("ul", {}, data.gaps.map((g) => el("li", {}, `${g.class} ${g.subject}: ${g.reason} — ${g.detail}`)))) : null,

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { getAddress, getBytes, TypedDataEncoder, type TypedDataField } from "ethers";
 import { startTestNode, type TestNode } from "../../helpers/node";
-import { bearer, tokenFor } from "../api/helpers";
+import { bearer, startedSharedNode, tokenFor } from "../api/helpers";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 
 /**
@@ -22,6 +22,21 @@ const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
 const GTIN = "04012345000016";
 const LOT = "MILK-2611-A";
 const shots = process.env.LOTLINE_SCREENSHOTS;
+
+/**
+ * A fresh data dir; with the shared node's trained quality model when that node runs already (the
+ * node re-trains a cached model that is not current, so borrowing it is only ever faster).
+ */
+async function dataDirWithModel(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-browser-"));
+  const shared = await startedSharedNode()?.catch(() => null);
+  const model = shared ? path.join(shared.config.dataDir, "models", "quality-default.json") : null;
+  if (model && fs.existsSync(model)) {
+    fs.mkdirSync(path.join(dir, "models"), { recursive: true });
+    fs.copyFileSync(model, path.join(dir, "models", "quality-default.json"));
+  }
+  return dir;
+}
 
 /** The farm (organisation 1) records three temperature readings of lot A, one above the milk's storage range; waits until anchored. */
 async function captureSensorEvent(node: TestNode, token: string): Promise<void> {
@@ -75,7 +90,7 @@ describe("explorer in a browser", function () {
 
   before(async function () {
     execFileSync("bash", [path.join(__dirname, "..", "..", "..", "scripts", "ensure-chromium.sh")], { stdio: "inherit" });
-    node = await startTestNode();
+    node = await startTestNode({ LOTLINE_DATA_DIR: await dataDirWithModel() });
     await captureSensorEvent(node, await tokenFor(node, producer));
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: FLAGS, headless: true, viewport: { width: 1280, height: 900 } });
@@ -112,6 +127,7 @@ describe("explorer in a browser", function () {
     await context?.close();
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
     await node?.cleanup();
+    if (node) fs.rmSync(node.config.dataDir, { recursive: true, force: true });
   });
 
   const shot = async (name: string) => {
