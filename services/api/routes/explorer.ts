@@ -165,7 +165,8 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     "/explorer/assets/:file",
     {
       config: static_,
-      schema: { summary: "The explorer's own scripts and styles", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
+      // Files, not API operations: left out of the OpenAPI document.
+      schema: { hide: true, summary: "The explorer's own scripts and styles", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
     },
     async (request, reply) => {
       const type = PAGE_FILES[request.params.file];
@@ -178,7 +179,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     "/explorer/vendor/:file",
     {
       config: static_,
-      schema: { summary: "Libraries the explorer uses, from the project's node_modules", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
+      schema: { hide: true, summary: "Libraries the explorer uses, from the project's node_modules", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
     },
     async (request, reply) => {
       const entry = vendor[request.params.file];
@@ -189,7 +190,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
 
   app.get(
     "/explorer/verifier.js",
-    { config: static_, schema: { summary: "The record verifier (leafOf, checkRecord) as an ES module for the browser", tags: ["explorer"] } },
+    { config: static_, schema: { hide: true, summary: "The record verifier (leafOf, checkRecord) as an ES module for the browser", tags: ["explorer"] } },
     async (_request, reply) => reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send(await verifierModule()),
   );
 
@@ -240,11 +241,15 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.delete(
     "/explorer/session",
     {
-      schema: { summary: "Sign out of the explorer (clears the session cookies)", tags: ["explorer", "auth"], response: { 204: Type.Null(), 403: { $ref: "Problem#" } } },
+      schema: {
+        summary: "Sign out of the explorer (clears the session cookies)",
+        tags: ["explorer", "auth"],
+        response: { 200: Type.Object({ signedOut: Type.Literal(true) }), 403: { $ref: "Problem#" } },
+      },
     },
     async (_request, reply) => {
       clearSessionCookies(reply, deps.publicUrl());
-      return reply.code(204).send(null);
+      return { signedOut: true as const };
     },
   );
 
