@@ -74,6 +74,16 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./", message: "a pure module imports nothing from other folders" }] }] },
   },
   {
+    // The explorer's page modules run in the browser.
+    files: ["services/web/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "localStorage", "fetch", "Node", "URL", "URLSearchParams", "getComputedStyle", "requestAnimationFrame", "setTimeout", "console"].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
+  {
     files: ["bin/**/*.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import crypto from "node:crypto";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import rateLimit from "@fastify/rate-limit";
@@ -26,6 +27,10 @@ import { notificationRoutes } from "./routes/notifications";
 import { recallRoutes } from "./routes/recalls";
 import { auditRoutes } from "./routes/audit";
 import { installAudit } from "../audit/plugin";
+import { explorerRoutes } from "./routes/explorer";
+import { digitalLinkRoutes } from "./routes/digital-link";
+import { rpcProxyRoutes } from "./routes/rpc-proxy";
+import { sessionCookieHook } from "./session-cookie";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> &
@@ -36,6 +41,19 @@ export interface AppDeps {
   state: ServiceState;
   /** A pino logger; none in tests. */
   logger?: FastifyBaseLogger;
+}
+
+/**
+ * Request logs at `debug` (LOTLINE_LOG_LEVEL=debug shows them): one line per request, with method,
+ * path (no query string), status and time. A request that failed with a server error stays at `error`.
+ */
+class RequestLogsAtDebug extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    if (error) reply.log.error({ ...line, err: error }, "request failed");
+    else reply.log.debug(line, "request");
+  }
 }
 
 /**
@@ -53,10 +71,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The router's default (100 characters, counted percent-encoded) would cut URL-encoded Digital
     // Links long before the routes' own limits (a `ref` of up to 512 characters, 3 × 512 encoded).
     routerOptions: { maxParamLength: 1_536 },
+    logController: new RequestLogsAtDebug(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const identity = createIdentityStore(deps.db);
   const auth = createAuth({ db: deps.db, identity, publicUrl: deps.publicUrl, chainId: () => deps.state.chainId });
+
+  // Requests the explorer's record collection makes to the API's own routes on behalf of one reader
+  // (one page view) carry this per-process secret and are not rate-limited again.
+  const internal = crypto.randomBytes(32).toString("hex");
+  const isInternal = (value: unknown) =>
+    typeof value === "string" && value.length === internal.length && crypto.timingSafeEqual(Buffer.from(value), Buffer.from(internal));
+
+  // The explorer's session cookie counts as the bearer token (with CSRF protection on writes).
+  app.addHook("onRequest", sessionCookieHook(auth));
 
   app.setValidatorCompiler(createValidatorCompiler());
   app.addSchema(Problem);
@@ -81,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: deps.config.rateLimit,
     timeWindow: 60_000,
+    allowList: (request) => isInternal(request.headers["x-lotline-internal"]),
     // Each request counts by its route's cost (services/api/cost.ts) against one budget per client.
     store: WeightedStore,
     global: false,
@@ -106,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     anchorEverySeconds: deps.config.auditAnchorSeconds ?? 0,
     nodeKeys: { relayer: deps.config.relayerKey, integration: deps.config.integrationKey },
   });
-  const routeDeps = { ...deps, identity, auth };
+  const routeDeps = { ...deps, identity, auth, internal };
   await app.register(healthRoutes, routeDeps);
   await app.register(authRoutes, routeDeps);
   await app.register(identityRoutes, routeDeps);
@@ -122,6 +151,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notificationRoutes, routeDeps);
   await app.register(recallRoutes, routeDeps);
   await app.register(auditRoutes, routeDeps);
+  await app.register(rpcProxyRoutes, routeDeps);
+  await app.register(digitalLinkRoutes, routeDeps);
+  await app.register(explorerRoutes, routeDeps);
   return app;
 }
-export type RouteDeps = AppDeps & { identity: ReturnType<typeof createIdentityStore>; auth: ReturnType<typeof createAuth> };
+export type RouteDeps = AppDeps & {
+  identity: ReturnType<typeof createIdentityStore>;
+  auth: ReturnType<typeof createAuth>;
+  /** Marks the API's requests to itself (the explorer's record collection); never leaves the process. */
+  internal: string;
+};

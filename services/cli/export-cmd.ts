@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { assertNewTarget, collectBundle, writeBundleDir } from "../export/exporter";
-import { verifyBundle } from "../export/verify-run";
+import { verifyBundle, verifyBundleAgainstChain } from "../export/verify-run";
 import type { Check } from "../export/verify";
 import { apiRequest, apiUrl, CliError } from "./client";
 import { wholeNumberArg } from "./args";
@@ -68,26 +68,62 @@ export function registerExportCommands(program: Command, print: Print, json: () 
     );
   });
 
-  program
-    .command("verify")
-    .description("check an export bundle against any node of the chain (plain JSON-RPC, no Lotline service); exit 0 only if all holds")
-    .requiredOption("--bundle <dir>", "the bundle's directory")
-    .requiredOption("--rpc <url>", "JSON-RPC URL of a node of the chain")
-    .action(async (opts: { bundle: string; rpc: string }) => {
-      if (!/^https?:\/\//.test(opts.rpc)) throw new CliError(`--rpc must be an http(s) URL, got "${opts.rpc}"`);
-      let checks: Check[];
+  signing(
+    program
+      .command("verify")
+      .description(
+        "check a batch and its lineage as a node serves them (<ref>), or an export bundle (--bundle), against the chain; a verdict per record; exit 0 only if all holds",
+      )
+      .argument("[ref]", "batch id (0x…) or GS1 Digital Link of a lot: re-check every off-chain record of it and its lineage that you may read")
+      .option("--bundle <dir>", "an export bundle's directory (instead of <ref>; no Lotline service needed)")
+      .option("--rpc <url>", "JSON-RPC URL of a node of the chain (default: LOTLINE_RPC_URL, else the embedded chain at 127.0.0.1:LOTLINE_CHAIN_PORT or 8545)"),
+  ).action(async (ref: string | undefined, opts: SignerOptions & { bundle?: string; rpc?: string }) => {
+    if ((ref === undefined) === (opts.bundle === undefined)) throw new CliError("give either a batch <ref> or --bundle <dir>, not both or neither");
+    const rpc = opts.rpc ?? defaultRpcUrl();
+    if (!/^https?:\/\//.test(rpc)) throw new CliError(`--rpc must be an http(s) URL, got "${rpc}"`);
+    let checks: Check[];
+    if (opts.bundle !== undefined) {
       try {
-        checks = await verifyBundle(opts.bundle, opts.rpc);
+        checks = await verifyBundle(opts.bundle, rpc);
       } catch (err) {
         throw new CliError(`cannot verify: ${(err as Error).message}`);
       }
-      const failed = checks.filter((c) => !c.ok);
-      print({ verified: failed.length === 0, failed: failed.length, checks }, () =>
-        [
-          ...checks.map((c) => `${c.ok ? (c.check === "gap" ? "note" : "ok  ") : "FAIL"} ${c.check} ${c.subject}: ${c.detail}`),
-          failed.length === 0 ? `verified: all ${checks.length} checks passed` : `NOT verified: ${failed.length} of ${checks.length} checks failed`,
-        ].join("\n"),
+    } else {
+      // The records as the node serves them to this reader, failing ones included: the chain judges them, not the node.
+      const { signer } = await actor(opts);
+      const token = await signIn(signer);
+      const session = await apiRequest<{ orgId: string }>("GET", "/api/v1/auth/session", { token });
+      const bundle = await collectBundle(
+        { url: apiUrl(), get: (path) => apiRequest("GET", path, { token }) },
+        {
+          ref: ref!,
+          exportedBy: { address: signer.address, orgId: session.orgId },
+          keepFailing: true,
+          progress: (message) => {
+            if (!json()) process.stderr.write(`${message}\n`);
+          },
+        },
       );
-      if (failed.length > 0) process.exitCode = 1;
-    });
+      try {
+        checks = await verifyBundleAgainstChain(bundle, rpc);
+      } catch (err) {
+        throw new CliError(`cannot verify: cannot read the chain at ${rpc}: ${(err as Error).message}`);
+      }
+    }
+    const failed = checks.filter((c) => !c.ok);
+    print({ verified: failed.length === 0, failed: failed.length, checks }, () =>
+      [
+        ...checks.map((c) => `${c.ok ? (c.check === "gap" ? "note" : "ok  ") : "FAIL"} ${c.check} ${c.subject}: ${c.detail}`),
+        failed.length === 0 ? `verified: all ${checks.length} checks passed` : `NOT verified: ${failed.length} of ${checks.length} checks failed`,
+      ].join("\n"),
+    );
+    if (failed.length > 0) process.exitCode = 1;
+  });
+}
+
+/** The chain to check against when --rpc is not given: the node's configured chain, else the embedded one's port. */
+export function defaultRpcUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = env.LOTLINE_RPC_URL?.trim();
+  if (configured) return configured;
+  return `http://127.0.0.1:${env.LOTLINE_CHAIN_PORT?.trim() || "8545"}`;
 }

@@ -21,6 +21,7 @@ export async function upCommand(config: Config): Promise<void> {
   const node = consortium ? await consortiumNode(config) : await startNode(config);
   if (!consortium) {
     console.log(`Lotline API      ${node.url}   (docs ${node.url}/docs)`);
+    console.log(`Explorer         ${node.url}/`);
     console.log(`Health           ${node.url}/health   ready: ${node.url}/ready`);
   }
   console.log(`Data directory   ${config.dataDir}`);
@@ -72,7 +73,7 @@ async function consortiumNode(config: Config): Promise<ConsortiumNode> {
     banner: () =>
       consortium.nodes.map(
         ({ layout, orgIds, node }) =>
-          `Member node      ${node.url}   (docs ${node.url}/docs, data ${layout.dir}/) serves ${orgIds.map((id) => `${DEMO_MEMBERS[id - 1].name} (${id})`).join(", ")}`,
+          `Member node      ${node.url}   (explorer ${node.url}/, docs ${node.url}/docs, data ${layout.dir}/) serves ${orgIds.map((id) => `${DEMO_MEMBERS[id - 1].name} (${id})`).join(", ")}`,
       ),
   };
 }

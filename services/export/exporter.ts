@@ -35,6 +35,11 @@ export interface ExportOptions {
   exportedBy: { address: string; orgId: string | null };
   now?: () => Date;
   progress?: (message: string) => void;
+  /**
+   * Keep records that fail the off-chain check (leaf, proof, owner) as served, for a verifier to
+   * report as failed (`lotline verify <ref>`, the explorer), instead of leaving them out as gaps.
+   */
+  keepFailing?: boolean;
 }
 
 interface Batch extends Record<string, unknown> {
@@ -152,7 +157,7 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
     };
     const proven = { ...pr, leaf: anchor.leaf, proof } as ProvenRecord;
     const problem = checkRecord(proven);
-    if (problem) {
+    if (problem && !options.keepFailing) {
       gaps.push({ class: pr.class, subject, owner: pr.owner, reason: "not_verifiable", detail: `as served: ${problem.detail}` });
       return;
     }

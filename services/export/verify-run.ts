@@ -123,7 +123,18 @@ export async function verifyBundle(dir: string, rpcUrl: string): Promise<Check[]
     checks.push({ check: "manifest", subject: "bundle", ok: false, detail: `not a readable bundle: ${(err as Error).message}` });
     return checks;
   }
+  checks.push(...(await verifyBundleAgainstChain(bundle, rpcUrl)));
+  return checks;
+}
 
+/**
+ * Every check of a bundle's content against the chain at `rpcUrl` (all but the manifest's): the
+ * chain, the ABI, each product registration, each record (leaf, proof, the owner's anchor), each
+ * lineage edge and custody entry, completeness, and the gaps as notes. `lotline verify <ref>` runs
+ * it on a bundle collected from a node in memory.
+ */
+export async function verifyBundleAgainstChain(bundle: Bundle, rpcUrl: string): Promise<Check[]> {
+  const checks: Check[] = [];
   const rpc = createRpcClient(rpcUrl);
   const chain = chainReader(rpc);
   const chainId = await rpc.chainId();

@@ -3,7 +3,7 @@ import { servesOrg, SERVES_EVERYONE, type ServedOrgs } from "../config/served";
 import path from "node:path";
 import { JsonRpcProvider, Wallet, type Signer } from "ethers";
 import { createSenders } from "../chain/sender";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config";
 import { clearIndex, openDatabase, type Db } from "../store/db";
@@ -25,6 +25,7 @@ import { createLotlineIndexer } from "../indexer/lotline";
 import { createIdentityStore } from "../store/identity";
 import { createRelayer } from "../relayer/relayer";
 import { buildApp } from "../api/app";
+import { createLogger } from "../config/logger";
 import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
@@ -71,7 +72,7 @@ export interface NodeOptions {
 }
 
 export async function startNode(config: Config, options: NodeOptions = {}): Promise<RunningNode> {
-  const log = options.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization", "*.signature", "*.token", "*.privateKey"] });
+  const log = options.logger ?? createLogger(config.logLevel);
   // Before anything in the data dir is opened for writing (migrated, indexed, chain state loaded): a data
   // dir of other contracts is refused with a line saying what to do (ADR 0012).
   checkDataDirVersion(config.dataDir, { embedded: !config.rpcUrl });

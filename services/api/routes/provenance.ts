@@ -25,7 +25,7 @@ const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description:
  * lot, Digital Link, unit, producer, status, recall and when it was registered; every other field
  * is for members (README "Who may read what") and absent from the public view (`view: "public"`).
  */
-const Batch = Type.Object({
+export const Batch = Type.Object({
   id: Hex32,
   batchId: Hex32,
   lotId: Hex32,
@@ -64,7 +64,7 @@ const Batch = Type.Object({
 });
 
 /** What the public may see of a batch: the lot's identity and its recall status. */
-function publicBatch(batch: BatchView) {
+export function publicBatch(batch: BatchView) {
   const { id, batchId, lotId, gtin, lot, digitalLink, unit, producerOrgId, status, createdAt } = batch;
   const recall = batch.recall ? { ...batch.recall } : null;
   return { id, batchId, lotId, gtin, lot, digitalLink, view: "public" as const, unit, producerOrgId, status, recall, createdAt };

@@ -19,6 +19,11 @@ export function sharedNode(): Promise<TestNode> {
   return shared;
 }
 
+/** The shared node if a test file already started it (to borrow what it computed once, such as its trained model); null otherwise. */
+export function startedSharedNode(): Promise<TestNode> | null {
+  return shared;
+}
+
 // Registered at module load, outside any describe: a root hook, run after all test files.
 after(async function () {
   if (!shared) return;

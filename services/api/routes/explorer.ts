@@ -1,0 +1,451 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { RouteDeps } from "../app";
+import { readerOf } from "../access";
+import { HttpProblem } from "../problem";
+import { Address, Hex32, Iso, RoleName } from "../schemas";
+import { clearSessionCookies, setSessionCookies } from "../session-cookie";
+import { Batch, publicBatch } from "./provenance";
+import { INTERFACES } from "../../chain/contracts";
+import { DigitalLinkError, isLotNumber, normaliseGtin, parseDigitalLink } from "../../gs1/digital-link";
+import { hasValidCheckDigit } from "../../gs1/keys";
+import { createProvenanceStore, type BatchView } from "../../store/provenance";
+import { prepared } from "../../store/statements";
+import { collectBundle } from "../../export/exporter";
+import type { ProvenRecord } from "../../export/records";
+import type { BundleGap } from "../../export/bundle";
+import { productRecordId } from "../../provenance/products";
+
+/**
+ * The auditor's explorer, served by the node itself (ADR 0016): plain ES modules and a stylesheet
+ * from services/web/, the libraries they use straight from the project's own node_modules
+ * (cytoscape, Chart.js, ethers), and the record verifier bundled on first use from the same
+ * TypeScript the CLI and export bundles verify with (services/export/records.ts). No CDN, no build
+ * step for the user. The page reads everything through the API, so the visibility rules apply.
+ */
+export const WEB_DIR = path.join(__dirname, "..", "..", "web");
+
+const PAGE_FILES: Record<string, string> = { "app.js": "text/javascript", "style.css": "text/css", "verify.js": "text/javascript" };
+
+const packageDir = (name: string, entry: string) => path.dirname(require.resolve(`${name}/${entry}`.replace(/\/$/, "")));
+/** Library files the page loads, each from its package's dist folder. */
+function vendorFiles(): Record<string, { file: string; type: string }> {
+  const ethersDist = path.join(path.dirname(require.resolve("ethers")), "..", "dist");
+  return {
+    "ethers.js": { file: path.join(ethersDist, "ethers.min.js"), type: "text/javascript" },
+    "cytoscape.js": { file: path.join(packageDir("cytoscape", ""), "cytoscape.esm.min.mjs"), type: "text/javascript" },
+    "chart.js": { file: path.join(packageDir("chart.js", ""), "chart.umd.min.js"), type: "text/javascript" },
+  };
+}
+
+let shell: Promise<string> | null = null;
+/** The one HTML page every explorer URL serves; its module routes on location.pathname. */
+export function explorerShell(): Promise<string> {
+  shell ??= fs.promises.readFile(path.join(WEB_DIR, "index.html"), "utf8");
+  return shell;
+}
+
+let verifier: Promise<string> | null = null;
+/**
+ * The record verifier for the browser: services/export/records.ts (leafOf, checkRecord) bundled
+ * by esbuild, which the node already runs on (tsx), once per process. `ethers` stays an import the
+ * page's import map points at the vendored ethers; node:crypto's SHA-256 becomes ethers' sha256 and
+ * Buffer's UTF-8 encoding and byte comparison a few lines over TextEncoder.
+ */
+export function verifierModule(): Promise<string> {
+  verifier ??= (async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const esbuild = require("esbuild") as typeof import("esbuild");
+    const result = await esbuild.build({
+      stdin: { contents: `export { leafOf, checkRecord } from "./services/export/records";`, resolveDir: path.join(__dirname, "..", "..", ".."), loader: "ts" },
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      minify: true,
+      write: false,
+      external: ["ethers"],
+      logLevel: "silent",
+      // The EPCIS hash code compares and percent-encodes UTF-8 bytes with Node's Buffer; the browser has none.
+      banner: {
+        js: `const Buffer = globalThis.Buffer ?? {
+  from: (s) => new TextEncoder().encode(s),
+  compare(a, b) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+  },
+};`,
+      },
+      plugins: [
+        {
+          name: "node-crypto-sha256",
+          setup(build) {
+            build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: "crypto", namespace: "lotline-shim" }));
+            build.onLoad({ filter: /.*/, namespace: "lotline-shim" }, () => ({
+              loader: "js",
+              contents: `import { sha256, toUtf8Bytes } from "ethers";
+export function createHash(algorithm) {
+  if (algorithm !== "sha256") throw new Error("only sha256 is available in the browser");
+  let text = "";
+  return { update(s) { text += s; return this; }, digest() { return sha256(toUtf8Bytes(text)).slice(2); } };
+}`,
+            }));
+          },
+        },
+      ],
+    });
+    return result.outputFiles[0].text;
+  })();
+  verifier.catch(() => (verifier = null));
+  return verifier;
+}
+
+/** ABI fragments the page calls: reading anchors, and the actions it offers (sent through the relayer). */
+const PAGE_ABI: Record<string, string[]> = {
+  anchors: ["anchorOf"],
+  provenance: ["recall", "withdrawRecall", "accept"],
+  escrow: ["acceptDelivery", "reject"],
+  sharing: ["grant"],
+  forwarder: ["nonces"],
+};
+
+const SearchResult = Type.Object({
+  type: Type.Union([Type.Literal("batch"), Type.Literal("organisation")]),
+  id: Type.String(),
+  label: Type.String(),
+  detail: Type.String(),
+  href: Type.String(),
+});
+
+const ProvenRecordSchema = Type.Object({
+  class: Type.String(),
+  owner: Type.String(),
+  recordId: Type.String(),
+  record: Type.Unknown(),
+  leaf: Type.String(),
+  proof: Type.Object({
+    merkleRoot: Type.String(),
+    proof: Type.Array(Type.String()),
+    anchoredBy: Type.Object({ orgId: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
+    transactionHash: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    blockNumber: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  }),
+});
+const Gap = Type.Object({
+  class: Type.String(),
+  subject: Type.String(),
+  owner: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.String(),
+  detail: Type.String(),
+});
+
+const static_ = { rateLimit: false } as const;
+
+export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { db, auth, state, internal } = deps;
+  const store = createProvenanceStore(db);
+  const vendor = vendorFiles();
+  const html = async (_request: unknown, reply: import("fastify").FastifyReply) => reply.type("text/html; charset=utf-8").send(await explorerShell());
+  const pageSchema = (summary: string, params?: ReturnType<typeof Type.Object>) => ({
+    summary,
+    tags: ["explorer"],
+    ...(params ? { params } : {}),
+    response: { 200: { content: { "text/html": { schema: Type.String() } } } },
+  });
+
+  app.get("/", { config: static_, schema: pageSchema("The explorer: search, recent recalls") }, html);
+  app.get("/explorer", { config: static_, schema: pageSchema("The explorer's front page") }, html);
+  app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
+  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, html);
+  app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, html);
+
+  app.get(
+    "/explorer/assets/:file",
+    {
+      config: static_,
+      // Files, not API operations: left out of the OpenAPI document.
+      schema: { hide: true, summary: "The explorer's own scripts and styles", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
+    },
+    async (request, reply) => {
+      const type = PAGE_FILES[request.params.file];
+      if (!type) throw new HttpProblem(404, "not_found", `no explorer file ${request.params.file}`);
+      return reply.type(`${type}; charset=utf-8`).header("cache-control", "no-cache").send(await fs.promises.readFile(path.join(WEB_DIR, request.params.file)));
+    },
+  );
+
+  app.get(
+    "/explorer/vendor/:file",
+    {
+      config: static_,
+      schema: { hide: true, summary: "Libraries the explorer uses, from the project's node_modules", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
+    },
+    async (request, reply) => {
+      const entry = vendor[request.params.file];
+      if (!entry) throw new HttpProblem(404, "not_found", `no library ${request.params.file}`);
+      return reply.type(`${entry.type}; charset=utf-8`).header("cache-control", "public, max-age=3600").send(fs.createReadStream(entry.file));
+    },
+  );
+
+  app.get(
+    "/explorer/verifier.js",
+    { config: static_, schema: { hide: true, summary: "The record verifier (leafOf, checkRecord) as an ES module for the browser", tags: ["explorer"] } },
+    async (_request, reply) => reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send(await verifierModule()),
+  );
+
+  app.get(
+    "/explorer/abi.json",
+    {
+      config: static_,
+      schema: {
+        summary: "ABI fragments the explorer calls (anchor reads, page actions)",
+        tags: ["explorer"],
+        response: { 200: Type.Record(Type.String(), Type.Array(Type.String())) },
+      },
+    },
+    async () =>
+      Object.fromEntries(
+        Object.entries(PAGE_ABI).map(([contract, names]) => [contract, names.map((name) => INTERFACES[contract as keyof typeof INTERFACES].getFunction(name)!.format("full"))]),
+      ),
+  );
+
+  const SessionBody = Type.Object(
+    { message: Type.String({ minLength: 1, maxLength: 4096 }), signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$" }) },
+    { additionalProperties: false },
+  );
+  app.post(
+    "/explorer/session",
+    {
+      schema: {
+        summary: "Sign in for the explorer: a signed EIP-4361 message in, the session as an HttpOnly cookie (lotline_session) out",
+        description:
+          "Same checks as POST /api/v1/auth/login. The token goes only into the HttpOnly cookie; the answer carries the CSRF token that writes authenticated by the cookie must send as x-lotline-csrf.",
+        tags: ["explorer", "auth"],
+        body: SessionBody,
+        response: {
+          200: Type.Object({ address: Address, orgId: Type.String(), roles: Type.Array(RoleName), expiresAt: Iso, csrfToken: Type.String() }),
+          400: { $ref: "Problem#" },
+          401: { $ref: "Problem#" },
+          403: { $ref: "Problem#" },
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.login(request.body.message, request.body.signature);
+      const csrfToken = setSessionCookies(reply, session.token, deps.publicUrl());
+      return { address: session.address, orgId: session.orgId, roles: session.roles, expiresAt: session.expiresAt, csrfToken };
+    },
+  );
+
+  app.delete(
+    "/explorer/session",
+    {
+      schema: {
+        summary: "Sign out of the explorer (clears the session cookies)",
+        tags: ["explorer", "auth"],
+        response: { 200: Type.Object({ signedOut: Type.Literal(true) }), 403: { $ref: "Problem#" } },
+      },
+    },
+    async (_request, reply) => {
+      clearSessionCookies(reply, deps.publicUrl());
+      return { signedOut: true as const };
+    },
+  );
+
+  app.get(
+    "/api/v1/recalls",
+    {
+      schema: {
+        summary: "Recent recalls raised directly on lots (public: a lot's identity and recall status)",
+        tags: ["explorer", "provenance"],
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(Batch) }), 400: { $ref: "Problem#" } },
+      },
+    },
+    async (request) => {
+      const rows = prepared(db, `SELECT batch_id FROM recalls WHERE kind = 'direct' ORDER BY block_number DESC, batch_id LIMIT ?`).all(request.query.limit ?? 20) as { batch_id: string }[];
+      const batches = [...store.getBatches(rows.map((r) => r.batch_id)).values()];
+      return { items: readerOf(request, auth).kind === "public" ? batches.map(publicBatch) : batches.map((b) => ({ ...b, view: "member" as const })) };
+    },
+  );
+
+  app.get(
+    "/api/v1/search",
+    {
+      schema: {
+        summary: "Find batches and organisations: batch id, GTIN + lot, GS1 Digital Link URI, GTIN, SSCC, organisation id or name",
+        tags: ["explorer"],
+        querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ query: Type.String(), kind: Type.String(), results: Type.Array(SearchResult) }), 400: { $ref: "Problem#" } },
+      },
+    },
+    async (request) => {
+      const q = request.query.q.trim();
+      const { kind, results } = search(q);
+      return { query: q, kind, results };
+    },
+  );
+
+  const batchResult = (b: BatchView) => ({
+    type: "batch" as const,
+    id: b.id,
+    label: `GTIN ${b.gtin} · lot ${b.lot}${b.portionIndex ? ` · portion ${b.portionIndex}` : ""}`,
+    detail: b.recall ? `recalled (${b.recall.kind})` : b.status,
+    href: `/explorer/batch/${b.id}`,
+  });
+  /** A lot is found as its first portion (whose id is the lot id): its page shows the other portions in its lineage. */
+  const lotResults = (gtin: string, lot?: string) =>
+    store
+      .listBatches({ gtin, lot }, { limit: 200, after: 0 })
+      .items.filter((b) => b.id === b.lotId)
+      .slice(0, 50)
+      .map(batchResult);
+
+  type Result = { type: "batch" | "organisation"; id: string; label: string; detail: string; href: string };
+  function search(q: string): { kind: string; results: Result[] } {
+    if (/^0x[0-9a-fA-F]{64}$/.test(q)) {
+      const b = store.getBatch(q);
+      return { kind: "batch id", results: b ? [batchResult(b)] : [] };
+    }
+    if (/^https?:\/\//i.test(q)) {
+      let url: URL;
+      try {
+        url = new URL(q);
+      } catch {
+        throw new HttpProblem(400, "invalid_query", `"${q}" is not a URL`);
+      }
+      const sscc = /\/00\/([0-9]{18})(\/|$)/.exec(url.pathname);
+      if (sscc) return searchSscc(sscc[1]);
+      if (/\/01\/[0-9]+\/10\//.test(url.pathname)) {
+        try {
+          const key = parseDigitalLink(q);
+          return { kind: "Digital Link", results: lotResults(key.gtin, key.lot) };
+        } catch (err) {
+          throw new HttpProblem(400, "invalid_query", (err as DigitalLinkError).message);
+        }
+      }
+      const gtin = /\/01\/([0-9]{8,14})\/?$/.exec(url.pathname);
+      if (gtin) return { kind: "Digital Link", results: lotResults(gtinOf(gtin[1])) };
+      throw new HttpProblem(400, "invalid_query", `"${q}" is not a GS1 Digital Link (…/01/{gtin}/10/{lot}, …/01/{gtin} or …/00/{sscc})`);
+    }
+    const pair = /^([0-9]{8}|[0-9]{12,14})\s*(?:[\s/,;]|\(10\))\s*(\S{1,20})$/.exec(q) ?? /^\(01\)([0-9]{14})\(10\)(\S{1,20})$/.exec(q);
+    if (pair && isLotNumber(pair[2])) return { kind: "GTIN + lot", results: lotResults(gtinOf(pair[1]), pair[2]) };
+    if (/^[0-9]{18}$/.test(q)) return searchSscc(q);
+    if (/^([0-9]{8}|[0-9]{12,14})$/.test(q)) return { kind: "GTIN", results: lotResults(gtinOf(q)) };
+    const orgs = prepared(db, `SELECT org_id, name, status FROM organisations WHERE CAST(org_id AS TEXT) = ? OR name LIKE ? ESCAPE '\\' ORDER BY org_id LIMIT 20`).all(
+      q,
+      `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    ) as { org_id: number; name: string; status: string }[];
+    const lots = isLotNumber(q) ? store.listBatches({ lot: q }, { limit: 20, after: 0 }).items.map(batchResult) : [];
+    return {
+      kind: "organisation or lot",
+      results: [
+        ...orgs.map((o) => ({ type: "organisation" as const, id: String(o.org_id), label: o.name, detail: `organisation ${o.org_id} · ${o.status}`, href: `/explorer/org/${o.org_id}` })),
+        ...lots,
+      ],
+    };
+  }
+  function gtinOf(raw: string): string {
+    try {
+      return normaliseGtin(raw);
+    } catch (err) {
+      throw new HttpProblem(400, "invalid_query", (err as DigitalLinkError).message);
+    }
+  }
+  function searchSscc(sscc: string) {
+    if (!hasValidCheckDigit(sscc)) throw new HttpProblem(400, "invalid_query", `"${sscc}" is not an SSCC: wrong check digit`);
+    const rows = prepared(
+      db,
+      `SELECT DISTINCT b.batch_id FROM batches b JOIN logistic_units u ON u.unit_key = b.unit_key WHERE u.sscc = ?
+       UNION SELECT batch_id FROM batch_events WHERE type = 'packed' AND json_extract(details, '$.sscc') = ?`,
+    ).all(sscc, sscc) as { batch_id: string }[];
+    return { kind: "SSCC", results: [...store.getBatches(rows.map((r) => r.batch_id).slice(0, 50)).values()].map(batchResult) };
+  }
+
+  app.get(
+    "/api/v1/batches/:ref/records",
+    {
+      schema: {
+        summary: "The anchored off-chain records of a batch and its lineage that the reader may see, as served, with their Merkle proofs",
+        description:
+          "For verification that does not trust this node: recompute each record's leaf (services/export/records.ts leafOf), check the proof to `merkleRoot`, and ask the chain for AnchorRegistry.anchorOf(owner, merkleRoot). " +
+          "Records are as the node holds them — a record changed in the node's database is served changed, and fails that check. The public sees product master data only. " +
+          "Records the reader may not see, and records not anchored yet, are listed as gaps.",
+        tags: ["explorer", "anchoring"],
+        params: Type.Object({ ref: Type.String({ minLength: 1, maxLength: 512 }) }),
+        response: {
+          200: Type.Object({
+            root: Hex32,
+            chainId: Type.Integer(),
+            anchors: Type.Union([Address, Type.Null()], { description: "the AnchorRegistry to ask" }),
+            records: Type.Array(ProvenRecordSchema),
+            gaps: Type.Array(Gap),
+          }),
+          400: { $ref: "Problem#" },
+          404: { $ref: "Problem#" },
+          503: { $ref: "Problem#" },
+        },
+      },
+    },
+    async (request) => {
+      if (!state.deployment) throw new HttpProblem(503, "not_ready", "the node is still starting");
+      const reader = readerOf(request, auth);
+      const headers: Record<string, string> = { "x-lotline-internal": internal };
+      if (request.headers.authorization) headers.authorization = request.headers.authorization;
+      // Through the API's own routes (as `lotline export` reads it), so the reader sees what the routes show them.
+      const api = {
+        url: deps.publicUrl(),
+        async get<T>(url: string): Promise<T> {
+          const res = await app.inject({ method: "GET", url, headers });
+          const body = res.json() as T & { detail?: string };
+          if (res.statusCode >= 300) throw Object.assign(new Error(body.detail ?? `HTTP ${res.statusCode}`), { status: res.statusCode });
+          return body;
+        },
+      };
+      const root = await api.get<BatchView>(`/api/v1/batches/${encodeURIComponent(request.params.ref)}`);
+      let records: ProvenRecord[];
+      let gaps: BundleGap[];
+      if (reader.kind === "public") ({ records, gaps } = await productRecord(api, root));
+      else ({ records, gaps } = await collectBundle(api, { ref: root.id, exportedBy: { address: reader.principal.address, orgId: String(reader.orgId) }, keepFailing: true }));
+      return { root: root.id, chainId: state.deployment.chainId, anchors: state.deployment.contracts.anchors ?? null, records, gaps };
+    },
+  );
+};
+
+/** What the public may verify of a lot: its product's master data (public, anchored by the GTIN's owner). */
+async function productRecord(api: { get<T>(url: string): Promise<T> }, root: BatchView): Promise<{ records: ProvenRecord[]; gaps: BundleGap[] }> {
+  const p = await api.get<{
+    orgId: string;
+    masterData: Record<string, unknown> | null;
+    masterDataHash: string;
+    anchor: { leaf: string; status: string; merkleRoot: string | null; proof: string[]; anchoredBy: { orgId: string; name: string | null } | null; transactionHash: string | null; blockNumber: number | null } | null;
+  }>(`/api/v1/products/${root.gtin}`);
+  const subject = `GTIN ${root.gtin}`;
+  if (!p.masterData) return { records: [], gaps: [{ class: "PRODUCT", subject, owner: p.orgId, reason: "not_verifiable", detail: "the node does not hold the master data" }] };
+  const a = p.anchor;
+  if (!a || a.status !== "anchored" || !a.merkleRoot || !a.anchoredBy) return { records: [], gaps: [{ class: "PRODUCT", subject, owner: p.orgId, reason: "pending", detail: "not anchored on-chain yet" }] };
+  return {
+    records: [
+      {
+        class: "PRODUCT",
+        owner: p.orgId,
+        recordId: productRecordId(p.masterDataHash),
+        record: p.masterData,
+        leaf: a.leaf,
+        proof: { merkleRoot: a.merkleRoot, proof: a.proof, anchoredBy: a.anchoredBy, transactionHash: a.transactionHash, blockNumber: a.blockNumber },
+      },
+    ],
+    gaps: [],
+  };
+}
+
+/** Lines for a start banner: where a newcomer opens the explorer on a node at `url`. */
+export function explorerUrlLines(url: string): string[] {
+  const base = url.replace(/\/$/, "");
+  return [
+    `Explorer         ${base}/   (search, recent recalls, sign in with a wallet)`,
+    `Digital Link     ${base}/01/{gtin}/10/{lot}   (what a scanned pack opens)`,
+    `Chain (read)     ${base}/rpc   (read-only JSON-RPC for in-page verification)`,
+  ];
+}

@@ -1,0 +1,786 @@
+// The Lotline explorer: one ES module, no build step. It reads everything through this node's API
+// (so the visibility rules apply to the page as to any client), draws with the project's own
+// cytoscape and Chart.js, and checks anchored records itself (verify.js) against the chain through
+// a JSON-RPC URL the reader chooses.
+import * as ethers from "ethers";
+import cytoscape from "cytoscape";
+import { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords } from "/explorer/assets/verify.js";
+
+const main = document.getElementById("main");
+const account = document.getElementById("account");
+
+// ---------------------------------------------------------------- small helpers
+
+/** An element: el("p", { class: "x" }, "text", child…). Text is always set as text, never as HTML. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+/** Replaces a node's children, skipping empty ones (null, false, undefined) at any depth. */
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+}
+const short = (hex) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : String(hex ?? ""));
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+const num = (v, digits = 2) => (v === null || v === undefined ? "—" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits }));
+const pct = (v) => (v === null || v === undefined ? "—" : `${(Number(v) * 100).toFixed(1)} %`);
+const cookie = (name) => document.cookie.split("; ").find((c) => c.startsWith(`${name}=`))?.slice(name.length + 1) ?? null;
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.detail ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code;
+  }
+}
+
+/** A request to this node; writes carry the CSRF token the session cookie requires. */
+async function api(path, { method = "GET", body, accept = "application/json" } = {}) {
+  const headers = { accept };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET") {
+    const csrf = cookie("lotline_csrf");
+    if (csrf) headers["x-lotline-csrf"] = decodeURIComponent(csrf);
+  }
+  const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+const orgNames = new Map();
+async function orgName(id) {
+  if (id === null || id === undefined) return "—";
+  const key = String(id);
+  if (!orgNames.has(key)) orgNames.set(key, api(`/api/v1/orgs/${key}`).then((o) => o.name, () => `organisation ${key}`));
+  return orgNames.get(key);
+}
+function orgLink(id) {
+  if (id === null || id === undefined) return el("span", {}, "—");
+  const link = el("a", { href: `/explorer/org/${id}` }, `organisation ${id}`);
+  orgName(id).then((name) => (link.textContent = name));
+  return link;
+}
+
+/** A titled section whose body loads on its own; a refusal says who may see it. */
+function section(title, load, attrs = {}) {
+  const body = el("div", { class: "section-body" }, el("p", { class: "muted" }, "Loading…"));
+  const node = el("section", { class: "card", ...attrs }, el("h2", {}, title), body);
+  Promise.resolve()
+    .then(load)
+    .then((content) => fill(body, ...[content].flat().filter(Boolean)))
+    .catch((err) => fill(body, refusal(err)));
+  return node;
+}
+function refusal(err) {
+  if (err instanceof ApiError && err.status === 401) return el("p", { class: "muted" }, "Shown to consortium members: sign in with your wallet to see it.");
+  if (err instanceof ApiError && err.status === 403) return el("p", { class: "muted" }, `Not shared with your organisation: ${err.message}`);
+  return el("p", { class: "error" }, err.message ?? String(err));
+}
+function table(headers, rows) {
+  if (rows.length === 0) return el("p", { class: "muted" }, "None.");
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c)))))),
+  );
+}
+function kv(pairs) {
+  return el("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "—")]));
+}
+
+// ---------------------------------------------------------------- session (SIWE with an EIP-1193 wallet)
+
+let session = null;
+
+async function loadSession() {
+  try {
+    session = await api("/api/v1/auth/session");
+  } catch {
+    session = null;
+  }
+  renderAccount();
+}
+
+function renderAccount() {
+  if (session) {
+    fill(account, 
+      el("span", { class: "who", "data-testid": "signed-in" }, `${short(session.address)} · `, orgLink(session.orgId)),
+      el("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
+    );
+  } else {
+    fill(account, el("button", { type: "button", id: "sign-in", onclick: signIn }, window.ethereum ? "Sign in with wallet" : "Sign in (needs a wallet)"));
+  }
+}
+
+/** The EIP-4361 message text (as the siwe library formats it). */
+function siweMessage({ domain, address, uri, chainId, nonce }) {
+  const now = new Date();
+  return [
+    `${domain} wants you to sign in with your Ethereum account:`,
+    address,
+    "",
+    "Sign in to the Lotline explorer",
+    "",
+    `URI: ${uri}`,
+    "Version: 1",
+    `Chain ID: ${chainId}`,
+    `Nonce: ${nonce}`,
+    `Issued At: ${now.toISOString()}`,
+    `Expiration Time: ${new Date(now.getTime() + 5 * 60_000).toISOString()}`,
+  ].join("\n");
+}
+
+async function signIn() {
+  try {
+    if (!window.ethereum) throw new Error("no wallet in this browser (an EIP-1193 provider such as MetaMask)");
+    const [raw] = await window.ethereum.request({ method: "eth_requestAccounts" });
+    const address = ethers.getAddress(raw);
+    const n = await api("/api/v1/auth/nonce", { method: "POST", body: { address } });
+    const message = siweMessage({ ...n, address });
+    const signature = await window.ethereum.request({ method: "personal_sign", params: [ethers.hexlify(ethers.toUtf8Bytes(message)), address] });
+    await api("/explorer/session", { method: "POST", body: { message, signature } });
+    location.reload();
+  } catch (err) {
+    notify(`Sign-in failed: ${err.message ?? err}`, true);
+  }
+}
+
+async function signOut() {
+  await api("/explorer/session", { method: "DELETE" }).catch(() => undefined);
+  location.reload();
+}
+
+function notify(text, error = false) {
+  const box = el("div", { class: error ? "toast error" : "toast", role: "status" }, text);
+  document.body.append(box);
+  setTimeout(() => box.remove(), 8000);
+}
+
+// ---------------------------------------------------------------- actions: signed in the wallet, sent through the relayer
+
+let abiCache = null;
+const abi = () => (abiCache ??= api("/explorer/abi.json"));
+
+/** Signs `contract.fn(args)` as an ERC-2771 forward request in the wallet and submits it to the relayer; waits until indexed. */
+async function relay(contract, fn, args) {
+  if (!session || !window.ethereum) throw new Error("sign in with your wallet first");
+  const [deployment, fragments] = await Promise.all([api("/api/v1/deployment"), abi()]);
+  const iface = new ethers.Interface(fragments[contract]);
+  const to = deployment.contracts[contract];
+  const data = iface.encodeFunctionData(fn, args);
+  const { nonce } = await api(`/api/v1/relay/nonces/${session.address}`);
+  const deadline = Math.floor(Date.now() / 1000) + 600;
+  const message = { from: session.address, to, value: "0", gas: "1000000", nonce, deadline, data };
+  const typed = {
+    domain: deployment.eip712.forwarder,
+    types: {
+      EIP712Domain: [
+        { name: "name", type: "string" },
+        { name: "version", type: "string" },
+        { name: "chainId", type: "uint256" },
+        { name: "verifyingContract", type: "address" },
+      ],
+      ForwardRequest: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "gas", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint48" },
+        { name: "data", type: "bytes" },
+      ],
+    },
+    primaryType: "ForwardRequest",
+    message,
+  };
+  const signature = await window.ethereum.request({ method: "eth_signTypedData_v4", params: [session.address, JSON.stringify(typed)] });
+  const sent = await api("/api/v1/relay", { method: "POST", body: { from: session.address, to, value: "0", gas: "1000000", deadline, data, signature } });
+  for (let i = 0; i < 100; i++) {
+    const tx = await api(`/api/v1/transactions/${sent.transactionHash}`);
+    if (tx.status === "failed") throw new Error(`transaction ${sent.transactionHash} failed on-chain`);
+    if (tx.indexed) return sent;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return sent;
+}
+
+/** A small form that runs an action and reloads the page when it is on-chain and indexed. */
+function actionForm(label, fields, run, attrs = {}) {
+  const status = el("span", { class: "muted", role: "status" });
+  const inputs = fields.map((f) => el("input", { name: f.name, placeholder: f.placeholder, "aria-label": f.label, value: f.value, required: f.required !== false, type: f.type ?? "text" }));
+  const form = el(
+    "form",
+    {
+      class: "action",
+      ...attrs,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const values = Object.fromEntries(inputs.map((i) => [i.name, i.value.trim()]));
+        status.textContent = "Sign in your wallet…";
+        try {
+          const sent = await run(values);
+          status.textContent = `Done: ${short(sent.transactionHash)}`;
+          setTimeout(() => location.reload(), 300);
+        } catch (err) {
+          status.textContent = "";
+          notify(`${label} failed: ${err.message ?? err}`, true);
+        }
+      },
+    },
+    inputs,
+    el("button", { type: "submit" }, label),
+    status,
+  );
+  return form;
+}
+
+// ---------------------------------------------------------------- pages
+
+async function home() {
+  document.title = "Lotline explorer";
+  fill(main, 
+    el(
+      "section",
+      { class: "hero" },
+      el("h1", {}, "Trace a product"),
+      el("p", {}, "Search by batch id, GTIN and lot, a scanned GS1 Digital Link, an SSCC or an organisation. Every anchored record on a lot's page is checked in your browser against the chain."),
+    ),
+    section("Recent recalls", async () => {
+      const { items } = await api("/api/v1/recalls?limit=10");
+      if (items.length === 0) return el("p", { class: "muted" }, "No recalls.");
+      return el(
+        "ul",
+        { class: "recalls", "data-testid": "recent-recalls" },
+        items.map((b) => el("li", {}, el("a", { href: `/explorer/batch/${b.id}` }, `GTIN ${b.gtin} · lot ${b.lot}`), " ", el("span", { class: "badge red" }, "recalled"), ` ${b.recall?.reason ?? ""} · ${when(b.recall?.at)}`)),
+      );
+    }),
+    section("Organisations", async () => {
+      const { items } = await api("/api/v1/orgs?limit=50");
+      return el("ul", { class: "orgs" }, items.map((o) => el("li", {}, el("a", { href: `/explorer/org/${o.orgId ?? o.id}` }, o.name), ` · ${o.status ?? ""}`)));
+    }),
+  );
+}
+
+async function searchPage(q) {
+  document.title = `Search: ${q} · Lotline`;
+  document.getElementById("q").value = q;
+  fill(main, 
+    section(`Results for “${q}”`, async () => {
+      const result = await api(`/api/v1/search?q=${encodeURIComponent(q)}`);
+      if (result.results.length === 1) {
+        location.replace(result.results[0].href);
+        return el("p", {}, "Opening…");
+      }
+      if (result.results.length === 0) return el("p", { class: "muted" }, `Nothing found (searched as ${result.kind}).`);
+      return el(
+        "ul",
+        { class: "results", "data-testid": "search-results" },
+        result.results.map((r) => el("li", {}, el("a", { href: r.href }, r.label), el("span", { class: "muted" }, ` · ${r.detail}`))),
+      );
+    }),
+  );
+}
+
+/** A GS1 Digital Link path opened in the browser: resolve it, then show the lot (or the list). */
+async function digitalLinkPage() {
+  try {
+    const resolved = await api(location.pathname);
+    if (resolved.batches.length === 0) throw new Error("no batches");
+    const first = resolved.lot ? resolved.batches.find((b) => b.id === b.lotId) ?? resolved.batches[0] : null;
+    if (first || resolved.batches.length === 1) return batchPage((first ?? resolved.batches[0]).id, resolved);
+    fill(main, 
+      section(resolved.sscc ? `Logistic unit ${resolved.sscc}` : `Product ${resolved.gtin}`, async () =>
+        el("ul", { class: "results" }, resolved.batches.map((b) => el("li", {}, el("a", { href: `/explorer/batch/${b.id}` }, `GTIN ${b.gtin} · lot ${b.lot}`), ` · ${b.status}`))),
+      ),
+    );
+  } catch (err) {
+    fill(main, el("section", { class: "card" }, el("h1", {}, "Not found"), refusal(err)));
+  }
+}
+
+async function batchPage(ref) {
+  let batch;
+  try {
+    batch = await api(`/api/v1/batches/${encodeURIComponent(ref)}`);
+  } catch (err) {
+    fill(main, el("section", { class: "card" }, el("h1", {}, "Batch not found"), refusal(err)));
+    return;
+  }
+  const id = batch.id;
+  const product = api(`/api/v1/products/${batch.gtin}`).catch(() => null);
+  const records = api(`/api/v1/batches/${id}/records`);
+  const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
+  product.then((p) => {
+    if (p?.masterData?.name) {
+      title.textContent = `${p.masterData.name} · lot ${batch.lot}`;
+      document.title = `${p.masterData.name} lot ${batch.lot} · Lotline`;
+    }
+  });
+  document.title = `Lot ${batch.lot} · Lotline`;
+
+  const banner = batch.recall
+    ? el(
+        "div",
+        { class: "recall-banner", role: "alert", "data-testid": "recall-banner" },
+        el("strong", {}, batch.recall.kind === "direct" ? "RECALLED" : "RECALLED (through its lineage)"),
+        ` ${batch.recall.reason ?? ""} · since ${when(batch.recall.at)}`,
+        batch.recall.sourceBatchId ? [" · source ", el("a", { href: `/explorer/batch/${batch.recall.sourceBatchId}` }, short(batch.recall.sourceBatchId))] : null,
+        batch.recall.byOrgId ? [" · by ", orgLink(batch.recall.byOrgId)] : null,
+      )
+    : null;
+
+  fill(main, 
+    el(
+      "section",
+      { class: "card head" },
+      title,
+      banner,
+      kv([
+        ["Batch", el("code", {}, id)],
+        ["Digital Link", el("a", { href: new URL(batch.digitalLink).pathname }, batch.digitalLink)],
+        ["Status", el("span", { class: `badge ${batch.recall ? "red" : ""}`, "data-testid": "batch-status" }, batch.status)],
+        ["Producer", orgLink(batch.producerOrgId)],
+        ["Quantity", batch.quantity === undefined ? undefined : `${batch.quantity} ${batch.unit}`],
+        ["Owner", batch.ownerOrgId === undefined ? undefined : orgLink(batch.ownerOrgId)],
+        ["Custodian", batch.custodianOrgId === undefined ? undefined : orgLink(batch.custodianOrgId)],
+        ["Location (GLN)", batch.location === undefined ? undefined : batch.location ?? "—"],
+        ["Registered", when(batch.createdAt)],
+      ]),
+      batch.view === "public" ? el("p", { class: "muted" }, "Public view: the lot's identity, recall status and verification. Sign in to see its lineage, custody and records your organisation may read.") : null,
+    ),
+    session ? actionsCard(batch) : null,
+    batch.recall && batch.view !== "public" ? section("Recall impact", () => recallImpact(id)) : null,
+    section("Verification", () => verification(records), { "data-testid": "verification" }),
+    // The rest is for members (README "Who may read what"): the public view stays short on a phone.
+    batch.view === "public"
+      ? null
+      : [
+          section("Lineage", () => lineage(id), { class: "card wide" }),
+          section("Custody timeline", () => custody(id)),
+          section("EPCIS events and sensor readings", () => sensors(id, records, product)),
+          section("Footprint by stage", () => footprint(id)),
+          section("KPIs of the runs that made it", () => kpis(id)),
+          section("Risk scores", () => risk(id)),
+          section("Orders it settled", () => orders(id, batch)),
+        ],
+  );
+}
+
+async function recallImpact(id) {
+  const impact = await api(`/api/v1/batches/${id}/recall-impact`);
+  const t = impact.totals;
+  return [
+    kv([
+      ["Affected batches", String(t.batches)],
+      ["Still in circulation", String(t.inCirculation)],
+      ["Flagged on-chain", String(t.flaggedOnChain)],
+      ["Quantity in circulation", Object.entries(t.quantityByUnit).map(([u, q]) => `${q} ${u}`).join(", ") || "—"],
+    ]),
+    table(
+      ["Batch", "Custodian", "Location", "Quantity", "Status"],
+      impact.affected.map((b) => [el("a", { href: `/explorer/batch/${b.id}` }, `${b.lot} ${short(b.id)}`), orgLink(b.custodianOrgId), b.location ?? "—", `${b.quantity} ${b.unit}`, b.status]),
+    ),
+  ];
+}
+
+async function verification(recordsPromise) {
+  const data = await recordsPromise;
+  const input = el("input", { id: "rpc-url", type: "url", value: rpcUrl(), "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
+  const results = el("div", { "data-testid": "verification-results" });
+  const run = async () => {
+    fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${input.value}…`));
+    const outcome = await verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors });
+    const ok = outcome.filter((o) => o.ok).length;
+    fill(results, 
+      el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },
+        outcome.length === 0 ? "No anchored record of this lot is shown to you." : `${ok} of ${outcome.length} record(s) verified against the chain${ok === outcome.length ? "" : `; ${outcome.length - ok} FAILED`}.`),
+      table(
+        ["Record", "Owner", "Result"],
+        outcome.map((o) => [
+          el("span", {}, `${o.record.class} `, el("code", { title: o.record.recordId }, short(o.record.recordId))),
+          orgLink(o.record.owner),
+          el("span", { class: o.ok ? "ok" : "error", "data-testid": "record-verdict", dataset: { ok: String(o.ok), recordId: o.record.recordId } }, o.ok ? `✓ ${o.detail}` : `✗ ${o.detail.startsWith(o.failed) ? o.detail : `${o.failed}: ${o.detail}`}`),
+        ]),
+      ),
+      data.gaps.length ? el("details", {}, el("summary", {}, `${data.gaps.length} record(s) not shown or not yet anchored`), el("ul", {}, data.gaps.map((g) => el("li", {}, `${g.class} ${g.subject}: ${g.reason} — ${g.detail}`)))) : null,
+    );
+  };
+  const form = el(
+    "form",
+    { class: "rpc", onsubmit: (e) => (e.preventDefault(), setRpcUrl(input.value), run()) },
+    el("label", { for: "rpc-url" }, "Chain JSON-RPC "),
+    input,
+    el("button", { type: "submit" }, "Verify again"),
+  );
+  const hint = el("p", { class: "muted small" }, `Default ${defaultRpcUrl()}: this node's read-only pass-through. Point it at a chain node you trust to stop trusting this one.`);
+  run().catch((err) => fill(results, el("p", { class: "error" }, `Verification could not run: ${err.message}`)));
+  return [form, hint, results];
+}
+
+async function lineage(id) {
+  const trace = await api(`/api/v1/batches/${id}/trace?direction=both&maxDepth=50`);
+  const container = el("div", { class: "graph", "data-testid": "lineage-graph", role: "img", "aria-label": `Lineage graph of ${trace.nodes.length} batches` });
+  const byDepth = new Map();
+  const elements = [];
+  for (const n of trace.nodes) {
+    const row = byDepth.get(n.depth) ?? 0;
+    byDepth.set(n.depth, row + 1);
+    elements.push({
+      data: { id: n.id, label: `${n.lot}${n.portionIndex ? ` #${n.portionIndex}` : ""}\n${n.gtin.slice(-6)}`, recalled: n.recall ? 1 : 0, root: n.id === trace.root ? 1 : 0 },
+      position: { x: n.depth * 170, y: row * 70 },
+    });
+  }
+  for (const e of trace.edges) elements.push({ data: { id: `${e.from}>${e.to}`, source: e.from, target: e.to, label: `${e.type} ${e.quantity} ${e.unit}` } });
+  requestAnimationFrame(() => {
+    const cy = cytoscape({
+      container,
+      elements,
+      layout: { name: "preset", fit: true, padding: 24 },
+      autoungrabify: true,
+      wheelSensitivity: 0.2,
+      style: [
+        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 10, "text-valign": "center", "background-color": "#cfe3f7", shape: "round-rectangle", width: 120, height: 40, "border-width": 1, "border-color": "#5b7fa5" } },
+        { selector: "node[recalled = 1]", style: { "background-color": "#f7c7c7", "border-color": "#b00020" } },
+        { selector: "node[root = 1]", style: { "border-width": 3, "border-color": "#1b3a5c" } },
+        { selector: "edge", style: { width: 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle", "line-color": "#8aa", "target-arrow-color": "#8aa", label: "data(label)", "font-size": 8, "text-rotation": "autorotate" } },
+      ],
+    });
+    cy.on("tap", "node", (event) => (location.href = `/explorer/batch/${event.target.id()}`));
+    container.dataset.nodeCount = String(cy.nodes().length);
+    container.dataset.edgeCount = String(cy.edges().length);
+  });
+  // The same graph as a list: for keyboards, screen readers and small screens.
+  const list = el(
+    "details",
+    {},
+    el("summary", {}, `${trace.nodes.length} batches, ${trace.edges.length} flows (list)`),
+    table(
+      ["Batch", "Depth", "Status", "Producer"],
+      trace.nodes.map((n) => [el("a", { href: `/explorer/batch/${n.id}` }, `GTIN ${n.gtin} · lot ${n.lot}`), n.depth < 0 ? `${-n.depth} upstream` : n.depth > 0 ? `${n.depth} downstream` : "this batch", n.status, orgLink(n.producerOrgId)]),
+    ),
+  );
+  return [container, trace.truncated ? el("p", { class: "muted" }, "The lineage goes on beyond 50 steps.") : null, list];
+}
+
+async function custody(id) {
+  const { items } = await api(`/api/v1/batches/${id}/history`);
+  const chain = items.filter((i) => i.type !== "epcis");
+  return el(
+    "ol",
+    { class: "timeline" },
+    chain.map((i) => {
+      const d = i.details ?? {};
+      const who = [d.fromOrgId !== undefined ? ["from ", orgLink(d.fromOrgId)] : null, d.toOrgId !== undefined ? [" to ", orgLink(d.toOrgId)] : null, d.orgId !== undefined && d.fromOrgId === undefined ? orgLink(d.orgId) : null, d.byOrgId !== undefined ? [" by ", orgLink(d.byOrgId)] : null];
+      return el(
+        "li",
+        {},
+        el("time", { datetime: i.at }, when(i.at)),
+        " ",
+        el("strong", {}, i.type.replace(/_/g, " ")),
+        " ",
+        who,
+        d.quantity ? ` · ${d.quantity}` : "",
+        d.location ? ` · at GLN ${d.location}` : "",
+        d.reason ? ` · ${d.reason}` : "",
+        i.transactionHash ? el("span", { class: "muted small" }, ` · tx ${short(i.transactionHash)} block ${i.blockNumber}`) : "",
+      );
+    }),
+  );
+}
+
+/** Temperature readings of the lot's EPCIS events (as served and verified above), against the product's storage range. */
+async function sensors(id, recordsPromise, productPromise) {
+  const [{ items }, data, product] = await Promise.all([api(`/api/v1/batches/${id}/history`), recordsPromise, productPromise]);
+  const events = items.filter((i) => i.type === "epcis");
+  const readings = [];
+  for (const r of data.records.filter((r) => r.class === "EPCIS")) {
+    const event = r.record.event ?? {};
+    for (const element of event.sensorElementList ?? []) {
+      for (const report of element.sensorReport ?? []) {
+        if (!/temperature/i.test(String(report.type ?? "")) || typeof report.value !== "number") continue;
+        readings.push({ t: report.time ?? element.sensorMetadata?.time ?? event.eventTime, v: report.value, event: event.eventID });
+      }
+    }
+  }
+  readings.sort((a, b) => String(a.t).localeCompare(String(b.t)));
+  const range = product?.masterData?.storageTemperature ?? null;
+  const out = [
+    table(
+      ["Time", "Event", "Business step", "Mapping"],
+      events.map((e) => [when(e.at), e.details.eventType ?? "", String(e.details.bizStep ?? "").replace(/^.*[:/]/, ""), e.details.mapping?.status ?? ""]),
+    ),
+  ];
+  if (readings.length === 0) {
+    out.push(el("p", { class: "muted" }, "No temperature readings shown to you."));
+    return out;
+  }
+  const outside = range ? readings.filter((r) => r.v < range.minCelsius || r.v > range.maxCelsius).length : 0;
+  out.push(el("p", { class: outside ? "error" : "ok" }, range ? `${readings.length} readings; storage range ${range.minCelsius} to ${range.maxCelsius} °C; ${outside} outside it.` : `${readings.length} readings; the product declares no storage range.`));
+  const canvas = el("canvas", { "aria-label": "Temperature readings against the storage range", role: "img", "data-testid": "sensor-chart" });
+  out.push(el("div", { class: "chart" }, canvas));
+  requestAnimationFrame(() => {
+    if (!window.Chart) return;
+    const labels = readings.map((r) => new Date(r.t).toLocaleString());
+    const datasets = [{ label: "°C", data: readings.map((r) => r.v), borderColor: "#1b3a5c", pointBackgroundColor: readings.map((r) => (range && (r.v < range.minCelsius || r.v > range.maxCelsius) ? "#b00020" : "#1b3a5c")) }];
+    if (range) {
+      datasets.push({ label: "max", data: readings.map(() => range.maxCelsius), borderColor: "#b00020", borderDash: [6, 4], pointRadius: 0 });
+      datasets.push({ label: "min", data: readings.map(() => range.minCelsius), borderColor: "#2a7ab0", borderDash: [6, 4], pointRadius: 0 });
+    }
+    new window.Chart(canvas, { type: "line", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false } });
+  });
+  return out;
+}
+
+async function footprint(id) {
+  const f = await api(`/api/v1/batches/${id}/footprint`);
+  return [
+    kv([
+      ["CO2e per unit", f.co2ePerUnitKg === null ? `at least ${num(f.knownCo2ePerUnitKg, 4)} kg (incomplete)` : `${num(f.co2ePerUnitKg, 4)} kg / ${f.unit}`],
+      ["Energy per unit", f.energyPerUnitKwh === null ? `at least ${num(f.knownEnergyPerUnitKwh, 4)} kWh (incomplete)` : `${num(f.energyPerUnitKwh, 4)} kWh / ${f.unit}`],
+      ["Complete", f.complete ? "yes" : "no: see the gaps"],
+    ]),
+    table(
+      ["Stage (batch)", "Organisation", "Own CO2e / unit", "Share", "Runs"],
+      f.stages.map((s) => [el("a", { href: `/explorer/batch/${s.batchId}` }, `${s.lot ?? ""} ${short(s.batchId)}`), orgLink(s.orgId), `${num(s.ownCo2ePerUnitKg, 4)} kg`, pct(s.share), String(s.runIds.length)]),
+    ),
+    f.gaps.length ? el("h3", {}, "Gaps") : null,
+    f.gaps.length ? table(["Batch", "Organisation", "Reason", "Detail"], f.gaps.map((g) => [short(g.batchId), orgLink(g.orgId), g.reason, g.detail])) : null,
+  ];
+}
+
+async function kpis(id) {
+  const { items } = await api(`/api/v1/production-runs?batch=${id}&limit=50`);
+  return table(
+    ["Run", "Organisation", "Line", "OEE", "Yield", "Good / total", "Status"],
+    items.map((r) => [
+      el("code", {}, r.id),
+      orgLink(r.orgId),
+      r.line,
+      pct(r.metrics?.oee),
+      pct(r.metrics?.yield),
+      `${r.goodCount} / ${r.totalCount} ${r.countUnit}`,
+      r.status ?? "",
+    ]),
+  );
+}
+
+async function risk(id) {
+  const s = await api(`/api/v1/scores/batches/${id}`);
+  const reasons = (q) => (q?.reasons ?? []).map((r) => `${r.feature} ${r.direction} risk (${num(r.value)} vs ${num(r.reference)})`).join("; ");
+  const rows = [];
+  if (s.ownQuality) rows.push(["this batch", s.ownQuality.riskBand ?? "—", s.ownQuality.probability === null ? "—" : pct(s.ownQuality.probability), s.ownQuality.rule ?? ""]);
+  for (const r of s.upstream ?? s.upstreamRuns ?? []) rows.push([`${r.lot ?? ""} run ${r.runId ?? ""}`, r.riskBand ?? "—", r.probability === undefined ? "—" : pct(r.probability), reasons(r)]);
+  for (const r of s.runs ?? []) rows.push([`run ${r.runId}`, r.riskBand ?? "—", r.probability === undefined ? "—" : pct(r.probability), reasons(r)]);
+  return [
+    table(["Subject", "Band", "Probability", "Reasons"], rows),
+    (s.anomalies ?? []).length ? el("h3", {}, "Anomalies") : null,
+    (s.anomalies ?? []).length ? table(["When", "Type", "Source", "Detail"], s.anomalies.map((a) => [when(a.at), a.type, a.source, a.detail])) : null,
+    el("p", { class: "muted small" }, `Model ${short(s.modelHash)}`),
+  ];
+}
+
+async function orders(id, batch) {
+  const ids = new Set();
+  if (batch.orderId) ids.add(batch.orderId);
+  const sales = await api(`/api/v1/batches/${id}/sales`).catch(() => ({ items: [] }));
+  for (const s of sales.items ?? []) if (s.orderId) ids.add(String(s.orderId));
+  const list = await Promise.all([...ids].map((o) => api(`/api/v1/orders/${o}`).catch((err) => ({ orderId: o, error: err }))));
+  if (list.length === 0) return el("p", { class: "muted" }, "Not delivered against an order.");
+  return list.map((o) => {
+    if (o.error) return el("p", {}, `Order ${o.orderId}: `, refusal(o.error));
+    const buyer = String(o.buyerOrgId ?? o.buyer ?? "");
+    const mine = session && buyer === String(session.orgId);
+    return el(
+      "div",
+      { class: "order" },
+      kv([
+        ["Order", String(o.orderId ?? o.id)],
+        ["Status", o.status],
+        ["Buyer", orgLink(o.buyerOrgId ?? o.buyer)],
+        ["Seller", orgLink(o.sellerOrgId ?? o.seller)],
+        ["Quantity", o.quantity ? `${o.quantity} ${o.unit ?? ""}` : undefined],
+        ["Delivered", o.deliveredQuantity ?? o.delivered ?? undefined],
+      ]),
+      mine ? actionForm("Accept delivery", [], () => relay("escrow", "acceptDelivery", [BigInt(o.orderId ?? o.id)])) : null,
+      mine
+        ? actionForm("Dispute delivery", [{ name: "quantity", label: "Quantity rejected", placeholder: "quantity rejected" }, { name: "reason", label: "Reason", placeholder: "reason" }], (v) =>
+            relay("escrow", "reject", [BigInt(o.orderId ?? o.id), rawQuantity(v.quantity), v.reason]),
+          )
+        : null,
+    );
+  });
+}
+
+/** A decimal quantity (≤ 3 decimals) as the chain's fixed-point integer. */
+function rawQuantity(text) {
+  if (!/^[0-9]+(\.[0-9]{1,3})?$/.test(text)) throw new Error(`"${text}" is not a quantity with at most 3 decimals`);
+  const [whole, fraction = ""] = text.split(".");
+  return BigInt(whole) * 1000n + BigInt(fraction.padEnd(3, "0"));
+}
+
+function actionsCard(batch) {
+  const forms = [];
+  const mine = String(session.orgId);
+  forms.push(
+    actionForm("Raise recall", [{ name: "reason", label: "Recall reason", placeholder: "reason for the recall" }], (v) => relay("provenance", "recall", [batch.id, v.reason]), { "data-testid": "raise-recall" }),
+  );
+  if (batch.recall?.kind === "direct") {
+    forms.push(actionForm("Withdraw recall", [{ name: "reason", label: "Why the recall is withdrawn", placeholder: "why it is withdrawn" }], (v) => relay("provenance", "withdrawRecall", [batch.id, v.reason])));
+  }
+  if (batch.pendingOffer && String(batch.pendingOffer.toOrgId) === mine) {
+    const kinds = ["custody", "ownership", "both"];
+    forms.push(
+      actionForm(`Accept offer (${batch.pendingOffer.kind}, ${batch.pendingOffer.quantity} ${batch.unit})`, [{ name: "gln", label: "Receiving location (GLN)", placeholder: "your GLN" }], (v) =>
+        relay("provenance", "accept", [batch.id, rawQuantity(batch.pendingOffer.quantity), kinds.indexOf(batch.pendingOffer.kind), v.gln]),
+      ),
+    );
+  }
+  forms.push(
+    actionForm(
+      "Grant an auditor this lot",
+      [
+        { name: "grantee", label: "Auditor organisation id", placeholder: "auditor organisation id" },
+        { name: "days", label: "Days", placeholder: "days", value: "30" },
+      ],
+      (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 2, batch.lotId, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+    ),
+  );
+  return el("section", { class: "card actions" }, el("h2", {}, "Act on this lot"), el("p", { class: "muted small" }, "Each action is signed in your wallet and sent through this node's relayer; the chain checks your rights."), forms);
+}
+
+async function orgPage(orgId) {
+  let org;
+  try {
+    org = await api(`/api/v1/orgs/${orgId}`);
+  } catch (err) {
+    fill(main, el("section", { class: "card" }, el("h1", {}, "Organisation not found"), refusal(err)));
+    return;
+  }
+  document.title = `${org.name} · Lotline`;
+  const mine = session && String(session.orgId) === String(orgId);
+  fill(main, 
+    el(
+      "section",
+      { class: "card head" },
+      el("h1", {}, org.name),
+      kv([
+        ["Organisation", String(orgId)],
+        ["Status", org.status],
+        ["Company prefixes", (org.companyPrefixes ?? []).map((p) => p.prefix ?? p).join(", ") || "—"],
+        ["Locations (GLN)", (org.locations ?? []).map((l) => l.gln ?? l).join(", ") || "—"],
+        ["Node", org.serviceUrl ?? "—"],
+      ]),
+    ),
+    section("Agents", async () => table(["Wallet", "Roles", "Status"], (org.agents ?? []).map((a) => [el("code", {}, short(a.address)), (a.effectiveRoles ?? a.roles ?? []).join(", "), a.status ?? ""]))),
+    section("Credentials", async () => table(["Kind", "Issuer", "Expires", "Status"], (org.credentials ?? []).map((c) => [c.kind ?? c.type ?? "", orgLink(c.issuerOrgId ?? c.issuer), when(c.expiresAt), c.status ?? (c.revoked ? "revoked" : "valid")]))),
+    section("Grants given", () => grants({ grantor: orgId })),
+    section("Grants received", () => grants({ grantee: orgId })),
+    mine
+      ? el(
+          "section",
+          { class: "card actions" },
+          el("h2", {}, "Grant an auditor"),
+          actionForm(
+            "Grant read access",
+            [
+              { name: "grantee", label: "Auditor organisation id", placeholder: "auditor organisation id" },
+              { name: "days", label: "Days", placeholder: "days", value: "90" },
+            ],
+            (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 0, ethers.ZeroHash, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+          ),
+        )
+      : null,
+    section("KPIs over time", () => kpiCharts(orgId), { class: "card wide" }),
+    section("Supplier risk", () => supplierRisk(orgId), { class: "card wide" }),
+  );
+}
+
+async function grants(query) {
+  const { items } = await api(`/api/v1/grants?${new URLSearchParams(query)}`);
+  return table(
+    ["Grant", "From", "To", "Classes", "Scope", "Expires", "In force"],
+    items.map((g) => [
+      g.grantId,
+      orgLink(g.grantorOrgId),
+      orgLink(g.granteeOrgId),
+      g.classes.join(", "),
+      g.scope.value ? `${g.scope.kind} ${short(g.scope.value)}` : g.scope.kind,
+      when(g.expiresAt),
+      g.inForce ? "yes" : g.revokedAt ? `revoked ${when(g.revokedAt)}` : "no",
+    ]),
+  );
+}
+
+async function kpiCharts(orgId) {
+  const months = 6;
+  const now = new Date();
+  const windows = [];
+  for (let i = months - 1; i >= 0; i--) {
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i, 1));
+    const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - i + 1, 1));
+    windows.push({ from, to });
+  }
+  const points = await Promise.all(windows.map((w) => api(`/api/v1/analytics/orgs/${orgId}/kpis?from=${w.from.toISOString()}&to=${w.to.toISOString()}`)));
+  if (points.every((p) => p.runs === 0)) return el("p", { class: "muted" }, "No production runs in the last six months.");
+  const canvas = el("canvas", { role: "img", "aria-label": "OEE, yield and on-time delivery by month", "data-testid": "kpi-chart" });
+  requestAnimationFrame(() => {
+    if (!window.Chart) return;
+    const labels = windows.map((w) => w.from.toISOString().slice(0, 7));
+    const series = (key) => points.map((p) => (p[key] === null ? null : Math.round(p[key] * 1000) / 10));
+    new window.Chart(canvas, {
+      type: "line",
+      data: {
+        labels,
+        datasets: [
+          { label: "OEE %", data: series("oee"), borderColor: "#1b3a5c", spanGaps: true },
+          { label: "Yield %", data: series("yield"), borderColor: "#2a7a3a", spanGaps: true },
+          { label: "On-time delivery %", data: series("onTimeDelivery"), borderColor: "#b06a00", spanGaps: true },
+        ],
+      },
+      options: { animation: false, maintainAspectRatio: false },
+    });
+  });
+  return [
+    el("div", { class: "chart" }, canvas),
+    table(["Month", "Runs", "OEE", "Yield", "CO2e / unit", "Defect ppm"], points.map((p, i) => [windows[i].from.toISOString().slice(0, 7), String(p.runs), pct(p.oee), pct(p.yield), p.co2ePerUnitKg === null ? "—" : `${num(p.co2ePerUnitKg, 4)} kg`, num(p.defectPpm, 0)])),
+  ];
+}
+
+async function supplierRisk(orgId) {
+  const s = await api(`/api/v1/scores/suppliers/${orgId}`);
+  return [
+    kv([
+      ["Score (0–100, higher is riskier)", num(s.score ?? s.risk, 1)],
+      ["Coverage", pct(s.coverage)],
+    ]),
+    table(["Component", "Weight", "Value", "Status", "Formula"], s.components.map((c) => [c.name, num(c.weight), num(c.value, 3), c.status, el("code", {}, c.formula)])),
+  ];
+}
+
+// ---------------------------------------------------------------- routing
+
+async function route() {
+  await loadSession();
+  const path = location.pathname;
+  let m;
+  if (path === "/" || path === "/explorer" || path === "/explorer/") return home();
+  if (path === "/explorer/search") return searchPage(new URLSearchParams(location.search).get("q") ?? "");
+  if ((m = /^\/explorer\/batch\/([^/]+)$/.exec(path))) return batchPage(decodeURIComponent(m[1]));
+  if ((m = /^\/explorer\/org\/([0-9]+)$/.exec(path))) return orgPage(m[1]);
+  if (/^\/(01|00)\//.test(path)) return digitalLinkPage();
+  fill(main, el("section", { class: "card" }, el("h1", {}, "Not found"), el("p", {}, el("a", { href: "/" }, "Back to search"))));
+}
+
+route().catch((err) => fill(main, el("p", { class: "error" }, err.message ?? String(err))));

@@ -1,0 +1,293 @@
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { expect } from "chai";
+import { Transaction } from "ethers";
+import type { TestNode } from "../../helpers/node";
+import { bearer, expectProblem, get, getAnonymous, post, requestNonce, sharedNode, siweMessage, tokenFor } from "./helpers";
+import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
+import { leafOf, type ProvenRecord } from "../../../services/export/records";
+
+/**
+ * The explorer's server side against the shared demo node: pages and scripts served by the node,
+ * the Digital Link resolver, search, recent recalls, records for in-page verification, the
+ * read-only JSON-RPC pass-through and the session cookie with its CSRF protection. Nothing here
+ * changes chain state or the index (the browser test, which does, has a node of its own).
+ */
+const GTIN = "04012345000016";
+const LOT = "MILK-2611-A";
+const SSCC = "030123450000000017";
+const auditor = demoWallet(DEMO_MEMBERS.find((m) => m.key === "auditor")!.account);
+
+async function rpc(node: TestNode, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${node.url}/rpc`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** Signs in for the explorer: the session comes back as cookies. */
+async function cookieSession(node: TestNode) {
+  const nonce = await requestNonce(node, auditor.address);
+  const message = siweMessage(node, auditor.address, nonce).prepareMessage();
+  const res = await post(node, "/explorer/session", { message, signature: await auditor.signMessage(message) });
+  expect(res.status, res.text).to.equal(200);
+  const cookies = res.headers.getSetCookie();
+  const session = cookies.find((c) => c.startsWith("lotline_session="))!;
+  const csrf = cookies.find((c) => c.startsWith("lotline_csrf="))!;
+  return { res, session, csrf, cookie: [session, csrf].map((c) => c.split(";")[0]).join("; "), csrfToken: res.body.csrfToken as string };
+}
+
+describe("explorer API", function () {
+  this.timeout(120_000);
+  let node: TestNode;
+  before(async function () {
+    node = await sharedNode();
+  });
+
+  describe("pages and scripts", function () {
+    it("serves the explorer page at / with every script from the node itself", async function () {
+      const res = await getAnonymous(node, "/");
+      expect(res.status).to.equal(200);
+      expect(res.contentType).to.match(/^text\/html/);
+      expect(res.text).to.include('"ethers": "/explorer/vendor/ethers.js"');
+      const sources = [...res.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((s) => !s.startsWith("#") && !s.startsWith("data:"));
+      for (const src of sources) expect(src, "no CDN: every script and style comes from the node").to.match(/^\//);
+    });
+
+    it("serves ethers, cytoscape and Chart.js from the project's own dependencies", async function () {
+      for (const file of ["ethers.js", "cytoscape.js", "chart.js"]) {
+        const res = await getAnonymous(node, `/explorer/vendor/${file}`);
+        expect(res.status, file).to.equal(200);
+        expect(res.contentType).to.match(/^text\/javascript/);
+        expect(res.text.length).to.be.greaterThan(100_000);
+      }
+    });
+
+    it("refuses a library or page file it does not list, whatever the path", async function () {
+      expectProblem(await getAnonymous(node, "/explorer/vendor/..%2F..%2Fpackage.json"), 404, "not_found");
+      expectProblem(await getAnonymous(node, "/explorer/assets/..%2Findex.html"), 404, "not_found");
+    });
+
+    it("bundles the CLI's record verifier for the browser, computing the same leaves as the CLI", async function () {
+      const res = await getAnonymous(node, "/explorer/verifier.js");
+      expect(res.status).to.equal(200);
+      // The module imports "ethers" by name (the page's import map points it at the vendored file); here Node resolves it.
+      const file = path.join(__dirname, `.verifier-${process.pid}.mjs`);
+      fs.writeFileSync(file, res.text);
+      try {
+        const dynamicImport = new Function("url", "return import(url)") as (url: string) => Promise<{ leafOf: typeof leafOf }>;
+        const browser = await dynamicImport(pathToFileURL(file).href);
+        const records = await get(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}/records`);
+        expect(records.status, records.text).to.equal(200);
+        const served = records.body.records as ProvenRecord[];
+        expect(served.length).to.be.greaterThan(1);
+        for (const record of served) {
+          expect(browser.leafOf(record), record.recordId).to.equal(leafOf(record));
+          expect(browser.leafOf(record)).to.equal(record.leaf.toLowerCase());
+        }
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    });
+  });
+
+  describe("GS1 Digital Link resolver", function () {
+    it("answers a lot's Digital Link with {gtin, lot, batches} to Accept: application/json, as the public may see it", async function () {
+      const res = await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "application/json" });
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.gtin).to.equal(GTIN);
+      expect(res.body.lot).to.equal(LOT);
+      expect(res.body.batches.length).to.be.greaterThan(0);
+      for (const b of res.body.batches) {
+        expect(b.view).to.equal("public");
+        expect(b).to.not.have.any.keys("ownerOrgId", "custodianOrgId", "quantity", "location");
+      }
+      const member = await get(node, `/01/${GTIN}/10/${LOT}`, { accept: "application/json" });
+      expect(member.body.batches[0].view).to.equal("member");
+    });
+
+    it("opens the explorer's page for a browser scanning the same link", async function () {
+      const res = await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" });
+      expect(res.status).to.equal(200);
+      expect(res.contentType).to.match(/^text\/html/);
+    });
+
+    it("resolves a URL-encoded lot, a GTIN alone and an SSCC", async function () {
+      const lot = await getAnonymous(node, `/01/${GTIN}/10/${encodeURIComponent(LOT)}`, { accept: "application/json" });
+      expect(lot.body.lot).to.equal(LOT);
+      const product = await getAnonymous(node, `/01/${GTIN}`, { accept: "application/json" });
+      expect(product.status).to.equal(200);
+      expect(product.body.batches.map((b: { lot: string }) => b.lot)).to.include.members(["MILK-2611-A", "MILK-2611-B"]);
+      const unit = await getAnonymous(node, `/00/${SSCC}`, { accept: "application/json" });
+      expect(unit.status, unit.text).to.equal(200);
+      expect(unit.body.sscc).to.equal(SSCC);
+      expect(unit.body.batches.length).to.be.greaterThan(0);
+    });
+
+    it("refuses a wrong check digit, a lot outside GS1's character set and an unknown lot with problems", async function () {
+      expectProblem(await getAnonymous(node, `/01/04012345000017/10/${LOT}`, { accept: "application/json" }), 400, "invalid_gtin");
+      expectProblem(await getAnonymous(node, `/01/${GTIN}/10/${encodeURIComponent("lot with spaces")}`, { accept: "application/json" }), 400, "invalid_lot");
+      expectProblem(await getAnonymous(node, `/01/${GTIN}/10/NO-SUCH-LOT`, { accept: "application/json" }), 404, "batch_not_found");
+      expectProblem(await getAnonymous(node, `/00/030123450000000018`, { accept: "application/json" }), 400, "invalid_sscc");
+      const page = await getAnonymous(node, `/01/${GTIN}/10/NO-SUCH-LOT`, { accept: "text/html" });
+      expect(page.status, "a browser gets the page, with the status").to.equal(404);
+      expect(page.contentType).to.match(/^text\/html/);
+    });
+  });
+
+  describe("search and recent recalls", function () {
+    it("finds a lot by GTIN + lot, by its Digital Link and by batch id", async function () {
+      const byKey = await getAnonymous(node, `/api/v1/search?q=${encodeURIComponent(`${GTIN} ${LOT}`)}`);
+      expect(byKey.status, byKey.text).to.equal(200);
+      expect(byKey.body.results).to.have.length(1);
+      const lotId = byKey.body.results[0].id;
+      expect(byKey.body.results[0].href).to.equal(`/explorer/batch/${lotId}`);
+      const byLink = await getAnonymous(node, `/api/v1/search?q=${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}`);
+      expect(byLink.body.results.map((r: { id: string }) => r.id)).to.deep.equal([lotId]);
+      const byId = await getAnonymous(node, `/api/v1/search?q=${lotId}`);
+      expect(byId.body.results.map((r: { id: string }) => r.id)).to.deep.equal([lotId]);
+    });
+
+    it("finds batches by SSCC and organisations by name", async function () {
+      const unit = await getAnonymous(node, `/api/v1/search?q=${SSCC}`);
+      expect(unit.body.kind).to.equal("SSCC");
+      expect(unit.body.results.length).to.be.greaterThan(0);
+      const org = await getAnonymous(node, `/api/v1/search?q=alpenmilch`);
+      expect(org.body.results).to.deep.include({ type: "organisation", id: "1", label: "Alpenmilch Hof GmbH", detail: "organisation 1 · active", href: "/explorer/org/1" });
+      const wildcard = await getAnonymous(node, `/api/v1/search?q=${encodeURIComponent("%")}`);
+      expect(wildcard.body.results.filter((r: { type: string }) => r.type === "organisation"), "% is matched literally").to.have.length(0);
+    });
+
+    it("lists recent recalls to the public with a lot's identity and recall status only", async function () {
+      const res = await getAnonymous(node, "/api/v1/recalls");
+      expect(res.status).to.equal(200);
+      const recalled = res.body.items.find((b: { lot: string }) => b.lot === "MILK-2611-B");
+      expect(recalled.recall.kind).to.equal("direct");
+      expect(recalled.view).to.equal("public");
+      expect(recalled).to.not.have.any.keys("ownerOrgId", "custodianOrgId", "quantity");
+    });
+  });
+
+  describe("records for in-page verification", function () {
+    it("gives the public the product's master data record and a member the lineage's records it may read", async function () {
+      const ref = encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`);
+      const pub = await getAnonymous(node, `/api/v1/batches/${ref}/records`);
+      expect(pub.status, pub.text).to.equal(200);
+      expect(pub.body.records.map((r: ProvenRecord) => r.class)).to.deep.equal(["PRODUCT"]);
+      const member = await get(node, `/api/v1/batches/${ref}/records`);
+      const classes = new Set(member.body.records.map((r: ProvenRecord) => r.class));
+      expect([...classes]).to.include.members(["PRODUCT", "PRODUCTION_RUN"]);
+      expect(member.body.anchors).to.equal(node.state.deployment!.contracts.anchors);
+    });
+
+    it("refuses a member a record its owner did not share: the processor sees no other producer's runs", async function () {
+      const processor = demoWallet(DEMO_MEMBERS.find((m) => m.key === "processor2")!.account);
+      const token = await tokenFor(node, processor);
+      const res = await get(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}/records`, bearer(token));
+      expect(res.status, res.text).to.equal(200);
+      const runOwners = res.body.records.filter((r: ProvenRecord) => r.class === "PRODUCTION_RUN").map((r: ProvenRecord) => r.owner);
+      expect(runOwners.every((owner: string) => owner === "3"), `runs of ${runOwners.join(", ")} shown to organisation 3`).to.equal(true);
+      // The auditor, whom the producers granted their records, sees other organisations' runs of the same lineage.
+      const audited = await get(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}/records`);
+      const auditedOwners = audited.body.records.filter((r: ProvenRecord) => r.class === "PRODUCTION_RUN").map((r: ProvenRecord) => r.owner);
+      expect(auditedOwners.some((owner: string) => owner !== "3")).to.equal(true);
+    });
+  });
+
+  describe("read-only JSON-RPC pass-through", function () {
+    it("reads the chain: chain id, head, a block, logs and a contract call", async function () {
+      const head = await node.provider.getBlockNumber();
+      const res = await rpc(node, [
+        { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] },
+        { jsonrpc: "2.0", id: "b", method: "eth_blockNumber", params: [] },
+        { jsonrpc: "2.0", id: 3, method: "eth_getBlockByNumber", params: ["0x0", false] },
+        { jsonrpc: "2.0", id: 4, method: "eth_getLogs", params: [{ fromBlock: "0x0", toBlock: "0x5", address: node.state.deployment!.contracts.registry }] },
+        { jsonrpc: "2.0", id: 5, method: "eth_call", params: [{ to: node.state.deployment!.contracts.forwarder, data: "0x84b0196e" }, "latest"] },
+      ]);
+      expect(res.status).to.equal(200);
+      expect(res.body.map((r: { id: unknown }) => r.id)).to.deep.equal([1, "b", 3, 4, 5]);
+      expect(res.body[0].result).to.equal("0x7a69");
+      expect(Number(res.body[1].result)).to.be.at.least(head);
+      expect((res.body[2].result as { hash: string }).hash).to.equal(node.state.deployment!.genesisHash);
+      expect(res.body[3].result).to.be.an("array");
+      expect(res.body[4].result).to.match(/^0x[0-9a-f]+$/);
+    });
+
+    it("refuses eth_sendRawTransaction and every other method that writes or administers, without reaching the chain", async function () {
+      const funded = demoWallet(DEMO_MEMBERS[0].account).connect(node.provider);
+      const nonce = await node.provider.getTransactionCount(funded.address);
+      const head = await node.provider.getBlockNumber();
+      const raw = await funded.signTransaction(
+        Transaction.from({ to: funded.address, value: 1n, nonce, gasLimit: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n, chainId: 31337n, type: 2 }),
+      );
+      const methods: [string, unknown[]][] = [
+        ["eth_sendRawTransaction", [raw]],
+        ["eth_sendTransaction", [{ from: funded.address, to: funded.address, value: "0x1" }]],
+        ["eth_sign", [funded.address, "0x00"]],
+        ["personal_sign", ["0x00", funded.address]],
+        ["eth_getTransactionReceipt", ["0x" + "0".repeat(64)]],
+        ["anvil_setBalance", [funded.address, "0x0"]],
+        ["anvil_impersonateAccount", [funded.address]],
+        ["hardhat_setBalance", [funded.address, "0x0"]],
+        ["evm_mine", []],
+        ["evm_revert", ["0x1"]],
+        ["debug_traceCall", [{ to: funded.address }, "latest"]],
+        ["admin_addPeer", ["enode://x"]],
+      ];
+      const single = await rpc(node, { jsonrpc: "2.0", id: 7, method: "eth_sendRawTransaction", params: [raw] });
+      expect(single.status).to.equal(200);
+      expect(single.body.error?.code).to.equal(-32601);
+      expect(single.body.error?.message).to.include("read-only");
+      const batch = await rpc(node, methods.map(([method, params], i) => ({ jsonrpc: "2.0", id: i, method, params })));
+      for (const [i, answer] of (batch.body as { error?: { code: number } }[]).entries()) {
+        expect(answer.error?.code, methods[i][0]).to.equal(-32601);
+        expect(answer).to.not.have.property("result");
+      }
+      expect(await node.provider.getTransactionCount(funded.address), "the transaction never reached the chain").to.equal(nonce);
+      expect(await node.provider.getBlockNumber(), "nothing was mined").to.equal(head);
+      expect((await node.provider.getBalance(funded.address)) > 0n).to.equal(true);
+    });
+
+    it("refuses a request that is not JSON-RPC 2.0 or a batch over 50 with a problem", async function () {
+      expectProblem(await post(node, "/rpc", { method: "eth_chainId" }), 400);
+      const many = Array.from({ length: 51 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "eth_chainId", params: [] }));
+      expectProblem(await post(node, "/rpc", many), 400);
+    });
+  });
+
+  describe("session cookie", function () {
+    it("signs in into an HttpOnly, SameSite=Strict cookie that the API reads as the bearer token", async function () {
+      const { res, session, csrf, cookie } = await cookieSession(node);
+      expect(res.body).to.not.have.property("token");
+      expect(res.text).to.not.include(session.split(";")[0].split("=")[1]);
+      expect(session).to.match(/; HttpOnly/);
+      expect(session).to.match(/SameSite=Strict/);
+      expect(csrf).to.not.match(/HttpOnly/);
+      const who = await getAnonymous(node, "/api/v1/auth/session", { cookie });
+      expect(who.status, who.text).to.equal(200);
+      expect(who.body.address).to.equal(auditor.address);
+      const trace = await getAnonymous(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}/trace`, { cookie });
+      expect(trace.status, "members' routes accept the cookie").to.equal(200);
+    });
+
+    it("refuses a write authenticated by the session cookie without the CSRF token (a request another site makes the browser send)", async function () {
+      const { cookie, csrfToken } = await cookieSession(node);
+      // A form post from another site: the browser attaches the cookie, but the site cannot read or send the token.
+      const forged = await post(node, "/api/v1/products", { gtin: GTIN, name: "x", unit: "LTR" }, { "content-type": "application/json", cookie });
+      expectProblem(forged, 403, "csrf_failed");
+      const wrong = await post(node, "/api/v1/products", { gtin: GTIN, name: "x", unit: "LTR" }, { "content-type": "application/json", cookie, "x-lotline-csrf": csrfToken.replace(/.$/, (c) => (c === "A" ? "B" : "A")) });
+      expectProblem(wrong, 403, "csrf_failed");
+      const signOut = await fetch(`${node.url}/explorer/session`, { method: "DELETE", headers: { cookie } });
+      expect(signOut.status, "a cross-site sign-out is refused too").to.equal(403);
+      // With the token, the same request passes the CSRF check and meets the route's own rules (an invalid body here).
+      const honest = await post(node, "/api/v1/products", { gtin: GTIN }, { "content-type": "application/json", cookie, "x-lotline-csrf": csrfToken });
+      expectProblem(honest, 400);
+    });
+
+    it("reads an ended session's cookie as the public instead of failing the page", async function () {
+      const res = await getAnonymous(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}`, { cookie: `lotline_session=${"x".repeat(43)}` });
+      expect(res.status).to.equal(200);
+      expect(res.body.view).to.equal("public");
+    });
+  });
+});
