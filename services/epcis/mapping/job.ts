@@ -19,6 +19,12 @@ import { recordIdOf } from "../store";
  * state this one left. A node stopped between sending and recording resumes from the recorded hashes
  * instead of sending again. Transient failures (the chain unreachable) leave the event pending and end
  * the run; the next run retries from that event, so events are never mapped out of order.
+ *
+ * A plan of several calls (a shipping or receiving event naming several lots) is a set, all or none:
+ * all are simulated before any is sent, and if one still fails on-chain (the chain changed in between)
+ * those already applied are withdrawn where the contracts allow (offers, unit offers). An error
+ * declaration that withdrew its event's effects puts the corrective events it names, refused before,
+ * back in the queue; they are mapped next (the only case where the job goes back in event order).
  */
 export interface MappingJobOptions {
   db: Db;

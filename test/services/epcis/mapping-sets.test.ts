@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { id as keccakText } from "ethers";
 import type { TestNode } from "../../helpers/node";
 import { demoWallet } from "../../../services/demo/roster";
-import { glnFor, gtinFor } from "../../../services/gs1/keys";
+import { glnFor, gtinFor, ssccFor } from "../../../services/gs1/keys";
 import { unitToBytes3 } from "../../../services/provenance/quantity";
 import { HANDOVER_KINDS } from "../../../services/provenance/acceptance";
 import { mappingJobFor } from "../../../services/epcis/mapping/job";
@@ -218,6 +218,28 @@ describe("EPCIS mapping: creating_class_instance, multi-lot sets, error declarat
       expect(batch(lotIdOf(OIL, "SET-E")).pendingOffer).to.deep.equal({ toOrgId: "2", kind: "both", quantity: "300" });
       const withdrawn = createProvenanceStore(node.db).history(lotIdOf(OIL, "SET-E")).filter((i) => i.type === "offer_withdrawn");
       expect(withdrawn.map((i) => i.details.reason)).to.deep.equal([`EPCIS error declaration epcis:event:${eventsById(node.db, declared.eventID as string).at(-1)!.seq}`]);
+    });
+
+    it("unpacks a packing declared erroneous while the unit still holds what was packed", async function () {
+      const sscc = ssccFor(PRODUCER.prefix, 7701);
+      expect(await mapOne(commissioning(OIL, "SET-G", 20, "LTR"))).to.include({ status: "applied" });
+      const packing = event("AggregationEvent", { action: "ADD", bizStep: "packing", parentID: `https://id.gs1.org/00/${sscc}`, childEPCs: [`https://id.gs1.org/01/${OIL}/10/SET-G`] });
+      expect(await mapOne(packing)).to.include({ status: "applied", effect: "pack" });
+      expect(batch(lotIdOf(OIL, "SET-G")).logisticUnit).to.include({ sscc });
+      const mapping = await mapOne(declaration(packing));
+      expect(mapping, mapping.reason ?? "").to.include({ status: "applied", effect: "reverse" });
+      expect(mapping.details).to.deep.include({ withdraw: ["unpack"] });
+      expect(batch(lotIdOf(OIL, "SET-G")).logisticUnit).to.equal(null);
+    });
+
+    it("removes the order link of a po event declared erroneous, without a transaction", async function () {
+      const { order_id: orderId } = node.db.prepare(`SELECT order_id FROM orders WHERE seller_org = 1 ORDER BY order_id LIMIT 1`).get() as { order_id: number };
+      const linking = event("TransactionEvent", { action: "ADD", bizTransactionList: [{ type: "po", bizTransaction: `urn:lotline:po:${orderId}` }], epcList: [] });
+      expect(await mapOne(linking)).to.include({ status: "applied", effect: "link" });
+      const linked = () => (node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_order_links WHERE seq = ?`).get(eventsById(node.db, linking.eventID as string)[0].seq) as { n: number }).n;
+      expect(linked()).to.equal(1);
+      expect(await mapOne(declaration(linking))).to.include({ status: "applied", effect: "reverse", transactionHash: null });
+      expect(linked()).to.equal(0);
     });
 
     it("marks a registration declared erroneous as irreversible, sending nothing", async function () {
