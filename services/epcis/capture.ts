@@ -8,6 +8,7 @@ import { canonicalTimestamp, eventHashId, namespacesFrom, type EpcisEvent, type 
 import { eventListOf, isObject } from "./document";
 import { canonicalId, companyPrefixOfUrn, identifierRows, type IdentifierRow } from "./identifiers";
 import { canonicalTerm } from "./vocabulary";
+import { storeMasterData } from "./master-data";
 import {
   EPCIS_ANCHOR_KIND,
   eventLeaf,
@@ -318,7 +319,10 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
           db,
           `UPDATE epcis_captures SET processed = ?, stored = stored + ?, duplicates = ?, errors = ? WHERE capture_id = ?`,
         ).run(end, stored, JSON.stringify(duplicates), JSON.stringify(errors), capture.capture_id);
-        if (end >= events.length) finish(capture.capture_id, { errors, processed: end });
+        if (end >= events.length) {
+          storeMasterData(db, current);
+          finish(capture.capture_id, { errors, processed: end });
+        }
         return end >= events.length;
       })();
       if (done) break;
@@ -345,6 +349,7 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
         if (duplicate) duplicates.push(duplicate);
         else stored++;
       }
+      storeMasterData(db, current);
       prepared(db, `DELETE FROM epcis_capture_staged WHERE capture_id = ?`).run(captureId);
       prepared(db, `UPDATE epcis_captures SET stored = ?, duplicates = ? WHERE capture_id = ?`).run(stored, JSON.stringify(duplicates), captureId);
       finish(captureId, { errors: [], processed: total });

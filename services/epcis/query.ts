@@ -9,6 +9,7 @@ import { canonicalTerm, type VocabularyKind } from "./vocabulary";
 import { installQueryFunctions } from "./query-functions";
 import { EVENT_COLUMNS_E, type EventRow } from "./store";
 import { candidateOwners, type EpcisVisibility } from "./access";
+import { withDescendants } from "./master-data";
 
 /**
  * The EPCIS 2.0 query interface over stored events: the SimpleEventQuery parameters as the REST
@@ -228,15 +229,7 @@ function dynamicCondition(name: string, list: string[], one: () => string): { sq
     return { sql: `epcis_typed(e.event, ?, ?, ?, ?, ?) = 1`, args: [listName, valueKey, kind, canonicalTerm(kind, m[2]), JSON.stringify(list.map((v) => canonicalId(v)))] };
   }
   m = /^WD_(readPoint|bizLocation)$/.exec(name);
-  if (m) {
-    // The location hierarchy Lotline knows: a GLN and its extensions (/254/…), from the identifiers themselves.
-    const column = m[1] === "readPoint" ? "read_point" : "biz_location";
-    const ids = list.map((v) => canonicalId(v));
-    return {
-      sql: `(${ids.map(() => `e.${column} = ? OR e.${column} LIKE ? ESCAPE '\\'`).join(" OR ")})`,
-      args: ids.flatMap((id) => [id, `${id.replace(/[\\%_]/g, (c) => `\\${c}`)}/254/%`]),
-    };
-  }
+  if (m) return withDescendants(m[1] === "readPoint" ? "read_point" : "biz_location", list.map((v) => canonicalId(v)));
   if (name === "EQ_userID") {
     return {
       sql: `e.capture_id IN (SELECT capture_id FROM epcis_captures WHERE lower(agent) IN (SELECT value FROM json_each(?)))`,

@@ -1009,6 +1009,53 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 31,
+    name: "EPCIS master data and location hierarchies",
+    sql: `
+      -- Vocabulary elements of the master data captured with EPCIS documents (epcisHeader.epcisMasterData),
+      -- per capture, stored with its events: vtype as the EPCIS URN (urn:epcglobal:epcis:vtype:…), id
+      -- canonical (GS1 Digital Link), element the RFC 8785 JSON as captured. The capture keeps the document too.
+      CREATE TABLE epcis_vocabulary_elements (
+        capture_id TEXT NOT NULL REFERENCES epcis_captures (capture_id),
+        vtype TEXT NOT NULL,
+        id TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        element TEXT NOT NULL,
+        PRIMARY KEY (capture_id, vtype, id)
+      );
+      CREATE INDEX epcis_vocabulary_elements_id ON epcis_vocabulary_elements (vtype, id);
+      -- Declared children (a vocabulary element's children list), once per declaring organisation.
+      -- parent_base: the parent without its GLN extension (/254/…); *_gln: the 13-digit GLN of an end
+      -- that is a location Digital Link (…/414/{gln}), else NULL.
+      CREATE TABLE epcis_vocabulary_children (
+        vtype TEXT NOT NULL,
+        parent TEXT NOT NULL,
+        child TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        parent_base TEXT NOT NULL,
+        parent_gln TEXT,
+        child_gln TEXT,
+        capture_id TEXT NOT NULL,
+        PRIMARY KEY (vtype, parent, child, org_id)
+      );
+      CREATE INDEX epcis_vocabulary_children_base ON epcis_vocabulary_children (vtype, parent_base);
+      -- The children WD_readPoint / WD_bizLocation follow: those declared by the organisation that owns
+      -- both ends (a GLN is owned by its location's registration, else by its company prefix's holder),
+      -- an end that is no member's GLN counting as owned. A member cannot graft its sites under another
+      -- member's location, nor claim another member's sites as its own location's.
+      CREATE VIEW epcis_location_links AS
+        SELECT c.vtype, c.parent, c.parent_base, c.child FROM epcis_vocabulary_children c
+        WHERE (c.parent_gln IS NULL OR COALESCE(
+                 (SELECT l.org_id FROM locations l WHERE l.gln = c.parent_gln),
+                 (SELECT p.org_id FROM company_prefixes p WHERE p.prefix = substr(c.parent_gln, 1, p.length) ORDER BY p.length LIMIT 1),
+                 c.org_id) = c.org_id)
+          AND (c.child_gln IS NULL OR COALESCE(
+                 (SELECT l.org_id FROM locations l WHERE l.gln = c.child_gln),
+                 (SELECT p.org_id FROM company_prefixes p WHERE p.prefix = substr(c.child_gln, 1, p.length) ORDER BY p.length LIMIT 1),
+                 c.org_id) = c.org_id);
+    `,
+  },
+  {
     id: 33,
     name: "Footprints: suppliers' PACT product footprints imported as purchased inputs; transformations found by transaction",
     sql: `

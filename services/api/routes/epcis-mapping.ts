@@ -27,7 +27,8 @@ const Mapping = Type.Object({
   status: Type.Union([Type.Literal("pending"), Type.Literal("applied"), Type.Literal("not_applied")]),
   effect: Type.Union([Type.String(), Type.Null()], {
     description:
-      "registerLots, offer, accept, transform, pack, unpack, offerUnit, acceptUnit, observe, link (to an order) or kept (shown on the batches)",
+      "registerLots, offer, accept, transform, pack, unpack, offerUnit, acceptUnit, observe, link (to an order), kept (shown on the batches)," +
+      " reverse (an error declaration withdrawing what its event did); a set of several lots joins its effects with + (offer+offerUnit)",
   }),
   reason: Type.Union([Type.String(), Type.Null()], {
     description: "why it was not applied (the contract's custom error for a refusal)",

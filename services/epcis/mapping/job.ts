@@ -7,7 +7,8 @@ import { createIdentityStore } from "../../store/identity";
 import { decodeRevert, type LogisticUnits, type ProvenanceRegistry } from "../../chain/contracts";
 import { eventFacts } from "./facts";
 import { installMappingQueue, mappingOf, updateMapping } from "./queue";
-import { planMapping, type Actor, type PlannedCall } from "./plan";
+import { planMapping, undoCall, type Actor, type PlannedCall } from "./plan";
+import { recordIdOf } from "../store";
 
 /**
  * The mapping job: settles the mapping queue in event order, with this node's integration key.
@@ -19,6 +20,12 @@ import { planMapping, type Actor, type PlannedCall } from "./plan";
  * state this one left. A node stopped between sending and recording resumes from the recorded hashes
  * instead of sending again. Transient failures (the chain unreachable) leave the event pending and end
  * the run; the next run retries from that event, so events are never mapped out of order.
+ *
+ * A plan of several calls (a shipping or receiving event naming several lots) is a set, all or none:
+ * all are simulated before any is sent, and if one still fails on-chain (the chain changed in between)
+ * those already applied are withdrawn where the contracts allow (offers, unit offers). An error
+ * declaration that withdrew its event's effects puts the corrective events it names, refused before,
+ * back in the queue; they are mapped next (the only case where the job goes back in event order).
  */
 export interface MappingJobOptions {
   db: Db;
@@ -103,59 +110,132 @@ export function createMappingJob(options: MappingJobOptions) {
     return (await contractFor(call).getFunction(call.fn).send(...call.args)).hash;
   }
 
-  /** Simulates then sends the calls from `state.transactions.length` on; records progress. */
-  async function send(seq: number, effect: string, state: SendState): Promise<void> {
-    const remaining = state.calls.slice(state.transactions.length);
-    for (const call of remaining) {
+  /** Simulates every call; the contract's refusal of the first that would revert, or null. Throws on transport failures. */
+  async function simulate(calls: PlannedCall[]): Promise<string | null> {
+    for (const call of calls) {
       try {
         await contractFor(call).getFunction(call.fn).staticCall(...call.args);
       } catch (err) {
         const revert = revertOf(err);
         if (revert === null) throw err;
-        const sent = state.transactions.length;
-        updateMapping(db, seq, {
-          status: "not_applied",
-          effect,
-          reason: `refused by the contract: ${revert}${sent ? ` (after ${sent} of ${state.calls.length} transactions were applied)` : ""}; nothing ${sent ? "more " : ""}was sent`,
-          txHash: state.transactions[0] ?? null,
-          details: state,
-        });
-        return;
+        return revert;
       }
     }
-    let block = state.block ?? null;
-    for (const call of remaining) {
+    return null;
+  }
+
+  /**
+   * Sends calls one after another, each awaited and indexed; the hashes go to `onSent` before each is
+   * awaited. Returns null when all succeeded, else why the first that failed did.
+   */
+  async function sendAll(
+    calls: PlannedCall[],
+    onSent: (hash: string) => void,
+    onSettled?: (hash: string, minedHash: string, block: { number: number; hash: string }) => void,
+  ): Promise<string | null> {
+    for (const call of calls) {
       let hash: string;
       try {
         hash = await sendOnce(call);
       } catch (err) {
         const revert = revertOf(err);
         if (revert === null) throw err;
-        updateMapping(db, seq, { status: "not_applied", effect, reason: `refused by the contract: ${revert}`, txHash: state.transactions[0] ?? null, details: state });
-        return;
+        return `refused by the contract: ${revert}`;
       }
-      state.transactions.push(hash);
-      updateMapping(db, seq, { status: "pending", effect, txHash: state.transactions[0], details: state });
+      onSent(hash);
       const settled = await settle(hash);
       const ok = settled?.ok ?? null;
-      // A replacement (higher fees) may be the version mined: record the hash the chain has.
-      const minedHash = senderOf(options.signer)?.versionsOf(hash)?.minedHash;
-      if (minedHash && minedHash !== hash) state.transactions[state.transactions.length - 1] = minedHash;
-      if (settled) block = settled.block;
-      if (ok !== true) {
-        updateMapping(db, seq, {
-          status: "not_applied",
-          effect,
-          reason: ok === false ? `transaction ${hash} reverted on-chain` : `transaction ${hash} was dropped`,
-          txHash: state.transactions[0],
-          details: state,
-        });
-        return;
-      }
+      if (ok !== true) return ok === false ? `transaction ${hash} reverted on-chain` : `transaction ${hash} was dropped`;
+      // A replacement (higher fees) may be the version mined: the caller records the hash the chain has.
+      onSettled?.(hash, senderOf(options.signer)?.versionsOf(hash)?.minedHash ?? hash, settled!.block);
+    }
+    return null;
+  }
+
+  /**
+   * A set failed on-chain after some of its calls were applied (the chain changed between the
+   * simulation and the sending): withdraws those where the contracts allow (offers, unit offers,
+   * packings), all or none; says what happened.
+   */
+  async function withdrawPartial(seq: number, state: SendState): Promise<string> {
+    const applied = state.calls.slice(0, state.transactions.length);
+    const undo = applied.map((c) => undoCall(c, `EPCIS event ${recordIdOf(seq)} applied all or none`)).reverse();
+    const irreversible = undo.filter((u): u is string => typeof u === "string");
+    if (irreversible.length > 0) {
+      state.partial = { applied: state.transactions, irreversible: true };
+      return `${applied.length} of ${state.calls.length} transactions were applied and cannot be reversed on-chain: ${[...new Set(irreversible)].join("; ")}`;
+    }
+    const calls = undo as PlannedCall[];
+    const refused = await simulate(calls);
+    const withdrawals: string[] = [];
+    const failed = refused ? `refused by the contract: ${refused}` : await sendAll(calls, (hash) => withdrawals.push(hash));
+    state.partial = { applied: state.transactions, withdrawn: failed === null, withdrawals };
+    return failed === null
+      ? `the ${applied.length} of ${state.calls.length} transactions applied before were withdrawn (${calls.map((c) => c.fn).join(", ")}): nothing of the event remains`
+      : `${applied.length} of ${state.calls.length} transactions were applied and withdrawing them failed (${failed})`;
+  }
+
+  /** Simulates then sends the calls from `state.transactions.length` on, all or none; records progress. */
+  async function send(seq: number, effect: string, state: SendState): Promise<void> {
+    const remaining = state.calls.slice(state.transactions.length);
+    const refused = await simulate(remaining);
+    if (refused !== null) {
+      const sent = state.transactions.length;
+      updateMapping(db, seq, {
+        status: "not_applied",
+        effect,
+        reason: `refused by the contract: ${refused}${sent ? ` (after ${sent} of ${state.calls.length} transactions were applied)` : ""}; nothing ${sent ? "more " : ""}was sent`,
+        txHash: state.transactions[0] ?? null,
+        details: state,
+      });
+      return;
+    }
+    let block = state.block ?? null;
+    const failed = await sendAll(
+      remaining,
+      (hash) => {
+        state.transactions.push(hash);
+        updateMapping(db, seq, { status: "pending", effect, txHash: state.transactions[0], details: state });
+      },
+      (hash, minedHash, settledBlock) => {
+        if (minedHash !== hash) state.transactions[state.transactions.lastIndexOf(hash)] = minedHash;
+        block = settledBlock;
+      },
+    );
+    if (failed !== null) {
+      // The failed call's hash (if any) is the last recorded; it changed nothing.
+      if (/^transaction 0x/.test(failed)) state.failedTransaction = state.transactions.pop();
+      const after = state.transactions.length > 0 ? `; ${await withdrawPartial(seq, state)}` : "";
+      updateMapping(db, seq, { status: "not_applied", effect, reason: `${failed}${after}`, txHash: state.transactions[0] ?? null, details: state });
+      return;
     }
     delete state.block;
     updateMapping(db, seq, { status: "applied", effect, txHash: state.transactions[0] ?? null, details: state, block });
+    if (effect === "reverse") requeueCorrective(seq);
     options.log?.info({ seq, effect, transactions: state.transactions }, "EPCIS event applied to provenance");
+  }
+
+  /** The lowest seq a settled error declaration put back in the queue, for drain to go back to. */
+  let rewind: number | null = null;
+
+  /**
+   * After an error declaration's withdrawal: the corrective events it names (captured by the same
+   * organisation) that were refused before it are mapped again, now that what the erroneous event
+   * did is gone (e.g. a corrected shipping of the same lot).
+   */
+  function requeueCorrective(seq: number): void {
+    const rows = prepared(
+      db,
+      `SELECT c.seq FROM epcis_event_identifiers i
+         JOIN epcis_events d ON d.seq = i.seq
+         JOIN epcis_events c ON c.event_id = i.id AND c.org_id = d.org_id AND c.seq <> d.seq
+         JOIN epcis_mappings m ON m.seq = c.seq AND m.status = 'not_applied'
+       WHERE i.seq = ? AND i.role = 'correctiveEventID' ORDER BY c.seq`,
+    ).all(seq) as { seq: number }[];
+    for (const { seq: corrective } of rows) {
+      updateMapping(db, corrective, { status: "pending" });
+      rewind = Math.min(rewind ?? corrective, corrective);
+    }
   }
 
   /**
@@ -198,10 +278,12 @@ export function createMappingJob(options: MappingJobOptions) {
       return null;
     }
     if (plan.status === "applied") {
+      if (plan.unlinkSeq !== undefined) prepared(db, `DELETE FROM epcis_order_links WHERE seq = ?`).run(plan.unlinkSeq);
       for (const link of plan.orderLinks ?? []) {
         prepared(db, `INSERT OR IGNORE INTO epcis_order_links (seq, order_id, biz_transaction) VALUES (?, ?, ?)`).run(seq, link.orderId, link.bizTransaction);
       }
       updateMapping(db, seq, { status: "applied", effect: plan.effect, details: plan.details });
+      if (plan.effect === "reverse") requeueCorrective(seq);
       return null;
     }
     return () => send(seq, plan.effect, { ...plan.details, calls: plan.calls, transactions: [] });
@@ -229,6 +311,7 @@ export function createMappingJob(options: MappingJobOptions) {
             return;
           }
           settled++;
+          if (rewind !== null) return; // corrective events go next
         }
       })();
       const next = work as { seq: number; run: () => Promise<void> } | null;
@@ -236,6 +319,10 @@ export function createMappingJob(options: MappingJobOptions) {
         await next.run();
         if (mappingOf(db, next.seq)!.status === "pending") throw new Error(`the mapping of event ${next.seq} is still pending`);
         settled++;
+      }
+      if (rewind !== null) {
+        after = Math.min(after, rewind - 1);
+        rewind = null;
       }
       await yieldToEventLoop();
     }

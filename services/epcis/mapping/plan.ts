@@ -35,7 +35,7 @@ export interface OrderLink {
 
 export type Plan =
   | { status: "not_applied"; reason: string; effect?: string; details?: Record<string, unknown> }
-  | { status: "applied"; effect: "link" | "kept"; details: Record<string, unknown>; orderLinks?: OrderLink[] }
+  | { status: "applied"; effect: "link" | "kept" | "reverse"; details: Record<string, unknown>; orderLinks?: OrderLink[]; unlinkSeq?: number }
   | { status: "send"; effect: string; calls: PlannedCall[]; details: Record<string, unknown> };
 
 const no = (reason: string, effect?: string, details?: Record<string, unknown>): Plan => ({
@@ -90,6 +90,13 @@ function index(db: Db) {
     locationOrg: (gln: string) => (prepared(db, `SELECT org_id FROM locations WHERE gln = ?`).get(gln) as { org_id: number } | undefined)?.org_id ?? null,
     unitBySscc: (sscc: string) => prepared(db, `SELECT * FROM logistic_units WHERE sscc = ?`).get(sscc) as UnitRow | undefined,
     contents: (unitKey: string) => prepared(db, `SELECT * FROM batches WHERE unit_key = ? ORDER BY rowid`).all(unitKey) as BatchRow[],
+    batch: (batchId: string) => prepared(db, `SELECT * FROM batches WHERE batch_id = ?`).get(batchId) as BatchRow | undefined,
+    /** A stored event's organisation, record id and mapping (null fields when it was never queued). */
+    original: (seq: number) =>
+      prepared(
+        db,
+        `SELECT e.seq, e.org_id, m.status, m.effect, m.details FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq WHERE e.seq = ?`,
+      ).get(seq) as { seq: number; org_id: number; status: string | null; effect: string | null; details: string | null } | undefined,
     order: (orderId: number) =>
       prepared(db, `SELECT order_id, buyer_org, seller_org FROM orders WHERE order_id = ?`).get(orderId) as
         | { order_id: number; buyer_org: number; seller_org: number }
@@ -265,23 +272,65 @@ function commissioning(ix: Index, f: EventFacts, actor: Actor): Plan {
   };
 }
 
-/** The one lot or logistic unit a shipping or receiving event moves. */
-function goodsOf(f: EventFacts): { lot: LotRef } | { unit: SsccRef } {
-  // An AggregationEvent moves its parent unit (the children say what is in it), else its children.
+/** At most this many lots and units in one shipping or receiving event (one transaction each). */
+export const MAX_GOODS = 16;
+
+type Goods = { lot: LotRef } | { unit: SsccRef };
+const goodsName = (g: Goods) => ("lot" in g ? lotName(g.lot) : `SSCC ${g.unit.sscc}`);
+
+/**
+ * The lots and logistic units a shipping or receiving event moves: an AggregationEvent moves its
+ * parent unit (the children say what is in it), any other event each lot and SSCC it names.
+ */
+function goodsOf(f: EventFacts): Goods[] {
   const parentUnit = f.eventType === "AggregationEvent" ? ssccsIn(f, "parent")[0] : undefined;
-  if (parentUnit) return { unit: parentUnit };
+  if (parentUnit) return [{ unit: parentUnit }];
   noSerials(f, ["object", "parent", "child"], "hands over");
-  const lots = lotsIn(f, "object", "child");
-  const units = ssccsIn(f, "object", "child");
-  const count = lots.length + units.length;
-  if (count === 0) refuse("names no lot or logistic unit (SSCC) to hand over");
-  if (count > 1) {
-    refuse(
-      `names ${count} lots and units: a hand-over moves one batch or one logistic unit per transaction, and Lotline never applies part of an event —` +
-        " pack them into an SSCC (AggregationEvent ADD) and ship the SSCC, or capture one event per lot",
-    );
+  const goods: Goods[] = [...lotsIn(f, "object", "child").map((lot) => ({ lot })), ...ssccsIn(f, "object", "child").map((unit) => ({ unit }))];
+  if (goods.length === 0) refuse("names no lot or logistic unit (SSCC) to hand over");
+  if (goods.length > MAX_GOODS) refuse(`names ${goods.length} lots and units; Lotline moves at most ${MAX_GOODS} per event`);
+  const seen = new Set<string>();
+  for (const g of goods) {
+    const key = "lot" in g ? g.lot.id : g.unit.id;
+    if (seen.has(key)) refuse(`names ${goodsName(g)} twice`);
+    seen.add(key);
   }
-  return lots.length === 1 ? { lot: lots[0] } : { unit: units[0] };
+  return goods;
+}
+
+/** One hand-over of a set: who must sign it, its call and what it acts on. */
+interface Part {
+  actingOrg: number;
+  what: string;
+  effect: string;
+  call: PlannedCall;
+  details: Record<string, unknown>;
+}
+
+/**
+ * A set of hand-overs applied all or none: every part must be planned (a refusal of any refuses the
+ * event) and sendable by this node's key; the job then simulates every call before sending any.
+ */
+function handOverSet(f: EventFacts, actor: Actor, goods: Goods[], plan: (g: Goods) => Part): Plan {
+  const several = goods.length > 1;
+  const allOrNone = ` (the event names ${goods.length} lots and units, applied all or none: nothing of it was applied)`;
+  const parts: Part[] = [];
+  for (const g of goods) {
+    try {
+      parts.push(plan(g));
+    } catch (err) {
+      if (several && err instanceof Refusal) refuse(`${err.message}${allOrNone}`);
+      throw err;
+    }
+  }
+  const effects = [...new Set(parts.map((p) => p.effect))];
+  const effect = effects.length === 1 ? effects[0] : effects.join("+");
+  const details = several ? { goods: parts.map((p) => p.details), allOrNone: true } : parts[0].details;
+  for (const p of parts) {
+    const blocked = blockedFor(actor, p.actingOrg, f, p.what);
+    if (blocked) return no(several ? `${blocked}${allOrNone}` : blocked, effect, details);
+  }
+  return { status: "send", effect, calls: parts.map((p) => p.call), details };
 }
 
 function shipping(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
@@ -299,22 +348,27 @@ function shipping(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
   if (owning === null && possessing === null) {
     refuse("has no destination naming a member (destinationList with owning_party, possessing_party or location)");
   }
+  return handOverSet(f, actor, goods, (g) => ("unit" in g ? offerUnitPart(ix, g.unit, owning, possessing) : offerPart(ix, actor, g.lot, owning, possessing)));
+}
 
-  if ("unit" in goods) {
-    const unit = knownUnit(ix, goods.unit);
-    if (unit.status !== "packed") refuse(`logistic unit ${unit.sscc} is unpacked`);
-    const from = unit.custodian_org;
-    if (owning !== null && owning !== from) {
-      refuse(`a logistic unit hands over custody only (offerUnit): offer ownership of the batches in SSCC ${unit.sscc} batch by batch`);
-    }
-    if (possessing === null || possessing === from) refuse(`names no other member to take custody of SSCC ${unit.sscc}`);
-    const details = { sscc: unit.sscc, fromOrgId: String(from), toOrgId: String(possessing), kind: "custody" };
-    const blocked = blockedFor(actor, from, f, `offer SSCC ${unit.sscc}`);
-    if (blocked) return no(blocked, "offerUnit", details);
-    return { status: "send", effect: "offerUnit", calls: [{ contract: "units", fn: "offerUnit", args: [unit.sscc, String(possessing)] }], details };
+function offerUnitPart(ix: Index, s: SsccRef, owning: number | null, possessing: number | null): Part {
+  const unit = knownUnit(ix, s);
+  if (unit.status !== "packed") refuse(`logistic unit ${unit.sscc} is unpacked`);
+  const from = unit.custodian_org;
+  if (owning !== null && owning !== from) {
+    refuse(`a logistic unit hands over custody only (offerUnit): offer ownership of the batches in SSCC ${unit.sscc} batch by batch`);
   }
+  if (possessing === null || possessing === from) refuse(`names no other member to take custody of SSCC ${unit.sscc}`);
+  return {
+    actingOrg: from,
+    what: `offer SSCC ${unit.sscc}`,
+    effect: "offerUnit",
+    call: { contract: "units", fn: "offerUnit", args: [unit.sscc, String(possessing)] },
+    details: { sscc: unit.sscc, fromOrgId: String(from), toOrgId: String(possessing), kind: "custody" },
+  };
+}
 
-  const lot = goods.lot;
+function offerPart(ix: Index, actor: Actor, lot: LotRef, owning: number | null, possessing: number | null): Part {
   const live = registeredPortions(ix, lot).filter(usable);
   if (live.length === 0) refuse(`no portion of ${lotName(lot)} is active and outside logistic units (in transit, packed, used up or recalled)`);
   const from = actor.orgId !== null && live.some((b) => b.owner_org === actor.orgId || b.custodian_org === actor.orgId) ? actor.orgId : live[0].custodian_org;
@@ -345,12 +399,11 @@ function shipping(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
     toOrgId: String(to),
     kind,
   };
-  const blocked = blockedFor(actor, from, f, `offer ${lotName(lot)}`);
-  if (blocked) return no(blocked, "offer", details);
   return {
-    status: "send",
+    actingOrg: from,
+    what: `offer ${lotName(lot)}`,
     effect: "offer",
-    calls: [{ contract: "provenance", fn: "offer", args: [batch.batch_id, quantity.toString(), String(to), HANDOVER_KINDS[kind]] }],
+    call: { contract: "provenance", fn: "offer", args: [batch.batch_id, quantity.toString(), String(to), HANDOVER_KINDS[kind]] },
     details,
   };
 }
@@ -360,17 +413,22 @@ function receiving(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
   const placeGln = f.bizLocationGln ?? f.readPointGln;
   const receiver = (placeGln ? orgOfGln(ix, db, placeGln) : null) ?? f.orgId;
   const gln = placeGln && ix.locationOrg(placeGln) === receiver ? placeGln : "";
+  return handOverSet(f, actor, goods, (g) => ("unit" in g ? acceptUnitPart(ix, g.unit, receiver, gln) : acceptPart(ix, g.lot, receiver, gln)));
+}
 
-  if ("unit" in goods) {
-    const unit = knownUnit(ix, goods.unit);
-    if (unit.offer_to !== receiver) refuse(`no pending offer of SSCC ${unit.sscc} to organisation ${receiver}`);
-    const details = { sscc: unit.sscc, fromOrgId: String(unit.custodian_org), toOrgId: String(receiver), location: gln || null };
-    const blocked = blockedFor(actor, receiver, f, `accept SSCC ${unit.sscc}`);
-    if (blocked) return no(blocked, "acceptUnit", details);
-    return { status: "send", effect: "acceptUnit", calls: [{ contract: "units", fn: "acceptUnit", args: [unit.sscc, unit.contents_hash ?? ZeroHash, gln] }], details };
-  }
+function acceptUnitPart(ix: Index, s: SsccRef, receiver: number, gln: string): Part {
+  const unit = knownUnit(ix, s);
+  if (unit.offer_to !== receiver) refuse(`no pending offer of SSCC ${unit.sscc} to organisation ${receiver}`);
+  return {
+    actingOrg: receiver,
+    what: `accept SSCC ${unit.sscc}`,
+    effect: "acceptUnit",
+    call: { contract: "units", fn: "acceptUnit", args: [unit.sscc, unit.contents_hash ?? ZeroHash, gln] },
+    details: { sscc: unit.sscc, fromOrgId: String(unit.custodian_org), toOrgId: String(receiver), location: gln || null },
+  };
+}
 
-  const lot = goods.lot;
+function acceptPart(ix: Index, lot: LotRef, receiver: number, gln: string): Part {
   const offered = registeredPortions(ix, lot).filter((b) => b.status === "in_transit" && b.offer_to === receiver);
   if (offered.length === 0) refuse(`no pending offer of ${lotName(lot)} to organisation ${receiver}`);
   const requested = lot.quantity === null ? null : productQuantity(ix, lot.quantity, lot.uom, offered[0].unit, lotName(lot));
@@ -381,26 +439,23 @@ function receiving(ix: Index, f: EventFacts, actor: Actor, db: Db): Plan {
         " an acceptance takes the whole offer",
     );
   }
-  const details = {
-    batchId: batch.batch_id,
-    gtin: lot.gtin,
-    lot: lot.lot,
-    quantity: formatQuantity(batch.offer_quantity!),
-    unit: batch.unit,
-    kind: batch.offer_kind,
-    toOrgId: String(receiver),
-    location: gln || null,
+  return {
+    actingOrg: receiver,
+    what: `accept ${lotName(lot)}`,
+    effect: "accept",
+    // The offer as indexed: a sender that changed it since gets the acceptance refused on-chain.
+    call: { contract: "provenance", fn: "accept", args: [batch.batch_id, batch.offer_quantity!, HANDOVER_KINDS[batch.offer_kind as HandoverKindName], gln] },
+    details: {
+      batchId: batch.batch_id,
+      gtin: lot.gtin,
+      lot: lot.lot,
+      quantity: formatQuantity(batch.offer_quantity!),
+      unit: batch.unit,
+      kind: batch.offer_kind,
+      toOrgId: String(receiver),
+      location: gln || null,
+    },
   };
-  const blocked = blockedFor(actor, receiver, f, `accept ${lotName(lot)}`);
-  if (blocked) return no(blocked, "accept", details);
-  return { status: "send", effect: "accept", calls: [
-      {
-        contract: "provenance",
-        fn: "accept",
-        // The offer as indexed: a sender that changed it since gets the acceptance refused on-chain.
-        args: [batch.batch_id, batch.offer_quantity!, HANDOVER_KINDS[batch.offer_kind as HandoverKindName], gln],
-      },
-    ], details };
 }
 
 function transformation(ix: Index, f: EventFacts, actor: Actor): Plan {
@@ -614,21 +669,113 @@ function observation(ix: Index, f: EventFacts, actor: Actor): Plan {
   };
 }
 
+/** CBV 2.0 creating_class_instance commissions lots (classes) as commissioning does. */
+const COMMISSIONING = new Set(["commissioning", "creating_class_instance"]);
 const SHIPPING = new Set(["shipping", "departing"]);
 const RECEIVING = new Set(["receiving", "arriving"]);
+
+// ------------------------------------------------------------------ error declarations
+
+/**
+ * What an applied call did that cannot be undone on-chain, by function. Everything else a call did
+ * can be withdrawn while the state it made is still there: an offer not yet accepted (cancelOffer),
+ * a unit offer (cancelUnitOffer), a packing (unpack).
+ */
+export const IRREVERSIBLE: Record<string, string> = {
+  registerLots: "a registration cannot be reversed on-chain (a lot id is never freed); the lot stays registered — end it if it does not exist",
+  accept: "an accepted hand-over cannot be reversed on-chain (reversing it needs both organisations); hand the goods back with a new shipping event",
+  acceptUnit: "an accepted hand-over cannot be reversed on-chain (reversing it needs both organisations); hand the unit back with a new shipping event",
+  transform: "a transformation cannot be reversed on-chain (its inputs were consumed, its outputs registered)",
+  observe: "an observation anchored on-chain stays (the declaration is stored and linked beside it)",
+  unpack: "an unpacking is not reversed; pack the unit again with a new AggregationEvent ADD",
+};
+
+/**
+ * The call that withdraws an applied call, while what it made is still there (checked against the
+ * index; the job simulates it too), else a refusal naming why not. Exported for the job, which uses
+ * it to withdraw the calls of a set sent before one of them failed.
+ */
+export function undoCall(call: PlannedCall, reason: string, state?: { batch(id: string): BatchRow | undefined; unitBySscc(sscc: string): UnitRow | undefined; contents(key: string): BatchRow[] }): PlannedCall | string {
+  const [first] = call.args as string[];
+  if (call.fn === "offer") {
+    const [batchId, quantity, to] = call.args as string[];
+    const b = state?.batch(batchId);
+    if (state && (!b || b.status !== "in_transit" || String(b.offer_to) !== to || b.offer_quantity !== quantity)) {
+      return `the offer of batch ${batchId} to organisation ${to} is no longer pending (accepted or withdrawn since): ${IRREVERSIBLE.accept}`;
+    }
+    return { contract: "provenance", fn: "cancelOffer", args: [batchId, reason] };
+  }
+  if (call.fn === "offerUnit") {
+    const [, to] = call.args as string[];
+    const u = state?.unitBySscc(first);
+    if (state && (!u || String(u.offer_to) !== to)) {
+      return `the offer of SSCC ${first} to organisation ${to} is no longer pending (accepted or withdrawn since): ${IRREVERSIBLE.acceptUnit}`;
+    }
+    return { contract: "units", fn: "cancelUnitOffer", args: [first] };
+  }
+  if (call.fn === "pack") {
+    const [, batchIds] = call.args as [string, string[]];
+    const u = state?.unitBySscc(first);
+    const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+    if (state && (!u || u.status !== "packed" || u.offer_to !== null || !same(state.contents(u.unit_key).map((b) => b.batch_id), batchIds))) {
+      return `SSCC ${first} no longer holds what was packed (unpacked, offered or handed over since): it is not unpacked`;
+    }
+    return { contract: "units", fn: "unpack", args: [first] };
+  }
+  return IRREVERSIBLE[call.fn] ?? `${call.fn} cannot be reversed on-chain`;
+}
+
+/**
+ * An error declaration (EPCIS errorDeclaration) of a stored event: withdraws what the event's mapping
+ * did where the contracts allow, all of it or none; an irreversible effect is marked `irreversible` in
+ * the details. Only the organisation that captured the event may declare it erroneous. The corrective
+ * events it names map as any event (the job maps again those refused before the withdrawal).
+ */
+function correction(ix: Index, f: EventFacts, actor: Actor): Plan {
+  if (f.originalSeq === null) return no("an error declaration of no stored event (no stored event has its hash ID): nothing to reverse");
+  const original = ix.original(f.originalSeq)!;
+  const details: Record<string, unknown> = { original: recordIdOf(original.seq), originalEffect: original.effect };
+  if (original.org_id !== f.orgId) {
+    return no(
+      `declared by organisation ${f.orgId}, but organisation ${original.org_id} captured the event: only the organisation that captured an event may declare it erroneous; nothing is reversed`,
+      "reverse",
+      details,
+    );
+  }
+  if (original.status !== "applied") {
+    return no(`nothing to reverse: the event's mapping is ${original.status ?? "missing"}`, "reverse", details);
+  }
+  const done = original.details ? (JSON.parse(original.details) as { calls?: PlannedCall[]; transactions?: string[] }) : {};
+  if (original.effect === "link") return { status: "applied", effect: "reverse", details: { ...details, unlinked: true }, unlinkSeq: original.seq };
+  if (!done.calls || done.calls.length === 0) return no(`nothing to reverse: the event was ${original.effect ?? "kept"} off-chain, without a transaction`, "reverse", details);
+  const reason = `EPCIS error declaration ${f.recordId}`;
+  const undo = done.calls.map((c) => undoCall(c, reason, ix));
+  const irreversible = undo.filter((u): u is string => typeof u === "string");
+  if (irreversible.length > 0) {
+    return no(
+      `cannot be reversed on-chain: ${[...new Set(irreversible)].join("; ")}${done.calls.length > 1 ? " (nothing of the event is reversed: all or none)" : ""}`,
+      "reverse",
+      { ...details, irreversible: true, originalTransactions: done.transactions ?? [] },
+    );
+  }
+  const calls = undo as PlannedCall[];
+  const blocked = blockedFor(actor, original.org_id, f, "withdraw what its event did");
+  if (blocked) return no(blocked, "reverse", { ...details, withdraw: calls.map((c) => c.fn) });
+  return { status: "send", effect: "reverse", calls, details: { ...details, withdraw: calls.map((c) => c.fn) } };
+}
 
 /** Decides what an event means for provenance. */
 export function planMapping(db: Db, f: EventFacts, actor: Actor): Plan {
   const ix = index(db);
-  if (f.errorDeclaration) {
-    return no("an error declaration: Lotline stores it and links it to the original, but never reverses on-chain effects (correct them with new events)");
+  if (!f.errorDeclaration && f.originalSeq !== null) {
+    return no(`has the hash ID of stored event ${recordIdOf(f.originalSeq)}: a corrected copy is stored, not mapped again`);
   }
-  if (f.originalSeq !== null) return no(`has the hash ID of stored event ${recordIdOf(f.originalSeq)}: a corrected copy is stored, not mapped again`);
   try {
+    if (f.errorDeclaration) return correction(ix, f, actor);
     if (f.eventType === "TransactionEvent" && f.bizTransactions.some((t) => t.type === "po")) return orderLink(ix, f);
     if (f.eventType === "TransformationEvent") return transformation(ix, f, actor);
     if (f.eventType === "AggregationEvent" && (f.action === "ADD" || f.action === "DELETE")) return aggregation(ix, f, actor, db);
-    if (f.eventType === "ObjectEvent" && f.action === "ADD" && f.bizStep === "commissioning") return commissioning(ix, f, actor);
+    if (f.eventType === "ObjectEvent" && f.action === "ADD" && f.bizStep && COMMISSIONING.has(f.bizStep)) return commissioning(ix, f, actor);
     const movable = f.eventType === "ObjectEvent" || f.eventType === "AggregationEvent";
     if (movable && f.action === "OBSERVE" && f.bizStep && SHIPPING.has(f.bizStep)) return shipping(ix, f, actor, db);
     if (movable && f.action === "OBSERVE" && f.bizStep && RECEIVING.has(f.bizStep)) return receiving(ix, f, actor, db);
