@@ -25,6 +25,7 @@ import { notificationRoutes } from "./routes/notifications";
 import { recallRoutes } from "./routes/recalls";
 import { auditRoutes } from "./routes/audit";
 import { installAudit } from "../audit/plugin";
+import { registerWebsocket } from "./websocket";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> & Partial<Pick<Config, "headStaleSeconds" | "auditAnchorSeconds" | "relayerKey" | "integrationKey">>;
@@ -72,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  // WebSocket upgrades (EPCIS query subscriptions, notification streams) go through the routes' hooks.
+  await registerWebsocket(app);
   await app.register(rateLimit, {
     max: deps.config.rateLimit,
     timeWindow: 60_000,
