@@ -151,6 +151,9 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
     method: "GET",
     url: "/api/v1/subscriptions/stream",
     schema: {
+      // A WebSocket answers 101, then messages: kept out of the OpenAPI document, whose operations
+      // all answer a 2xx body; docs/notifications.md describes it.
+      hide: true,
       summary: "Your organisation's notifications over a WebSocket (GET with Upgrade: websocket)",
       description:
         "Each notification concerning your organisation, of the topics asked (default all), is pushed as a text message {topic, type, at, data}: the body a webhook delivery carries, at the delivery job's round that fans it out (every 2 s). " +
