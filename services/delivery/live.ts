@@ -120,6 +120,9 @@ export function createLiveStreams(db: Db) {
       entry.queryName,
     ) as { query: string } | undefined;
     if (!named) return close(entry, CLOSE.queryDeleted, `the named query ${entry.queryName} was deleted`);
+    // Nothing stored since the cursor: no query to run (the common case of a stream's round).
+    const newest = (prepared(db, `SELECT COALESCE(MAX(seq), 0) AS seq FROM epcis_events`).get() as { seq: number }).seq;
+    if (newest <= entry.afterSeq && !(scheduled && entry.reportIfEmpty)) return;
     for (let first = true; ; first = false) {
       const r = reportAfter(
         db,
