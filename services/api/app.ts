@@ -31,6 +31,7 @@ import { explorerRoutes } from "./routes/explorer";
 import { digitalLinkRoutes } from "./routes/digital-link";
 import { rpcProxyRoutes } from "./routes/rpc-proxy";
 import { sessionCookieHook } from "./session-cookie";
+import { registerWebsocket } from "./websocket";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> &
@@ -106,6 +107,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  // WebSocket upgrades (EPCIS query subscriptions, notification streams) go through the routes' hooks.
+  await registerWebsocket(app);
   await app.register(rateLimit, {
     max: deps.config.rateLimit,
     timeWindow: 60_000,

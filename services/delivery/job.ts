@@ -2,6 +2,7 @@ import type { Db } from "../store/db";
 import { reportSubscriptions } from "../epcis/subscriptions";
 import { fanOutNotifications } from "../notifications/store";
 import { deliverDue, reinstateRolledBack, type SendOptions } from "./outbox";
+import { liveStreamsFor } from "./live";
 
 export interface DeliveryJobOptions extends SendOptions {
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
@@ -9,8 +10,10 @@ export interface DeliveryJobOptions extends SendOptions {
 
 /**
  * The node's delivery job (one of its background jobs, services/node): queues the reports of due
- * EPCIS subscriptions and the notifications not yet handed out, puts back notifications whose
- * rolled-back event was indexed again, then sends what is due from the outbox. One run at a time.
+ * EPCIS subscriptions and the notifications not yet handed out (pushing them to the open sockets
+ * that take them too, services/delivery/live.ts, with the sockets' schedules and heartbeat), puts
+ * back notifications whose rolled-back event was indexed again, then sends what is due from the
+ * outbox. One run at a time.
  */
 export function createDeliveryJob(db: Db, options: DeliveryJobOptions = {}) {
   const now = options.now ?? (() => new Date());
@@ -21,7 +24,9 @@ export function createDeliveryJob(db: Db, options: DeliveryJobOptions = {}) {
       if (busy) return busy;
       busy = (async () => {
         reportSubscriptions(db, now);
-        fanOutNotifications(db, now);
+        const live = liveStreamsFor(db);
+        live.publish(fanOutNotifications(db, now));
+        live.round(now());
         reinstateRolledBack(db);
         await deliverDue(db, { ...options, now });
       })().finally(() => {

@@ -6,6 +6,7 @@ import { allowPrivateDestinations, checkDestination as checkWith, defaultPolicy,
 import { dropPending, enqueueDelivery, type DeliveryStatus } from "../delivery/outbox";
 import { epcisVisibility } from "./access";
 import { knownPrefixes } from "./store";
+import type { EpcFormat } from "./identifiers";
 import { parseEventQuery, queryDocument, runEventQuery } from "./query";
 
 /**
@@ -27,7 +28,7 @@ export { isPrivateAddress, allowPrivateDestinations };
 export { signatureOf } from "../delivery/outbox";
 
 /** Events per report at most; the rest go in the next report. */
-const MAX_EVENTS_PER_REPORT = 1_000;
+export const MAX_EVENTS_PER_REPORT = 1_000;
 
 export interface Schedule {
   second?: string;
@@ -171,15 +172,21 @@ export function subscriptionView(db: Db, row: SubscriptionRow) {
   };
 }
 
+/**
+ * The cursor of a subscription whose first report holds the events stored from `initialRecordTime`
+ * on (the binding's default: from the subscription's start): the last seq stored before it.
+ */
+export function cursorAt(db: Db, initialRecordTime: string): number {
+  return (prepared(db, `SELECT COALESCE(MAX(seq), 0) AS seq FROM epcis_events WHERE record_time < ?`).get(initialRecordTime) as { seq: number }).seq;
+}
+
 export function insertSubscription(
   db: Db,
   s: { orgId: number; queryName: string; dest: string; signatureToken: string | null; reportIfEmpty: boolean; stream: boolean; schedule: Schedule | null; initialRecordTime: string | null; createdBy: string },
   now = new Date(),
 ): SubscriptionRow {
   const id = crypto.randomUUID();
-  // The first report holds events stored from initialRecordTime on (default: from now).
-  const from = s.initialRecordTime ?? now.toISOString();
-  const after = (prepared(db, `SELECT COALESCE(MAX(seq), 0) AS seq FROM epcis_events WHERE record_time < ?`).get(from) as { seq: number }).seq;
+  const after = cursorAt(db, s.initialRecordTime ?? now.toISOString());
   const next = s.schedule ? nextRun(s.schedule, now)?.toISOString() ?? null : null;
   prepared(
     db,
@@ -239,6 +246,7 @@ export function reportAfter(
   queryJson: string,
   afterSeq: number,
   subscriptionId: string,
+  format: EpcFormat = "Always_GS1_Digital_Link",
 ): { body: string; count: number; upTo: number } {
   const params = Object.fromEntries(
     Object.entries(JSON.parse(queryJson) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)]),
@@ -250,7 +258,7 @@ export function reportAfter(
   const newest = (prepared(db, `SELECT COALESCE(MAX(seq), 0) AS seq FROM epcis_events`).get() as { seq: number }).seq;
   const page = runEventQuery(db, query, undefined, epcisVisibility(db, sharing, orgId));
   const upTo = page.nextPageToken ? page.rows[page.rows.length - 1].seq : newest;
-  const doc = queryDocument(page.rows, "Always_GS1_Digital_Link", knownPrefixes(db), queryName);
+  const doc = queryDocument(page.rows, format, knownPrefixes(db), queryName);
   const body = JSON.stringify({ ...doc, epcisBody: { queryResults: { ...doc.epcisBody.queryResults, subscriptionID: subscriptionId } } });
   return { body, count: page.rows.length, upTo: Math.max(upTo, afterSeq) };
 }

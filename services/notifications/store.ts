@@ -101,8 +101,15 @@ interface Notice {
   fromChain: boolean;
 }
 
+/** A notification fanned out: the member it concerns, its topic and the body every subscriber gets. */
+export interface FannedNotice {
+  orgId: number;
+  topic: Topic;
+  body: string;
+}
+
 /** Queues one delivery per subscription of the notice's member that takes its topic; marks it fanned. */
-function fanOut(db: Db, n: Notice, at: Date): void {
+function fanOut(db: Db, n: Notice, at: Date): FannedNotice {
   const subs = prepared(db, `SELECT subscription_id, url, topics FROM notification_subscriptions WHERE org_id = ?`).all(
     n.orgId,
   ) as {
@@ -132,10 +139,15 @@ function fanOut(db: Db, n: Notice, at: Date): void {
     n.key,
     at.toISOString(),
   );
+  return { orgId: n.orgId, topic: n.topic, body };
 }
 
-/** Hands every notification not yet fanned out (chain-derived, then finished capture jobs) to the subscriptions of its member. */
-export function fanOutNotifications(db: Db, now: () => Date = () => new Date()): void {
+/**
+ * Hands every notification not yet fanned out (chain-derived, then finished capture jobs) to the
+ * subscriptions of its member; returns them, committed, for the member's open sockets (delivery/live.ts).
+ */
+export function fanOutNotifications(db: Db, now: () => Date = () => new Date()): FannedNotice[] {
+  const fanned: FannedNotice[] = [];
   for (;;) {
     const rows = prepared(
       db,
@@ -147,7 +159,7 @@ export function fanOutNotifications(db: Db, now: () => Date = () => new Date()):
     db.transaction(() => {
       const at = now();
       for (const r of rows) {
-        fanOut(
+        const notice = fanOut(
           db,
           {
             key: r.notification_key,
@@ -160,15 +172,17 @@ export function fanOutNotifications(db: Db, now: () => Date = () => new Date()):
           },
           at,
         );
+        fanned.push(notice);
       }
     })();
     if (rows.length < FAN_OUT_BATCH) break;
   }
-  announceCaptures(db, now);
+  fanned.push(...announceCaptures(db, now));
+  return fanned;
 }
 
 /** Capture jobs finished since the last round, in capture order (a running one holds back those after it). */
-function announceCaptures(db: Db, now: () => Date): void {
+function announceCaptures(db: Db, now: () => Date): FannedNotice[] {
   const cursor = Number(
     (prepared(db, `SELECT value FROM meta WHERE key = 'notifications_capture_seq'`).get() as { value: string } | undefined)
       ?.value ?? 0,
@@ -187,13 +201,14 @@ function announceCaptures(db: Db, now: () => Date): void {
     duplicates: string;
     finished_at: string | null;
   }[];
-  db.transaction(() => {
+  return db.transaction(() => {
     const at = now();
+    const fanned: FannedNotice[] = [];
     let last = cursor;
     for (const r of rows) {
       if (r.running === 1) break;
       const errors = (JSON.parse(r.errors) as unknown[]).length;
-      fanOut(
+      const notice = fanOut(
         db,
         {
           key: `capture:${r.capture_id}`,
@@ -214,9 +229,11 @@ function announceCaptures(db: Db, now: () => Date): void {
         },
         at,
       );
+      fanned.push(notice);
       last = r.seq;
     }
     if (last !== cursor)
       prepared(db, `INSERT OR REPLACE INTO meta (key, value) VALUES ('notifications_capture_seq', ?)`).run(String(last));
+    return fanned;
   })();
 }

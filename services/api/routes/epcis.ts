@@ -45,12 +45,16 @@ import { epcisVisibility, type EpcisVisibility } from "../../epcis/access";
 import type { EventRow } from "../../epcis/store";
 import {
   checkDestination,
+  cursorAt,
   endSubscriptions,
   insertSubscription,
   nextRun,
   subscriptionView,
+  type Schedule,
   type SubscriptionRow,
 } from "../../epcis/subscriptions";
+import { liveStreamsFor, MAX_SOCKETS_PER_ORG, newSubscriptionId, type QueryStreamSpec } from "../../delivery/live";
+import { addUpgradeHeaders, authenticateUpgrade, BEARER_PROTOCOL_PREFIX, LOTLINE_PROTOCOL, sessionCheck } from "../websocket";
 
 /**
  * The GS1 EPCIS 2.0 REST binding under /epcis: the capture interface (POST /epcis/capture answers
@@ -1119,30 +1123,128 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         endSubscriptions(db, subscriptions);
         return prepared(db, `DELETE FROM epcis_named_queries WHERE org_id = ? AND name = ?`).run(orgId, request.params.queryName);
       })();
+      liveStreamsFor(db).endQuery(orgId, request.params.queryName);
       if (gone.changes === 0) throw new HttpProblem(404, "query_not_found", `no named query ${request.params.queryName} of your organisation`);
       return reply.code(204).send(null);
     },
   );
 
-  app.get(
-    "/epcis/queries/:queryName/events",
+  // ---------------------------------------------------------------- a named query's events, and its WebSocket subscriptions
+
+  /** The binding's subscription parameters of GET /queries/{queryName}/events (WebSocket only). */
+  const SUBSCRIPTION_PARAMETERS = ["stream", "reportIfEmpty", "initialRecordTime", "second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek"] as const;
+  const SCHEDULE_FIELDS = ["second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek"] as const;
+  const ScheduleParameter = Type.String({ maxLength: 200, description: "WebSocket only: numbers and [a-b] ranges, comma-separated (UTC)" });
+  const NamedQueryEventsQuery = Type.Object(
     {
-      schema: {
-        summary: "Run a named query: the events it selects that you may read, as an EPCISQueryDocument named after it (perPage / nextPageToken)",
-        tags: ["epcis"],
-        security: [{ bearer: [] }],
-        params: NameParams,
-        querystring: PageQuery,
-        headers: EpcisHeaders,
-        response: { 200: QueryDocument, ...problems(400, 401, 404, 413) },
-      },
+      ...PageQuery.properties,
+      stream: Type.Optional(Type.Boolean({ description: "WebSocket only: report each newly stored event the query selects" })),
+      reportIfEmpty: Type.Optional(Type.Boolean({ description: "WebSocket only: send scheduled reports without events too" })),
+      initialRecordTime: Type.Optional(Type.String({ format: "date-time", description: "WebSocket only: the first report starts here (default: now)" })),
+      second: Type.Optional(ScheduleParameter),
+      minute: Type.Optional(ScheduleParameter),
+      hour: Type.Optional(ScheduleParameter),
+      dayOfMonth: Type.Optional(ScheduleParameter),
+      month: Type.Optional(ScheduleParameter),
+      dayOfWeek: Type.Optional(ScheduleParameter),
     },
-    async (request, reply) => {
-      const { name, query } = namedQuery(request, request.params.queryName);
+    { additionalProperties: false },
+  );
+  type NamedQueryEventsParams = { perPage?: number; nextPageToken?: string; stream?: boolean; reportIfEmpty?: boolean; initialRecordTime?: string } & Partial<
+    Record<(typeof SCHEDULE_FIELDS)[number], string>
+  >;
+  /** The subscription an upgrade asked for, checked before the upgrade (a refusal is an HTTP problem, no socket). */
+  const pendingSubscriptions = new WeakMap<FastifyRequest, { spec: QueryStreamSpec; authorised: () => boolean }>();
+
+  app.route({
+    method: "GET",
+    url: "/epcis/queries/:queryName/events",
+    schema: {
+      summary: "Run a named query: the events it selects that you may read, as an EPCISQueryDocument named after it (perPage / nextPageToken); with Upgrade: websocket, subscribe to it",
+      description:
+        "As a WebSocket (the binding's subscription form): GET with Upgrade: websocket and either stream=true (each newly stored event the query selects, as an EPCISQueryDocument, as soon as it is stored) or a schedule (second, minute, hour, dayOfMonth, month, dayOfWeek; with reportIfEmpty), and initialRecordTime. " +
+        `Credentials: Authorization: Bearer <token>, or (browsers) the subprotocols "${LOTLINE_PROTOCOL}" and "${BEARER_PROTOCOL_PREFIX}<token>". ` +
+        "Reports hold only the events your organisation may read at the time of the report. Refusals (401, 403, 404, 400) are answered before any upgrade. The 101 answer carries GS1-Query-Min-Record-Time. See docs/epcis.md.",
+      tags: ["epcis"],
+      security: [{ bearer: [] }],
+      params: NameParams,
+      querystring: NamedQueryEventsQuery,
+      headers: EpcisHeaders,
+      response: { 200: QueryDocument, ...problems(400, 401, 403, 404, 413, 429) },
+    },
+    preHandler: async (request) => {
+      if (!request.ws) return;
+      const { principal, authorization } = authenticateUpgrade(request, auth);
+      const orgId = Number(principal.agent.orgId);
+      const { queryName } = request.params as { queryName: string };
+      const q = request.query as NamedQueryEventsParams;
+      const named = prepared(db, `SELECT name FROM epcis_named_queries WHERE org_id = ? AND name = ?`).get(orgId, queryName);
+      if (!named) throw new HttpProblem(404, "query_not_found", `no named query ${queryName} of your organisation`);
+      // (perPage has a default: whether it was given is read from the URL.)
+      const given = new URL(request.url, "http://local").searchParams;
+      for (const name of ["perPage", "nextPageToken"] as const) {
+        if (given.has(name)) {
+          throw new QueryParameterError(name, `${name} pages a query's results; a subscription reports every new event, leave it out`);
+        }
+      }
+      const schedule = Object.fromEntries(SCHEDULE_FIELDS.filter((f) => q[f] !== undefined).map((f) => [f, q[f]!])) as Schedule;
+      const scheduled = Object.keys(schedule).length > 0;
+      if ((q.stream === true) === scheduled) {
+        throw new HttpProblem(400, "invalid_subscription", "give either stream=true or a schedule (second, minute, hour, dayOfMonth, month, dayOfWeek): not both, not neither");
+      }
+      if (scheduled) {
+        try {
+          if (!nextRun(schedule, new Date())) throw new Error("the schedule matches no time within a year");
+        } catch (err) {
+          throw new HttpProblem(400, "invalid_schedule", (err as Error).message);
+        }
+      }
+      const live = liveStreamsFor(db);
+      if (live.countFor(orgId) >= MAX_SOCKETS_PER_ORG) {
+        throw new HttpProblem(429, "too_many_sockets", `your organisation has ${MAX_SOCKETS_PER_ORG} open sockets on this node already; close one first`);
+      }
+      const minRecordTime = q.initialRecordTime ? new Date(q.initialRecordTime).toISOString() : new Date().toISOString();
+      const format = (request.headers["gs1-epc-format"] as EpcFormat | undefined) ?? "Always_GS1_Digital_Link";
+      pendingSubscriptions.set(request, {
+        spec: {
+          orgId,
+          queryName,
+          subscriptionId: newSubscriptionId(),
+          afterSeq: cursorAt(db, minRecordTime),
+          stream: q.stream === true,
+          schedule: scheduled ? schedule : null,
+          reportIfEmpty: q.reportIfEmpty === true,
+          format,
+        },
+        authorised: sessionCheck(auth, authorization, principal.agent.orgId),
+      });
+      addUpgradeHeaders(request, {
+        "GS1-EPCIS-Version": "2.0.0",
+        "GS1-CBV-Version": "2.0.0",
+        "GS1-EPC-Format": format,
+        "GS1-Query-Min-Record-Time": minRecordTime,
+      });
+    },
+    handler: async (request, reply) => {
+      const q = request.query as NamedQueryEventsParams;
+      const subscribing = SUBSCRIPTION_PARAMETERS.find((p) => q[p] !== undefined);
+      if (subscribing) {
+        throw new QueryParameterError(
+          subscribing,
+          `${subscribing} subscribes to the query over a WebSocket (GET with Upgrade: websocket); for a webhook, POST /epcis/queries/{queryName}/subscriptions`,
+        );
+      }
+      const { name, query } = namedQuery(request, (request.params as { queryName: string }).queryName);
       const params = { ...paramsOf(query), ...(request.query as Record<string, string>) };
       return sendEvents(request, reply, params, {}, name);
     },
-  );
+    wsHandler: (socket, request) => {
+      const pending = pendingSubscriptions.get(request)!;
+      liveStreamsFor(db).addQueryStream(socket, pending.spec, pending.authorised);
+      // Events stored between the checks and now: reported at once rather than at the next one.
+      if (pending.spec.stream) liveStreamsFor(db).eventsStored();
+    },
+  });
 
   app.post(
     "/epcis/events",

@@ -9,8 +9,26 @@ import { requireServed } from "../../config/served";
 import { checkDestination, DestinationError } from "../../delivery/destination";
 import { TOPICS } from "../../notifications/handlers";
 import { createNotificationStore, deliveryView, notificationSubscriptionView } from "../../notifications/store";
+import { liveStreamsFor, MAX_SOCKETS_PER_ORG } from "../../delivery/live";
+import { authenticateUpgrade, BEARER_PROTOCOL_PREFIX, LOTLINE_PROTOCOL, requireUpgrade, sessionCheck } from "../websocket";
+import type { Topic } from "../../notifications/handlers";
 
 const problems = { 400: { $ref: "Problem#" }, 401: { $ref: "Problem#" }, 403: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
+
+/** `recall,offer` (or `all`) as topics; a 400 naming what is not one. */
+export function parseTopics(text: string | undefined): Set<Topic> {
+  if (text === undefined || text.trim() === "all") return new Set(TOPICS);
+  const names = text.split(",").map((t) => t.trim());
+  const unknown = names.filter((t) => !(TOPICS as readonly string[]).includes(t));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new HttpProblem(
+      400,
+      "invalid_topics",
+      `topics: ${unknown.map((t) => JSON.stringify(t)).join(", ")} not among ${TOPICS.join(", ")} (comma-separated, or all)`,
+    );
+  }
+  return new Set(names as Topic[]);
+}
 
 const TopicName = Type.Union(TOPICS.map((t) => Type.Literal(t)));
 
@@ -125,6 +143,56 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       nextCursor: null,
     }),
   );
+
+  // Checked before the upgrade: a refusal is an HTTP problem and no socket is opened.
+  const pendingStreams = new WeakMap<FastifyRequest, { orgId: number; topics: Set<Topic>; authorised: () => boolean }>();
+
+  app.route({
+    method: "GET",
+    url: "/api/v1/subscriptions/stream",
+    schema: {
+      // A WebSocket answers 101, then messages: kept out of the OpenAPI document, whose operations
+      // all answer a 2xx body; docs/notifications.md describes it.
+      hide: true,
+      summary: "Your organisation's notifications over a WebSocket (GET with Upgrade: websocket)",
+      description:
+        "Each notification concerning your organisation, of the topics asked (default all), is pushed as a text message {topic, type, at, data}: the body a webhook delivery carries, at the delivery job's round that fans it out (every 2 s). " +
+        `Credentials: Authorization: Bearer <token>, or (browsers) the subprotocols "${LOTLINE_PROTOCOL}" and "${BEARER_PROTOCOL_PREFIX}<token>". ` +
+        "The socket is closed (4401) when the session expires or the agent is no longer active. Without Upgrade: 426. See docs/notifications.md.",
+      tags: ["notifications"],
+      security: [{ bearer: [] }],
+      querystring: Type.Object(
+        {
+          topics: Type.Optional(
+            Type.String({ maxLength: 200, description: `comma-separated among ${TOPICS.join(", ")}, or all (the default)` }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 426: { $ref: "Problem#" }, 429: { $ref: "Problem#" }, ...problems },
+    },
+    preHandler: async (request) => {
+      requireUpgrade(request);
+      const { principal, authorization } = authenticateUpgrade(request, auth);
+      const orgId = Number(principal.agent.orgId);
+      requireServed(state.served, orgId);
+      const topics = parseTopics(request.query.topics);
+      if (liveStreamsFor(db).countFor(orgId) >= MAX_SOCKETS_PER_ORG) {
+        throw new HttpProblem(
+          429,
+          "too_many_sockets",
+          `your organisation has ${MAX_SOCKETS_PER_ORG} open sockets on this node already; close one first`,
+        );
+      }
+      pendingStreams.set(request, { orgId, topics, authorised: sessionCheck(auth, authorization, principal.agent.orgId) });
+    },
+    // Reached only by a GET without Upgrade, which preHandler refuses (426).
+    handler: async (request) => requireUpgrade(request),
+    wsHandler: (socket, request) => {
+      const pending = pendingStreams.get(request)!;
+      liveStreamsFor(db).addNoticeStream(socket, pending.orgId, pending.topics, pending.authorised);
+    },
+  });
 
   app.get(
     "/api/v1/subscriptions/:id",
