@@ -6,6 +6,7 @@ import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { signForwardRequest, type SignedForwardRequest } from "../../../services/relayer/forward-request";
 import { rolesToMask } from "../../../services/chain/roles";
 import { gtinFor } from "../../../services/gs1/keys";
+import { lotline } from "../cli/run";
 
 type Proof = { status: string; merkleRoot: string; leaf: string; proof: string[]; verified: boolean; transactionHash: string; anchoredBy: { orgId: string } | null };
 
@@ -100,10 +101,19 @@ describe("service key rotation (integration and relayer keys)", function () {
     await expectAnchoredBy(records.before, keyA);
   });
 
-  it("refuses to anchor with a revoked integration key: the records stay pending, nothing is lost", async function () {
-    // The org admin retires key A (say it leaked) before the node has a new one.
-    const receipt = await (await chain.demo.contracts.registry.connect(admin.connect(chain.demo.provider)).removeAgent(keyA.address)).wait();
-    await node!.state.indexer!.waitForBlock(receipt!.blockNumber);
+  it("refuses another member's removal of key A, and anchors nothing with the revoked key: the records stay pending, nothing is lost", async function () {
+    // The org admin retires key A (say it leaked) before the node has a new one; another member's admin cannot.
+    const foreign = await signForwardRequest(demoWallet(DEMO_MEMBERS[retailer - 1].account), chain.demo.contracts.forwarder, {
+      to: chain.demo.deployment.contracts.registry,
+      data: chain.demo.contracts.registry.interface.encodeFunctionData("removeAgent", [keyA.address]),
+      deadline: Math.floor(Date.now() / 1000) + 600,
+    });
+    const refused = await relay(foreign);
+    expect(refused.status).to.equal(422);
+    expect(refused.body.detail).to.match(/IdentityNotOrgAdmin/);
+    const removed = await lotline(["agent", "remove", keyA.address, "--dev-account", String(DEMO_MEMBERS[distributor - 1].account)], { LOTLINE_API_URL: node!.url });
+    expect(removed.code, removed.stderr).to.equal(0);
+    expect(removed.stdout).to.include(`${keyA.address} is no longer an agent of org ${distributor}`);
     const seen = node!.logs.length;
     records.pending1 = await storeProduct(802);
     records.pending2 = await storeProduct(803);
