@@ -20,13 +20,6 @@ export interface AnchorJobOptions {
   recordsUrl: () => string;
   /** A submitted root not seen on the indexed chain after this long is submitted again. */
   resubmitAfterSeconds?: number;
-  /**
-   * How long a round waits for its anchoring transaction to be mined (default 120 s). A transaction
-   * the network dropped (a Besu node restarted with its pool, say) never mines: the round stops
-   * waiting, and the root is submitted again after `resubmitAfterSeconds`, so the node's other jobs
-   * and its shutdown are never held up by it.
-   */
-  confirmTimeoutMs?: number;
   maxLeavesPerAnchor?: number;
   /** Resolves once the index includes a block (so a run ends with its anchors indexed). */
   indexed?: (blockNumber: number) => Promise<void>;
@@ -51,7 +44,6 @@ export function createAnchorJob(options: AnchorJobOptions) {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const resubmitAfter = options.resubmitAfterSeconds ?? 30;
   const maxLeaves = options.maxLeavesPerAnchor ?? 1_000;
-  const confirmTimeout = options.confirmTimeoutMs ?? 120_000;
 
   function requeueLost(): number {
     return prepared(
@@ -105,7 +97,7 @@ export function createAnchorJob(options: AnchorJobOptions) {
     try {
       const tx = await anchors.anchor(encodeBytes32String(kind), root, rows.length, `${options.recordsUrl()}/api/v1/anchors/${root}?org=${org}`);
       txHash = tx.hash;
-      const receipt = await tx.wait(1, confirmTimeout);
+      const receipt = await tx.wait();
       if (receipt) await options.indexed?.(receipt.blockNumber);
     } catch (err) {
       const revert = decodeRevert((err as { data?: string }).data);
