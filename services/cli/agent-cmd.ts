@@ -113,6 +113,20 @@ export function registerAgentCommands(program: Command, print: Print): void {
   });
 
   signing(
+    agent
+      .command("remove")
+      .description("as an org admin, unbind one of your organisation's agents at once (a retired, lost or leaked key: docs/operations.md)")
+      .argument("<address>", "the agent's address"),
+  ).action(async (address: string, opts: SignerOptions) => {
+    const account = addressArg(address);
+    const { relay, signer } = await actor(opts);
+    // Read as the signer (the agent list is for members); a refusal (not your organisation's agent) comes from the relayer's simulation.
+    const current = await apiGet<{ orgId: string }>(`/api/v1/agents/${account}`);
+    const tx = await relay.send(signer, "registry", "removeAgent", [account]);
+    print(tx, () => `${account} is no longer an agent of org ${current.orgId} (tx ${tx.transactionHash})`);
+  });
+
+  signing(
     agent.command("leave").description("the signing key leaves its organisation: it can no longer act for it"),
   ).action(async (opts: SignerOptions) => {
     const { relay, signer } = await actor(opts);
