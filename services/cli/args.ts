@@ -52,7 +52,7 @@ export function hashArg(raw: string | undefined, option = "--metadata-hash"): st
 
 export function handoverKindArg(raw: string): { name: HandoverKindName; value: number } {
   const name = raw.toLowerCase() as HandoverKindName;
-  if (!(name in HANDOVER_KINDS)) throw new CliError(`--kind must be custody, ownership or both, got "${raw}"`);
+  if (!Object.hasOwn(HANDOVER_KINDS, name)) throw new CliError(`--kind must be custody, ownership or both, got "${raw}"`);
   return { name, value: HANDOVER_KINDS[name] };
 }
 

@@ -236,7 +236,7 @@ function dynamicCondition(name: string, list: string[], one: () => string): { sq
       args: [JSON.stringify(list.map((v) => v.toLowerCase()))],
     };
   }
-  if (name in SENSOR_EQ) {
+  if (Object.hasOwn(SENSOR_EQ, name)) {
     const [levels, kind] = SENSOR_EQ[name];
     const field = name.slice(3);
     const canon = kind === "id" ? (v: string) => canonicalId(v) : kind.startsWith("term:") ? (v: string) => canonicalTerm(kind.slice(5) as VocabularyKind, v) : (v: string) => v;

@@ -117,7 +117,7 @@ export function productTypeCode(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isInteger(value) && value >= 0 && value <= 2 ? value : undefined;
   if (typeof value === "string") {
     const text = value.trim().toUpperCase();
-    if (text in PRODUCT_TYPE_CODES) return PRODUCT_TYPE_CODES[text];
+    if (Object.hasOwn(PRODUCT_TYPE_CODES, text)) return PRODUCT_TYPE_CODES[text];
     if (/^[012]$/.test(text)) return Number(text);
   }
   return undefined;

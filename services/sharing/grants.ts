@@ -28,7 +28,7 @@ export function namesToClasses(names: readonly string[]): number {
   for (const name of names) {
     const upper = name.trim().toUpperCase();
     if (upper === "ALL") bits |= ALL_CLASSES;
-    else if (upper in RECORD_CLASSES) bits |= RECORD_CLASSES[upper as RecordClass];
+    else if (Object.hasOwn(RECORD_CLASSES, upper)) bits |= RECORD_CLASSES[upper as RecordClass];
     else throw new Error(`"${name}" is not a record class: use EPCIS, PRODUCTION_RUN, ORDER_TERMS or ALL`);
   }
   return bits;

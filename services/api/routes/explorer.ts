@@ -398,7 +398,9 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         url: deps.publicUrl(),
         async get<T>(url: string): Promise<T> {
           const res = await app.inject({ method: "GET", url, headers });
-          const body = res.json() as T & { detail?: string };
+          const body = res.json() as T & { detail?: string; code?: string };
+          // A refusal of an inner route (a malformed or unknown ref, a record not shared) is answered as that refusal, never a 500.
+          if (res.statusCode >= 400 && res.statusCode < 500) throw new HttpProblem(res.statusCode, body.code ?? "refused", body.detail ?? `HTTP ${res.statusCode}`);
           if (res.statusCode >= 300) throw Object.assign(new Error(body.detail ?? `HTTP ${res.statusCode}`), { status: res.statusCode });
           return body;
         },

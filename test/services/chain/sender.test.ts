@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { Refusal } from "../../../services/common/refusal";
 import { Wallet, type HDNodeWallet, type JsonRpcProvider, type TransactionReceipt } from "ethers";
 import { createTransactionSender, mined, SenderSigner, TransactionTimeoutError, type TransactionSender } from "../../../services/chain/sender";
 import { createRpcClient } from "../../../services/chain/rpc";
@@ -7,7 +8,6 @@ import { createIdentityStore } from "../../../services/store/identity";
 import { openDatabase } from "../../../services/store/db";
 import { createRelayer, type Relayer } from "../../../services/relayer/relayer";
 import { signForwardRequest, type SignedForwardRequest } from "../../../services/relayer/forward-request";
-import { HttpProblem } from "../../../services/api/problem";
 import { DEMO_MEMBERS, demoWallet, RELAYER_ACCOUNT } from "../../../services/demo/roster";
 import { glnFor } from "../../../services/gs1/keys";
 import { deployDemo, startAnvil } from "../../helpers/chain";
@@ -217,7 +217,7 @@ describe("transaction sender: one per key", function () {
       p.then(
         (r) => ({ hash: r.transactionHash, problem: null as string | null }),
         (err: unknown) => {
-          if (!(err instanceof HttpProblem)) throw err;
+          if (!(err instanceof Refusal)) throw err;
           return { hash: null as string | null, problem: err.code };
         },
       );
