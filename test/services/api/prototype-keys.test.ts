@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { get, sharedNode, type TestNode } from "./helpers";
+import { get, sharedNode } from "./helpers";
+import type { TestNode } from "../../helpers/node";
 
 /** Found by the hostile-input harness: names of Object.prototype members as parameters or refs. */
 describe("attack: Object.prototype names as query parameters and refs", function () {
