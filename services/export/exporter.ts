@@ -13,7 +13,7 @@ import {
   type CustodyEntry,
   type ProductRegistration,
 } from "./bundle";
-import { checkRecord, type ProvenRecord, type RecordProof } from "./records";
+import { checkRecord, type ProvenRecord, recordProofOf } from "./records";
 import { custodyExpectation } from "./verify";
 import { bundleReadme } from "./readme";
 
@@ -134,27 +134,21 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
   const records: ProvenRecord[] = [];
   /** Adds a record when it can be proven as its owner's; otherwise says why not. */
   const offer = (pr: Omit<ProvenRecord, "leaf" | "proof">, anchor: AnchorProofJson | null, subject: string) => {
-    if (!anchor || anchor.status !== "anchored" || !anchor.merkleRoot || !anchor.anchoredBy) {
+    const proof = anchor ? recordProofOf(anchor) : null;
+    if (!anchor || !proof) {
       gaps.push({ class: pr.class, subject, owner: pr.owner, reason: "pending", detail: "not anchored on-chain yet" });
       return;
     }
-    if (anchor.anchoredBy.orgId !== pr.owner) {
+    if (proof.anchoredBy.orgId !== pr.owner) {
       gaps.push({
         class: pr.class,
         subject,
         owner: pr.owner,
         reason: "not_anchored_by_owner",
-        detail: `anchored by organisation ${anchor.anchoredBy.orgId}, not by its owner (organisation ${pr.owner})`,
+        detail: `anchored by organisation ${proof.anchoredBy.orgId}, not by its owner (organisation ${pr.owner})`,
       });
       return;
     }
-    const proof: RecordProof = {
-      merkleRoot: anchor.merkleRoot,
-      proof: anchor.proof,
-      anchoredBy: anchor.anchoredBy,
-      transactionHash: anchor.transactionHash,
-      blockNumber: anchor.blockNumber,
-    };
     const proven = { ...pr, leaf: anchor.leaf, proof } as ProvenRecord;
     const problem = checkRecord(proven);
     if (problem && !options.keepFailing) {

@@ -50,6 +50,19 @@ export interface RecordProof {
   blockNumber?: number | null;
 }
 
+/** The proof part of a ProvenRecord from a node's anchoring proof; null while it is not anchored. */
+export function recordProofOf(anchor: {
+  status: string;
+  merkleRoot: string | null;
+  proof: string[];
+  anchoredBy: AnchoringOrg | null;
+  transactionHash: string | null;
+  blockNumber: number | null;
+}): RecordProof | null {
+  if (anchor.status !== "anchored" || !anchor.merkleRoot || !anchor.anchoredBy) return null;
+  return { merkleRoot: anchor.merkleRoot, proof: anchor.proof, anchoredBy: anchor.anchoredBy, transactionHash: anchor.transactionHash, blockNumber: anchor.blockNumber };
+}
+
 export interface ProvenRecord<C extends ProvenRecordClass = ProvenRecordClass> {
   class: C;
   owner: string;

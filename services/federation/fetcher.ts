@@ -6,6 +6,7 @@ import { createProvenanceStore } from "../store/provenance";
 import { checkRecord, type ProvenRecord } from "../export/records";
 import { runBatchIds, type ProductionRunRecord } from "../analytics/record";
 import { signNodeRequest } from "./node-auth";
+import { traceLineage } from "../provenance/trace";
 import { createFederationStore, type FetchOutcome, type FetchStatus } from "./store";
 
 /**
@@ -19,6 +20,8 @@ import { createFederationStore, type FetchOutcome, type FetchStatus } from "./st
  * not_shared, not_recorded or unreachable — which derived figures show as gaps.
  */
 export const FEDERATION_CLASS = "PRODUCTION_RUN";
+/** Lineage hops followed upstream when a footprint or a score asks for the runs it needs. */
+const MAX_UPSTREAM_DEPTH = 64;
 /** Batches asked in one request (the holder's limit too). */
 export const MAX_BATCHES_PER_REQUEST = 50;
 
@@ -180,6 +183,15 @@ export function createFederation(options: FederationOptions) {
     return outcomes;
   }
 
+  /** ensureRuns for a batch and every batch upstream of it: what a footprint or a batch score needs. */
+  function ensureUpstream(root: string, asOrg: number): Promise<Map<string, FetchOutcome>> {
+    const lineage = traceLineage(root, ["upstream"], MAX_UPSTREAM_DEPTH, provenance.neighbours);
+    return ensureRuns(
+      lineage.nodes.map((n) => n.id),
+      asOrg,
+    );
+  }
+
   /** The last outcome for a batch read as `asOrg` (null: its holder is this node, or never asked). */
   function outcomeOf(batchId: string, asOrg: number): FetchOutcome | null {
     const owner = holderOrgOf(batchId);
@@ -220,6 +232,6 @@ export function createFederation(options: FederationOptions) {
     return { asked, dropped };
   }
 
-  return { ensureRuns, outcomeOf, syncOnce, store, job: { name: "federation-sync", runOnce: syncOnce } };
+  return { ensureRuns, ensureUpstream, outcomeOf, syncOnce, store, job: { name: "federation-sync", runOnce: syncOnce } };
 }
 export type Federation = ReturnType<typeof createFederation>;

@@ -5,7 +5,7 @@ import { prepared } from "../store/statements";
 import { LEAF_ENCODING, proofOf, type AnchorProof } from "../anchoring/outbox";
 import { parseQuantity } from "../provenance/quantity";
 import { recordHash, runRecordId, RUN_ANCHOR_KIND, type ProductionRunRecord } from "../analytics/record";
-import type { ProvenRecord, RecordProof } from "../export/records";
+import { recordProofOf, type ProvenRecord, type RecordProof } from "../export/records";
 
 /**
  * The federation's SQLite half (migration 17): the records this node answers other nodes with (its
@@ -56,14 +56,8 @@ export function createFederationStore(db: Db) {
     /** One of this node's own runs as a ProvenRecord, or the reason it cannot be proven yet. */
     provenRun(run: { record: ProductionRunRecord; document: string }): ProvenRecord<"PRODUCTION_RUN"> | { pending: string } {
       const anchor = proofOf(db, runRecordId(run.record.id));
-      if (!anchor || anchor.status !== "anchored" || !anchor.merkleRoot || !anchor.anchoredBy) return { pending: runRecordId(run.record.id) };
-      const proof: RecordProof = {
-        merkleRoot: anchor.merkleRoot,
-        proof: anchor.proof,
-        anchoredBy: anchor.anchoredBy,
-        transactionHash: anchor.transactionHash,
-        blockNumber: anchor.blockNumber,
-      };
+      const proof = anchor ? recordProofOf(anchor) : null;
+      if (!anchor || !proof) return { pending: runRecordId(run.record.id) };
       return {
         class: "PRODUCTION_RUN",
         owner: String(run.record.orgId),

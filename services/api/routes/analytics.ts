@@ -32,7 +32,6 @@ import { PactError, toPactProductFootprint } from "../../analytics/pact";
 import { importPactFootprint, supplierFootprint, type StoredPact } from "../../analytics/pact-store";
 import { aggregateRuns, custodySpells, dwellHours, onTimeDelivery, runMetrics } from "../../analytics/kpi";
 import { batchFootprint, type FootprintLookups } from "../../analytics/footprint";
-import { traceLineage } from "../../provenance/trace";
 import { createFederationStore } from "../../federation/store";
 import { productivity, windowProblem } from "../../analytics/productivity";
 import { RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
@@ -280,9 +279,6 @@ function tidy<T>(value: T): T {
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, tidy(v)])) as T;
   return value;
 }
-
-/** Lineage hops a footprint follows upstream when it asks other members' nodes for their runs. */
-const MAX_FOOTPRINT_DEPTH = 64;
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, state, publicUrl }) => {
   const store = createAnalyticsStore(db);
@@ -585,11 +581,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       return origin ? { ...origin, servedBy: origin.servedBy ?? here } : null;
     };
     if (!federation) return { originOf };
-    const lineage = traceLineage(root, ["upstream"], MAX_FOOTPRINT_DEPTH, provenance.neighbours);
-    await federation.ensureRuns(
-      lineage.nodes.map((n) => n.id),
-      readerOrg,
-    );
+    await federation.ensureUpstream(root, readerOrg);
     return {
       originOf,
       remote(batchId: string) {

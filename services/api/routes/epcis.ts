@@ -334,6 +334,18 @@ function pageOf<T>(items: T[], perPage: number, token: string | undefined, kind:
 
 export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, auth, publicUrl, state, config }) => {
   const quotaBytes = config.epcisQuotaBytes ?? 0;
+  /** The 413 for a document that would pass the organisation's storage quota (LOTLINE_EPCIS_QUOTA_BYTES), or null. */
+  function quotaProblem(orgId: number, document: string) {
+    if (quotaBytes <= 0) return null;
+    const bytes = Buffer.byteLength(document);
+    const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
+    if (used + bytes <= quotaBytes) return null;
+    return epcisProblem(
+      413,
+      "quota_exceeded",
+      `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
+    );
+  }
   schemaValidator(); // compile the EPCIS schema at boot, not on the first capture
   const captureJob = captureJobFor(db, { log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
@@ -609,21 +621,8 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       // captures cannot both pass on the same remaining space.
       const document = rawBodies.get(request) ?? JSON.stringify(doc);
       const orgId = Number(principal.agent.orgId);
-      if (quotaBytes > 0) {
-        const bytes = Buffer.byteLength(document);
-        const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
-        if (used + bytes > quotaBytes) {
-          return send(
-            reply,
-            request,
-            epcisProblem(
-              413,
-              "quota_exceeded",
-              `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
-            ),
-          );
-        }
-      }
+      const overQuota = quotaProblem(orgId, document);
+      if (overQuota) return send(reply, request, overQuota);
       const captureId = crypto.randomUUID();
       insertCapture(db, {
         captureId,
@@ -1280,21 +1279,8 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       // captures cannot both pass on the same remaining space.
       const document = rawBodies.get(request) ?? JSON.stringify(doc);
       const orgId = Number(principal.agent.orgId);
-      if (quotaBytes > 0) {
-        const bytes = Buffer.byteLength(document);
-        const used = (prepared(db, `SELECT bytes FROM epcis_org_usage WHERE org_id = ?`).get(orgId) as { bytes: number } | undefined)?.bytes ?? 0;
-        if (used + bytes > quotaBytes) {
-          return send(
-            reply,
-            request,
-            epcisProblem(
-              413,
-              "quota_exceeded",
-              `organisation ${orgId} stores ${used} bytes of captured EPCIS documents on this node; this document's ${bytes} bytes would pass its quota of ${quotaBytes} (LOTLINE_EPCIS_QUOTA_BYTES): nothing was captured`,
-            ),
-          );
-        }
-      }
+      const overQuota = quotaProblem(orgId, document);
+      if (overQuota) return send(reply, request, overQuota);
       const captureId = crypto.randomUUID();
       insertCapture(db, {
         captureId,

@@ -1,4 +1,3 @@
-import { traceLineage } from "../../provenance/trace";
 import { createSharingStore } from "../../store/sharing";
 import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf } from "../access";
 import { runBatchIds, type ProductionRunRecord } from "../../analytics/record";
@@ -487,10 +486,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
       const reader = requireMember(request, auth);
       const batch = requireBatch(request.params.ref);
       // Upstream runs held by other members' nodes are fetched first (federation), as the reader's organisation.
-      if (state.federation) {
-        const lineage = traceLineage(batch.id, ["upstream"], 64, provenance.neighbours);
-        await state.federation.ensureRuns(lineage.nodes.map((n) => n.id), reader.orgId);
-      }
+      await state.federation?.ensureUpstream(batch.id, reader.orgId);
       return withModel(() => batches.score(batch, visibilityOf(sharing, reader)));
     },
   );
