@@ -22,8 +22,17 @@ import { registerOpsCommands } from "./ops-cmd";
  * (or a dev account on the local chain) and submitted to the service's relayer.
  * Every failure exits non-zero with one line saying what to fix.
  */
-// The node's own commands (up, deploy, index, besu-genesis) load their modules when run: every other
-// command starts in about half the time without the server, indexer and scoring code.
+// The node's own commands (up, deploy, index, besu-genesis) load their modules when run, so every other
+// command starts without the server, indexer and scoring code. `require`, not `import()`: bin/lotline.js
+// registers tsx's CommonJS hook only, which dynamic import() does not go through.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const nodeCommands = {
+  up: () => require("./up") as typeof import("./up"),
+  deploy: () => require("./deploy") as typeof import("./deploy"),
+  index: () => require("./index-cmd") as typeof import("./index-cmd"),
+  besu: () => require("../chain/besu") as typeof import("../chain/besu"),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 const program = new Command()
   .name("lotline")
   .description("Lotline supply-chain traceability: run the node and act on the consortium")
@@ -39,26 +48,26 @@ const print = (value: unknown, human: () => string) => console.log(json() ? JSON
 program
   .command("up")
   .description("start Lotline: embedded chain (unless LOTLINE_RPC_URL), deployment, demo, indexer and API")
-  .action(async () => (await import("./up")).upCommand(loadConfig()));
+  .action(async () => nodeCommands.up().upCommand(loadConfig()));
 
 program
   .command("deploy")
   .description("deploy the contracts to LOTLINE_RPC_URL with LOTLINE_DEPLOYER_KEY and write the deployment file")
   .option("--governor <address>", "holder of the governance role (a TimelockController or multisig); default: the deployer")
   .option("--out <file>", "where to write the deployment record (default: LOTLINE_DEPLOYMENT_FILE or <data dir>/deployment.json)")
-  .action(async (opts: { governor?: string; out?: string }) => (await import("./deploy")).deployCommand(loadConfig(), opts, json()));
+  .action(async (opts: { governor?: string; out?: string }) => nodeCommands.deploy().deployCommand(loadConfig(), opts, json()));
 
 const index = program.command("index").description("the chain index in the data dir's SQLite file");
 index
   .command("run")
   .description("run only the indexer against LOTLINE_RPC_URL (Ctrl-C stops it)")
   .option("--once", "stop when the index reaches the chain head")
-  .action(async (opts: { once?: boolean }) => (await import("./index-cmd")).indexRunCommand(loadConfig(), opts));
+  .action(async (opts: { once?: boolean }) => nodeCommands.index().indexRunCommand(loadConfig(), opts));
 index
   .command("rebuild")
   .description("empty the index so that the next start re-reads the chain (stop the service first)")
   .action(async () => {
-    (await import("./index-cmd")).indexRebuildCommand(loadConfig());
+    nodeCommands.index().indexRebuildCommand(loadConfig());
     print({ rebuilt: true }, () => "index emptied; it is rebuilt from the chain on the next start");
   });
 
@@ -70,7 +79,7 @@ program
   .option("--block-period <seconds>", "seconds between blocks", "2")
   .option("--fund <addresses>", "comma-separated accounts to fund at genesis (deployer, relayers)", "")
   .action(async (opts: { validators: string; chainId: string; blockPeriod: string; fund: string }) => {
-    const { besuGenesis } = await import("../chain/besu");
+    const { besuGenesis } = nodeCommands.besu();
     const list = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
     const validators = list(opts.validators);
     const bad = [...validators, ...list(opts.fund)].find((a) => !isAddress(a));
