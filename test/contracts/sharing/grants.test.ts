@@ -11,7 +11,7 @@ const DAY = 86_400;
 
 describe("SharingRegistry: grants of read access and node URLs", function () {
   async function fixture() {
-    const base = await identityFixture();
+    const base = await loadFixture(identityFixture);
     const { sharing } = connectLotline(base.record, base.governor);
     const now = await time.latest();
     return { ...base, sharing, now };
