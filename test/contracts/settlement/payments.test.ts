@@ -1,6 +1,6 @@
 import hre from "hardhat";
 import { expect } from "chai";
-import { ZeroAddress } from "ethers";
+import { ZeroAddress, ZeroHash } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { bindAgent, eur, fundedOrderFixture, OrderStatus, partlyDeliveredFixture, ROLE } from "../../helpers/settlement-fixture";
 import { signForwardRequest } from "../../../services/relayer/forward-request";
@@ -259,6 +259,16 @@ describe("SettlementEscrow payments", function () {
     it("refuses a funding re-entered from the token's transferFrom", async function () {
       const { escrow, hostile, agents, escrowAddress, hostileOrder } = await loadFixture(hostileTokenFixture);
       await hostile.arm(escrowAddress, escrow.interface.encodeFunctionData("fund", [hostileOrder]));
+      await expect(escrow.connect(agents.buyer).fund(hostileOrder)).to.be.revertedWithCustomError(
+        escrow,
+        "ReentrancyGuardReentrantCall",
+      );
+    });
+
+    it("refuses a funding with a permit re-entered from the token's transferFrom", async function () {
+      const { escrow, hostile, agents, escrowAddress, hostileOrder } = await loadFixture(hostileTokenFixture);
+      const noPermit = [hostileOrder, 0n, 27, ZeroHash, ZeroHash] as const;
+      await hostile.arm(escrowAddress, escrow.interface.encodeFunctionData("fundWithPermit", noPermit));
       await expect(escrow.connect(agents.buyer).fund(hostileOrder)).to.be.revertedWithCustomError(
         escrow,
         "ReentrancyGuardReentrantCall",
