@@ -267,8 +267,7 @@ describe("SettlementEscrow payments", function () {
 
     it("refuses a funding with a permit re-entered from the token's transferFrom", async function () {
       const { escrow, hostile, agents, escrowAddress, hostileOrder } = await loadFixture(hostileTokenFixture);
-      const noPermit = [hostileOrder, 0n, 27, ZeroHash, ZeroHash] as const;
-      await hostile.arm(escrowAddress, escrow.interface.encodeFunctionData("fundWithPermit", noPermit));
+      await hostile.arm(escrowAddress, escrow.interface.encodeFunctionData("fundWithPermit", [hostileOrder, 0n, 27, ZeroHash, ZeroHash]));
       await expect(escrow.connect(agents.buyer).fund(hostileOrder)).to.be.revertedWithCustomError(
         escrow,
         "ReentrancyGuardReentrantCall",
