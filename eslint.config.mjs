@@ -84,7 +84,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["bin/**/*.js"],
+    files: ["bin/**/*.js", ".solcover.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

@@ -1,4 +1,5 @@
 import hre from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { encodeBytes32String, keccak256, toUtf8Bytes } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { connectLotline, deployLotline } from "../../services/chain/deploy";
@@ -95,7 +96,7 @@ export const CERTIFIED_TYPES = ["ORGANIC", "ISO14001"] as const;
  * own admin and certifier agent. Governance allows both to issue CERTIFIED_TYPES.
  */
 export async function certifierFixture() {
-  const base = await identityFixture();
+  const base = await loadFixture(identityFixture);
   const { registry, orgs, admins, governor, spare } = base;
   const [certifierAgent, secondCertifierAdmin, secondCertifierAgent, producerAgent, ...rest] = spare;
 

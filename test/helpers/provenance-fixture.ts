@@ -1,4 +1,5 @@
 import hre from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { AbiCoder, hexlify, keccak256, parseUnits, toUtf8Bytes, type Signer } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { connectLotline, deployLotline } from "../../services/chain/deploy";
@@ -276,7 +277,7 @@ export type ProvenanceFixture = Awaited<ReturnType<typeof provenanceFixture>>;
 
 /** The fixture after the producer handed the whole first milk lot, custody and ownership, to the processor at its plant. */
 export async function milkAtProcessorFixture() {
-  const f = await provenanceFixture();
+  const f = await loadFixture(provenanceFixture);
   const { provenance, agents, orgs, lotIds } = f;
   await (await provenance.connect(agents.producer).offer(lotIds.milk, LOT.milk.quantity, orgs.processor, Kind.Both)).wait();
   await (await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor)).wait();
@@ -285,7 +286,7 @@ export async function milkAtProcessorFixture() {
 
 /** The fixture after the carrier took custody (not ownership) of the whole first milk lot at the farm. */
 export async function milkWithCarrierFixture() {
-  const f = await provenanceFixture();
+  const f = await loadFixture(provenanceFixture);
   const { provenance, agents, orgs, lotIds } = f;
   await (await provenance.connect(agents.producer).offer(lotIds.milk, LOT.milk.quantity, orgs.carrier, Kind.Custody)).wait();
   await (await provenance.connect(agents.carrier).accept(...(await offered(provenance, lotIds.milk)), "")).wait();

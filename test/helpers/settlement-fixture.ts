@@ -1,6 +1,6 @@
 import hre from "hardhat";
 import { AbiCoder, keccak256, parseUnits, Signature, toUtf8Bytes, type Signer } from "ethers";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { connectLotline, deployLotline } from "../../services/chain/deploy";
 import { bindAgent } from "./identity-fixture";
@@ -369,7 +369,7 @@ export type SettlementFixture = Awaited<ReturnType<typeof settlementFixture>>;
 
 /** The standard order created by the buyer (id 1), not funded. */
 export async function createdOrderFixture() {
-  const f = await settlementFixture();
+  const f = await loadFixture(settlementFixture);
   const orderId = await f.createOrder();
   return { ...f, orderId };
 }
@@ -380,7 +380,7 @@ export async function createdOrderFixture() {
  * lot E still at the dairy. Nothing delivered.
  */
 export async function fundedOrderFixture() {
-  const f = await createdOrderFixture();
+  const f = await loadFixture(createdOrderFixture);
   await f.fund(f.orderId);
   const sales = {} as Record<"cheeseA" | "cheeseB" | "cheeseC" | "cheeseD" | "butter", Sale>;
   for (const key of ["cheeseA", "cheeseB", "cheeseC", "cheeseD", "butter"] as const) sales[key] = await f.handOver(f.lotIds[key]);
@@ -389,7 +389,7 @@ export async function fundedOrderFixture() {
 
 /** The funded order with lot A (200 of 500 kg) delivered: inspection runs until `inspectionEnds`. */
 export async function partlyDeliveredFixture() {
-  const f = await fundedOrderFixture();
+  const f = await loadFixture(fundedOrderFixture);
   await f.deliver(f.orderId, [f.sales.cheeseA]);
   const inspectionEnds = (await f.escrow.order(f.orderId)).inspectionEnds;
   return { ...f, inspectionEnds };
@@ -397,7 +397,7 @@ export async function partlyDeliveredFixture() {
 
 /** The funded order with lots A, B and C (the whole 500 kg) delivered in one call. */
 export async function fullyDeliveredFixture() {
-  const f = await fundedOrderFixture();
+  const f = await loadFixture(fundedOrderFixture);
   await f.deliver(f.orderId, [f.sales.cheeseA, f.sales.cheeseB, f.sales.cheeseC]);
   const inspectionEnds = (await f.escrow.order(f.orderId)).inspectionEnds;
   return { ...f, inspectionEnds };

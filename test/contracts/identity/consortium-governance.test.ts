@@ -231,7 +231,7 @@ describe("ConsortiumRegistry governance", function () {
 
   describe("reinstateOrganisation", function () {
     async function suspendedCarrier() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       await (await f.registry.suspendOrganisation(f.orgs.carrier, "audit finding 2024-17")).wait();
       return f;
     }
@@ -358,7 +358,7 @@ describe("ConsortiumRegistry governance", function () {
 
   describe("removeCompanyPrefix", function () {
     async function producerWithThreePrefixes() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       await (await f.registry.addCompanyPrefix(f.orgs.producer, "40987654")).wait();
       await (await f.registry.addCompanyPrefix(f.orgs.producer, "4055555")).wait();
       return f;

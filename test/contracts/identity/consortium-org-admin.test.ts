@@ -208,7 +208,7 @@ describe("ConsortiumRegistry organisation admins", function () {
 
   describe("acceptAgent", function () {
     async function proposedToStranger() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       const [agent] = f.spare;
       await (await f.registry.connect(f.admins.processor).setAgent(agent.address, f.orgs.processor, ROLE.buyer, 0)).wait();
       return { ...f, agent };
@@ -288,7 +288,7 @@ describe("ConsortiumRegistry organisation admins", function () {
 
   describe("cancelAgentProposal", function () {
     async function proposed() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       const [agent] = f.spare;
       await (await f.registry.connect(f.admins.processor).setAgent(agent.address, f.orgs.processor, ROLE.buyer, 0)).wait();
       return { ...f, agent };
@@ -357,7 +357,7 @@ describe("ConsortiumRegistry organisation admins", function () {
 
   describe("removeAgent", function () {
     async function producerWithAgent() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       const [agent] = f.spare;
       await bindAgent(f.registry, f.admins.producer, agent, f.orgs.producer, ROLE.producer);
       return { ...f, agent };
@@ -546,7 +546,7 @@ describe("ConsortiumRegistry organisation admins", function () {
     const barn = glnFor(PREFIX.producer, 2);
 
     async function producerWithLocations() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       await (await f.registry.connect(f.admins.producer).addLocation(f.orgs.producer, farm)).wait();
       await (await f.registry.connect(f.admins.producer).addLocation(f.orgs.producer, barn)).wait();
       return f;
@@ -606,7 +606,7 @@ describe("ConsortiumRegistry organisation admins", function () {
 
   describe("effective roles", function () {
     async function processorWithBuyer() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       const [agent] = f.spare;
       const roles = rolesToMask(["processor", "buyer"]);
       await bindAgent(f.registry, f.admins.processor, agent, f.orgs.processor, roles);

@@ -12,7 +12,7 @@ describe("ConsortiumRegistry suspension and agent expiry", function () {
   describe("suspension", function () {
     /** Both certifier organisations have issued a credential; then the first one is suspended. */
     async function suspendedCertifier() {
-      const f = await certifierFixture();
+      const f = await loadFixture(certifierFixture);
       const now = await time.latest();
       await (
         await f.credentials.connect(f.certifierAgent).issueCredential(ORGANIC, f.orgs.producer, CLAIM, now, now + YEAR)
@@ -132,7 +132,7 @@ describe("ConsortiumRegistry suspension and agent expiry", function () {
   describe("agent expiry", function () {
     /** A certifier agent whose binding lapses 30 days from now, and a producer admin appointed for 7 days. */
     async function expiringAgents() {
-      const f = await certifierFixture();
+      const f = await loadFixture(certifierFixture);
       const [temporary, deputy] = f.spare;
       const now = await time.latest();
       const certifierExpiry = now + 30 * 86_400;

@@ -15,7 +15,7 @@ const UNKNOWN_CREDENTIAL = 99n;
 describe("CredentialRegistry", function () {
   /** The certifier organisation issues an ORGANIC credential to the producer, valid from 10 days on for a year. */
   async function issuedCredential() {
-    const f = await certifierFixture();
+    const f = await loadFixture(certifierFixture);
     const validFrom = (await time.latest()) + 10 * DAY;
     const validUntil = validFrom + YEAR;
     await (

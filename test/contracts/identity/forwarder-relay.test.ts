@@ -22,7 +22,7 @@ async function recoveredSigner(forwarder: IdentityFixture["forwarder"], request:
 describe("Relayed calls through LotlineForwarder (ERC-2771)", function () {
   /** The producer's admin has signed a request binding a new producer agent; the relayer has not sent it yet. */
   async function signedSetAgent() {
-    const f = await identityFixture();
+    const f = await loadFixture(identityFixture);
     const [newAgent] = f.spare;
     const registryAddress = await f.registry.getAddress();
     const deadline = (await time.latest()) + HOUR;
@@ -131,7 +131,7 @@ describe("Relayed calls through LotlineForwarder (ERC-2771)", function () {
   describe("a relayed call the registry refuses", function () {
     /** A wallet that is no agent has signed a setAgent for the producer organisation. */
     async function signedByOutsider() {
-      const f = await identityFixture();
+      const f = await loadFixture(identityFixture);
       const deadline = (await time.latest()) + HOUR;
       const data = f.registry.interface.encodeFunctionData("setAgent", [
         f.outsider.address,

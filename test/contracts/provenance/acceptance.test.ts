@@ -17,7 +17,7 @@ const HOUR = 3600;
 describe("ProvenanceRegistry hand-over with a signed acceptance (EIP-712)", function () {
   /** The processor's agent has signed its acceptance of 6,000 litres of the first milk lot at its plant. */
   async function signedFixture() {
-    const f = await provenanceFixture();
+    const f = await loadFixture(provenanceFixture);
     const deadline = (await time.latest()) + HOUR;
     const terms = {
       batchId: f.lotIds.milk,

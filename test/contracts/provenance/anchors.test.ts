@@ -49,8 +49,13 @@ describe("AnchorRegistry", function () {
       // The rival sees the owner's transaction in the mempool and outbids it into the same block, ahead of it.
       await hre.network.provider.send("evm_setAutomine", [false]);
       try {
-        const owner = await f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 250, URI, { maxPriorityFeePerGas: 1_000_000_000n });
-        const rival = await f.anchors.connect(f.agents.processor).anchor(AUDIT, ROOT, 1, "https://rival.example", { maxPriorityFeePerGas: 50_000_000_000n });
+        // Fee caps and gas explicit: under solidity-coverage the base fee is zero (a default cap would
+        // equal both tips) and the default gas limit so large that no account could pay for it.
+        const fees = { gasLimit: 1_000_000n, maxFeePerGas: 100_000_000_000n };
+        const owner = await f.anchors.connect(f.agents.producer).anchor(EPCIS, ROOT, 250, URI, { ...fees, maxPriorityFeePerGas: 1_000_000_000n });
+        const rival = await f.anchors
+          .connect(f.agents.processor)
+          .anchor(AUDIT, ROOT, 1, "https://rival.example", { ...fees, maxPriorityFeePerGas: 50_000_000_000n });
         await mine(1);
         const [ownerReceipt, rivalReceipt] = [await owner.wait(), await rival.wait()];
         expect(rivalReceipt!.blockNumber, "same block").to.equal(ownerReceipt!.blockNumber);

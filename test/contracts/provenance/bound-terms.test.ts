@@ -28,7 +28,7 @@ describe("ProvenanceRegistry: accepted terms, claims and licences", function () 
   describe("accepting binds the offer", function () {
     /** The producer offered 6,000 litres of the first milk lot, custody and ownership, to the processor. */
     async function offeredFixture() {
-      const f = await provenanceFixture();
+      const f = await loadFixture(provenanceFixture);
       await f.provenance.connect(f.agents.producer).offer(f.lotIds.milk, qty(6_000), f.orgs.processor, Kind.Both);
       return f;
     }
@@ -64,7 +64,7 @@ describe("ProvenanceRegistry: accepted terms, claims and licences", function () 
 
     /** The producer packed the first milk lot into a tank and offered the tank to the carrier. */
     async function unitOfferedFixture() {
-      const f = await provenanceFixture();
+      const f = await loadFixture(provenanceFixture);
       await f.units.connect(f.agents.producer).pack(TANK, [f.lotIds.milk]);
       await f.units.connect(f.agents.producer).offerUnit(TANK, f.orgs.carrier);
       return { ...f, shown: await f.units.contentsHash(TANK) };
@@ -101,7 +101,7 @@ describe("ProvenanceRegistry: accepted terms, claims and licences", function () 
   describe("claims backed by credentials", function () {
     /** Governance defined ORGANIC; the auditor (a certifier) certified the producer organic for a year. */
     async function claimsFixture() {
-      const f = await provenanceFixture();
+      const f = await loadFixture(provenanceFixture);
       const { provenance, credentials, governor, agents, orgs } = f;
       await provenance.connect(governor).defineClaim(ORGANIC, ORGANIC_CREDENTIAL);
       // Governance decides which certifier issues which credential type (ADR 0010).
@@ -159,7 +159,7 @@ describe("ProvenanceRegistry: accepted terms, claims and licences", function () 
 
     /** Both milk lots at the processor (itself certified organic), only the first claimed organic. */
     async function mixedInputsFixture() {
-      const f = await claimsFixture();
+      const f = await loadFixture(claimsFixture);
       const { provenance, credentials, agents, orgs, lotIds } = f;
       await provenance.connect(agents.producer).addClaim(lotIds.milk, ORGANIC);
       const now = await time.latest();
@@ -195,7 +195,7 @@ describe("ProvenanceRegistry: accepted terms, claims and licences", function () 
   describe("a product follows its GS1 licence", function () {
     /** Governance withdrew the processor's company prefix (its plant's GLN removed first). */
     async function withdrawnFixture() {
-      const f = await milkAtProcessorFixture();
+      const f = await loadFixture(milkAtProcessorFixture);
       const { registry, governor, admins, orgs } = f;
       await registry.connect(admins.processor).removeLocation(orgs.processor, GLN.processor);
       await registry.connect(governor).removeCompanyPrefix(orgs.processor, PREFIX.processor);

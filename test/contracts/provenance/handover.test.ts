@@ -21,14 +21,14 @@ const UNKNOWN_BATCH = encodeBytes32String("no such batch");
 describe("ProvenanceRegistry hand-over: offer, accept, cancel", function () {
   /** The producer has offered 6,000 of the 20,000 litres, custody and ownership, to the processor. */
   async function partialOfferFixture() {
-    const f = await provenanceFixture();
+    const f = await loadFixture(provenanceFixture);
     await f.provenance.connect(f.agents.producer).offer(f.lotIds.milk, qty(6_000), f.orgs.processor, Kind.Both);
     return { ...f, portion: portionIdOf(f.lotIds.milk, 0) };
   }
 
   /** The producer has offered the whole first milk lot, custody and ownership, to the processor. */
   async function fullOfferFixture() {
-    const f = await provenanceFixture();
+    const f = await loadFixture(provenanceFixture);
     await f.provenance.connect(f.agents.producer).offer(f.lotIds.milk, LOT.milk.quantity, f.orgs.processor, Kind.Both);
     return f;
   }

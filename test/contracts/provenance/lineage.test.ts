@@ -174,7 +174,7 @@ describe("ProvenanceRegistry lineage: split, transform, end, observe", function 
 
     /** The processor holds the whole milk lot and has separated 10,000 litres of it. */
     async function separatedFixture() {
-      const f = await milkAtProcessorFixture();
+      const f = await loadFixture(milkAtProcessorFixture);
       const { inputQuantities, outputs } = separation();
       await f.provenance.connect(f.agents.processor).transform(PROCESS, [f.lotIds.milk], inputQuantities, outputs, RUN);
       return { ...f, cream: lotIdOf(PRODUCT.cream.gtin, "R240413-1"), skimmed: lotIdOf(PRODUCT.skimmedMilk.gtin, "S240413-1") };
@@ -343,7 +343,7 @@ describe("ProvenanceRegistry lineage: split, transform, end, observe", function 
 
       /** The processor registered cases of 10 kg of butter each and milk of 1.030 kg per litre. */
       async function nettedFixture() {
-        const f = await provenanceFixture();
+        const f = await loadFixture(provenanceFixture);
         const p = f.provenance.connect(f.agents.processor);
         await p.registerProductWithNetContent(NETTED_CASE, unitCode("H87"), unitCode("KGM"), qty(10), digest("case 10 kg"));
         await p.registerProductWithNetContent(

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ZeroHash } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { UNDER_COVERAGE } from "../../helpers/coverage";
 import {
   GLN,
   Kind,
@@ -35,21 +36,21 @@ function smallMilkLots(count: number, series = "M240601") {
 describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
   /** The producer packed both milk lots into its tank container. */
   async function packedFixture() {
-    const f = await provenanceFixture();
+    const f = await loadFixture(provenanceFixture);
     await f.units.connect(f.agents.producer).pack(TANK, [f.lotIds.milk, f.lotIds.milkB]);
     return { ...f, packed: [f.lotIds.milk, f.lotIds.milkB] };
   }
 
   /** The packed tank has been offered to the carrier. */
   async function offeredFixture() {
-    const f = await packedFixture();
+    const f = await loadFixture(packedFixture);
     await f.units.connect(f.agents.producer).offerUnit(TANK, f.orgs.carrier);
     return f;
   }
 
   /** The carrier accepted the tank at its depot. */
   async function carriedFixture() {
-    const f = await offeredFixture();
+    const f = await loadFixture(offeredFixture);
     await f.units.connect(f.agents.carrier).acceptUnit(TANK, await f.units.contentsHash(TANK), GLN.carrier);
     return f;
   }
@@ -302,6 +303,7 @@ describe("LogisticUnits: packing, unit hand-over, unpacking", function () {
     });
 
     it("costs the same for a unit of one batch as for a unit of twenty", async function () {
+      if (UNDER_COVERAGE) this.skip(); // instrumentation adds gas per statement run: a measurement of it says nothing
       const { provenance, units, agents, orgs } = await loadFixture(provenanceFixture);
       const lots = smallMilkLots(21);
       await provenance.connect(agents.producer).registerLots(lots);

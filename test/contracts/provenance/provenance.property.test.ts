@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { propertyRuns } from "../../helpers/coverage";
 import { LOT, portionIdOf, provenanceFixture, type OrgKey } from "../../helpers/provenance-fixture";
 
 /**
@@ -18,7 +19,8 @@ import { LOT, portionIdOf, provenanceFixture, type OrgKey } from "../../helpers/
  *   or an auditor it appointed (or the governor); a suspension only by the governor.
  * PROPERTY_RUNS sets the number of sequences (the reliability harness raises it).
  */
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 40);
+// Under coverage (instrumented contracts, several times slower) 8 sequences unless the env var says otherwise.
+const RUNS = propertyRuns(process.env.PROPERTY_RUNS, 40, 8);
 const SEED = Number(process.env.PROPERTY_SEED ?? 20_240_501);
 const ORG_KEYS: OrgKey[] = ["producer", "processor", "carrier", "retailer", "auditor"];
 const GAS = 3_000_000n;

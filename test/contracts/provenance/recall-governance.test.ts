@@ -141,7 +141,7 @@ describe("ProvenanceRegistry governed recalls", function () {
 
     /** Milk → a 6,000-litre portion → cream; the milk recalled and the recall propagated to both. */
     async function propagatedFixture() {
-      const f = await provenanceFixture();
+      const f = await loadFixture(provenanceFixture);
       const { provenance, agents, orgs, lotIds } = f;
       await provenance.connect(agents.producer).offer(lotIds.milk, qty(6_000), orgs.processor, Kind.Both);
       await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);
@@ -210,7 +210,7 @@ describe("ProvenanceRegistry governed recalls", function () {
 
     /** Both milk lots at the processor, merged into one tank of cream-line milk; both lots recalled, both edges propagated. */
     async function mergedFixture() {
-      const f = await milkAtProcessorFixture();
+      const f = await loadFixture(milkAtProcessorFixture);
       const { provenance, agents, orgs, lotIds } = f;
       await provenance.connect(agents.producer).offer(lotIds.milkB, LOT.milkB.quantity, orgs.processor, Kind.Both);
       await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milkB)), GLN.processor);
@@ -261,7 +261,7 @@ describe("ProvenanceRegistry governed recalls", function () {
 
   describe("recalled goods held by a carrier", function () {
     async function recalledWithCarrierFixture() {
-      const f = await milkWithCarrierFixture();
+      const f = await loadFixture(milkWithCarrierFixture);
       await f.provenance.connect(f.agents.producer).recall(f.lotIds.milk, REASON);
       return f;
     }

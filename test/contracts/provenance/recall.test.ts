@@ -139,7 +139,7 @@ describe("ProvenanceRegistry recall", function () {
   describe("what a recall blocks", function () {
     /** The producer recalled its first milk lot, which it still holds. */
     async function recalledFixture() {
-      const f = await provenanceFixture();
+      const f = await loadFixture(provenanceFixture);
       await f.provenance.connect(f.agents.producer).recall(f.lotIds.milk, REASON);
       return f;
     }
@@ -225,7 +225,7 @@ describe("ProvenanceRegistry recall", function () {
      * separated into cream and skimmed milk, and 100 litres of the cream split off (portion c).
      */
     async function lineageFixture() {
-      const f = await provenanceFixture();
+      const f = await loadFixture(provenanceFixture);
       const { provenance, agents, orgs, lotIds } = f;
       await provenance.connect(agents.producer).offer(lotIds.milk, qty(6_000), orgs.processor, Kind.Both);
       await provenance.connect(agents.processor).accept(...(await offered(provenance, lotIds.milk)), GLN.processor);

@@ -37,7 +37,7 @@ async function relayed(
 describe("Provenance calls relayed through the forwarder (ERC-2771)", function () {
   /** The producer's agent has offered 6,000 litres to the processor through the relayer. */
   async function relayedOfferFixture() {
-    const f = await provenanceFixture();
+    const f = await loadFixture(provenanceFixture);
     const request = await relayed(f, f.agents.producer, "provenance", "offer", [
       f.lotIds.milk,
       qty(6_000),

@@ -32,7 +32,7 @@ const TANK = ssccFor(PREFIX.producer, 2);
  * acceptance. Then governance suspended the processor.
  */
 async function suspendedProcessorFixture() {
-  const f = await milkAtProcessorFixture();
+  const f = await loadFixture(milkAtProcessorFixture);
   const { provenance, units, registry, agents, orgs, lotIds } = f;
   await units.connect(agents.processor).pack(PALLET, [lotIds.butter]);
   await provenance.connect(agents.producer).offer(lotIds.milkB, LOT.milkB.quantity, orgs.processor, Kind.Both);

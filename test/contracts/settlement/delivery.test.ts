@@ -28,7 +28,7 @@ const NO_SALE = 2n ** 40n;
 describe("SettlementEscrow delivery", function () {
   /** The funded order plus a seller organisation's second agent. */
   async function secondSellerAgentFixture() {
-    const f = await fundedOrderFixture();
+    const f = await loadFixture(fundedOrderFixture);
     const [secondSellerAgent] = f.spare;
     await bindAgent(f.registry, f.admins.seller, secondSellerAgent, f.orgs.seller, ROLE.producer);
     return { ...f, secondSellerAgent };
@@ -36,7 +36,7 @@ describe("SettlementEscrow delivery", function () {
 
   /** The funded order with 32 one-kilogram portions of a further lot sold to the buyer. */
   async function manyPortionsFixture() {
-    const f = await fundedOrderFixture();
+    const f = await loadFixture(fundedOrderFixture);
     const lot = { gtin: PRODUCT.cheese.gtin, lot: "K2404-32", quantity: qty(32), gln: "", metadataHash: encodeBytes32String("32") };
     await f.provenance.connect(f.agents.seller).registerLots([lot]);
     const parent = lotIdOf(PRODUCT.cheese.gtin, lot.lot);
@@ -48,7 +48,7 @@ describe("SettlementEscrow delivery", function () {
 
   /** The funded order; the other buyer holds 10,000.00 LEUR to order from the buyer (a distributor). */
   async function resaleFixture() {
-    const f = await fundedOrderFixture();
+    const f = await loadFixture(fundedOrderFixture);
     await f.token.connect(f.governor).mint(f.agents.otherBuyer.address, eur(10_000));
     /** The other buyer orders 100 kg of cheese from the buyer and funds it. */
     async function resaleOrder(seller: bigint = f.orgs.buyer): Promise<bigint> {

@@ -25,21 +25,21 @@ const CONTESTED_VALUE = 42_000n;
 describe("SettlementEscrow disputes and freezes", function () {
   /** Lot A (200 kg) delivered; the buyer rejected 50 kg of it within the window. */
   async function disputedFixture() {
-    const f = await partlyDeliveredFixture();
+    const f = await loadFixture(partlyDeliveredFixture);
     await f.escrow.connect(f.agents.buyer).reject(f.orderId, qty(50), REASON);
     return f;
   }
 
   /** Lot A delivered, then recalled by the seller; the order not yet frozen. */
   async function recalledFixture() {
-    const f = await partlyDeliveredFixture();
+    const f = await loadFixture(partlyDeliveredFixture);
     await f.provenance.connect(f.agents.seller).recall(f.lotIds.cheeseA, RECALL_REASON);
     return f;
   }
 
   /** An order without an arbiter (id 2), funded, lot E (50 kg) sold and delivered, then recalled, and frozen. */
   async function frozenWithoutArbiterFixture() {
-    const f = await fundedOrderFixture();
+    const f = await loadFixture(fundedOrderFixture);
     const unarbitrated = await f.fundedOrder({ arbiter: 0n });
     await f.deliver(unarbitrated, [await f.handOver(f.lotIds.cheeseE)]);
     await f.provenance.connect(f.agents.seller).recall(f.lotIds.cheeseE, RECALL_REASON);

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { MaxUint256, type ContractTransactionReceipt, type ContractTransactionResponse } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { propertyRuns, UNDER_COVERAGE } from "../../helpers/coverage";
 import { DAY, digest, eur, lotIdOf, OrderStatus, PRODUCT, qty, settlementFixture, type Sale } from "../../helpers/settlement-fixture";
 
 /**
@@ -19,7 +20,8 @@ import { DAY, digest, eur, lotIdOf, OrderStatus, PRODUCT, qty, settlementFixture
  */
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20_240_412);
-const RUNS = Number(process.env.ESCROW_PROPERTY_RUNS ?? 100);
+// Under coverage (instrumented contracts, several times slower) 10 sequences unless the env var says otherwise.
+const RUNS = propertyRuns(process.env.ESCROW_PROPERTY_RUNS, 100, 10);
 const STOCK = 40; // seller-held cheese lots available to sell and deliver in each run
 const MAX_ORDERS = 8;
 const GAS = 3_000_000n; // explicit, so a doomed call is sent (and judged) at the step's timestamp
@@ -133,7 +135,7 @@ interface ModelOrder {
 
 /** The settlement fixture with STOCK more cheese lots (50–245 kg) at the seller's and an unlimited approval. */
 async function propertyFixture() {
-  const f = await settlementFixture();
+  const f = await loadFixture(settlementFixture);
   const stock = Array.from({ length: STOCK }, (_, i) => ({
     gtin: PRODUCT.cheese.gtin,
     lot: `P${String(i).padStart(3, "0")}`,
@@ -151,8 +153,8 @@ async function propertyFixture() {
 
 describe("SettlementEscrow properties", function () {
   it("keeps its books and agrees with the model through random sequences of order actions", async function () {
-    // The reliability harness runs thousands of sequences: no per-test timeout then.
-    if (process.env.ESCROW_PROPERTY_RUNS) this.timeout(0);
+    // The reliability harness runs thousands of sequences, coverage runs them instrumented: no per-test timeout then.
+    if (process.env.ESCROW_PROPERTY_RUNS || UNDER_COVERAGE) this.timeout(0);
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 15, maxLength: 30 }), async (actions) => {
         const f = await loadFixture(propertyFixture);

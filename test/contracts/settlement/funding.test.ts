@@ -11,14 +11,14 @@ const ORDER_VALUE = 420_000n;
 describe("SettlementEscrow funding", function () {
   /** The created order with the buyer's permit for its value signed, valid for a day, not yet used. */
   async function permitSignedFixture() {
-    const f = await createdOrderFixture();
+    const f = await loadFixture(createdOrderFixture);
     const permit = await f.signPermit(f.agents.buyer, ORDER_VALUE, BigInt(await time.latest()) + BigInt(DAY));
     return { ...f, permit };
   }
 
   /** The permit fixture plus a forward request, signed by the buyer, calling fundWithPermit with it. */
   async function relayedFundingFixture() {
-    const f = await permitSignedFixture();
+    const f = await loadFixture(permitSignedFixture);
     const { v, r, s, deadline } = f.permit;
     const data = f.escrow.interface.encodeFunctionData("fundWithPermit", [f.orderId, deadline, v, r, s]);
     const request = await signForwardRequest(f.agents.buyer, f.forwarder, {

@@ -1,6 +1,6 @@
 import hre from "hardhat";
 import { expect } from "chai";
-import { ZeroAddress } from "ethers";
+import { ZeroAddress, ZeroHash } from "ethers";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { bindAgent, eur, fundedOrderFixture, OrderStatus, partlyDeliveredFixture, ROLE } from "../../helpers/settlement-fixture";
 import { signForwardRequest } from "../../../services/relayer/forward-request";
@@ -17,7 +17,7 @@ const REST_AFTER_A = ORDER_VALUE - LOT_A_VALUE;
 describe("SettlementEscrow payments", function () {
   /** Lot A delivered and accepted: the seller is owed 1,680.00 LEUR and the buyer 2,520.00. */
   async function acceptedFixture() {
-    const f = await partlyDeliveredFixture();
+    const f = await loadFixture(partlyDeliveredFixture);
     await f.escrow.connect(f.agents.buyer).acceptDelivery(f.orderId);
     return f;
   }
@@ -27,7 +27,7 @@ describe("SettlementEscrow payments", function () {
    * back into the escrow during transfers when armed; the buyer holds and has approved enough of it.
    */
   async function hostileTokenFixture() {
-    const f = await fundedOrderFixture();
+    const f = await loadFixture(fundedOrderFixture);
     const hostile = await new ReentrantToken__factory(f.governor).deploy();
     const hostileAddress = await hostile.getAddress();
     await hostile.mint(f.agents.buyer.address, eur(10_000));
@@ -38,7 +38,7 @@ describe("SettlementEscrow payments", function () {
 
   /** The hostile order funded, lot E (50 kg) sold, delivered and accepted: the seller is owed 420.00 of the hostile token. */
   async function hostileOwedFixture() {
-    const f = await hostileTokenFixture();
+    const f = await loadFixture(hostileTokenFixture);
     await f.escrow.connect(f.agents.buyer).fund(f.hostileOrder);
     await f.deliver(f.hostileOrder, [await f.handOver(f.lotIds.cheeseE)]);
     await f.escrow.connect(f.agents.buyer).acceptDelivery(f.hostileOrder);
@@ -47,7 +47,7 @@ describe("SettlementEscrow payments", function () {
 
   /** The accepted order; the seller has a treasurer (treasury role only) and a clerk (producer only). */
   async function treasuryFixture() {
-    const f = await acceptedFixture();
+    const f = await loadFixture(acceptedFixture);
     const [treasurer, clerk] = f.spare;
     await bindAgent(f.registry, f.admins.seller, treasurer, f.orgs.seller, ROLE.treasury);
     await bindAgent(f.registry, f.admins.seller, clerk, f.orgs.seller, ROLE.producer);
@@ -259,6 +259,15 @@ describe("SettlementEscrow payments", function () {
     it("refuses a funding re-entered from the token's transferFrom", async function () {
       const { escrow, hostile, agents, escrowAddress, hostileOrder } = await loadFixture(hostileTokenFixture);
       await hostile.arm(escrowAddress, escrow.interface.encodeFunctionData("fund", [hostileOrder]));
+      await expect(escrow.connect(agents.buyer).fund(hostileOrder)).to.be.revertedWithCustomError(
+        escrow,
+        "ReentrancyGuardReentrantCall",
+      );
+    });
+
+    it("refuses a funding with a permit re-entered from the token's transferFrom", async function () {
+      const { escrow, hostile, agents, escrowAddress, hostileOrder } = await loadFixture(hostileTokenFixture);
+      await hostile.arm(escrowAddress, escrow.interface.encodeFunctionData("fundWithPermit", [hostileOrder, 0n, 27, ZeroHash, ZeroHash]));
       await expect(escrow.connect(agents.buyer).fund(hostileOrder)).to.be.revertedWithCustomError(
         escrow,
         "ReentrancyGuardReentrantCall",

@@ -28,16 +28,16 @@ describe("SettlementEscrow with suspended organisations and agents", function ()
     return f;
   }
 
-  const suspendedBuyerFixture = async () => buyerSuspended(await settlementFixture());
-  const createdSuspendedBuyerFixture = async () => buyerSuspended(await createdOrderFixture());
-  const deliveredSuspendedBuyerFixture = async () => buyerSuspended(await partlyDeliveredFixture());
-  const fundedSuspendedBuyerFixture = async () => buyerSuspended(await fundedOrderFixture());
-  const fundedSuspendedSellerFixture = async () => sellerSuspended(await fundedOrderFixture());
-  const deliveredSuspendedSellerFixture = async () => sellerSuspended(await partlyDeliveredFixture());
+  const suspendedBuyerFixture = async () => buyerSuspended(await loadFixture(settlementFixture));
+  const createdSuspendedBuyerFixture = async () => buyerSuspended(await loadFixture(createdOrderFixture));
+  const deliveredSuspendedBuyerFixture = async () => buyerSuspended(await loadFixture(partlyDeliveredFixture));
+  const fundedSuspendedBuyerFixture = async () => buyerSuspended(await loadFixture(fundedOrderFixture));
+  const fundedSuspendedSellerFixture = async () => sellerSuspended(await loadFixture(fundedOrderFixture));
+  const deliveredSuspendedSellerFixture = async () => sellerSuspended(await loadFixture(partlyDeliveredFixture));
 
   /** Lot A delivered, the buyer rejected 50 kg, then governance suspended the arbiter organisation. */
   async function disputeWithSuspendedArbiterFixture() {
-    const f = await partlyDeliveredFixture();
+    const f = await loadFixture(partlyDeliveredFixture);
     await f.escrow.connect(f.agents.buyer).reject(f.orderId, qty(50), "rind damage");
     await f.registry.connect(f.governor).suspendOrganisation(f.orgs.arbiter, SUSPENSION_REASON);
     return f;

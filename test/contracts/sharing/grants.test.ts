@@ -11,7 +11,7 @@ const DAY = 86_400;
 
 describe("SharingRegistry: grants of read access and node URLs", function () {
   async function fixture() {
-    const base = await identityFixture();
+    const base = await loadFixture(identityFixture);
     const { sharing } = connectLotline(base.record, base.governor);
     const now = await time.latest();
     return { ...base, sharing, now };
@@ -165,9 +165,16 @@ describe("SharingRegistry: grants of read access and node URLs", function () {
       expect(await sharing.serviceUrl(orgs.producer)).to.equal("");
     });
 
+    it("takes a plain http URL (a node inside a private network)", async function () {
+      const { sharing, orgs, admins } = await loadFixture(fixture);
+      await (await sharing.connect(admins.producer).setServiceUrl(orgs.producer, "http://10.0.0.7:8080")).wait();
+      expect(await sharing.serviceUrl(orgs.producer)).to.equal("http://10.0.0.7:8080");
+    });
+
     it("refuses what is not an http(s) URL", async function () {
       const { sharing, orgs, admins } = await loadFixture(fixture);
-      for (const url of ["ftp://x", "https://", "javascript:alert(1)", "https://a b", "https://" + "a".repeat(260)]) {
+      // Also a scheme alone, a control character, DEL and a non-ASCII (UTF-8) host: a URL other nodes fetch is printable ASCII.
+      for (const url of ["ftp://x", "https://", "http://", "javascript:alert(1)", "https://a b", "http://a\tb", "http://a\x7f", "https://bücher.example", "https://" + "a".repeat(260)]) {
         await expect(sharing.connect(admins.producer).setServiceUrl(orgs.producer, url), url).to.be.revertedWithCustomError(sharing, "SharingInvalidUrl");
       }
     });
