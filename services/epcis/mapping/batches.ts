@@ -27,6 +27,8 @@ export interface EpcisTimelineEntry {
     eventTime: string;
     mapping: { status: MappingStatus; effect: string | null; reason: string | null; transactionHash: string | null };
     orderIds: string[];
+    /** Where the event came from: its owner, the member node it was replicated from (null: captured here), whether its proof held. */
+    origin: { orgId: string; servedBy: string | null; verified: boolean };
   };
 }
 
@@ -48,6 +50,8 @@ interface Row {
   effect: string | null;
   reason: string | null;
   tx_hash: string | null;
+  served_by: string | null;
+  verified_at: string | null;
 }
 
 function eventsNaming(db: Db, ids: string[]): Row[] {
@@ -55,7 +59,8 @@ function eventsNaming(db: Db, ids: string[]): Row[] {
   // One placeholder per identifier; every value is a bound parameter.
   return db
     .prepare(
-      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash
+      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash,
+         e.served_by, e.verified_at
        FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
        WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")}))
        ORDER BY e.event_time, e.seq`,
@@ -90,10 +95,11 @@ export function epcisTimeline(
       mapping: {
         status: r.status ?? "not_applied",
         effect: r.effect,
-        reason: r.status ? r.reason : "not queued for mapping",
+        reason: r.status ? r.reason : r.served_by !== null ? `replicated from ${r.served_by}: mapped by its owner's node` : "not queued for mapping",
         transactionHash: r.tx_hash,
       },
       orderIds: (orders.all(r.seq) as { order_id: number }[]).map((o) => String(o.order_id)),
+      origin: { orgId: String(r.org_id), servedBy: r.served_by, verified: r.served_by === null || r.verified_at !== null },
     },
   }));
 }
