@@ -15,7 +15,7 @@ import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
 import type { RouteDeps } from "../app";
-import { epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
+import { epcisOriginCounts, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
 
 const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string in `unit`" });
@@ -205,17 +205,6 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     };
   }
 
-  /** A trace node's EPCIS events counted by origin. */
-  function originCounts(events: ReturnType<typeof epcisTimeline>) {
-    const counts = new Map<string, { origin: (typeof events)[number]["details"]["origin"]; events: number }>();
-    for (const e of events) {
-      const key = JSON.stringify(e.details.origin);
-      const entry = counts.get(key) ?? { origin: e.details.origin, events: 0 };
-      entry.events++;
-      counts.set(key, entry);
-    }
-    return [...counts.values()];
-  }
 
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
@@ -313,8 +302,8 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         root: root.id,
         nodes: result.nodes.map((n) => {
           const batch = batches.get(n.id)!;
-          const events = epcisTimeline(db, batch, store.ssccsOf(n.id), epcis.visible);
-          return { ...batch, depth: n.depth, epcisEvents: events.length, epcisOrigins: originCounts(events) };
+          const events = epcisOriginCounts(db, batch, store.ssccsOf(n.id), epcis.visible);
+          return { ...batch, depth: n.depth, epcisEvents: events.events, epcisOrigins: events.origins };
         }),
         edges: result.edges,
         truncated: result.truncated,

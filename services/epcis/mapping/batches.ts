@@ -104,6 +104,38 @@ export function epcisTimeline(
   }));
 }
 
+/**
+ * The events naming a batch that the reader may read (`visible`), counted by origin: the owner, the
+ * member node each was replicated from (null: captured here) and whether its proof held.
+ */
+export function epcisOriginCounts(
+  db: Db,
+  batch: { gtin: string; lot: string },
+  ssccs: string[],
+  visible: (row: { seq: number; org_id: number }) => boolean,
+): { events: number; origins: { origin: { orgId: string; servedBy: string | null; verified: boolean }; events: number }[] } {
+  const ids = batchIdentifiers(batch, ssccs);
+  // One placeholder per identifier; every value is a bound parameter.
+  const rows = db
+    .prepare(
+      `SELECT e.seq, e.org_id, e.served_by, e.verified_at FROM epcis_events e
+       WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")})) ORDER BY e.seq`,
+    )
+    .all(...ids) as { seq: number; org_id: number; served_by: string | null; verified_at: string | null }[];
+  const counts = new Map<string, { origin: { orgId: string; servedBy: string | null; verified: boolean }; events: number }>();
+  let events = 0;
+  for (const row of rows) {
+    if (!visible(row)) continue;
+    events++;
+    const origin = { orgId: String(row.org_id), servedBy: row.served_by, verified: row.served_by === null || row.verified_at !== null };
+    const key = JSON.stringify(origin);
+    const entry = counts.get(key) ?? { origin, events: 0 };
+    entry.events++;
+    counts.set(key, entry);
+  }
+  return { events, origins: [...counts.values()] };
+}
+
 /** How many stored events name a batch. */
 export function epcisEventCount(db: Db, batch: { gtin: string; lot: string }, ssccs: string[]): number {
   const ids = batchIdentifiers(batch, ssccs);
