@@ -349,6 +349,10 @@ describe("federation: three member nodes on one chain", function () {
       expect(entries.map((e) => e.details.eventID)).to.have.members(eventIds);
       for (const e of entries) expect(e.details.origin).to.deep.equal({ orgId: String(dairyOrg()), servedBy: farmDairy.url, verified: true });
       expect(body.epcisGaps).to.deep.equal([]);
+      // A replica's public proof is the one it came with, re-checked against the chain this node indexes.
+      const proof = await getAs(retail, null, `/epcis/events/${encodeURIComponent(eventIds[1])}/proof`);
+      expect(proof.body).to.include({ status: "anchored", verified: true });
+      expect(proof.body.anchoredBy.orgId).to.equal(String(dairyOrg()));
       // On the dairy's own node the same events are local.
       const local = epcisEntries((await historyAs(farmDairy, "auditor")).body);
       expect(local.map((e) => e.details.origin.servedBy)).to.deep.equal([null, null]);
