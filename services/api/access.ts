@@ -14,7 +14,10 @@ import type { RecordClass, RecordSubject, RecordVisibility } from "../sharing/gr
  * - and, per record, the record's owner and the organisations it granted (on-chain grants) see
  *   off-chain records and what is derived from them.
  */
-export type Reader = { kind: "public" } | { kind: "member"; orgId: number; principal: Principal };
+export type Reader =
+  | { kind: "public" }
+  /** `node`: a member node's signed request (services/federation/node-auth.ts), not an agent's session. */
+  | { kind: "member"; orgId: number; principal: Principal; node?: boolean };
 
 const readers = new WeakMap<FastifyRequest, Reader>();
 
@@ -31,13 +34,13 @@ export function readerOf(request: FastifyRequest, auth: Auth): Reader {
     header === undefined
       ? { kind: "public" }
       : isNodeAuthorization(header)
-        ? memberOf(auth.authenticateNode(header, { method: request.method, path: request.url }))
+        ? { ...memberOf(auth.authenticateNode(header, { method: request.method, path: request.url })), node: true as const }
         : memberOf(auth.authenticate(header));
   readers.set(request, reader);
   return reader;
 }
 
-function memberOf(principal: Principal): Reader {
+function memberOf(principal: Principal): Extract<Reader, { kind: "member" }> {
   return { kind: "member", orgId: Number(principal.agent.orgId), principal };
 }
 

@@ -22,8 +22,13 @@ export interface EpcisVisibility {
   readonly wholeOrgs: readonly number[];
   /** Owners some of whose events the reader may read (scoped grants): checked event by event. */
   readonly scopedOrgs: ReadonlySet<number>;
+  /**
+   * A member node asking (federation): only events this node captured for the organisations it
+   * serves, never replicas it holds of others' (a record is fetched from the node that holds it).
+   */
+  readonly ownRecordsOnly: boolean;
   /** Whether the reader may read this stored event. */
-  visible(row: { seq: number; org_id: number }): boolean;
+  visible(row: { seq: number; org_id: number; served_by?: string | null }): boolean;
 }
 
 /** The subject of a stored event: the batches it names, their GTINs and every lot upstream of them. */
@@ -59,17 +64,28 @@ export function eventSubject(db: Db, sharing: SharingStore, seq: number): Record
   };
 }
 
-export function epcisVisibility(db: Db, sharing: SharingStore, readerOrg: number): EpcisVisibility {
+/**
+ * What `readerOrg` may read of the stored events. `asNode`: the reader is a member node fetching
+ * records (services/federation) — then only this node's own events of the organisations it serves
+ * (`serves`) count, so a replica is never passed on.
+ */
+export function epcisVisibility(
+  db: Db,
+  sharing: SharingStore,
+  readerOrg: number,
+  asNode?: { serves(orgId: number): boolean },
+): EpcisVisibility {
   const grantors = (
     prepared(
       db,
       `SELECT DISTINCT grantor_org FROM grants WHERE grantee_org = ? AND revoked_at IS NULL AND expires_at > ? AND (classes & 1) <> 0`,
     ).all(readerOrg, Math.floor(Date.now() / 1000)) as { grantor_org: number }[]
   ).map((r) => r.grantor_org);
-  const whole = [readerOrg];
+  const served = (orgId: number) => asNode === undefined || asNode.serves(orgId);
+  const whole = served(readerOrg) ? [readerOrg] : [];
   const scoped = new Set<number>();
   for (const owner of grantors) {
-    if (owner === readerOrg) continue;
+    if (owner === readerOrg || !served(owner)) continue;
     if (sharing.mayRead(readerOrg, owner, "EPCIS", null)) whole.push(owner);
     else scoped.add(owner);
   }
@@ -79,7 +95,9 @@ export function epcisVisibility(db: Db, sharing: SharingStore, readerOrg: number
     readerOrg,
     wholeOrgs: whole,
     scopedOrgs: scoped,
+    ownRecordsOnly: asNode !== undefined,
     visible(row) {
+      if (asNode !== undefined && row.served_by !== null && row.served_by !== undefined) return false;
       if (wholeSet.has(row.org_id)) return true;
       if (!scoped.has(row.org_id)) return false;
       let ok = cache.get(row.seq);

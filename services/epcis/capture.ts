@@ -77,7 +77,7 @@ export function onEventStored(hook: EventStoredHook): () => void {
   };
 }
 
-interface PreparedEvent {
+export interface PreparedEvent {
   index: number;
   hashId: string;
   eventId: string;
@@ -100,7 +100,7 @@ interface PreparedEvent {
 
 const text = (v: unknown): string | null => (typeof v === "string" && v.trim() !== "" ? v : null);
 
-function prepareEvent(index: number, event: unknown, documentContext: unknown, documentNs: Namespaces): PreparedEvent {
+export function prepareEvent(index: number, event: unknown, documentContext: unknown, documentNs: Namespaces): PreparedEvent {
   if (!isObject(event)) throw new Error("is not an object");
   const hashId = eventHashId(event, documentContext);
   // A given eventID is kept as it is, even a hash ID computed differently (as in much sample data).
@@ -185,13 +185,14 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
     contextJson: string | null,
     recordTime: string,
   ): CaptureDuplicate | null {
-    const same = prepared(db, `SELECT capture_id FROM epcis_events WHERE content_digest = ? LIMIT 1`).get(p.contentDigest) as
+    // Replicas of other members' events (served_by set) are theirs: an identical event captured here is this node's own.
+    const same = prepared(db, `SELECT capture_id FROM epcis_events WHERE content_digest = ? AND served_by IS NULL LIMIT 1`).get(p.contentDigest) as
       { capture_id: string } | undefined;
     if (same) return { eventIndex: p.index, eventID: p.eventId, hashId: p.hashId, storedBy: same.capture_id };
     const stored: EpcisEvent = { ...p.content, recordTime };
     const canonicalJson = canonicalize(stored);
     const original = (
-      prepared(db, `SELECT MIN(seq) AS seq FROM epcis_events WHERE hash_id = ?`).get(p.hashId) as { seq: number | null }
+      prepared(db, `SELECT MIN(seq) AS seq FROM epcis_events WHERE hash_id = ? AND served_by IS NULL`).get(p.hashId) as { seq: number | null }
     ).seq;
     const c = p.columns;
     const { seq } = prepared(

@@ -476,6 +476,7 @@ export function runEventQuery(db: Db, query: EventQuery, token?: string, visibil
   if (visibility) {
     base.push(`e.org_id IN (SELECT value FROM json_each(?))`);
     baseArgs.push(candidateOwners(visibility));
+    if (visibility.ownRecordsOnly) base.push(`e.served_by IS NULL`);
   }
   const perRow = visibility !== undefined && visibility.scopedOrgs.size > 0;
   const cmp = query.direction === "ASC" ? ">" : "<";
@@ -555,7 +556,7 @@ export function runEventQuery(db: Db, query: EventQuery, token?: string, visibil
 }
 
 /** The `@context` an event was captured under: its document's (a bare event's own context is inside it). */
-function documentContextOf(row: EventRow): unknown[] {
+export function documentContextOf(row: Pick<EventRow, "context">): unknown[] {
   const context: unknown = row.context === null ? [EPCIS_CONTEXT_URL] : JSON.parse(row.context);
   return Array.isArray(context) ? context : [context];
 }
@@ -568,7 +569,7 @@ function documentContextOf(row: EventRow): unknown[] {
  * those it was hashed under at capture, so its CBV 2.0 hash ID computed from the response is the
  * stored one.
  */
-function eventContext(page: Namespaces, documentContext: unknown[], own: unknown): unknown[] {
+export function eventContext(page: Namespaces, documentContext: unknown[], own: unknown): unknown[] {
   const reset: Record<string, null> = {};
   for (const term of page.terms.keys()) if (!(term in EPCIS_PREFIXES)) reset[term] = null;
   if (page.vocab !== undefined) reset["@vocab"] = null;

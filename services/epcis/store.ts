@@ -2,7 +2,8 @@ import { keccak256 } from "ethers";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { proofOf, type AnchoringOrg } from "../anchoring/outbox";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { LEAF_ENCODING, proofOf, type AnchoringOrg } from "../anchoring/outbox";
 import { eventHashId } from "./hash";
 import { prefixLookup, type PrefixLookup } from "./identifiers";
 
@@ -187,9 +188,11 @@ export interface EventRow {
   error_declaration_time: string | null;
   /** The organisation that captured it (the record's owner). */
   org_id: number;
+  /** The node it was replicated from (services/federation); null for an event captured here. */
+  served_by: string | null;
 }
 
-const EVENT_COLUMNS = `seq, event_id, hash_id, event, context, event_time, record_time, original_seq, error_declaration_time, org_id`;
+const EVENT_COLUMNS = `seq, event_id, hash_id, event, context, event_time, record_time, original_seq, error_declaration_time, org_id, served_by`;
 /** The same columns of `epcis_events e`. */
 export const EVENT_COLUMNS_E = EVENT_COLUMNS.split(", ")
   .map((c) => `e.${c}`)
@@ -258,7 +261,7 @@ export interface EventProof {
 }
 
 export function eventProof(db: Db, row: EventRow): EventProof | null {
-  const anchor = proofOf(db, recordIdOf(row.seq));
+  const anchor = row.served_by === null ? proofOf(db, recordIdOf(row.seq)) : replicaAnchor(db, row.seq);
   if (!anchor) return null;
   let recomputed: string | null = null;
   try {
@@ -279,5 +282,42 @@ export function eventProof(db: Db, row: EventRow): EventProof | null {
     status: anchor.status,
     anchoredBy: anchor.anchoredBy,
     verified: anchor.verified && recomputed === anchor.leaf,
+  };
+}
+
+/**
+ * The proof a replicated event came with (services/federation), re-checked now: the proof leads
+ * from the leaf to the root and the owner's anchor of the root is on the indexed chain. The leaf
+ * itself is checked against the stored event by eventProof, as for a local event.
+ */
+function replicaAnchor(db: Db, seq: number) {
+  const row = prepared(db, `SELECT replica_proof FROM epcis_events WHERE seq = ? AND served_by IS NOT NULL`).get(seq) as { replica_proof: string | null } | undefined;
+  if (!row?.replica_proof) return null;
+  const stored = JSON.parse(row.replica_proof) as {
+    leaf: string;
+    merkleRoot: string;
+    proof: string[];
+    anchoredBy: AnchoringOrg;
+    transactionHash?: string | null;
+    blockNumber?: number | null;
+  };
+  let reaches = false;
+  try {
+    reaches = StandardMerkleTree.verify(stored.merkleRoot, [...LEAF_ENCODING], [stored.leaf], stored.proof);
+  } catch {
+    reaches = false;
+  }
+  const anchored =
+    prepared(db, `SELECT 1 FROM anchors WHERE org_id = ? AND root = ?`).get(Number(stored.anchoredBy.orgId), stored.merkleRoot.toLowerCase()) !== undefined;
+  return {
+    recordId: recordIdOf(seq),
+    leaf: stored.leaf,
+    merkleRoot: stored.merkleRoot,
+    proof: stored.proof,
+    transactionHash: stored.transactionHash ?? null,
+    blockNumber: stored.blockNumber ?? null,
+    status: anchored ? ("anchored" as const) : ("pending" as const),
+    anchoredBy: stored.anchoredBy,
+    verified: anchored && reaches,
   };
 }

@@ -8,6 +8,10 @@ import { runBatchIds, type ProductionRunRecord } from "../analytics/record";
 import { signNodeRequest } from "./node-auth";
 import { traceLineage } from "../provenance/trace";
 import { createFederationStore, type FetchOutcome, type FetchStatus } from "./store";
+import { batchIdentifiers } from "../epcis/mapping/batches";
+import type { EpcisEvent } from "../epcis/hash";
+import { epcisVisibility } from "../epcis/access";
+import { createEpcisReplicaStore, provenEvent, type EpcisProofEntry } from "./epcis";
 
 /**
  * The fetching half of federation. A node that needs another member's records (a footprint, a
@@ -24,6 +28,27 @@ export const FEDERATION_CLASS = "PRODUCTION_RUN";
 const MAX_UPSTREAM_DEPTH = 64;
 /** Batches asked in one request (the holder's limit too). */
 export const MAX_BATCHES_PER_REQUEST = 50;
+/** The record class of EPCIS events, in federation_fetches. */
+export const EPCIS_CLASS = "EPCIS";
+/** Batches whose events one EPCIS query asks for (their identifiers go into one MATCH_ parameter). */
+const EPCIS_BATCHES_PER_QUERY = 20;
+/** Pages of one EPCIS query followed at most (perPage = EPCIS_PAGE_SIZE). */
+const MAX_EPCIS_PAGES = 50;
+const EPCIS_PAGE_SIZE = 500;
+
+/** What a holder answered beside its EPCIS events: the proofs, and per batch and organisation whether it holds events. */
+export interface EpcisProofAnswer {
+  proofs: EpcisProofEntry[];
+  batches: { batchId: string; orgId: string; status: "ok" | "not_shared"; pending: number }[];
+}
+
+/** A batch's EPCIS events that could not be obtained, for an organisation: a named gap. */
+export interface EpcisGap {
+  batchId: string;
+  orgId: string | null;
+  reason: "not_shared" | "unreachable" | "not_recorded";
+  detail: string;
+}
 
 export interface HolderAnswer {
   records: ProvenRecord[];
@@ -63,9 +88,13 @@ export function createFederation(options: FederationOptions) {
   }
 
   async function askHolder(url: string, signer: Signer, batchIds: string[]): Promise<HolderAnswer> {
-    const target = new URL(`/api/v1/federation/records?batches=${batchIds.join(",")}`, url);
+    return (await signedGet(new URL(`/api/v1/federation/records?batches=${batchIds.join(",")}`, url), signer)).body as HolderAnswer;
+  }
+
+  /** A GET signed by `signer` (a node request); the JSON body and the headers, or an Error with the status. */
+  async function signedGet(target: URL, signer: Signer, headers: Record<string, string> = {}): Promise<{ body: unknown; headers: Headers }> {
     const authorization = await signNodeRequest(signer, options.chainId(), target);
-    const response = await doFetch(target, { headers: { authorization, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+    const response = await doFetch(target, { headers: { ...headers, authorization, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
     const text = await response.text();
     if (!response.ok) {
       let detail = text.slice(0, 300);
@@ -76,7 +105,7 @@ export function createFederation(options: FederationOptions) {
       }
       throw Object.assign(new Error(`the holder answered ${response.status}: ${detail}`), { status: response.status });
     }
-    return JSON.parse(text) as HolderAnswer;
+    return { body: JSON.parse(text) as unknown, headers: response.headers };
   }
 
   /** Organisations whose published node is `url`: the owners whose records that node may answer. */
@@ -183,6 +212,197 @@ export function createFederation(options: FederationOptions) {
     return outcomes;
   }
 
+  const epcisReplicas = createEpcisReplicaStore(db);
+
+  /** Other members' nodes: each published URL with the organisations that published it, not served here. */
+  function otherNodes(): Map<string, number[]> {
+    const rows = prepared(db, `SELECT s.url, s.org_id FROM service_urls s JOIN organisations o ON o.org_id = s.org_id WHERE o.status = 'active' ORDER BY s.org_id`).all() as {
+      url: string;
+      org_id: number;
+    }[];
+    const nodes = new Map<string, number[]>();
+    for (const { url, org_id } of rows) if (!options.serves(org_id)) nodes.set(url, [...(nodes.get(url) ?? []), org_id]);
+    return nodes;
+  }
+
+  /** The event-naming identifiers of a batch (its lot's Digital Link, its logistic units' SSCCs), from the index. */
+  function identifiersOf(batchId: string): string[] {
+    const batch = provenance.getBatch(batchId);
+    return batch ? batchIdentifiers(batch, provenance.ssccsOf(batchId)) : [];
+  }
+
+  /** Every page of one EPCIS query at the holder, as received: each event with the @context of its page. */
+  async function queryEvents(url: string, signer: Signer, parameter: string, ids: string[]): Promise<{ event: EpcisEvent; pageContext: unknown }[]> {
+    const out: { event: EpcisEvent; pageContext: unknown }[] = [];
+    const first = new URL("/epcis/events", url);
+    first.searchParams.set(parameter, ids.join("|"));
+    first.searchParams.set("perPage", String(EPCIS_PAGE_SIZE));
+    let target: URL | null = first;
+    for (let page = 0; target && page < MAX_EPCIS_PAGES; page++) {
+      // As captured: the leaf commits to the identifiers in the form the owner captured them.
+      const { body, headers } = await signedGet(target, signer, { "gs1-epc-format": "No_Preference" });
+      const doc = body as { "@context"?: unknown; epcisBody?: { queryResults?: { resultsBody?: { eventList?: unknown[] } } } };
+      for (const event of doc.epcisBody?.queryResults?.resultsBody?.eventList ?? []) {
+        if (event && typeof event === "object") out.push({ event: event as EpcisEvent, pageContext: doc["@context"] });
+      }
+      const next = /<([^>]+)>\s*;\s*rel="next"/.exec(headers.get("link") ?? "")?.[1];
+      target = next ? new URL(next) : null;
+      // The next page is asked of the same node only (a signature names the host it is for).
+      if (target && target.host !== first.host) throw new Error(`the holder's next page points at another host (${target.host})`);
+    }
+    return out;
+  }
+
+  /**
+   * Makes sure the EPCIS events naming these batches that other members' nodes hold are here, as far
+   * as organisation `asOrg` may read them: asks every other member node (unless its last answers for
+   * every organisation it serves are fresh) through its EPCIS query interface — MATCH_anyEPC and
+   * MATCH_anyEPCClass with the batches' identifiers — and for the proofs beside them, checks every
+   * event against its owner's anchor and stores it as a replica. Remembers per (batch, organisation)
+   * what the node answered: ok, not_shared, not_recorded or unreachable.
+   */
+  async function ensureEpcis(batchIds: readonly string[], asOrg: number, ensureOptions: { force?: boolean } = {}): Promise<void> {
+    const batches = [...new Set(batchIds.map((b) => b.toLowerCase()))].filter((b) => provenance.getBatch(b) !== null);
+    if (batches.length === 0) return;
+    const record = (batchId: string, owner: number, status: FetchStatus, servedBy: string | null, detail: string) =>
+      store.recordFetch({ batchId, ownerOrg: owner, asOrg, recordClass: EPCIS_CLASS, status, servedBy, detail, fetchedAt: now() });
+    await Promise.all(
+      [...otherNodes()].map(async ([url, orgs]) => {
+        const stale = batches.filter((b) =>
+          orgs.some((o) => {
+            const last = store.lastFetch(b, o, asOrg, EPCIS_CLASS);
+            if (ensureOptions.force || !last || last.status === "unreachable" || now() - last.fetchedAt >= freshForMs) return true;
+            // A grant revoked since the last answer shows at once: the holder is asked again (and says not_shared).
+            return last.status === "ok" && !sharing.mayRead(asOrg, o, "EPCIS", () => sharing.subjectOf([b]));
+          }),
+        );
+        if (stale.length === 0) return;
+        const signer = options.signerFor(asOrg);
+        if (!signer) {
+          for (const b of stale) for (const o of orgs) record(b, o, "unreachable", url, `this node holds no integration key of organisation ${asOrg} to ask organisation ${o}'s node with`);
+          return;
+        }
+        const owners = orgsServedAt(url);
+        for (let i = 0; i < stale.length; i += EPCIS_BATCHES_PER_QUERY) {
+          const chunk = stale.slice(i, i + EPCIS_BATCHES_PER_QUERY);
+          const ids = [...new Set(chunk.flatMap(identifiersOf))];
+          let answer: EpcisProofAnswer;
+          let received: { event: EpcisEvent; pageContext: unknown }[];
+          try {
+            answer = (await signedGet(new URL(`/api/v1/federation/epcis-proofs?batches=${chunk.join(",")}`, url), signer)).body as EpcisProofAnswer;
+            received = [...(await queryEvents(url, signer, "MATCH_anyEPC", ids)), ...(await queryEvents(url, signer, "MATCH_anyEPCClass", ids))];
+          } catch (err) {
+            const status = (err as { status?: number }).status;
+            const refused = status === 401 || status === 403;
+            for (const b of chunk) {
+              for (const o of orgs) {
+                const detail = refused
+                  ? `organisation ${o}'s node (${url}) refused organisation ${asOrg}: ${(err as Error).message}`
+                  : `organisation ${o}'s node (${url}) could not be reached: ${(err as Error).message}`;
+                record(b, o, refused ? "not_shared" : "unreachable", url, detail);
+              }
+            }
+            continue;
+          }
+          let accepted = 0;
+          const receivedById = new Map<string, { event: EpcisEvent; pageContext: unknown }[]>();
+          for (const r of received) receivedById.set(String(r.event.eventID), [...(receivedById.get(String(r.event.eventID)) ?? []), r]);
+          for (const entry of answer.proofs ?? []) {
+            const events = receivedById.get(String(entry?.eventID)) ?? [];
+            // A proof whose event the query did not answer has nothing to check (the holder withheld it: no replica).
+            // Held already, from its owner's node: nothing to check again (a record from any other node is checked, and refused).
+            if (events.length === 0 || (owners.has(String(entry?.owner)) && epcisReplicas.known(Number(entry.owner), String(entry.recordId)))) continue;
+            // Several records may share an eventID (an event and its error declaration): the one whose leaf is this entry's.
+            const readings = events.map((r) => provenEvent(r.event, r.pageContext, entry));
+            const pr = readings.find((candidate) => checkRecord(candidate)?.failure !== "record_changed") ?? readings[0];
+            if (acceptEvent(pr, Number(entry.owner), url, owners)) accepted++;
+          }
+          const said = new Map((answer.batches ?? []).map((b) => [`${String(b.batchId).toLowerCase()}:${String(b.orgId)}`, b]));
+          for (const b of chunk) {
+            for (const o of orgs) {
+              const s = said.get(`${b}:${o}`);
+              const status: FetchStatus = s?.status === "ok" || s?.status === "not_shared" ? s.status : "not_recorded";
+              const detail =
+                status === "ok"
+                  ? `organisation ${o}'s node (${url}) answered its EPCIS events naming batch ${b} (${s?.pending ?? 0} not anchored yet)`
+                  : status === "not_shared"
+                    ? `organisation ${o} has not shared its EPCIS events naming batch ${b} with organisation ${asOrg}`
+                    : `organisation ${o}'s node (${url}) holds no EPCIS event naming batch ${b}`;
+              record(b, o, status, url, detail);
+            }
+          }
+          if (accepted) options.log?.info({ servedBy: url, accepted }, "federation: replicated EPCIS events");
+        }
+      }),
+    );
+  }
+
+  /** Checks one EPCIS event answered by `servedBy`; stores it when it holds, logs and refuses it when not. */
+  function acceptEvent(pr: ProvenRecord<"EPCIS">, ownerOrg: number, servedBy: string, owners: Set<string>): boolean {
+    const refuse = (failure: string, detail: string) => {
+      store.reject({ ownerOrg, servedBy, recordId: String(pr?.recordId ?? "?"), failure, detail });
+      options.log?.warn({ ownerOrg, servedBy, recordId: pr?.recordId, failure, detail }, "federation: refused an EPCIS event that does not verify");
+      return false;
+    };
+    if (!owners.has(pr.owner)) {
+      return refuse("owner_mismatch", `${servedBy} answered an event of organisation ${pr.owner}, which has not published that node as its own`);
+    }
+    const problem = checkRecord(pr);
+    if (problem) return refuse(problem.failure, problem.detail);
+    if (!store.anchoredBy(Number(pr.owner), pr.proof.merkleRoot)) {
+      return refuse("not_anchored", `organisation ${pr.owner} has not anchored root ${pr.proof.merkleRoot} on the indexed chain`);
+    }
+    try {
+      epcisReplicas.store(pr, servedBy);
+    } catch (err) {
+      return refuse("malformed", `the event cannot be stored: ${(err as Error).message}`);
+    }
+    return true;
+  }
+
+  /** The organisations that handled a batch's lot on-chain: its producer and every portion's owner and custodian. */
+  function involvedOrgs(batchId: string): Set<number> {
+    const rows = prepared(
+      db,
+      `SELECT producer_org, owner_org, custodian_org FROM batches WHERE lot_id = (SELECT lot_id FROM batches WHERE batch_id = ?)`,
+    ).all(batchId) as { producer_org: number; owner_org: number; custodian_org: number }[];
+    return new Set(rows.flatMap((r) => [r.producer_org, r.owner_org, r.custodian_org]));
+  }
+
+  /**
+   * The named gaps of these batches' EPCIS events for `asOrg`, from what each node answered last.
+   * Any member may have captured events about a lot, but only those that handled it on-chain (its
+   * producer, its portions' owners and custodians) are expected to: for them an unreachable node is
+   * a gap, and for the producer also holding none (not_recorded); for any organisation, events it
+   * holds and did not share are a not_shared gap.
+   */
+  function epcisGaps(batchIds: readonly string[], asOrg: number): EpcisGap[] {
+    const gaps: EpcisGap[] = [];
+    const orgs = [...otherNodes().values()].flat();
+    for (const raw of new Set(batchIds.map((b) => b.toLowerCase()))) {
+      const producer = holderOrgOf(raw);
+      if (producer === null) continue;
+      const involved = involvedOrgs(raw);
+      for (const o of involved) {
+        if (!options.serves(o) && !orgs.includes(o)) {
+          gaps.push({ batchId: raw, orgId: String(o), reason: "unreachable", detail: `organisation ${o} has published no service URL (lotline org publish-url)` });
+        }
+      }
+      for (const o of orgs) {
+        const last = store.lastFetch(raw, o, asOrg, EPCIS_CLASS);
+        if (!last) {
+          if (involved.has(o)) gaps.push({ batchId: raw, orgId: String(o), reason: "unreachable", detail: `organisation ${o}'s node was not asked for organisation ${asOrg} yet` });
+          continue;
+        }
+        if (last.status === "ok") continue;
+        if (last.status === "not_recorded" && o !== producer) continue;
+        if (last.status === "unreachable" && !involved.has(o)) continue;
+        gaps.push({ batchId: raw, orgId: String(o), reason: last.status, detail: last.detail });
+      }
+    }
+    return gaps;
+  }
+
   /** ensureRuns for a batch and every batch upstream of it: what a footprint or a batch score needs. */
   function ensureUpstream(root: string, asOrg: number): Promise<Map<string, FetchOutcome>> {
     const lineage = traceLineage(root, ["upstream"], MAX_UPSTREAM_DEPTH, provenance.neighbours);
@@ -219,19 +439,40 @@ export function createFederation(options: FederationOptions) {
         .filter((lot) => !options.serves(lot.producer_org))
         .filter((lot) => sharing.mayRead(reader, lot.producer_org, "PRODUCTION_RUN", () => sharing.subjectOf([lot.lot_id])))
         .map((lot) => lot.lot_id);
-      if (wanted.length === 0) continue;
-      asked += wanted.length;
-      await ensureRuns(wanted, reader);
+      if (wanted.length > 0) {
+        asked += wanted.length;
+        await ensureRuns(wanted, reader);
+      }
+      // EPCIS events: the lots an owner on another node granted the reader EPCIS records of (any member may have captured events about them).
+      const grantors = (
+        prepared(db, `SELECT DISTINCT grantor_org FROM grants WHERE grantee_org = ? AND revoked_at IS NULL AND expires_at > ? AND (classes & 1) <> 0`).all(
+          reader,
+          Math.floor(now() / 1000),
+        ) as { grantor_org: number }[]
+      )
+        .map((r) => r.grantor_org)
+        .filter((org) => !options.serves(org));
+      const wantedEvents = lots
+        .filter((lot) => grantors.some((grantor) => sharing.mayRead(reader, grantor, "EPCIS", () => sharing.subjectOf([lot.lot_id]))))
+        .map((lot) => lot.lot_id);
+      if (wantedEvents.length > 0) {
+        asked += wantedEvents.length;
+        await ensureEpcis(wantedEvents, reader);
+      }
     }
     let dropped = 0;
     const owners = prepared(db, `SELECT DISTINCT org_id FROM production_runs WHERE served_by IS NOT NULL`).all() as { org_id: number }[];
     for (const { org_id: owner } of owners) {
       dropped += store.dropReplicas(owner, (run) => local.some((reader) => sharing.mayRead(reader, owner, "PRODUCTION_RUN", () => sharing.subjectOf(runBatchIds(run)))));
     }
+    const visibilities = local.map((reader) => epcisVisibility(db, sharing, reader));
+    for (const owner of epcisReplicas.replicaOwners()) {
+      dropped += epcisReplicas.drop(owner, (row) => visibilities.some((v) => v.visible(row)));
+    }
     if (dropped) options.log?.info({ dropped }, "federation: deleted replicas no grant covers any more");
     return { asked, dropped };
   }
 
-  return { ensureRuns, ensureUpstream, outcomeOf, syncOnce, store, job: { name: "federation-sync", runOnce: syncOnce } };
+  return { ensureRuns, ensureUpstream, ensureEpcis, epcisGaps, outcomeOf, syncOnce, store, epcisReplicas, job: { name: "federation-sync", runOnce: syncOnce } };
 }
 export type Federation = ReturnType<typeof createFederation>;

@@ -1083,6 +1083,27 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX lineage_edges_tx ON lineage_edges (tx_hash);
     `,
   },
+  {
+    id: 34,
+    name: "Federation of EPCIS events: replicas fetched through the holder's EPCIS query interface",
+    // Primary data of the federation (services/federation, ADR 0025): EPCIS events replicated from the
+    // node that holds them are stored beside local ones, keeping their owner (org_id) and saying where
+    // they came from (served_by: the holder's URL; NULL for an event this node captured), when their
+    // proof checked against the owner's anchor (verified_at), the proof itself (replica_proof) and the
+    // holder's record id (origin_record, for idempotent replication). Replicas are never queued for
+    // anchoring nor mapped onto provenance; they belong to the one capture row "federation:replicas"
+    // (organisation 0: nobody's capture job, so no member lists or is notified of it).
+    sql: `
+      ALTER TABLE epcis_events ADD COLUMN served_by TEXT;
+      ALTER TABLE epcis_events ADD COLUMN verified_at TEXT;
+      ALTER TABLE epcis_events ADD COLUMN replica_proof TEXT;
+      ALTER TABLE epcis_events ADD COLUMN origin_record TEXT;
+      CREATE UNIQUE INDEX epcis_events_replica ON epcis_events (org_id, origin_record) WHERE origin_record IS NOT NULL;
+      CREATE INDEX epcis_events_served_by ON epcis_events (served_by) WHERE served_by IS NOT NULL;
+      INSERT INTO epcis_captures (capture_id, org_id, agent, content_type, document, error_behaviour, running, total, created_at, finished_at)
+        VALUES ('federation:replicas', 0, 'federation', 'application/ld+json', '', 'proceed', 0, 0, '1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z');
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

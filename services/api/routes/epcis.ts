@@ -1,4 +1,4 @@
-import { requireServed } from "../../config/served";
+import { requireServed, servesOrg } from "../../config/served";
 import crypto from "node:crypto";
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -364,7 +364,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         "sign in (POST /api/v1/auth/login) to read EPCIS events: they are shown to the organisation that captured them and the organisations it granted (GET /epcis/events/{eventID}/proof is public)",
       );
     }
-    return epcisVisibility(db, sharing, reader.orgId);
+    return epcisVisibility(db, sharing, reader.orgId, reader.node ? { serves: (orgId) => servesOrg(state.served, orgId) } : undefined);
   }
 
   /**
@@ -384,24 +384,24 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
     request: FastifyRequest,
     column: "event_type" | "biz_step" | "disposition" | "read_point" | "biz_location",
   ): string[] {
-    const reader = readerOf(request, auth);
-    if (reader.kind === "public") return [];
-    const visibility = epcisVisibility(db, sharing, reader.orgId);
+    if (readerOf(request, auth).kind === "public") return [];
+    const visibility = visibilityOf(request);
+    const own = visibility.ownRecordsOnly ? 1 : 0;
     const out = new Set(
       (
         db
           .prepare(
-            `SELECT DISTINCT ${column} AS v FROM epcis_events WHERE ${column} IS NOT NULL AND org_id IN (SELECT value FROM json_each(?)) ORDER BY 1`,
+            `SELECT DISTINCT ${column} AS v FROM epcis_events WHERE ${column} IS NOT NULL AND org_id IN (SELECT value FROM json_each(?)) AND (? = 0 OR served_by IS NULL) ORDER BY 1`,
           )
-          .all(JSON.stringify(visibility.wholeOrgs)) as { v: string }[]
+          .all(JSON.stringify(visibility.wholeOrgs), own) as { v: string }[]
       ).map((r) => r.v),
     );
     if (visibility.scopedOrgs.size > 0) {
       const rows = db
         .prepare(
-          `SELECT seq, org_id, ${column} AS v FROM epcis_events WHERE ${column} IS NOT NULL AND org_id IN (SELECT value FROM json_each(?))`,
+          `SELECT seq, org_id, served_by, ${column} AS v FROM epcis_events WHERE ${column} IS NOT NULL AND org_id IN (SELECT value FROM json_each(?))`,
         )
-        .all(JSON.stringify([...visibility.scopedOrgs])) as { seq: number; org_id: number; v: string }[];
+        .all(JSON.stringify([...visibility.scopedOrgs])) as { seq: number; org_id: number; served_by: string | null; v: string }[];
       for (const row of rows) if (!out.has(row.v) && visibility.visible(row)) out.add(row.v);
     }
     return [...out].sort();
@@ -887,18 +887,18 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         db
           .prepare(
             `SELECT DISTINCT i.id AS v FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
-             WHERE i.role IN (SELECT value FROM json_each(?)) AND e.org_id IN (SELECT value FROM json_each(?))`,
+             WHERE i.role IN (SELECT value FROM json_each(?)) AND e.org_id IN (SELECT value FROM json_each(?)) AND (? = 0 OR e.served_by IS NULL)`,
           )
-          .all(roles, JSON.stringify(visibility.wholeOrgs)) as { v: string }[]
+          .all(roles, JSON.stringify(visibility.wholeOrgs), visibility.ownRecordsOnly ? 1 : 0) as { v: string }[]
       ).map((r) => r.v),
     );
     if (visibility.scopedOrgs.size > 0) {
       const rows = db
         .prepare(
-          `SELECT e.seq, e.org_id, i.id AS v FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
+          `SELECT e.seq, e.org_id, e.served_by, i.id AS v FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
            WHERE i.role IN (SELECT value FROM json_each(?)) AND e.org_id IN (SELECT value FROM json_each(?))`,
         )
-        .all(roles, JSON.stringify([...visibility.scopedOrgs])) as { seq: number; org_id: number; v: string }[];
+        .all(roles, JSON.stringify([...visibility.scopedOrgs])) as { seq: number; org_id: number; served_by: string | null; v: string }[];
       for (const row of rows) if (!out.has(row.v) && visibility.visible(row)) out.add(row.v);
     }
     return [...out].sort();

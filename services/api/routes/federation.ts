@@ -7,6 +7,10 @@ import { createFederationStore } from "../../federation/store";
 import { MAX_BATCHES_PER_REQUEST } from "../../federation/fetcher";
 import { runBatchIds } from "../../analytics/record";
 import { servesOrg } from "../../config/served";
+import { epcisVisibility } from "../../epcis/access";
+import { batchIdentifiers } from "../../epcis/mapping/batches";
+import { createProvenanceStore } from "../../store/provenance";
+import { eventsNamingOwn, proofEntryOf } from "../../federation/epcis";
 import type { RouteDeps } from "../app";
 
 const problems = { 400: { $ref: "Problem#" }, 401: { $ref: "Problem#" }, 403: { $ref: "Problem#" } };
@@ -91,6 +95,81 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         return { batchId, status: "ok" as const, pending };
       });
       return { records: [...records.values()] as never[], batches };
+    },
+  );
+
+  const provenance = createProvenanceStore(db);
+  app.get(
+    "/api/v1/federation/epcis-proofs",
+    {
+      schema: {
+        summary: "Merkle proofs of this node's own EPCIS events naming the batches, beside its EPCIS query interface (owner and grantees)",
+        description:
+          "The companion of GET /epcis/events for another member's node (ADR 0025): the events travel in the standard EPCISQueryDocument, " +
+          "their proofs here, one per stored record: `{recordId, eventID, owner, context, leaf, proof}` where `context` is the @context of the " +
+          "document the event was captured in (null: a bare event) and the leaf is keccak256(abi.encode(hashId, canonical JSON of the event)). " +
+          "Signed by the asking node's integration key (`Authorization: LotlineNode …`) or a member's session. Only events this node captured for " +
+          "the organisations it serves, never replicas. Per batch and owning organisation holding events naming it: `ok` (`pending` counts " +
+          "those not anchored yet) or `not_shared`; an organisation not listed holds none.",
+        tags: ["federation", "epcis"],
+        security: [{ bearer: [] }],
+        querystring: Type.Object(
+          { batches: Type.String({ pattern: "^0x[0-9a-fA-F]{64}(,0x[0-9a-fA-F]{64})*$", maxLength: 67 * MAX_BATCHES_PER_REQUEST, description: "comma-separated batch ids" }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            proofs: Type.Array(
+              Type.Object({
+                recordId: Type.String(),
+                eventID: Type.String(),
+                owner: Type.String({ description: "the organisation that captured the event, whose anchor the proof relies on" }),
+                context: Type.Unknown({ description: "the @context of the document the event was captured in; null for a bare event" }),
+                leaf: Hex32,
+                proof: ProvenRecordSchema.properties.proof,
+              }),
+            ),
+            batches: Type.Array(
+              Type.Object({
+                batchId: Hex32,
+                orgId: Type.String(),
+                status: Type.Union([Type.Literal("ok"), Type.Literal("not_shared")]),
+                pending: Type.Integer({ minimum: 0 }),
+              }),
+            ),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const reader = requireMember(request, auth);
+      const batchIds = [...new Set(request.query.batches.toLowerCase().split(","))];
+      if (batchIds.length > MAX_BATCHES_PER_REQUEST) {
+        throw new HttpProblem(400, "too_many_batches", `ask for at most ${MAX_BATCHES_PER_REQUEST} batches per request`);
+      }
+      const visibility = epcisVisibility(db, sharing, reader.orgId, { serves: (orgId) => servesOrg(state.served, orgId) });
+      const proofs = new Map<string, NonNullable<ReturnType<typeof proofEntryOf>>>();
+      const batches: { batchId: string; orgId: string; status: "ok" | "not_shared"; pending: number }[] = [];
+      for (const batchId of batchIds) {
+        const batch = provenance.getBatch(batchId);
+        if (!batch) continue;
+        const byOwner = new Map<number, { readable: number; pending: number }>();
+        for (const row of eventsNamingOwn(db, batchIdentifiers(batch, provenance.ssccsOf(batchId)))) {
+          if (!servesOrg(state.served, row.org_id)) continue;
+          const tally = byOwner.get(row.org_id) ?? { readable: 0, pending: 0 };
+          byOwner.set(row.org_id, tally);
+          if (!visibility.visible({ ...row, served_by: null })) continue;
+          tally.readable++;
+          const entry = proofEntryOf(db, row);
+          if (entry) proofs.set(entry.recordId, entry);
+          else tally.pending++;
+        }
+        for (const [orgId, tally] of byOwner) {
+          batches.push({ batchId, orgId: String(orgId), status: tally.readable > 0 ? "ok" : "not_shared", pending: tally.pending });
+        }
+      }
+      return { proofs: [...proofs.values()], batches };
     },
   );
 

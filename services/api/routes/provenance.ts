@@ -15,7 +15,7 @@ import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
 import type { RouteDeps } from "../app";
-import { epcisEventCount, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
+import { epcisOriginCounts, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
 
 const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string in `unit`" });
@@ -94,11 +94,33 @@ const Edge = Type.Object({
   unit: Type.String(),
 });
 
+const Origin = Type.Object(
+  {
+    orgId: Type.String({ description: "the organisation that captured the event (its owner)" }),
+    servedBy: Type.Union([Type.String(), Type.Null()], { description: "the member node it was replicated from; null: captured on this node" }),
+    verified: Type.Boolean({ description: "its proof checked against the owner's anchor on-chain before it was stored" }),
+  },
+  { description: "where an EPCIS event came from (services/federation, ADR 0025)" },
+);
+
+/** EPCIS events that could not be obtained for the reader: named, never a zero. */
+const EpcisGapSchema = Type.Object({
+  batchId: Hex32,
+  orgId: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.Literal("not_shared"), Type.Literal("unreachable"), Type.Literal("not_recorded")]),
+  detail: Type.String(),
+});
+
 const TraceNode = Type.Intersect([
   Batch,
   Type.Object({
     depth: Type.Integer({ description: "negative upstream, positive downstream" }),
-    epcisEvents: Type.Optional(Type.Integer({ description: "stored EPCIS events naming the batch's lot or a logistic unit (SSCC) it was packed in" })),
+    epcisEvents: Type.Optional(
+      Type.Integer({ description: "EPCIS events naming the batch's lot or a logistic unit (SSCC) it was packed in, that the reader may read (held here or replicated)" }),
+    ),
+    epcisOrigins: Type.Optional(
+      Type.Array(Type.Object({ origin: Origin, events: Type.Integer({ minimum: 1 }) }), { description: "the events counted in epcisEvents, by where they came from" }),
+    ),
   }),
 ]);
 
@@ -169,6 +191,21 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   const members = membersOnly(auth);
   const sharing = createSharingStore(db);
 
+  /**
+   * The EPCIS events of a set of batches for a member organisation (services/federation, ADR 0025):
+   * those other members' nodes hold are fetched first as far as the organisation may read them
+   * (fresh answers are reused); then what it may read here, local or replicated, and the named gaps.
+   */
+  async function federatedEpcis(batchIds: string[], readerOrg: number) {
+    const federation = state.federation;
+    if (federation) await federation.ensureEpcis(batchIds, readerOrg);
+    return {
+      visible: epcisVisibility(db, sharing, readerOrg).visible,
+      gaps: federation ? federation.epcisGaps(batchIds, readerOrg) : [],
+    };
+  }
+
+
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
   app.get(
@@ -235,7 +272,13 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ root: Hex32, nodes: Type.Array(TraceNode), edges: Type.Array(Edge), truncated: Type.Boolean() }),
+          200: Type.Object({
+            root: Hex32,
+            nodes: Type.Array(TraceNode),
+            edges: Type.Array(Edge),
+            truncated: Type.Boolean(),
+            epcisGaps: Type.Optional(Type.Array(EpcisGapSchema, { description: "EPCIS events of other members' nodes that could not be obtained for the reader" })),
+          }),
           ...lineageProblems,
         },
       },
@@ -253,14 +296,18 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         "ask for a smaller maxDepth or one direction",
       );
       const batches = store.getBatches(result.nodes.map((n) => n.id));
+      const reader = readerOf(request, auth) as Extract<ReturnType<typeof readerOf>, { kind: "member" }>;
+      const epcis = await federatedEpcis(result.nodes.map((n) => n.id), reader.orgId);
       return {
         root: root.id,
         nodes: result.nodes.map((n) => {
           const batch = batches.get(n.id)!;
-          return { ...batch, depth: n.depth, epcisEvents: epcisEventCount(db, batch, store.ssccsOf(n.id)) };
+          const events = epcisOriginCounts(db, batch, store.ssccsOf(n.id), epcis.visible);
+          return { ...batch, depth: n.depth, epcisEvents: events.events, epcisOrigins: events.origins };
         }),
         edges: result.edges,
         truncated: result.truncated,
+        epcisGaps: epcis.gaps,
       };
     },
   );
@@ -290,6 +337,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
                 details: Type.Record(Type.String(), Type.Unknown()),
               }),
             ),
+            epcisGaps: Type.Optional(Type.Array(EpcisGapSchema, { description: "EPCIS events of other members' nodes that could not be obtained for the reader" })),
           }),
           ...problems,
         },
@@ -298,10 +346,11 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     async (request) => {
       const batch = requireBatch(request.params.ref);
       const reader = readerOf(request, auth);
-      // Members read the chain's history; of the EPCIS events, only those their owners shared with them.
-      const visible = reader.kind === "member" ? epcisVisibility(db, sharing, reader.orgId).visible : () => false;
-      const epcis = epcisTimeline(db, batch, store.ssccsOf(batch.id), visible);
-      return { batchId: batch.id, items: mergeTimelines(store.history(batch.id), epcis) };
+      // Members read the chain's history; of the EPCIS events, only those their owners shared with them
+      // (fetched first from the members' nodes that hold them, as far as the reader may read them).
+      const federated = reader.kind === "member" ? await federatedEpcis([batch.id], reader.orgId) : { visible: () => false, gaps: [] };
+      const epcis = epcisTimeline(db, batch, store.ssccsOf(batch.id), federated.visible);
+      return { batchId: batch.id, items: mergeTimelines(store.history(batch.id), epcis), epcisGaps: federated.gaps };
     },
   );
 

@@ -27,6 +27,8 @@ export interface EpcisTimelineEntry {
     eventTime: string;
     mapping: { status: MappingStatus; effect: string | null; reason: string | null; transactionHash: string | null };
     orderIds: string[];
+    /** Where the event came from: its owner, the member node it was replicated from (null: captured here), whether its proof held. */
+    origin: { orgId: string; servedBy: string | null; verified: boolean };
   };
 }
 
@@ -48,6 +50,8 @@ interface Row {
   effect: string | null;
   reason: string | null;
   tx_hash: string | null;
+  served_by: string | null;
+  verified_at: string | null;
 }
 
 function eventsNaming(db: Db, ids: string[]): Row[] {
@@ -55,7 +59,8 @@ function eventsNaming(db: Db, ids: string[]): Row[] {
   // One placeholder per identifier; every value is a bound parameter.
   return db
     .prepare(
-      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash
+      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash,
+         e.served_by, e.verified_at
        FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
        WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")}))
        ORDER BY e.event_time, e.seq`,
@@ -90,12 +95,45 @@ export function epcisTimeline(
       mapping: {
         status: r.status ?? "not_applied",
         effect: r.effect,
-        reason: r.status ? r.reason : "not queued for mapping",
+        reason: r.status ? r.reason : r.served_by !== null ? `replicated from ${r.served_by}: mapped by its owner's node` : "not queued for mapping",
         transactionHash: r.tx_hash,
       },
       orderIds: (orders.all(r.seq) as { order_id: number }[]).map((o) => String(o.order_id)),
+      origin: { orgId: String(r.org_id), servedBy: r.served_by, verified: r.served_by === null || r.verified_at !== null },
     },
   }));
+}
+
+/**
+ * The events naming a batch that the reader may read (`visible`), counted by origin: the owner, the
+ * member node each was replicated from (null: captured here) and whether its proof held.
+ */
+export function epcisOriginCounts(
+  db: Db,
+  batch: { gtin: string; lot: string },
+  ssccs: string[],
+  visible: (row: { seq: number; org_id: number }) => boolean,
+): { events: number; origins: { origin: { orgId: string; servedBy: string | null; verified: boolean }; events: number }[] } {
+  const ids = batchIdentifiers(batch, ssccs);
+  // One placeholder per identifier; every value is a bound parameter.
+  const rows = db
+    .prepare(
+      `SELECT e.seq, e.org_id, e.served_by, e.verified_at FROM epcis_events e
+       WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")})) ORDER BY e.seq`,
+    )
+    .all(...ids) as { seq: number; org_id: number; served_by: string | null; verified_at: string | null }[];
+  const counts = new Map<string, { origin: { orgId: string; servedBy: string | null; verified: boolean }; events: number }>();
+  let events = 0;
+  for (const row of rows) {
+    if (!visible(row)) continue;
+    events++;
+    const origin = { orgId: String(row.org_id), servedBy: row.served_by, verified: row.served_by === null || row.verified_at !== null };
+    const key = JSON.stringify(origin);
+    const entry = counts.get(key) ?? { origin, events: 0 };
+    entry.events++;
+    counts.set(key, entry);
+  }
+  return { events, origins: [...counts.values()] };
 }
 
 /** How many stored events name a batch. */

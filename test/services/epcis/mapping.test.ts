@@ -464,7 +464,9 @@ describe("EPCIS events mapped onto provenance", function () {
         "ObjectEvent/storing/not_applied/null",
       ]);
       const first = epcis[0].details;
-      expect(first).to.have.keys("recordId", "eventID", "hashId", "orgId", "eventType", "action", "bizStep", "eventTime", "mapping", "orderIds");
+      expect(first).to.have.keys("recordId", "eventID", "hashId", "orgId", "eventType", "action", "bizStep", "eventTime", "mapping", "orderIds", "origin");
+      // Captured on this node: no other node served it.
+      expect(first.origin).to.deep.equal({ orgId: first.orgId, servedBy: null, verified: true });
       expect(first.hashId).to.match(/^ni:\/\/\/sha-256;[0-9a-f]{64}\?ver=CBV2\.0$/);
       // One timeline by time: the chain's entries keep their block order, the events their event time.
       expect(items.map((i) => Date.parse(i.at))).to.deep.equal(items.map((i) => Date.parse(i.at)).sort((a, b) => a - b));

@@ -1,4 +1,7 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -14,6 +17,7 @@ import { batchFootprint } from "../../../services/analytics/footprint";
 import { factorBookFromEnv } from "../../../services/analytics/factors";
 import { allocationPolicyFromEnv } from "../../../services/analytics/allocation";
 import { signNodeRequest } from "../../../services/federation/node-auth";
+import { documentEvents, eventHashId } from "../../../services/epcis/hash";
 import type { RunningNode } from "../../../services/node/node";
 import { freePort } from "../../helpers/ports";
 import { lotline } from "../cli/run";
@@ -261,5 +265,254 @@ describe("federation: three member nodes on one chain", function () {
     expect(after.body.gaps.map((g: { orgId: string; reason: string }) => `${g.orgId}:${g.reason}`)).to.include("3:not_shared");
     // The auditor, still appointed by the cheese maker, keeps seeing it on the same node.
     expect((await footprintAs(retail, "auditor")).body.complete).to.equal(true);
+  });
+
+  /**
+   * EPCIS events between member nodes (ADR 0025): the dairy captures events about its cream lot on
+   * its own node; the auditor's and the cheese maker's nodes fetch them through the dairy node's
+   * EPCIS query interface, signed as their organisation, with the proofs beside them.
+   */
+  describe("EPCIS events between member nodes", function () {
+    const CREAM_GTIN = "05412345000112";
+    const creamClass = `https://id.gs1.org/01/${CREAM_GTIN}/10/CRM-2611`;
+    let cream: string;
+    const eventIds = [`urn:uuid:${crypto.randomUUID()}`, `urn:uuid:${crypto.randomUUID()}`];
+    const auditorKey = () => demoWallet(DEMO_MEMBERS[orgOf("auditor") - 1].integrationAccount);
+    const dairyOrg = () => orgOf("processor");
+
+    async function until<T>(what: string, probe: () => Promise<T | null | undefined> | T | null | undefined, ms = 30_000): Promise<T> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const value = await probe();
+        if (value) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+
+    async function captureAt(node: RunningNode, key: string, doc: unknown) {
+      const res = await fetch(`${node.url}/epcis/capture`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await token(node, demoWallet(account(key)))}`, "content-type": "application/ld+json" },
+        body: JSON.stringify(doc),
+      });
+      expect(res.status, await res.clone().text()).to.equal(202);
+    }
+
+    const epcisDoc = (event: Record<string, unknown>, extraContext: Record<string, string>[] = []) => ({
+      "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", ...extraContext],
+      type: "EPCISDocument",
+      schemaVersion: "2.0",
+      creationDate: "2026-11-21T08:00:00.000Z",
+      epcisBody: { eventList: [event] },
+    });
+
+    const historyAs = (node: RunningNode, key: string) => getAs(node, key, `/api/v1/batches/${cream}/history`);
+    const epcisEntries = (body: Json) => (body.items as Json[]).filter((i) => i.type === "epcis" && eventIds.includes(i.details.eventID));
+    const replicasAt = (node: RunningNode) =>
+      (node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_events WHERE served_by IS NOT NULL AND org_id = ?`).get(dairyOrg()) as { n: number }).n;
+    const forget = (node: RunningNode) => {
+      node.state.federation!.epcisReplicas.drop(dairyOrg(), () => false);
+      node.db.prepare(`DELETE FROM federation_fetches WHERE record_class = 'EPCIS'`).run();
+    };
+
+    before(async () => {
+      cream = (await contracts.provenance.lotId(BigInt(CREAM_GTIN), "CRM-2611")).toLowerCase();
+      const base = { type: "ObjectEvent", eventTimeZoneOffset: "+00:00", action: "OBSERVE", bizStep: "inspecting" };
+      await captureAt(farmDairy, "processor", epcisDoc({ ...base, eventID: eventIds[0], eventTime: "2026-11-21T08:00:00.000Z", quantityList: [{ epcClass: creamClass, quantity: 40, uom: "LTR" }] }));
+      // Captured under another context (an extension namespace): served under a page of another document, it carries an event-level @context.
+      await captureAt(
+        farmDairy,
+        "processor",
+        epcisDoc(
+          { ...base, eventID: eventIds[1], eventTime: "2026-11-21T09:00:00.000Z", quantityList: [{ epcClass: "urn:epc:class:lgtin:5412345.000011.CRM-2611", quantity: 5, uom: "LTR" }], "ex:fatCheck": "passed" },
+          [{ ex: "https://example.com/lotline-test/" }],
+        ),
+      );
+      // Anchored by the dairy on its node, and the anchor indexed by the others.
+      const roots = await until("the dairy's events anchored", async () => {
+        const proofs = await Promise.all(eventIds.map(async (id) => (await getAs(farmDairy, null, `/epcis/events/${encodeURIComponent(id)}/proof`)).body));
+        return proofs.every((p) => p.status === "anchored") ? proofs.map((p) => String(p.merkleRoot).toLowerCase()) : null;
+      });
+      for (const node of [retail, cheese]) {
+        await until("the anchors indexed", () => roots.every((root) => node.db.prepare(`SELECT 1 FROM anchors WHERE org_id = ? AND root = ?`).get(dairyOrg(), root)));
+      }
+      // As for nodes that never asked (the background sync may have asked before the events existed).
+      forget(retail);
+      forget(cheese);
+    });
+
+    it("the auditor's node shows the dairy's events of a lot with their origin: fetched from the dairy's node and verified", async () => {
+      const { status, body } = await historyAs(retail, "auditor");
+      expect(status).to.equal(200);
+      const entries = epcisEntries(body);
+      expect(entries.map((e) => e.details.eventID)).to.have.members(eventIds);
+      for (const e of entries) expect(e.details.origin).to.deep.equal({ orgId: String(dairyOrg()), servedBy: farmDairy.url, verified: true });
+      expect(body.epcisGaps).to.deep.equal([]);
+      // A replica's public proof is the one it came with, re-checked against the chain this node indexes.
+      const proof = await getAs(retail, null, `/epcis/events/${encodeURIComponent(eventIds[1])}/proof`);
+      expect(proof.body).to.include({ status: "anchored", verified: true });
+      expect(proof.body.anchoredBy.orgId).to.equal(String(dairyOrg()));
+      // On the dairy's own node the same events are local.
+      const local = epcisEntries((await historyAs(farmDairy, "auditor")).body);
+      expect(local.map((e) => e.details.origin.servedBy)).to.deep.equal([null, null]);
+    });
+
+    it("answers the same EPCIS query on the auditor's node as on the node that captured the events", async () => {
+      const query = `/epcis/events?MATCH_anyEPCClass=${encodeURIComponent(creamClass)}&orderBy=eventTime&orderDirection=ASC`;
+      const eventsAt = async (node: RunningNode) => {
+        const res = await fetch(`${node.url}${query}`, { headers: { authorization: `Bearer ${await token(node, demoWallet(account("auditor")))}`, "gs1-epc-format": "No_Preference" } });
+        expect(res.status).to.equal(200);
+        const doc = (await res.json()) as Json;
+        return documentEvents(doc)
+          .filter(({ event }) => eventIds.includes(String(event.eventID)))
+          .map(({ event, context }) => ({ hashId: eventHashId(event, context), event: Object.fromEntries(Object.entries(event).filter(([k]) => k !== "@context")) }));
+      };
+      const here = await eventsAt(retail);
+      expect(here).to.have.length(2);
+      expect(here).to.deep.equal(await eventsAt(farmDairy));
+    });
+
+    it("counts a trace node's events the reader may read, by origin", async () => {
+      const atRetail = await getAs(retail, "auditor", `/api/v1/batches/${cream}/trace?direction=upstream&maxDepth=0`);
+      const node = atRetail.body.nodes.find((n: Json) => n.id === cream);
+      expect(node.epcisEvents).to.equal(2);
+      expect(node.epcisOrigins).to.deep.equal([{ origin: { orgId: String(dairyOrg()), servedBy: farmDairy.url, verified: true }, events: 2 }]);
+      const atHolder = await getAs(farmDairy, "auditor", `/api/v1/batches/${cream}/trace?direction=upstream&maxDepth=0`);
+      expect(atHolder.body.nodes.find((n: Json) => n.id === cream).epcisEvents).to.equal(2);
+      // The retailer was granted nothing of the dairy's: not counted, and named as a gap.
+      const retailer = await getAs(retail, "retailer", `/api/v1/batches/${cream}/trace?direction=upstream&maxDepth=0`);
+      expect(retailer.body.nodes.find((n: Json) => n.id === cream).epcisEvents).to.equal(0);
+      expect(retailer.body.epcisGaps).to.deep.include.members([
+        { batchId: cream, orgId: String(dairyOrg()), reason: "not_shared", detail: `organisation ${dairyOrg()} has not shared its EPCIS events naming batch ${cream} with organisation ${orgOf("retailer")}` },
+      ]);
+    });
+
+    it("a reader without a grant gets a not_shared gap, not the events", async () => {
+      const { body } = await historyAs(retail, "retailer");
+      expect(epcisEntries(body)).to.deep.equal([]);
+      expect(body.epcisGaps.map((g: Json) => `${g.orgId}:${g.reason}`)).to.include(`${dairyOrg()}:not_shared`);
+    });
+
+    it("refuses and logs an event its holder changed after anchoring it, and stores nothing of it", async () => {
+      const row = farmDairy.db.prepare(`SELECT seq, event FROM epcis_events WHERE event_id = ? AND served_by IS NULL`).get(eventIds[0]) as { seq: number; event: string };
+      const tampered = JSON.stringify({ ...JSON.parse(row.event), quantityList: [{ epcClass: creamClass, quantity: 4000, uom: "LTR" }] });
+      farmDairy.db.prepare(`UPDATE epcis_events SET event = ? WHERE seq = ?`).run(tampered, row.seq);
+      forget(retail);
+      try {
+        await retail.state.federation!.ensureEpcis([cream], orgOf("auditor"), { force: true });
+        expect(retail.db.prepare(`SELECT 1 FROM epcis_events WHERE event_id = ?`).get(eventIds[0])).to.equal(undefined);
+        const { body } = await getAs(retail, "auditor", "/api/v1/federation/rejections");
+        expect(body.items[0]).to.include({ ownerOrgId: String(dairyOrg()), servedBy: farmDairy.url, recordId: `epcis:event:${row.seq}`, failure: "record_changed" });
+      } finally {
+        farmDairy.db.prepare(`UPDATE epcis_events SET event = ? WHERE seq = ?`).run(row.event, row.seq);
+      }
+      await retail.state.federation!.ensureEpcis([cream], orgOf("auditor"), { force: true });
+      expect(replicasAt(retail)).to.equal(2);
+    });
+
+    it("reports the dairy's node down as an unreachable gap, and fills it in when the node is back", async () => {
+      const admin = contracts.sharing.connect(demoWallet(account("processor"), provider));
+      await indexedEverywhere(admin.setServiceUrl(dairyOrg(), `http://127.0.0.1:${await freePort()}`));
+      // As for a node that never fetched them (after the change: the background sync may have asked the dairy's node meanwhile).
+      forget(retail);
+      try {
+        const down = await historyAs(retail, "auditor");
+        expect(epcisEntries(down.body)).to.deep.equal([]);
+        expect(down.body.epcisGaps.find((g: Json) => g.orgId === String(dairyOrg()))).to.include({ batchId: cream, reason: "unreachable" });
+      } finally {
+        await indexedEverywhere(admin.setServiceUrl(dairyOrg(), farmDairy.url));
+      }
+      const back = await historyAs(retail, "auditor");
+      expect(epcisEntries(back.body)).to.have.length(2);
+      expect(back.body.epcisGaps).to.deep.equal([]);
+    });
+
+    it("refuses an EPCIS query signed for another node, another query, or with a nonce already used", async () => {
+      const url = new URL(`/epcis/events?MATCH_anyEPCClass=${encodeURIComponent(creamClass)}`, farmDairy.url);
+      const authorization = await signNodeRequest(auditorKey(), 31337, url);
+      const first = await fetch(url, { headers: { authorization } });
+      expect(first.status).to.equal(200);
+      const replay = await fetch(url, { headers: { authorization } });
+      expect(((await replay.json()) as Json).code).to.equal("replayed_node_request");
+      const otherHost = await fetch(url, { headers: { authorization: await signNodeRequest(auditorKey(), 31337, new URL(url.pathname + url.search, cheese.url)) } });
+      expect(otherHost.status).to.equal(401);
+      expect(((await otherHost.json()) as Json).code).to.equal("invalid_node_signature");
+      const otherQuery = await fetch(url, { headers: { authorization: await signNodeRequest(auditorKey(), 31337, new URL("/epcis/events?perPage=1000", farmDairy.url)) } });
+      expect(otherQuery.status).to.equal(401);
+      expect(((await otherQuery.json()) as Json).code).to.equal("invalid_node_signature");
+    });
+
+    it("answers a member node without a grant none of another organisation's events, only that they are not shared", async () => {
+      const certifierKey = demoWallet(DEMO_MEMBERS[orgOf("certifier") - 1].integrationAccount);
+      const url = new URL(`/epcis/events?MATCH_anyEPCClass=${encodeURIComponent(creamClass)}`, farmDairy.url);
+      const res = await fetch(url, { headers: { authorization: await signNodeRequest(certifierKey, 31337, url) } });
+      expect(res.status).to.equal(200);
+      expect(documentEvents(await res.json())).to.deep.equal([]);
+      const proofsUrl = new URL(`/api/v1/federation/epcis-proofs?batches=${cream}`, farmDairy.url);
+      const proofs = (await (await fetch(proofsUrl, { headers: { authorization: await signNodeRequest(certifierKey, 31337, proofsUrl) } })).json()) as Json;
+      expect(proofs.proofs).to.deep.equal([]);
+      expect(proofs.batches).to.deep.equal([{ batchId: cream, orgId: String(dairyOrg()), status: "not_shared", pending: 0 }]);
+    });
+
+    it("never passes on replicas: a node asking the auditor's node for the dairy's events gets none", async () => {
+      expect(replicasAt(retail)).to.equal(2);
+      const url = new URL(`/epcis/events?MATCH_anyEPCClass=${encodeURIComponent(creamClass)}`, retail.url);
+      const res = await fetch(url, { headers: { authorization: await signNodeRequest(auditorKey(), 31337, url) } });
+      expect(documentEvents(await res.json())).to.deep.equal([]);
+      const proofsUrl = new URL(`/api/v1/federation/epcis-proofs?batches=${cream}`, retail.url);
+      const proofs = (await (await fetch(proofsUrl, { headers: { authorization: await signNodeRequest(auditorKey(), 31337, proofsUrl) } })).json()) as Json;
+      expect(proofs).to.deep.equal({ proofs: [], batches: [] });
+    });
+
+    it("refuses events a node serves of an organisation that has not published it as its node, and under another owner's name", async () => {
+      // A rogue node replays the dairy's events and proofs, as its own organisation's node (the cheese maker's URL).
+      const take = async (route: string, headers: Record<string, string> = {}) => {
+        const url = new URL(route, farmDairy.url);
+        return (await fetch(url, { headers: { ...headers, authorization: await signNodeRequest(auditorKey(), 31337, url) } })).json() as Promise<Json>;
+      };
+      const proofs = await take(`/api/v1/federation/epcis-proofs?batches=${cream}`);
+      expect(proofs.proofs).to.have.length(2);
+      const claimed = { ...proofs, proofs: [...proofs.proofs, ...proofs.proofs.map((p: Json) => ({ ...p, owner: String(orgOf("processor2")), recordId: `${p.recordId}-claimed` }))] };
+      const events = await take(`/epcis/events?MATCH_anyEPCClass=${encodeURIComponent(creamClass)}&perPage=500`, { "gs1-epc-format": "No_Preference" });
+      const rogue = http.createServer((req, res) => {
+        res.setHeader("content-type", "application/json");
+        if (req.url?.startsWith("/api/v1/federation/epcis-proofs")) return res.end(JSON.stringify(claimed));
+        if (req.url?.startsWith("/epcis/events")) return res.end(JSON.stringify(events));
+        res.statusCode = 404;
+        res.end("{}");
+      });
+      await new Promise<void>((resolve) => rogue.listen(0, "127.0.0.1", resolve));
+      const rogueUrl = `http://127.0.0.1:${(rogue.address() as AddressInfo).port}`;
+      const admin = contracts.sharing.connect(demoWallet(account("processor2"), provider));
+      forget(retail);
+      await indexedEverywhere(admin.setServiceUrl(orgOf("processor2"), rogueUrl));
+      try {
+        await retail.state.federation!.ensureEpcis([cream], orgOf("auditor"), { force: true });
+        const { body } = await getAs(retail, "auditor", "/api/v1/federation/rejections?limit=10");
+        const fromRogue = body.items.filter((r: Json) => r.servedBy === rogueUrl).map((r: Json) => `${r.ownerOrgId}:${r.failure}`);
+        expect(fromRogue).to.have.members([`${dairyOrg()}:owner_mismatch`, `${dairyOrg()}:owner_mismatch`, `${orgOf("processor2")}:owner_mismatch`, `${orgOf("processor2")}:owner_mismatch`]);
+        // What the dairy's own node served is stored, from there only.
+        const servedBy = retail.db.prepare(`SELECT DISTINCT served_by FROM epcis_events WHERE served_by IS NOT NULL AND org_id = ?`).all(dairyOrg()) as { served_by: string }[];
+        expect(servedBy).to.deep.equal([{ served_by: farmDairy.url }]);
+      } finally {
+        await indexedEverywhere(admin.setServiceUrl(orgOf("processor2"), cheese.url));
+        rogue.close();
+      }
+    });
+
+    it("a revoked EPCIS grant hides the replicas at once, and the sync deletes them", async () => {
+      const { body } = await historyAs(cheese, "processor2");
+      expect(epcisEntries(body).map((e) => e.details.origin.servedBy)).to.deep.equal([farmDairy.url, farmDairy.url]);
+      expect(replicasAt(cheese)).to.equal(2);
+      const grants = await getAs(cheese, "processor2", `/api/v1/grants?grantor=${dairyOrg()}&grantee=${orgOf("processor2")}&inForce=true`);
+      expect(grants.body.items).to.have.length(1);
+      await indexedEverywhere(contracts.sharing.connect(demoWallet(account("processor"), provider)).revoke(grants.body.items[0].grantId));
+      const after = await historyAs(cheese, "processor2");
+      expect(epcisEntries(after.body)).to.deep.equal([]);
+      expect(after.body.epcisGaps.map((g: Json) => `${g.orgId}:${g.reason}`)).to.include(`${dairyOrg()}:not_shared`);
+      await cheese.state.federation!.syncOnce();
+      expect(replicasAt(cheese)).to.equal(0);
+    });
   });
 });
