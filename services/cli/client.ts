@@ -57,10 +57,10 @@ export async function apiPost<T>(path: string, body: unknown, options: { token?:
 export async function apiRequest<T>(
   method: "GET" | "POST" | "DELETE",
   path: string,
-  options: { body?: unknown; token?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { body?: unknown; token?: string; env?: NodeJS.ProcessEnv; headers?: Record<string, string> } = {},
 ): Promise<T> {
   const base = apiUrl(options.env);
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { ...options.headers, accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
   // Reads go out signed in when the command has a reader (some routes show members more than the public).
   if (method === "GET" && !options.token && !readToken && signInForReads && !signingIn) await startReadSession();

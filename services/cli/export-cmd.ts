@@ -33,7 +33,7 @@ export function registerExportCommands(program: Command, print: Print, json: () 
     const token = await signIn(signer);
     const session = await apiRequest<{ orgId: string }>("GET", "/api/v1/auth/session", { token });
     const bundle = await collectBundle(
-      { url: apiUrl(), get: (path) => apiRequest("GET", path, { token }) },
+      { url: apiUrl(), get: (path, headers) => apiRequest("GET", path, { token, headers }) },
       {
         ref,
         maxDepth,
@@ -94,7 +94,7 @@ export function registerExportCommands(program: Command, print: Print, json: () 
       const token = await signIn(signer);
       const session = await apiRequest<{ orgId: string }>("GET", "/api/v1/auth/session", { token });
       const bundle = await collectBundle(
-        { url: apiUrl(), get: (path) => apiRequest("GET", path, { token }) },
+        { url: apiUrl(), get: (path, headers) => apiRequest("GET", path, { token, headers }) },
         {
           ref: ref!,
           exportedBy: { address: signer.address, orgId: session.orgId },

@@ -25,8 +25,8 @@ import { bundleReadme } from "./readme";
 export interface ExportApi {
   /** The API's base URL (recorded in the bundle as its source). */
   url: string;
-  /** GET as the signed-in exporter; a refusal throws an error carrying the HTTP `status`. */
-  get<T>(path: string): Promise<T>;
+  /** GET as the signed-in exporter (with extra request `headers`); a refusal throws an error carrying the HTTP `status`. */
+  get<T>(path: string, headers?: Record<string, string>): Promise<T>;
 }
 
 export interface ExportOptions {
@@ -222,7 +222,8 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
           return;
         }
         const event = encodeURIComponent(eventID);
-        const doc = await api.get<unknown>(`/epcis/events/${event}`);
+        // Identifiers as captured: the leaf commits to the stored event, not to its Digital Link rewrite.
+        const doc = await api.get<unknown>(`/epcis/events/${event}`, { "GS1-EPC-Format": "Never_Translates" });
         const links = await api.get<{ records: { recordId: string }[] }>(`/epcis/events/${event}/links`);
         const index = links.records.findIndex((r) => r.recordId === recordId);
         const stored = documentEvents(doc)[index];

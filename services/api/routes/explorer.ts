@@ -396,8 +396,8 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       // Through the API's own routes (as `lotline export` reads it), so the reader sees what the routes show them.
       const api = {
         url: deps.publicUrl(),
-        async get<T>(url: string): Promise<T> {
-          const res = await app.inject({ method: "GET", url, headers });
+        async get<T>(url: string, extra?: Record<string, string>): Promise<T> {
+          const res = await app.inject({ method: "GET", url, headers: { ...headers, ...extra } });
           const body = res.json() as T & { detail?: string; code?: string };
           // A refusal of an inner route (a malformed or unknown ref, a record not shared) is answered as that refusal, never a 500.
           if (res.statusCode >= 400 && res.statusCode < 500) throw new HttpProblem(res.statusCode, body.code ?? "refused", body.detail ?? `HTTP ${res.statusCode}`);

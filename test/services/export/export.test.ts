@@ -64,6 +64,8 @@ describe("verifiable exports: lotline export and lotline verify", function () {
           action: "OBSERVE",
           bizStep: "inspecting",
           disposition: "active",
+          // An EPC URN, which the binding serves as a Digital Link by default: the export asks for it as captured.
+          bizLocation: { id: "urn:epc:id:sgln:4012345.00001.0" },
         },
       ]),
     );
