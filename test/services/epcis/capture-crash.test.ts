@@ -22,6 +22,8 @@ const LOTLINE = path.resolve(__dirname, "../../../bin/lotline.js");
  */
 describe("EPCIS capture: a node killed right after the 202", function () {
   it("completes the capture after a restart, storing each event exactly once", async function () {
+    // A chain, a deployment, `lotline up`, a 10,000-event document and a second boot: minutes on a loaded machine.
+    this.timeout(360_000);
     const chain = await startAnvil();
     const demo = await deployDemo(chain.url);
     demo.provider.destroy();
@@ -45,7 +47,7 @@ describe("EPCIS capture: a node killed right after the 202", function () {
       let output = "";
       child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const deadline = Date.now() + 90_000;
+      const deadline = Date.now() + 240_000;
       while (!output.includes("Ready.")) {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`lotline up did not become ready: ${output}`);
         await new Promise((r) => setTimeout(r, 100));
