@@ -12,7 +12,16 @@ import {
   type EnergySource,
 } from "./factors";
 import { DEFAULT_GWP_SET, directCo2e, transportCo2e, GWP_SOURCES, type GwpSet } from "./emissions";
-import { allocate, DEFAULT_ALLOCATION_POLICY, type AllocationOutput, type AllocationPolicy, type AllocationRule } from "./allocation";
+import {
+  allocate,
+  DEFAULT_ALLOCATION_POLICY,
+  ruleFor,
+  ruleOriginFor,
+  type AllocationOutput,
+  type AllocationPolicy,
+  type AllocationRule,
+  type RuleOrigin,
+} from "./allocation";
 import type { ProductionRunRecord } from "./record";
 import { DEFAULT_UNITS, type UnitTable } from "./units";
 import type { LineageEdge } from "../provenance/trace";
@@ -136,6 +145,8 @@ export interface StageAllocation {
   /** The stage lot's share of the transformation's burden (1 for a single output). */
   share: number | null;
   basis: string;
+  /** Where the rule came from: governance on-chain (with its transaction), this node's configuration, or the default. */
+  origin: RuleOrigin;
 }
 
 export interface FootprintStage {
@@ -220,7 +231,13 @@ export interface Footprint {
   /** Known per-unit emissions by source, summed over stages. */
   bySourcePerUnit: Burden;
   /** The allocation policy in force (the governance decision it records). */
-  allocationPolicy: { source: string; defaultRule: AllocationRule; kinds: Record<string, AllocationRule> };
+  allocationPolicy: {
+    source: string;
+    defaultRule: AllocationRule;
+    kinds: Record<string, AllocationRule>;
+    /** Where each kind's rule came from (on-chain governance or this node's configuration). */
+    origins: Record<string, RuleOrigin>;
+  };
   /** The emission-factor vintages the stages' runs used, by source. */
   factorVintages: Partial<Record<EnergySource, FactorVintage[]>>;
 }
@@ -396,7 +413,7 @@ export function batchFootprint(
           continue;
         }
         if (!allocationOf.has(id) && outputs.length > 1)
-          allocationOf.set(id, { kind, rule: allocation.rule, share, basis: allocation.basis });
+          allocationOf.set(id, { kind, rule: allocation.rule, share, basis: allocation.basis, origin: ruleOriginFor(policy, kind) });
         usedRuns.push(run);
         own = add(own, scale(runBurden(run, book), share));
       }
@@ -428,7 +445,13 @@ export function batchFootprint(
       if (transformation && transformation.outputs.length > 1) {
         const allocation = allocate(transformation.outputs, transformation.kind, policy, units);
         const share = allocation.shares?.get(id) ?? null;
-        allocationOf.set(id, { kind: transformation.kind, rule: allocation.rule, share, basis: allocation.basis });
+        allocationOf.set(id, {
+          kind: transformation.kind,
+          rule: allocation.rule,
+          share,
+          basis: allocation.basis,
+          origin: ruleOriginFor(policy, transformation.kind),
+        });
         if (share === null) {
           result.gaps.set(
             ...gap({
@@ -443,7 +466,8 @@ export function batchFootprint(
           inputs = transformation.inputs.map((i) => ({ from: i.batchId, factor: (i.quantity * share) / batch.basisQuantity! }));
         }
       } else {
-        if (!allocationOf.has(id)) allocationOf.set(id, { kind, rule: policy.kinds[kind ?? ""] ?? policy.defaultRule, share: 1, basis: "single output" });
+        if (!allocationOf.has(id))
+          allocationOf.set(id, { kind, rule: ruleFor(policy, kind), share: 1, basis: "single output", origin: ruleOriginFor(policy, kind) });
         inputs = edges.map((e) => ({ from: e.from, factor: Number(e.quantity) / batch.basisQuantity! }));
       }
       for (const { from, factor } of inputs ?? []) {
@@ -550,7 +574,12 @@ export function batchFootprint(
     },
     scopesPerUnitKg,
     bySourcePerUnit: total,
-    allocationPolicy: { source: policy.source, defaultRule: policy.defaultRule, kinds: { ...policy.kinds } },
+    allocationPolicy: {
+      source: policy.source,
+      defaultRule: policy.defaultRule,
+      kinds: { ...policy.kinds },
+      origins: Object.fromEntries(Object.keys(policy.kinds).map((k) => [k, ruleOriginFor(policy, k)])),
+    },
     factorVintages: vintages,
   };
 }
