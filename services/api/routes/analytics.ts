@@ -35,6 +35,7 @@ import {
   withChainRules,
 } from "../../analytics/allocation";
 import { chainAllocationRules, transformKinds } from "../../analytics/allocation-store";
+import { epcisTransportLegs } from "../../analytics/transport";
 import { GASES, TRANSPORT_MODES, TRANSPORT_FACTORS, GWP100 } from "../../analytics/emissions";
 import { PactError, toPactProductFootprint } from "../../analytics/pact";
 import { importPactFootprint, supplierFootprint, type StoredPact } from "../../analytics/pact-store";
@@ -66,6 +67,24 @@ const RuleOriginSchema = Type.Object({
 });
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 const NullableString = Type.Union([Type.String(), Type.Null()]);
+const TransportLegSchema = Type.Object({
+  eventId: Type.String({ description: "the EPCIS event that declared the leg" }),
+  recordId: Type.String(),
+  orgId: Type.Integer({ description: "the organisation that captured it" }),
+  bizStep: Type.String(),
+  eventTime: Type.String(),
+  batchId: Type.String(),
+  from: NullableString,
+  to: NullableString,
+  mode: NullableString,
+  distanceKm: NullableNumber,
+  tonnes: NullableNumber,
+  kgCo2ePerTonneKm: NullableNumber,
+  factorSource: NullableString,
+  quantity: Type.Union([Type.Number(), Type.Null()], { description: "quantity moved in the batch's unit" }),
+  co2eKg: NullableNumber,
+  problem: NullableString,
+});
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string, at most 3 decimals" });
 const UnitCode = Type.String({ pattern: "^[A-Z0-9]{2,3}$", description: "UN/CEFACT Rec 20 code (H87 pieces, LTR, KGM…)" });
 const Gln = Type.String({ pattern: "^[0-9]{13}$", description: "GLN" });
@@ -478,12 +497,23 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     const batch = provenance.getBatch(id);
     if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${ref}`);
     const visible = visibilityOf(sharing, reader);
-    const lookups = {
-      ...store.footprintLookups(),
+    const allocation = allocationNow();
+    const units = store.units();
+    const base = store.footprintLookups();
+    const lookups: FootprintLookups = {
+      ...base,
       mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)),
       ...(await federatedLookups(id, reader.orgId)),
+      // Freight legs from the EPCIS shipping events stored here, as far as the reader may read them.
+      transportLegs(batchId: string) {
+        const b = base.batch(batchId);
+        if (!b) return { legs: [], notShared: [] };
+        const all = epcisTransportLegs(db, { ...b, id: batchId }, { units, kgPerUnit: allocation.products[b.gtin]?.kgPerUnit });
+        const legs = all.filter((leg) => visible(leg.orgId, "EPCIS", [batchId]));
+        return { legs, notShared: [...new Set(all.filter((leg) => !legs.includes(leg)).map((leg) => leg.orgId))] };
+      },
     };
-    return { batch, footprint: batchFootprint(id, lookups, book, { units: store.units(), allocation: allocationNow() }) };
+    return { batch, footprint: batchFootprint(id, lookups, book, { units, allocation }) };
   }
 
   app.get(
@@ -540,6 +570,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
                   Type.Null(),
                 ]),
                 ownBySource: BurdenSchema,
+                type: Type.Union([Type.Literal("production"), Type.Literal("transport")]),
+                transport: Type.Union([Type.Array(TransportLegSchema), Type.Null()]),
               }),
             ),
             gaps: Type.Array(
