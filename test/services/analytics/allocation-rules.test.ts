@@ -17,8 +17,10 @@ import { json, lotline, oneLine } from "../cli/run";
  * from the chain. Everything uses a transformation kind of its own (ALLOCTEST), goods the demo
  * does not (item references 795x) and a run in 2021, so the demo's figures do not move.
  */
-const CHEESE = DEMO_MEMBERS.find((m) => m.key === "processor2")!;
-const PREFIX = CHEESE.companyPrefixes[0];
+// The producer makes the goods. Its run is dated 2021, outside every KPI window other tests read; no
+// test reads the producer's productivity, whose default windows start at its oldest run.
+const MAKER = DEMO_MEMBERS.find((m) => m.key === "producer")!;
+const PREFIX = MAKER.companyPrefixes[0];
 const KIND = "ALLOCTEST";
 const GOVERNOR_ACCOUNT = "0";
 
@@ -37,7 +39,7 @@ describe("allocation rules set by governance on-chain", function () {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-alloc-"));
     env = { LOTLINE_API_URL: node.url, LOTLINE_DATA_DIR: dataDir, LOTLINE_CHAIN_PORT: String(node.config.chainPort) };
     const governor = demoWallet(Number(GOVERNOR_ACCOUNT), node.provider);
-    const maker = demoWallet(CHEESE.account, node.provider);
+    const maker = demoWallet(MAKER.account, node.provider);
     const provenance = node.contracts.provenance;
     await (await provenance.connect(governor).setTransformKind(encodeBytes32String(KIND), true, 0)).wait();
     const [input, a, b] = [7951, 7952, 7953].map((ref) => BigInt(gtinFor(PREFIX, ref)));
@@ -62,7 +64,7 @@ describe("allocation rules set by governance on-chain", function () {
     outputA = (await provenance.lotId(a, "ALLOC-A")).toLowerCase();
     const outputB = (await provenance.lotId(b, "ALLOC-B")).toLowerCase();
     await node.synced();
-    token = await tokenFor(node, demoWallet(CHEESE.account));
+    token = await tokenFor(node, demoWallet(MAKER.account));
     const run = await post(
       node,
       "/api/v1/production-runs",
@@ -118,7 +120,7 @@ describe("allocation rules set by governance on-chain", function () {
   });
 
   it("refuses a non-governor member setting a rule with the CLI, naming the governance role", async function () {
-    const line = oneLine(await cli(["allocation", "set", KIND, "none", "--dev-account", String(CHEESE.account)]));
+    const line = oneLine(await cli(["allocation", "set", KIND, "none", "--dev-account", String(MAKER.account)]));
     expect(line).to.match(/does not hold the consortium's governance role/);
     expect((await stageOfA()).allocation.origin.from).to.equal("default");
   });
