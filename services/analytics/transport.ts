@@ -133,6 +133,8 @@ export function epcisTransportLegs(
     db,
     `SELECT DISTINCT i.seq FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
      WHERE i.id = ? AND i.role IN ('epc', 'epcClass', 'child', 'childEPCClass') AND e.error_declaration_time IS NULL
+       -- Only shipping and departing events are read (the bare CBV term or its URI); the check below is exact.
+       AND (e.biz_step LIKE '%shipping' OR e.biz_step LIKE '%departing')
        AND NOT EXISTS (SELECT 1 FROM epcis_events d WHERE d.original_seq = e.seq AND d.error_declaration_time IS NOT NULL)
      ORDER BY i.seq`,
   ).all(lotLink(batch.gtin, batch.lot)) as { seq: number }[];
