@@ -96,6 +96,10 @@ interface IProvenanceRegistry {
 
     event UnitOfMeasureSet(bytes3 indexed unit, uint8 dimension, uint64 toBase);
     event TransformKindSet(bytes32 indexed kind, bool enabled, uint16 toleranceBps);
+    /// @notice Governance set how a transformation of `kind` splits its burden among co-products in
+    /// footprints (ISO 14044 §4.3.4): 0 no rule (each node's configured default applies), 1 mass,
+    /// 2 dry matter (milk solids), 3 economic, 4 none (a process of this kind may not allocate).
+    event AllocationRuleSet(bytes32 indexed kind, uint8 rule);
     event ProductRegistered(uint64 indexed gtin, uint64 indexed org, bytes3 unit, bytes32 masterDataHash);
     event ProductUpdated(uint64 indexed gtin, bytes32 masterDataHash);
     /// @notice A lot's first portion was created (by registration or as a transformation output).
@@ -200,6 +204,8 @@ interface IProvenanceRegistry {
     error ProvenanceExpiredSignature(uint256 deadline);
     error ProvenanceInvalidSignature(address signer, uint64 expectedOrg);
     error ProvenanceUnknownTransformKind(bytes32 kind);
+    /// @notice An allocation rule outside 0–4 (see {AllocationRuleSet}).
+    error ProvenanceInvalidAllocationRule(bytes32 kind, uint8 rule);
     error ProvenanceMassBalance(uint8 dimension, uint256 inputBase, uint256 outputBase, uint16 toleranceBps);
     error ProvenanceTooMany(uint256 count, uint256 max);
     error ProvenanceLengthMismatch();

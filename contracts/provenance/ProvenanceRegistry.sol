@@ -97,6 +97,12 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712 {
         ProductLogic.setTransformKind(kind, enabled, toleranceBps);
     }
 
+    /// @notice Sets the allocation rule footprints apply to transformations of an enabled `kind`
+    /// (see {AllocationRuleSet}: 0 clears it, 1 mass, 2 dry matter, 3 economic, 4 none).
+    function setAllocationRule(bytes32 kind, uint8 rule) external onlyGovernor {
+        ProductLogic.setAllocationRule(kind, rule);
+    }
+
     /// @notice Defines (or redefines) a claim lots may carry, backed by credentials of
     /// `credentialType` held by the lot's producer; 0 retires it (no batch carries it any more).
     function defineClaim(bytes32 claim, bytes32 credentialType) external onlyGovernor {
@@ -439,6 +445,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, ERC2771Context, EIP712 {
 
     function transformKind(bytes32 kind) external view returns (TransformKind memory) {
         return ProvenanceStorage.layout().kinds[kind];
+    }
+
+    /// @notice The allocation rule governance set for `kind` (0: none set).
+    function allocationRule(bytes32 kind) external view returns (uint8) {
+        return ProvenanceStorage.layout().allocationRules[kind];
     }
 
     /// @notice The id of a lot (and of its first portion).

@@ -76,6 +76,8 @@ library ProvenanceStorage {
         mapping(bytes32 claim => uint8 bit) claimBits;
         mapping(uint8 bit => bytes32 credentialType) claimCredential;
         mapping(bytes32 batchId => uint256 bits) batchClaims;
+        // Allocation rule of each transformation kind for footprints (AllocationRuleSet; 0: none set).
+        mapping(bytes32 kind => uint8 rule) allocationRules;
     }
 
     // keccak256(abi.encode(uint256(keccak256("lotline.storage.Provenance")) - 1)) & ~bytes32(uint256(0xff))

@@ -201,6 +201,7 @@ async function main() {
     "setTransformKind (new kind)",
     provenance.connect(governor).setTransformKind(encodeBytes32String("CHURN"), true, 50),
   );
+  await measure("governance", "setAllocationRule (first rule of a kind)", provenance.connect(governor).setAllocationRule(PROCESS, 2));
 
   // ─── products and lots ─────────────────────────────────────────────────────────────────────
   await measure(

@@ -28,12 +28,27 @@ export interface ProductProperties {
   pricePerUnit?: number;
 }
 
+/**
+ * Where the rule of a kind came from: `chain` (governance's AllocationRuleSet on the provenance
+ * registry, with its transaction), `configuration` (LOTLINE_ALLOCATION_RULES of this node) or
+ * `default` (no rule anywhere: the policy's default rule).
+ */
+export interface RuleOrigin {
+  from: "chain" | "configuration" | "default";
+  transactionHash: string | null;
+  blockNumber: number | null;
+  setAt: string | null;
+  detail: string;
+}
+
 export interface AllocationPolicy {
   kinds: Record<string, AllocationRule>;
   defaultRule: AllocationRule;
   products: Record<string, ProductProperties>;
   /** Where the policy comes from (the governance decision it records). */
   source: string;
+  /** Where each kind's rule came from; a kind absent here is `configuration` when in `kinds`, else `default`. */
+  origins?: Record<string, RuleOrigin>;
 }
 
 export const DEFAULT_ALLOCATION_POLICY: AllocationPolicy = Object.freeze({
@@ -42,6 +57,71 @@ export const DEFAULT_ALLOCATION_POLICY: AllocationPolicy = Object.freeze({
   products: {},
   source: "default: no rule set by governance, mass",
 }) as AllocationPolicy;
+
+/** The rules as the contract codes them (AllocationRuleSet): 0 none set, 1 mass, 2 dry matter, 3 economic, 4 none. */
+export const ALLOCATION_RULE_CODES: readonly (AllocationRule | null)[] = [null, "mass", "dry_matter", "economic", "none"];
+/** The contract's code of a rule, or 0 for "clear". */
+export const allocationRuleCode = (rule: AllocationRule | "clear"): number => (rule === "clear" ? 0 : ALLOCATION_RULE_CODES.indexOf(rule));
+export const isAllocationRule = (r: unknown): r is AllocationRule => (ALLOCATION_RULES as readonly unknown[]).includes(r);
+/** A transformation kind as the chain's bytes32 short strings carry it. */
+export const TRANSFORM_KIND_PATTERN = "^[A-Z0-9_]{1,31}$";
+
+/** A rule governance set on-chain for a kind, as the indexer stored it (table allocation_rules). */
+export interface ChainAllocationRule {
+  kind: string;
+  rule: AllocationRule;
+  transactionHash: string;
+  blockNumber: number;
+  setAt: string;
+}
+
+/**
+ * The policy in force: governance's on-chain rules (docs/adr/0026) over this node's configured
+ * policy (LOTLINE_ALLOCATION_RULES), which stays the fallback for kinds governance set no rule for
+ * and the source of the default rule and of the products' properties (kg per unit, dry matter, price).
+ */
+export function withChainRules(configured: AllocationPolicy, chain: readonly ChainAllocationRule[]): AllocationPolicy {
+  const kinds = { ...configured.kinds };
+  const origins: Record<string, RuleOrigin> = {};
+  for (const kind of Object.keys(configured.kinds)) origins[kind] = configurationOrigin(configured);
+  for (const r of chain) {
+    kinds[r.kind] = r.rule;
+    origins[r.kind] = {
+      from: "chain",
+      transactionHash: r.transactionHash,
+      blockNumber: r.blockNumber,
+      setAt: r.setAt,
+      detail: `set by governance on-chain (AllocationRuleSet, transaction ${r.transactionHash}, block ${r.blockNumber})`,
+    };
+  }
+  const onChain = chain.map((r) => r.kind).sort();
+  const source = onChain.length
+    ? `governance on-chain for ${onChain.join(", ")}; otherwise ${configured.source}`
+    : configured.source;
+  return { ...configured, kinds, origins, source };
+}
+
+const configurationOrigin = (policy: AllocationPolicy): RuleOrigin => ({
+  from: "configuration",
+  transactionHash: null,
+  blockNumber: null,
+  setAt: null,
+  detail: `this node's configuration (${ENV}: ${policy.source})`,
+});
+
+/** Where the rule `ruleFor(policy, kind)` returns came from. */
+export function ruleOriginFor(policy: AllocationPolicy, kind: string | null): RuleOrigin {
+  const key = kind?.toUpperCase();
+  if (key !== undefined && policy.origins?.[key]) return policy.origins[key];
+  if (key !== undefined && policy.kinds[key]) return configurationOrigin(policy);
+  return {
+    from: "default",
+    transactionHash: null,
+    blockNumber: null,
+    setAt: null,
+    detail: `no rule set for ${kind ?? "this process"} on-chain or in ${ENV}: the default rule (${policy.defaultRule}; ${policy.source})`,
+  };
+}
 
 export interface AllocationOutput {
   batchId: string;
@@ -142,10 +222,10 @@ export function allocationPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): A
     throw new Error(`${ENV} is not JSON: give an object such as {"kinds": {"PROCESS": "dry_matter"}}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`${ENV} must be a JSON object`);
-  const isRule = (r: unknown): r is AllocationRule => (ALLOCATION_RULES as readonly unknown[]).includes(r);
+  const isRule = isAllocationRule;
   const kinds: Record<string, AllocationRule> = {};
   for (const [kind, rule] of Object.entries((parsed.kinds as Record<string, unknown> | undefined) ?? {})) {
-    if (!/^[A-Z0-9_]{1,31}$/.test(kind)) throw new Error(`${ENV}: kind "${kind}" must be a transformation kind (A–Z, 0–9, _)`);
+    if (!new RegExp(TRANSFORM_KIND_PATTERN).test(kind)) throw new Error(`${ENV}: kind "${kind}" must be a transformation kind (A–Z, 0–9, _)`);
     if (!isRule(rule)) throw new Error(`${ENV}: kinds.${kind} must be one of ${ALLOCATION_RULES.join(", ")}`);
     kinds[kind] = rule;
   }

@@ -9,8 +9,9 @@
  * Built-in defaults (docs/analytics.md lists them with their sources):
  * - grid   2022: 0.251  EEA, "Greenhouse gas emission intensity of electricity generation in Europe"
  *                       (EU-27 average, 2022 data) — location-based Scope 2, generation (combustion).
- *          2023: 0.203  the same EEA indicator, 2023 data: the EU average fell by about 19 % from
- *                       2022 (more wind and solar, less coal and gas). A run in 2023 or later uses it.
+ *          2023: 0.203  251 less the ≈ 19 % fall of the EU average from 2022 to 2023 (more wind and
+ *                       solar, less coal and gas) that the same indicator reports; derived, not read
+ *                       from the EEA's 2023 table. A run in 2023 or later uses it.
  * - gas    0.183        natural gas burnt on site, per kWh on a GROSS calorific-value basis (UK DESNZ
  *                       GHG conversion factors 2023: 0.18293 kg CO2e/kWh gross; 0.2027 on net CV).
  *                       Gas meters and bills in the EU and UK state kWh on gross CV.
@@ -63,7 +64,13 @@ const AR5 = "IPCC AR5 WGIII (2014) Annex III Table A.III.2";
 export const DEFAULT_VINTAGES: Readonly<Record<EnergySource, readonly FactorVintage[]>> = Object.freeze({
   grid: [
     { value: 0.251, year: 2022, source: `${EEA}, 2022 data: 251 g CO2e/kWh`, basis: null, boundary: "combustion" },
-    { value: 0.203, year: 2023, source: `${EEA}, 2023 data: ≈ 203 g CO2e/kWh (−19 % on 2022)`, basis: null, boundary: "combustion" },
+    {
+      value: 0.203,
+      year: 2023,
+      source: `${EEA}: 2022's 251 g CO2e/kWh less the ≈ 19 % fall to 2023 (≈ 203 g; set the published 2023 value with LOTLINE_EMISSION_FACTORS)`,
+      basis: null,
+      boundary: "combustion",
+    },
   ],
   solar: [{ value: 0.041, year: 2014, source: `${AR5}, rooftop PV life-cycle median 41 g CO2e/kWh`, basis: null, boundary: "life_cycle" }],
   wind: [{ value: 0.011, year: 2014, source: `${AR5}, onshore wind life-cycle median 11 g CO2e/kWh`, basis: null, boundary: "life_cycle" }],

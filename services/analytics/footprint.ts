@@ -12,8 +12,18 @@ import {
   type EnergySource,
 } from "./factors";
 import { DEFAULT_GWP_SET, directCo2e, transportCo2e, GWP_SOURCES, type GwpSet } from "./emissions";
-import { allocate, DEFAULT_ALLOCATION_POLICY, type AllocationOutput, type AllocationPolicy, type AllocationRule } from "./allocation";
+import {
+  allocate,
+  DEFAULT_ALLOCATION_POLICY,
+  ruleFor,
+  ruleOriginFor,
+  type AllocationOutput,
+  type AllocationPolicy,
+  type AllocationRule,
+  type RuleOrigin,
+} from "./allocation";
 import type { ProductionRunRecord } from "./record";
+import type { TransportLegRecord } from "./transport";
 import { DEFAULT_UNITS, type UnitTable } from "./units";
 import type { LineageEdge } from "../provenance/trace";
 
@@ -85,6 +95,11 @@ export interface FootprintLookups {
    * quantities it consumed), or null. Absent: the lineage edges' own quantities are used.
    */
   transformation?(lotId: string): TransformationFacts | null;
+  /**
+   * Freight legs that moved the batch, from EPCIS shipping events (transport.ts), and the owners of
+   * such events the reader may not see (each a `not_shared` gap). Absent: no transport stages.
+   */
+  transportLegs?(batchId: string): { legs: TransportLegRecord[]; notShared: number[] };
 }
 
 /** Where a stage's records came from: the owner, the node that served them (null: this node), whether they verified. */
@@ -136,9 +151,13 @@ export interface StageAllocation {
   /** The stage lot's share of the transformation's burden (1 for a single output). */
   share: number | null;
   basis: string;
+  /** Where the rule came from: governance on-chain (with its transaction), this node's configuration, or the default. */
+  origin: RuleOrigin;
 }
 
 export interface FootprintStage {
+  /** `production`: the lot's production runs; `transport`: freight legs that moved the batch (EPCIS shipping events). */
+  type: "production" | "transport";
   batchId: string;
   gtin: string | null;
   lot: string | null;
@@ -158,6 +177,8 @@ export interface FootprintStage {
   allocation: StageAllocation | null;
   /** The stage's own emissions per unit by source and scope. */
   ownBySource: Burden;
+  /** A transport stage's legs: where from and to, mode, distance, mass, factor, and the EPCIS event. */
+  transport: TransportLegRecord[] | null;
 }
 
 export type GapReason =
@@ -169,7 +190,8 @@ export type GapReason =
   | "not_shared"
   | "unreachable"
   | "not_recorded"
-  | "allocation_undetermined";
+  | "allocation_undetermined"
+  | "transport_undetermined";
 
 export interface FootprintGap {
   batchId: string;
@@ -220,7 +242,13 @@ export interface Footprint {
   /** Known per-unit emissions by source, summed over stages. */
   bySourcePerUnit: Burden;
   /** The allocation policy in force (the governance decision it records). */
-  allocationPolicy: { source: string; defaultRule: AllocationRule; kinds: Record<string, AllocationRule> };
+  allocationPolicy: {
+    source: string;
+    defaultRule: AllocationRule;
+    kinds: Record<string, AllocationRule>;
+    /** Where each kind's rule came from (on-chain governance or this node's configuration). */
+    origins: Record<string, RuleOrigin>;
+  };
   /** The emission-factor vintages the stages' runs used, by source. */
   factorVintages: Partial<Record<EnergySource, FactorVintage[]>>;
 }
@@ -294,6 +322,7 @@ export function batchFootprint(
   const info = new Map<string, FootprintBatch | null>();
   const runIdsOf = new Map<string, string[]>();
   const allocationOf = new Map<string, StageAllocation>();
+  const transportOf = new Map<string, TransportLegRecord[]>();
   const usedRuns: ProductionRunRecord[] = [];
   const batchOf = (id: string) => {
     if (!info.has(id)) info.set(id, lookups.batch(id));
@@ -317,8 +346,11 @@ export function batchFootprint(
     const split = edges.find((e) => e.type === "split");
     if (split) {
       const parent = perUnit(split.from, inner);
-      memo.set(id, parent);
-      return parent;
+      // A portion inherits its lot's figure, plus the freight legs that moved the portion itself.
+      const withLegs: PerUnit = { stages: new Map(parent.stages), gaps: new Map(parent.gaps) };
+      const moved = addTransport(id, batch, withLegs);
+      memo.set(id, moved ? withLegs : parent);
+      return moved ? withLegs : parent;
     }
     const transformation = edges.length > 0 && lookups.transformation ? lookups.transformation(id) : null;
     const kind = transformation?.kind ?? edges[0]?.type?.toUpperCase() ?? null;
@@ -396,7 +428,7 @@ export function batchFootprint(
           continue;
         }
         if (!allocationOf.has(id) && outputs.length > 1)
-          allocationOf.set(id, { kind, rule: allocation.rule, share, basis: allocation.basis });
+          allocationOf.set(id, { kind, rule: allocation.rule, share, basis: allocation.basis, origin: ruleOriginFor(policy, kind) });
         usedRuns.push(run);
         own = add(own, scale(runBurden(run, book), share));
       }
@@ -428,7 +460,13 @@ export function batchFootprint(
       if (transformation && transformation.outputs.length > 1) {
         const allocation = allocate(transformation.outputs, transformation.kind, policy, units);
         const share = allocation.shares?.get(id) ?? null;
-        allocationOf.set(id, { kind: transformation.kind, rule: allocation.rule, share, basis: allocation.basis });
+        allocationOf.set(id, {
+          kind: transformation.kind,
+          rule: allocation.rule,
+          share,
+          basis: allocation.basis,
+          origin: ruleOriginFor(policy, transformation.kind),
+        });
         if (share === null) {
           result.gaps.set(
             ...gap({
@@ -443,7 +481,8 @@ export function batchFootprint(
           inputs = transformation.inputs.map((i) => ({ from: i.batchId, factor: (i.quantity * share) / batch.basisQuantity! }));
         }
       } else {
-        if (!allocationOf.has(id)) allocationOf.set(id, { kind, rule: policy.kinds[kind ?? ""] ?? policy.defaultRule, share: 1, basis: "single output" });
+        if (!allocationOf.has(id))
+          allocationOf.set(id, { kind, rule: ruleFor(policy, kind), share: 1, basis: "single output", origin: ruleOriginFor(policy, kind) });
         inputs = edges.map((e) => ({ from: e.from, factor: Number(e.quantity) / batch.basisQuantity! }));
       }
       for (const { from, factor } of inputs ?? []) {
@@ -452,8 +491,51 @@ export function batchFootprint(
         for (const [key, g] of input.gaps) result.gaps.set(key, g);
       }
     }
+    addTransport(id, batch, result);
     memo.set(id, result);
     return result;
+  }
+
+  /**
+   * The batch's transport stage (key `transport:<id>`): Σ over its legs of the leg's CO2e per unit
+   * moved. A leg that cannot be computed, or that the reader may not see, is a gap. True when the
+   * batch has a transport stage or gap.
+   */
+  function addTransport(id: string, batch: FootprintBatch, into: PerUnit): boolean {
+    const found = lookups.transportLegs?.(id);
+    if (!found || (found.legs.length === 0 && found.notShared.length === 0)) return false;
+    for (const owner of found.notShared) {
+      into.gaps.set(
+        ...gap({
+          batchId: id,
+          orgId: String(owner),
+          reason: "not_shared",
+          detail: `organisation ${owner} has not shared its EPCIS shipping events of lot ${batch.lot} (GTIN ${batch.gtin}) with the reader: their freight legs are unknown`,
+        }),
+      );
+    }
+    let perUnitKg = 0;
+    const used: TransportLegRecord[] = [];
+    for (const leg of found.legs) {
+      const moved = leg.quantity ?? batch.basisQuantity;
+      if (leg.co2eKg === null || !moved) {
+        into.gaps.set(
+          ...gap({
+            batchId: id,
+            orgId: String(leg.orgId),
+            reason: "transport_undetermined",
+            detail: `EPCIS event ${leg.eventId} (${leg.bizStep}) of lot ${batch.lot}: ${leg.problem ?? "the quantity moved is unknown"}`,
+          }),
+        );
+        continue;
+      }
+      perUnitKg += leg.co2eKg / moved;
+      used.push(leg);
+    }
+    if (used.length === 0) return true;
+    transportOf.set(id, used);
+    into.stages.set(`transport:${id}`, { ...ZERO, transport: perUnitKg });
+    return true;
   }
 
   const root = batchOf(rootId);
@@ -463,11 +545,34 @@ export function batchFootprint(
   const knownEnergy = total.energyKwh;
   const basis = root?.basisQuantity ?? null;
   const complete = result.gaps.size === 0;
-  const stages: FootprintStage[] = [...result.stages].map(([stageId, s]) => {
+  const stages: FootprintStage[] = [...result.stages].map(([key, s]) => {
+    const isTransport = key.startsWith("transport:");
+    const stageId = isTransport ? key.slice("transport:".length) : key;
     const b = batchOf(stageId);
-    const own = memo.get(stageId)?.stages.get(stageId) ?? { ...ZERO };
+    const legs = isTransport ? (transportOf.get(stageId) ?? []) : null;
+    const own = (isTransport ? memo.get(stageId)?.stages.get(key) : memo.get(stageId)?.stages.get(stageId)) ?? { ...ZERO };
     const co2e = co2eOfBurden(s);
+    if (legs) {
+      return {
+        type: "transport" as const,
+        batchId: stageId,
+        gtin: b?.gtin ?? null,
+        lot: b?.lot ?? null,
+        orgId: legs[0] ? String(legs[0].orgId) : null,
+        unit: b?.unit ?? null,
+        runIds: [],
+        origin: null,
+        ownCo2ePerUnitKg: co2eOfBurden(own),
+        co2eKg: basis === null ? null : co2e * basis,
+        energyKwh: basis === null ? null : 0,
+        share: knownCo2e > 0 ? co2e / knownCo2e : null,
+        allocation: null,
+        ownBySource: own,
+        transport: legs,
+      };
+    }
     return {
+      type: "production" as const,
       batchId: stageId,
       gtin: b?.gtin ?? null,
       lot: b?.lot ?? null,
@@ -481,6 +586,7 @@ export function batchFootprint(
       share: knownCo2e > 0 ? co2e / knownCo2e : null,
       allocation: allocationOf.get(stageId) ?? null,
       ownBySource: own,
+      transport: null,
     };
   });
 
@@ -496,6 +602,7 @@ export function batchFootprint(
   };
 
   const recordedSources = new Set<string>();
+  if (transportOf.size > 0) recordedSources.add("transport");
   for (const run of usedRuns) {
     if (run.energyKwh) recordedSources.add("energy");
     if (run.directEmissionsKg && Object.keys(run.directEmissionsKg).length) recordedSources.add("direct_gases");
@@ -530,12 +637,15 @@ export function batchFootprint(
       label: onlyEnergy
         ? "energy-related CO2e of the recorded production stages (cradle-to-gate over recorded stages; no farm emissions, transport or purchased inputs recorded)"
         : `cradle-to-gate over the recorded stages: ${[...recordedSources].join(", ").replace(/_/g, " ")}`,
-      stages: "every lot in the batch's upstream lineage up to the root lot's factory gate whose production runs are recorded and readable",
+      stages:
+        "every lot in the batch's upstream lineage up to the root lot's factory gate whose production runs are recorded and readable" +
+        (transportOf.size > 0 ? ", and the freight legs (EPCIS shipping events) that moved these batches, the root batch's own included" : ""),
       includes: [
         "energy of production runs by source: fuels burnt on site (Scope 1), grid electricity (Scope 2, location- and market-based), on-site renewables' life cycle",
         "direct emissions by gas recorded on a run (enteric and manure CH4, N2O, fossil CO2, refrigerant leaks), GWP100",
         "purchased untracked inputs with their own footprints (a supplier's PACT footprint or a database value)",
         "freight legs recorded on a run (tonne-km × mode factor)",
+        "freight legs between custody hand-overs from EPCIS shipping events (lotline:transportMode, lotline:distanceKm; tonne-km × the mode's or the carrier's factor, ISO 14083), carried by the batch moved",
       ],
       recorded: [...recordedSources],
       excludes: [
@@ -550,7 +660,12 @@ export function batchFootprint(
     },
     scopesPerUnitKg,
     bySourcePerUnit: total,
-    allocationPolicy: { source: policy.source, defaultRule: policy.defaultRule, kinds: { ...policy.kinds } },
+    allocationPolicy: {
+      source: policy.source,
+      defaultRule: policy.defaultRule,
+      kinds: { ...policy.kinds },
+      origins: Object.fromEntries(Object.keys(policy.kinds).map((k) => [k, ruleOriginFor(policy, k)])),
+    },
     factorVintages: vintages,
   };
 }

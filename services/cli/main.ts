@@ -14,6 +14,7 @@ import { registerSubscribeCommands } from "./subscribe-cmd";
 import { readAsEnvironmentReader } from "./session";
 import { registerExportCommands } from "./export-cmd";
 import { registerOpsCommands } from "./ops-cmd";
+import { registerAllocationCommands } from "./allocation-cmd";
 
 /**
  * `lotline`: the CLI of suppliers, carriers and auditors. Reads talk to the service's API
@@ -154,6 +155,7 @@ registerGrantCommands(program, print);
 registerSubscribeCommands(program, print);
 registerExportCommands(program, print, json);
 registerOpsCommands(program, print);
+registerAllocationCommands(program, print);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

@@ -1104,6 +1104,22 @@ export const MIGRATIONS: Migration[] = [
         VALUES ('federation:replicas', 0, 'federation', 'application/ld+json', '', 'proceed', 0, 0, '1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z');
     `,
   },
+  {
+    id: 35,
+    name: "Allocation rules set by governance on-chain, per transformation kind",
+    sql: `
+      -- AllocationRuleSet(kind, rule) of the provenance registry (docs/adr/0026): the rule footprints
+      -- apply to transformations of the kind (mass, dry_matter, economic, none) and the governance
+      -- transaction that set it. A rule cleared on-chain (0) has no row: the node's default applies.
+      CREATE TABLE allocation_rules (
+        kind TEXT PRIMARY KEY,
+        rule TEXT NOT NULL CHECK (rule IN ('mass', 'dry_matter', 'economic', 'none')),
+        set_block INTEGER NOT NULL,
+        set_tx TEXT NOT NULL,
+        set_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
@@ -1118,6 +1134,7 @@ export const DERIVED_TABLES = [
   "certifier_types",
   "units_of_measure",
   "transform_kinds",
+  "allocation_rules",
   "products",
   "lots",
   "batches",

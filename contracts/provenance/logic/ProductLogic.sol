@@ -57,6 +57,15 @@ library ProductLogic {
         ProvenanceCore.setKind(kind, enabled, toleranceBps);
     }
 
+    /// @notice See ProvenanceRegistry.setAllocationRule (governance checked by the caller).
+    function setAllocationRule(bytes32 kind, uint8 rule) external {
+        ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();
+        if (rule > 4) revert P.ProvenanceInvalidAllocationRule(kind, rule);
+        if (!s.kinds[kind].enabled) revert P.ProvenanceUnknownTransformKind(kind);
+        s.allocationRules[kind] = rule;
+        emit P.AllocationRuleSet(kind, rule);
+    }
+
     /// @notice See ProvenanceRegistry.defineClaim (governance checked by the caller).
     function defineClaim(bytes32 claim, bytes32 credentialType) external {
         ProvenanceStorage.Layout storage s = ProvenanceStorage.layout();

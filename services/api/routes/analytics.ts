@@ -26,7 +26,16 @@ import {
   factorsFor,
   runFactors,
 } from "../../analytics/factors";
-import { allocationPolicyFromEnv, ALLOCATION_RULES } from "../../analytics/allocation";
+import {
+  allocationPolicyFromEnv,
+  ALLOCATION_RULES,
+  ruleFor,
+  ruleOriginFor,
+  TRANSFORM_KIND_PATTERN,
+  withChainRules,
+} from "../../analytics/allocation";
+import { chainAllocationRules, transformKinds } from "../../analytics/allocation-store";
+import { epcisTransportLegs } from "../../analytics/transport";
 import { GASES, TRANSPORT_MODES, TRANSPORT_FACTORS, GWP100 } from "../../analytics/emissions";
 import { PactError, toPactProductFootprint } from "../../analytics/pact";
 import { importPactFootprint, supplierFootprint, type StoredPact } from "../../analytics/pact-store";
@@ -49,8 +58,33 @@ export const DEFAULT_WINDOW_DAYS = 90;
 export const MIN_WINDOW_DAYS = 7;
 
 const Num = Type.Number();
+const RuleOriginSchema = Type.Object({
+  from: Type.Union([Type.Literal("chain"), Type.Literal("configuration"), Type.Literal("default")]),
+  transactionHash: Type.Union([Type.String(), Type.Null()]),
+  blockNumber: Type.Union([Type.Integer(), Type.Null()]),
+  setAt: Type.Union([Type.String(), Type.Null()]),
+  detail: Type.String(),
+});
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 const NullableString = Type.Union([Type.String(), Type.Null()]);
+const TransportLegSchema = Type.Object({
+  eventId: Type.String({ description: "the EPCIS event that declared the leg" }),
+  recordId: Type.String(),
+  orgId: Type.Integer({ description: "the organisation that captured it" }),
+  bizStep: Type.String(),
+  eventTime: Type.String(),
+  batchId: Type.String(),
+  from: NullableString,
+  to: NullableString,
+  mode: NullableString,
+  distanceKm: NullableNumber,
+  tonnes: NullableNumber,
+  kgCo2ePerTonneKm: NullableNumber,
+  factorSource: NullableString,
+  quantity: Type.Union([Type.Number(), Type.Null()], { description: "quantity moved in the batch's unit" }),
+  co2eKg: NullableNumber,
+  problem: NullableString,
+});
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string, at most 3 decimals" });
 const UnitCode = Type.String({ pattern: "^[A-Z0-9]{2,3}$", description: "UN/CEFACT Rec 20 code (H87 pieces, LTR, KGM…)" });
 const Gln = Type.String({ pattern: "^[0-9]{13}$", description: "GLN" });
@@ -297,7 +331,10 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   const book = factorBookFromEnv();
   /** The factors of the latest vintage year (the footprint response's `emissionFactors`). */
   const factors = factorsFor(book, null, 9999);
-  const allocation = allocationPolicyFromEnv();
+  /** This node's configured policy: the fallback for kinds governance set no rule for on-chain. */
+  const configuredAllocation = allocationPolicyFromEnv();
+  /** The policy in force now: governance's on-chain rules (indexed) over the configured ones. */
+  const allocationNow = () => withChainRules(configuredAllocation, chainAllocationRules(db));
 
   function view(run: StoredRun) {
     return {
@@ -460,12 +497,23 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     const batch = provenance.getBatch(id);
     if (!batch) throw new HttpProblem(404, "batch_not_found", `no batch ${ref}`);
     const visible = visibilityOf(sharing, reader);
-    const lookups = {
-      ...store.footprintLookups(),
+    const allocation = allocationNow();
+    const units = store.units();
+    const base = store.footprintLookups();
+    const lookups: FootprintLookups = {
+      ...base,
       mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)),
       ...(await federatedLookups(id, reader.orgId)),
+      // Freight legs from the EPCIS shipping events stored here, as far as the reader may read them.
+      transportLegs(batchId: string) {
+        const b = base.batch(batchId);
+        if (!b) return { legs: [], notShared: [] };
+        const all = epcisTransportLegs(db, { ...b, id: batchId }, { units, kgPerUnit: allocation.products[b.gtin]?.kgPerUnit });
+        const legs = all.filter((leg) => visible(leg.orgId, "EPCIS", [batchId]));
+        return { legs, notShared: [...new Set(all.filter((leg) => !legs.includes(leg)).map((leg) => leg.orgId))] };
+      },
     };
-    return { batch, footprint: batchFootprint(id, lookups, book, { units: store.units(), allocation }) };
+    return { batch, footprint: batchFootprint(id, lookups, book, { units, allocation }) };
   }
 
   app.get(
@@ -518,10 +566,12 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
                   Type.Null(),
                 ]),
                 allocation: Type.Union([
-                  Type.Object({ kind: NullableString, rule: Type.String(), share: NullableNumber, basis: Type.String() }),
+                  Type.Object({ kind: NullableString, rule: Type.String(), share: NullableNumber, basis: Type.String(), origin: RuleOriginSchema }),
                   Type.Null(),
                 ]),
                 ownBySource: BurdenSchema,
+                type: Type.Union([Type.Literal("production"), Type.Literal("transport")]),
+                transport: Type.Union([Type.Array(TransportLegSchema), Type.Null()]),
               }),
             ),
             gaps: Type.Array(
@@ -548,6 +598,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
               source: Type.String(),
               defaultRule: Type.String(),
               kinds: Type.Record(Type.String(), Type.String()),
+              origins: Type.Record(Type.String(), RuleOriginSchema),
             }),
             factorVintages: Type.Record(Type.String(), Type.Array(Vintage)),
           }),
@@ -955,6 +1006,10 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       },
     },
     async () => ({
+      allocation: (() => {
+        const policy = allocationNow();
+        return { source: policy.source, defaultRule: policy.defaultRule, kinds: policy.kinds, rules: [...ALLOCATION_RULES] };
+      })(),
       factors,
       defaults: { ...DEFAULT_EMISSION_FACTORS },
       sources: { ...EMISSION_FACTOR_SOURCES },
@@ -963,7 +1018,58 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       siteVintages: book.sites as Record<string, Record<string, typeof book.global.grid>>,
       gwp100: GWP100 as unknown as Record<string, Record<string, number>>,
       transportKgCo2ePerTonneKm: { ...TRANSPORT_FACTORS },
-      allocation: { source: allocation.source, defaultRule: allocation.defaultRule, kinds: allocation.kinds, rules: [...ALLOCATION_RULES] },
     }),
+  );
+
+  app.get(
+    "/api/v1/allocation-rules",
+    {
+      schema: {
+        summary: "The allocation rule of each transformation kind: set by governance on-chain, else this node's configuration, else the default",
+        description:
+          "Public, like the emission factors: the method footprints apply, not anyone's records. Rules are set by governance with the provenance " +
+          "registry's setAllocationRule (`lotline allocation set`) and indexed from AllocationRuleSet; LOTLINE_ALLOCATION_RULES is the fallback for " +
+          "kinds with no rule on-chain (and gives the default rule and products' kg per unit, dry-matter fraction and price). `kind` selects one kind.",
+        tags: ["analytics"],
+        querystring: Type.Object(
+          { kind: Type.Optional(Type.String({ pattern: TRANSFORM_KIND_PATTERN, description: "a transformation kind (PROCESS, MERGE…)" })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            defaultRule: Type.String(),
+            source: Type.String({ description: "where the policy comes from" }),
+            rules: Type.Array(Type.String(), { description: "the rules governance may set" }),
+            items: Type.Array(
+              Type.Object({
+                kind: Type.String(),
+                enabled: Type.Union([Type.Boolean(), Type.Null()], { description: "whether the kind is enabled on-chain; null: not a kind the chain knows" }),
+                rule: Type.String({ description: "the rule footprints apply to transformations of this kind" }),
+                origin: RuleOriginSchema,
+              }),
+            ),
+          }),
+          ...problems,
+          429: { $ref: "Problem#" },
+        },
+      },
+    },
+    async (request) => {
+      const policy = allocationNow();
+      const known = new Map(transformKinds(db).map((k) => [k.kind, k.enabled]));
+      const kinds = [...new Set([...known.keys(), ...Object.keys(policy.kinds)])].sort();
+      const wanted = request.query.kind;
+      if (wanted !== undefined && !kinds.includes(wanted)) {
+        throw new HttpProblem(404, "kind_not_found", `no transformation kind ${wanted}: the chain knows ${[...known.keys()].join(", ") || "none"}`);
+      }
+      return {
+        defaultRule: policy.defaultRule,
+        source: policy.source,
+        rules: [...ALLOCATION_RULES],
+        items: kinds
+          .filter((kind) => wanted === undefined || kind === wanted)
+          .map((kind) => ({ kind, enabled: known.get(kind) ?? null, rule: ruleFor(policy, kind), origin: ruleOriginFor(policy, kind) })),
+      };
+    },
   );
 };

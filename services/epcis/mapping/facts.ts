@@ -77,11 +77,14 @@ export interface EventFacts {
   bizLocationGln: string | null;
   readPointGln: string | null;
   destinations: { type: string | null; id: string; raw: string }[];
+  sources: { type: string | null; id: string; raw: string }[];
   bizTransactions: { type: string | null; value: string }[];
   sensorElementList: unknown;
   certificationInfo: unknown;
   /** `lotline:kind` (ILMD or a top-level extension), e.g. MERGE; null when absent. */
   kind: string | null;
+  /** Top-level extension fields of Lotline's namespace by local name (`lotline:distanceKm` → distanceKm). */
+  lotlineFields: Record<string, unknown>;
   event: EpcisEvent;
 }
 
@@ -128,6 +131,15 @@ function kindOf(event: EpcisEvent, ns: Namespaces): string | null {
     }
   }
   return null;
+}
+
+function lotlineFieldsOf(event: EpcisEvent, ns: Namespaces): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) {
+    const name = resolveKey(ns, key);
+    if (name?.namespace === LOTLINE_EPCIS_NS) fields[name.localName] = value;
+  }
+  return fields;
 }
 
 interface StoredRow {
@@ -197,6 +209,11 @@ export function eventFacts(db: Db, seq: number): EventFacts | null {
     if (!isObject(d) || !text(d.destination)) continue;
     destinations.push({ type: term("sourceDestType", d.type, ns), id: canonicalId(d.destination as string, ns), raw: d.destination as string });
   }
+  const sources: EventFacts["sources"] = [];
+  for (const d of Array.isArray(event.sourceList) ? event.sourceList : []) {
+    if (!isObject(d) || !text(d.source)) continue;
+    sources.push({ type: term("sourceDestType", d.type, ns), id: canonicalId(d.source as string, ns), raw: d.source as string });
+  }
   const bizTransactions: EventFacts["bizTransactions"] = [];
   for (const t of Array.isArray(event.bizTransactionList) ? event.bizTransactionList : []) {
     if (!isObject(t) || !text(t.bizTransaction)) continue;
@@ -221,10 +238,12 @@ export function eventFacts(db: Db, seq: number): EventFacts | null {
     bizLocationGln: glnOf(row.biz_location),
     readPointGln: glnOf(row.read_point),
     destinations,
+    sources,
     bizTransactions,
     sensorElementList: event.sensorElementList,
     certificationInfo: event.certificationInfo,
     kind: kindOf(event, ns),
+    lotlineFields: lotlineFieldsOf(event, ns),
     event,
   };
 }

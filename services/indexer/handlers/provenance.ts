@@ -39,6 +39,9 @@ function quantityOf(db: Db, batchId: string): bigint {
 
 const abi = AbiCoder.defaultAbiCoder();
 
+/** AllocationRuleSet's codes (IProvenanceRegistry; the same table as services/analytics/allocation.ts). */
+const ALLOCATION_RULE_CODES = [null, "mass", "dry_matter", "economic", "none"] as const;
+
 /** A parent whose recall still reaches `batchId` along a propagated edge, if any. */
 function remainingRecallEdge(db: Db, batchId: string): string | null {
   const row = prepared(db, `SELECT from_batch FROM recall_edges WHERE to_batch = ? ORDER BY block_number, from_batch LIMIT 1`).get(batchId) as
@@ -61,6 +64,20 @@ export const provenanceHandlers: HandlerMap = {
       e.args.enabled ? 1 : 0,
       Number(e.args.toleranceBps),
     );
+  },
+  "provenance.AllocationRuleSet": (db, e) => {
+    const kind = shortString(e.args.kind);
+    const rule = ALLOCATION_RULE_CODES[Number(e.args.rule)];
+    // 0 clears the kind's rule (the node's default applies again); the contract refuses codes above 4.
+    if (!rule) prepared(db, `DELETE FROM allocation_rules WHERE kind = ?`).run(kind);
+    else
+      prepared(db, `INSERT OR REPLACE INTO allocation_rules (kind, rule, set_block, set_tx, set_at) VALUES (?, ?, ?, ?, ?)`).run(
+        kind,
+        rule,
+        e.block.number,
+        e.log.transactionHash,
+        e.time,
+      );
   },
   "provenance.ProductRegistered": (db, e) => {
     prepared(

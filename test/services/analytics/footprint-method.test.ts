@@ -7,7 +7,8 @@ import {
   vintageFor,
   type EmissionFactors,
 } from "../../../services/analytics/factors";
-import { allocate, allocationPolicyFromEnv, type AllocationPolicy } from "../../../services/analytics/allocation";
+import { allocate, allocationPolicyFromEnv, ruleOriginFor, withChainRules, type AllocationPolicy } from "../../../services/analytics/allocation";
+import { transportLegOf } from "../../../services/analytics/transport";
 import { directCo2e, GWP100, transportCo2e } from "../../../services/analytics/emissions";
 import { batchFootprint, type FootprintBatch, type FootprintLookups, type TransformationFacts } from "../../../services/analytics/footprint";
 import { productivity, windowProblem } from "../../../services/analytics/productivity";
@@ -137,6 +138,25 @@ describe("footprint method", function () {
         const y = batchFootprint("Y", graph(), F, { allocation: p }).co2eKg!;
         close(x + y, 131);
       }
+    });
+
+    it("applies a rule governance set on-chain over the configured one, and records which applied and from where", function () {
+      const configured = { ...policy({ PROCESS: "mass", MERGE: "economic" }, dairy), source: "LOTLINE_ALLOCATION_RULES" };
+      const tx = `0x${"ab".repeat(32)}`;
+      const p = withChainRules(configured, [{ kind: "PROCESS", rule: "dry_matter", transactionHash: tx, blockNumber: 42, setAt: "2026-12-01T00:00:00Z" }]);
+      const fp = batchFootprint("X", graph(), F, { allocation: p });
+      // The chain's dry matter, not the configured mass: the same figure as the dry-matter case above.
+      close(fp.co2ePerUnitKg, (131 * (40 / 121.972)) / 100);
+      const stage = fp.stages.find((s) => s.batchId === "X")!;
+      expect(stage.allocation).to.include({ rule: "dry_matter" });
+      expect(stage.allocation!.origin).to.include({ from: "chain", transactionHash: tx, blockNumber: 42 });
+      expect(fp.allocationPolicy.origins.MERGE.from).to.equal("configuration");
+      expect(ruleOriginFor(p, "REPACK").from).to.equal("default");
+      expect(fp.allocationPolicy.source).to.match(/^governance on-chain for PROCESS; otherwise LOTLINE_ALLOCATION_RULES/);
+      // Without the chain's rule the configured one applies, and says so.
+      const plain = batchFootprint("X", graph(), F, { allocation: withChainRules(configured, []) });
+      expect(plain.stages.find((s) => s.batchId === "X")!.allocation).to.deep.include({ rule: "mass" });
+      expect(plain.stages.find((s) => s.batchId === "X")!.allocation!.origin.from).to.equal("configuration");
     });
 
     it("uses litres only as a declared mass proxy when no product has a mass, and says so", function () {
@@ -426,5 +446,47 @@ describe("footprint method", function () {
       const gappy = batchFootprint("G", { ...lookups, runsProducing: () => [] }, F);
       expect(() => toPactProductFootprint(gappy, ctx)).to.throw(PactError, /gap/);
     });
+  });
+});
+
+describe("freight legs from EPCIS shipping events (transportLegOf)", function () {
+  const facts = (fields: Record<string, unknown>) => ({
+    eventId: "urn:uuid:1",
+    recordId: "ev_1",
+    orgId: 1,
+    bizStep: "shipping",
+    eventTime: "2026-01-01T00:00:00Z",
+    sources: [{ type: "location", id: "https://id.gs1.org/414/4012345000017", raw: "urn:epc:id:sgln:4012345.00001.0" }],
+    destinations: [
+      { type: "possessing_party", id: "https://id.gs1.org/417/5412345000013", raw: "urn:epc:id:pgln:5412345.00001" },
+      { type: "location", id: "https://id.gs1.org/414/5412345000013", raw: "urn:epc:id:sgln:5412345.00001.0" },
+    ],
+    bizLocationGln: null,
+    readPointGln: null,
+    lotlineFields: fields,
+  });
+  const milk = { id: "0xm", unit: "LTR" };
+
+  it("takes the mass from the quantity when it is a mass: 120 km × 24 t × rail 0.028", function () {
+    const leg = transportLegOf(facts({ transportMode: "rail", distanceKm: 120 }), { quantity: "24000", uom: "KGM" }, { id: "0xc", unit: "KGM" }, { quantity: null })!;
+    expect(leg).to.include({ tonnes: 24, quantity: 24000, from: "4012345000017", to: "5412345000013", problem: null });
+    close(leg.co2eKg, 120 * 24 * 0.028);
+  });
+
+  it("converts litres by the product's kg per unit, and uses the carrier's own factor when given", function () {
+    const leg = transportLegOf(facts({ transportMode: "road", distanceKm: 80, kgCo2ePerTonneKm: 0.09 }), { quantity: "10000", uom: "LTR" }, milk, { quantity: null }, { kgPerUnit: 1.03 })!;
+    // 10,000 l × 1.03 kg/l = 10.3 t; 80 km × 10.3 t × 0.09 = 74.16 kg CO2e
+    close(leg.tonnes, 10.3);
+    close(leg.co2eKg, 74.16);
+    expect(leg.factorSource).to.match(/carrier's own/);
+  });
+
+  it("names what is missing instead of guessing: no mass, an unknown mode, a distance that is not positive", function () {
+    expect(transportLegOf(facts({ transportMode: "road", distanceKm: 80 }), { quantity: "10000", uom: "LTR" }, milk, { quantity: null })!.problem).to.match(/no mass moved/);
+    const bad = transportLegOf(facts({ transportMode: "truck", distanceKm: -5, tonnes: 3 }), { quantity: null, uom: null }, milk, { quantity: 10 })!;
+    expect(bad.co2eKg).to.equal(null);
+    expect(bad.problem).to.match(/transportMode must be one of/).and.match(/distanceKm must be a positive number/);
+    // An event without Lotline's transport fields is no leg at all.
+    expect(transportLegOf(facts({}), { quantity: "1", uom: "KGM" }, milk, { quantity: null })).to.equal(null);
   });
 });

@@ -80,6 +80,7 @@ describe("API operations endpoints", function () {
 
   describe("GET /docs/json", function () {
     const ROUTES: Record<string, string[]> = {
+      "/api/v1/allocation-rules": ["get"],
       "/api/v1/orgs": ["get"],
       "/api/v1/orgs/{orgId}": ["get"],
       "/api/v1/agents/{address}": ["get"],
