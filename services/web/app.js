@@ -2,9 +2,36 @@
 // (so the visibility rules apply to the page as to any client), draws with the project's own
 // cytoscape and Chart.js, and checks anchored records itself (verify.js) against the chain through
 // a JSON-RPC URL the reader chooses.
-import * as ethers from "ethers";
-import cytoscape from "cytoscape";
-import { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords } from "/explorer/assets/verify.js";
+//
+// The libraries load when a page needs them (ethers to sign and verify, cytoscape for the lineage,
+// Chart.js for charts): the page's own content shows before they are fetched and compiled.
+
+const lazy = (load) => {
+  let loaded = null;
+  return () => (loaded ??= load());
+};
+/** Resolves when the lineage graph is drawn, or could not be. */
+let lineageSettled;
+const lineageDrawn = new Promise((resolve) => (lineageSettled = resolve));
+
+/** After the next frame: the section holding a canvas or graph is in the page by then. */
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+/** A library, once the element it draws in is laid out. */
+const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) => lib);
+const loadEthers = lazy(() => import("ethers"));
+const loadCytoscape = lazy(() => import("cytoscape").then((m) => m.default));
+const loadVerifier = lazy(() => import("/explorer/assets/verify.js"));
+const loadChart = lazy(
+  () =>
+    new Promise((resolve, reject) => {
+      if (window.Chart) return resolve(window.Chart);
+      const script = document.createElement("script");
+      script.src = "/explorer/vendor/chart.js";
+      script.onload = () => (window.Chart ? resolve(window.Chart) : reject(new Error("Chart.js did not load")));
+      script.onerror = () => reject(new Error("Chart.js did not load"));
+      document.head.append(script);
+    }),
+);
 
 const main = document.getElementById("main");
 const account = document.getElementById("account");
@@ -73,14 +100,38 @@ function orgLink(id) {
   return link;
 }
 
+// ---------------------------------------------------------------- timing (read by scripts/bench/pages.ts)
+
+/**
+ * Performance marks: `lotline:first-render` when a page's first content replaces "Loading…",
+ * `lotline:lineage-drawn` when the lineage graph is drawn, `lotline:settled` when every section
+ * has loaded (verification included). Each is set once per page load.
+ */
+let pendingSections = 0;
+let rendered = false;
+function mark(name) {
+  if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
+}
+function firstRender() {
+  rendered = true;
+  mark("lotline:first-render");
+  if (pendingSections === 0) mark("lotline:settled");
+}
+function sectionDone() {
+  pendingSections--;
+  if (rendered && pendingSections === 0) mark("lotline:settled");
+}
+
 /** A titled section whose body loads on its own; a refusal says who may see it. */
 function section(title, load, attrs = {}) {
   const body = el("div", { class: "section-body" }, el("p", { class: "muted" }, "Loading…"));
   const node = el("section", { class: "card", ...attrs }, el("h2", {}, title), body);
+  pendingSections++;
   Promise.resolve()
     .then(load)
     .then((content) => fill(body, ...[content].flat().filter(Boolean)))
-    .catch((err) => fill(body, refusal(err)));
+    .catch((err) => fill(body, refusal(err)))
+    .finally(sectionDone);
   return node;
 }
 function refusal(err) {
@@ -145,6 +196,7 @@ function siweMessage({ domain, address, uri, chainId, nonce }) {
 async function signIn() {
   try {
     if (!window.ethereum) throw new Error("no wallet in this browser (an EIP-1193 provider such as MetaMask)");
+    const ethers = await loadEthers();
     const [raw] = await window.ethereum.request({ method: "eth_requestAccounts" });
     const address = ethers.getAddress(raw);
     const n = await api("/api/v1/auth/nonce", { method: "POST", body: { address } });
@@ -176,7 +228,7 @@ const abi = () => (abiCache ??= api("/explorer/abi.json"));
 /** Signs `contract.fn(args)` as an ERC-2771 forward request in the wallet and submits it to the relayer; waits until indexed. */
 async function relay(contract, fn, args) {
   if (!session || !window.ethereum) throw new Error("sign in with your wallet first");
-  const [deployment, fragments] = await Promise.all([api("/api/v1/deployment"), abi()]);
+  const [deployment, fragments, ethers] = await Promise.all([api("/api/v1/deployment"), abi(), loadEthers()]);
   const iface = new ethers.Interface(fragments[contract]);
   const to = deployment.contracts[contract];
   const data = iface.encodeFunctionData(fn, args);
@@ -320,7 +372,11 @@ async function batchPage(ref) {
   }
   const id = batch.id;
   const product = api(`/api/v1/products/${batch.gtin}`).catch(() => null);
-  const records = api(`/api/v1/batches/${id}/records`);
+  // The records route is the node's heaviest answer (every record of the lineage, with proofs): asked
+  // once the lineage is drawn (or after 1.5 s at most), so the graph's own request is not queued behind it.
+  const records = (batch.view === "public" ? Promise.resolve() : Promise.race([lineageDrawn, new Promise((r) => setTimeout(r, 1500))])).then(() =>
+    api(`/api/v1/batches/${id}/records`),
+  );
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -341,6 +397,12 @@ async function batchPage(ref) {
       )
     : null;
 
+  // The libraries the page's sections use, fetched meanwhile the API answers: the graph's first.
+  if (batch.view === "public") loadVerifier();
+  else {
+    loadCytoscape();
+    lineageDrawn.then(loadVerifier);
+  }
   fill(main, 
     el(
       "section",
@@ -367,7 +429,7 @@ async function batchPage(ref) {
     batch.view === "public"
       ? null
       : [
-          section("Lineage", () => lineage(id), { class: "card wide" }),
+          section("Lineage", () => lineage(id).catch((err) => (lineageSettled(), Promise.reject(err))), { class: "card wide" }),
           section("Custody timeline", () => custody(id)),
           section("EPCIS events and sensor readings", () => sensors(id, records, product)),
           section("Footprint by stage", () => footprint(id)),
@@ -396,7 +458,7 @@ async function recallImpact(id) {
 }
 
 async function verification(recordsPromise) {
-  const data = await recordsPromise;
+  const [data, { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords }] = await Promise.all([recordsPromise, loadVerifier()]);
   const input = el("input", { id: "rpc-url", type: "url", value: rpcUrl(), "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
   const results = el("div", { "data-testid": "verification-results" });
   const run = async () => {
@@ -416,6 +478,7 @@ async function verification(recordsPromise) {
       ),
       data.gaps.length ? el("details", {}, el("summary", {}, `${data.gaps.length} record(s) not shown or not yet anchored`), el("ul", {}, data.gaps.map((g) => el("li", {}, `${g.class} ${g.subject}: ${g.reason} — ${g.detail}`)))) : null,
     );
+    mark("lotline:verified");
   };
   const form = el(
     "form",
@@ -443,7 +506,7 @@ async function lineage(id) {
     });
   }
   for (const e of trace.edges) elements.push({ data: { id: `${e.from}>${e.to}`, source: e.from, target: e.to, label: `${e.type} ${e.quantity} ${e.unit}` } });
-  requestAnimationFrame(() => {
+  whenDrawable(loadCytoscape).then((cytoscape) => {
     const cy = cytoscape({
       container,
       elements,
@@ -460,7 +523,10 @@ async function lineage(id) {
     cy.on("tap", "node", (event) => (location.href = `/explorer/batch/${event.target.id()}`));
     container.dataset.nodeCount = String(cy.nodes().length);
     container.dataset.edgeCount = String(cy.edges().length);
-  });
+    mark("lotline:lineage-drawn");
+  })
+    .catch((err) => fill(container, el("p", { class: "error" }, `The graph could not be drawn: ${err.message}`)))
+    .finally(lineageSettled);
   // The same graph as a list: for keyboards, screen readers and small screens.
   const list = el(
     "details",
@@ -530,16 +596,15 @@ async function sensors(id, recordsPromise, productPromise) {
   out.push(el("p", { class: outside ? "error" : "ok" }, range ? `${readings.length} readings; storage range ${range.minCelsius} to ${range.maxCelsius} °C; ${outside} outside it.` : `${readings.length} readings; the product declares no storage range.`));
   const canvas = el("canvas", { "aria-label": "Temperature readings against the storage range", role: "img", "data-testid": "sensor-chart" });
   out.push(el("div", { class: "chart" }, canvas));
-  requestAnimationFrame(() => {
-    if (!window.Chart) return;
+  whenDrawable(loadChart).then((Chart) => {
     const labels = readings.map((r) => new Date(r.t).toLocaleString());
     const datasets = [{ label: "°C", data: readings.map((r) => r.v), borderColor: "#1b3a5c", pointBackgroundColor: readings.map((r) => (range && (r.v < range.minCelsius || r.v > range.maxCelsius) ? "#b00020" : "#1b3a5c")) }];
     if (range) {
       datasets.push({ label: "max", data: readings.map(() => range.maxCelsius), borderColor: "#b00020", borderDash: [6, 4], pointRadius: 0 });
       datasets.push({ label: "min", data: readings.map(() => range.minCelsius), borderColor: "#2a7ab0", borderDash: [6, 4], pointRadius: 0 });
     }
-    new window.Chart(canvas, { type: "line", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false } });
-  });
+    new Chart(canvas, { type: "line", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false } });
+  }).catch((err) => fill(canvas.parentNode ?? canvas, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`)));
   return out;
 }
 
@@ -698,7 +763,7 @@ async function orgPage(orgId) {
               { name: "grantee", label: "Auditor organisation id", placeholder: "auditor organisation id" },
               { name: "days", label: "Days", placeholder: "days", value: "90" },
             ],
-            (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 0, ethers.ZeroHash, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+            (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 0, `0x${"0".repeat(64)}`, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
           ),
         )
       : null,
@@ -735,11 +800,10 @@ async function kpiCharts(orgId) {
   const points = await Promise.all(windows.map((w) => api(`/api/v1/analytics/orgs/${orgId}/kpis?from=${w.from.toISOString()}&to=${w.to.toISOString()}`)));
   if (points.every((p) => p.runs === 0)) return el("p", { class: "muted" }, "No production runs in the last six months.");
   const canvas = el("canvas", { role: "img", "aria-label": "OEE, yield and on-time delivery by month", "data-testid": "kpi-chart" });
-  requestAnimationFrame(() => {
-    if (!window.Chart) return;
+  whenDrawable(loadChart).then((Chart) => {
     const labels = windows.map((w) => w.from.toISOString().slice(0, 7));
     const series = (key) => points.map((p) => (p[key] === null ? null : Math.round(p[key] * 1000) / 10));
-    new window.Chart(canvas, {
+    new Chart(canvas, {
       type: "line",
       data: {
         labels,
@@ -751,7 +815,7 @@ async function kpiCharts(orgId) {
       },
       options: { animation: false, maintainAspectRatio: false },
     });
-  });
+  }).catch((err) => fill(canvas.parentNode ?? canvas, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`)));
   return [
     el("div", { class: "chart" }, canvas),
     table(["Month", "Runs", "OEE", "Yield", "CO2e / unit", "Defect ppm"], points.map((p, i) => [windows[i].from.toISOString().slice(0, 7), String(p.runs), pct(p.oee), pct(p.yield), p.co2ePerUnitKg === null ? "—" : `${num(p.co2ePerUnitKg, 4)} kg`, num(p.defectPpm, 0)])),
@@ -771,8 +835,7 @@ async function supplierRisk(orgId) {
 
 // ---------------------------------------------------------------- routing
 
-async function route() {
-  await loadSession();
+function page() {
   const path = location.pathname;
   let m;
   if (path === "/" || path === "/explorer" || path === "/explorer/") return home();
@@ -783,4 +846,10 @@ async function route() {
   fill(main, el("section", { class: "card" }, el("h1", {}, "Not found"), el("p", {}, el("a", { href: "/" }, "Back to search"))));
 }
 
-route().catch((err) => fill(main, el("p", { class: "error" }, err.message ?? String(err))));
+async function route() {
+  await loadSession();
+  await page();
+  firstRender();
+}
+
+route().catch((err) => (fill(main, el("p", { class: "error" }, err.message ?? String(err))), firstRender()));
