@@ -608,20 +608,56 @@ async function sensors(id, recordsPromise, productPromise) {
   return out;
 }
 
+/** Where a stage's production runs came from: this node's own records, or a member's node (federation). */
+function originOf(o) {
+  if (!o) return el("span", { class: "muted" }, "—");
+  // The API names this node by its public URL, which may differ from the address the page was opened at.
+  if (o.servedBy === null || new URL(o.servedBy).origin === location.origin) return el("span", {}, "this node");
+  return el("span", { class: o.verified ? "ok" : "error" }, `${o.verified ? "✓" : "✗ not verified:"} `, el("a", { href: o.servedBy }, new URL(o.servedBy).host));
+}
+
 async function footprint(id) {
   const f = await api(`/api/v1/batches/${id}/footprint`);
+  const b = f.boundary;
   return [
     kv([
       ["CO2e per unit", f.co2ePerUnitKg === null ? `at least ${num(f.knownCo2ePerUnitKg, 4)} kg (incomplete)` : `${num(f.co2ePerUnitKg, 4)} kg / ${f.unit}`],
       ["Energy per unit", f.energyPerUnitKwh === null ? `at least ${num(f.knownEnergyPerUnitKwh, 4)} kWh (incomplete)` : `${num(f.energyPerUnitKwh, 4)} kWh / ${f.unit}`],
-      ["Complete", f.complete ? "yes" : "no: see the gaps"],
+      ["Complete", f.complete ? "yes" : `no: ${f.gaps.length} gap(s), see below`],
+      ["Boundary", el("span", { "data-testid": "footprint-boundary" }, b.label)],
     ]),
+    el(
+      "details",
+      {},
+      el("summary", {}, "What the boundary includes and leaves out"),
+      kv([
+        ["Stages", b.stages],
+        ["Sources recorded", b.recorded.join(", ").replace(/_/g, " ") || "—"],
+        ["Includes", el("ul", {}, b.includes.map((i) => el("li", {}, i)))],
+        ["Excludes", el("ul", {}, b.excludes.map((i) => el("li", {}, i)))],
+        ["GWP", b.gwpSet],
+        ["Scope 2", b.scope2],
+      ]),
+    ),
     table(
-      ["Stage (batch)", "Organisation", "Own CO2e / unit", "Share", "Runs"],
-      f.stages.map((s) => [el("a", { href: `/explorer/batch/${s.batchId}` }, `${s.lot ?? ""} ${short(s.batchId)}`), orgLink(s.orgId), `${num(s.ownCo2ePerUnitKg, 4)} kg`, pct(s.share), String(s.runIds.length)]),
+      ["Stage (batch)", "Organisation", "Own CO2e / unit", "Share", "Runs", "Records from"],
+      f.stages.map((s) => [
+        el("a", { href: `/explorer/batch/${s.batchId}` }, `${s.lot ?? ""} ${short(s.batchId)}`),
+        orgLink(s.orgId),
+        `${num(s.ownCo2ePerUnitKg, 4)} kg`,
+        pct(s.share),
+        String(s.runIds.length),
+        originOf(s.origin),
+      ]),
     ),
     f.gaps.length ? el("h3", {}, "Gaps") : null,
-    f.gaps.length ? table(["Batch", "Organisation", "Reason", "Detail"], f.gaps.map((g) => [short(g.batchId), orgLink(g.orgId), g.reason, g.detail])) : null,
+    f.gaps.length
+      ? el(
+          "div",
+          { "data-testid": "footprint-gaps" },
+          table(["Batch", "Organisation", "Reason", "Detail"], f.gaps.map((g) => [el("a", { href: `/explorer/batch/${g.batchId}` }, short(g.batchId)), orgLink(g.orgId), g.reason.replace(/_/g, " "), g.detail])),
+        )
+      : null,
   ];
 }
 
@@ -666,22 +702,25 @@ async function orders(id, batch) {
   return list.map((o) => {
     if (o.error) return el("p", {}, `Order ${o.orderId}: `, refusal(o.error));
     const buyer = String(o.buyerOrgId ?? o.buyer ?? "");
-    const mine = session && buyer === String(session.orgId);
+    // The buyer decides on a delivery while it awaits a decision (the chain refuses anyone else).
+    const mine = session && buyer === String(session.orgId) && o.status === "delivered";
+    const orderId = String(o.orderId ?? o.id);
     return el(
       "div",
       { class: "order" },
       kv([
-        ["Order", String(o.orderId ?? o.id)],
-        ["Status", o.status],
+        ["Order", orderId],
+        ["Status", el("span", { "data-testid": "order-status", dataset: { orderId } }, o.status)],
         ["Buyer", orgLink(o.buyerOrgId ?? o.buyer)],
         ["Seller", orgLink(o.sellerOrgId ?? o.seller)],
         ["Quantity", o.quantity ? `${o.quantity} ${o.unit ?? ""}` : undefined],
         ["Delivered", o.deliveredQuantity ?? o.delivered ?? undefined],
       ]),
-      mine ? actionForm("Accept delivery", [], () => relay("escrow", "acceptDelivery", [BigInt(o.orderId ?? o.id)])) : null,
+      mine ? actionForm("Accept delivery", [], () => relay("escrow", "acceptDelivery", [BigInt(orderId)]), { "data-testid": "accept-delivery", dataset: { orderId } }) : null,
       mine
         ? actionForm("Dispute delivery", [{ name: "quantity", label: "Quantity rejected", placeholder: "quantity rejected" }, { name: "reason", label: "Reason", placeholder: "reason" }], (v) =>
-            relay("escrow", "reject", [BigInt(o.orderId ?? o.id), rawQuantity(v.quantity), v.reason]),
+            relay("escrow", "reject", [BigInt(orderId), rawQuantity(v.quantity), v.reason]),
+            { "data-testid": "dispute-delivery", dataset: { orderId } },
           )
         : null,
     );
@@ -702,13 +741,18 @@ function actionsCard(batch) {
     actionForm("Raise recall", [{ name: "reason", label: "Recall reason", placeholder: "reason for the recall" }], (v) => relay("provenance", "recall", [batch.id, v.reason]), { "data-testid": "raise-recall" }),
   );
   if (batch.recall?.kind === "direct") {
-    forms.push(actionForm("Withdraw recall", [{ name: "reason", label: "Why the recall is withdrawn", placeholder: "why it is withdrawn" }], (v) => relay("provenance", "withdrawRecall", [batch.id, v.reason])));
+    forms.push(
+      actionForm("Withdraw recall", [{ name: "reason", label: "Why the recall is withdrawn", placeholder: "why it is withdrawn" }], (v) => relay("provenance", "withdrawRecall", [batch.id, v.reason]), {
+        "data-testid": "withdraw-recall",
+      }),
+    );
   }
   if (batch.pendingOffer && String(batch.pendingOffer.toOrgId) === mine) {
     const kinds = ["custody", "ownership", "both"];
     forms.push(
       actionForm(`Accept offer (${batch.pendingOffer.kind}, ${batch.pendingOffer.quantity} ${batch.unit})`, [{ name: "gln", label: "Receiving location (GLN)", placeholder: "your GLN" }], (v) =>
         relay("provenance", "accept", [batch.id, rawQuantity(batch.pendingOffer.quantity), kinds.indexOf(batch.pendingOffer.kind), v.gln]),
+        { "data-testid": "accept-offer" },
       ),
     );
   }
@@ -720,6 +764,7 @@ function actionsCard(batch) {
         { name: "days", label: "Days", placeholder: "days", value: "30" },
       ],
       (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 2, batch.lotId, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+      { "data-testid": "grant-lot" },
     ),
   );
   return el("section", { class: "card actions" }, el("h2", {}, "Act on this lot"), el("p", { class: "muted small" }, "Each action is signed in your wallet and sent through this node's relayer; the chain checks your rights."), forms);
@@ -750,7 +795,7 @@ async function orgPage(orgId) {
     ),
     section("Agents", async () => table(["Wallet", "Roles", "Status"], (org.agents ?? []).map((a) => [el("code", {}, short(a.address)), (a.effectiveRoles ?? a.roles ?? []).join(", "), a.status ?? ""]))),
     section("Credentials", async () => table(["Kind", "Issuer", "Expires", "Status"], (org.credentials ?? []).map((c) => [c.kind ?? c.type ?? "", orgLink(c.issuerOrgId ?? c.issuer), when(c.expiresAt), c.status ?? (c.revoked ? "revoked" : "valid")]))),
-    section("Grants given", () => grants({ grantor: orgId })),
+    section("Grants given", () => grants({ grantor: orgId }), { "data-testid": "grants-given" }),
     section("Grants received", () => grants({ grantee: orgId })),
     mine
       ? el(
@@ -764,6 +809,7 @@ async function orgPage(orgId) {
               { name: "days", label: "Days", placeholder: "days", value: "90" },
             ],
             (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 0, `0x${"0".repeat(64)}`, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+            { "data-testid": "grant-auditor" },
           ),
         )
       : null,
