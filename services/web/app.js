@@ -86,12 +86,16 @@ async function api(path, { method = "GET", body, accept = "application/json" } =
   return data;
 }
 
-const orgNames = new Map();
+const orgs = new Map();
+/** An organisation as the API shows it (null when it cannot be read), asked once per page. */
+function orgInfo(id) {
+  const key = String(id);
+  if (!orgs.has(key)) orgs.set(key, api(`/api/v1/orgs/${key}`).catch(() => null));
+  return orgs.get(key);
+}
 async function orgName(id) {
   if (id === null || id === undefined) return "—";
-  const key = String(id);
-  if (!orgNames.has(key)) orgNames.set(key, api(`/api/v1/orgs/${key}`).then((o) => o.name, () => `organisation ${key}`));
-  return orgNames.get(key);
+  return (await orgInfo(id))?.name ?? `organisation ${id}`;
 }
 function orgLink(id) {
   if (id === null || id === undefined) return el("span", {}, "—");
@@ -372,6 +376,7 @@ async function batchPage(ref) {
   }
   const id = batch.id;
   const product = api(`/api/v1/products/${batch.gtin}`).catch(() => null);
+  const trace = batch.view === "public" ? null : api(`/api/v1/batches/${batch.id}/trace?direction=both&maxDepth=50`);
   // The records route is the node's heaviest answer (every record of the lineage, with proofs): asked
   // once the lineage is drawn (or after 1.5 s at most), so the graph's own request is not queued behind it.
   const records = (batch.view === "public" ? Promise.resolve() : Promise.race([lineageDrawn, new Promise((r) => setTimeout(r, 1500))])).then(() =>
@@ -429,9 +434,9 @@ async function batchPage(ref) {
     batch.view === "public"
       ? null
       : [
-          section("Lineage", () => lineage(id).catch((err) => (lineageSettled(), Promise.reject(err))), { class: "card wide" }),
+          section("Lineage", () => lineage(trace).catch((err) => (lineageSettled(), Promise.reject(err))), { class: "card wide" }),
           section("Custody timeline", () => custody(id)),
-          section("EPCIS events and sensor readings", () => sensors(id, records, product)),
+          section("EPCIS events and sensor readings", () => sensors(id, records, product, trace)),
           section("Footprint by stage", () => footprint(id)),
           section("KPIs of the runs that made it", () => kpis(id)),
           section("Risk scores", () => risk(id)),
@@ -492,8 +497,8 @@ async function verification(recordsPromise) {
   return [form, hint, results];
 }
 
-async function lineage(id) {
-  const trace = await api(`/api/v1/batches/${id}/trace?direction=both&maxDepth=50`);
+async function lineage(tracePromise) {
+  const trace = await tracePromise;
   const container = el("div", { class: "graph", "data-testid": "lineage-graph", role: "img", "aria-label": `Lineage graph of ${trace.nodes.length} batches` });
   const byDepth = new Map();
   const elements = [];
@@ -566,9 +571,33 @@ async function custody(id) {
   );
 }
 
+/**
+ * Each member's node keeps the EPCIS events its own organisations captured (the consortium's
+ * default of several nodes): links to this lot on the nodes of the lineage's other organisations,
+ * or nothing when every one of them is served here.
+ */
+async function nodesElsewhere(id, tracePromise) {
+  const trace = await tracePromise.catch(() => null);
+  if (!trace) return null;
+  const ids = new Set(trace.nodes.flatMap((n) => [n.producerOrgId, n.ownerOrgId, n.custodianOrgId]).filter((o) => o !== undefined && o !== null).map(String));
+  const byNode = new Map();
+  for (const org of await Promise.all([...ids].map(orgInfo))) {
+    if (!org?.serviceUrl || new URL(org.serviceUrl).origin === location.origin) continue;
+    byNode.set(org.serviceUrl, [...(byNode.get(org.serviceUrl) ?? []), org.name]);
+  }
+  if (byNode.size === 0) return null;
+  return el(
+    "p",
+    { class: "muted small", "data-testid": "epcis-elsewhere" },
+    "Events are kept by the node of the organisation that captured them; this node shows those it holds. The lot on the other members' nodes: ",
+    [...byNode].map(([url, names], i) => [i ? "; " : "", el("a", { href: `${url.replace(/\/$/, "")}/explorer/batch/${id}` }, names.join(", "))]),
+    ".",
+  );
+}
+
 /** Temperature readings of the lot's EPCIS events (as served and verified above), against the product's storage range. */
-async function sensors(id, recordsPromise, productPromise) {
-  const [{ items }, data, product] = await Promise.all([api(`/api/v1/batches/${id}/history`), recordsPromise, productPromise]);
+async function sensors(id, recordsPromise, productPromise, tracePromise) {
+  const [{ items }, data, product, elsewhere] = await Promise.all([api(`/api/v1/batches/${id}/history`), recordsPromise, productPromise, nodesElsewhere(id, tracePromise)]);
   const events = items.filter((i) => i.type === "epcis");
   const readings = [];
   for (const r of data.records.filter((r) => r.class === "EPCIS")) {
@@ -587,13 +616,18 @@ async function sensors(id, recordsPromise, productPromise) {
       ["Time", "Event", "Business step", "Mapping"],
       events.map((e) => [when(e.at), e.details.eventType ?? "", String(e.details.bizStep ?? "").replace(/^.*[:/]/, ""), e.details.mapping?.status ?? ""]),
     ),
+    elsewhere,
   ];
   if (readings.length === 0) {
     out.push(el("p", { class: "muted" }, "No temperature readings shown to you."));
     return out;
   }
   const outside = range ? readings.filter((r) => r.v < range.minCelsius || r.v > range.maxCelsius).length : 0;
-  out.push(el("p", { class: outside ? "error" : "ok" }, range ? `${readings.length} readings; storage range ${range.minCelsius} to ${range.maxCelsius} °C; ${outside} outside it.` : `${readings.length} readings; the product declares no storage range.`));
+  out.push(el("p", { class: outside ? "error" : "ok" }, range
+        ? `${readings.length} readings; storage range ${range.minCelsius} to ${range.maxCelsius} °C; ${outside} outside it.`
+        : product?.masterData
+          ? `${readings.length} readings; the product declares no storage range.`
+          : `${readings.length} readings; the product's storage range is in its master data, which this node does not hold.`));
   const canvas = el("canvas", { "aria-label": "Temperature readings against the storage range", role: "img", "data-testid": "sensor-chart" });
   out.push(el("div", { class: "chart" }, canvas));
   whenDrawable(loadChart).then((Chart) => {

@@ -128,7 +128,7 @@ describe("federation: three member nodes on one chain", function () {
     expect(gaps).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
   });
 
-  it("serves the explorer's records of a lot held on other nodes: replicated runs with their proofs, what was not shared as gaps", async () => {
+  it("serves the explorer's records of a lot held on other nodes: replicated runs with their proofs, what it does not hold as gaps", async () => {
     // After the auditor's footprint above, node-3 holds replicas of the butter's upstream runs.
     const replica = retail.db.prepare(`SELECT run_id FROM production_runs WHERE served_by IS NOT NULL LIMIT 1`).get() as { run_id: string };
     const run = await getAs(retail, "auditor", `/api/v1/production-runs/${replica.run_id}`);
@@ -141,7 +141,9 @@ describe("federation: three member nodes on one chain", function () {
     expect(runs.map((r: Json) => r.owner)).to.include.members(["1", "2", "3"]);
     const retailer = await getAs(retail, "retailer", `/api/v1/batches/${butter}/records`);
     expect(retailer.status, JSON.stringify(retailer.body)).to.equal(200);
-    expect(retailer.body.gaps.map((g: Json) => g.reason)).to.include("not_shared");
+    // Only the cheese maker granted the retailer its runs (of the butter); the master data of products made on other nodes is a gap.
+    expect(retailer.body.records.filter((r: Json) => r.class === "PRODUCTION_RUN").every((r: Json) => r.owner === String(orgOf("processor2")))).to.equal(true);
+    expect(retailer.body.gaps.filter((g: Json) => g.class === "PRODUCT").map((g: Json) => g.reason)).to.include("not_verifiable");
   });
 
   it("a batch score's upstream runs come with their origin: the member node that served each", async () => {
