@@ -108,8 +108,9 @@ function orgLink(id) {
 
 /**
  * Performance marks: `lotline:first-render` when a page's first content replaces "Loading…",
- * `lotline:lineage-drawn` when the lineage graph is drawn, `lotline:settled` when every section
- * has loaded (verification included). Each is set once per page load.
+ * `lotline:lineage-drawn` when the lineage graph is drawn, `lotline:verified` when every anchored
+ * record shown is checked against the chain, `lotline:settled` when every section has loaded. Each
+ * is set once per page load.
  */
 let pendingSections = 0;
 let rendered = false;
