@@ -79,7 +79,7 @@ export default tseslint.config(
     languageOptions: {
       sourceType: "module",
       globals: Object.fromEntries(
-        ["window", "document", "location", "localStorage", "fetch", "Node", "URL", "URLSearchParams", "getComputedStyle", "requestAnimationFrame", "setTimeout", "console"].map((g) => [g, "readonly"]),
+        ["window", "document", "location", "localStorage", "fetch", "Node", "URL", "URLSearchParams", "getComputedStyle", "requestAnimationFrame", "setTimeout", "console", "performance"].map((g) => [g, "readonly"]),
       ),
     },
   },

@@ -15,6 +15,7 @@ import { HANDOVER_KINDS, pendingTerms, signAcceptance } from "../provenance/acce
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
 import { DAY, type DemoClock } from "./clock";
 import { DISPUTE_DEFAULTS } from "../settlement/terms";
+import { seedDemoEpcis } from "./epcis-seed";
 
 /**
  * The demo's goods: a dairy chain five levels deep on the demo roster.
@@ -84,7 +85,8 @@ const PRODUCTS: Record<string, { maker: string; net?: { unit: string; perUnit: s
 /**
  * Stores the demo products' master data for the makers `serves` names (every maker by default),
  * queued for anchoring by their own keys: each member node keeps its own organisations' records.
- * Idempotent.
+ * With them, the EPCIS events those organisations captured along the demo's chain (epcis-seed.ts;
+ * they need the demo's batches indexed). Idempotent.
  */
 export function seedDemoMasterData(db: Db, serves: (orgId: number) => boolean = () => true): number {
   let stored = 0;
@@ -93,6 +95,7 @@ export function seedDemoMasterData(db: Db, serves: (orgId: number) => boolean = 
     storeProductMasterData(db, { gtin, ...data }, demoWallet(member(maker).account).address, Number(org(maker)));
     stored++;
   }
+  seedDemoEpcis(db, DEMO_GOODS, serves);
   return stored;
 }
 

@@ -2,9 +2,36 @@
 // (so the visibility rules apply to the page as to any client), draws with the project's own
 // cytoscape and Chart.js, and checks anchored records itself (verify.js) against the chain through
 // a JSON-RPC URL the reader chooses.
-import * as ethers from "ethers";
-import cytoscape from "cytoscape";
-import { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords } from "/explorer/assets/verify.js";
+//
+// The libraries load when a page needs them (ethers to sign and verify, cytoscape for the lineage,
+// Chart.js for charts): the page's own content shows before they are fetched and compiled.
+
+const lazy = (load) => {
+  let loaded = null;
+  return () => (loaded ??= load());
+};
+/** Resolves when the lineage graph is drawn, or could not be. */
+let lineageSettled;
+const lineageDrawn = new Promise((resolve) => (lineageSettled = resolve));
+
+/** After the next frame: the section holding a canvas or graph is in the page by then. */
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+/** A library, once the element it draws in is laid out. */
+const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) => lib);
+const loadEthers = lazy(() => import("ethers"));
+const loadCytoscape = lazy(() => import("cytoscape").then((m) => m.default));
+const loadVerifier = lazy(() => import("/explorer/assets/verify.js"));
+const loadChart = lazy(
+  () =>
+    new Promise((resolve, reject) => {
+      if (window.Chart) return resolve(window.Chart);
+      const script = document.createElement("script");
+      script.src = "/explorer/vendor/chart.js";
+      script.onload = () => (window.Chart ? resolve(window.Chart) : reject(new Error("Chart.js did not load")));
+      script.onerror = () => reject(new Error("Chart.js did not load"));
+      document.head.append(script);
+    }),
+);
 
 const main = document.getElementById("main");
 const account = document.getElementById("account");
@@ -59,12 +86,16 @@ async function api(path, { method = "GET", body, accept = "application/json" } =
   return data;
 }
 
-const orgNames = new Map();
+const orgs = new Map();
+/** An organisation as the API shows it (null when it cannot be read), asked once per page. */
+function orgInfo(id) {
+  const key = String(id);
+  if (!orgs.has(key)) orgs.set(key, api(`/api/v1/orgs/${key}`).catch(() => null));
+  return orgs.get(key);
+}
 async function orgName(id) {
   if (id === null || id === undefined) return "—";
-  const key = String(id);
-  if (!orgNames.has(key)) orgNames.set(key, api(`/api/v1/orgs/${key}`).then((o) => o.name, () => `organisation ${key}`));
-  return orgNames.get(key);
+  return (await orgInfo(id))?.name ?? `organisation ${id}`;
 }
 function orgLink(id) {
   if (id === null || id === undefined) return el("span", {}, "—");
@@ -73,14 +104,39 @@ function orgLink(id) {
   return link;
 }
 
+// ---------------------------------------------------------------- timing (read by scripts/bench/pages.ts)
+
+/**
+ * Performance marks: `lotline:first-render` when a page's first content replaces "Loading…",
+ * `lotline:lineage-drawn` when the lineage graph is drawn, `lotline:verified` when every anchored
+ * record shown is checked against the chain, `lotline:settled` when every section has loaded. Each
+ * is set once per page load.
+ */
+let pendingSections = 0;
+let rendered = false;
+function mark(name) {
+  if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
+}
+function firstRender() {
+  rendered = true;
+  mark("lotline:first-render");
+  if (pendingSections === 0) mark("lotline:settled");
+}
+function sectionDone() {
+  pendingSections--;
+  if (rendered && pendingSections === 0) mark("lotline:settled");
+}
+
 /** A titled section whose body loads on its own; a refusal says who may see it. */
 function section(title, load, attrs = {}) {
   const body = el("div", { class: "section-body" }, el("p", { class: "muted" }, "Loading…"));
   const node = el("section", { class: "card", ...attrs }, el("h2", {}, title), body);
+  pendingSections++;
   Promise.resolve()
     .then(load)
     .then((content) => fill(body, ...[content].flat().filter(Boolean)))
-    .catch((err) => fill(body, refusal(err)));
+    .catch((err) => fill(body, refusal(err)))
+    .finally(sectionDone);
   return node;
 }
 function refusal(err) {
@@ -145,6 +201,7 @@ function siweMessage({ domain, address, uri, chainId, nonce }) {
 async function signIn() {
   try {
     if (!window.ethereum) throw new Error("no wallet in this browser (an EIP-1193 provider such as MetaMask)");
+    const ethers = await loadEthers();
     const [raw] = await window.ethereum.request({ method: "eth_requestAccounts" });
     const address = ethers.getAddress(raw);
     const n = await api("/api/v1/auth/nonce", { method: "POST", body: { address } });
@@ -176,7 +233,7 @@ const abi = () => (abiCache ??= api("/explorer/abi.json"));
 /** Signs `contract.fn(args)` as an ERC-2771 forward request in the wallet and submits it to the relayer; waits until indexed. */
 async function relay(contract, fn, args) {
   if (!session || !window.ethereum) throw new Error("sign in with your wallet first");
-  const [deployment, fragments] = await Promise.all([api("/api/v1/deployment"), abi()]);
+  const [deployment, fragments, ethers] = await Promise.all([api("/api/v1/deployment"), abi(), loadEthers()]);
   const iface = new ethers.Interface(fragments[contract]);
   const to = deployment.contracts[contract];
   const data = iface.encodeFunctionData(fn, args);
@@ -320,7 +377,12 @@ async function batchPage(ref) {
   }
   const id = batch.id;
   const product = api(`/api/v1/products/${batch.gtin}`).catch(() => null);
-  const records = api(`/api/v1/batches/${id}/records`);
+  const trace = batch.view === "public" ? null : api(`/api/v1/batches/${batch.id}/trace?direction=both&maxDepth=50`);
+  // The records route is the node's heaviest answer (every record of the lineage, with proofs): asked
+  // once the lineage is drawn (or after 1.5 s at most), so the graph's own request is not queued behind it.
+  const records = (batch.view === "public" ? Promise.resolve() : Promise.race([lineageDrawn, new Promise((r) => setTimeout(r, 1500))])).then(() =>
+    api(`/api/v1/batches/${id}/records`),
+  );
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -341,6 +403,12 @@ async function batchPage(ref) {
       )
     : null;
 
+  // The libraries the page's sections use, fetched meanwhile the API answers: the graph's first.
+  if (batch.view === "public") loadVerifier();
+  else {
+    loadCytoscape();
+    lineageDrawn.then(loadVerifier);
+  }
   fill(main, 
     el(
       "section",
@@ -367,9 +435,9 @@ async function batchPage(ref) {
     batch.view === "public"
       ? null
       : [
-          section("Lineage", () => lineage(id), { class: "card wide" }),
+          section("Lineage", () => lineage(trace).catch((err) => (lineageSettled(), Promise.reject(err))), { class: "card wide" }),
           section("Custody timeline", () => custody(id)),
-          section("EPCIS events and sensor readings", () => sensors(id, records, product)),
+          section("EPCIS events and sensor readings", () => sensors(id, records, product, trace)),
           section("Footprint by stage", () => footprint(id)),
           section("KPIs of the runs that made it", () => kpis(id)),
           section("Risk scores", () => risk(id)),
@@ -396,7 +464,7 @@ async function recallImpact(id) {
 }
 
 async function verification(recordsPromise) {
-  const data = await recordsPromise;
+  const [data, { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords }] = await Promise.all([recordsPromise, loadVerifier()]);
   const input = el("input", { id: "rpc-url", type: "url", value: rpcUrl(), "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
   const results = el("div", { "data-testid": "verification-results" });
   const run = async () => {
@@ -416,6 +484,7 @@ async function verification(recordsPromise) {
       ),
       data.gaps.length ? el("details", {}, el("summary", {}, `${data.gaps.length} record(s) not shown or not yet anchored`), el("ul", {}, data.gaps.map((g) => el("li", {}, `${g.class} ${g.subject}: ${g.reason} — ${g.detail}`)))) : null,
     );
+    mark("lotline:verified");
   };
   const form = el(
     "form",
@@ -429,8 +498,8 @@ async function verification(recordsPromise) {
   return [form, hint, results];
 }
 
-async function lineage(id) {
-  const trace = await api(`/api/v1/batches/${id}/trace?direction=both&maxDepth=50`);
+async function lineage(tracePromise) {
+  const trace = await tracePromise;
   const container = el("div", { class: "graph", "data-testid": "lineage-graph", role: "img", "aria-label": `Lineage graph of ${trace.nodes.length} batches` });
   const byDepth = new Map();
   const elements = [];
@@ -443,7 +512,7 @@ async function lineage(id) {
     });
   }
   for (const e of trace.edges) elements.push({ data: { id: `${e.from}>${e.to}`, source: e.from, target: e.to, label: `${e.type} ${e.quantity} ${e.unit}` } });
-  requestAnimationFrame(() => {
+  whenDrawable(loadCytoscape).then((cytoscape) => {
     const cy = cytoscape({
       container,
       elements,
@@ -460,7 +529,10 @@ async function lineage(id) {
     cy.on("tap", "node", (event) => (location.href = `/explorer/batch/${event.target.id()}`));
     container.dataset.nodeCount = String(cy.nodes().length);
     container.dataset.edgeCount = String(cy.edges().length);
-  });
+    mark("lotline:lineage-drawn");
+  })
+    .catch((err) => fill(container, el("p", { class: "error" }, `The graph could not be drawn: ${err.message}`)))
+    .finally(lineageSettled);
   // The same graph as a list: for keyboards, screen readers and small screens.
   const list = el(
     "details",
@@ -500,9 +572,33 @@ async function custody(id) {
   );
 }
 
+/**
+ * Each member's node keeps the EPCIS events its own organisations captured (the consortium's
+ * default of several nodes): links to this lot on the nodes of the lineage's other organisations,
+ * or nothing when every one of them is served here.
+ */
+async function nodesElsewhere(id, tracePromise) {
+  const trace = await tracePromise.catch(() => null);
+  if (!trace) return null;
+  const ids = new Set(trace.nodes.flatMap((n) => [n.producerOrgId, n.ownerOrgId, n.custodianOrgId]).filter((o) => o !== undefined && o !== null).map(String));
+  const byNode = new Map();
+  for (const org of await Promise.all([...ids].map(orgInfo))) {
+    if (!org?.serviceUrl || new URL(org.serviceUrl).origin === location.origin) continue;
+    byNode.set(org.serviceUrl, [...(byNode.get(org.serviceUrl) ?? []), org.name]);
+  }
+  if (byNode.size === 0) return null;
+  return el(
+    "p",
+    { class: "muted small", "data-testid": "epcis-elsewhere" },
+    "Events are kept by the node of the organisation that captured them; this node shows those it holds. The lot on the other members' nodes: ",
+    [...byNode].map(([url, names], i) => [i ? "; " : "", el("a", { href: `${url.replace(/\/$/, "")}/explorer/batch/${id}` }, names.join(", "))]),
+    ".",
+  );
+}
+
 /** Temperature readings of the lot's EPCIS events (as served and verified above), against the product's storage range. */
-async function sensors(id, recordsPromise, productPromise) {
-  const [{ items }, data, product] = await Promise.all([api(`/api/v1/batches/${id}/history`), recordsPromise, productPromise]);
+async function sensors(id, recordsPromise, productPromise, tracePromise) {
+  const [{ items }, data, product, elsewhere] = await Promise.all([api(`/api/v1/batches/${id}/history`), recordsPromise, productPromise, nodesElsewhere(id, tracePromise)]);
   const events = items.filter((i) => i.type === "epcis");
   const readings = [];
   for (const r of data.records.filter((r) => r.class === "EPCIS")) {
@@ -521,42 +617,82 @@ async function sensors(id, recordsPromise, productPromise) {
       ["Time", "Event", "Business step", "Mapping"],
       events.map((e) => [when(e.at), e.details.eventType ?? "", String(e.details.bizStep ?? "").replace(/^.*[:/]/, ""), e.details.mapping?.status ?? ""]),
     ),
+    elsewhere,
   ];
   if (readings.length === 0) {
     out.push(el("p", { class: "muted" }, "No temperature readings shown to you."));
     return out;
   }
   const outside = range ? readings.filter((r) => r.v < range.minCelsius || r.v > range.maxCelsius).length : 0;
-  out.push(el("p", { class: outside ? "error" : "ok" }, range ? `${readings.length} readings; storage range ${range.minCelsius} to ${range.maxCelsius} °C; ${outside} outside it.` : `${readings.length} readings; the product declares no storage range.`));
+  out.push(el("p", { class: outside ? "error" : "ok" }, range
+        ? `${readings.length} readings; storage range ${range.minCelsius} to ${range.maxCelsius} °C; ${outside} outside it.`
+        : product?.masterData
+          ? `${readings.length} readings; the product declares no storage range.`
+          : `${readings.length} readings; the product's storage range is in its master data, which this node does not hold.`));
   const canvas = el("canvas", { "aria-label": "Temperature readings against the storage range", role: "img", "data-testid": "sensor-chart" });
   out.push(el("div", { class: "chart" }, canvas));
-  requestAnimationFrame(() => {
-    if (!window.Chart) return;
+  whenDrawable(loadChart).then((Chart) => {
     const labels = readings.map((r) => new Date(r.t).toLocaleString());
     const datasets = [{ label: "°C", data: readings.map((r) => r.v), borderColor: "#1b3a5c", pointBackgroundColor: readings.map((r) => (range && (r.v < range.minCelsius || r.v > range.maxCelsius) ? "#b00020" : "#1b3a5c")) }];
     if (range) {
       datasets.push({ label: "max", data: readings.map(() => range.maxCelsius), borderColor: "#b00020", borderDash: [6, 4], pointRadius: 0 });
       datasets.push({ label: "min", data: readings.map(() => range.minCelsius), borderColor: "#2a7ab0", borderDash: [6, 4], pointRadius: 0 });
     }
-    new window.Chart(canvas, { type: "line", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false } });
-  });
+    new Chart(canvas, { type: "line", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false } });
+  }).catch((err) => fill(canvas.parentNode ?? canvas, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`)));
   return out;
+}
+
+/** Where a stage's production runs came from: this node's own records, or a member's node (federation). */
+function originOf(o) {
+  if (!o) return el("span", { class: "muted" }, "—");
+  // The API names this node by its public URL, which may differ from the address the page was opened at.
+  if (o.servedBy === null || new URL(o.servedBy).origin === location.origin) return el("span", {}, "this node");
+  return el("span", { class: o.verified ? "ok" : "error" }, `${o.verified ? "✓" : "✗ not verified:"} `, el("a", { href: o.servedBy }, new URL(o.servedBy).host));
 }
 
 async function footprint(id) {
   const f = await api(`/api/v1/batches/${id}/footprint`);
+  const b = f.boundary;
   return [
     kv([
       ["CO2e per unit", f.co2ePerUnitKg === null ? `at least ${num(f.knownCo2ePerUnitKg, 4)} kg (incomplete)` : `${num(f.co2ePerUnitKg, 4)} kg / ${f.unit}`],
       ["Energy per unit", f.energyPerUnitKwh === null ? `at least ${num(f.knownEnergyPerUnitKwh, 4)} kWh (incomplete)` : `${num(f.energyPerUnitKwh, 4)} kWh / ${f.unit}`],
-      ["Complete", f.complete ? "yes" : "no: see the gaps"],
+      ["Complete", f.complete ? "yes" : `no: ${f.gaps.length} gap(s), see below`],
+      ["Boundary", el("span", { "data-testid": "footprint-boundary" }, b.label)],
     ]),
+    el(
+      "details",
+      {},
+      el("summary", {}, "What the boundary includes and leaves out"),
+      kv([
+        ["Stages", b.stages],
+        ["Sources recorded", b.recorded.join(", ").replace(/_/g, " ") || "—"],
+        ["Includes", el("ul", {}, b.includes.map((i) => el("li", {}, i)))],
+        ["Excludes", el("ul", {}, b.excludes.map((i) => el("li", {}, i)))],
+        ["GWP", b.gwpSet],
+        ["Scope 2", b.scope2],
+      ]),
+    ),
     table(
-      ["Stage (batch)", "Organisation", "Own CO2e / unit", "Share", "Runs"],
-      f.stages.map((s) => [el("a", { href: `/explorer/batch/${s.batchId}` }, `${s.lot ?? ""} ${short(s.batchId)}`), orgLink(s.orgId), `${num(s.ownCo2ePerUnitKg, 4)} kg`, pct(s.share), String(s.runIds.length)]),
+      ["Stage (batch)", "Organisation", "Own CO2e / unit", "Share", "Runs", "Records from"],
+      f.stages.map((s) => [
+        el("a", { href: `/explorer/batch/${s.batchId}` }, `${s.lot ?? ""} ${short(s.batchId)}`),
+        orgLink(s.orgId),
+        `${num(s.ownCo2ePerUnitKg, 4)} kg`,
+        pct(s.share),
+        String(s.runIds.length),
+        originOf(s.origin),
+      ]),
     ),
     f.gaps.length ? el("h3", {}, "Gaps") : null,
-    f.gaps.length ? table(["Batch", "Organisation", "Reason", "Detail"], f.gaps.map((g) => [short(g.batchId), orgLink(g.orgId), g.reason, g.detail])) : null,
+    f.gaps.length
+      ? el(
+          "div",
+          { "data-testid": "footprint-gaps" },
+          table(["Batch", "Organisation", "Reason", "Detail"], f.gaps.map((g) => [el("a", { href: `/explorer/batch/${g.batchId}` }, short(g.batchId)), orgLink(g.orgId), g.reason.replace(/_/g, " "), g.detail])),
+        )
+      : null,
   ];
 }
 
@@ -601,22 +737,25 @@ async function orders(id, batch) {
   return list.map((o) => {
     if (o.error) return el("p", {}, `Order ${o.orderId}: `, refusal(o.error));
     const buyer = String(o.buyerOrgId ?? o.buyer ?? "");
-    const mine = session && buyer === String(session.orgId);
+    // The buyer decides on a delivery while it awaits a decision (the chain refuses anyone else).
+    const mine = session && buyer === String(session.orgId) && o.status === "delivered";
+    const orderId = String(o.orderId ?? o.id);
     return el(
       "div",
       { class: "order" },
       kv([
-        ["Order", String(o.orderId ?? o.id)],
-        ["Status", o.status],
+        ["Order", orderId],
+        ["Status", el("span", { "data-testid": "order-status", dataset: { orderId } }, o.status)],
         ["Buyer", orgLink(o.buyerOrgId ?? o.buyer)],
         ["Seller", orgLink(o.sellerOrgId ?? o.seller)],
         ["Quantity", o.quantity ? `${o.quantity} ${o.unit ?? ""}` : undefined],
         ["Delivered", o.deliveredQuantity ?? o.delivered ?? undefined],
       ]),
-      mine ? actionForm("Accept delivery", [], () => relay("escrow", "acceptDelivery", [BigInt(o.orderId ?? o.id)])) : null,
+      mine ? actionForm("Accept delivery", [], () => relay("escrow", "acceptDelivery", [BigInt(orderId)]), { "data-testid": "accept-delivery", dataset: { orderId } }) : null,
       mine
         ? actionForm("Dispute delivery", [{ name: "quantity", label: "Quantity rejected", placeholder: "quantity rejected" }, { name: "reason", label: "Reason", placeholder: "reason" }], (v) =>
-            relay("escrow", "reject", [BigInt(o.orderId ?? o.id), rawQuantity(v.quantity), v.reason]),
+            relay("escrow", "reject", [BigInt(orderId), rawQuantity(v.quantity), v.reason]),
+            { "data-testid": "dispute-delivery", dataset: { orderId } },
           )
         : null,
     );
@@ -637,13 +776,18 @@ function actionsCard(batch) {
     actionForm("Raise recall", [{ name: "reason", label: "Recall reason", placeholder: "reason for the recall" }], (v) => relay("provenance", "recall", [batch.id, v.reason]), { "data-testid": "raise-recall" }),
   );
   if (batch.recall?.kind === "direct") {
-    forms.push(actionForm("Withdraw recall", [{ name: "reason", label: "Why the recall is withdrawn", placeholder: "why it is withdrawn" }], (v) => relay("provenance", "withdrawRecall", [batch.id, v.reason])));
+    forms.push(
+      actionForm("Withdraw recall", [{ name: "reason", label: "Why the recall is withdrawn", placeholder: "why it is withdrawn" }], (v) => relay("provenance", "withdrawRecall", [batch.id, v.reason]), {
+        "data-testid": "withdraw-recall",
+      }),
+    );
   }
   if (batch.pendingOffer && String(batch.pendingOffer.toOrgId) === mine) {
     const kinds = ["custody", "ownership", "both"];
     forms.push(
       actionForm(`Accept offer (${batch.pendingOffer.kind}, ${batch.pendingOffer.quantity} ${batch.unit})`, [{ name: "gln", label: "Receiving location (GLN)", placeholder: "your GLN" }], (v) =>
         relay("provenance", "accept", [batch.id, rawQuantity(batch.pendingOffer.quantity), kinds.indexOf(batch.pendingOffer.kind), v.gln]),
+        { "data-testid": "accept-offer" },
       ),
     );
   }
@@ -655,6 +799,7 @@ function actionsCard(batch) {
         { name: "days", label: "Days", placeholder: "days", value: "30" },
       ],
       (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 2, batch.lotId, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+      { "data-testid": "grant-lot" },
     ),
   );
   return el("section", { class: "card actions" }, el("h2", {}, "Act on this lot"), el("p", { class: "muted small" }, "Each action is signed in your wallet and sent through this node's relayer; the chain checks your rights."), forms);
@@ -685,7 +830,7 @@ async function orgPage(orgId) {
     ),
     section("Agents", async () => table(["Wallet", "Roles", "Status"], (org.agents ?? []).map((a) => [el("code", {}, short(a.address)), (a.effectiveRoles ?? a.roles ?? []).join(", "), a.status ?? ""]))),
     section("Credentials", async () => table(["Kind", "Issuer", "Expires", "Status"], (org.credentials ?? []).map((c) => [c.kind ?? c.type ?? "", orgLink(c.issuerOrgId ?? c.issuer), when(c.expiresAt), c.status ?? (c.revoked ? "revoked" : "valid")]))),
-    section("Grants given", () => grants({ grantor: orgId })),
+    section("Grants given", () => grants({ grantor: orgId }), { "data-testid": "grants-given" }),
     section("Grants received", () => grants({ grantee: orgId })),
     mine
       ? el(
@@ -698,7 +843,8 @@ async function orgPage(orgId) {
               { name: "grantee", label: "Auditor organisation id", placeholder: "auditor organisation id" },
               { name: "days", label: "Days", placeholder: "days", value: "90" },
             ],
-            (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 0, ethers.ZeroHash, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+            (v) => relay("sharing", "grant", [BigInt(v.grantee), 7, 0, `0x${"0".repeat(64)}`, BigInt(Math.floor(Date.now() / 1000) + Number(v.days) * 86400)]),
+            { "data-testid": "grant-auditor" },
           ),
         )
       : null,
@@ -735,11 +881,10 @@ async function kpiCharts(orgId) {
   const points = await Promise.all(windows.map((w) => api(`/api/v1/analytics/orgs/${orgId}/kpis?from=${w.from.toISOString()}&to=${w.to.toISOString()}`)));
   if (points.every((p) => p.runs === 0)) return el("p", { class: "muted" }, "No production runs in the last six months.");
   const canvas = el("canvas", { role: "img", "aria-label": "OEE, yield and on-time delivery by month", "data-testid": "kpi-chart" });
-  requestAnimationFrame(() => {
-    if (!window.Chart) return;
+  whenDrawable(loadChart).then((Chart) => {
     const labels = windows.map((w) => w.from.toISOString().slice(0, 7));
     const series = (key) => points.map((p) => (p[key] === null ? null : Math.round(p[key] * 1000) / 10));
-    new window.Chart(canvas, {
+    new Chart(canvas, {
       type: "line",
       data: {
         labels,
@@ -751,7 +896,7 @@ async function kpiCharts(orgId) {
       },
       options: { animation: false, maintainAspectRatio: false },
     });
-  });
+  }).catch((err) => fill(canvas.parentNode ?? canvas, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`)));
   return [
     el("div", { class: "chart" }, canvas),
     table(["Month", "Runs", "OEE", "Yield", "CO2e / unit", "Defect ppm"], points.map((p, i) => [windows[i].from.toISOString().slice(0, 7), String(p.runs), pct(p.oee), pct(p.yield), p.co2ePerUnitKg === null ? "—" : `${num(p.co2ePerUnitKg, 4)} kg`, num(p.defectPpm, 0)])),
@@ -771,8 +916,7 @@ async function supplierRisk(orgId) {
 
 // ---------------------------------------------------------------- routing
 
-async function route() {
-  await loadSession();
+function page() {
   const path = location.pathname;
   let m;
   if (path === "/" || path === "/explorer" || path === "/explorer/") return home();
@@ -783,4 +927,10 @@ async function route() {
   fill(main, el("section", { class: "card" }, el("h1", {}, "Not found"), el("p", {}, el("a", { href: "/" }, "Back to search"))));
 }
 
-route().catch((err) => fill(main, el("p", { class: "error" }, err.message ?? String(err))));
+async function route() {
+  await loadSession();
+  await page();
+  firstRender();
+}
+
+route().catch((err) => (fill(main, el("p", { class: "error" }, err.message ?? String(err))), firstRender()));

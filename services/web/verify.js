@@ -42,27 +42,69 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, ab
     chainProblem = `cannot read the chain: ${err.message}`;
   }
   if (!anchors) chainProblem ??= "the node names no AnchorRegistry";
-  return Promise.all(
-    records.map(async (record) => {
-      let leaf = null;
-      try {
-        leaf = leafOf(record);
-      } catch {
-        leaf = null;
+  const checked = records.map((record) => {
+    let leaf = null;
+    try {
+      leaf = leafOf(record);
+    } catch {
+      leaf = null;
+    }
+    return { record, leaf, offChain: checkRecord(record) };
+  });
+  // One anchorOf per (owner, root): the records of one anchoring share it.
+  const anchorsRead = new Map();
+  if (!chainProblem) {
+    const keys = [...new Set(checked.filter((c) => !c.offChain).map((c) => `${c.record.owner}:${c.record.proof.merkleRoot}`))];
+    const calls = keys.map((key) => {
+      const [owner, root] = key.split(":");
+      return { to: anchors, data: iface.encodeFunctionData("anchorOf", [BigInt(owner), root]) };
+    });
+    const answers = await ethCalls(url, calls);
+    keys.forEach((key, i) => anchorsRead.set(key, answers[i]));
+  }
+  return checked.map(({ record, leaf, offChain }) => {
+    if (offChain) return { record, ok: false, failed: FAILURES[offChain.failure] ?? offChain.failure, detail: offChain.detail, leaf };
+    if (chainProblem) return { record, ok: false, failed: "chain not read", detail: chainProblem, leaf };
+    const answer = anchorsRead.get(`${record.owner}:${record.proof.merkleRoot}`);
+    try {
+      if (answer instanceof Error) throw answer;
+      const [anchor] = iface.decodeFunctionResult("anchorOf", answer);
+      const block = Number(anchor.blockNumber);
+      if (block === 0) return { record, ok: false, failed: "not anchored", detail: `organisation ${record.owner} never anchored root ${record.proof.merkleRoot} on this chain`, leaf };
+      if (String(anchor.org) !== String(record.owner)) return { record, ok: false, failed: "wrong anchor", detail: `the chain's anchor is organisation ${anchor.org}'s, not the owner's (${record.owner})`, leaf };
+      return { record, ok: true, failed: null, detail: `leaf ${leaf.slice(0, 10)}… and proof match root ${record.proof.merkleRoot.slice(0, 10)}…, anchored by organisation ${record.owner} in block ${block}`, leaf };
+    } catch (err) {
+      return { record, ok: false, failed: "chain not read", detail: err.message, leaf };
+    }
+  });
+}
+
+/**
+ * eth_call each of `calls` at "latest": JSON-RPC batches of at most 50 (what the node's pass-through
+ * takes), one request at a time for an RPC that answers batches otherwise. Each answer is the
+ * result or an Error.
+ */
+async function ethCalls(url, calls) {
+  const answers = [];
+  for (let i = 0; i < calls.length; i += 50) {
+    const chunk = calls.slice(i, i + 50);
+    const requests = chunk.map((call) => ({ jsonrpc: "2.0", id: nextId++, method: "eth_call", params: [call, "latest"] }));
+    let batch = null;
+    try {
+      const res = await fetch(url, { method: "POST", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify(requests) });
+      if (res.ok) batch = await res.json();
+    } catch {
+      batch = null;
+    }
+    if (Array.isArray(batch)) {
+      const byId = new Map(batch.map((r) => [r.id, r]));
+      for (const r of requests) {
+        const answer = byId.get(r.id);
+        answers.push(!answer ? new Error("eth_call: no answer in the batch") : answer.error ? new Error(`eth_call: ${answer.error.message}`) : answer.result);
       }
-      const offChain = checkRecord(record);
-      if (offChain) return { record, ok: false, failed: FAILURES[offChain.failure] ?? offChain.failure, detail: offChain.detail, leaf };
-      if (chainProblem) return { record, ok: false, failed: "chain not read", detail: chainProblem, leaf };
-      try {
-        const data = iface.encodeFunctionData("anchorOf", [BigInt(record.owner), record.proof.merkleRoot]);
-        const [anchor] = iface.decodeFunctionResult("anchorOf", await rpc(url, "eth_call", [{ to: anchors, data }, "latest"]));
-        const block = Number(anchor.blockNumber);
-        if (block === 0) return { record, ok: false, failed: "not anchored", detail: `organisation ${record.owner} never anchored root ${record.proof.merkleRoot} on this chain`, leaf };
-        if (String(anchor.org) !== String(record.owner)) return { record, ok: false, failed: "wrong anchor", detail: `the chain's anchor is organisation ${anchor.org}'s, not the owner's (${record.owner})`, leaf };
-        return { record, ok: true, failed: null, detail: `leaf ${leaf.slice(0, 10)}… and proof match root ${record.proof.merkleRoot.slice(0, 10)}…, anchored by organisation ${record.owner} in block ${block}`, leaf };
-      } catch (err) {
-        return { record, ok: false, failed: "chain not read", detail: err.message, leaf };
-      }
-    }),
-  );
+    } else {
+      for (const call of chunk) answers.push(await rpc(url, "eth_call", [call, "latest"]).catch((err) => err));
+    }
+  }
+  return answers;
 }

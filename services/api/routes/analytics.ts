@@ -43,7 +43,7 @@ import { aggregateRuns, custodySpells, dwellHours, onTimeDelivery, runMetrics } 
 import { batchFootprint, type FootprintLookups } from "../../analytics/footprint";
 import { createFederationStore } from "../../federation/store";
 import { productivity, windowProblem } from "../../analytics/productivity";
-import { RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
+import { recordHash, RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import { createSharingStore } from "../../store/sharing";
 import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf, type Reader } from "../access";
 
@@ -336,6 +336,24 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   /** The policy in force now: governance's on-chain rules (indexed) over the configured ones. */
   const allocationNow = () => withChainRules(configuredAllocation, chainAllocationRules(db));
 
+  /**
+   * A run's anchoring proof: this node's own record's, or a replica's (federation), whose record
+   * hash is recomputed from the stored record as for the node's own.
+   */
+  function runAnchor(run: StoredRun) {
+    const own = store.proof(run);
+    if (own) return own;
+    const replica = federationStore.replicaProof(run.record.id);
+    if (!replica) return null;
+    let hash: string;
+    try {
+      hash = recordHash(JSON.parse(run.document) as object);
+    } catch {
+      hash = "0x";
+    }
+    return { ...replica, recordHash: hash, verified: replica.verified && hash === replica.leaf };
+  }
+
   function view(run: StoredRun) {
     return {
       ...run.record,
@@ -395,7 +413,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       return reply
         .code(201)
         .header("location", `/api/v1/production-runs/${run.record.id}`)
-        .send({ ...view(run), anchor: store.proof(run) ?? federationStore.replicaProof(run.record.id) });
+        .send({ ...view(run), anchor: runAnchor(run) });
     },
   );
 
@@ -421,7 +439,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
         () => sharing.subjectOf(runBatchIds(run.record)),
         `production run ${request.params.id}`,
       );
-      return { ...view(run), anchor: store.proof(run) ?? federationStore.replicaProof(run.record.id) };
+      return { ...view(run), anchor: runAnchor(run) };
     },
   );
 

@@ -4,16 +4,24 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { getAddress, getBytes, TypedDataEncoder, type TypedDataField } from "ethers";
+import { getAddress, getBytes, id as keccakText, TypedDataEncoder, type HDNodeWallet, type TypedDataField } from "ethers";
 import { startTestNode, type TestNode } from "../../helpers/node";
 import { bearer, startedSharedNode, tokenFor } from "../api/helpers";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
+import { DEMO_GOODS } from "../../../services/demo/supply-chain";
+import { glnFor } from "../../../services/gs1/keys";
+import { lotIdOf } from "../../../services/epcis/mapping/plan";
+import { parseQuantity } from "../../../services/provenance/quantity";
+import { HANDOVER_KINDS } from "../../../services/provenance/acceptance";
+import { DISPUTE_DEFAULTS } from "../../../services/settlement/terms";
 
 /**
  * The explorer in a real browser (Debian's chromium through playwright-core), against a node of
  * its own: the test changes state (a tampered record, a recall), which the shared node's other
  * tests must not see. The wallet is a test EIP-1193 provider injected into the page, whose
- * requests are signed in Node with a demo key (the producer's agent, which may recall its lots).
+ * requests are signed in Node with a demo key: the dairy's (it accepts an offer and decides on
+ * deliveries as a buyer, and grants an auditor) and the farm's (it recalls its lot, and withdraws
+ * the recall). Each action goes through the relayer and is checked in the page and in the API.
  *
  * LOTLINE_SCREENSHOTS=docs/screenshots saves the screenshots the README shows.
  */
@@ -38,46 +46,47 @@ async function dataDirWithModel(): Promise<string> {
   return dir;
 }
 
-/** The farm (organisation 1) records three temperature readings of lot A, one above the milk's storage range; waits until anchored. */
-async function captureSensorEvent(node: TestNode, token: string): Promise<void> {
-  const at = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
-  const reading = (minutes: number, value: number) => ({ sensorMetadata: { time: at(minutes) }, sensorReport: [{ type: "gs1:Temperature", value, uom: "CEL" }] });
-  const doc = {
-    "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-    type: "EPCISDocument",
-    schemaVersion: "2.0",
-    creationDate: at(0),
-    epcisBody: {
-      eventList: [
-        {
-          type: "ObjectEvent",
-          eventTime: at(30),
-          eventTimeZoneOffset: "+00:00",
-          epcList: [],
-          quantityList: [{ epcClass: `https://id.gs1.org/01/${GTIN}/10/${LOT}`, quantity: 100, uom: "LTR" }],
-          action: "OBSERVE",
-          bizStep: "inspecting",
-          disposition: "active",
-          sensorElementList: [reading(90, 4.1), reading(60, 4.6), reading(30, 11.5)],
-        },
-      ],
-    },
-  };
-  const res = await fetch(`${node.url}/epcis/capture`, { method: "POST", headers: { "content-type": "application/ld+json", ...bearer(token) }, body: JSON.stringify(doc) });
-  expect(res.status, await res.text()).to.equal(202);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { n } = node.db
-      .prepare(
-        `SELECT COUNT(*) AS n FROM anchor_outbox o WHERE o.root IS NULL OR NOT EXISTS (
-           SELECT 1 FROM anchor_batches b JOIN anchors a ON a.root = b.root AND a.org_id = b.org_id WHERE b.root = o.root)`,
-      )
-      .get() as { n: number };
-    const stored = node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_events`).get() as { n: number };
-    if (n === 0 && stored.n > 0) return;
-    if (Date.now() > deadline) throw new Error(`the sensor event is not anchored (${n} records pending, ${stored.n} events stored)`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+const member = (key: string) => DEMO_MEMBERS.find((m) => m.key === key)!;
+const orgIdOf = (key: string) => DEMO_MEMBERS.indexOf(member(key)) + 1;
+
+/**
+ * Chain state the page's actions work on, made with the members' own keys: the dairy orders
+ * 1,000 l of lot A from the farm and receives them (a delivery awaiting its decision), and the farm
+ * offers it 500 l more (an offer awaiting its acceptance). Returns the delivered portion and order.
+ */
+async function prepareDeliveryAndOffer(node: TestNode): Promise<{ portion: string; orderId: bigint }> {
+  const { contracts, provider } = node;
+  const farm = demoWallet(member("producer").account, provider);
+  const dairy = demoWallet(member("processor").account, provider);
+  const send = async (tx: Promise<{ wait(): Promise<unknown> }>) => (await tx).wait() as Promise<{ logs: { topics: readonly string[]; data: string }[]; blockNumber: number }>;
+  const lotA = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
+  const now = (await provider.getBlock("latest"))!.timestamp;
+  const created = await send(
+    contracts.escrow.connect(dairy).createOrder({
+      seller: orgIdOf("producer"),
+      arbiter: orgIdOf("auditor"),
+      token: await contracts.token.getAddress(),
+      gtin: BigInt(DEMO_GOODS.rawMilk),
+      quantity: parseQuantity("1000"),
+      pricePerUnit: 48n,
+      deliveryDeadline: BigInt(now + 7 * 86_400),
+      inspectionWindow: 7 * 86_400,
+      disputeTimeout: DISPUTE_DEFAULTS.timeoutSeconds,
+      defaultSellerShareBps: DISPUTE_DEFAULTS.sellerShareBps,
+      termsHash: keccakText(`browser test order ${now}`),
+    }),
+  );
+  const orderId = created.logs.map((l) => contracts.escrow.interface.parseLog(l)).find((l) => l?.name === "OrderCreated")!.args.orderId as bigint;
+  const order = await contracts.escrow.order(orderId);
+  await send(contracts.token.connect(dairy).approve(await contracts.escrow.getAddress(), (order.quantity * order.pricePerUnit) / 1000n));
+  await send(contracts.escrow.connect(dairy).fund(orderId));
+  await send(contracts.provenance.connect(farm).offer(lotA, parseQuantity("1000"), orgIdOf("processor"), HANDOVER_KINDS.both));
+  const accepted = await send(contracts.provenance.connect(dairy).accept(lotA, parseQuantity("1000"), HANDOVER_KINDS.both, glnFor(member("processor").companyPrefixes[0], 1)));
+  const sale = accepted.logs.map((l) => contracts.provenance.interface.parseLog(l)).find((l) => l?.name === "OwnershipTransferred")!;
+  await send(contracts.escrow.connect(farm).deliver(orderId, [{ batchId: sale.args.batchId as string, index: sale.args.index as bigint }]));
+  const offered = await send(contracts.provenance.connect(farm).offer(lotA, parseQuantity("500"), orgIdOf("processor"), HANDOVER_KINDS.both));
+  await node.state.indexer!.waitForBlock(offered.blockNumber);
+  return { portion: sale.args.batchId as string, orderId };
 }
 
 describe("explorer in a browser", function () {
@@ -86,12 +95,17 @@ describe("explorer in a browser", function () {
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
-  const producer = demoWallet(DEMO_MEMBERS.find((m) => m.key === "producer")!.account);
+  let prepared: { portion: string; orderId: bigint };
+  const producer = demoWallet(member("producer").account);
+  const dairy = demoWallet(member("processor").account);
+  /** The account the test wallet signs with. */
+  let wallet: HDNodeWallet = producer;
+  const lotA = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
 
   before(async function () {
     execFileSync("bash", [path.join(__dirname, "..", "..", "..", "scripts", "ensure-chromium.sh")], { stdio: "inherit" });
     node = await startTestNode({ LOTLINE_DATA_DIR: await dataDirWithModel() });
-    await captureSensorEvent(node, await tokenFor(node, producer));
+    prepared = await prepareDeliveryAndOffer(node);
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: FLAGS, headless: true, viewport: { width: 1280, height: 900 } });
     // The test wallet: window.ethereum forwards to Node, which signs with the demo key.
@@ -99,18 +113,18 @@ describe("explorer in a browser", function () {
       switch (method) {
         case "eth_requestAccounts":
         case "eth_accounts":
-          return [producer.address];
+          return [wallet.address];
         case "eth_chainId":
           return "0x7a69";
         case "personal_sign":
-          return producer.signMessage(getBytes(params[0] as string));
+          return wallet.signMessage(getBytes(params[0] as string));
         case "eth_signTypedData_v4": {
           const typed = JSON.parse(params[1] as string) as { domain: Record<string, unknown>; types: Record<string, TypedDataField[]>; message: Record<string, unknown> };
           const types = { ...typed.types };
           delete types.EIP712Domain;
-          if (getAddress(params[0] as string) !== producer.address) throw new Error("unknown account");
+          if (getAddress(params[0] as string) !== wallet.address) throw new Error("unknown account");
           TypedDataEncoder.from(types); // rejects malformed types before signing
-          return producer.signTypedData(typed.domain, types, typed.message);
+          return wallet.signTypedData(typed.domain, types, typed.message);
         }
         default:
           throw new Error(`the test wallet does not support ${method}`);
@@ -133,6 +147,32 @@ describe("explorer in a browser", function () {
   const shot = async (name: string) => {
     if (shots) await page.screenshot({ path: path.join(shots, name), fullPage: true });
   };
+  /** Signs the page in with `who`'s key (signing out whoever is signed in). */
+  const signInAs = async (who: HDNodeWallet) => {
+    wallet = who;
+    await page.goto(node.url);
+    await page.locator("#sign-in, [data-testid=signed-in]").first().waitFor();
+    if ((await page.getByTestId("signed-in").count()) > 0) {
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.locator("#sign-in").waitFor();
+    }
+    await page.locator("#sign-in").click();
+    await page.getByTestId("signed-in").waitFor();
+  };
+  /** GET as `who` over the API (the page's answer checked against the node's). */
+  const apiAs = async (who: HDNodeWallet, route: string) => {
+    const res = await fetch(`${node.url}${route}`, { headers: bearer(await tokenFor(node, who)) });
+    expect(res.status, route).to.equal(200);
+    return (await res.json()) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  /** Submits an action form and waits for the page to reload once the transaction is indexed. */
+  const act = async (form: ReturnType<Page["getByTestId"]>, values: string[] = []) => {
+    const inputs = form.locator("input");
+    for (const [i, v] of values.entries()) await inputs.nth(i).fill(v);
+    const reloaded = page.waitForEvent("load", { timeout: 30_000 });
+    await form.locator("button[type=submit]").click();
+    await reloaded;
+  };
   const summary = async () => {
     const el = page.getByTestId("verification-summary");
     await el.waitFor({ timeout: 20_000 });
@@ -147,6 +187,8 @@ describe("explorer in a browser", function () {
     const s = await summary();
     expect(s.total).to.be.greaterThan(0);
     expect(s.failed).to.equal(0);
+    const width = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+    expect(width, "nothing wider than the phone's screen").to.be.at.most(390);
     await shot("explorer-phone.png");
     await page.setViewportSize({ width: 1280, height: 900 });
   });
@@ -163,9 +205,20 @@ describe("explorer in a browser", function () {
     await shot("explorer-home.png");
   });
 
-  it("finds a lot by GTIN and lot, draws its lineage with as many nodes as the trace API, and verifies every anchored record against the chain", async function () {
-    await page.locator("#q").fill(`${GTIN} ${LOT}`);
-    await page.locator("#q").press("Enter");
+  it("finds a lot by keyboard (tab to the search box, type, enter), draws its lineage with as many nodes as the trace API, and verifies every anchored record against the chain", async function () {
+    await page.goto(node.url);
+    await page.getByTestId("signed-in").waitFor();
+    const focused = () =>
+      page.evaluate(() => {
+        const active = (globalThis as unknown as { document: { activeElement: { id: string; className: string } | null } }).document.activeElement;
+        return { id: active?.id ?? "", className: active?.className ?? "" };
+      });
+    await page.keyboard.press("Tab");
+    expect((await focused()).className, "the first stop skips to the content").to.equal("skip");
+    for (let i = 0; i < 3 && (await focused()).id !== "q"; i++) await page.keyboard.press("Tab");
+    expect((await focused()).id, "the search box within a few tabs").to.equal("q");
+    await page.keyboard.type(`${GTIN} ${LOT}`);
+    await page.keyboard.press("Enter");
     await page.waitForURL(/\/explorer\/batch\/0x[0-9a-f]{64}$/);
     const batchId = page.url().split("/").pop()!;
     const graph = page.locator('[data-testid="lineage-graph"][data-node-count]');
@@ -175,17 +228,18 @@ describe("explorer in a browser", function () {
     expect(trace.nodes.length).to.be.greaterThan(1);
     expect(Number(await graph.getAttribute("data-node-count"))).to.equal(trace.nodes.length);
 
-    const records = (await (await fetch(`${node.url}/api/v1/batches/${batchId}/records`, { headers: bearer(token) })).json()) as { records: unknown[] };
+    const records = (await (await fetch(`${node.url}/api/v1/batches/${batchId}/records`, { headers: bearer(token) })).json()) as { records: { class: string }[] };
     const s = await summary();
     expect(s.total, "one verdict per record served").to.equal(records.records.length);
     expect(s.total).to.be.greaterThan(1);
     expect(s.failed).to.equal(0);
     expect(s.verified).to.equal(s.total);
+    // The farm's own demo events of lot A (commissioning, shipping): their leaves (CBV hash IDs) recomputed in the browser.
     const epcis = page.locator('[data-testid="record-verdict"][data-ok="true"][data-record-id^="epcis:event:"]');
-    expect(await epcis.count(), "the EPCIS event's leaf (CBV hash ID) recomputed in the browser").to.equal(1);
+    expect(await epcis.count()).to.equal(records.records.filter((r) => r.class === "EPCIS").length);
+    expect(await epcis.count()).to.be.greaterThan(0);
     await page.getByTestId("sensor-chart").waitFor();
-    expect(await page.locator(".card", { hasText: "sensor readings" }).textContent()).to.match(/3 readings; storage range .* 1 outside it/);
-    await shot("explorer-lot.png");
+    expect(await page.getByTestId("footprint-boundary").textContent()).to.match(/cradle-to-gate/);
   });
 
   it("shows a record changed in the node's database as failed, in red, with what failed", async function () {
@@ -205,8 +259,76 @@ describe("explorer in a browser", function () {
     }
   });
 
+  it("accepts a hand-over offer from the page (the dairy, signed in its wallet, through the relayer)", async function () {
+    await signInAs(dairy);
+    await page.goto(`${node.url}/explorer/batch/${lotA}`);
+    const form = page.getByTestId("accept-offer");
+    await form.waitFor();
+    // The dairy reads the farm's events of the lot it bought and its own intake reading, 6.8 °C, above the milk's range.
+    await page.getByTestId("sensor-chart").waitFor();
+    expect(await page.locator(".card", { hasText: "sensor readings" }).textContent()).to.include("5 readings; storage range 2 to 6 °C; 1 outside it.");
+    await page.locator('[data-testid="lineage-graph"][data-node-count]').waitFor();
+    await summary();
+    await shot("explorer-lot.png");
+    const portionsBefore = (await apiAs(dairy, `/api/v1/batches/${lotA}`)).lotSummary.portions.length;
+    await act(form, [glnFor(member("processor").companyPrefixes[0], 1)]);
+    await page.getByTestId("batch-status").waitFor();
+    expect(await page.getByTestId("accept-offer").count(), "no offer left to accept").to.equal(0);
+    const batch = await apiAs(dairy, `/api/v1/batches/${lotA}`);
+    expect(batch.pendingOffer).to.equal(null);
+    expect(batch.lotSummary.portions).to.have.length(portionsBefore + 1);
+    const portion = batch.lotSummary.portions.at(-1);
+    expect(portion.quantity).to.equal("500");
+    expect((await apiAs(dairy, `/api/v1/batches/${portion.id}`)).ownerOrgId).to.equal(String(orgIdOf("processor")));
+  });
+
+  it("accepts a delivery against an escrowed order from the page", async function () {
+    const orderId = String(prepared.orderId);
+    await page.goto(`${node.url}/explorer/batch/${prepared.portion}`);
+    const status = page.locator(`[data-testid="order-status"][data-order-id="${orderId}"]`);
+    expect(await status.textContent()).to.equal("delivered");
+    await act(page.locator(`[data-testid="accept-delivery"][data-order-id="${orderId}"]`));
+    await status.waitFor();
+    const order = await apiAs(dairy, `/api/v1/orders/${orderId}`);
+    expect(order.status).to.equal("completed");
+    expect(await status.textContent()).to.equal("completed");
+    expect(await page.locator('[data-testid="accept-delivery"]').count()).to.equal(0);
+  });
+
+  it("disputes a delivery from the page: the quantity rejected and why", async function () {
+    const portion = (await node.contracts.provenance.portionId(lotA, 1)).toLowerCase();
+    const { orderId } = await apiAs(dairy, `/api/v1/batches/${portion}`);
+    await page.goto(`${node.url}/explorer/batch/${portion}`);
+    const status = page.locator(`[data-testid="order-status"][data-order-id="${orderId}"]`);
+    expect(await status.textContent()).to.equal("delivered");
+    await act(page.locator(`[data-testid="dispute-delivery"][data-order-id="${orderId}"]`), ["250", "sour on arrival: pH 6.4 at intake"]);
+    await status.waitFor();
+    const order = await apiAs(dairy, `/api/v1/orders/${orderId}`);
+    expect(order.status).to.equal("disputed");
+    expect(await status.textContent()).to.equal("disputed");
+  });
+
+  it("grants an auditor read access to the organisation's records from its page (SharingRegistry.grant)", async function () {
+    const dairyOrg = orgIdOf("processor");
+    const certifier = String(orgIdOf("certifier"));
+    await page.goto(`${node.url}/explorer/org/${dairyOrg}`);
+    const given = async () => (await apiAs(dairy, `/api/v1/grants?grantor=${dairyOrg}&limit=500`)).items as { grantId: string; granteeOrgId: string; inForce: boolean; classes: string[]; scope: { kind: string } }[];
+    const before = (await given()).length;
+    await act(page.getByTestId("grant-auditor"), [certifier, "30"]);
+    const grants = await given();
+    expect(grants).to.have.length(before + 1);
+    const made = grants.find((g) => g.granteeOrgId === certifier)!;
+    expect(made).to.deep.include({ inForce: true, scope: { kind: "all", value: null } });
+    expect(made.classes).to.have.members(["EPCIS", "PRODUCTION_RUN", "ORDER_TERMS"]);
+    const row = page.getByTestId("grants-given").locator("tr", { hasText: "EcoCert Europe" });
+    await row.waitFor();
+    expect(await row.textContent()).to.include(made.grantId);
+  });
+
   it("raises a recall from the page, signed in the wallet and sent through the relayer, and shows the banner", async function () {
-    await page.reload();
+    await signInAs(producer);
+    await page.goto(`${node.url}/explorer/batch/${lotA}`);
+    await page.getByTestId("raise-recall").waitFor();
     expect(await page.getByTestId("recall-banner").count()).to.equal(0);
     const form = page.getByTestId("raise-recall");
     await form.locator("input").fill("listeria found in the retained sample");
@@ -214,5 +336,16 @@ describe("explorer in a browser", function () {
     await page.getByTestId("recall-banner").waitFor({ timeout: 30_000 });
     expect(await page.getByTestId("recall-banner").textContent()).to.include("listeria found in the retained sample");
     expect(await page.getByTestId("batch-status").textContent()).to.equal("recalled");
+    expect((await apiAs(producer, `/api/v1/batches/${lotA}`)).recall).to.include({ kind: "direct", reason: "listeria found in the retained sample" });
+  });
+
+  it("withdraws the recall from the page: the banner goes, the lot is active again", async function () {
+    await act(page.getByTestId("withdraw-recall"), ["the retained sample was re-tested: negative for listeria"]);
+    await page.getByTestId("batch-status").waitFor();
+    expect(await page.getByTestId("recall-banner").count()).to.equal(0);
+    expect(await page.getByTestId("batch-status").textContent()).to.equal("active");
+    const batch = await apiAs(producer, `/api/v1/batches/${lotA}`);
+    expect(batch.recall).to.equal(null);
+    expect(batch.status).to.equal("active");
   });
 });

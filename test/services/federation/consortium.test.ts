@@ -132,6 +132,24 @@ describe("federation: three member nodes on one chain", function () {
     expect(gaps).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
   });
 
+  it("serves the explorer's records of a lot held on other nodes: replicated runs with their proofs, what it does not hold as gaps", async () => {
+    // After the auditor's footprint above, node-3 holds replicas of the butter's upstream runs.
+    const replica = retail.db.prepare(`SELECT run_id FROM production_runs WHERE served_by IS NOT NULL LIMIT 1`).get() as { run_id: string };
+    const run = await getAs(retail, "auditor", `/api/v1/production-runs/${replica.run_id}`);
+    expect(run.status, JSON.stringify(run.body)).to.equal(200);
+    expect(run.body.anchor).to.include({ status: "anchored", verified: true });
+    expect(run.body.anchor.recordHash).to.equal(run.body.anchor.leaf);
+    const audited = await getAs(retail, "auditor", `/api/v1/batches/${butter}/records`);
+    expect(audited.status, JSON.stringify(audited.body)).to.equal(200);
+    const runs = audited.body.records.filter((r: Json) => r.class === "PRODUCTION_RUN");
+    expect(runs.map((r: Json) => r.owner)).to.include.members(["1", "2", "3"]);
+    const retailer = await getAs(retail, "retailer", `/api/v1/batches/${butter}/records`);
+    expect(retailer.status, JSON.stringify(retailer.body)).to.equal(200);
+    // Only the cheese maker granted the retailer its runs (of the butter); the master data of products made on other nodes is a gap.
+    expect(retailer.body.records.filter((r: Json) => r.class === "PRODUCTION_RUN").every((r: Json) => r.owner === String(orgOf("processor2")))).to.equal(true);
+    expect(retailer.body.gaps.filter((g: Json) => g.class === "PRODUCT").map((g: Json) => g.reason)).to.include("not_verifiable");
+  });
+
   it("a batch score's upstream runs come with their origin: the member node that served each", async () => {
     const { status, body } = await getAs(retail, "auditor", `/api/v1/scores/batches/${butter}`);
     expect(status).to.equal(200);

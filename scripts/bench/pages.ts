@@ -1,0 +1,131 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { DEMO_GOODS } from "../../services/demo/supply-chain";
+import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
+import { lotIdOf } from "../../services/epcis/mapping/plan";
+import { startTestNode } from "../../test/helpers/node";
+import { signIn } from "./auth";
+import { median, round, type Results } from "./results";
+import { type Cleanup, fmt, progress, table } from "./util";
+
+/**
+ * Explorer page times in Debian's chromium (playwright-core, as the browser test drives it) on the
+ * demo: for each page, milliseconds from navigation start to the marks the page sets
+ * (services/web/app.js) — `first-render` (the page's own content replaces "Loading…"),
+ * `lineage-drawn` (cytoscape drew the lineage graph), `verified` (every anchored record checked
+ * against the chain in the page), `settled` (every section loaded). Each run opens a fresh browser
+ * context (cold: the libraries are fetched and compiled) and then reloads it (warm: from the HTTP
+ * cache). Figures only, no thresholds.
+ *
+ * `url` measures a running node (e.g. `npm start`'s first node); without it a demo node is started.
+ */
+export interface PagesOptions {
+  runs: number;
+  url?: string;
+}
+
+const CHROMIUM = "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const MARKS = ["first-render", "lineage-drawn", "verified", "settled"] as const;
+type Mark = (typeof MARKS)[number];
+
+interface PageCase {
+  name: string;
+  path: string;
+  signedIn: boolean;
+  phone?: boolean;
+  /** Marks this page sets (the public view draws no lineage). */
+  marks: Mark[];
+}
+
+const lotA = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
+const butter = lotIdOf(DEMO_GOODS.butter, "BTR-2611");
+const CASES: PageCase[] = [
+  { name: "front page (public)", path: "/", signedIn: false, marks: ["first-render", "settled"] },
+  { name: "lot page, raw milk A (auditor)", path: `/explorer/batch/${lotA}`, signedIn: true, marks: ["first-render", "lineage-drawn", "verified", "settled"] },
+  { name: "lot page, butter (auditor)", path: `/explorer/batch/${butter}`, signedIn: true, marks: ["first-render", "lineage-drawn", "verified", "settled"] },
+  {
+    name: "Digital Link, recalled lot B (public, phone)",
+    path: `/01/${DEMO_GOODS.recalledLot.gtin}/10/${DEMO_GOODS.recalledLot.lot}`,
+    signedIn: false,
+    phone: true,
+    marks: ["first-render", "verified", "settled"],
+  },
+  { name: "organisation page, dairy (auditor)", path: "/explorer/org/2", signedIn: true, marks: ["first-render", "settled"] },
+];
+
+async function measure(page: Page, c: PageCase, load: () => Promise<unknown>): Promise<Record<Mark, number | null>> {
+  await load();
+  const names = c.marks.map((m) => `lotline:${m}`);
+  await page.waitForFunction((wanted) => wanted.every((n) => performance.getEntriesByName(n, "mark").length > 0), names, { timeout: 60_000, polling: 20 });
+  const times = await page.evaluate((wanted) => wanted.map((n) => performance.getEntriesByName(n, "mark")[0]?.startTime ?? null), names);
+  const out = Object.fromEntries(MARKS.map((m) => [m, null])) as Record<Mark, number | null>;
+  c.marks.forEach((m, i) => (out[m] = times[i]));
+  return out;
+}
+
+export async function pagesStage(options: PagesOptions, cleanup: Cleanup, results: Results, out: string[]): Promise<void> {
+  execFileSync("bash", [path.join(__dirname, "..", "ensure-chromium.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+  let url = options.url;
+  if (!url) {
+    progress("pages: starting a demo node");
+    const node = await startTestNode({ LOTLINE_RATE_LIMIT: "1000000" });
+    cleanup.add("stop the pages node", () => node.cleanup());
+    url = node.url;
+  }
+  const auditor = DEMO_MEMBERS.find((m) => m.key === "auditor")!;
+  const token = await signIn(url, demoWallet(auditor.account));
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  cleanup.add("close chromium", () => browser.close());
+  // The node bundles the in-page verifier on first use: one visit first, so no run measures esbuild.
+  await fetch(`${url}/explorer/verifier.js`).then((r) => r.arrayBuffer());
+
+  const figures: Record<string, { cold: Record<Mark, number[]>; warm: Record<Mark, number[]> }> = {};
+  for (const c of CASES) {
+    const series = () => Object.fromEntries(MARKS.map((m) => [m, [] as number[]])) as Record<Mark, number[]>;
+    const f = (figures[c.name] = { cold: series(), warm: series() });
+    for (let run = 0; run < options.runs; run++) {
+      progress(`pages: ${c.name}, run ${run + 1} of ${options.runs}`);
+      const context = await browser.newContext({ viewport: c.phone ? { width: 390, height: 844 } : { width: 1280, height: 900 } });
+      try {
+        if (c.signedIn) await context.addCookies([{ name: "lotline_session", value: token, url, httpOnly: true, sameSite: "Strict" }]);
+        const page = await context.newPage();
+        const cold = await measure(page, c, () => page.goto(url + c.path));
+        const warm = await measure(page, c, () => page.reload());
+        for (const m of MARKS) {
+          if (cold[m] !== null) f.cold[m].push(cold[m]!);
+          if (warm[m] !== null) f.warm[m].push(warm[m]!);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+  }
+
+  const cell = (values: number[]) => (values.length ? fmt(median(values), 0) : "-");
+  const rows = CASES.flatMap((c) => [
+    [`${c.name}, cold`, ...MARKS.map((m) => cell(figures[c.name].cold[m]))],
+    [`${c.name}, warm`, ...MARKS.map((m) => cell(figures[c.name].warm[m]))],
+  ]);
+  results.set("pages", {
+    runs: options.runs,
+    unit: "ms from navigation start, median",
+    pages: Object.fromEntries(
+      CASES.map((c) => [
+        c.name,
+        Object.fromEntries(
+          (["cold", "warm"] as const).map((k) => [k, Object.fromEntries(c.marks.map((m) => [m, round(median(figures[c.name][k][m]), 0)]))]),
+        ),
+      ]),
+    ),
+  });
+  out.push(
+    table(
+      `Explorer pages in chromium on the demo (ms from navigation start, median of ${options.runs} run(s))`,
+      ["page", ...MARKS],
+      rows,
+      ["cold: a fresh browser context (libraries fetched and compiled); warm: the same page reloaded (HTTP cache)."],
+    ),
+  );
+}
