@@ -155,6 +155,68 @@ export function prepareEvent(index: number, event: unknown, documentContext: unk
   };
 }
 
+/** Where a stored event came from, when another member's node holds it (services/federation). */
+export interface ReplicaOrigin {
+  servedBy: string;
+  verifiedAt: string;
+  /** The proof it came with, as JSON. */
+  proof: string;
+  /** The holder's record id. */
+  originRecord: string;
+}
+
+/**
+ * Writes a prepared event's row and its identifier rows (the query index), for an event captured here
+ * or a verified replica of another member's event; returns its seq. Anchoring and hooks are the caller's.
+ */
+export function insertEventRow(
+  db: Db,
+  p: PreparedEvent,
+  row: { canonicalJson: string; contextJson: string | null; recordTime: string; originalSeq: number | null; captureId: string; eventIndex: number; orgId: number; replica?: ReplicaOrigin },
+): number {
+  const c = p.columns;
+  const { seq } = prepared(
+    db,
+    `INSERT INTO epcis_events (event_id, hash_id, content_digest, event, context, event_type, event_time, record_time, action, biz_step,
+       disposition, read_point, biz_location, transformation_id, error_declaration_time, error_reason, original_seq, capture_id, event_index, org_id,
+       served_by, verified_at, replica_proof, origin_record)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+  ).get(
+    p.eventId,
+    p.hashId,
+    p.contentDigest,
+    row.canonicalJson,
+    row.contextJson,
+    c.eventType,
+    c.eventTime,
+    row.recordTime,
+    c.action,
+    c.bizStep,
+    c.disposition,
+    c.readPoint,
+    c.bizLocation,
+    c.transformationId,
+    c.errorDeclarationTime,
+    c.errorReason,
+    row.originalSeq,
+    row.captureId,
+    row.eventIndex,
+    row.orgId,
+    row.replica?.servedBy ?? null,
+    row.replica?.verifiedAt ?? null,
+    row.replica?.proof ?? null,
+    row.replica?.originRecord ?? null,
+  ) as { seq: number };
+  const insertId = prepared(db, `INSERT INTO epcis_event_identifiers (seq, role, id, raw, quantity, uom) VALUES (?, ?, ?, ?, ?, ?)`);
+  const learnPrefix = prepared(db, `INSERT OR IGNORE INTO epcis_company_prefixes (prefix) VALUES (?)`);
+  for (const identifier of p.identifiers) {
+    insertId.run(seq, identifier.role, identifier.id, identifier.raw, identifier.quantity, identifier.uom);
+    const prefix = companyPrefixOfUrn(identifier.raw);
+    if (prefix) learnPrefix.run(prefix);
+  }
+  return seq;
+}
+
 export interface CaptureJobOptions {
   /** Events stored per transaction (progress moves by this much). */
   chunkSize?: number;
@@ -194,44 +256,15 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
     const original = (
       prepared(db, `SELECT MIN(seq) AS seq FROM epcis_events WHERE hash_id = ? AND served_by IS NULL`).get(p.hashId) as { seq: number | null }
     ).seq;
-    const c = p.columns;
-    const { seq } = prepared(
-      db,
-      `INSERT INTO epcis_events (event_id, hash_id, content_digest, event, context, event_type, event_time, record_time, action, biz_step,
-         disposition, read_point, biz_location, transformation_id, error_declaration_time, error_reason, original_seq, capture_id, event_index, org_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-    ).get(
-      p.eventId,
-      p.hashId,
-      p.contentDigest,
+    const seq = insertEventRow(db, p, {
       canonicalJson,
       contextJson,
-      c.eventType,
-      c.eventTime,
       recordTime,
-      c.action,
-      c.bizStep,
-      c.disposition,
-      c.readPoint,
-      c.bizLocation,
-      c.transformationId,
-      c.errorDeclarationTime,
-      c.errorReason,
-      original,
-      capture.capture_id,
-      p.index,
-      capture.org_id,
-    ) as { seq: number };
-    const insertId = prepared(
-      db,
-      `INSERT INTO epcis_event_identifiers (seq, role, id, raw, quantity, uom) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    const learnPrefix = prepared(db, `INSERT OR IGNORE INTO epcis_company_prefixes (prefix) VALUES (?)`);
-    for (const row of p.identifiers) {
-      insertId.run(seq, row.role, row.id, row.raw, row.quantity, row.uom);
-      const prefix = companyPrefixOfUrn(row.raw);
-      if (prefix) learnPrefix.run(prefix);
-    }
+      originalSeq: original,
+      captureId: capture.capture_id,
+      eventIndex: p.index,
+      orgId: capture.org_id,
+    });
     const recordId = recordIdOf(seq);
     queueForAnchoring(db, { recordId, kind: EPCIS_ANCHOR_KIND, hash: eventLeaf(p.hashId, canonicalJson), ownerOrg: capture.org_id });
     const event: StoredEvent = {

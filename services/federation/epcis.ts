@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
@@ -6,8 +5,7 @@ import { proofOf } from "../anchoring/outbox";
 import { recordProofOf, leafOf, type ProvenRecord, type RecordProof } from "../export/records";
 import { namespacesFrom, type EpcisEvent } from "../epcis/hash";
 import { EPCIS_CONTEXT_URL } from "../epcis/context";
-import { prepareEvent } from "../epcis/capture";
-import { companyPrefixOfUrn } from "../epcis/identifiers";
+import { insertEventRow, prepareEvent } from "../epcis/capture";
 import { eventContext } from "../epcis/query";
 import { recordIdOf } from "../epcis/store";
 import type { RecordOrigin } from "./store";
@@ -123,51 +121,19 @@ export function createEpcisReplicaStore(db: Db) {
       return db.transaction((): "stored" | "known" => {
         if (prepared(db, `SELECT 1 FROM epcis_events WHERE org_id = ? AND origin_record = ?`).get(owner, pr.recordId)) return "known";
         const p = prepareEvent(0, event, context, namespacesFrom(context));
-        const canonicalJson = canonicalize(event);
         const original = (prepared(db, `SELECT MIN(seq) AS seq FROM epcis_events WHERE hash_id = ? AND org_id = ?`).get(p.hashId, owner) as { seq: number | null }).seq;
         const index = (prepared(db, `SELECT COALESCE(MAX(event_index), -1) + 1 AS n FROM epcis_events WHERE capture_id = ?`).get(REPLICA_CAPTURE_ID) as { n: number }).n;
         const recordTime = typeof event.recordTime === "string" ? event.recordTime : new Date().toISOString();
-        const c = p.columns;
-        const now = new Date().toISOString();
-        const { seq } = prepared(
-          db,
-          `INSERT INTO epcis_events (event_id, hash_id, content_digest, event, context, event_type, event_time, record_time, action, biz_step,
-             disposition, read_point, biz_location, transformation_id, error_declaration_time, error_reason, original_seq, capture_id, event_index, org_id,
-             served_by, verified_at, replica_proof, origin_record)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-        ).get(
-          String(event.eventID ?? p.eventId),
-          p.hashId,
-          crypto.createHash("sha256").update(canonicalize(p.content)).digest("hex"),
-          canonicalJson,
-          context === undefined || context === null ? null : canonicalize(context),
-          c.eventType,
-          c.eventTime,
+        insertEventRow(db, p, {
+          canonicalJson: canonicalize(event),
+          contextJson: context === undefined || context === null ? null : canonicalize(context),
           recordTime,
-          c.action,
-          c.bizStep,
-          c.disposition,
-          c.readPoint,
-          c.bizLocation,
-          c.transformationId,
-          c.errorDeclarationTime,
-          c.errorReason,
-          original,
-          REPLICA_CAPTURE_ID,
-          index,
-          owner,
-          servedBy,
-          now,
-          JSON.stringify({ leaf: pr.leaf, ...pr.proof }),
-          pr.recordId,
-        ) as { seq: number };
-        const insertId = prepared(db, `INSERT INTO epcis_event_identifiers (seq, role, id, raw, quantity, uom) VALUES (?, ?, ?, ?, ?, ?)`);
-        const learnPrefix = prepared(db, `INSERT OR IGNORE INTO epcis_company_prefixes (prefix) VALUES (?)`);
-        for (const row of p.identifiers) {
-          insertId.run(seq, row.role, row.id, row.raw, row.quantity, row.uom);
-          const prefix = companyPrefixOfUrn(row.raw);
-          if (prefix) learnPrefix.run(prefix);
-        }
+          originalSeq: original,
+          captureId: REPLICA_CAPTURE_ID,
+          eventIndex: index,
+          orgId: owner,
+          replica: { servedBy, verifiedAt: new Date().toISOString(), proof: JSON.stringify({ leaf: pr.leaf, ...pr.proof }), originRecord: pr.recordId },
+        });
         return "stored";
       })();
     },

@@ -74,10 +74,7 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const reader = requireMember(request, auth);
-      const batchIds = [...new Set(request.query.batches.toLowerCase().split(","))];
-      if (batchIds.length > MAX_BATCHES_PER_REQUEST) {
-        throw new HttpProblem(400, "too_many_batches", `ask for at most ${MAX_BATCHES_PER_REQUEST} batches per request`);
-      }
+      const batchIds = requestedBatches(request.query.batches);
       const records = new Map<string, unknown>();
       const batches = batchIds.map((batchId) => {
         const own = store.ownRunsNaming(batchId).filter((run) => servesOrg(state.served, Number(run.record.orgId)));
@@ -144,10 +141,7 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const reader = requireMember(request, auth);
-      const batchIds = [...new Set(request.query.batches.toLowerCase().split(","))];
-      if (batchIds.length > MAX_BATCHES_PER_REQUEST) {
-        throw new HttpProblem(400, "too_many_batches", `ask for at most ${MAX_BATCHES_PER_REQUEST} batches per request`);
-      }
+      const batchIds = requestedBatches(request.query.batches);
       const visibility = epcisVisibility(db, sharing, reader.orgId, { serves: (orgId) => servesOrg(state.served, orgId) });
       const proofs = new Map<string, NonNullable<ReturnType<typeof proofEntryOf>>>();
       const batches: { batchId: string; orgId: string; status: "ok" | "not_shared"; pending: number }[] = [];
@@ -213,3 +207,12 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
   );
 };
+
+/** The distinct batch ids of a `batches=` list, at most MAX_BATCHES_PER_REQUEST of them. */
+function requestedBatches(list: string): string[] {
+  const batchIds = [...new Set(list.toLowerCase().split(","))];
+  if (batchIds.length > MAX_BATCHES_PER_REQUEST) {
+    throw new HttpProblem(400, "too_many_batches", `ask for at most ${MAX_BATCHES_PER_REQUEST} batches per request`);
+  }
+  return batchIds;
+}
