@@ -2,7 +2,13 @@ import type { Db } from "./db";
 import { prepared } from "./statements";
 import { formatDigitalLink } from "../gs1/digital-link";
 import { formatQuantity } from "../provenance/quantity";
-import type { Direction, LineageEdge, Neighbours } from "../provenance/trace";
+import { traceLineage, type Direction, type LineageEdge, type Neighbours, type TraceResult } from "../provenance/trace";
+
+/** Most (batch, depth) pairs one lineage query walks; a larger walk goes on batch by batch. */
+const WALK_BUDGET = 1_000_000;
+
+/** The one-query walk stopped at its budget before reaching a batch the walk needs. */
+class WalkCut extends Error {}
 
 /** Read side of the provenance tables, shaped as the API and CLI show them. */
 
@@ -104,8 +110,20 @@ export function createProvenanceStore(db: Db) {
   };
   const ssccOf = (key: string) => (prepared(db, `SELECT sscc FROM logistic_units WHERE unit_key = ?`).get(key) as { sscc: string } | undefined)?.sscc;
 
-  function view(row: BatchRow): BatchView {
-    const recall = row.recall === "none" ? undefined : recallOf(row.batch_id);
+  /** What a view joins from other tables, looked up one batch at a time unless preloaded for many. */
+  interface Joined {
+    recall(row: BatchRow): RecallRow | undefined;
+    order(batchId: string): string | null;
+    sscc(unitKey: string): string | undefined;
+  }
+  const oneByOne: Joined = {
+    recall: (row) => (row.recall === "none" ? undefined : recallOf(row.batch_id)),
+    order: orderOf,
+    sscc: ssccOf,
+  };
+
+  function view(row: BatchRow, joined: Joined = oneByOne): BatchView {
+    const recall = joined.recall(row);
     return {
       id: row.batch_id,
       batchId: row.batch_id,
@@ -133,10 +151,10 @@ export function createProvenanceStore(db: Db) {
             transactionHash: recall.tx_hash,
           }
         : null,
-      logisticUnit: row.unit_key ? { unitKey: row.unit_key, sscc: ssccOf(row.unit_key) ?? "" } : null,
+      logisticUnit: row.unit_key ? { unitKey: row.unit_key, sscc: joined.sscc(row.unit_key) ?? "" } : null,
       pendingOffer:
         row.offer_to === null ? null : { toOrgId: String(row.offer_to), kind: row.offer_kind!, quantity: formatQuantity(row.offer_quantity!) },
-      orderId: orderOf(row.batch_id),
+      orderId: joined.order(row.batch_id),
       metadataHash: row.metadata_hash,
       createdAt: row.created_at,
       createdBlock: row.created_block,
@@ -145,6 +163,48 @@ export function createProvenanceStore(db: Db) {
   }
 
   const byId = (id: string) => prepared(db, `SELECT * FROM batches WHERE batch_id = ?`).get(id.toLowerCase()) as BatchRow | undefined;
+
+  /**
+   * Many batches' views in four statements (batches, their recalls, orders and logistic units),
+   * whatever their number: a trace of a thousand nodes costs four queries, not five thousand.
+   */
+  function viewsOf(ids: readonly string[]): Map<string, BatchView> {
+    const wanted = JSON.stringify([...new Set(ids.map((id) => id.toLowerCase()))]);
+    const rows = new Map<string, BatchRow>();
+    for (const row of prepared(db, `SELECT * FROM batches WHERE batch_id IN (SELECT value FROM json_each(?))`).all(wanted) as BatchRow[])
+      rows.set(row.batch_id, row);
+    const recalled = [...rows.values()].filter((r) => r.recall !== "none").map((r) => r.batch_id);
+    const recalls = new Map<string, RecallRow>();
+    if (recalled.length > 0)
+      for (const r of prepared(db, `SELECT * FROM recalls WHERE batch_id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(recalled)) as RecallRow[])
+        recalls.set(r.batch_id, r);
+    // The first delivery of each batch (lowest sale index), as orderOf reads it.
+    const orders = new Map<string, string>();
+    for (const r of prepared(
+      db,
+      `SELECT batch_id, order_id FROM order_deliveries WHERE batch_id IN (SELECT value FROM json_each(?)) ORDER BY batch_id, sale_index`,
+    ).all(wanted) as { batch_id: string; order_id: number }[])
+      if (!orders.has(r.batch_id)) orders.set(r.batch_id, String(r.order_id));
+    const unitKeys = [...new Set([...rows.values()].map((r) => r.unit_key).filter((k): k is string => k !== null))];
+    const ssccs = new Map<string, string>();
+    if (unitKeys.length > 0)
+      for (const r of prepared(db, `SELECT unit_key, sscc FROM logistic_units WHERE unit_key IN (SELECT value FROM json_each(?))`).all(
+        JSON.stringify(unitKeys),
+      ) as { unit_key: string; sscc: string }[])
+        ssccs.set(r.unit_key, r.sscc);
+    const joined: Joined = { recall: (row) => recalls.get(row.batch_id), order: (id) => orders.get(id) ?? null, sscc: (key) => ssccs.get(key) };
+    const out = new Map<string, BatchView>();
+    const views = new Map<string, BatchView>();
+    for (const id of ids) {
+      const key = id.toLowerCase();
+      const row = rows.get(key);
+      if (!row) continue;
+      let v = views.get(key);
+      if (!v) views.set(key, (v = view(row, joined)));
+      out.set(id, v);
+    }
+    return out;
+  }
 
   const neighbours: Neighbours = (batchId: string, direction: Direction): LineageEdge[] => {
     const sql =
@@ -160,19 +220,99 @@ export function createProvenanceStore(db: Db) {
     }));
   };
 
+  /**
+   * The edges a walk from `root` in `direction` reads, `maxDepth` edges deep, by one recursive query
+   * (docs/performance.md "Trace"): the walk's batches, (batch, depth) pairs kept once each (UNION),
+   * so a cycle or a diamond ends at the depth limit, at most `budget` pairs; then the edges of every
+   * batch it reached, those of its last level included (they say whether the walk was cut), from
+   * the covering index lineage_edges_upstream / _downstream. Keyed by the batch on the root's side,
+   * each list in walk order (block, then the other batch); a batch the walk reached without edges
+   * maps to [], one it did not reach is absent.
+   */
+  function closureEdges(root: string, direction: Direction, maxDepth: number, budget: number): Map<string, LineageEdge[]> {
+    const [near, far] = direction === "upstream" ? ["to_batch", "from_batch"] : ["from_batch", "to_batch"];
+    // near and far are one of two fixed column names; every value is a bound parameter.
+    const rows = prepared(
+      db,
+      `WITH RECURSIVE walk(batch_id, depth) AS (
+         SELECT @root, 0
+         UNION
+         SELECT e.${far}, w.depth + 1 FROM walk w JOIN lineage_edges e ON e.${near} = w.batch_id WHERE w.depth < @maxDepth
+         LIMIT @budget
+       )
+       SELECT w.batch_id AS near, e.from_batch, e.to_batch, e.kind, e.quantity, e.unit, e.block_number
+       FROM (SELECT DISTINCT batch_id FROM walk) w LEFT JOIN lineage_edges e ON e.${near} = w.batch_id`,
+    ).all({ root, maxDepth, budget }) as {
+      near: string;
+      from_batch: string | null;
+      to_batch: string;
+      kind: string;
+      quantity: string;
+      unit: string;
+      block_number: number;
+    }[];
+    const grouped = new Map<string, { block: number; other: string; edge: LineageEdge }[]>();
+    for (const r of rows) {
+      let list = grouped.get(r.near);
+      if (!list) grouped.set(r.near, (list = []));
+      if (r.from_batch === null) continue;
+      const edge = { from: r.from_batch, to: r.to_batch, type: r.kind.toLowerCase(), quantity: formatQuantity(r.quantity), unit: r.unit };
+      list.push({ block: r.block_number, other: direction === "upstream" ? r.from_batch : r.to_batch, edge });
+    }
+    const out = new Map<string, LineageEdge[]>();
+    for (const [id, list] of grouped) {
+      // The index yields each batch's edges in this order already; sorted anyway, as neighbours() orders them.
+      list.sort((a, b) => a.block - b.block || (a.other < b.other ? -1 : a.other > b.other ? 1 : 0));
+      out.set(id, list.map((x) => x.edge));
+    }
+    return out;
+  }
+
+  /**
+   * traceLineage (same answer, same order) over the edges closureEdges reads in one query per
+   * direction rather than one per batch. A walk larger than its budget (more (batch, depth) pairs
+   * than `maxNodes` + 1, or than WALK_BUDGET) is finished batch by batch, where the walk stops as
+   * soon as it passes `maxNodes`.
+   */
+  function lineage(root: string, directions: Direction[], maxDepth: number, limits: { maxNodes?: number } = {}): TraceResult {
+    const budget = Math.min(WALK_BUDGET, (limits.maxNodes ?? Number.MAX_SAFE_INTEGER) + 1);
+    // No batch is further from the root than the number of edges (lineage_edges' largest rowid bounds
+    // it): past that depth a walk would only go round a cycle, which the chain never makes but a
+    // damaged index could hold.
+    const edgeCount = (prepared(db, `SELECT MAX(rowid) AS n FROM lineage_edges`).get() as { n: number | null }).n ?? 0;
+    const depth = Math.min(maxDepth, edgeCount + 1);
+    const loaded = new Map<Direction, Map<string, LineageEdge[]>>();
+    const inMemory: Neighbours = (id, direction) => {
+      let edges = loaded.get(direction);
+      if (!edges) loaded.set(direction, (edges = closureEdges(root, direction, depth, budget)));
+      const found = edges.get(id);
+      if (found === undefined) throw new WalkCut();
+      return found;
+    };
+    try {
+      return traceLineage(root, directions, maxDepth, inMemory, limits);
+    } catch (err) {
+      if (!(err instanceof WalkCut)) throw err;
+      return traceLineage(root, directions, maxDepth, neighbours, limits);
+    }
+  }
+
   return {
     neighbours,
+    lineage,
+    /** Every batch downstream of `root` (excluding it), as downstreamClosure answers it. */
+    downstreamClosure(root: string, limits: { maxNodes?: number } = {}): string[] {
+      return lineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, limits)
+        .nodes.filter((n) => n.id !== root)
+        .map((n) => n.id);
+    },
     getBatch(id: string): BatchView | null {
       const row = byId(id);
       return row ? view(row) : null;
     },
+    /** Views of these batches, keyed by the ids as given, in their order; unknown ids are left out. */
     getBatches(ids: string[]): Map<string, BatchView> {
-      const out = new Map<string, BatchView>();
-      for (const id of ids) {
-        const row = byId(id);
-        if (row) out.set(id, view(row));
-      }
-      return out;
+      return viewsOf(ids);
     },
     /** The lot's first portion (whose id is the lot id), by GTIN-14 and lot number. */
     lotIdOf(gtin: string, lot: string): string | null {
@@ -224,7 +364,7 @@ export function createProvenanceStore(db: Db) {
         page.limit + 1,
       ) as (BatchRow & { _rowid: number })[];
       const items = rows.slice(0, page.limit);
-      return { items: items.map(view), more: rows.length > page.limit, last: items.at(-1)?._rowid ?? null };
+      return { items: items.map((r) => view(r)), more: rows.length > page.limit, last: items.at(-1)?._rowid ?? null };
     },
     history(batchId: string) {
       return (
@@ -250,6 +390,31 @@ export function createProvenanceStore(db: Db) {
       const row = byId(batchId);
       const current = row?.unit_key ? ssccOf(row.unit_key) : undefined;
       return [...new Set([...packed, current].filter((s): s is string => typeof s === "string" && s !== ""))];
+    },
+    /** ssccsOf for many batches in two queries (the trace route's per-node EPCIS counts). */
+    ssccsOfBatches(batchIds: readonly string[]): Map<string, string[]> {
+      const wanted = JSON.stringify([...new Set(batchIds)]);
+      const packed = new Map<string, (string | undefined)[]>();
+      for (const r of prepared(
+        db,
+        `SELECT batch_id, details FROM batch_events WHERE batch_id IN (SELECT value FROM json_each(?)) AND type = 'packed' ORDER BY batch_id, block_number, log_index`,
+      ).all(wanted) as { batch_id: string; details: string }[]) {
+        let list = packed.get(r.batch_id);
+        if (!list) packed.set(r.batch_id, (list = []));
+        list.push((JSON.parse(r.details) as { sscc?: string }).sscc);
+      }
+      const current = new Map<string, string>();
+      for (const r of prepared(
+        db,
+        `SELECT b.batch_id, u.sscc FROM batches b JOIN logistic_units u ON u.unit_key = b.unit_key WHERE b.batch_id IN (SELECT value FROM json_each(?))`,
+      ).all(wanted) as { batch_id: string; sscc: string }[])
+        current.set(r.batch_id, r.sscc);
+      const out = new Map<string, string[]>();
+      for (const id of batchIds) {
+        const all = [...(packed.get(id) ?? []), current.get(id)];
+        out.set(id, [...new Set(all.filter((s): s is string => typeof s === "string" && s !== ""))]);
+      }
+      return out;
     },
     product(gtin: string) {
       const row = prepared(db, `SELECT * FROM products WHERE gtin = ?`).get(gtin) as

@@ -10,12 +10,12 @@ import { AnchoredBy, Hex32, Iso, List, ListQuery } from "../schemas";
 import { normaliseGtin } from "../../gs1/digital-link";
 import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
-import { downstreamClosure, LineageTooLargeError, traceLineage, type Direction } from "../../provenance/trace";
+import { LineageTooLargeError, type Direction } from "../../provenance/trace";
 import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
 import type { RouteDeps } from "../app";
-import { epcisEventCount, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
+import { epcisEventCounts, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
 
 const BatchStatus = Type.Union(["active", "in_transit", "consumed", "destroyed", "recalled"].map((s) => Type.Literal(s)));
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string in `unit`" });
@@ -249,16 +249,17 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       const direction = request.query.direction ?? "both";
       const directions: Direction[] = direction === "both" ? ["upstream", "downstream"] : [direction];
       const result = bounded(
-        () => traceLineage(root.id, directions, maxDepth, store.neighbours, { maxNodes: maxResultItems }),
+        () => store.lineage(root.id, directions, maxDepth, { maxNodes: maxResultItems }),
         "ask for a smaller maxDepth or one direction",
       );
-      const batches = store.getBatches(result.nodes.map((n) => n.id));
+      // Every node's view, logistic units and EPCIS count in a fixed number of queries (docs/performance.md "Trace").
+      const ids = result.nodes.map((n) => n.id);
+      const batches = store.getBatches(ids);
+      const ssccs = store.ssccsOfBatches(ids);
+      const counts = epcisEventCounts(db, ids.map((id) => ({ ...batches.get(id)!, ssccs: ssccs.get(id)! })));
       return {
         root: root.id,
-        nodes: result.nodes.map((n) => {
-          const batch = batches.get(n.id)!;
-          return { ...batch, depth: n.depth, epcisEvents: epcisEventCount(db, batch, store.ssccsOf(n.id)) };
-        }),
+        nodes: result.nodes.map((n) => ({ ...batches.get(n.id)!, depth: n.depth, epcisEvents: counts.get(n.id)! })),
         edges: result.edges,
         truncated: result.truncated,
       };
@@ -331,7 +332,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const root = requireBatch(request.params.ref);
-      const closure = bounded(() => downstreamClosure(root.id, store.neighbours, { maxNodes: maxResultItems }), "ask the node's operator for a higher limit");
+      const closure = bounded(() => store.downstreamClosure(root.id, { maxNodes: maxResultItems }), "ask the node's operator for a higher limit");
       const affected = [...store.getBatches(closure).values()];
       const inCirculation = affected.filter((b) => b.status === "active" || b.status === "in_transit" || b.status === "recalled");
       const quantityByUnit: Record<string, bigint> = {};

@@ -109,6 +109,25 @@ export function epcisEventCount(db: Db, batch: { gtin: string; lot: string }, ss
 }
 
 /**
+ * epcisEventCount for many batches in one query (a trace's nodes): keyed by `id`. Batches no stored
+ * event names count 0.
+ */
+export function epcisEventCounts(db: Db, batches: { id: string; gtin: string; lot: string; ssccs: string[] }[]): Map<string, number> {
+  const counts = new Map<string, number>(batches.map((b) => [b.id, 0]));
+  if (batches.length === 0) return counts;
+  const pairs = batches.flatMap((b) => batchIdentifiers(b, b.ssccs).map((identifier) => [b.id, identifier]));
+  for (const r of prepared(
+    db,
+    `SELECT p.batch_id, COUNT(DISTINCT i.seq) AS n
+     FROM (SELECT value ->> 0 AS batch_id, value ->> 1 AS identifier FROM json_each(?)) p
+     JOIN epcis_event_identifiers i ON i.id = p.identifier
+     GROUP BY p.batch_id`,
+  ).all(JSON.stringify(pairs)) as { batch_id: string; n: number }[])
+    counts.set(r.batch_id, r.n);
+  return counts;
+}
+
+/**
  * A chain timeline and the EPCIS entries in one list by time; entries of equal time keep the chain's
  * order first (stable).
  */
