@@ -7,6 +7,8 @@ import { traceLineage, type Direction, type LineageEdge, type Neighbours, type T
 /** Most (batch, depth) pairs one lineage query walks; a larger walk goes on batch by batch. */
 const WALK_BUDGET = 1_000_000;
 
+const farOf = (edge: LineageEdge, direction: Direction) => (direction === "upstream" ? edge.from : edge.to);
+
 /** The one-query walk stopped at its budget before reaching a batch the walk needs. */
 class WalkCut extends Error {}
 
@@ -46,6 +48,39 @@ interface RecallRow {
   block_number: number;
   tx_hash: string;
   time: string;
+}
+
+const BATCH_COLUMNS = [
+  "batch_id", "lot_id", "gtin", "lot", "parent_id", "portion_index", "quantity", "unit", "owner_org", "custodian_org", "producer_org", "location",
+  "status", "recall", "unit_key", "offer_to", "offer_kind", "offer_quantity", "metadata_hash", "created_at", "created_block", "created_tx",
+] as const;
+
+/** A BatchRow from the columns of BATCH_COLUMNS, in that order. */
+function batchRow(r: unknown[]): BatchRow {
+  return {
+    batch_id: r[0] as string,
+    lot_id: r[1] as string,
+    gtin: r[2] as string,
+    lot: r[3] as string,
+    parent_id: r[4] as string | null,
+    portion_index: r[5] as number | null,
+    quantity: r[6] as string,
+    unit: r[7] as string,
+    owner_org: r[8] as number,
+    custodian_org: r[9] as number,
+    producer_org: r[10] as number,
+    location: r[11] as string | null,
+    status: r[12] as BatchRow["status"],
+    recall: r[13] as BatchRow["recall"],
+    unit_key: r[14] as string | null,
+    offer_to: r[15] as number | null,
+    offer_kind: r[16] as string | null,
+    offer_quantity: r[17] as string | null,
+    metadata_hash: r[18] as string,
+    created_at: r[19] as string,
+    created_block: r[20] as number,
+    created_tx: r[21] as string,
+  };
 }
 
 export type BatchStatus = "active" | "in_transit" | "consumed" | "destroyed" | "recalled";
@@ -171,8 +206,13 @@ export function createProvenanceStore(db: Db) {
   function viewsOf(ids: readonly string[]): Map<string, BatchView> {
     const wanted = JSON.stringify([...new Set(ids.map((id) => id.toLowerCase()))]);
     const rows = new Map<string, BatchRow>();
-    for (const row of prepared(db, `SELECT * FROM batches WHERE batch_id IN (SELECT value FROM json_each(?))`).all(wanted) as BatchRow[])
+    // Rows as arrays, made into objects here: better-sqlite3's row objects cost twice the query.
+    for (const r of prepared(db, `SELECT ${BATCH_COLUMNS.join(", ")} FROM batches WHERE batch_id IN (SELECT value FROM json_each(?))`)
+      .raw(true)
+      .all(wanted) as unknown[][]) {
+      const row = batchRow(r);
       rows.set(row.batch_id, row);
+    }
     const recalled = [...rows.values()].filter((r) => r.recall !== "none").map((r) => r.batch_id);
     const recalls = new Map<string, RecallRow>();
     if (recalled.length > 0)
@@ -232,7 +272,7 @@ export function createProvenanceStore(db: Db) {
   function closureEdges(root: string, direction: Direction, maxDepth: number, budget: number): Map<string, LineageEdge[]> {
     const [near, far] = direction === "upstream" ? ["to_batch", "from_batch"] : ["from_batch", "to_batch"];
     // near and far are one of two fixed column names; every value is a bound parameter.
-    const rows = prepared(
+    const statement = prepared(
       db,
       `WITH RECURSIVE walk(batch_id, depth) AS (
          SELECT @root, 0
@@ -240,30 +280,35 @@ export function createProvenanceStore(db: Db) {
          SELECT e.${far}, w.depth + 1 FROM walk w JOIN lineage_edges e ON e.${near} = w.batch_id WHERE w.depth < @maxDepth
          LIMIT @budget
        )
-       SELECT w.batch_id AS near, e.from_batch, e.to_batch, e.kind, e.quantity, e.unit, e.block_number
+       SELECT w.batch_id, e.${far}, e.kind, e.quantity, e.unit, e.block_number
        FROM (SELECT DISTINCT batch_id FROM walk) w LEFT JOIN lineage_edges e ON e.${near} = w.batch_id`,
-    ).all({ root, maxDepth, budget }) as {
-      near: string;
-      from_batch: string | null;
-      to_batch: string;
-      kind: string;
-      quantity: string;
-      unit: string;
-      block_number: number;
-    }[];
-    const grouped = new Map<string, { block: number; other: string; edge: LineageEdge }[]>();
-    for (const r of rows) {
-      let list = grouped.get(r.near);
-      if (!list) grouped.set(r.near, (list = []));
-      if (r.from_batch === null) continue;
-      const edge = { from: r.from_batch, to: r.to_batch, type: r.kind.toLowerCase(), quantity: formatQuantity(r.quantity), unit: r.unit };
-      list.push({ block: r.block_number, other: direction === "upstream" ? r.from_batch : r.to_batch, edge });
-    }
+    );
+    // Rows as arrays: a thousand-batch closure is thousands of rows.
+    const rows = statement.raw(true).all({ root, maxDepth, budget }) as [string, string | null, string, string, string, number][];
     const out = new Map<string, LineageEdge[]>();
-    for (const [id, list] of grouped) {
-      // The index yields each batch's edges in this order already; sorted anyway, as neighbours() orders them.
-      list.sort((a, b) => a.block - b.block || (a.other < b.other ? -1 : a.other > b.other ? 1 : 0));
-      out.set(id, list.map((x) => x.edge));
+    // The index yields each batch's edges together, in walk order (block, then the other batch);
+    // checked as they come, and sorted should they not be.
+    let ordered = true;
+    let previous: (typeof rows)[number] | undefined;
+    for (const row of rows) {
+      const [id, other, kind, quantity, unit, block] = row;
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      else if (previous?.[0] !== id) ordered = false;
+      if (other === null) continue;
+      if (previous?.[0] === id && !(previous[5] < block || (previous[5] === block && previous[1]! < other))) ordered = false;
+      previous = row;
+      list.push(
+        direction === "upstream"
+          ? { from: other, to: id, type: kind.toLowerCase(), quantity: formatQuantity(quantity), unit }
+          : { from: id, to: other, type: kind.toLowerCase(), quantity: formatQuantity(quantity), unit },
+      );
+    }
+    if (!ordered) {
+      const blockOf = new Map<string, number>(rows.map((r) => [`${r[0]}>${r[1]}`, r[5]]));
+      const key = (e: LineageEdge) => (direction === "upstream" ? `${e.to}>${e.from}` : `${e.from}>${e.to}`);
+      for (const list of out.values())
+        list.sort((a, b) => blockOf.get(key(a))! - blockOf.get(key(b))! || (farOf(a, direction) < farOf(b, direction) ? -1 : farOf(a, direction) > farOf(b, direction) ? 1 : 0));
     }
     return out;
   }
@@ -391,28 +436,23 @@ export function createProvenanceStore(db: Db) {
       const current = row?.unit_key ? ssccOf(row.unit_key) : undefined;
       return [...new Set([...packed, current].filter((s): s is string => typeof s === "string" && s !== ""))];
     },
-    /** ssccsOf for many batches in two queries (the trace route's per-node EPCIS counts). */
-    ssccsOfBatches(batchIds: readonly string[]): Map<string, string[]> {
-      const wanted = JSON.stringify([...new Set(batchIds)]);
+    /** ssccsOf for many batches (their views, from getBatches) in one query: the trace route's per-node EPCIS counts. */
+    ssccsOfBatches(batches: ReadonlyMap<string, BatchView>): Map<string, string[]> {
       const packed = new Map<string, (string | undefined)[]>();
-      for (const r of prepared(
+      for (const [id, details] of prepared(
         db,
         `SELECT batch_id, details FROM batch_events WHERE batch_id IN (SELECT value FROM json_each(?)) AND type = 'packed' ORDER BY batch_id, block_number, log_index`,
-      ).all(wanted) as { batch_id: string; details: string }[]) {
-        let list = packed.get(r.batch_id);
-        if (!list) packed.set(r.batch_id, (list = []));
-        list.push((JSON.parse(r.details) as { sscc?: string }).sscc);
+      )
+        .raw(true)
+        .all(JSON.stringify([...batches.values()].map((b) => b.id))) as [string, string][]) {
+        let list = packed.get(id);
+        if (!list) packed.set(id, (list = []));
+        list.push((JSON.parse(details) as { sscc?: string }).sscc);
       }
-      const current = new Map<string, string>();
-      for (const r of prepared(
-        db,
-        `SELECT b.batch_id, u.sscc FROM batches b JOIN logistic_units u ON u.unit_key = b.unit_key WHERE b.batch_id IN (SELECT value FROM json_each(?))`,
-      ).all(wanted) as { batch_id: string; sscc: string }[])
-        current.set(r.batch_id, r.sscc);
       const out = new Map<string, string[]>();
-      for (const id of batchIds) {
-        const all = [...(packed.get(id) ?? []), current.get(id)];
-        out.set(id, [...new Set(all.filter((s): s is string => typeof s === "string" && s !== ""))]);
+      for (const [key, batch] of batches) {
+        const all = [...(packed.get(batch.id) ?? []), batch.logisticUnit?.sscc];
+        out.set(key, [...new Set(all.filter((s): s is string => typeof s === "string" && s !== ""))]);
       }
       return out;
     },

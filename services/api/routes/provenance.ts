@@ -255,11 +255,12 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       // Every node's view, logistic units and EPCIS count in a fixed number of queries (docs/performance.md "Trace").
       const ids = result.nodes.map((n) => n.id);
       const batches = store.getBatches(ids);
-      const ssccs = store.ssccsOfBatches(ids);
+      const ssccs = store.ssccsOfBatches(batches);
       const counts = epcisEventCounts(db, ids.map((id) => ({ ...batches.get(id)!, ssccs: ssccs.get(id)! })));
       return {
         root: root.id,
-        nodes: result.nodes.map((n) => ({ ...batches.get(n.id)!, depth: n.depth, epcisEvents: counts.get(n.id)! })),
+        // The views are this request's own (getBatches builds them afresh): completed in place, not copied.
+        nodes: result.nodes.map((n) => Object.assign(batches.get(n.id)!, { depth: n.depth, epcisEvents: counts.get(n.id)! })),
         edges: result.edges,
         truncated: result.truncated,
       };

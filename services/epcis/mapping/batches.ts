@@ -32,7 +32,19 @@ export interface EpcisTimelineEntry {
 
 /** The canonical identifiers that name a batch: its lot's Digital Link and its logistic units' SSCCs. */
 export function batchIdentifiers(batch: { gtin: string; lot: string }, ssccs: string[]): string[] {
-  return [canonicalId(formatDigitalLink(batch.gtin, batch.lot)), ...ssccs.map((s) => `https://id.gs1.org/00/${s}`)];
+  return [lotIdentifier(batch.gtin, batch.lot), ...ssccs.map((s) => `https://id.gs1.org/00/${s}`)];
+}
+
+/** Canonical Digital Links of lots, remembered (a trace names a thousand lots; parsing each costs more than its query). */
+const lotIdentifiers = new Map<string, string>();
+function lotIdentifier(gtin: string, lot: string): string {
+  const key = `${gtin}/${lot}`;
+  let id = lotIdentifiers.get(key);
+  if (id === undefined) {
+    if (lotIdentifiers.size >= 100_000) lotIdentifiers.clear();
+    lotIdentifiers.set(key, (id = canonicalId(formatDigitalLink(gtin, lot))));
+  }
+  return id;
 }
 
 interface Row {
@@ -113,17 +125,23 @@ export function epcisEventCount(db: Db, batch: { gtin: string; lot: string }, ss
  * event names count 0.
  */
 export function epcisEventCounts(db: Db, batches: { id: string; gtin: string; lot: string; ssccs: string[] }[]): Map<string, number> {
-  const counts = new Map<string, number>(batches.map((b) => [b.id, 0]));
-  if (batches.length === 0) return counts;
-  const pairs = batches.flatMap((b) => batchIdentifiers(b, b.ssccs).map((identifier) => [b.id, identifier]));
-  for (const r of prepared(
-    db,
-    `SELECT p.batch_id, COUNT(DISTINCT i.seq) AS n
-     FROM (SELECT value ->> 0 AS batch_id, value ->> 1 AS identifier FROM json_each(?)) p
-     JOIN epcis_event_identifiers i ON i.id = p.identifier
-     GROUP BY p.batch_id`,
-  ).all(JSON.stringify(pairs)) as { batch_id: string; n: number }[])
-    counts.set(r.batch_id, r.n);
+  const identifiersOf = new Map(batches.map((b) => [b.id, batchIdentifiers(b, b.ssccs)]));
+  const identifiers = [...new Set([...identifiersOf.values()].flat())];
+  // Which events name each identifier (portions of a lot share their lot's identifier).
+  const seqs = new Map<string, number[]>();
+  if (identifiers.length > 0)
+    for (const [id, seq] of prepared(db, `SELECT id, seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(?))`)
+      .raw(true)
+      .all(JSON.stringify(identifiers)) as [string, number][]) {
+      let list = seqs.get(id);
+      if (!list) seqs.set(id, (list = []));
+      list.push(seq);
+    }
+  const counts = new Map<string, number>();
+  for (const [batchId, ids] of identifiersOf) {
+    const named = ids.flatMap((id) => seqs.get(id) ?? []);
+    counts.set(batchId, named.length === 0 ? 0 : new Set(named).size);
+  }
   return counts;
 }
 
