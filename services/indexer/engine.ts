@@ -52,6 +52,9 @@ interface Checkpoint {
   hash: string | null;
 }
 
+/** Blocks within the reorg window read per round (headers, then logs by block hash). */
+const RECENT_CHUNK = 8;
+
 /** A final range's logs (sorted) and the blocks holding them, read ahead of its step. */
 interface FinalRange {
   logs: RpcLog[];
@@ -239,23 +242,34 @@ export function createIndexer(options: IndexerOptions) {
         if (!block) throw new Error(`block ${n} is missing though the head is ${head}`);
         blocks.set(n, block);
       });
-    const recent: number[] = [];
-    for (let n = recentFrom; n <= to; n++) recent.push(n);
-    await fetchBlocks(recent);
+    // Recent blocks, eight at a time (headers, then their logs by hash), until the step holds more
+    // events than it applies: the blocks past its cut are read again by the next step, so reading
+    // all of a window full of events at every step read most of them many times.
     const recentLogs: RpcLog[] = [];
     let leftChain: number | null = null;
-    await mapLimited(recent, 8, async (n) => {
-      const hash = blocks.get(n)!.hash;
-      try {
-        recentLogs.push(...(await rpcRetry(() => rpc.getBlockLogs(hash, addresses))));
-      } catch (err) {
-        // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
-        const now = await rpcRetry(() => rpc.getBlock(n));
-        if (now && now.hash === hash) throw err;
-        leftChain = n;
+    const finalEvents = logs.filter((l) => l.blockNumber <= to).length;
+    for (let start = recentFrom; start <= to; start += RECENT_CHUNK) {
+      const recent: number[] = [];
+      for (let n = start; n <= Math.min(to, start + RECENT_CHUNK - 1); n++) recent.push(n);
+      await fetchBlocks(recent);
+      await mapLimited(recent, 8, async (n) => {
+        const hash = blocks.get(n)!.hash;
+        try {
+          recentLogs.push(...(await rpcRetry(() => rpc.getBlockLogs(hash, addresses))));
+        } catch (err) {
+          // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
+          const now = await rpcRetry(() => rpc.getBlock(n));
+          if (now && now.hash === hash) throw err;
+          leftChain = n;
+        }
+      });
+      if (leftChain !== null) return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+      if (finalEvents + recentLogs.length > maxEventsPerStep && recent.at(-1)! < to) {
+        to = recent.at(-1)!;
+        range = Math.max(1, to - from + 1);
+        break;
       }
-    });
-    if (leftChain !== null) return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+    }
     logs = sortLogs([...logs, ...recentLogs]);
     if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
     logs = logs.filter((l) => l.blockNumber <= to);
