@@ -32,6 +32,7 @@ import { digitalLinkRoutes } from "./routes/digital-link";
 import { rpcProxyRoutes } from "./routes/rpc-proxy";
 import { sessionCookieHook } from "./session-cookie";
 import { registerWebsocket } from "./websocket";
+import { createLazyCompilation } from "./lazy-compile";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> &
@@ -61,8 +62,18 @@ class RequestLogsAtDebug extends LogController {
  * The HTTP application as a plugin tree that never listens (fastify/demo's app.ts): external
  * plugins (docs, rate limit), then app services (auth, stores), then routes. server.ts listens.
  */
+const schemasWarmed = new WeakMap<object, Promise<void>>();
+
+/** Resolves once every route's schemas are compiled (after `ready()`; they compile in the background). */
+export function schemasCompiled(app: FastifyInstance): Promise<void> {
+  return schemasWarmed.get(app) ?? Promise.reject(new Error("the app is not ready yet"));
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Schemas compiled on first use, then in the background once the app is ready (lazy-compile.ts).
+  const compilation = createLazyCompilation();
   const app = Fastify({
+    schemaController: { compilersFactory: { buildSerializer: compilation.buildSerializer } },
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: 1_048_576,
     // Behind a reverse proxy, the client's address comes from X-Forwarded-For, but only from the
@@ -87,7 +98,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The explorer's session cookie counts as the bearer token (with CSRF protection on writes).
   app.addHook("onRequest", sessionCookieHook(auth));
 
-  app.setValidatorCompiler(createValidatorCompiler());
+  app.setValidatorCompiler(compilation.validatorCompiler(createValidatorCompiler()));
+  app.addHook("onReady", async () => {
+    const warmed = compilation.warm();
+    schemasWarmed.set(app, warmed);
+    warmed.catch((err: Error) => app.log.error({ err: err.message }, "a route's schema does not compile"));
+  });
   app.addSchema(Problem);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>

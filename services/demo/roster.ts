@@ -67,7 +67,16 @@ export const DEMO_MEMBERS: DemoMember[] = [
   },
 ];
 
+/** The demo accounts' parent key (m/44'/60'/0'/0), derived once: each derivation from the phrase costs a PBKDF2 of 2,048 rounds. */
+let accounts: HDNodeWallet | undefined;
+const wallets = new Map<number, HDNodeWallet>();
+
 export function demoWallet(index: number, provider?: Provider): HDNodeWallet {
-  const wallet = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(DEV_MNEMONIC), `m/44'/60'/0'/0/${index}`);
+  let wallet = wallets.get(index);
+  if (!wallet) {
+    accounts ??= HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(DEV_MNEMONIC), "m/44'/60'/0'/0");
+    // The same key, path and mnemonic as fromMnemonic(phrase, m/44'/60'/0'/0/index); wallets are immutable, so shared.
+    wallets.set(index, (wallet = accounts.deriveChild(index)));
+  }
   return provider ? wallet.connect(provider) : wallet;
 }

@@ -52,6 +52,15 @@ interface Checkpoint {
   hash: string | null;
 }
 
+/** Blocks within the reorg window read per round (headers, then logs by block hash). */
+const RECENT_CHUNK = 8;
+
+/** A final range's logs (sorted) and the blocks holding them, read ahead of its step. */
+interface FinalRange {
+  logs: RpcLog[];
+  blocks: Map<number, RpcBlock>;
+}
+
 /**
  * Follows a chain and applies Lotline's contract events to SQLite.
  *
@@ -86,6 +95,13 @@ export function createIndexer(options: IndexerOptions) {
   }
 
   let range = Math.min(maxRange, 500);
+  /**
+   * The next final range, read while the current step fetches its blocks and writes (a pipeline one
+   * range deep): its logs and the blocks holding them, as a step would read them. Never written
+   * from before its own step: that step takes it only if it starts where the checkpoint ends and is
+   * still wholly below the reorg window; any other step, a reorganisation or a rebuild drops it.
+   */
+  let prefetch: { from: number; to: number; read: Promise<FinalRange | null> } | null = null;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -116,20 +132,57 @@ export function createIndexer(options: IndexerOptions) {
   const rpcRetry = <T>(fn: () => Promise<T>) =>
     withRetry(fn, { onRetry: (err, attempt) => options.log?.warn({ err: err.message, attempt }, "RPC call failed; retrying") });
 
+  /**
+   * Where a step holding `logs` (sorted, more than maxEventsPerStep) ends: at a block boundary,
+   * never splitting a block.
+   */
+  function cutBlock(sorted: RpcLog[]): number {
+    const from = sorted[0].blockNumber;
+    const firstCut = sorted[maxEventsPerStep].blockNumber;
+    return firstCut > from ? firstCut - 1 : firstCut;
+  }
+
+  /**
+   * Reads a final range ahead of its step: its logs, then the blocks a step would fetch for them
+   * (those holding logs up to where the step will be cut, and its last block). `known`: the range's
+   * logs, already read (what a step cut off its own range). One attempt, no retries: a failure is
+   * answered null, and the step reads the range itself, retrying as usual.
+   */
+  function readAhead(from: number, to: number, known?: RpcLog[]): void {
+    const read = (async (): Promise<FinalRange | null> => {
+      const logs = known ?? sortLogs(await rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }));
+      const end = logs.length > maxEventsPerStep ? cutBlock(logs) : to;
+      const numbers = [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
+      const blocks = new Map<number, RpcBlock>();
+      await mapLimited(numbers, 8, async (n) => {
+        const block = await rpc.getBlock(n);
+        if (block) blocks.set(n, block);
+      });
+      return { logs, blocks };
+    })().catch(() => null);
+    prefetch = { from, to, read };
+  }
+
   /** One step: check for a reorganisation, else apply the next range of blocks. */
   async function step(): Promise<IndexerStep> {
     if (halted) throw new IndexerHaltedError(halted);
-    const head = await rpcRetry(() => rpc.blockNumber()).catch((err: Error) => {
-      lastError = `cannot read the chain head: ${err.message}`;
-      throw err;
-    });
+    const cp = checkpoint();
+    // The head and the checkpoint's block on the chain, read together (one round trip, not two).
+    const [head, onChain] = await Promise.all([
+      rpcRetry(() => rpc.blockNumber()).catch((err: Error) => {
+        lastError = `cannot read the chain head: ${err.message}`;
+        throw err;
+      }),
+      cp.hash === null ? null : rpcRetry(() => rpc.getBlock(cp.number)).catch((err: Error) => err),
+    ]);
     headBlock = head;
     lastHeadAt = Date.now();
-    const cp = checkpoint();
+    const ahead = prefetch;
+    prefetch = null;
 
     if (cp.hash !== null) {
       if (head < cp.number) return reorganise(head, `the chain head ${head} is below the checkpoint ${cp.number}`);
-      const onChain = await rpcRetry(() => rpc.getBlock(cp.number));
+      if (onChain instanceof Error) throw onChain;
       if (!onChain || onChain.hash !== cp.hash) return reorganise(head, `block ${cp.number} changed hash`);
     }
 
@@ -145,8 +198,19 @@ export function createIndexer(options: IndexerOptions) {
     const recentFrom = Math.max(from, head - reorgWindow + 1);
 
     let logs: RpcLog[] = [];
-    if (from < recentFrom) {
+    const blocks = new Map<number, RpcBlock>();
+    // The last block whose logs `logs` holds (of a final range read by this step or ahead of it).
+    let readTo = to;
+    // The range read ahead, if it is this step's: it starts at the checkpoint and is still final.
+    const readAlready = ahead && ahead.from === from && ahead.to < recentFrom && ahead.to <= target ? await ahead.read : null;
+    if (readAlready) {
+      to = readTo = ahead!.to;
+      logs = readAlready.logs;
+      for (const [n, block] of readAlready.blocks) blocks.set(n, block);
+      if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
+    } else if (from < recentFrom) {
       const finalTo = Math.min(to, recentFrom - 1);
+      readTo = finalTo;
       try {
         logs = await rpcRetry(() => rpc.getLogs({ fromBlock: from, toBlock: finalTo, address: addresses }));
       } catch (err) {
@@ -159,31 +223,53 @@ export function createIndexer(options: IndexerOptions) {
       logs = sortLogs(logs);
       if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
     }
+    // A step wholly below the reorg window reads the next range (if final too) while it fetches
+    // its blocks and writes: the node answers while SQLite works.
+    // A step cut short hands on the logs past its cut: the next step's range, read already.
+    if (to < recentFrom) {
+      if (readTo > to) readAhead(to + 1, readTo, logs.filter((l) => l.blockNumber > to));
+      else {
+        const inStep = logs.length;
+        const nextRange = inStep < maxEventsPerStep / 2 ? Math.min(maxRange, range * 2) : range;
+        const nextTo = Math.min(target, recentFrom - 1, to + nextRange);
+        if (nextTo > to) readAhead(to + 1, nextTo);
+      }
+    }
 
-    const blocks = new Map<number, RpcBlock>();
     const fetchBlocks = (numbers: number[]) =>
       mapLimited(numbers, 8, async (n) => {
         const block = await rpcRetry(() => rpc.getBlock(n));
         if (!block) throw new Error(`block ${n} is missing though the head is ${head}`);
         blocks.set(n, block);
       });
-    const recent: number[] = [];
-    for (let n = recentFrom; n <= to; n++) recent.push(n);
-    await fetchBlocks(recent);
+    // Recent blocks, eight at a time (headers, then their logs by hash), until the step holds more
+    // events than it applies: the blocks past its cut are read again by the next step, so reading
+    // all of a window full of events at every step read most of them many times.
     const recentLogs: RpcLog[] = [];
     let leftChain: number | null = null;
-    await mapLimited(recent, 8, async (n) => {
-      const hash = blocks.get(n)!.hash;
-      try {
-        recentLogs.push(...(await rpcRetry(() => rpc.getBlockLogs(hash, addresses))));
-      } catch (err) {
-        // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
-        const now = await rpcRetry(() => rpc.getBlock(n));
-        if (now && now.hash === hash) throw err;
-        leftChain = n;
+    const finalEvents = logs.filter((l) => l.blockNumber <= to).length;
+    for (let start = recentFrom; start <= to; start += RECENT_CHUNK) {
+      const recent: number[] = [];
+      for (let n = start; n <= Math.min(to, start + RECENT_CHUNK - 1); n++) recent.push(n);
+      await fetchBlocks(recent);
+      await mapLimited(recent, 8, async (n) => {
+        const hash = blocks.get(n)!.hash;
+        try {
+          recentLogs.push(...(await rpcRetry(() => rpc.getBlockLogs(hash, addresses))));
+        } catch (err) {
+          // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
+          const now = await rpcRetry(() => rpc.getBlock(n));
+          if (now && now.hash === hash) throw err;
+          leftChain = n;
+        }
+      });
+      if (leftChain !== null) return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+      if (finalEvents + recentLogs.length > maxEventsPerStep && recent.at(-1)! < to) {
+        to = recent.at(-1)!;
+        range = Math.max(1, to - from + 1);
+        break;
       }
-    });
-    if (leftChain !== null) return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+    }
     logs = sortLogs([...logs, ...recentLogs]);
     if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
     logs = logs.filter((l) => l.blockNumber <= to);
@@ -227,9 +313,7 @@ export function createIndexer(options: IndexerOptions) {
    * splitting a block, and narrows the range to match. Returns the step's new last block.
    */
   function cutAtBlock(sorted: RpcLog[]): number {
-    const from = sorted[0].blockNumber;
-    const firstCut = sorted[maxEventsPerStep].blockNumber;
-    const to = firstCut > from ? firstCut - 1 : firstCut;
+    const to = cutBlock(sorted);
     range = Math.max(1, to - (checkpoint().number + 1) + 1);
     return to;
   }
@@ -263,6 +347,7 @@ export function createIndexer(options: IndexerOptions) {
 
   /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */
   async function reorganise(head: number, reason: string): Promise<IndexerStep> {
+    prefetch = null;
     const cp = checkpoint();
     const stored = db
       .prepare(`SELECT block_number AS number, block_hash AS hash FROM indexer_blocks WHERE block_number <= ? ORDER BY block_number DESC`)
@@ -298,6 +383,7 @@ export function createIndexer(options: IndexerOptions) {
 
   /** Empties every derived table and the checkpoint, so the next steps re-read from startBlock. */
   function rebuild(reason: string): IndexerStep {
+    prefetch = null;
     clearIndex(db);
     options.log?.warn({ reason }, "rebuilding the index from the chain");
     const result: IndexerStep = { type: "rebuild", reason };

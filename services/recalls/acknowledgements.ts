@@ -4,7 +4,6 @@ import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
 import { queueForAnchoring } from "../anchoring/outbox";
 import type { BatchView, ProvenanceStore } from "../store/provenance";
-import { downstreamClosure } from "../provenance/trace";
 
 /**
  * Recall acknowledgements (issue 15, docs/adr/0019). A recall notice is the direct recall of a batch
@@ -150,8 +149,8 @@ export interface RecallAckStatus {
 const IN_CIRCULATION = new Set(["active", "in_transit", "recalled"]);
 
 /** Organisations holding goods a recall notice affects: the recalled batch and everything made from it, in circulation. */
-export function affectedHoldings(store: Pick<ProvenanceStore, "getBatches" | "neighbours">, root: BatchView): Map<string, BatchView[]> {
-  const ids = [root.id, ...downstreamClosure(root.id, store.neighbours)];
+export function affectedHoldings(store: Pick<ProvenanceStore, "getBatches" | "downstreamClosure">, root: BatchView): Map<string, BatchView[]> {
+  const ids = [root.id, ...store.downstreamClosure(root.id)];
   const byOrg = new Map<string, BatchView[]>();
   for (const b of store.getBatches(ids).values()) {
     if (!IN_CIRCULATION.has(b.status) || !b.custodianOrgId) continue;
@@ -163,7 +162,7 @@ export function affectedHoldings(store: Pick<ProvenanceStore, "getBatches" | "ne
 /** Who has and who has not acknowledged the notice, with how long each has held the goods since the recall. */
 export function recallAckStatus(
   db: Db,
-  store: Pick<ProvenanceStore, "getBatches" | "neighbours">,
+  store: Pick<ProvenanceStore, "getBatches" | "downstreamClosure">,
   root: BatchView,
   now: number = Date.now(),
 ): RecallAckStatus {

@@ -2,7 +2,15 @@ import type { Db } from "./db";
 import { prepared } from "./statements";
 import { formatDigitalLink } from "../gs1/digital-link";
 import { formatQuantity } from "../provenance/quantity";
-import type { Direction, LineageEdge, Neighbours } from "../provenance/trace";
+import { traceLineage, type Direction, type LineageEdge, type Neighbours, type TraceResult } from "../provenance/trace";
+
+/** Most (batch, depth) pairs one lineage query walks; a larger walk goes on batch by batch. */
+const WALK_BUDGET = 1_000_000;
+
+const farOf = (edge: LineageEdge, direction: Direction) => (direction === "upstream" ? edge.from : edge.to);
+
+/** The one-query walk stopped at its budget before reaching a batch the walk needs. */
+class WalkCut extends Error {}
 
 /** Read side of the provenance tables, shaped as the API and CLI show them. */
 
@@ -40,6 +48,39 @@ interface RecallRow {
   block_number: number;
   tx_hash: string;
   time: string;
+}
+
+const BATCH_COLUMNS = [
+  "batch_id", "lot_id", "gtin", "lot", "parent_id", "portion_index", "quantity", "unit", "owner_org", "custodian_org", "producer_org", "location",
+  "status", "recall", "unit_key", "offer_to", "offer_kind", "offer_quantity", "metadata_hash", "created_at", "created_block", "created_tx",
+] as const;
+
+/** A BatchRow from the columns of BATCH_COLUMNS, in that order. */
+function batchRow(r: unknown[]): BatchRow {
+  return {
+    batch_id: r[0] as string,
+    lot_id: r[1] as string,
+    gtin: r[2] as string,
+    lot: r[3] as string,
+    parent_id: r[4] as string | null,
+    portion_index: r[5] as number | null,
+    quantity: r[6] as string,
+    unit: r[7] as string,
+    owner_org: r[8] as number,
+    custodian_org: r[9] as number,
+    producer_org: r[10] as number,
+    location: r[11] as string | null,
+    status: r[12] as BatchRow["status"],
+    recall: r[13] as BatchRow["recall"],
+    unit_key: r[14] as string | null,
+    offer_to: r[15] as number | null,
+    offer_kind: r[16] as string | null,
+    offer_quantity: r[17] as string | null,
+    metadata_hash: r[18] as string,
+    created_at: r[19] as string,
+    created_block: r[20] as number,
+    created_tx: r[21] as string,
+  };
 }
 
 export type BatchStatus = "active" | "in_transit" | "consumed" | "destroyed" | "recalled";
@@ -104,8 +145,20 @@ export function createProvenanceStore(db: Db) {
   };
   const ssccOf = (key: string) => (prepared(db, `SELECT sscc FROM logistic_units WHERE unit_key = ?`).get(key) as { sscc: string } | undefined)?.sscc;
 
-  function view(row: BatchRow): BatchView {
-    const recall = row.recall === "none" ? undefined : recallOf(row.batch_id);
+  /** What a view joins from other tables, looked up one batch at a time unless preloaded for many. */
+  interface Joined {
+    recall(row: BatchRow): RecallRow | undefined;
+    order(batchId: string): string | null;
+    sscc(unitKey: string): string | undefined;
+  }
+  const oneByOne: Joined = {
+    recall: (row) => (row.recall === "none" ? undefined : recallOf(row.batch_id)),
+    order: orderOf,
+    sscc: ssccOf,
+  };
+
+  function view(row: BatchRow, joined: Joined = oneByOne): BatchView {
+    const recall = joined.recall(row);
     return {
       id: row.batch_id,
       batchId: row.batch_id,
@@ -133,10 +186,10 @@ export function createProvenanceStore(db: Db) {
             transactionHash: recall.tx_hash,
           }
         : null,
-      logisticUnit: row.unit_key ? { unitKey: row.unit_key, sscc: ssccOf(row.unit_key) ?? "" } : null,
+      logisticUnit: row.unit_key ? { unitKey: row.unit_key, sscc: joined.sscc(row.unit_key) ?? "" } : null,
       pendingOffer:
         row.offer_to === null ? null : { toOrgId: String(row.offer_to), kind: row.offer_kind!, quantity: formatQuantity(row.offer_quantity!) },
-      orderId: orderOf(row.batch_id),
+      orderId: joined.order(row.batch_id),
       metadataHash: row.metadata_hash,
       createdAt: row.created_at,
       createdBlock: row.created_block,
@@ -145,6 +198,53 @@ export function createProvenanceStore(db: Db) {
   }
 
   const byId = (id: string) => prepared(db, `SELECT * FROM batches WHERE batch_id = ?`).get(id.toLowerCase()) as BatchRow | undefined;
+
+  /**
+   * Many batches' views in four statements (batches, their recalls, orders and logistic units),
+   * whatever their number: a trace of a thousand nodes costs four queries, not five thousand.
+   */
+  function viewsOf(ids: readonly string[]): Map<string, BatchView> {
+    const wanted = JSON.stringify([...new Set(ids.map((id) => id.toLowerCase()))]);
+    const rows = new Map<string, BatchRow>();
+    // Rows as arrays, made into objects here: better-sqlite3's row objects cost twice the query.
+    for (const r of prepared(db, `SELECT ${BATCH_COLUMNS.join(", ")} FROM batches WHERE batch_id IN (SELECT value FROM json_each(?))`)
+      .raw(true)
+      .all(wanted) as unknown[][]) {
+      const row = batchRow(r);
+      rows.set(row.batch_id, row);
+    }
+    const recalled = [...rows.values()].filter((r) => r.recall !== "none").map((r) => r.batch_id);
+    const recalls = new Map<string, RecallRow>();
+    if (recalled.length > 0)
+      for (const r of prepared(db, `SELECT * FROM recalls WHERE batch_id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(recalled)) as RecallRow[])
+        recalls.set(r.batch_id, r);
+    // The first delivery of each batch (lowest sale index), as orderOf reads it.
+    const orders = new Map<string, string>();
+    for (const r of prepared(
+      db,
+      `SELECT batch_id, order_id FROM order_deliveries WHERE batch_id IN (SELECT value FROM json_each(?)) ORDER BY batch_id, sale_index`,
+    ).all(wanted) as { batch_id: string; order_id: number }[])
+      if (!orders.has(r.batch_id)) orders.set(r.batch_id, String(r.order_id));
+    const unitKeys = [...new Set([...rows.values()].map((r) => r.unit_key).filter((k): k is string => k !== null))];
+    const ssccs = new Map<string, string>();
+    if (unitKeys.length > 0)
+      for (const r of prepared(db, `SELECT unit_key, sscc FROM logistic_units WHERE unit_key IN (SELECT value FROM json_each(?))`).all(
+        JSON.stringify(unitKeys),
+      ) as { unit_key: string; sscc: string }[])
+        ssccs.set(r.unit_key, r.sscc);
+    const joined: Joined = { recall: (row) => recalls.get(row.batch_id), order: (id) => orders.get(id) ?? null, sscc: (key) => ssccs.get(key) };
+    const out = new Map<string, BatchView>();
+    const views = new Map<string, BatchView>();
+    for (const id of ids) {
+      const key = id.toLowerCase();
+      const row = rows.get(key);
+      if (!row) continue;
+      let v = views.get(key);
+      if (!v) views.set(key, (v = view(row, joined)));
+      out.set(id, v);
+    }
+    return out;
+  }
 
   const neighbours: Neighbours = (batchId: string, direction: Direction): LineageEdge[] => {
     const sql =
@@ -160,19 +260,104 @@ export function createProvenanceStore(db: Db) {
     }));
   };
 
+  /**
+   * The edges a walk from `root` in `direction` reads, `maxDepth` edges deep, by one recursive query
+   * (docs/performance.md "Trace"): the walk's batches, (batch, depth) pairs kept once each (UNION),
+   * so a cycle or a diamond ends at the depth limit, at most `budget` pairs; then the edges of every
+   * batch it reached, those of its last level included (they say whether the walk was cut), from
+   * the covering index lineage_edges_upstream / _downstream. Keyed by the batch on the root's side,
+   * each list in walk order (block, then the other batch); a batch the walk reached without edges
+   * maps to [], one it did not reach is absent.
+   */
+  function closureEdges(root: string, direction: Direction, maxDepth: number, budget: number): Map<string, LineageEdge[]> {
+    const [near, far] = direction === "upstream" ? ["to_batch", "from_batch"] : ["from_batch", "to_batch"];
+    // near and far are one of two fixed column names; every value is a bound parameter.
+    const statement = prepared(
+      db,
+      `WITH RECURSIVE walk(batch_id, depth) AS (
+         SELECT @root, 0
+         UNION
+         SELECT e.${far}, w.depth + 1 FROM walk w JOIN lineage_edges e ON e.${near} = w.batch_id WHERE w.depth < @maxDepth
+         LIMIT @budget
+       )
+       SELECT w.batch_id, e.${far}, e.kind, e.quantity, e.unit, e.block_number
+       FROM (SELECT DISTINCT batch_id FROM walk) w LEFT JOIN lineage_edges e ON e.${near} = w.batch_id`,
+    );
+    // Rows as arrays: a thousand-batch closure is thousands of rows.
+    const rows = statement.raw(true).all({ root, maxDepth, budget }) as [string, string | null, string, string, string, number][];
+    const out = new Map<string, LineageEdge[]>();
+    // The index yields each batch's edges together, in walk order (block, then the other batch);
+    // checked as they come, and sorted should they not be.
+    let ordered = true;
+    let previous: (typeof rows)[number] | undefined;
+    for (const row of rows) {
+      const [id, other, kind, quantity, unit, block] = row;
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      else if (previous?.[0] !== id) ordered = false;
+      if (other === null) continue;
+      if (previous?.[0] === id && !(previous[5] < block || (previous[5] === block && previous[1]! < other))) ordered = false;
+      previous = row;
+      list.push(
+        direction === "upstream"
+          ? { from: other, to: id, type: kind.toLowerCase(), quantity: formatQuantity(quantity), unit }
+          : { from: id, to: other, type: kind.toLowerCase(), quantity: formatQuantity(quantity), unit },
+      );
+    }
+    if (!ordered) {
+      const blockOf = new Map<string, number>(rows.map((r) => [`${r[0]}>${r[1]}`, r[5]]));
+      const key = (e: LineageEdge) => (direction === "upstream" ? `${e.to}>${e.from}` : `${e.from}>${e.to}`);
+      for (const list of out.values())
+        list.sort((a, b) => blockOf.get(key(a))! - blockOf.get(key(b))! || (farOf(a, direction) < farOf(b, direction) ? -1 : farOf(a, direction) > farOf(b, direction) ? 1 : 0));
+    }
+    return out;
+  }
+
+  /**
+   * traceLineage (same answer, same order) over the edges closureEdges reads in one query per
+   * direction rather than one per batch. A walk larger than its budget (more (batch, depth) pairs
+   * than `maxNodes` + 1, or than WALK_BUDGET) is finished batch by batch, where the walk stops as
+   * soon as it passes `maxNodes`.
+   */
+  function lineage(root: string, directions: Direction[], maxDepth: number, limits: { maxNodes?: number } = {}): TraceResult {
+    const budget = Math.min(WALK_BUDGET, (limits.maxNodes ?? Number.MAX_SAFE_INTEGER) + 1);
+    // No batch is further from the root than the number of edges (lineage_edges' largest rowid bounds
+    // it): past that depth a walk would only go round a cycle, which the chain never makes but a
+    // damaged index could hold.
+    const edgeCount = (prepared(db, `SELECT MAX(rowid) AS n FROM lineage_edges`).get() as { n: number | null }).n ?? 0;
+    const depth = Math.min(maxDepth, edgeCount + 1);
+    const loaded = new Map<Direction, Map<string, LineageEdge[]>>();
+    const inMemory: Neighbours = (id, direction) => {
+      let edges = loaded.get(direction);
+      if (!edges) loaded.set(direction, (edges = closureEdges(root, direction, depth, budget)));
+      const found = edges.get(id);
+      if (found === undefined) throw new WalkCut();
+      return found;
+    };
+    try {
+      return traceLineage(root, directions, maxDepth, inMemory, limits);
+    } catch (err) {
+      if (!(err instanceof WalkCut)) throw err;
+      return traceLineage(root, directions, maxDepth, neighbours, limits);
+    }
+  }
+
   return {
     neighbours,
+    lineage,
+    /** Every batch downstream of `root` (excluding it), as downstreamClosure answers it. */
+    downstreamClosure(root: string, limits: { maxNodes?: number } = {}): string[] {
+      return lineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, limits)
+        .nodes.filter((n) => n.id !== root)
+        .map((n) => n.id);
+    },
     getBatch(id: string): BatchView | null {
       const row = byId(id);
       return row ? view(row) : null;
     },
+    /** Views of these batches, keyed by the ids as given, in their order; unknown ids are left out. */
     getBatches(ids: string[]): Map<string, BatchView> {
-      const out = new Map<string, BatchView>();
-      for (const id of ids) {
-        const row = byId(id);
-        if (row) out.set(id, view(row));
-      }
-      return out;
+      return viewsOf(ids);
     },
     /** The lot's first portion (whose id is the lot id), by GTIN-14 and lot number. */
     lotIdOf(gtin: string, lot: string): string | null {
@@ -224,7 +409,7 @@ export function createProvenanceStore(db: Db) {
         page.limit + 1,
       ) as (BatchRow & { _rowid: number })[];
       const items = rows.slice(0, page.limit);
-      return { items: items.map(view), more: rows.length > page.limit, last: items.at(-1)?._rowid ?? null };
+      return { items: items.map((r) => view(r)), more: rows.length > page.limit, last: items.at(-1)?._rowid ?? null };
     },
     history(batchId: string) {
       return (
@@ -250,6 +435,26 @@ export function createProvenanceStore(db: Db) {
       const row = byId(batchId);
       const current = row?.unit_key ? ssccOf(row.unit_key) : undefined;
       return [...new Set([...packed, current].filter((s): s is string => typeof s === "string" && s !== ""))];
+    },
+    /** ssccsOf for many batches (their views, from getBatches) in one query: the trace route's per-node EPCIS counts. */
+    ssccsOfBatches(batches: ReadonlyMap<string, BatchView>): Map<string, string[]> {
+      const packed = new Map<string, (string | undefined)[]>();
+      for (const [id, details] of prepared(
+        db,
+        `SELECT batch_id, details FROM batch_events WHERE batch_id IN (SELECT value FROM json_each(?)) AND type = 'packed' ORDER BY batch_id, block_number, log_index`,
+      )
+        .raw(true)
+        .all(JSON.stringify([...batches.values()].map((b) => b.id))) as [string, string][]) {
+        let list = packed.get(id);
+        if (!list) packed.set(id, (list = []));
+        list.push((JSON.parse(details) as { sscc?: string }).sscc);
+      }
+      const out = new Map<string, string[]>();
+      for (const [key, batch] of batches) {
+        const all = [...(packed.get(batch.id) ?? []), batch.logisticUnit?.sscc];
+        out.set(key, [...new Set(all.filter((s): s is string => typeof s === "string" && s !== ""))]);
+      }
+      return out;
     },
     product(gtin: string) {
       const row = prepared(db, `SELECT * FROM products WHERE gtin = ?`).get(gtin) as

@@ -10,7 +10,7 @@ import { AnchoredBy, Hex32, Iso, List, ListQuery } from "../schemas";
 import { normaliseGtin } from "../../gs1/digital-link";
 import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
-import { downstreamClosure, LineageTooLargeError, traceLineage, type Direction } from "../../provenance/trace";
+import { LineageTooLargeError, type Direction } from "../../provenance/trace";
 import { anchorOf, proofOf } from "../../anchoring/outbox";
 import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
@@ -292,18 +292,22 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       const direction = request.query.direction ?? "both";
       const directions: Direction[] = direction === "both" ? ["upstream", "downstream"] : [direction];
       const result = bounded(
-        () => traceLineage(root.id, directions, maxDepth, store.neighbours, { maxNodes: maxResultItems }),
+        () => store.lineage(root.id, directions, maxDepth, { maxNodes: maxResultItems }),
         "ask for a smaller maxDepth or one direction",
       );
-      const batches = store.getBatches(result.nodes.map((n) => n.id));
+      // Every node's view, logistic units and EPCIS counts in a fixed number of queries (docs/performance.md "Trace").
+      const ids = result.nodes.map((n) => n.id);
+      const batches = store.getBatches(ids);
+      const ssccs = store.ssccsOfBatches(batches);
       const reader = readerOf(request, auth) as Extract<ReturnType<typeof readerOf>, { kind: "member" }>;
-      const epcis = await federatedEpcis(result.nodes.map((n) => n.id), reader.orgId);
+      const epcis = await federatedEpcis(ids, reader.orgId);
+      const counts = epcisOriginCounts(db, ids.map((id) => ({ ...batches.get(id)!, ssccs: ssccs.get(id)! })), epcis.visible);
       return {
         root: root.id,
+        // The views are this request's own (getBatches builds them afresh): completed in place, not copied.
         nodes: result.nodes.map((n) => {
-          const batch = batches.get(n.id)!;
-          const events = epcisOriginCounts(db, batch, store.ssccsOf(n.id), epcis.visible);
-          return { ...batch, depth: n.depth, epcisEvents: events.events, epcisOrigins: events.origins };
+          const count = counts.get(n.id)!;
+          return Object.assign(batches.get(n.id)!, { depth: n.depth, epcisEvents: count.events, epcisOrigins: count.origins });
         }),
         edges: result.edges,
         truncated: result.truncated,
@@ -380,7 +384,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
     async (request) => {
       const root = requireBatch(request.params.ref);
-      const closure = bounded(() => downstreamClosure(root.id, store.neighbours, { maxNodes: maxResultItems }), "ask the node's operator for a higher limit");
+      const closure = bounded(() => store.downstreamClosure(root.id, { maxNodes: maxResultItems }), "ask the node's operator for a higher limit");
       const affected = [...store.getBatches(closure).values()];
       const inCirculation = affected.filter((b) => b.status === "active" || b.status === "in_transit" || b.status === "recalled");
       const quantityByUnit: Record<string, bigint> = {};

@@ -34,7 +34,19 @@ export interface EpcisTimelineEntry {
 
 /** The canonical identifiers that name a batch: its lot's Digital Link and its logistic units' SSCCs. */
 export function batchIdentifiers(batch: { gtin: string; lot: string }, ssccs: string[]): string[] {
-  return [canonicalId(formatDigitalLink(batch.gtin, batch.lot)), ...ssccs.map((s) => `https://id.gs1.org/00/${s}`)];
+  return [lotIdentifier(batch.gtin, batch.lot), ...ssccs.map((s) => `https://id.gs1.org/00/${s}`)];
+}
+
+/** Canonical Digital Links of lots, remembered (a trace names a thousand lots; parsing each costs more than its query). */
+const lotIdentifiers = new Map<string, string>();
+function lotIdentifier(gtin: string, lot: string): string {
+  const key = `${gtin}/${lot}`;
+  let id = lotIdentifiers.get(key);
+  if (id === undefined) {
+    if (lotIdentifiers.size >= 100_000) lotIdentifiers.clear();
+    lotIdentifiers.set(key, (id = canonicalId(formatDigitalLink(gtin, lot))));
+  }
+  return id;
 }
 
 interface Row {
@@ -104,46 +116,61 @@ export function epcisTimeline(
   }));
 }
 
+/** Where the events counted on a trace node came from: this node's own captures or a member's node. */
+export interface EpcisOriginCount {
+  origin: { orgId: string; servedBy: string | null; verified: boolean };
+  events: number;
+}
+
 /**
- * The events naming a batch that the reader may read (`visible`), counted by origin: the owner, the
- * member node each was replicated from (null: captured here) and whether its proof held.
+ * For each batch (a trace's nodes, keyed by `id`), how many stored events the reader may read name
+ * it (its lot, its portions' lot, the logistic units it was packed in) and where they came from; in
+ * one query for all batches (docs/performance.md "Trace"). Batches no visible event names count 0.
  */
 export function epcisOriginCounts(
   db: Db,
-  batch: { gtin: string; lot: string },
-  ssccs: string[],
+  batches: { id: string; gtin: string; lot: string; ssccs: string[] }[],
   visible: (row: { seq: number; org_id: number }) => boolean,
-): { events: number; origins: { origin: { orgId: string; servedBy: string | null; verified: boolean }; events: number }[] } {
-  const ids = batchIdentifiers(batch, ssccs);
-  // One placeholder per identifier; every value is a bound parameter.
-  const rows = db
-    .prepare(
-      `SELECT e.seq, e.org_id, e.served_by, e.verified_at FROM epcis_events e
-       WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")})) ORDER BY e.seq`,
+): Map<string, { events: number; origins: EpcisOriginCount[] }> {
+  const identifiersOf = new Map(batches.map((b) => [b.id, batchIdentifiers(b, b.ssccs)]));
+  const identifiers = [...new Set([...identifiersOf.values()].flat())];
+  // Which events name each identifier (portions of a lot share their lot's identifier), with their owner and origin.
+  type Row = [id: string, seq: number, orgId: number, servedBy: string | null, verifiedAt: string | null];
+  const byIdentifier = new Map<string, Row[]>();
+  if (identifiers.length > 0)
+    for (const row of prepared(
+      db,
+      `SELECT i.id, e.seq, e.org_id, e.served_by, e.verified_at FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
+       WHERE i.id IN (SELECT value FROM json_each(?))`,
     )
-    .all(...ids) as { seq: number; org_id: number; served_by: string | null; verified_at: string | null }[];
-  const counts = new Map<string, { origin: { orgId: string; servedBy: string | null; verified: boolean }; events: number }>();
-  let events = 0;
-  for (const row of rows) {
-    if (!visible(row)) continue;
-    events++;
-    const origin = { orgId: String(row.org_id), servedBy: row.served_by, verified: row.served_by === null || row.verified_at !== null };
-    const key = JSON.stringify(origin);
-    const entry = counts.get(key) ?? { origin, events: 0 };
-    entry.events++;
-    counts.set(key, entry);
+      .raw(true)
+      .all(JSON.stringify(identifiers)) as Row[]) {
+      let list = byIdentifier.get(row[0]);
+      if (!list) byIdentifier.set(row[0], (list = []));
+      list.push(row);
+    }
+  const verdicts = new Map<number, boolean>();
+  const mayRead = (seq: number, orgId: number) => {
+    let verdict = verdicts.get(seq);
+    if (verdict === undefined) verdicts.set(seq, (verdict = visible({ seq, org_id: orgId })));
+    return verdict;
+  };
+  const result = new Map<string, { events: number; origins: EpcisOriginCount[] }>();
+  for (const [batchId, ids] of identifiersOf) {
+    const seen = new Set<number>();
+    const origins = new Map<string, EpcisOriginCount>();
+    for (const [, seq, orgId, servedBy, verifiedAt] of ids.flatMap((id) => byIdentifier.get(id) ?? [])) {
+      if (seen.has(seq) || !mayRead(seq, orgId)) continue;
+      seen.add(seq);
+      const origin = { orgId: String(orgId), servedBy, verified: servedBy === null || verifiedAt !== null };
+      const key = JSON.stringify(origin);
+      const entry = origins.get(key) ?? { origin, events: 0 };
+      entry.events++;
+      origins.set(key, entry);
+    }
+    result.set(batchId, { events: seen.size, origins: [...origins.values()] });
   }
-  return { events, origins: [...counts.values()] };
-}
-
-/** How many stored events name a batch. */
-export function epcisEventCount(db: Db, batch: { gtin: string; lot: string }, ssccs: string[]): number {
-  const ids = batchIdentifiers(batch, ssccs);
-  return (
-    db
-      .prepare(`SELECT COUNT(DISTINCT seq) AS n FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")})`)
-      .get(...ids) as { n: number }
-  ).n;
+  return result;
 }
 
 /**

@@ -3,7 +3,6 @@ import { runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
-import { traceLineage } from "../../provenance/trace";
 import { formatDigitalLink } from "../../gs1/digital-link";
 import { canonicalId } from "../../epcis/identifiers";
 import { dwellOutliers, MIN_HISTORY, OUTLIER_Z, type DwellStep } from "./robust";
@@ -271,7 +270,7 @@ export function createBatchScorer(db: Db, service: ScoringService, options: { he
   }
 
   function inheritedRisk(batch: BatchView) {
-    const trace = traceLineage(batch.id, ["upstream"], MAX_UPSTREAM_DEPTH, store.neighbours);
+    const trace = store.lineage(batch.id, ["upstream"], MAX_UPSTREAM_DEPTH);
     const upstream = trace.nodes.filter((n) => n.id !== batch.id);
     const batches = store.getBatches(upstream.map((n) => n.id));
     const recalls = upstream
