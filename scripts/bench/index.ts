@@ -10,13 +10,14 @@ import { parseArgs } from "node:util";
 import { backfillStage } from "./stage-backfill";
 import { nodeStages } from "./stage-node";
 import { gasStage } from "./stage-gas";
+import { pagesStage } from "./pages";
 import { legacyStages } from "./legacy";
 import { Results } from "./results";
 import { Cleanup, fmt, progress } from "./util";
 
-const STAGES = ["backfill", "visibility", "trace", "capture", "gas", "eventLoop", "reorg", "api"] as const;
+const STAGES = ["backfill", "visibility", "trace", "capture", "gas", "eventLoop", "pages", "reorg", "api"] as const;
 type Stage = (typeof STAGES)[number];
-const DEFAULT: Stage[] = ["backfill", "visibility", "trace", "capture", "gas", "eventLoop"];
+const DEFAULT: Stage[] = ["backfill", "visibility", "trace", "capture", "gas", "eventLoop", "pages"];
 
 export interface Sizes {
   backfillEvents: number;
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     if (stages.has("visibility") || stages.has("trace") || stages.has("capture") || stages.has("eventLoop"))
       await nodeStages(stages, sizes, cleanup, results, out);
     if (stages.has("gas")) await gasStage(sizes.measureGas, results, out);
+    if (stages.has("pages")) await pagesStage({ runs: sizes.runs }, cleanup, results, out);
     if (stages.has("reorg") || stages.has("api")) await legacyStages(stages, cleanup, out);
   } finally {
     progress("cleaning up");
