@@ -119,11 +119,24 @@ describe("API provenance routes", function () {
     return res;
   }
 
+  /** Every item of a batch list, following nextCursor (`path` ends in ? or &). */
+  async function everyPage(path: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await ok(`${path}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      items.push(...(res.body.items as Item[]));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    return items;
+  }
+
+  /** The demo's portions of a list: other test files on the shared node register lots of their own. */
+  const demoOnly = (items: Item[]) => items.filter((b) => ALL.includes(b.id));
+
   describe("GET /api/v1/batches", function () {
-    it("lists every portion of the demo in the order they were created, with no next cursor", async function () {
-      const res = await ok("/api/v1/batches");
-      expect(res.body.nextCursor).to.equal(null);
-      expect(names(res.body.items)).to.deep.equal(ALL.map(nameOf));
+    it("lists every portion of the demo in the order they were created", async function () {
+      expect(names(demoOnly(await everyPage("/api/v1/batches?")))).to.deep.equal(ALL.map(nameOf));
     });
 
     it("shows a portion's lot, Digital Link, parent, quantity, holders, location and recall", async function () {
@@ -194,7 +207,7 @@ describe("API provenance routes", function () {
     });
 
     it("lists a consumed portion under status=consumed whether or not it was recalled", async function () {
-      expect(names((await ok("/api/v1/batches?status=consumed")).body.items)).to.deep.equal([
+      expect(names(demoOnly(await everyPage("/api/v1/batches?status=consumed&")))).to.deep.equal([
         "lotB",
         "portionA",
         "pooled",
@@ -205,7 +218,7 @@ describe("API provenance routes", function () {
     it("lists under status=active only portions in circulation that are not recalled", async function () {
       const expected = lotAPortions.filter((p) => p.status === "active").map((p) => p.id);
       expect(expected).to.include(lotA);
-      expect((await ok("/api/v1/batches?status=active")).body.items.map((b: Item) => b.id)).to.deep.equal(expected);
+      expect(demoOnly(await everyPage("/api/v1/batches?status=active&")).map((b) => b.id)).to.deep.equal(expected);
     });
 
     it("answers a filter nothing matches with an empty page", async function () {
@@ -216,7 +229,7 @@ describe("API provenance routes", function () {
       const seen: string[] = [];
       const sizes: number[] = [];
       let cursor: string | null = null;
-      for (let page = 0; page < 10; page++) {
+      for (let page = 0; page < 100; page++) {
         const res = await ok(`/api/v1/batches?limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
         sizes.push(res.body.items.length);
         seen.push(...ids(res));
@@ -227,8 +240,10 @@ describe("API provenance routes", function () {
         sizes.slice(0, -1).every((n) => n === 3),
         `page sizes ${sizes}`,
       ).to.equal(true);
-      expect(sizes).to.have.length(Math.ceil(ALL.length / 3));
-      expect(seen.map(nameOf)).to.deep.equal(ALL.map(nameOf));
+      const every = (await everyPage("/api/v1/batches?")).map((b) => b.id);
+      expect(sizes).to.have.length(Math.ceil(every.length / 3));
+      expect(seen).to.deep.equal(every);
+      expect(names(demoOnly(seen.map((id) => ({ id }))))).to.deep.equal(ALL.map(nameOf));
     });
 
     it("pages a filtered list with the filter kept on each page", async function () {
