@@ -390,10 +390,9 @@ async function batchPage(ref) {
   const product = api(`/api/v1/products/${batch.gtin}`).catch(() => null);
   const trace = batch.view === "public" ? null : api(`/api/v1/batches/${batch.id}/trace?direction=both&maxDepth=50`);
   // The records route is the node's heaviest answer (every record of the lineage, with proofs):
-  // asked with the batch itself (route()), so it is collected meanwhile the graph is drawn.
-  const records = prefetched.has(`/api/v1/batches/${encodeURIComponent(ref)}/records`)
-    ? apiEarly(`/api/v1/batches/${encodeURIComponent(ref)}/records`)
-    : api(`/api/v1/batches/${id}/records`);
+  // asked as soon as the batch is known (not before: the page's first answers are not queued
+  // behind it), so it is collected meanwhile the graph is drawn.
+  const records = api(`/api/v1/batches/${id}/records`);
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -959,10 +958,8 @@ async function route() {
     batchRef = null; // page() says what is wrong with the URL
   }
   // A lot page's own requests go out with the session's, not after it.
-  if (batchRef) {
-    prefetch(`/api/v1/batches/${batchRef}`);
-    prefetch(`/api/v1/batches/${batchRef}/records`);
-  } else if (/^\/(01|00)\//.test(path)) prefetch(path);
+  if (batchRef) prefetch(`/api/v1/batches/${batchRef}`);
+  else if (/^\/(01|00)\//.test(path)) prefetch(path);
   await loadSession();
   await page();
   firstRender();
