@@ -417,6 +417,8 @@ async function batchPage(ref) {
   // they are fetched and compiled already): the graph's first, then the verifier.
   if (batch.view !== "public") loadCytoscape();
   loadVerifier();
+  abi().catch(() => undefined); // the anchorOf fragment the verification needs, asked meanwhile
+
   fill(main, 
     el(
       "section",
