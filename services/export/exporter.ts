@@ -73,20 +73,34 @@ const refused = (err: unknown) => statusOf(err) === 401 || statusOf(err) === 403
 /** Fields the run routes add to a stored run record (outside the hashed document). */
 const RUN_VIEW_FIELDS = ["status", "supersededBy", "metrics", "anchor"];
 
+/** `fn` over `items`, at most `limit` at a time; the answers in the items' order. */
+async function mapLimit<I, A>(items: I[], fn: (item: I) => Promise<A>, limit = 8): Promise<A[]> {
+  const answers = new Array<A>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      answers[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return answers;
+}
+
 export async function collectBundle(api: ExportApi, options: ExportOptions): Promise<Bundle> {
   const progress = options.progress ?? (() => undefined);
   const maxDepth = options.maxDepth ?? 50;
   const gaps: BundleGap[] = [];
 
-  const deployment = await api.get<Bundle["deployment"]>("/api/v1/deployment");
-  const root = await api.get<{ id: string }>(batchPath(options.ref));
+  const [deployment, root] = await Promise.all([api.get<Bundle["deployment"]>("/api/v1/deployment"), api.get<{ id: string }>(batchPath(options.ref))]);
   const trace = await api.get<{ root: string; nodes: Batch[]; edges: Omit<BundleEdge, "chain">[]; truncated: boolean }>(
     `${batchPath(root.id)}/trace?direction=both&maxDepth=${maxDepth}`,
   );
   progress(`lineage: ${trace.nodes.length} batches, ${trace.edges.length} edges`);
 
   const histories = new Map<string, HistoryItem[]>();
-  for (const node of trace.nodes) histories.set(node.id, (await api.get<{ items: HistoryItem[] }>(`${batchPath(node.id)}/history`)).items);
+  const timelines = await mapLimit(trace.nodes, async (node) => (await api.get<{ items: HistoryItem[] }>(`${batchPath(node.id)}/history`)).items);
+  trace.nodes.forEach((node, i) => histories.set(node.id, timelines[i]));
 
   // Each edge's proof is in its output's timeline: the BatchSplit of a split, the LineageEdge of any other flow.
   const edges: BundleEdge[] = trace.edges.map((edge) => {
@@ -157,85 +171,116 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
     }
     records.push(proven);
   };
-  /** Runs `fetch`; a refusal (401/403) or an absent record becomes a gap. */
-  const attempt = async (gap: Omit<BundleGap, "reason" | "detail">, fetch: () => Promise<void>) => {
-    try {
-      await fetch();
-    } catch (err) {
-      if (refused(err)) gaps.push({ ...gap, reason: "not_shared", detail: (err as Error).message });
-      else if (statusOf(err) === 404) gaps.push({ ...gap, reason: "not_verifiable", detail: (err as Error).message });
-      else throw err;
-    }
+  /** A refusal (401/403) or an absent record becomes a gap; any other error is thrown. */
+  const gapOrThrow = (gap: Omit<BundleGap, "reason" | "detail">, err: unknown) => {
+    if (refused(err)) gaps.push({ ...gap, reason: "not_shared", detail: (err as Error).message });
+    else if (statusOf(err) === 404) gaps.push({ ...gap, reason: "not_verifiable", detail: (err as Error).message });
+    else throw err;
+  };
+  /**
+   * For each item, `fetch` (several at a time), then `use` of each answer in the items' order, so
+   * the bundle lists records and gaps in the same order however the answers arrive.
+   */
+  const each = async <I, A>(items: I[], gap: (item: I) => Omit<BundleGap, "reason" | "detail">, fetch: (item: I) => Promise<A>, use: (item: I, answer: A) => void) => {
+    const answers = await mapLimit(items, (item) => fetch(item).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })));
+    items.forEach((item, i) => {
+      const answer = answers[i];
+      if (answer.ok) use(item, answer.value);
+      else gapOrThrow(gap(item), answer.error);
+    });
   };
 
   // Product master data, and each GTIN's on-chain registration (which names the owner).
   const products: ProductRegistration[] = [];
-  for (const gtin of [...new Set(trace.nodes.map((n) => n.gtin))]) {
-    await attempt({ class: "PRODUCT", subject: `GTIN ${gtin}`, owner: null }, async () => {
-      const p = await api.get<{ gtin: string; orgId: string; masterData: Record<string, unknown> | null; transactionHash: string; blockNumber: number; anchor: AnchorProofJson | null }>(
+  await each(
+    [...new Set(trace.nodes.map((n) => n.gtin))],
+    (gtin) => ({ class: "PRODUCT", subject: `GTIN ${gtin}`, owner: null }),
+    (gtin) =>
+      api.get<{ gtin: string; orgId: string; masterData: Record<string, unknown> | null; transactionHash: string; blockNumber: number; anchor: AnchorProofJson | null }>(
         `/api/v1/products/${gtin}`,
-      );
+      ),
+    (gtin, p) => {
       products.push({ gtin: p.gtin, owner: p.orgId, chain: { contract: "provenance", event: "ProductRegistered", transactionHash: p.transactionHash, blockNumber: p.blockNumber, logIndex: null } });
       if (!p.masterData) {
         gaps.push({ class: "PRODUCT", subject: `GTIN ${gtin}`, owner: p.orgId, reason: "not_verifiable", detail: "the node does not hold the master data" });
         return;
       }
       offer({ class: "PRODUCT", owner: p.orgId, recordId: p.anchor?.recordId ?? `product:${gtin}`, record: p.masterData }, p.anchor, `GTIN ${gtin}`);
-    });
-  }
+    },
+  );
 
   // Production runs that consumed or produced a batch of the lineage.
   const runIds = new Set<string>();
-  for (const node of trace.nodes) {
-    await attempt({ class: "PRODUCTION_RUN", subject: `runs of batch ${node.id}`, owner: null }, async () => {
+  await each(
+    trace.nodes,
+    (node) => ({ class: "PRODUCTION_RUN", subject: `runs of batch ${node.id}`, owner: null }),
+    async (node) => {
+      const ids: string[] = [];
       let cursor: string | null = null;
       do {
         const query = new URLSearchParams({ batch: node.id, limit: "500", ...(cursor ? { cursor } : {}) });
         const page: { items: { id: string }[]; nextCursor: string | null } = await api.get(`/api/v1/production-runs?${query}`);
-        for (const run of page.items) runIds.add(run.id);
+        ids.push(...page.items.map((run) => run.id));
         cursor = page.nextCursor;
       } while (cursor);
-    });
-  }
-  for (const runId of runIds) {
-    await attempt({ class: "PRODUCTION_RUN", subject: runId, owner: null }, async () => {
-      const run = await api.get<Record<string, unknown> & { orgId: string; anchor: AnchorProofJson | null }>(`/api/v1/production-runs/${runId}`);
+      return ids;
+    },
+    (_node, ids) => ids.forEach((id) => runIds.add(id)),
+  );
+  await each(
+    [...runIds],
+    (runId) => ({ class: "PRODUCTION_RUN", subject: runId, owner: null }),
+    (runId) => api.get<Record<string, unknown> & { orgId: string; anchor: AnchorProofJson | null }>(`/api/v1/production-runs/${runId}`),
+    (runId, run) => {
       const record = Object.fromEntries(Object.entries(run).filter(([key]) => !RUN_VIEW_FIELDS.includes(key)));
       offer({ class: "PRODUCTION_RUN", owner: String(run.orgId), recordId: run.anchor?.recordId ?? `production-run:${runId}`, record }, run.anchor, runId);
-    });
-  }
+    },
+  );
   progress(`records: ${runIds.size} production runs`);
 
   // EPCIS events naming a batch of the lineage (or a logistic unit it was packed in).
   const seen = new Set<string>();
+  const events: { recordId: string; eventID: string; owner: string | null }[] = [];
   for (const items of histories.values()) {
     for (const item of items) {
       if (item.type !== "epcis") continue;
       const recordId = String(item.details.recordId);
-      const eventID = String(item.details.eventID);
       if (seen.has(recordId)) continue;
       seen.add(recordId);
-      const owner = item.details.orgId === undefined ? null : String(item.details.orgId);
-      await attempt({ class: "EPCIS", subject: recordId, owner }, async () => {
-        if (owner === null) {
-          gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: "the node does not say which organisation captured the event" });
-          return;
-        }
-        const event = encodeURIComponent(eventID);
-        // Identifiers as captured: the leaf commits to the stored event, not to its Digital Link rewrite.
-        const doc = await api.get<unknown>(`/epcis/events/${event}`, { "GS1-EPC-Format": "Never_Translates" });
-        const links = await api.get<{ records: { recordId: string }[] }>(`/epcis/events/${event}/links`);
-        const index = links.records.findIndex((r) => r.recordId === recordId);
-        const stored = documentEvents(doc)[index];
-        if (!stored) {
-          gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: `the node did not serve record ${recordId} of event ${eventID}` });
-          return;
-        }
-        const proof = await api.get<AnchorProofJson>(`/epcis/events/${event}/proof?recordId=${encodeURIComponent(recordId)}`);
-        offer({ class: "EPCIS", owner, recordId, record: { event: stored.event, context: stored.context } }, { ...proof, recordId }, recordId);
-      });
+      events.push({ recordId, eventID: String(item.details.eventID), owner: item.details.orgId === undefined ? null : String(item.details.orgId) });
     }
   }
+  type EventAnswer = { stored: { event: unknown; context: unknown } | null; proof: AnchorProofJson | null };
+  await each(
+    events,
+    ({ recordId, owner }) => ({ class: "EPCIS", subject: recordId, owner }),
+    async ({ recordId, eventID, owner }): Promise<EventAnswer> => {
+      if (owner === null) return { stored: null, proof: null };
+      const event = encodeURIComponent(eventID);
+      // Identifiers as captured: the leaf commits to the stored event, not to its Digital Link rewrite.
+      const [doc, links] = await Promise.all([
+        api.get<unknown>(`/epcis/events/${event}`, { "GS1-EPC-Format": "Never_Translates" }),
+        api.get<{ records: { recordId: string }[] }>(`/epcis/events/${event}/links`),
+      ]);
+      const index = links.records.findIndex((r) => r.recordId === recordId);
+      const stored = documentEvents(doc)[index] ?? null;
+      if (!stored) return { stored: null, proof: null };
+      // The proof only of an event the reader was shown.
+      const proof = await api.get<AnchorProofJson>(`/epcis/events/${event}/proof?recordId=${encodeURIComponent(recordId)}`);
+      return { stored, proof };
+    },
+    ({ recordId, eventID, owner }, { stored, proof }) => {
+      if (owner === null) {
+        gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: "the node does not say which organisation captured the event" });
+        return;
+      }
+      if (!stored || !proof) {
+        gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: `the node did not serve record ${recordId} of event ${eventID}` });
+        return;
+      }
+      offer({ class: "EPCIS", owner, recordId, record: { event: stored.event, context: stored.context } }, { ...proof, recordId }, recordId);
+    },
+  );
   progress(`records: ${records.length} proven, ${gaps.length} gaps`);
 
   const refs = [...edges.flatMap((e) => (e.chain ? [e.chain] : [])), ...custody.map((c) => c.chain), ...products.map((p) => p.chain)];

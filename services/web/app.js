@@ -10,9 +10,6 @@ const lazy = (load) => {
   let loaded = null;
   return () => (loaded ??= load());
 };
-/** Resolves when the lineage graph is drawn, or could not be. */
-let lineageSettled;
-const lineageDrawn = new Promise((resolve) => (lineageSettled = resolve));
 
 /** After the next frame: the section holding a canvas or graph is in the page by then. */
 const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
@@ -26,7 +23,8 @@ const loadChart = lazy(
     new Promise((resolve, reject) => {
       if (window.Chart) return resolve(window.Chart);
       const script = document.createElement("script");
-      script.src = "/explorer/vendor/chart.js";
+      // Chart.js is a classic script: its (content-hashed) URL comes from the page's import map.
+      script.src = import.meta.resolve("chart.js");
       script.onload = () => (window.Chart ? resolve(window.Chart) : reject(new Error("Chart.js did not load")));
       script.onerror = () => reject(new Error("Chart.js did not load"));
       document.head.append(script);
@@ -84,6 +82,19 @@ async function api(path, { method = "GET", body, accept = "application/json" } =
   const data = text ? JSON.parse(text) : null;
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
+}
+
+/** Requests a page starts before it knows it needs them (route()), each taken once by the page. */
+const prefetched = new Map();
+function prefetch(path) {
+  const answer = api(path);
+  answer.catch(() => undefined); // a refusal is reported by the page that takes it
+  prefetched.set(path, answer);
+}
+function apiEarly(path) {
+  const answer = prefetched.get(path);
+  prefetched.delete(path);
+  return answer ?? api(path);
 }
 
 const orgs = new Map();
@@ -353,7 +364,7 @@ async function searchPage(q) {
 /** A GS1 Digital Link path opened in the browser: resolve it, then show the lot (or the list). */
 async function digitalLinkPage() {
   try {
-    const resolved = await api(location.pathname);
+    const resolved = await apiEarly(location.pathname);
     if (resolved.batches.length === 0) throw new Error("no batches");
     const first = resolved.lot ? resolved.batches.find((b) => b.id === b.lotId) ?? resolved.batches[0] : null;
     if (first || resolved.batches.length === 1) return batchPage((first ?? resolved.batches[0]).id, resolved);
@@ -370,7 +381,7 @@ async function digitalLinkPage() {
 async function batchPage(ref) {
   let batch;
   try {
-    batch = await api(`/api/v1/batches/${encodeURIComponent(ref)}`);
+    batch = await apiEarly(`/api/v1/batches/${encodeURIComponent(ref)}`);
   } catch (err) {
     fill(main, el("section", { class: "card" }, el("h1", {}, "Batch not found"), refusal(err)));
     return;
@@ -378,11 +389,10 @@ async function batchPage(ref) {
   const id = batch.id;
   const product = api(`/api/v1/products/${batch.gtin}`).catch(() => null);
   const trace = batch.view === "public" ? null : api(`/api/v1/batches/${batch.id}/trace?direction=both&maxDepth=50`);
-  // The records route is the node's heaviest answer (every record of the lineage, with proofs): asked
-  // once the lineage is drawn (or after 1.5 s at most), so the graph's own request is not queued behind it.
-  const records = (batch.view === "public" ? Promise.resolve() : Promise.race([lineageDrawn, new Promise((r) => setTimeout(r, 1500))])).then(() =>
-    api(`/api/v1/batches/${id}/records`),
-  );
+  // The records route is the node's heaviest answer (every record of the lineage, with proofs):
+  // asked as soon as the batch is known (not before: the page's first answers are not queued
+  // behind it), so it is collected meanwhile the graph is drawn.
+  const records = api(`/api/v1/batches/${id}/records`);
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -403,12 +413,12 @@ async function batchPage(ref) {
       )
     : null;
 
-  // The libraries the page's sections use, fetched meanwhile the API answers: the graph's first.
-  if (batch.view === "public") loadVerifier();
-  else {
-    loadCytoscape();
-    lineageDrawn.then(loadVerifier);
-  }
+  // The libraries the page's sections use (the page's HTML names them as modulepreload hints, so
+  // they are fetched and compiled already): the graph's first, then the verifier.
+  if (batch.view !== "public") loadCytoscape();
+  loadVerifier();
+  abi().catch(() => undefined); // the anchorOf fragment the verification needs, asked meanwhile
+
   fill(main, 
     el(
       "section",
@@ -435,7 +445,7 @@ async function batchPage(ref) {
     batch.view === "public"
       ? null
       : [
-          section("Lineage", () => lineage(trace).catch((err) => (lineageSettled(), Promise.reject(err))), { class: "card wide" }),
+          section("Lineage", () => lineage(trace), { class: "card wide" }),
           section("Custody timeline", () => custody(id)),
           section("EPCIS events and sensor readings", () => sensors(id, records, product, trace)),
           section("Footprint by stage", () => footprint(id)),
@@ -469,7 +479,21 @@ async function verification(recordsPromise) {
   const results = el("div", { "data-testid": "verification-results" });
   const run = async () => {
     fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${input.value}…`));
-    const outcome = await verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors });
+    // Progressively: each record's leaf and proof are checked here first (a changed record shows as
+    // failed at once), then the anchors are read from the chain.
+    const onOffChain = (checked) =>
+      fill(results,
+        el("p", { class: "muted" }, `${checked.filter((c) => !c.failed).length} of ${checked.length} record(s) match their proofs; reading their anchors from ${input.value}…`),
+        table(
+          ["Record", "Owner", "Result"],
+          checked.map((c) => [
+            el("span", {}, `${c.record.class} `, el("code", { title: c.record.recordId }, short(c.record.recordId))),
+            orgLink(c.record.owner),
+            c.failed ? el("span", { class: "error" }, `✗ ${c.detail.startsWith(c.failed) ? c.detail : `${c.failed}: ${c.detail}`}`) : el("span", { class: "muted" }, "leaf and proof match; reading the chain…"),
+          ]),
+        ),
+      );
+    const outcome = await verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors, onOffChain });
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 
       el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },
@@ -531,8 +555,7 @@ async function lineage(tracePromise) {
     container.dataset.edgeCount = String(cy.edges().length);
     mark("lotline:lineage-drawn");
   })
-    .catch((err) => fill(container, el("p", { class: "error" }, `The graph could not be drawn: ${err.message}`)))
-    .finally(lineageSettled);
+    .catch((err) => fill(container, el("p", { class: "error" }, `The graph could not be drawn: ${err.message}`)));
   // The same graph as a list: for keyboards, screen readers and small screens.
   const list = el(
     "details",
@@ -928,6 +951,17 @@ function page() {
 }
 
 async function route() {
+  const path = location.pathname;
+  const raw = /^\/explorer\/batch\/([^/]+)$/.exec(path)?.[1];
+  let batchRef = null;
+  try {
+    batchRef = raw ? encodeURIComponent(decodeURIComponent(raw)) : null;
+  } catch {
+    batchRef = null; // page() says what is wrong with the URL
+  }
+  // A lot page's own requests go out with the session's, not after it.
+  if (batchRef) prefetch(`/api/v1/batches/${batchRef}`);
+  else if (/^\/(01|00)\//.test(path)) prefetch(path);
   await loadSession();
   await page();
   firstRender();

@@ -30,18 +30,17 @@ const FAILURES = { record_changed: "record changed", proof_changed: "proof does 
 /**
  * Checks each record; resolves to [{ record, ok, failed, detail, leaf }], one per record, in order.
  * `anchors` is the AnchorRegistry address and `abi` its anchorOf fragment; `chainId` what the node
- * says the chain is (a different answer from the chosen RPC is reported, not trusted).
+ * says the chain is (a different answer from the chosen RPC is reported, not trusted). `onOffChain`,
+ * if given, is called with [{ record, failed, detail }] once the leaves and proofs are checked,
+ * before the chain is read (`failed` null for a record that matches its proof).
  */
-export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, abi }) {
+export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, abi, onOffChain }) {
   const iface = new ethers.Interface(abi);
-  let chainProblem = null;
-  try {
-    const id = Number(await rpc(url, "eth_chainId", []));
-    if (id !== Number(chainId)) chainProblem = `the JSON-RPC at ${url} serves chain ${id}, not this deployment's chain ${chainId}`;
-  } catch (err) {
-    chainProblem = `cannot read the chain: ${err.message}`;
-  }
-  if (!anchors) chainProblem ??= "the node names no AnchorRegistry";
+  // The chain id is asked for meanwhile the records are checked off-chain.
+  const chainRead = rpc(url, "eth_chainId", []).then(
+    (answer) => (Number(answer) === Number(chainId) ? null : `the JSON-RPC at ${url} serves chain ${Number(answer)}, not this deployment's chain ${chainId}`),
+    (err) => `cannot read the chain: ${err.message}`,
+  );
   const checked = records.map((record) => {
     let leaf = null;
     try {
@@ -51,6 +50,9 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, ab
     }
     return { record, leaf, offChain: checkRecord(record) };
   });
+  onOffChain?.(checked.map(({ record, offChain }) => ({ record, failed: offChain ? FAILURES[offChain.failure] ?? offChain.failure : null, detail: offChain?.detail ?? null })));
+  let chainProblem = await chainRead;
+  if (!anchors) chainProblem ??= "the node names no AnchorRegistry";
   // One anchorOf per (owner, root): the records of one anchoring share it.
   const anchorsRead = new Map();
   if (!chainProblem) {

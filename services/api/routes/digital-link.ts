@@ -9,7 +9,7 @@ import { hasValidCheckDigit } from "../../gs1/keys";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { prepared } from "../../store/statements";
 import { Batch, publicBatch } from "./provenance";
-import { explorerShell } from "./explorer";
+import { explorerShell, type Preload } from "./explorer";
 
 /**
  * The GS1 Digital Link resolver (GS1 Digital Link 1.2 paths on this node's own domain): what a
@@ -52,6 +52,10 @@ export const digitalLinkRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
   const shown = (request: FastifyRequest, batches: BatchView[]) =>
     readerOf(request, auth).kind === "public" ? batches.map(publicBatch) : batches.map((b) => ({ ...b, view: "member" as const }));
 
+  /** A lot's page verifies its records (and, for a member, draws its lineage first). */
+  const lotPreloads = (request: FastifyRequest): Preload[] =>
+    !/\/10\//.test(request.url) ? [] : readerOf(request, auth).kind === "public" ? ["verifier"] : ["cytoscape", "verifier"];
+
   /** Answers JSON, or the explorer's page (with the status the JSON answer would have had). */
   async function answer(request: FastifyRequest, reply: FastifyReply, resolve: () => Record<string, unknown>) {
     if (wantsJson(request)) return resolve();
@@ -62,7 +66,7 @@ export const digitalLinkRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       if (!(err instanceof HttpProblem)) throw err;
       status = err.status;
     }
-    return reply.code(status).type("text/html; charset=utf-8").send(await explorerShell());
+    return reply.code(status).type("text/html; charset=utf-8").send(await explorerShell(lotPreloads(request)));
   }
 
   app.get(

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Type } from "@sinclair/typebox";
@@ -40,11 +41,66 @@ function vendorFiles(): Record<string, { file: string; type: string }> {
   };
 }
 
+let vendorVersions: Record<string, string> | null = null;
+/** Content hashes of the vendored libraries (read once: node_modules does not change under a running node). */
+function vendorVersion(file: string): string {
+  vendorVersions ??= Object.fromEntries(Object.entries(vendorFiles()).map(([name, { file: full }]) => [name, hashOf(fs.readFileSync(full))]));
+  return vendorVersions[file];
+}
+
 let shell: Promise<string> | null = null;
-/** The one HTML page every explorer URL serves; its module routes on location.pathname. */
-export function explorerShell(): Promise<string> {
+/** index.html as written; explorerShell() fills in its asset URLs. */
+function shellTemplate(): Promise<string> {
   shell ??= fs.promises.readFile(path.join(WEB_DIR, "index.html"), "utf8");
+  shell.catch(() => (shell = null));
   return shell;
+}
+
+const hashOf = (content: string | Buffer) => createHash("sha256").update(content).digest("hex").slice(0, 12);
+const pageVersions = new Map<string, { mtimeMs: number; size: number; version: string }>();
+/** The content hash of one of services/web/'s files, re-read only when the file changed. */
+async function pageVersion(file: string): Promise<string> {
+  const full = path.join(WEB_DIR, file);
+  const stat = await fs.promises.stat(full);
+  const known = pageVersions.get(file);
+  if (known && known.mtimeMs === stat.mtimeMs && known.size === stat.size) return known.version;
+  const version = hashOf(await fs.promises.readFile(full));
+  pageVersions.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, version });
+  return version;
+}
+let verifierVersion: string | null = null;
+
+/** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API. */
+export type Preload = "cytoscape" | "verifier";
+
+/**
+ * The one HTML page every explorer URL serves (its module routes on location.pathname), with
+ * content-hashed asset URLs (`?v=`, served as immutable: a reload asks for none of them again) and
+ * `modulepreload` hints for the libraries the page at hand needs first.
+ */
+export async function explorerShell(preload: Preload[] = []): Promise<string> {
+  const template = await shellTemplate();
+  const v = async (file: string) => `/explorer/assets/${file}?v=${await pageVersion(file)}`;
+  const vendor = (file: string) => `/explorer/vendor/${file}?v=${vendorVersion(file)}`;
+  // Built on first use (esbuild); until then its URL stays unversioned (and is revalidated).
+  if (!verifierVersion) void verifierModule().catch(() => undefined);
+  const verifierUrl = verifierVersion ? `/explorer/verifier.js?v=${verifierVersion}` : "/explorer/verifier.js";
+  const [app, verify, style] = await Promise.all([v("app.js"), v("verify.js"), v("style.css")]);
+  const imports = {
+    ethers: vendor("ethers.js"),
+    cytoscape: vendor("cytoscape.js"),
+    "chart.js": vendor("chart.js"),
+    "/explorer/assets/verify.js": verify,
+    "/explorer/verifier.js": verifierUrl,
+  };
+  const hints = [
+    ...(preload.includes("cytoscape") ? [imports.cytoscape] : []),
+    ...(preload.includes("verifier") ? [imports.ethers, verifierUrl, verify] : []),
+  ].map((href) => `<link rel="modulepreload" href="${href}">`);
+  return template
+    .replace('href="/explorer/assets/style.css"', `href="${style}"`)
+    .replace(/<script type="importmap">[^<]*<\/script>/, `<script type="importmap">${JSON.stringify({ imports })}</script>`)
+    .replace('<script type="module" src="/explorer/assets/app.js"></script>', [...hints, `<script type="module" src="${app}"></script>`].join("\n  "));
 }
 
 let verifier: Promise<string> | null = null;
@@ -96,7 +152,9 @@ export function createHash(algorithm) {
         },
       ],
     });
-    return result.outputFiles[0].text;
+    const text = result.outputFiles[0].text;
+    verifierVersion = hashOf(text);
+    return text;
   })();
   verifier.catch(() => (verifier = null));
   return verifier;
@@ -142,12 +200,17 @@ const Gap = Type.Object({
 });
 
 const static_ = { rateLimit: false } as const;
+/** `?v=` on an asset URL: the content hash the page was given (explorerShell). */
+const Versioned = Type.Object({ v: Type.Optional(Type.String({ maxLength: 64 })) });
+const IMMUTABLE = "public, max-age=31536000, immutable";
 
 export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { db, auth, state, internal } = deps;
   const store = createProvenanceStore(db);
   const vendor = vendorFiles();
-  const html = async (_request: unknown, reply: import("fastify").FastifyReply) => reply.type("text/html; charset=utf-8").send(await explorerShell());
+  const shellFor = (preload: Preload[]) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
+    reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload));
+  const html = shellFor([]);
   const pageSchema = (summary: string, params?: ReturnType<typeof Type.Object>) => ({
     summary,
     tags: ["explorer"],
@@ -158,7 +221,10 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get("/", { config: static_, schema: pageSchema("The explorer: search, recent recalls") }, html);
   app.get("/explorer", { config: static_, schema: pageSchema("The explorer's front page") }, html);
   app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
-  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, html);
+  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, (request, reply) =>
+    // A member's lot page draws the lineage first; the public's shows the verification only.
+    shellFor(readerOf(request, auth).kind === "public" ? ["verifier"] : ["cytoscape", "verifier"])(request, reply),
+  );
   app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, html);
 
   app.get(
@@ -166,12 +232,22 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     {
       config: static_,
       // Files, not API operations: left out of the OpenAPI document.
-      schema: { hide: true, summary: "The explorer's own scripts and styles", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
+      schema: {
+        hide: true,
+        summary: "The explorer's own scripts and styles",
+        tags: ["explorer"],
+        params: Type.Object({ file: Type.String({ maxLength: 40 }) }),
+        querystring: Versioned,
+        response: { 404: { $ref: "Problem#" } },
+      },
     },
     async (request, reply) => {
       const type = PAGE_FILES[request.params.file];
       if (!type) throw new HttpProblem(404, "not_found", `no explorer file ${request.params.file}`);
-      return reply.type(`${type}; charset=utf-8`).header("cache-control", "no-cache").send(await fs.promises.readFile(path.join(WEB_DIR, request.params.file)));
+      const content = await fs.promises.readFile(path.join(WEB_DIR, request.params.file));
+      // Cached for good only under the URL of its own content; any other URL is revalidated.
+      const cache = request.query.v !== undefined && request.query.v === hashOf(content) ? IMMUTABLE : "no-cache";
+      return reply.type(`${type}; charset=utf-8`).header("cache-control", cache).send(content);
     },
   );
 
@@ -179,19 +255,33 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     "/explorer/vendor/:file",
     {
       config: static_,
-      schema: { hide: true, summary: "Libraries the explorer uses, from the project's node_modules", tags: ["explorer"], params: Type.Object({ file: Type.String({ maxLength: 40 }) }), response: { 404: { $ref: "Problem#" } } },
+      schema: {
+        hide: true,
+        summary: "Libraries the explorer uses, from the project's node_modules",
+        tags: ["explorer"],
+        params: Type.Object({ file: Type.String({ maxLength: 40 }) }),
+        querystring: Versioned,
+        response: { 404: { $ref: "Problem#" } },
+      },
     },
     async (request, reply) => {
       const entry = vendor[request.params.file];
       if (!entry) throw new HttpProblem(404, "not_found", `no library ${request.params.file}`);
-      return reply.type(`${entry.type}; charset=utf-8`).header("cache-control", "public, max-age=3600").send(fs.createReadStream(entry.file));
+      const cache = request.query.v !== undefined && request.query.v === vendorVersion(request.params.file) ? IMMUTABLE : "public, max-age=3600";
+      return reply.type(`${entry.type}; charset=utf-8`).header("cache-control", cache).send(fs.createReadStream(entry.file));
     },
   );
 
   app.get(
     "/explorer/verifier.js",
-    { config: static_, schema: { hide: true, summary: "The record verifier (leafOf, checkRecord) as an ES module for the browser", tags: ["explorer"] } },
-    async (_request, reply) => reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send(await verifierModule()),
+    { config: static_, schema: { hide: true, summary: "The record verifier (leafOf, checkRecord) as an ES module for the browser", tags: ["explorer"], querystring: Versioned } },
+    async (request, reply) => {
+      const text = await verifierModule();
+      return reply
+        .type("text/javascript; charset=utf-8")
+        .header("cache-control", request.query.v !== undefined && request.query.v === verifierVersion ? IMMUTABLE : "no-cache")
+        .send(text);
+    },
   );
 
   app.get(

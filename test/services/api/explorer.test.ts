@@ -49,7 +49,7 @@ describe("explorer API", function () {
       const res = await getAnonymous(node, "/");
       expect(res.status).to.equal(200);
       expect(res.contentType).to.match(/^text\/html/);
-      expect(res.text).to.include('"ethers": "/explorer/vendor/ethers.js"');
+      expect(res.text).to.match(/"ethers":"\/explorer\/vendor\/ethers\.js\?v=[0-9a-f]{12}"/);
       const sources = [...res.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((s) => !s.startsWith("#") && !s.startsWith("data:"));
       for (const src of sources) expect(src, "no CDN: every script and style comes from the node").to.match(/^\//);
     });
@@ -61,6 +61,35 @@ describe("explorer API", function () {
         expect(res.contentType).to.match(/^text\/javascript/);
         expect(res.text.length).to.be.greaterThan(100_000);
       }
+    });
+
+    it("names its scripts and styles by content hash, cached for good only under their own hash", async function () {
+      const shell = (await getAnonymous(node, "/")).text;
+      const urls = [...shell.matchAll(/"(\/explorer\/(?:assets|vendor)\/[a-z.]+\?v=[0-9a-f]{12})"/g)].map((m) => m[1]);
+      expect(urls.filter((u) => u.startsWith("/explorer/vendor/")).length, "ethers, cytoscape, Chart.js").to.equal(3);
+      expect(urls.some((u) => u.startsWith("/explorer/assets/app.js?v="))).to.equal(true);
+      expect(urls.some((u) => u.startsWith("/explorer/assets/style.css?v="))).to.equal(true);
+      for (const url of urls) {
+        const res = await getAnonymous(node, url);
+        expect(res.status, url).to.equal(200);
+        expect(res.headers.get("cache-control"), url).to.equal("public, max-age=31536000, immutable");
+      }
+      // A stale or made-up version is served, but revalidated: never cached for good under a hash that is not its content's.
+      expect((await getAnonymous(node, "/explorer/assets/app.js?v=000000000000")).headers.get("cache-control")).to.equal("no-cache");
+      expect((await getAnonymous(node, "/explorer/assets/app.js")).headers.get("cache-control")).to.equal("no-cache");
+      expect((await getAnonymous(node, "/explorer/vendor/ethers.js?v=000000000000")).headers.get("cache-control")).to.not.include("immutable");
+      expect((await getAnonymous(node, "/")).headers.get("cache-control")).to.equal("no-cache");
+    });
+
+    it("hints a lot page's libraries: the lineage graph's for a member, the verifier's for everyone", async function () {
+      const preloads = (html: string) => [...html.matchAll(/<link rel="modulepreload" href="([^"?]+)/g)].map((m) => m[1]);
+      const lot = `/explorer/batch/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}`;
+      expect(preloads((await get(node, lot)).text)).to.include.members(["/explorer/vendor/cytoscape.js", "/explorer/vendor/ethers.js", "/explorer/assets/verify.js"]);
+      const publicLot = preloads((await getAnonymous(node, lot)).text);
+      expect(publicLot).to.include.members(["/explorer/vendor/ethers.js", "/explorer/assets/verify.js"]);
+      expect(publicLot, "the public view draws no lineage").to.not.include("/explorer/vendor/cytoscape.js");
+      expect(preloads((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text)).to.include("/explorer/vendor/ethers.js");
+      expect(preloads((await getAnonymous(node, "/")).text)).to.deep.equal([]);
     });
 
     it("refuses a library or page file it does not list, whatever the path", async function () {
