@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { evaluateBaseline, evaluateModel } from "../../../services/scoring/evaluate";
-import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureVector } from "../../../services/scoring/features";
+import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureVector, monotoneConstraints } from "../../../services/scoring/features";
 import { readDataset, DatasetError } from "../../../services/scoring/dataset";
 import { bestF1Threshold } from "../../../services/scoring/metrics";
 import { brierScore } from "../../../services/scoring/calibration";
@@ -158,6 +158,21 @@ describe("quality-risk model", function () {
     expect(f.crossValidation.metrics.rocAuc).to.be.greaterThan(0.9);
     expect(f.riskBands.high).to.equal(f.threshold);
     expect(f.riskBands.medium).to.be.at.most(f.threshold);
+  });
+
+  it("never lowers the risk as tool wear grows (monotone constraints on the risk-increasing features)", function () {
+    expect(trained.file.learner.params.monotone_constraints).to.equal(monotoneConstraints());
+    expect(monotoneConstraints()).to.equal("(0,0,0,0,1,0,0,0,1,1,1,1,1)");
+    // Runs across the data's range of types, temperatures, speeds and torques; wear swept 0–250 min.
+    const runs = ai4iSplit()
+      .test.runs.filter((_, i) => i % 40 === 0)
+      .flatMap((run) => Array.from({ length: 51 }, (_, w) => ({ ...run, toolWear: w * 5 })));
+    const p = predictRuns(model, runs);
+    let drops = 0;
+    for (let i = 0; i < p.length; i++) if (i % 51 !== 0 && p[i] < p[i - 1] - 1e-9) drops++;
+    expect(drops).to.equal(0);
+    // And the constraint is not vacuous: wear does raise some runs' risk.
+    expect(p.some((q, i) => i % 51 === 50 && q > p[i - 50] + 0.1)).to.equal(true);
   });
 
   it("refuses to score a run with missing or invalid inputs, and never guesses them", function () {
