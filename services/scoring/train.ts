@@ -8,6 +8,7 @@ import { loadXGBoost, xgboostVersion, type XGBoostParams } from "./xgboost";
 import {
   BLEND_FEATURES,
   BLEND_METHOD,
+  FLOOR_SPREAD,
   baselineFromVector,
   blendInputs,
   blendedProbability,
@@ -88,6 +89,29 @@ function mediumBand(scores: number[], labels: number[], threshold: number): numb
   return Math.min(cut, threshold);
 }
 
+/**
+ * Max F1 on the out-of-fold scores. With the blend, only among cut-offs at or below the lowest score a
+ * flagged run gets (out of fold, and ruleFloor − floorSpread for the final blend): the learned model
+ * never overrules a documented mechanism, so the soft floor changes the ranking, not the decisions.
+ */
+export function chooseThreshold(
+  scores: readonly number[],
+  labels: readonly number[],
+  blend?: ModelFile["blend"],
+  baselines?: readonly number[],
+): number {
+  if (!blend || blend.ruleFloor === undefined || !baselines) return bestF1Threshold(scores, labels).threshold;
+  let cap = blend.ruleFloor - (blend.floorSpread ?? 0);
+  scores.forEach((s, i) => {
+    if (baselines[i] >= 1) cap = Math.min(cap, s);
+  });
+  // Scores above the cap pass every cut-off at or below it: clamping them changes no candidate's F1.
+  return bestF1Threshold(
+    scores.map((s) => Math.min(s, cap)),
+    labels,
+  ).threshold;
+}
+
 export async function trainQualityModel(dataset: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
   const XGBoost = await loadXGBoost();
   const params: XGBoostParams = { ...DEFAULT_PARAMS, ...options.params };
@@ -145,16 +169,21 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
         rest.map((i) => labels[i]),
       );
       for (const i of folds[f])
-        outOfFold[i] = blendedProbability({ coefficients: w, ruleFloor: floor }, boosterOutOfFold[i], baselines[i]);
+        outOfFold[i] = blendedProbability(
+          { coefficients: w, ruleFloor: floor, floorSpread: FLOOR_SPREAD },
+          boosterOutOfFold[i],
+          baselines[i],
+        );
     }
     blend = {
       method: BLEND_METHOD,
       features: [...BLEND_FEATURES],
       coefficients: fitLogistic(Z, labels),
       ruleFloor: ruleFloorOf(baselines, labels),
+      floorSpread: FLOOR_SPREAD,
     };
   }
-  const { threshold } = bestF1Threshold(outOfFold, labels);
+  const threshold = chooseThreshold(outOfFold, labels, blend, blend ? X.map(baselineFromVector) : undefined);
   const metrics = evaluateScores(outOfFold, labels, threshold);
   const calibration = {
     brier: Math.round(brierScore(outOfFold, labels) * 1e6) / 1e6,
