@@ -14,14 +14,29 @@ import { TOOL_WEAR_LIMIT_MIN } from "./baseline";
 export const BLEND_FEATURES = ["boosterLogit", "mechanismLoadCapped", "mechanismReached"] as const;
 export const BLEND_METHOD =
   "logistic regression (L2 1e-3, IRLS) fitted on out-of-fold booster predictions: logit p, min(baseline load ratio, 3), [baseline load ratio ≥ 1]; " +
-  "a run a documented mechanism flags (load ratio ≥ 1) gets at least ruleFloor, the share of such training runs that failed ((failed + ½) / (flagged + 1))";
+  "a run a documented mechanism flags (load ratio ≥ 1) gets at least ruleFloor − floorSpread·(1 − p), ruleFloor the share of such training runs that failed ((failed + ½) / (flagged + 1)); " +
+  "the threshold never exceeds the lowest score of a flagged run";
+
+/**
+ * How far below the rule floor a flagged run may score: it gets max(p, ruleFloor − FLOOR_SPREAD·(1 − p)),
+ * so flagged runs keep the blend's order among themselves (ranking, PR-AUC) instead of tying at the
+ * floor, while staying within 0.02 of it (calibration). The threshold is never above the lowest
+ * score a flagged run can get (train.ts), so the decisions are the hard floor's. docs/adr/0021.
+ */
+export const FLOOR_SPREAD = 0.02;
 
 /** The blend's probability of a run, with the rule floor applied where a documented mechanism fires. */
-export function blendedProbability(blend: { coefficients: readonly number[]; ruleFloor?: number }, booster: number, baseline: number): number {
+export function blendedProbability(
+  blend: { coefficients: readonly number[]; ruleFloor?: number; floorSpread?: number },
+  booster: number,
+  baseline: number,
+): number {
   const p = blendProbability(blend.coefficients, blendInputs(booster, baseline));
   // max(p, floor), not floor + (1 − floor)·p: the latter kept the blend's order among flagged runs but
   // was over-confident (0.998 predicted against 0.971 observed) and below the rules' F1 by nested CV.
-  return baseline >= 1 && blend.ruleFloor !== undefined ? Math.max(p, blend.ruleFloor) : p;
+  // Files without floorSpread (trained before it) keep the hard floor.
+  if (baseline < 1 || blend.ruleFloor === undefined) return p;
+  return Math.max(p, blend.ruleFloor - (blend.floorSpread ?? 0) * (1 - p));
 }
 
 /** The rule floor: how often runs the rules flag failed, on training rows ((failed + ½) / (flagged + 1)). */
@@ -60,7 +75,11 @@ export function blendProbability(coefficients: readonly number[], inputs: readon
  * Logistic regression by iteratively reweighted least squares (Newton's method) with a small L2
  * penalty on the coefficients (not the intercept), which keeps it finite when a class separates.
  */
-export function fitLogistic(X: readonly number[][], y: readonly number[], options: { l2?: number; iterations?: number } = {}): number[] {
+export function fitLogistic(
+  X: readonly number[][],
+  y: readonly number[],
+  options: { l2?: number; iterations?: number } = {},
+): number[] {
   const l2 = options.l2 ?? 1e-3;
   const d = X[0].length + 1;
   const w = new Array<number>(d).fill(0);

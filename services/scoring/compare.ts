@@ -33,7 +33,9 @@ const rawInputs = (run: Dataset["runs"][number]) => INPUT_NAMES.map((n) => run[n
 
 const xgboost: Fit = async (rows, labels) => {
   const XGBoost = await loadXGBoost();
-  const booster = new XGBoost({ ...DEFAULT_PARAMS });
+  // The monotone constraints name the physics features: not for the raw-inputs learner.
+  const { monotone_constraints: constraints, ...rest } = DEFAULT_PARAMS;
+  const booster = new XGBoost(rows[0].length === FEATURE_NAMES.length ? { ...rest, monotone_constraints: constraints } : rest);
   booster.train(rows, labels);
   return (test) => {
     const p = booster.predict(test);

@@ -6,6 +6,7 @@ import { readDatasetFile } from "./dataset";
 import { checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
 import { DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
 import { xgboostVersion } from "./xgboost";
+import { FLOOR_SPREAD } from "./calibration";
 import { createWorkerThread } from "../runtime/worker";
 
 /**
@@ -35,7 +36,7 @@ function readCached(file: string, dataSha256: string): ModelFile | undefined {
     return undefined;
   }
   const current =
-    cached.blend !== undefined &&
+    cached.blend?.floorSpread === FLOOR_SPREAD &&
     cached.training.sha256 === dataSha256 &&
     cached.learner.version === xgboostVersion() &&
     canonicalize(cached.learner.params) === canonicalize(DEFAULT_PARAMS);

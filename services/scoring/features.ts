@@ -58,6 +58,25 @@ export type FeatureName = (typeof FEATURES)[number]["name"];
 export const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((f) => f.name);
 
 /**
+ * Features along which the failure risk can only rise, by the AI4I documentation: tool wear
+ * (tool-wear failure at 200–240 min), strain (overstrain) and the load ratios of the documented
+ * mechanisms. The booster is trained with monotone constraints on them (docs/adr/0021).
+ */
+export const RISK_INCREASING: readonly FeatureName[] = [
+  "toolWear",
+  "strain",
+  "strainRatio",
+  "heatRatio",
+  "powerRatio",
+  "mechanismLoad",
+];
+
+/** XGBoost's monotone_constraints string over FEATURE_NAMES: 1 for RISK_INCREASING, 0 otherwise. */
+export function monotoneConstraints(): string {
+  return `(${FEATURE_NAMES.map((n) => (RISK_INCREASING.includes(n) ? 1 : 0)).join(",")})`;
+}
+
+/**
  * Columns of AI4I 2020 that record which failure mode happened. They define the label, so a
  * model that saw them would be reading the answer (leakage): never features, never mapped.
  */

@@ -35,7 +35,10 @@ export interface ModelFile {
   inputs: Array<{ name: InputName; unit: string; description: string }>;
   features: Array<{ name: FeatureName; unit: string; definition: string }>;
   excludedColumns: { leakage: string[]; reason: string };
-  /** Probability at or above which a run is predicted to fail (max F1 on out-of-fold predictions). */
+  /**
+   * Probability at or above which a run is predicted to fail: max F1 on out-of-fold predictions,
+   * among cut-offs that keep every run a documented mechanism flags predicted to fail.
+   */
   threshold: number;
   /** Lower bounds of the risk bands: `high` is the threshold, `medium` is documented in docs/adr/0007. */
   riskBands: { medium: number; high: number };
@@ -54,7 +57,7 @@ export interface ModelFile {
    * The calibrated blend the booster's probability goes through (calibration.ts); absent in files
    * trained before it: the booster's probability is then the score.
    */
-  blend?: { method: string; features: string[]; coefficients: number[]; ruleFloor?: number };
+  blend?: { method: string; features: string[]; coefficients: number[]; ruleFloor?: number; floorSpread?: number };
   /** Calibration of the scores on the out-of-fold predictions: Brier score and reliability curve. */
   calibration?: { brier: number; boosterBrier: number; reliability: ReliabilityBin[] };
   /** Medians of the inputs over the training rows: the reference of the explanations. */

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { INPUTS, INPUT_NAMES, LEAKAGE_COLUMNS, featureVector, type InputName } from "./features";
+import { INPUTS, INPUT_NAMES, LEAKAGE_COLUMNS, featureVector, monotoneConstraints, type InputName } from "./features";
 import type { Dataset } from "./dataset";
 import { bestF1Threshold, evaluateScores } from "./metrics";
 import { EXPLANATION_METHOD, FEATURE_DESCRIPTIONS, MODEL_FORMAT, computeModelHash, type ModelFile } from "./model";
@@ -8,6 +8,7 @@ import { loadXGBoost, xgboostVersion, type XGBoostParams } from "./xgboost";
 import {
   BLEND_FEATURES,
   BLEND_METHOD,
+  FLOOR_SPREAD,
   baselineFromVector,
   blendInputs,
   blendedProbability,
@@ -25,18 +26,24 @@ import {
  * model, byte for byte, and so the same modelHash.
  */
 
-/** Chosen by 5-fold CV on the shipped AI4I rows (docs/adr/0007-quality-model.md). */
+/**
+ * Shallower, slower-learning and more regularised trees than ADR 0007's (depth 5, eta 0.1, 200
+ * rounds, min_child_weight 1, all columns), monotone in the risk-increasing features: better
+ * ranking of the failures no documented mechanism flags, by nested CV (docs/adr/0021,
+ * docs/model-card.md "What was tried").
+ */
 export const DEFAULT_PARAMS: XGBoostParams = {
   booster: "gbtree",
   objective: "binary:logistic",
-  max_depth: 5,
-  eta: 0.1,
-  min_child_weight: 1,
+  max_depth: 4,
+  eta: 0.05,
+  min_child_weight: 3,
   subsample: 0.8,
-  colsample_bytree: 1,
+  colsample_bytree: 0.8,
   seed: 7,
+  monotone_constraints: monotoneConstraints(),
   silent: 1,
-  iterations: 200,
+  iterations: 400,
 };
 
 export const CV_FOLDS = 5;
@@ -80,6 +87,29 @@ function mediumBand(scores: number[], labels: number[], threshold: number): numb
   if (!positives.length) return threshold;
   const cut = positives[Math.min(positives.length - 1, Math.ceil(MEDIUM_BAND_RECALL * positives.length) - 1)];
   return Math.min(cut, threshold);
+}
+
+/**
+ * Max F1 on the out-of-fold scores. With the blend, only among cut-offs at or below the lowest score a
+ * flagged run gets (out of fold, and ruleFloor − floorSpread for the final blend): the learned model
+ * never overrules a documented mechanism, so the soft floor changes the ranking, not the decisions.
+ */
+export function chooseThreshold(
+  scores: readonly number[],
+  labels: readonly number[],
+  blend?: ModelFile["blend"],
+  baselines?: readonly number[],
+): number {
+  if (!blend || blend.ruleFloor === undefined || !baselines) return bestF1Threshold(scores, labels).threshold;
+  let cap = blend.ruleFloor - (blend.floorSpread ?? 0);
+  scores.forEach((s, i) => {
+    if (baselines[i] >= 1) cap = Math.min(cap, s);
+  });
+  // Scores above the cap pass every cut-off at or below it: clamping them changes no candidate's F1.
+  return bestF1Threshold(
+    scores.map((s) => Math.min(s, cap)),
+    labels,
+  ).threshold;
 }
 
 export async function trainQualityModel(dataset: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
@@ -138,16 +168,22 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
         rest.map((i) => baselines[i]),
         rest.map((i) => labels[i]),
       );
-      for (const i of folds[f]) outOfFold[i] = blendedProbability({ coefficients: w, ruleFloor: floor }, boosterOutOfFold[i], baselines[i]);
+      for (const i of folds[f])
+        outOfFold[i] = blendedProbability(
+          { coefficients: w, ruleFloor: floor, floorSpread: FLOOR_SPREAD },
+          boosterOutOfFold[i],
+          baselines[i],
+        );
     }
     blend = {
       method: BLEND_METHOD,
       features: [...BLEND_FEATURES],
       coefficients: fitLogistic(Z, labels),
       ruleFloor: ruleFloorOf(baselines, labels),
+      floorSpread: FLOOR_SPREAD,
     };
   }
-  const { threshold } = bestF1Threshold(outOfFold, labels);
+  const threshold = chooseThreshold(outOfFold, labels, blend, blend ? X.map(baselineFromVector) : undefined);
   const metrics = evaluateScores(outOfFold, labels, threshold);
   const calibration = {
     brier: Math.round(brierScore(outOfFold, labels) * 1e6) / 1e6,

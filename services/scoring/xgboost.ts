@@ -20,6 +20,8 @@ export interface XGBoostParams {
   subsample: number;
   colsample_bytree: number;
   seed: number;
+  /** "(c1,…,cn)", one of −1, 0, 1 per feature: the prediction may only fall, be free, or only rise along it. */
+  monotone_constraints?: string;
   silent: 1;
   iterations: number;
 }

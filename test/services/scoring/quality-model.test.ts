@@ -3,10 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { evaluateBaseline, evaluateModel } from "../../../services/scoring/evaluate";
-import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureVector } from "../../../services/scoring/features";
+import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureVector, monotoneConstraints } from "../../../services/scoring/features";
 import { readDataset, DatasetError } from "../../../services/scoring/dataset";
 import { bestF1Threshold } from "../../../services/scoring/metrics";
-import { brierScore } from "../../../services/scoring/calibration";
+import { brierScore, FLOOR_SPREAD } from "../../../services/scoring/calibration";
 import {
   checkModelFile,
   computeModelHash,
@@ -15,7 +15,8 @@ import {
   scoreRun,
   type QualityModel,
 } from "../../../services/scoring/model";
-import { trainQualityModel, CV_FOLDS, type TrainResult } from "../../../services/scoring/train";
+import { trainQualityModel, chooseThreshold, CV_FOLDS, type TrainResult } from "../../../services/scoring/train";
+import { baselineScore } from "../../../services/scoring/baseline";
 import { defaultModelPath, ensureDefaultModel, writeModelFile } from "../../../services/scoring/default-model";
 import type { EvaluationReport } from "../../../services/scoring/metrics";
 import { ai4iSplit } from "./split";
@@ -114,7 +115,13 @@ describe("quality-risk model", function () {
     trained.foldOf.forEach((f) => perFold[f]++);
     expect(perFold.every((n) => Math.abs(n - train.runs.length / CV_FOLDS) <= 1)).to.equal(true);
     // The threshold is the F1-maximising cut of those predictions…
-    expect(trained.file.threshold).to.equal(bestF1Threshold(trained.outOfFold, train.labels).threshold);
+    expect(trained.file.threshold).to.equal(
+      chooseThreshold(trained.outOfFold, train.labels, trained.file.blend, train.runs.map(baselineScore)),
+    );
+    // …among the cut-offs that keep every flagged run predicted to fail: at most the unconstrained max-F1 cut.
+    const flaggedOof = trained.outOfFold.filter((_, i) => baselineScore(train.runs[i]) >= 1);
+    expect(Math.min(...flaggedOof)).to.be.at.least(trained.file.threshold);
+    expect(bestF1Threshold(trained.outOfFold, train.labels).f1).to.be.at.least(trained.file.crossValidation.metrics.f1);
     expect(trained.file.crossValidation.metrics.n).to.equal(train.runs.length);
     // …which really are out of fold: the final model, which saw every row, is far surer of them.
     const inSample = predictRuns(model, train.runs);
@@ -158,6 +165,39 @@ describe("quality-risk model", function () {
     expect(f.crossValidation.metrics.rocAuc).to.be.greaterThan(0.9);
     expect(f.riskBands.high).to.equal(f.threshold);
     expect(f.riskBands.medium).to.be.at.most(f.threshold);
+  });
+
+  it("never overrules a documented mechanism, yet ranks the runs it flags instead of tying them (soft rule floor)", function () {
+    const { test } = ai4iSplit();
+    const blend = trained.file.blend!;
+    expect(blend.floorSpread).to.equal(FLOOR_SPREAD);
+    const p = predictRuns(model, test.runs);
+    const flagged = p.filter((_, i) => baselineScore(test.runs[i]) >= 1);
+    expect(flagged.length).to.be.greaterThan(30);
+    // Every flagged run is predicted to fail and scores within the spread of the floor or above it…
+    for (const q of flagged) {
+      expect(q).to.be.at.least(trained.file.threshold);
+      expect(q).to.be.at.least(blend.ruleFloor! - FLOOR_SPREAD - 1e-12);
+    }
+    // …but not all at one value: the hard floor tied most of them, which cost PR-AUC.
+    const atFloor = flagged.filter((q) => q === blend.ruleFloor).length;
+    expect(atFloor).to.equal(0);
+    expect(new Set(flagged).size).to.be.greaterThan(flagged.length * 0.9);
+  });
+
+  it("never lowers the risk as tool wear grows (monotone constraints on the risk-increasing features)", function () {
+    expect(trained.file.learner.params.monotone_constraints).to.equal(monotoneConstraints());
+    expect(monotoneConstraints()).to.equal("(0,0,0,0,1,0,0,0,1,1,1,1,1)");
+    // Runs across the data's range of types, temperatures, speeds and torques; wear swept 0–250 min.
+    const runs = ai4iSplit()
+      .test.runs.filter((_, i) => i % 40 === 0)
+      .flatMap((run) => Array.from({ length: 51 }, (_, w) => ({ ...run, toolWear: w * 5 })));
+    const p = predictRuns(model, runs);
+    let drops = 0;
+    for (let i = 0; i < p.length; i++) if (i % 51 !== 0 && p[i] < p[i - 1] - 1e-9) drops++;
+    expect(drops).to.equal(0);
+    // And the constraint is not vacuous: wear does raise some runs' risk.
+    expect(p.some((q, i) => i % 51 === 50 && q > p[i - 50] + 0.1)).to.equal(true);
   });
 
   it("refuses to score a run with missing or invalid inputs, and never guesses them", function () {
