@@ -15,9 +15,13 @@ import { createWorkerThread } from "../runtime/worker";
  * Training is deterministic, so every installation derives the same file and the same modelHash.
  * A cached file is used only if it is intact and was made from the shipped data with this
  * learner version and these parameters; otherwise it is trained again and replaced.
+ * The installation keeps a copy too (node_modules/.cache/lotline, where build tools keep theirs), so a
+ * second data dir of the same installation (another node, a test) loads it instead of training again.
  */
 
 export const SHIPPED_DATA_FILE = path.join(__dirname, "data", "ai4i2020.csv");
+
+export const INSTALLATION_CACHE = path.resolve(__dirname, "..", "..", "node_modules", ".cache", "lotline", "quality-default.json");
 
 export function defaultModelPath(dataDir: string): string {
   return path.join(dataDir, "models", "quality-default.json");
@@ -49,20 +53,31 @@ const pending = new Map<string, Promise<QualityModel>>();
  * The default model, trained and cached on first use. Each call returns its own scorer (the
  * caller owns it and may dispose it); concurrent calls for the same data dir share one training.
  */
-export function ensureDefaultModel(dataDir: string, progress?: TrainProgress): Promise<QualityModel> {
+export function ensureDefaultModel(
+  dataDir: string,
+  progress?: TrainProgress,
+  options: { installationCache?: string | null } = {},
+): Promise<QualityModel> {
   const file = path.resolve(defaultModelPath(dataDir));
   let promise = pending.get(file);
   if (!promise) {
-    promise = build(file, progress).finally(() => pending.delete(file));
+    const shared = options.installationCache === undefined ? INSTALLATION_CACHE : options.installationCache;
+    promise = build(file, shared, progress).finally(() => pending.delete(file));
     pending.set(file, promise);
   }
   return promise;
 }
 
-async function build(file: string, progress?: TrainProgress): Promise<QualityModel> {
+/** `installationCache`: the installation's copy (null: none). */
+async function build(file: string, installationCache: string | null, progress?: TrainProgress): Promise<QualityModel> {
   const dataSha256 = shippedDataSha256();
   const cached = readCached(file, dataSha256);
   if (cached) return loadModel(cached);
+  const shared = installationCache === null ? undefined : readCached(installationCache, dataSha256);
+  if (shared) {
+    writeModelFile(file, shared);
+    return loadModel(shared);
+  }
   // Training takes seconds of CPU: it runs in a worker thread so the node keeps serving meanwhile.
   progress?.({ step: 0, total: 1, label: "training in a worker thread" });
   const thread = createWorkerThread("model-training");
@@ -73,6 +88,11 @@ async function build(file: string, progress?: TrainProgress): Promise<QualityMod
     await thread.close();
   }
   writeModelFile(file, model);
+  try {
+    if (installationCache !== null) writeModelFile(installationCache, model);
+  } catch {
+    // A read-only installation: each data dir trains its own (the same file; training is deterministic).
+  }
   return loadModel(model);
 }
 

@@ -255,11 +255,13 @@ describe("federation: three member nodes on one chain", function () {
   it("reports a member node that is down as an unreachable gap, and fills it in when the node is back", async () => {
     const cheeseOrg = orgOf("processor2");
     const admin = contracts.sharing.connect(demoWallet(account("processor2"), provider));
-    // As for a node that never fetched them: no replicas, no remembered answer.
-    retail.state.federation!.store.dropReplicas(cheeseOrg, () => false);
     // Nothing listens on the port the cheese maker's node is now published at.
     await indexedEverywhere(admin.setServiceUrl(cheeseOrg, `http://127.0.0.1:${await freePort()}`));
     try {
+      // As for a node that never fetched them: no replicas, no remembered answer (after the change, so that
+      // no background sync still fetches from the cheese maker's node).
+      await retail.state.federation!.syncOnce();
+      retail.state.federation!.store.dropReplicas(cheeseOrg, () => false);
       const down = await footprintAs(retail, "auditor");
       const gap = down.body.gaps.find((g: { orgId: string }) => g.orgId === String(cheeseOrg));
       expect(gap).to.include({ batchId: butter, reason: "unreachable" });
@@ -327,8 +329,13 @@ describe("federation: three member nodes on one chain", function () {
 
     const historyAs = (node: RunningNode, key: string) => getAs(node, key, `/api/v1/batches/${cream}/history`);
     const epcisEntries = (body: Json) => (body.items as Json[]).filter((i) => i.type === "epcis" && eventIds.includes(i.details.eventID));
+    // Replicas of this block's events (the background sync also copies the demo's own events of the dairy).
     const replicasAt = (node: RunningNode) =>
-      (node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_events WHERE served_by IS NOT NULL AND org_id = ?`).get(dairyOrg()) as { n: number }).n;
+      (
+        node.db
+          .prepare(`SELECT COUNT(*) AS n FROM epcis_events WHERE served_by IS NOT NULL AND org_id = ? AND event_id IN (SELECT value FROM json_each(?))`)
+          .get(dairyOrg(), JSON.stringify(eventIds)) as { n: number }
+      ).n;
     const forget = (node: RunningNode) => {
       node.state.federation!.epcisReplicas.drop(dairyOrg(), () => false);
       node.db.prepare(`DELETE FROM federation_fetches WHERE record_class = 'EPCIS'`).run();

@@ -257,9 +257,10 @@ describe("quality-risk model", function () {
 
   it("trains the default model from the shipped data once, deterministically, and caches it", async function () {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-default-model-"));
+    const installationCache = path.join(dataDir, "installation", "quality-default.json");
     try {
       const steps: string[] = [];
-      const first = await ensureDefaultModel(dataDir, (e) => steps.push(e.label));
+      const first = await ensureDefaultModel(dataDir, (e) => steps.push(e.label), { installationCache });
       // Trained in a worker thread (the node keeps serving): one progress line says so.
       expect(steps).to.deep.equal(["training in a worker thread"]);
       const file = defaultModelPath(dataDir);
@@ -267,14 +268,18 @@ describe("quality-risk model", function () {
       expect(first.file.training.file).to.equal("ai4i2020.csv");
       expect(first.file.training.rows).to.equal(ai4iSplit().all.runs.length);
 
-      const again = await ensureDefaultModel(dataDir, () => expect.fail("the cached model was trained again"));
+      const again = await ensureDefaultModel(dataDir, () => expect.fail("the cached model was trained again"), { installationCache });
       expect(again.modelHash).to.equal(first.modelHash);
 
-      // A damaged cache is rebuilt, to the very same model.
+      // Another data dir of the same installation loads the installation's copy instead of training.
+      const second = await ensureDefaultModel(path.join(dataDir, "second"), () => expect.fail("trained again for another data dir"), { installationCache });
+      expect(second.modelHash).to.equal(first.modelHash);
+
+      // A damaged cache (and no installation copy) is rebuilt, to the very same model.
       fs.writeFileSync(file, "{ not json");
-      const rebuilt = await ensureDefaultModel(dataDir);
+      const rebuilt = await ensureDefaultModel(dataDir, undefined, { installationCache: null });
       expect(rebuilt.modelHash).to.equal(first.modelHash);
-      for (const m of [first, again, rebuilt]) m.dispose();
+      for (const m of [first, again, second, rebuilt]) m.dispose();
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
