@@ -205,7 +205,6 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     };
   }
 
-
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
   app.get(
