@@ -53,10 +53,7 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
           "`pending` counts those not anchored yet), `not_shared` (runs exist that the reader's organisation may not read) or `not_recorded`.",
         tags: ["federation"],
         security: [{ bearer: [] }],
-        querystring: Type.Object(
-          { batches: Type.String({ pattern: "^0x[0-9a-fA-F]{64}(,0x[0-9a-fA-F]{64})*$", maxLength: 67 * MAX_BATCHES_PER_REQUEST, description: "comma-separated batch ids" }) },
-          { additionalProperties: false },
-        ),
+        querystring: BatchesQuery,
         response: {
           200: Type.Object({
             records: Type.Array(ProvenRecordSchema),
@@ -110,10 +107,7 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
           "those not anchored yet) or `not_shared`; an organisation not listed holds none.",
         tags: ["federation", "epcis"],
         security: [{ bearer: [] }],
-        querystring: Type.Object(
-          { batches: Type.String({ pattern: "^0x[0-9a-fA-F]{64}(,0x[0-9a-fA-F]{64})*$", maxLength: 67 * MAX_BATCHES_PER_REQUEST, description: "comma-separated batch ids" }) },
-          { additionalProperties: false },
-        ),
+        querystring: BatchesQuery,
         response: {
           200: Type.Object({
             proofs: Type.Array(
@@ -207,6 +201,12 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
     },
   );
 };
+
+/** `?batches=`: the batch ids a federation request asks about (both routes). */
+const BatchesQuery = Type.Object(
+  { batches: Type.String({ pattern: "^0x[0-9a-fA-F]{64}(,0x[0-9a-fA-F]{64})*$", maxLength: 67 * MAX_BATCHES_PER_REQUEST, description: "comma-separated batch ids" }) },
+  { additionalProperties: false },
+);
 
 /** The distinct batch ids of a `batches=` list, at most MAX_BATCHES_PER_REQUEST of them. */
 function requestedBatches(list: string): string[] {
