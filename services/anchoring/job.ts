@@ -4,7 +4,7 @@ import { prepared } from "../store/statements";
 import type { AnchorRegistry } from "../chain/contracts";
 import { ConsortiumRegistry__factory, decodeRevert } from "../chain/contracts";
 import { rolesToMask, ROLE_NAMES } from "../chain/roles";
-import { merkleTree } from "./outbox";
+import { batchTree, merkleTree } from "./outbox";
 import { mined } from "../chain/sender";
 
 export interface AnchorJobOptions {
@@ -83,14 +83,18 @@ export function createAnchorJob(options: AnchorJobOptions) {
     ).all(kind, ownerOrg, maxLeaves) as { record_id: string; leaf: string }[];
     if (rows.length === 0) return null;
     const leaves = rows.map((r) => r.leaf);
-    const root = merkleTree(leaves).root;
+    const leavesJson = JSON.stringify(leaves);
+    const tree = merkleTree(leaves);
+    const root = tree.root;
+    // Kept for the proofs pages will ask of this batch.
+    batchTree(root, leavesJson, tree);
     db.transaction(() => {
       // The same leaves formed again (after a lost anchor) are anchored again as the key's current organisation.
       prepared(
         db,
         `INSERT INTO anchor_batches (root, kind, leaves, created_at, org_id) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (root) DO UPDATE SET org_id = excluded.org_id`,
-      ).run(root, kind, JSON.stringify(leaves), new Date().toISOString(), Number(org));
+      ).run(root, kind, leavesJson, new Date().toISOString(), Number(org));
       const mark = prepared(db, `UPDATE anchor_outbox SET root = ?, submitted_at = ? WHERE record_id = ?`);
       for (const row of rows) mark.run(root, now(), row.record_id);
     })();

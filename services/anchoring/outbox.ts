@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
@@ -76,6 +77,40 @@ export function merkleTree(leaves: string[]) {
   );
 }
 
+/** A stored anchor batch's tree, with each leaf's position in it. */
+export interface BatchTree {
+  tree: ReturnType<typeof merkleTree>;
+  /** True when the stored leaves recompute to the stored root. */
+  rootHolds: boolean;
+  indexOf: Map<string, number>;
+}
+
+const TREE_CACHE_SIZE = 64;
+const treeCache = new Map<string, BatchTree>();
+/**
+ * The tree of a stored anchor batch (its root and its leaves as the JSON column holds them), built
+ * once and kept: building hashes every leaf (a batch of a few hundred production runs takes about
+ * 100 ms), and each proof a page shows would otherwise rebuild it. Keyed by the root and a digest
+ * of the leaves as stored, so a batch row edited under the node is built again, never served from
+ * another row's tree. The least recently used of the last 64 batches are kept. `built`: the tree
+ * the caller just built from these leaves (the anchor job), kept instead of building it again.
+ */
+export function batchTree(root: string, leavesJson: string, built?: ReturnType<typeof merkleTree>): BatchTree {
+  const key = `${root}:${createHash("sha256").update(leavesJson).digest("hex")}`;
+  const known = treeCache.get(key);
+  if (known) {
+    treeCache.delete(key);
+    treeCache.set(key, known);
+    return known;
+  }
+  const leaves = JSON.parse(leavesJson) as string[];
+  const tree = built ?? merkleTree(leaves);
+  const entry: BatchTree = { tree, rootHolds: tree.root === root, indexOf: new Map(leaves.map((leaf, i) => [leaf, i])) };
+  treeCache.set(key, entry);
+  if (treeCache.size > TREE_CACHE_SIZE) treeCache.delete(treeCache.keys().next().value!);
+  return entry;
+}
+
 export function proofOf(db: Db, recordId: string): AnchorProof | null {
   const row = prepared(db, `SELECT * FROM anchor_outbox WHERE record_id = ?`).get(recordId) as
     | { record_id: string; kind: string; leaf: string; root: string | null }
@@ -102,9 +137,10 @@ export function proofOf(db: Db, recordId: string): AnchorProof | null {
   // Only the anchor of the organisation this node anchored the batch as; a rival's anchor of the same root does not count.
   const anchor = prepared(db, `SELECT * FROM anchors WHERE org_id = ? AND root = ?`).get(batch.org_id, row.root) as AnchorRow | undefined;
   if (!anchor) return pending;
-  const leaves = JSON.parse(batch.leaves) as string[];
-  const tree = merkleTree(leaves);
-  const proof = tree.getProof(leaves.indexOf(row.leaf));
+  const { tree, indexOf } = batchTree(row.root, batch.leaves);
+  const index = indexOf.get(row.leaf);
+  if (index === undefined) return pending;
+  const proof = tree.getProof(index);
   const verified = StandardMerkleTree.verify(row.root, [...LEAF_ENCODING], [row.leaf], proof);
   return {
     ...pending,

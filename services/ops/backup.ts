@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { openDatabase, type Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { LEAF_ENCODING, merkleTree } from "../anchoring/outbox";
+import { batchTree, type BatchTree, LEAF_ENCODING } from "../anchoring/outbox";
 import { masterDataHash } from "../provenance/products";
 import { recordHash } from "../analytics/record";
 import { eventHashId, type EpcisEvent } from "../epcis/hash";
@@ -187,7 +187,7 @@ export async function verifyRestored(db: Db, anchorOf: AnchorLookup): Promise<Re
   }[];
   const report: RestoreReport = { records: rows.length, verified: 0, pending: 0, requeued: [], failed: [], audit: verifyAuditLog(db) };
   // One tree per Merkle batch (up to 1,000 leaves each), built once rather than per record.
-  const batches = new Map<string, { leaves: string[]; org: number | null; rootHolds: boolean; tree: ReturnType<typeof merkleTree>; index: Map<string, number> } | null>();
+  const batches = new Map<string, { org: number | null; rootHolds: boolean; tree: BatchTree["tree"]; index: Map<string, number> } | null>();
   const onChain = new Map<string, boolean>();
   const requeue = prepared(db, `UPDATE anchor_outbox SET root = NULL, submitted_tx = NULL, submitted_at = NULL WHERE record_id = ?`);
   for (const row of rows) {
@@ -208,9 +208,8 @@ export async function verifyRestored(db: Db, anchorOf: AnchorLookup): Promise<Re
       const b = prepared(db, `SELECT leaves, org_id FROM anchor_batches WHERE root = ?`).get(row.root) as { leaves: string; org_id: number | null } | undefined;
       if (!b) batches.set(row.root, null);
       else {
-        const leaves = JSON.parse(b.leaves) as string[];
-        const tree = merkleTree(leaves);
-        batches.set(row.root, { leaves, org: b.org_id, rootHolds: tree.root === row.root, tree, index: new Map(leaves.map((l, i) => [l, i])) });
+        const { tree, rootHolds, indexOf } = batchTree(row.root, b.leaves);
+        batches.set(row.root, { org: b.org_id, rootHolds, tree, index: indexOf });
       }
     }
     const batch = batches.get(row.root);
