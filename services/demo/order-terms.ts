@@ -65,44 +65,57 @@ export function demoTermsDocument(order: DemoOrderFields): Buffer {
   return Buffer.from(`${JSON.stringify(document, null, 2)}\n`, "utf8");
 }
 
+interface OrderRow {
+  order_id: number;
+  buyer_org: number;
+  seller_org: number;
+  arbiter_org: number | null;
+  gtin: string;
+  quantity: string;
+  price_per_unit: string;
+  delivery_deadline: number;
+  inspection_window: number;
+  unit: string;
+}
+
+const ORDER_ROWS = `SELECT o.order_id, o.buyer_org, o.seller_org, o.arbiter_org, o.gtin, o.quantity, o.price_per_unit, o.delivery_deadline, o.inspection_window, p.unit
+  FROM orders o JOIN products p ON p.gtin = o.gtin`;
+
+const documentOf = (row: OrderRow) =>
+  demoTermsDocument({
+    buyerOrg: row.buyer_org,
+    sellerOrg: row.seller_org,
+    arbiterOrg: row.arbiter_org,
+    gtin: row.gtin,
+    quantity: BigInt(row.quantity),
+    unit: row.unit,
+    pricePerUnit: BigInt(row.price_per_unit),
+    deliveryDeadline: row.delivery_deadline,
+    inspectionWindow: row.inspection_window,
+  });
+
+/** The demo terms document of an indexed order, rebuilt from its on-chain fields; null unless its keccak256 is the order's termsHash. */
+export function demoTermsOf(db: Db, orderId: number): Buffer | null {
+  const row = prepared(db, `${ORDER_ROWS} WHERE o.order_id = ?`).get(orderId) as OrderRow | undefined;
+  const order = row ? createOrderTermsStore(db, createSharingStore(db)).orderOf(orderId) : null;
+  if (!row || !order) return null;
+  const content = documentOf(row);
+  return termsHashOf(content) === order.termsHash ? content : null;
+}
+
 /**
  * Stores the terms documents of the indexed orders placed by organisations this node serves, each
  * as its buyer's upload (idempotent; an order whose termsHash is not its demo document's keeps none).
  */
 export function seedDemoOrderTerms(db: Db, serves: (orgId: number) => boolean = () => true): number {
   const terms = createOrderTermsStore(db, createSharingStore(db));
-  const rows = prepared(
-    db,
-    `SELECT o.order_id, o.buyer_org, o.seller_org, o.arbiter_org, o.gtin, o.quantity, o.price_per_unit, o.delivery_deadline, o.inspection_window, p.unit
-     FROM orders o JOIN products p ON p.gtin = o.gtin ORDER BY o.order_id`,
-  ).all() as {
-    order_id: number;
-    buyer_org: number;
-    seller_org: number;
-    arbiter_org: number | null;
-    gtin: string;
-    quantity: string;
-    price_per_unit: string;
-    delivery_deadline: number;
-    inspection_window: number;
-    unit: string;
-  }[];
+  const rows = prepared(db, `${ORDER_ROWS} ORDER BY o.order_id`).all() as OrderRow[];
   let stored = 0;
   for (const row of rows) {
     if (!serves(row.buyer_org)) continue;
     const order = terms.orderOf(row.order_id)!;
     if (terms.held(order)) continue;
-    const content = demoTermsDocument({
-      buyerOrg: row.buyer_org,
-      sellerOrg: row.seller_org,
-      arbiterOrg: row.arbiter_org,
-      gtin: row.gtin,
-      quantity: BigInt(row.quantity),
-      unit: row.unit,
-      pricePerUnit: BigInt(row.price_per_unit),
-      deliveryDeadline: row.delivery_deadline,
-      inspectionWindow: row.inspection_window,
-    });
+    const content = documentOf(row);
     if (termsHashOf(content) !== order.termsHash) continue;
     const buyer = DEMO_MEMBERS[row.buyer_org - 1];
     terms.storeUpload(order, { contentType: "application/json", content, orgId: row.buyer_org, agent: demoWallet(buyer.account).address });
