@@ -378,9 +378,8 @@ export function createFederation(options: FederationOptions) {
    * last answer is fresh. Each document answered is checked — the answering node is the one its
    * owning party published, the owner is a party, keccak256 of the bytes is the order's termsHash on
    * this node's index — and stored as a replica; one that fails is refused and logged. Remembers per
-   * (order, reading organisation) what the parties' nodes answered: ok, not_shared, not_recorded or
-   * unreachable (the best of their answers: a document held beats a refusal, a refusal an
-   * unreachable node, an unreachable node a node without it).
+   * (order, reading organisation) what the parties' nodes answered — the best of their answers: ok,
+   * then not_shared, rejected (a document answered that did not verify), unreachable, not_recorded.
    */
   async function ensureOrderTerms(orderIds: readonly number[], asOrg: number, ensureOptions: { force?: boolean } = {}): Promise<void> {
     type Answer = { status: TermsFetchStatus; orgId: number | null; servedBy: string | null; detail: string };
@@ -391,8 +390,8 @@ export function createFederation(options: FederationOptions) {
       const order = orderTerms.orderOf(orderId);
       if (!order || order.termsHash === ZERO_HASH || orderTerms.held(order)) continue;
       const last = orderTerms.lastFetch(orderId, asOrg);
-      // Unreachable and refused answers are asked again at once (the node being back, or fixed, must show on the next read);
-      // so is a not_shared answer when a grant has been made since.
+      // Unreachable and rejected answers are asked again at once (the node being back, or fixed, must show on the next read);
+      // so is a not_shared answer while this node's index says the reader may read (a grant made since, a holder's index behind).
       const settled = last !== null && (last.status === "not_shared" || last.status === "not_recorded") && now() - last.fetchedAt < freshForMs;
       if (settled && !ensureOptions.force && !(last.status === "not_shared" && orderTerms.mayRead(asOrg, order))) continue;
       for (const party of new Set([order.buyerOrg, order.sellerOrg])) {
