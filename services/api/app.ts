@@ -18,6 +18,7 @@ import { identityRoutes } from "./routes/identity";
 import { chainRoutes, relayRoutes } from "./routes/relay";
 import { provenanceRoutes } from "./routes/provenance";
 import { settlementRoutes } from "./routes/settlement";
+import { orderTermsRoutes } from "./routes/order-terms";
 import { analyticsRoutes } from "./routes/analytics";
 import { epcisRoutes } from "./routes/epcis";
 import { scoreRoutes } from "./routes/scores";
@@ -162,6 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(chainRoutes, routeDeps);
   await app.register(provenanceRoutes, routeDeps);
   await app.register(settlementRoutes, routeDeps);
+  await app.register(orderTermsRoutes, routeDeps);
   await app.register(analyticsRoutes, routeDeps);
   await app.register(epcisRoutes, routeDeps);
   await app.register(scoreRoutes, routeDeps);

@@ -19,6 +19,8 @@ export const ROUTE_COSTS: Record<string, number | ((request: FastifyRequest) => 
   "GET /epcis/queries/:queryName/events": 2,
   // One unit per started 64 KiB of the document (a 1 MiB capture costs 17).
   "POST /epcis/capture": (request) => 1 + Math.ceil(Math.max(0, Number(request.headers["content-length"]) || 0) / 65_536),
+  // Likewise for an order's terms document (up to 1 MiB, base64 in JSON).
+  "PUT /api/v1/orders/:orderId/terms": (request) => 1 + Math.ceil(Math.max(0, Number(request.headers["content-length"]) || 0) / 65_536),
 };
 
 function queryInt(request: FastifyRequest, name: string): number | null {

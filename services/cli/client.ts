@@ -55,7 +55,7 @@ export async function apiPost<T>(path: string, body: unknown, options: { token?:
 
 /** One request; a problem document becomes a CliError "detail (code)", an unreachable service says how to start it. */
 export async function apiRequest<T>(
-  method: "GET" | "POST" | "DELETE",
+  method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
   options: { body?: unknown; token?: string; env?: NodeJS.ProcessEnv; headers?: Record<string, string> } = {},
 ): Promise<T> {

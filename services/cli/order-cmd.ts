@@ -1,10 +1,12 @@
 import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import { getAddress, keccak256, Signature, type HDNodeWallet, type Interface, type Result, type Wallet } from "ethers";
 import { INTERFACES } from "../chain/contracts";
 import { createRpcClient, RetryableRpcError } from "../chain/rpc";
 import { formatQuantity } from "../provenance/quantity";
-import { apiGet, CliError } from "./client";
+import { apiGet, apiRequest, CliError } from "./client";
+import { signIn } from "./product-cmd";
 import {
   addressArg,
   baseUnitsArg,
@@ -199,6 +201,63 @@ async function onOrder(orderId: string, opts: SignerOptions, fn: string, args: (
   return { tx, before, order, money: moneyOf(deployment), signer };
 }
 
+/** An order's terms document as GET /api/v1/orders/{orderId}/terms answers it. */
+export interface TermsJson {
+  orderId: string;
+  termsHash: string;
+  contentType: string | null;
+  content: string | null;
+  size: number | null;
+  verified: boolean;
+  origin: { orgId: string; servedBy: string | null; verified: boolean } | null;
+  gaps: { orgId: string | null; reason: string; detail: string }[];
+}
+
+/** What PUT /api/v1/orders/{orderId}/terms answers. */
+interface StoredTermsJson {
+  orderId: string;
+  termsHash: string;
+  contentType: string;
+  size: number;
+  verified: boolean;
+  origin: { orgId: string; servedBy: string | null; verified: boolean };
+}
+
+/** The largest terms document a node stores (services/settlement/order-terms.ts, MAX_TERMS_BYTES). */
+const MAX_TERMS_BYTES = 1_048_576;
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".json": "application/json",
+  ".pdf": "application/pdf",
+  ".txt": "text/plain; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+  ".xml": "application/xml",
+  ".html": "text/html; charset=utf-8",
+};
+
+function readTermsFile(file: string, option: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new CliError(`${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (bytes.length === 0) throw new CliError(`${option}: ${file} is empty`);
+  if (bytes.length > MAX_TERMS_BYTES) throw new CliError(`${option}: ${file} is ${bytes.length} bytes; a node stores terms documents of at most ${MAX_TERMS_BYTES} bytes`);
+  return bytes;
+}
+
+/** Stores the bytes as the order's terms, signed in as `signer` (a buyer or seller agent). */
+async function putTerms(orderId: string, bytes: Buffer, contentType: string, signer: Wallet | HDNodeWallet): Promise<StoredTermsJson> {
+  const token = await signIn(signer);
+  return apiRequest<StoredTermsJson>("PUT", `/api/v1/orders/${orderId}/terms`, { token, body: { contentType, content: bytes.toString("base64") } });
+}
+
+const originText = (origin: { servedBy: string | null; verified: boolean }) =>
+  `${origin.servedBy ? `from ${origin.servedBy}` : "stored on this node"}, ${origin.verified ? "verified" : "NOT verified"}`;
+
+const TEXT_TYPES = /^(text\/|application\/(json|xml|ld\+json)|[^/]+\/[^;]*\+(json|xml))/;
+
 const rpcOption = (command: Command, what: string) =>
   command.option("--rpc-url <url>", `chain JSON-RPC for read-only calls (${what}); default LOTLINE_RPC_URL, else http://127.0.0.1:$LOTLINE_CHAIN_PORT`);
 
@@ -221,7 +280,8 @@ export function registerOrderCommands(program: Command, print: Print): void {
         .option("--dispute-timeout <hours|Nd>", "how long the arbiter has to decide a dispute or freeze before anyone may apply the default split", "30d")
         .option("--default-seller-share <percent>", "the contested value's share to the seller when nobody decides in time (0–100)", String(DISPUTE_DEFAULTS.sellerShareBps / 100))
         .option("--token <address>", "ERC-20 to pay in (default: the deployment's token, LEUR)")
-        .option("--terms-file <file>", "file of the commercial terms kept off-chain; its keccak256 is recorded")
+        .option("--terms-file <file>", "file of the commercial terms kept off-chain; its keccak256 is recorded, and the file is stored on your node once the order exists")
+        .option("--terms-content-type <type>", "media type of --terms-file (default from its extension: .json application/json, .pdf, .txt, …)")
         .option("--terms-hash <0x..>", "hash of the commercial terms (instead of --terms-file; default zero)"),
     ),
     "decimals of a --token other than the deployment's",
@@ -242,6 +302,7 @@ export function registerOrderCommands(program: Command, print: Print): void {
           token?: string;
           termsFile?: string;
           termsHash?: string;
+          termsContentType?: string;
         },
     ) => {
       const seller = orgIdArg(opts.seller, "--seller");
@@ -257,15 +318,10 @@ export function registerOrderCommands(program: Command, print: Print): void {
       if ((opts.price === undefined) === (opts.priceBaseUnits === undefined)) throw new CliError("give the price per unit: --price <amount> or --price-base-units <n>");
       if (opts.termsFile !== undefined && opts.termsHash !== undefined) throw new CliError("give either --terms-file or --terms-hash, not both");
       let termsHash = hashArg(opts.termsHash, "--terms-hash");
-      if (opts.termsFile !== undefined) {
-        let bytes: Buffer;
-        try {
-          bytes = fs.readFileSync(opts.termsFile);
-        } catch (err) {
-          throw new CliError(`--terms-file: cannot read ${opts.termsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-        termsHash = keccak256(bytes);
-      }
+      const termsBytes = opts.termsFile === undefined ? null : readTermsFile(opts.termsFile, "--terms-file");
+      if (termsBytes) termsHash = keccak256(termsBytes);
+      if (opts.termsContentType !== undefined && !termsBytes) throw new CliError("--terms-content-type goes with --terms-file");
+      const termsType = termsBytes ? termsContentType(opts.termsFile!, opts.termsContentType, "--terms-content-type") : null;
       const unit = await productUnit(gtin);
       const { relay, signer } = await actor(opts);
       const deployment = await relay.deployment();
@@ -293,13 +349,25 @@ export function registerOrderCommands(program: Command, print: Print): void {
       const detail = await getOrder(created.orderId);
       const org = await orgNames();
       const money = moneyOf(deployment);
-      print({ ...tx, orderId: created.orderId, order: detail }, () =>
+      // The terms file goes to the buyer's node once the order exists (its hash is now on-chain).
+      let terms: StoredTermsJson | null = null;
+      if (termsBytes) {
+        try {
+          terms = await putTerms(created.orderId, termsBytes, termsType!, signer);
+        } catch (err) {
+          throw new CliError(
+            `created order ${created.orderId} (${tx.transactionHash}), but its terms were not stored: ${(err as Error).message}; store them with: lotline order terms put ${created.orderId} ${opts.termsFile}`,
+          );
+        }
+      }
+      print({ ...tx, orderId: created.orderId, order: detail, ...(terms ? { terms } : {}) }, () =>
         [
           `created order ${created.orderId}: ${formatQuantity(quantity)} ${unit} of GTIN ${gtin} from ${org(seller.toString())}`,
           `  price     ${money(pricePerUnit, token)} per ${unit}, total ${money(detail.totalPrice, token)}`,
           `  deadline  ${detail.deliveryDeadline}; inspection ${inspectionText(inspectionWindow)} after each delivery`,
           `  arbiter   ${arbiter === 0n ? "none (governance settles disputes)" : org(arbiter.toString())}`,
           `  disputes  undecided after ${inspectionText(disputeTimeout)}: ${defaultSellerShareBps / 100}% of the contested value to the seller`,
+          ...(terms ? [`  terms     ${terms.termsHash} (${terms.size} bytes, ${terms.contentType}) ${originText(terms.origin)}`] : []),
           `  fund it with: lotline order fund ${created.orderId}`,
         ].join("\n"),
       );
@@ -495,6 +563,65 @@ export function registerOrderCommands(program: Command, print: Print): void {
     print({ ...tx, orgId, payoutAddress: payout }, () => `org ${orgId} is paid to ${payout}; its treasury agents withdraw with: lotline order withdraw`);
   });
 
+  const terms = order.command("terms").description("an order's terms document: the off-chain bytes whose keccak256 the order recorded as termsHash");
+
+  signing(
+    terms
+      .command("put")
+      .description("store the order's terms document on your node (you sign in as an agent of the buyer or the seller); the file's keccak256 must be the order's termsHash")
+      .argument("<orderId>", "the order")
+      .argument("<file>", `the terms document (at most ${MAX_TERMS_BYTES} bytes)`)
+      .option("--content-type <type>", "its media type (default from the extension: .json application/json, .pdf, .txt, …; else application/octet-stream)"),
+  ).action(async (orderId: string, file: string, opts: SignerOptions & { contentType?: string }) => {
+    orderIdArg(orderId);
+    const bytes = readTermsFile(file, "<file>");
+    const contentType = termsContentType(file, opts.contentType);
+    const { signer } = await actor(opts);
+    const before = await getOrder(orderId);
+    const hash = keccak256(bytes);
+    if (hash.toLowerCase() !== before.termsHash.toLowerCase()) {
+      throw new CliError(`${file} hashes to ${hash}, but order ${before.orderId} recorded termsHash ${before.termsHash}: give the exact file whose keccak256 the order names`);
+    }
+    const stored = await putTerms(before.orderId, bytes, contentType, signer);
+    print(stored, () => `stored order ${stored.orderId}'s terms: ${stored.size} bytes of ${stored.contentType}, keccak256 ${stored.termsHash} (the order's termsHash); ${originText(stored.origin)}`);
+  });
+
+  terms
+    .command("get")
+    .description("an order's terms document (the buyer, the seller and organisations they granted ORDER_TERMS), fetched from a party's node when yours holds none; text on stdout, or --out")
+    .argument("<orderId>", "the order")
+    .option("--out <file>", "write the document's bytes to this file (needed for a binary document)")
+    .action(async (orderId: string, opts: { out?: string }) => {
+      const got = await apiGet<TermsJson>(`/api/v1/orders/${orderIdArg(orderId)}/terms`);
+      if (got.content === null || !got.origin) {
+        const gap = got.gaps[0];
+        throw new CliError(`order ${got.orderId}'s terms could not be obtained: ${gap ? `${gap.reason}: ${gap.detail}` : "no document"}`);
+      }
+      const bytes = Buffer.from(got.content, "base64");
+      // Checked here too: the bytes must be the ones the order committed to on-chain.
+      if (keccak256(bytes).toLowerCase() !== got.termsHash.toLowerCase()) {
+        throw new CliError(`the node answered order ${got.orderId}'s terms with bytes that hash to ${keccak256(bytes)}, not the order's termsHash ${got.termsHash}: not written`);
+      }
+      if (opts.out !== undefined) {
+        try {
+          fs.writeFileSync(opts.out, bytes);
+        } catch (err) {
+          throw new CliError(`--out: cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        print({ ...got, content: undefined, out: path.resolve(opts.out) }, () =>
+          `wrote order ${got.orderId}'s terms to ${opts.out}: ${bytes.length} bytes of ${got.contentType}, keccak256 ${got.termsHash}; org ${got.origin!.orgId}'s document, ${originText(got.origin!)}`,
+        );
+        return;
+      }
+      if (!TEXT_TYPES.test(got.contentType ?? "")) throw new CliError(`order ${got.orderId}'s terms are ${got.contentType}, not text: give --out <file>`);
+      print(got, () =>
+        [
+          `order ${got.orderId}'s terms: ${bytes.length} bytes of ${got.contentType}, keccak256 ${got.termsHash}; org ${got.origin!.orgId}'s document, ${originText(got.origin!)}`,
+          bytes.toString("utf8").replace(/\n$/, ""),
+        ].join("\n"),
+      );
+    });
+
   order
     .command("show")
     .description("an order: parties, GTIN, quantity, price, total, status, deadline, inspection, escrow, deliveries, disputes, payments")
@@ -566,4 +693,15 @@ async function signPermit(
     await signer.signTypedData(domain, PERMIT_TYPES, { owner: signer.address, spender, value, nonce: nonces[0] as bigint, deadline }),
   );
   return { deadline, v: signature.v, r: signature.r, s: signature.s };
+}
+
+/** The media type of a terms file: as given, else from its extension. */
+function termsContentType(file: string, given: string | undefined, option = "--content-type"): string {
+  if (given !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}(; ?[A-Za-z0-9!#$&^_.+-]{1,64}=[A-Za-z0-9!#$&^_.+-]{1,64}){0,4}$/.test(given)) {
+      throw new CliError(`${option} must be a media type such as application/json, got "${given}"`);
+    }
+    return given;
+  }
+  return CONTENT_TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream";
 }

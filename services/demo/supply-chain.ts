@@ -1,6 +1,7 @@
 import {
   encodeBytes32String,
   id as keccakText,
+  keccak256,
   Signature,
   type ContractTransactionReceipt,
   type ContractTransactionResponse,
@@ -16,6 +17,7 @@ import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT } from "./roster";
 import { DAY, type DemoClock } from "./clock";
 import { DISPUTE_DEFAULTS } from "../settlement/terms";
 import { seedDemoEpcis } from "./epcis-seed";
+import { demoTermsDocument } from "./order-terms";
 
 /**
  * The demo's goods: a dairy chain five levels deep on the demo roster.
@@ -299,6 +301,19 @@ function createDemoOrders(provider: JsonRpcProvider, contracts: LotlineContracts
     },
     async place(buyer: string, seller: string, gtin: string, quantity: string, pricePerUnit: bigint, deadlineDays: number, inspection: number, arbiter: string) {
       const now = await clock.chainTime();
+      const deliveryDeadline = now + deadlineDays * DAY;
+      // The buyer's terms document (kept off-chain by its node, order-terms.ts): the order records its keccak256.
+      const terms = demoTermsDocument({
+        buyerOrg: Number(org(buyer)),
+        sellerOrg: Number(org(seller)),
+        arbiterOrg: Number(org(arbiter)),
+        gtin,
+        quantity: parseQuantity(quantity),
+        unit: PRODUCTS[gtin].data.unit,
+        pricePerUnit,
+        deliveryDeadline,
+        inspectionWindow: inspection,
+      });
       const receipt = await send(
         escrow(buyer).createOrder({
           seller: org(seller),
@@ -307,11 +322,11 @@ function createDemoOrders(provider: JsonRpcProvider, contracts: LotlineContracts
           gtin: BigInt(gtin),
           quantity: parseQuantity(quantity),
           pricePerUnit,
-          deliveryDeadline: BigInt(now + deadlineDays * DAY),
+          deliveryDeadline: BigInt(deliveryDeadline),
           inspectionWindow: inspection,
           disputeTimeout: DISPUTE_DEFAULTS.timeoutSeconds,
           defaultSellerShareBps: DISPUTE_DEFAULTS.sellerShareBps,
-          termsHash: keccakText(`terms:${buyer}:${seller}:${gtin}:${quantity}:${now}`),
+          termsHash: keccak256(terms),
         }),
       );
       const created = receipt.logs.map((l) => contracts.escrow.interface.parseLog(l)).find((l) => l?.name === "OrderCreated");

@@ -12,6 +12,7 @@ import { batchIdentifiers } from "../epcis/mapping/batches";
 import type { EpcisEvent } from "../epcis/hash";
 import { epcisVisibility } from "../epcis/access";
 import { createEpcisReplicaStore, provenEvent, type EpcisProofEntry } from "./epcis";
+import { createOrderTermsStore, decodeBase64, isContentType, MAX_TERMS_BYTES, termsHashOf, ZERO_HASH, type TermsFetchStatus } from "../settlement/order-terms";
 
 /**
  * The fetching half of federation. A node that needs another member's records (a footprint, a
@@ -49,6 +50,14 @@ export interface EpcisGap {
   reason: "not_shared" | "unreachable" | "not_recorded";
   detail: string;
 }
+
+/** What a party's node answered for order terms documents (GET /api/v1/federation/order-terms). */
+export interface TermsHolderAnswer {
+  documents: { orderId: string; owner: string; termsHash: string; contentType: string; content: string }[];
+  orders: { orderId: string; status: "ok" | "not_shared" | "not_recorded" }[];
+}
+/** Orders asked in one request (the holder's limit too). */
+export const MAX_ORDERS_PER_REQUEST = 50;
 
 export interface HolderAnswer {
   records: ProvenRecord[];
@@ -360,6 +369,132 @@ export function createFederation(options: FederationOptions) {
     return true;
   }
 
+  const orderTerms = createOrderTermsStore(db, sharing);
+
+  /**
+   * Makes sure the terms documents of these orders are here, as far as organisation `asOrg` may read
+   * them (docs/adr/0030): asks the node each party (buyer, seller) published, unless the document is
+   * held already (its bytes are fixed by the order's termsHash: a held copy never goes stale) or the
+   * last answer is fresh. Each document answered is checked — the answering node is the one its
+   * owning party published, the owner is a party, keccak256 of the bytes is the order's termsHash on
+   * this node's index — and stored as a replica; one that fails is refused and logged. Remembers per
+   * (order, reading organisation) what the parties' nodes answered — the best of their answers: ok,
+   * then not_shared, rejected (a document answered that did not verify), unreachable, not_recorded.
+   */
+  async function ensureOrderTerms(orderIds: readonly number[], asOrg: number, ensureOptions: { force?: boolean } = {}): Promise<void> {
+    type Answer = { status: TermsFetchStatus; orgId: number | null; servedBy: string | null; detail: string };
+    const byUrl = new Map<string, Set<number>>();
+    const answers = new Map<number, Answer[]>();
+    const note = (orderId: number, answer: Answer) => answers.set(orderId, [...(answers.get(orderId) ?? []), answer]);
+    for (const orderId of new Set(orderIds)) {
+      const order = orderTerms.orderOf(orderId);
+      if (!order || order.termsHash === ZERO_HASH || orderTerms.held(order)) continue;
+      const last = orderTerms.lastFetch(orderId, asOrg);
+      // Unreachable and rejected answers are asked again at once (the node being back, or fixed, must show on the next read);
+      // so is a not_shared answer while this node's index says the reader may read (a grant made since, a holder's index behind).
+      const settled = last !== null && (last.status === "not_shared" || last.status === "not_recorded") && now() - last.fetchedAt < freshForMs;
+      if (settled && !ensureOptions.force && !(last.status === "not_shared" && orderTerms.mayRead(asOrg, order))) continue;
+      for (const party of new Set([order.buyerOrg, order.sellerOrg])) {
+        if (options.serves(party)) continue;
+        const url = sharing.serviceUrl(party);
+        if (url) byUrl.set(url, (byUrl.get(url) ?? new Set()).add(orderId));
+        else note(orderId, { status: "unreachable", orgId: party, servedBy: null, detail: `organisation ${party} has published no service URL (lotline org publish-url)` });
+      }
+    }
+    const signer = options.signerFor(asOrg);
+    await Promise.all(
+      [...byUrl].map(async ([url, ids]) => {
+        const owners = orgsServedAt(url);
+        /** The party of the order that published `url` (both may have). */
+        const partyAt = (orderId: number) => {
+          const order = orderTerms.orderOf(orderId)!;
+          return [order.buyerOrg, order.sellerOrg].find((o) => owners.has(String(o))) ?? order.buyerOrg;
+        };
+        const list = [...ids];
+        if (!signer) {
+          for (const id of list) note(id, { status: "unreachable", orgId: partyAt(id), servedBy: url, detail: `this node holds no integration key of organisation ${asOrg} to ask ${url} with` });
+          return;
+        }
+        for (let i = 0; i < list.length; i += MAX_ORDERS_PER_REQUEST) {
+          const chunk = list.slice(i, i + MAX_ORDERS_PER_REQUEST);
+          let answer: TermsHolderAnswer;
+          try {
+            answer = (await signedGet(new URL(`/api/v1/federation/order-terms?orders=${chunk.join(",")}`, url), signer)).body as TermsHolderAnswer;
+          } catch (err) {
+            const refused = [401, 403].includes((err as { status?: number }).status ?? 0);
+            for (const id of chunk) {
+              note(id, {
+                status: refused ? "not_shared" : "unreachable",
+                orgId: partyAt(id),
+                servedBy: url,
+                detail: refused
+                  ? `organisation ${partyAt(id)}'s node (${url}) refused organisation ${asOrg}: ${(err as Error).message}`
+                  : `organisation ${partyAt(id)}'s node (${url}) could not be reached: ${(err as Error).message}`,
+              });
+            }
+            continue;
+          }
+          const refusals = new Map<number, string>();
+          let accepted = 0;
+          for (const document of Array.isArray(answer?.documents) ? answer.documents : []) {
+            const id = Number(document?.orderId);
+            if (!chunk.includes(id)) continue;
+            const refusal = acceptTerms(document, url, owners);
+            if (refusal) refusals.set(id, refusal);
+            else accepted++;
+          }
+          const said = new Map((Array.isArray(answer?.orders) ? answer.orders : []).map((o) => [Number(o?.orderId), o?.status]));
+          for (const id of chunk) {
+            const party = partyAt(id);
+            const refusal = refusals.get(id);
+            if (refusal) note(id, { status: "rejected", orgId: party, servedBy: url, detail: refusal });
+            else if (said.get(id) === "not_shared") note(id, { status: "not_shared", orgId: party, servedBy: url, detail: `organisation ${party} has not shared order ${id}'s terms with organisation ${asOrg}` });
+            else if (said.get(id) !== "ok") note(id, { status: "not_recorded", orgId: party, servedBy: url, detail: `organisation ${party}'s node (${url}) holds no terms document of order ${id}` });
+            else note(id, { status: "ok", orgId: party, servedBy: url, detail: `organisation ${party}'s node (${url}) answered order ${id}'s terms` });
+          }
+          if (accepted) options.log?.info({ servedBy: url, accepted }, "federation: replicated order terms documents");
+        }
+      }),
+    );
+    // The best answer per order: a document held beats a refusal to share, a document refused, an unreachable node, a node without it.
+    const rank: Record<TermsFetchStatus, number> = { ok: 0, not_shared: 1, rejected: 2, unreachable: 3, not_recorded: 4 };
+    for (const [orderId, said] of answers) {
+      const best = [...said].sort((a, b) => rank[a.status] - rank[b.status])[0];
+      orderTerms.recordFetch({ orderId, asOrg, fetchedAt: now(), ...best });
+    }
+  }
+
+  /**
+   * Checks one terms document `servedBy` answered; stores it as a replica when it holds (null), logs
+   * and refuses it when not, storing nothing of it (the reason).
+   */
+  function acceptTerms(document: TermsHolderAnswer["documents"][number], servedBy: string, owners: Set<string>): string | null {
+    const orderId = Number(document?.orderId);
+    const ownerOrg = Number(document?.owner);
+    const refuse = (failure: string, detail: string) => {
+      store.reject({ ownerOrg: Number.isSafeInteger(ownerOrg) ? ownerOrg : 0, servedBy, recordId: `order-terms:${String(document?.orderId)}`, failure, detail });
+      options.log?.warn({ ownerOrg, servedBy, orderId: document?.orderId, failure, detail }, "federation: refused an order terms document that does not verify");
+      return `${detail} (refused: ${failure})`;
+    };
+    const order = orderTerms.orderOf(orderId)!;
+    if (ownerOrg !== order.buyerOrg && ownerOrg !== order.sellerOrg) {
+      return refuse("owner_mismatch", `${servedBy} answered order ${orderId}'s terms as organisation ${String(document?.owner)}'s, which is neither its buyer nor its seller`);
+    }
+    if (!owners.has(String(ownerOrg))) {
+      return refuse("owner_mismatch", `${servedBy} answered order ${orderId}'s terms as organisation ${ownerOrg}'s, which has not published that node as its own`);
+    }
+    const content = typeof document.content === "string" ? decodeBase64(document.content) : null;
+    if (!content || content.length === 0 || content.length > MAX_TERMS_BYTES || typeof document.contentType !== "string" || !isContentType(document.contentType)) {
+      return refuse("malformed", `order ${orderId}'s terms answered by ${servedBy} are not a base64 document of 1 to ${MAX_TERMS_BYTES} bytes with a content type`);
+    }
+    const hash = termsHashOf(content);
+    if (hash !== order.termsHash) {
+      return refuse("terms_hash_mismatch", `order ${orderId}'s terms answered by ${servedBy} hash to ${hash}, but the order recorded termsHash ${order.termsHash} on-chain`);
+    }
+    orderTerms.storeReplica(order, { contentType: document.contentType, content, ownerOrg, servedBy });
+    return null;
+  }
+
   /** The organisations that handled a batch's lot on-chain: its producer and every portion's owner and custodian. */
   function involvedOrgs(batchId: string): Set<number> {
     const rows = prepared(
@@ -460,7 +595,23 @@ export function createFederation(options: FederationOptions) {
         await ensureEpcis(wantedEvents, reader);
       }
     }
+    for (const reader of local) {
+      // Order terms documents: the reader's orders and those a party granted it ORDER_TERMS of, not held here, of parties served elsewhere.
+      const wantedTerms = orderTerms
+        .readableOrders(reader, Math.floor(now() / 1000))
+        .filter((order) => !orderTerms.held(order) && (!options.serves(order.buyerOrg) || !options.serves(order.sellerOrg)))
+        .map((order) => order.orderId);
+      if (wantedTerms.length > 0) {
+        asked += wantedTerms.length;
+        await ensureOrderTerms(wantedTerms, reader);
+      }
+    }
     let dropped = 0;
+    for (const orderId of orderTerms.replicaOrders()) {
+      const order = orderTerms.orderOf(orderId);
+      if (order && orderTerms.held(order) && local.some((reader) => orderTerms.mayRead(reader, order))) continue;
+      if (orderTerms.dropReplica(orderId)) dropped++;
+    }
     const owners = prepared(db, `SELECT DISTINCT org_id FROM production_runs WHERE served_by IS NOT NULL`).all() as { org_id: number }[];
     for (const { org_id: owner } of owners) {
       dropped += store.dropReplicas(owner, (run) => local.some((reader) => sharing.mayRead(reader, owner, "PRODUCTION_RUN", () => sharing.subjectOf(runBatchIds(run)))));
@@ -473,6 +624,6 @@ export function createFederation(options: FederationOptions) {
     return { asked, dropped };
   }
 
-  return { ensureRuns, ensureUpstream, ensureEpcis, epcisGaps, outcomeOf, syncOnce, store, epcisReplicas, job: { name: "federation-sync", runOnce: syncOnce } };
+  return { ensureRuns, ensureUpstream, ensureEpcis, epcisGaps, ensureOrderTerms, outcomeOf, syncOnce, store, epcisReplicas, orderTerms, job: { name: "federation-sync", runOnce: syncOnce } };
 }
 export type Federation = ReturnType<typeof createFederation>;

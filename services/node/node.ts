@@ -30,6 +30,7 @@ import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
 import { DEMO_MEMBERS, demoWallet, GOVERNOR_ACCOUNT, RELAYER_ACCOUNT } from "../demo/roster";
 import { seedDemoMasterData, seedSupplyChain } from "../demo/supply-chain";
+import { seedDemoOrderTerms } from "../demo/order-terms";
 import { createFederation } from "../federation/fetcher";
 import { seedDemoProduction } from "../demo/production";
 import { createDemoClock, DAY, DEMO_HISTORY_DAYS } from "../demo/clock";
@@ -219,6 +220,8 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
       const serves = (orgId: number) => servesOrg(state.served, orgId);
       seedDemoMasterData(db, serves);
       seedDemoProduction(db, { log, serves });
+      // The terms documents of the orders its organisations placed (their keccak256 is each order's termsHash).
+      seedDemoOrderTerms(db, serves);
     }
     // The default quality model: trained at first start (cached in the data dir), recorded and queued for anchoring.
     await scoringFor(db).start(config.dataDir, log.child({ component: "scoring" }));

@@ -1120,6 +1120,45 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 36,
+    name: "Order terms documents: the off-chain terms whose keccak256 an order's termsHash is",
+    sql: `
+      -- Primary data (services/settlement/order-terms.ts, docs/adr/0030): one document per order, its
+      -- bytes hash-checked against the order's on-chain termsHash when stored (terms_hash is that hash,
+      -- kept so a rebuilt index naming another hash for the order shows the document unverified).
+      -- owner_org is the party (buyer or seller) whose document it is: the uploader's organisation for a
+      -- document uploaded here, the party whose node served it for a replica. served_by is NULL for a
+      -- document uploaded here, else the URL of the node it was fetched from (a replica: verified_at set,
+      -- never answered to another node). uploaded_by is the uploading agent (NULL for a replica).
+      CREATE TABLE order_terms (
+        order_id INTEGER PRIMARY KEY,
+        terms_hash TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        content BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        owner_org INTEGER NOT NULL,
+        uploaded_by TEXT,
+        stored_at TEXT NOT NULL,
+        served_by TEXT,
+        verified_at TEXT
+      );
+      CREATE INDEX order_terms_served_by ON order_terms (served_by) WHERE served_by IS NOT NULL;
+      -- What the parties' nodes answered last, per (order, reading organisation): ok | not_shared |
+      -- not_recorded | unreachable | rejected (a document that did not verify), for gaps and freshness
+      -- (as federation_fetches does for lots); org_id: the party whose node the answer stands for.
+      CREATE TABLE order_terms_fetches (
+        order_id INTEGER NOT NULL,
+        as_org INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'not_shared', 'not_recorded', 'unreachable', 'rejected')),
+        org_id INTEGER,
+        served_by TEXT,
+        detail TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        PRIMARY KEY (order_id, as_org)
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -4,7 +4,8 @@ import { HttpProblem } from "../problem";
 import { requireMember } from "../access";
 import { createSharingStore } from "../../store/sharing";
 import { createFederationStore } from "../../federation/store";
-import { MAX_BATCHES_PER_REQUEST } from "../../federation/fetcher";
+import { MAX_BATCHES_PER_REQUEST, MAX_ORDERS_PER_REQUEST } from "../../federation/fetcher";
+import { createOrderTermsStore } from "../../settlement/order-terms";
 import { runBatchIds } from "../../analytics/record";
 import { servesOrg } from "../../config/served";
 import { epcisVisibility } from "../../epcis/access";
@@ -158,6 +159,69 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         }
       }
       return { proofs: [...proofs.values()], batches };
+    },
+  );
+
+  const orderTerms = createOrderTermsStore(db, sharing);
+  app.get(
+    "/api/v1/federation/order-terms",
+    {
+      schema: {
+        summary: "Terms documents of orders, for another member's node: this node's own, hash-checked by the asker (parties and ORDER_TERMS grantees)",
+        description:
+          "Signed by the asking node's integration key (`Authorization: LotlineNode …`) or a member's session (docs/adr/0030). Only documents " +
+          "uploaded to this node by the organisations it serves, never replicas. Per order: `ok` (the document follows, its bytes base64), " +
+          "`not_shared` (a document is held that the reader's organisation may not read: neither party granted it ORDER_TERMS covering the " +
+          "order) or `not_recorded`. The asker checks keccak256 of the bytes against the order's on-chain termsHash.",
+        tags: ["federation", "settlement"],
+        security: [{ bearer: [] }],
+        querystring: Type.Object(
+          {
+            orders: Type.String({
+              pattern: "^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18})*$",
+              maxLength: 20 * MAX_ORDERS_PER_REQUEST,
+              description: "comma-separated order ids",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            documents: Type.Array(
+              Type.Object({
+                orderId: Type.String(),
+                owner: Type.String({ description: "the party (buyer or seller) that stored the document here" }),
+                termsHash: Hex32,
+                contentType: Type.String(),
+                content: Type.String({ contentEncoding: "base64" }),
+              }),
+            ),
+            orders: Type.Array(
+              Type.Object({
+                orderId: Type.String(),
+                status: Type.Union([Type.Literal("ok"), Type.Literal("not_shared"), Type.Literal("not_recorded")]),
+              }),
+            ),
+          }),
+          ...problems,
+        },
+      },
+    },
+    async (request) => {
+      const reader = requireMember(request, auth);
+      const ids = [...new Set(request.query.orders.split(",").map(Number))];
+      if (ids.length > MAX_ORDERS_PER_REQUEST) throw new HttpProblem(400, "too_many_orders", `ask for at most ${MAX_ORDERS_PER_REQUEST} orders per request`);
+      const documents: { orderId: string; owner: string; termsHash: string; contentType: string; content: string }[] = [];
+      const orders = ids.map((id) => {
+        const order = orderTerms.orderOf(id);
+        const held = order ? orderTerms.held(order) : null;
+        // Never a replica: a document is fetched from a node its owning party published.
+        if (!order || !held || held.servedBy !== null || !servesOrg(state.served, held.ownerOrg)) return { orderId: String(id), status: "not_recorded" as const };
+        if (!orderTerms.mayRead(reader.orgId, order)) return { orderId: String(id), status: "not_shared" as const };
+        documents.push({ orderId: String(id), owner: String(held.ownerOrg), termsHash: held.termsHash, contentType: held.contentType, content: held.content.toString("base64") });
+        return { orderId: String(id), status: "ok" as const };
+      });
+      return { documents, orders };
     },
   );
 

@@ -204,11 +204,34 @@ describe("lotline order commands", function () {
         termsHash: keccak256(fs.readFileSync(termsFile())),
         funded: "0",
       });
+      // The terms file went to the buyer's node once the order existed.
+      expect(out.terms).to.include({ orderId, termsHash: keccak256(fs.readFileSync(termsFile())), contentType: "text/plain; charset=utf-8", verified: true });
       const deadline = Date.parse(out.order.deliveryDeadline);
       expect(Math.abs(deadline - (Date.now() + 7 * 86_400_000))).to.be.lessThan(120_000);
       const onChain = await node.contracts.escrow.order(orderId);
       expect(onChain.pricePerUnit).to.equal(980n);
       expect(onChain.quantity).to.equal(120_000n);
+    });
+
+    it("order terms get prints the stored terms to the seller, and --out writes their exact bytes", async function () {
+      const run = ok(await cli(["order", "terms", "get", orderId], { LOTLINE_DEV_ACCOUNT: String(DISTRIBUTOR.account) }));
+      expect(run.stdout).to.include(`order ${orderId}'s terms: `);
+      expect(run.stdout).to.include("stored on this node, verified");
+      expect(run.stdout).to.include("Incoterms DAP Milano; cartons of 20 × 250 g; 2 % penalty per day late");
+      const out = path.join(dataDir, "terms-copy.txt");
+      ok(await cli(["order", "terms", "get", orderId, "--out", out], { LOTLINE_DEV_ACCOUNT: String(DISTRIBUTOR.account) }));
+      expect(fs.readFileSync(out).equals(fs.readFileSync(termsFile()))).to.equal(true);
+    });
+
+    it("order terms put stores the same file again for the seller, and refuses other bytes, a third organisation and unshared reads", async function () {
+      const again = json(await cli(["--json", "order", "terms", "put", orderId, termsFile(), ...dev(DISTRIBUTOR)]));
+      expect(again).to.include({ orderId, verified: true });
+      const other = path.join(dataDir, "other-terms.txt");
+      fs.writeFileSync(other, "Incoterms EXW; no penalty\n");
+      await refused(["order", "terms", "put", orderId, other, ...dev(RETAILER)], new RegExp(`^lotline: ${other.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} hashes to 0x[0-9a-f]{64}, but order ${orderId} recorded termsHash 0x[0-9a-f]{64}: give the exact file whose keccak256 the order names$`));
+      await refused(["order", "terms", "put", orderId, termsFile(), ...dev(PROCESSOR)], /\(not_a_party\)$/);
+      await refused(["order", "terms", "get", orderId], /\(not_shared\)$/, { LOTLINE_DEV_ACCOUNT: String(CERTIFIER.account) });
+      await refused(["order", "terms", "put", orderId, path.join(dataDir, "missing.txt"), ...dev(RETAILER)], /^lotline: <file>: cannot read .*missing\.txt: ENOENT$/);
     });
 
     it("prints the new order in words", async function () {

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import pino from "pino";
-import { JsonRpcProvider, type Signer } from "ethers";
+import { JsonRpcProvider, keccak256, type Signer } from "ethers";
 import { SiweMessage } from "siwe";
 import { loadConfig } from "../../../services/config";
 import { startDemoConsortium, type DemoConsortium } from "../../../services/node/consortium";
@@ -538,6 +538,141 @@ describe("federation: three member nodes on one chain", function () {
       expect(after.body.epcisGaps.map((g: Json) => `${g.orgId}:${g.reason}`)).to.include(`${dairyOrg()}:not_shared`);
       await cheese.state.federation!.syncOnce();
       expect(replicasAt(cheese)).to.equal(0);
+    });
+  });
+  /**
+   * Order terms documents between member nodes (docs/adr/0030): the cheese maker placed the cream
+   * order with the dairy and keeps its terms on its node; the dairy's node (the seller's) and the
+   * auditor's fetch them, checking keccak256 of the bytes against the order's on-chain termsHash.
+   */
+  describe("order terms documents between member nodes", function () {
+    let creamOrder: number;
+    let termsHash: string;
+    const cheeseOrg = () => orgOf("processor2");
+    const keyOf = (key: string) => demoWallet(DEMO_MEMBERS[orgOf(key) - 1].integrationAccount);
+    const termsAs = (node: RunningNode, key: string) => getAs(node, key, `/api/v1/orders/${creamOrder}/terms`);
+    const forget = (node: RunningNode) => {
+      node.db.prepare(`DELETE FROM order_terms WHERE order_id = ? AND served_by IS NOT NULL`).run(creamOrder);
+      node.db.prepare(`DELETE FROM order_terms_fetches WHERE order_id = ?`).run(creamOrder);
+    };
+    const replicaAt = (node: RunningNode) =>
+      node.db.prepare(`SELECT served_by, owner_org FROM order_terms WHERE order_id = ? AND served_by IS NOT NULL`).get(creamOrder) as { served_by: string; owner_org: number } | undefined;
+    const askHolder = async (holder: RunningNode, key: string) => {
+      const url = new URL(`/api/v1/federation/order-terms?orders=${creamOrder}`, holder.url);
+      const res = await fetch(url, { headers: { authorization: await signNodeRequest(keyOf(key), 31337, url) } });
+      expect(res.status).to.equal(200);
+      return (await res.json()) as Json;
+    };
+
+    before(() => {
+      const row = farmDairy.db.prepare(`SELECT order_id, terms_hash FROM orders WHERE buyer_org = ? AND seller_org = ?`).get(cheeseOrg(), orgOf("processor")) as {
+        order_id: number;
+        terms_hash: string;
+      };
+      creamOrder = row.order_id;
+      termsHash = row.terms_hash;
+    });
+
+    it("each order's terms are kept by the buyer's node; the seller's node replicates them as a party", async () => {
+      const held = cheese.db.prepare(`SELECT owner_org, served_by FROM order_terms WHERE order_id = ?`).get(creamOrder);
+      expect(held).to.deep.equal({ owner_org: cheeseOrg(), served_by: null });
+      await farmDairy.state.federation!.syncOnce();
+      expect(replicaAt(farmDairy)).to.deep.equal({ served_by: cheese.url, owner_org: cheeseOrg() });
+      const seller = await termsAs(farmDairy, "processor");
+      expect(seller.status, JSON.stringify(seller.body)).to.equal(200);
+      expect(seller.body.origin).to.deep.equal({ orgId: String(cheeseOrg()), servedBy: cheese.url, verified: true });
+    });
+
+    it("the auditor's node fetches an order's terms from the buyer's node, verified against the on-chain termsHash, with their origin", async () => {
+      forget(retail);
+      const { status, body } = await termsAs(retail, "auditor");
+      expect(status, JSON.stringify(body)).to.equal(200);
+      expect(body).to.include({ orderId: String(creamOrder), termsHash, contentType: "application/json", verified: true });
+      expect(body.origin).to.deep.equal({ orgId: String(cheeseOrg()), servedBy: cheese.url, verified: true });
+      expect(keccak256(Buffer.from(body.content, "base64"))).to.equal(termsHash);
+      expect(body.gaps).to.deep.equal([]);
+      expect(replicaAt(retail)).to.deep.equal({ served_by: cheese.url, owner_org: cheeseOrg() });
+      // The retailer, granted nothing of these terms, is refused on the same node.
+      expect((await termsAs(retail, "retailer")).status).to.equal(403);
+    });
+
+    it("never passes on a replica, and answers a node its organisation may not read only that the terms are not shared", async () => {
+      expect(replicaAt(farmDairy)).to.not.equal(undefined);
+      expect(await askHolder(farmDairy, "auditor")).to.deep.equal({ documents: [], orders: [{ orderId: String(creamOrder), status: "not_recorded" }] });
+      expect(await askHolder(retail, "auditor")).to.deep.equal({ documents: [], orders: [{ orderId: String(creamOrder), status: "not_recorded" }] });
+      expect(await askHolder(cheese, "certifier")).to.deep.equal({ documents: [], orders: [{ orderId: String(creamOrder), status: "not_shared" }] });
+      const granted = await askHolder(cheese, "auditor");
+      expect(granted.documents.map((d: Json) => [d.orderId, d.owner, d.termsHash])).to.deep.equal([[String(creamOrder), String(cheeseOrg()), termsHash]]);
+    });
+
+    it("refuses and logs terms their holder answers changed, storing nothing of them, and takes them once the holder answers the agreed bytes", async () => {
+      const original = cheese.db.prepare(`SELECT content FROM order_terms WHERE order_id = ?`).get(creamOrder) as { content: Buffer };
+      const tampered = Buffer.from(original.content.toString("utf8").replace(/"perUnit": "[0-9.]+"/, `"perUnit": "0.01"`));
+      expect(tampered.equals(original.content)).to.equal(false);
+      cheese.db.prepare(`UPDATE order_terms SET content = ? WHERE order_id = ?`).run(tampered, creamOrder);
+      forget(retail);
+      try {
+        const refused = await termsAs(retail, "auditor");
+        expect(refused.status).to.equal(200);
+        expect(refused.body).to.include({ content: null, verified: false, origin: null });
+        expect(refused.body.gaps).to.have.length(1);
+        expect(refused.body.gaps[0]).to.include({ orgId: String(cheeseOrg()), reason: "rejected" });
+        expect(replicaAt(retail)).to.equal(undefined);
+        const { body } = await getAs(retail, "auditor", "/api/v1/federation/rejections?limit=5");
+        expect(body.items[0]).to.include({ ownerOrgId: String(cheeseOrg()), servedBy: cheese.url, recordId: `order-terms:${creamOrder}`, failure: "terms_hash_mismatch" });
+      } finally {
+        cheese.db.prepare(`UPDATE order_terms SET content = ? WHERE order_id = ?`).run(original.content, creamOrder);
+      }
+      const back = await termsAs(retail, "auditor");
+      expect(back.body.verified).to.equal(true);
+      expect(replicaAt(retail)).to.deep.equal({ served_by: cheese.url, owner_org: cheeseOrg() });
+    });
+
+    it("reports the buyer's node down as an unreachable gap, never an error, and fills it in when the node is back", async () => {
+      const admin = contracts.sharing.connect(demoWallet(account("processor2"), provider));
+      await indexedEverywhere(admin.setServiceUrl(cheeseOrg(), `http://127.0.0.1:${await freePort()}`));
+      // As for a node that never fetched them (after the change: the background sync may have asked meanwhile).
+      forget(retail);
+      try {
+        const down = await termsAs(retail, "auditor");
+        expect(down.status, JSON.stringify(down.body)).to.equal(200);
+        expect(down.body.content).to.equal(null);
+        // The seller's node holds only a replica, which it does not pass on: the buyer's node was the one to ask.
+        expect(down.body.gaps).to.have.length(1);
+        expect(down.body.gaps[0]).to.include({ orgId: String(cheeseOrg()), reason: "unreachable" });
+      } finally {
+        await indexedEverywhere(admin.setServiceUrl(cheeseOrg(), cheese.url));
+      }
+      const back = await termsAs(retail, "auditor");
+      expect(back.body.origin).to.deep.equal({ orgId: String(cheeseOrg()), servedBy: cheese.url, verified: true });
+    });
+
+    it("lotline order terms get writes the document a node fetched from the buyer's node", async () => {
+      const out = path.join(dataDir, "cream-terms.json");
+      const run = await lotline(["order", "terms", "get", String(creamOrder), "--out", out], { LOTLINE_API_URL: retail.url, LOTLINE_DEV_ACCOUNT: String(account("auditor")) });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(keccak256(fs.readFileSync(out))).to.equal(termsHash);
+      expect(run.stdout).to.include(`from ${cheese.url}, verified`);
+    });
+
+    it("revoking the last grant covering the terms hides the replica at once, and the sync deletes it", async () => {
+      // Either party's grant covers the order: the auditor keeps reading until both have revoked theirs.
+      const grantsOf = async (grantor: string) =>
+        (await getAs(retail, "auditor", `/api/v1/grants?grantor=${orgOf(grantor)}&grantee=${orgOf("auditor")}&inForce=true`)).body.items as Json[];
+      const [buyerGrant] = await grantsOf("processor2");
+      await indexedEverywhere(contracts.sharing.connect(demoWallet(account("processor2"), provider)).revoke(buyerGrant.grantId));
+      expect((await termsAs(retail, "auditor")).status).to.equal(200);
+      const [sellerGrant] = await grantsOf("processor");
+      await indexedEverywhere(contracts.sharing.connect(demoWallet(account("processor"), provider)).revoke(sellerGrant.grantId));
+      const hidden = await termsAs(retail, "auditor");
+      expect(hidden.status).to.equal(403);
+      expect(hidden.body.code).to.equal("not_shared");
+      expect(replicaAt(retail)).to.not.equal(undefined);
+      await retail.state.federation!.syncOnce();
+      expect(replicaAt(retail)).to.equal(undefined);
+      // The seller's node keeps its copy: its own organisation is a party.
+      await farmDairy.state.federation!.syncOnce();
+      expect(replicaAt(farmDairy)).to.not.equal(undefined);
     });
   });
 });

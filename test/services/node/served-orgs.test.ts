@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "../../../services/config";
 import { startTestNode, type TestNode } from "../../helpers/node";
 import { bearer, expectProblem, post, relayPayload, tokenFor } from "../api/helpers";
 import { capture, epcisDocument } from "../epcis/helpers";
+import { demoTermsOf } from "../../../services/demo/order-terms";
 
 const account = (key: string) => DEMO_MEMBERS.find((m) => m.key === key)!.account;
 
@@ -69,6 +70,23 @@ describe("a node serves only its own organisations (LOTLINE_SERVE_ORGS)", functi
     ]);
     expectProblem(await capture(node, token, doc), 403);
     expect((node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_captures WHERE org_id = 2`).get() as { n: number }).n).to.equal(0);
+  });
+
+  it("attack: refuses an order's terms from the buyer's agent when the node does not serve the buyer; stores the served seller's", async function () {
+    // The demo's raw milk order: the dairy (not served here) buys from the farm (served).
+    const order = node.db.prepare(`SELECT order_id FROM orders WHERE buyer_org = 2 AND seller_org = 1 ORDER BY order_id LIMIT 1`).get() as { order_id: number };
+    const content = demoTermsOf(node.db, order.order_id)!.toString("base64");
+    const put = async (key: string) =>
+      fetch(`${node.url}/api/v1/orders/${order.order_id}/terms`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", ...bearer(await tokenFor(node, demoWallet(account(key)))) },
+        body: JSON.stringify({ contentType: "application/json", content }),
+      });
+    const refused = await put("processor");
+    expect(refused.status).to.equal(403);
+    expect(((await refused.json()) as { code: string }).code).to.equal("org_not_served");
+    expect(node.db.prepare(`SELECT 1 FROM order_terms WHERE order_id = ?`).get(order.order_id)).to.equal(undefined);
+    expect((await put("producer")).status).to.equal(201);
   });
 
   it("refuses a malformed LOTLINE_SERVE_ORGS at configuration time", function () {
