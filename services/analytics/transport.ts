@@ -38,6 +38,11 @@ import { DEFAULT_UNITS, MASS, toBase, type UnitTable } from "./units";
  * Events held here are this node's own and the verified replicas of other members' events
  * (services/federation/epcis.ts); each leg says where its event came from (`origin`). A replica
  * whose proof has not been checked is not used.
+ *
+ * Only an organisation that handled the batch's lot on-chain declares its freight: its producer, an
+ * owner or custodian of one of its portions, or a party to one of their hand-overs (a carrier that
+ * took custody, of the lot or of a unit holding it). Any member may capture an event naming any
+ * lot or SSCC; one that never held the goods cannot put freight on another member's footprint.
  */
 export const TRANSPORT_BIZ_STEPS = ["shipping", "departing"] as const;
 
@@ -300,6 +305,7 @@ export function epcisTransportLegs(
   options: { units?: UnitTable; kgPerUnit?: number; kgPerUnitOf?: (gtin: string) => number | undefined } = {},
 ): TransportLegRecord[] {
   const legs: TransportLegRecord[] = [];
+  const handlers = lotHandlers(db, batch.lotId);
   // Shipments of the units the batch was packed in first: an event that also names the lot counts once, as the unit's leg.
   const byUnit = new Set<number>();
   for (const sscc of ssccsPackedWith(db, batch.id)) {
@@ -311,7 +317,7 @@ export function epcisTransportLegs(
     ).all(`https://id.gs1.org/00/${sscc}`) as LegEventRow[];
     for (const row of rows) {
       const f = eventFacts(db, row.seq);
-      if (!f || !isLegStep(f) || !declaresLeg(f)) continue;
+      if (!f || !isLegStep(f) || !declaresLeg(f) || !handlers.has(f.orgId)) continue;
       const at = Date.parse(f.eventTime);
       if (!Number.isFinite(at)) continue;
       const contents = unitContentsAt(db, sscc, at);
@@ -333,7 +339,7 @@ export function epcisTransportLegs(
   for (const row of rows) {
     if (byUnit.has(row.seq)) continue;
     const f = eventFacts(db, row.seq);
-    if (!f || !isLegStep(f)) continue;
+    if (!f || !isLegStep(f) || !handlers.has(f.orgId)) continue;
     const lot = f.lots.find((l) => l.gtin === batch.gtin && l.lot === batch.lot && (l.group === "object" || l.group === "child"));
     if (!lot) continue;
     const mapped = mappedGoods(db, row.seq).find((g) => g.gtin === batch.gtin && g.lot === batch.lot);
@@ -343,6 +349,29 @@ export function epcisTransportLegs(
     if (leg) legs.push({ ...leg, origin: originOf(f, row) });
   }
   return legs.sort((a, b) => a.eventTime.localeCompare(b.eventTime) || a.recordId.localeCompare(b.recordId));
+}
+
+/**
+ * The organisations that handled a lot on-chain: its producer, every portion's owner and custodian,
+ * and both parties of every hand-over of a portion, of the batch or of a logistic unit holding it.
+ */
+export function lotHandlers(db: Db, lotId: string): Set<number> {
+  const orgs = new Set<number>();
+  for (const r of prepared(db, `SELECT producer_org, owner_org, custodian_org FROM batches WHERE lot_id = ?`).all(lotId) as {
+    producer_org: number;
+    owner_org: number;
+    custodian_org: number;
+  }[]) {
+    orgs.add(r.producer_org).add(r.owner_org).add(r.custodian_org);
+  }
+  const handOvers = prepared(
+    db,
+    `SELECT json_extract(e.details, '$.fromOrgId') AS from_org, json_extract(e.details, '$.toOrgId') AS to_org
+     FROM batches b JOIN batch_events e ON e.batch_id = b.batch_id
+     WHERE b.lot_id = ? AND e.type IN ('handed_over', 'unit_handed_over')`,
+  ).all(lotId) as { from_org: string | null; to_org: string | null }[];
+  for (const h of handOvers) for (const o of [h.from_org, h.to_org]) if (o !== null) orgs.add(Number(o));
+  return orgs;
 }
 
 /** The SSCCs a batch was ever packed into, from the chain's pack records. */

@@ -8,6 +8,7 @@ import { unitToBytes3 } from "../../../services/provenance/quantity";
 import { unitLegOf, unitContentsAt } from "../../../services/analytics/transport";
 import { TRANSPORT_FACTORS } from "../../../services/analytics/emissions";
 import { createEpcisReplicaStore } from "../../../services/federation/epcis";
+import { HANDOVER_KINDS } from "../../../services/provenance/acceptance";
 import type { EventFacts } from "../../../services/epcis/mapping/facts";
 import { bearer, get, sharedNode, tokenFor } from "../api/helpers";
 import { EPCIS_CONTEXT, captureAndWait, epcisDocument, member, orgIdOf } from "../epcis/helpers";
@@ -253,6 +254,32 @@ describe("freight legs of SSCC shipments and of other members' events (node)", f
     expect(legsOf(await footprint(whey)).map((l) => l.mode)).to.deep.equal(["road"]);
   });
 
+  it("attack: a member that never held the goods declares a 10,000 km air leg for the pallet and the cheese, and adds nothing", async function () {
+    const retailer = await tokenFor(node, demoWallet(member("retailer").account));
+    const before = await footprint(cheese);
+    const bogus = leg(Date.parse(first.eventTime as string) + 1000, {
+      epcList: [`https://id.gs1.org/00/${SSCC}`],
+      quantityList: [{ epcClass: lgtin(CHEESE, "PAL-7971"), quantity: 600, uom: "KGM" }],
+      "lotline:transportMode": "air",
+      "lotline:distanceKm": 10_000,
+    });
+    const job = await captureAndWait(node, retailer, epcisDocument([bogus], [LOTLINE_NS]));
+    expect(job.success, JSON.stringify(job.errors)).to.equal(true);
+    // Captured and stored (any member may record what it saw), but it declares no freight of goods the retailer never held.
+    expect(node.db.prepare(`SELECT COUNT(*) AS n FROM epcis_events WHERE event_id = ?`).get(bogus.eventID)).to.deep.equal({
+      n: 1,
+    });
+    for (const [batchId, modes] of [
+      [cheese, ["road", "rail"]],
+      [whey, ["road"]],
+    ] as const) {
+      const fp = await footprint(batchId);
+      expect(legsOf(fp).map((l) => l.mode)).to.deep.equal(modes);
+      expect(fp.gaps.filter((g) => g.detail.includes(bogus.eventID as string))).to.deep.equal([]);
+    }
+    expect((await footprint(cheese)).knownCo2ePerUnitKg).to.equal(before.knownCo2ePerUnitKg);
+  });
+
   it("names each leg's origin: this node's own event, captured by the producer, its proof not in question", async function () {
     const [road] = legsOf(await footprint(cheese));
     expect(road.origin).to.include({ orgId: producerOrg, verified: true });
@@ -280,8 +307,14 @@ describe("freight legs of SSCC shipments and of other members' events (node)", f
       });
     let seq: number;
 
-    before(function () {
-      // A replica as services/federation stores it once the owner's proof held (ADR 0025): the processor's event, served by its node.
+    before(async function () {
+      // The processor took custody of the curd (so it may declare its freight)…
+      const offered = node.contracts.provenance.connect(demoWallet(PRODUCER.account, node.provider));
+      await (await offered.offer(curd, 1_000_000n, processorOrg, HANDOVER_KINDS.custody)).wait();
+      const processor = node.contracts.provenance.connect(demoWallet(member("processor").account, node.provider));
+      await (await processor.accept(curd, 1_000_000n, HANDOVER_KINDS.custody, "")).wait();
+      await node.synced();
+      // …and its node holds the shipping event: a replica as services/federation stores it once the owner's proof held (ADR 0025): the processor's event, served by its node.
       const replicas = createEpcisReplicaStore(node.db);
       const proof = { merkleRoot: `0x${"11".repeat(32)}`, proof: [], anchoredBy: { orgId: processorOrg } } as never;
       const stored = replicas.store(
