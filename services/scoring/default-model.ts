@@ -3,10 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { canonicalize } from "json-canonicalize";
 import { readDatasetFile } from "./dataset";
-import { checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
+import { EXPLANATION_METHOD, checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
 import { DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
 import { xgboostVersion } from "./xgboost";
-import { FLOOR_ON, FLOOR_SPREAD } from "./calibration";
+import { FLOOR_ON, FLOOR_SPREAD, blendMethod } from "./calibration";
 import { FEATURE_NAMES } from "./features";
 import { createWorkerThread } from "../runtime/worker";
 
@@ -64,6 +64,8 @@ function readCached(file: string, dataSha256: string): ModelFile | undefined {
   const current =
     cached.features.map((f) => f.name).join(",") === FEATURE_NAMES.join(",") &&
     cached.blend?.floorOn === FLOOR_ON &&
+    cached.blend?.method === blendMethod(FLOOR_ON) &&
+    cached.explanation.method === EXPLANATION_METHOD &&
     cached.blend?.floorSpread === FLOOR_SPREAD &&
     cached.training.sha256 === dataSha256 &&
     cached.learner.version === xgboostVersion() &&

@@ -115,7 +115,7 @@ export type ScoreResult =
   | { scorable: false; missing: InputName[]; invalid: InputName[] };
 
 export const EXPLANATION_METHOD =
-  "occlusion of inputs against training medians: for each run parameter, the run's probability minus the probability of the same run with that one parameter set to its training median and every derived feature (tempDiff, power, strain, ratios) recomputed";
+  "occlusion of inputs against training medians: for each run parameter, the run's probability minus the probability of the same run with that one parameter set to its training median and every derived feature (tempDiff, power, strain, ratios, the rules' score) recomputed";
 
 /** SHA-256 (hex) of the canonical JSON of the file without its `modelHash`. */
 export function computeModelHash(file: Omit<ModelFile, "modelHash"> | ModelFile): string {
