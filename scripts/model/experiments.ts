@@ -14,7 +14,7 @@
  */
 import { readDatasetFile } from "../../services/scoring/dataset";
 import { SHIPPED_DATA_FILE } from "../../services/scoring/default-model";
-import { featureVector, type RunInputs } from "../../services/scoring/features";
+import { PHYSICS_FEATURE_NAMES, featureVector, type RunInputs } from "../../services/scoring/features";
 import { baselineScore, BASELINE_THRESHOLD } from "../../services/scoring/baseline";
 import { DEFAULT_PARAMS, CV_FOLDS, CV_SEED } from "../../services/scoring/train";
 import { loadXGBoost } from "../../services/scoring/xgboost";
@@ -33,10 +33,10 @@ import { stratifiedFolds } from "../../services/scoring/random";
 import { OUTER_FOLDS, OUTER_SEED } from "../../services/scoring/nested";
 
 type Features = (run: RunInputs) => number[];
-const base: Features = featureVector;
+const base: Features = (run) => featureVector(run, PHYSICS_FEATURE_NAMES);
 /** + the rules' score and how far the wear is into the 200–240 min tool-failure window. */
 const withRules: Features = (run) => [
-  ...featureVector(run),
+  ...featureVector(run, PHYSICS_FEATURE_NAMES),
   baselineScore(run),
   Math.min(Math.max(run.toolWear - 200, 0), 40) / 40,
 ];
@@ -111,7 +111,9 @@ async function main(file = SHIPPED_DATA_FILE) {
   for (const c of CONFIGS) if (!matrices.has(c.features)) matrices.set(c.features, data.runs.map(c.features));
   const fit = (c: Config, rows: number[]) => {
     const X = matrices.get(c.features)!;
-    const b = new XGBoost({ ...DEFAULT_PARAMS, ...c.params });
+    // DEFAULT_PARAMS' constraints are sized for the default feature list: each configuration sets its own.
+    const { monotone_constraints: _sized, ...defaults } = DEFAULT_PARAMS;
+    const b = new XGBoost({ ...defaults, ...c.params });
     b.train(
       rows.map((i) => X[i]),
       rows.map((i) => labels[i]),

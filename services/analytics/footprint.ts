@@ -96,10 +96,17 @@ export interface FootprintLookups {
    */
   transformation?(lotId: string): TransformationFacts | null;
   /**
-   * Freight legs that moved the batch, from EPCIS shipping events (transport.ts), and the owners of
-   * such events the reader may not see (each a `not_shared` gap). Absent: no transport stages.
+   * Freight legs that moved the batch, from EPCIS shipping events (transport.ts: the lot's own and its
+   * logistic units' shipments, held here or replicated from other members' nodes), the owners of such
+   * events the reader may not see (each a `not_shared` gap), and the batch's EPCIS events other
+   * members' nodes did not give the reader (`gaps`: not_shared or unreachable; their freight legs are
+   * unknown). Absent: no transport stages.
    */
-  transportLegs?(batchId: string): { legs: TransportLegRecord[]; notShared: number[] };
+  transportLegs?(batchId: string): {
+    legs: TransportLegRecord[];
+    notShared: number[];
+    gaps?: { orgId: string; reason: "not_shared" | "unreachable"; detail: string }[];
+  };
 }
 
 /** Where a stage's records came from: the owner, the node that served them (null: this node), whether they verified. */
@@ -503,30 +510,38 @@ export function batchFootprint(
    */
   function addTransport(id: string, batch: FootprintBatch, into: PerUnit): boolean {
     const found = lookups.transportLegs?.(id);
-    if (!found || (found.legs.length === 0 && found.notShared.length === 0)) return false;
+    const remote = found?.gaps ?? [];
+    if (!found || (found.legs.length === 0 && found.notShared.length === 0 && remote.length === 0)) return false;
+    // Keyed apart from the batch's production gaps (and per organisation or event): one does not hide another.
+    const transportGap = (key: string, g: FootprintGap) => into.gaps.set(`${id}:transport:${g.reason}:${key}`, g);
     for (const owner of found.notShared) {
-      into.gaps.set(
-        ...gap({
-          batchId: id,
-          orgId: String(owner),
-          reason: "not_shared",
-          detail: `organisation ${owner} has not shared its EPCIS shipping events of lot ${batch.lot} (GTIN ${batch.gtin}) with the reader: their freight legs are unknown`,
-        }),
-      );
+      transportGap(String(owner), {
+        batchId: id,
+        orgId: String(owner),
+        reason: "not_shared",
+        detail: `organisation ${owner} has not shared its EPCIS shipping events of lot ${batch.lot} (GTIN ${batch.gtin}) with the reader: their freight legs are unknown`,
+      });
+    }
+    for (const g of remote) {
+      transportGap(g.orgId, {
+        batchId: id,
+        orgId: g.orgId,
+        reason: g.reason,
+        detail: `${g.detail}: freight legs its EPCIS shipping events may declare for lot ${batch.lot} (GTIN ${batch.gtin}) are unknown`,
+      });
     }
     let perUnitKg = 0;
     const used: TransportLegRecord[] = [];
     for (const leg of found.legs) {
       const moved = leg.quantity ?? batch.basisQuantity;
       if (leg.co2eKg === null || !moved) {
-        into.gaps.set(
-          ...gap({
-            batchId: id,
-            orgId: String(leg.orgId),
-            reason: "transport_undetermined",
-            detail: `EPCIS event ${leg.eventId} (${leg.bizStep}) of lot ${batch.lot}: ${leg.problem ?? "the quantity moved is unknown"}`,
-          }),
-        );
+        const unit = leg.logisticUnit ? ` (logistic unit SSCC ${leg.logisticUnit.sscc})` : "";
+        transportGap(leg.recordId, {
+          batchId: id,
+          orgId: String(leg.orgId),
+          reason: "transport_undetermined",
+          detail: `EPCIS event ${leg.eventId} (${leg.bizStep}) of lot ${batch.lot}${unit}: ${leg.problem ?? "the quantity moved is unknown"}`,
+        });
         continue;
       }
       perUnitKg += leg.co2eKg / moved;
@@ -639,13 +654,17 @@ export function batchFootprint(
         : `cradle-to-gate over the recorded stages: ${[...recordedSources].join(", ").replace(/_/g, " ")}`,
       stages:
         "every lot in the batch's upstream lineage up to the root lot's factory gate whose production runs are recorded and readable" +
-        (transportOf.size > 0 ? ", and the freight legs (EPCIS shipping events) that moved these batches, the root batch's own included" : ""),
+        (transportOf.size > 0
+          ? ", and the freight legs (EPCIS shipping events, of the lots or of the logistic units they were packed in) that moved these batches, the root batch's own included"
+          : ""),
       includes: [
         "energy of production runs by source: fuels burnt on site (Scope 1), grid electricity (Scope 2, location- and market-based), on-site renewables' life cycle",
         "direct emissions by gas recorded on a run (enteric and manure CH4, N2O, fossil CO2, refrigerant leaks), GWP100",
         "purchased untracked inputs with their own footprints (a supplier's PACT footprint or a database value)",
         "freight legs recorded on a run (tonne-km × mode factor)",
         "freight legs between custody hand-overs from EPCIS shipping events (lotline:transportMode, lotline:distanceKm; tonne-km × the mode's or the carrier's factor, ISO 14083), carried by the batch moved",
+        "freight legs of logistic units (SSCC shipments), split among the batches packed in the unit by their mass share",
+        "EPCIS events held on other members' nodes, replicated here with their proofs checked against the owner's anchor (each leg names its origin)",
       ],
       recorded: [...recordedSources],
       excludes: [

@@ -1,6 +1,8 @@
+import { id as keccakText } from "ethers";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
 import { eventFacts, glnOf, type EventFacts, type LotRef } from "../epcis/mapping/facts";
+import { formatQuantity } from "../provenance/quantity";
 import { TRANSPORT_FACTORS, TRANSPORT_MODES, type TransportMode } from "./emissions";
 import { DEFAULT_UNITS, MASS, toBase, type UnitTable } from "./units";
 
@@ -18,6 +20,29 @@ import { DEFAULT_UNITS, MASS, toBase, type UnitTable } from "./units";
  * Where from and to: the event's sourceList / destinationList (GLNs), the bizLocation otherwise.
  * A leg's emissions are distance × tonnes × factor (ISO 14083 tonne-km method), carried by the
  * batch the event moved: the batch the mapping offered, else the lot's first portion; per unit moved.
+ *
+ * A shipment of a logistic unit — an event naming an SSCC (parentID, or epcList as
+ * `urn:epc:id:sscc:…` or Digital Link `/00/…`) — moves the batches packed in it. Which batches, and
+ * how much of each, the chain says (LogisticUnits' pack and unpack records, indexed in batch_events):
+ * the batches packed into the unit since its last unpacking before the event's time and not unpacked
+ * by then (a unit is unpacked whole, so its packings between two unpackings are one load; a packing
+ * mined after the event's time still belongs to the load the event shipped; chain times are whole
+ * seconds, and an unpacking in the event's very second counts as before it). The leg's emissions,
+ * distance × tonnes × factor with tonnes the unit's `lotline:tonnes` (its gross mass) or else the sum
+ * of its contents' masses, are split among the contents by **mass share** (ISO 14083 allocates a
+ * shared leg by the transported mass): batch b carries leg × m_b / Σ m, m its quantity in kg (a mass
+ * unit, or quantity × the product's kg per unit). A content whose mass is unknown makes the split,
+ * and so the leg, undetermined for every batch in the unit. An event that names a lot and also the
+ * unit the lot is packed in counts once for that batch: as the unit's leg.
+ *
+ * Events held here are this node's own and the verified replicas of other members' events
+ * (services/federation/epcis.ts); each leg says where its event came from (`origin`). A replica
+ * whose proof has not been checked is not used.
+ *
+ * Only an organisation that handled the batch's lot on-chain declares its freight: its producer, an
+ * owner or custodian of one of its portions, or a party to one of their hand-overs (a carrier that
+ * took custody, of the lot or of a unit holding it). Any member may capture an event naming any
+ * lot or SSCC; one that never held the goods cannot put freight on another member's footprint.
  */
 export const TRANSPORT_BIZ_STEPS = ["shipping", "departing"] as const;
 
@@ -42,6 +67,38 @@ export interface TransportLegRecord {
   co2eKg: number | null;
   /** Why the leg cannot be computed; null when it can. */
   problem: string | null;
+  /** Where the event came from: its owner, the node that served it (null: this node), whether its proof held. */
+  origin: LegOrigin | null;
+  /** For a logistic unit's shipment: the unit and the share of the leg this batch carries; null for a lot's own leg. */
+  logisticUnit: UnitShare | null;
+}
+
+export interface LegOrigin {
+  orgId: string;
+  servedBy: string | null;
+  verified: boolean;
+}
+
+export interface UnitShare {
+  sscc: string;
+  /** Batches packed in the unit for the shipment. */
+  batches: number;
+  /** This batch's mass in the unit and the contents' total, kg (null: unknown). */
+  batchKg: number | null;
+  contentsKg: number | null;
+  /** batchKg / contentsKg: the share of the leg's emissions this batch carries (null: unknown). */
+  share: number | null;
+  /** The whole leg's emissions, kg CO2e, before the split (null: unknown). */
+  legCo2eKg: number | null;
+}
+
+/** A batch packed in a logistic unit for a shipment, with its quantity in the unit (its own unit of measure). */
+export interface UnitContent {
+  batchId: string;
+  gtin: string;
+  unit: string;
+  /** null: the chain's records do not give it. */
+  quantity: number | null;
 }
 
 const positive = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : null);
@@ -50,16 +107,14 @@ const positive = (v: unknown): number | null => (typeof v === "number" && Number
  * A leg from an event's facts for one lot it names. `moved` is what the mapping knows of the
  * hand-over (batch and quantity in the batch's unit), `batch` the batch it is attributed to.
  */
-export function transportLegOf(
-  f: Pick<EventFacts, "eventId" | "recordId" | "orgId" | "bizStep" | "eventTime" | "sources" | "destinations" | "bizLocationGln" | "readPointGln" | "lotlineFields">,
-  lot: Pick<LotRef, "quantity" | "uom">,
-  batch: { id: string; unit: string },
-  moved: { quantity: number | null },
-  options: { units?: UnitTable; kgPerUnit?: number } = {},
-): TransportLegRecord | null {
+type LegFacts = Pick<
+  EventFacts,
+  "eventId" | "recordId" | "orgId" | "bizStep" | "eventTime" | "sources" | "destinations" | "bizLocationGln" | "readPointGln" | "lotlineFields"
+>;
+
+/** What any leg of an event has: its mode, distance and factor (with their problems) and its places. */
+function legBasics(f: LegFacts) {
   const x = f.lotlineFields;
-  if (x.transportMode === undefined && x.distanceKm === undefined) return null;
-  const units = options.units ?? DEFAULT_UNITS;
   const problems: string[] = [];
   const mode = (TRANSPORT_MODES as readonly unknown[]).includes(x.transportMode) ? (x.transportMode as TransportMode) : null;
   if (!mode) problems.push(`lotline:transportMode must be one of ${TRANSPORT_MODES.join(", ")}`);
@@ -67,6 +122,49 @@ export function transportLegOf(
   if (distanceKm === null) problems.push("lotline:distanceKm must be a positive number of kilometres");
   const own = x.kgCo2ePerTonneKm === undefined ? null : positive(x.kgCo2ePerTonneKm);
   if (x.kgCo2ePerTonneKm !== undefined && own === null) problems.push("lotline:kgCo2ePerTonneKm must be a positive number");
+  const factor = own ?? (mode ? TRANSPORT_FACTORS[mode].value : null);
+  const factorSource = own !== null ? "the carrier's own factor given on the event (lotline:kgCo2ePerTonneKm)" : mode ? TRANSPORT_FACTORS[mode].source : null;
+  const place = (list: { type: string | null; id: string }[]) => {
+    const preferred = list.find((d) => d.type === "location") ?? list[0];
+    return preferred ? (glnOf(preferred.id) ?? preferred.id) : null;
+  };
+  return {
+    problems,
+    mode,
+    distanceKm,
+    factor,
+    factorSource,
+    head: {
+      eventId: f.eventId,
+      recordId: f.recordId,
+      orgId: f.orgId,
+      bizStep: f.bizStep ?? "",
+      eventTime: f.eventTime,
+      from: place(f.sources) ?? f.bizLocationGln ?? f.readPointGln,
+      to: place(f.destinations),
+    },
+  };
+}
+
+/** Whether an event declares a leg at all (either of Lotline's two required transport fields). */
+const declaresLeg = (f: Pick<EventFacts, "lotlineFields">) =>
+  f.lotlineFields.transportMode !== undefined || f.lotlineFields.distanceKm !== undefined;
+
+/**
+ * A leg from an event's facts for one lot it names. `moved` is what the mapping knows of the
+ * hand-over (batch and quantity in the batch's unit), `batch` the batch it is attributed to.
+ */
+export function transportLegOf(
+  f: LegFacts,
+  lot: Pick<LotRef, "quantity" | "uom">,
+  batch: { id: string; unit: string },
+  moved: { quantity: number | null },
+  options: { units?: UnitTable; kgPerUnit?: number } = {},
+): TransportLegRecord | null {
+  if (!declaresLeg(f)) return null;
+  const x = f.lotlineFields;
+  const units = options.units ?? DEFAULT_UNITS;
+  const { problems, mode, distanceKm, factor, factorSource, head } = legBasics(f);
 
   // The quantity moved in the batch's unit: the mapping's, else the event's when its unit converts.
   let quantity = moved.quantity;
@@ -90,22 +188,10 @@ export function transportLegOf(
     else if (quantity !== null && options.kgPerUnit !== undefined) tonnes = (quantity * options.kgPerUnit) / 1000;
     else problems.push("no mass moved: give the quantity in a mass unit (KGM, TNE) or lotline:tonnes");
   }
-  const factor = own ?? (mode ? TRANSPORT_FACTORS[mode].value : null);
-  const factorSource = own !== null ? "the carrier's own factor given on the event (lotline:kgCo2ePerTonneKm)" : mode ? TRANSPORT_FACTORS[mode].source : null;
-  const place = (list: { type: string | null; id: string }[]) => {
-    const preferred = list.find((d) => d.type === "location") ?? list[0];
-    return preferred ? (glnOf(preferred.id) ?? preferred.id) : null;
-  };
   const ok = problems.length === 0;
   return {
-    eventId: f.eventId,
-    recordId: f.recordId,
-    orgId: f.orgId,
-    bizStep: f.bizStep ?? "",
-    eventTime: f.eventTime,
+    ...head,
     batchId: batch.id,
-    from: place(f.sources) ?? f.bizLocationGln ?? f.readPointGln,
-    to: place(f.destinations),
     mode,
     distanceKm,
     tonnes,
@@ -114,43 +200,256 @@ export function transportLegOf(
     quantity,
     co2eKg: ok ? distanceKm! * tonnes! * factor! : null,
     problem: ok ? null : problems.join("; "),
+    origin: null,
+    logisticUnit: null,
+  };
+}
+
+/** A content's mass in kg: its quantity in a mass unit, else quantity × the product's kg per unit; null when neither is known. */
+function massKg(c: UnitContent, units: UnitTable, kgPerUnitOf: (gtin: string) => number | undefined): number | null {
+  if (c.quantity === null) return null;
+  const base = toBase(c.quantity, c.unit, units);
+  if (base?.dimension === MASS) return base.value / 1e6;
+  const perUnit = kgPerUnitOf(c.gtin);
+  return perUnit === undefined ? null : c.quantity * perUnit;
+}
+
+/**
+ * The share of a logistic unit's leg that one batch packed in it carries: the leg (distance ×
+ * tonnes × factor; tonnes the unit's `lotline:tonnes`, else its contents' total mass) times the
+ * batch's mass share of the contents. `contents` are the batches packed in the unit for the event
+ * (unitContentsAt); null when the event declares no leg or the batch was not in the unit.
+ */
+export function unitLegOf(
+  f: LegFacts,
+  sscc: string,
+  batchId: string,
+  contents: readonly UnitContent[],
+  options: { units?: UnitTable; kgPerUnitOf?: (gtin: string) => number | undefined } = {},
+): TransportLegRecord | null {
+  if (!declaresLeg(f)) return null;
+  const mine = contents.find((c) => c.batchId.toLowerCase() === batchId.toLowerCase());
+  if (!mine) return null;
+  const units = options.units ?? DEFAULT_UNITS;
+  const kgPerUnitOf = options.kgPerUnitOf ?? (() => undefined);
+  const { problems, mode, distanceKm, factor, factorSource, head } = legBasics(f);
+  const masses = contents.map((c) => massKg(c, units, kgPerUnitOf));
+  const unknown = contents.filter((_, i) => masses[i] === null);
+  for (const c of unknown) {
+    problems.push(
+      `the mass of batch ${c.batchId} in SSCC ${sscc} is unknown (${c.quantity ?? "?"} ${c.unit}): the leg cannot be split by mass; ` +
+        `record its product's kg per unit (LOTLINE_ALLOCATION_PRODUCTS) or count it in a mass unit`,
+    );
+  }
+  const contentsKg = unknown.length ? null : masses.reduce<number>((sum, m) => sum + m!, 0);
+  const batchKg = masses[contents.indexOf(mine)];
+  let tonnes: number | null = contentsKg === null ? null : contentsKg / 1000;
+  if (f.lotlineFields.tonnes !== undefined) {
+    tonnes = positive(f.lotlineFields.tonnes);
+    if (tonnes === null) problems.push("lotline:tonnes must be a positive number");
+  }
+  const share = contentsKg !== null && contentsKg > 0 && batchKg !== null ? batchKg / contentsKg : null;
+  if (contentsKg === 0) problems.push(`the contents of SSCC ${sscc} have no mass: the leg cannot be split by mass`);
+  const ok = problems.length === 0 && share !== null;
+  const legCo2eKg = ok ? distanceKm! * tonnes! * factor! : null;
+  return {
+    ...head,
+    batchId: mine.batchId,
+    mode,
+    distanceKm,
+    tonnes,
+    kgCo2ePerTonneKm: factor,
+    factorSource,
+    quantity: mine.quantity,
+    co2eKg: ok ? legCo2eKg! * share : null,
+    problem: ok ? null : problems.join("; "),
+    origin: null,
+    logisticUnit: { sscc, batches: contents.length, batchKg, contentsKg, share, legCo2eKg },
   };
 }
 
 const lotLink = (gtin: string, lot: string) => `https://id.gs1.org/01/${gtin}/10/${encodeURIComponent(lot)}`;
 
+/** Shipping or departing events, not erroneous nor declared erroneous, local or verified replicas (the SQL's part of the check). */
+const LEG_EVENTS = `e.error_declaration_time IS NULL
+       -- Only shipping and departing events are read (the bare CBV term or its URI); the check on the facts is exact.
+       AND (e.biz_step LIKE '%shipping' OR e.biz_step LIKE '%departing')
+       -- A replica counts once its proof held against its owner's anchor (ADR 0025).
+       AND (e.served_by IS NULL OR e.verified_at IS NOT NULL)
+       AND NOT EXISTS (SELECT 1 FROM epcis_events d WHERE d.original_seq = e.seq AND d.error_declaration_time IS NOT NULL)`;
+
+interface LegEventRow {
+  seq: number;
+  served_by: string | null;
+  verified_at: string | null;
+}
+
+const originOf = (f: EventFacts, row: LegEventRow): LegOrigin => ({
+  orgId: String(f.orgId),
+  servedBy: row.served_by,
+  verified: row.served_by === null || row.verified_at !== null,
+});
+
+const isLegStep = (f: EventFacts) => f.bizStep !== null && (TRANSPORT_BIZ_STEPS as readonly string[]).includes(f.bizStep);
+
 /**
- * The transport legs of a batch from the EPCIS shipping events stored here: events naming its lot
- * (not erroneous), with Lotline's transport fields, whose mapping offered this batch — or, not
- * mapped to a batch, the lot's first portion.
+ * The transport legs of a batch from the EPCIS shipping events stored here (own, and verified
+ * replicas of other members'): events naming its lot (not erroneous), with Lotline's transport
+ * fields, whose mapping offered this batch — or, not mapped to a batch, the lot's first portion —
+ * and events naming a logistic unit (SSCC) the batch was packed in for the shipment, whose leg it
+ * carries by its mass share of the unit (unitLegOf). Each leg names its event's origin.
  */
 export function epcisTransportLegs(
   db: Db,
   batch: { id: string; lotId: string; gtin: string; lot: string; unit: string },
-  options: { units?: UnitTable; kgPerUnit?: number } = {},
+  options: { units?: UnitTable; kgPerUnit?: number; kgPerUnitOf?: (gtin: string) => number | undefined } = {},
 ): TransportLegRecord[] {
-  const seqs = prepared(
-    db,
-    `SELECT DISTINCT i.seq FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
-     WHERE i.id = ? AND i.role IN ('epc', 'epcClass', 'child', 'childEPCClass') AND e.error_declaration_time IS NULL
-       -- Only shipping and departing events are read (the bare CBV term or its URI); the check below is exact.
-       AND (e.biz_step LIKE '%shipping' OR e.biz_step LIKE '%departing')
-       AND NOT EXISTS (SELECT 1 FROM epcis_events d WHERE d.original_seq = e.seq AND d.error_declaration_time IS NOT NULL)
-     ORDER BY i.seq`,
-  ).all(lotLink(batch.gtin, batch.lot)) as { seq: number }[];
   const legs: TransportLegRecord[] = [];
-  for (const { seq } of seqs) {
-    const f = eventFacts(db, seq);
-    if (!f || !f.bizStep || !(TRANSPORT_BIZ_STEPS as readonly string[]).includes(f.bizStep)) continue;
+  const handlers = lotHandlers(db, batch.lotId);
+  // Shipments of the units the batch was packed in first: an event that also names the lot counts once, as the unit's leg.
+  const byUnit = new Set<number>();
+  for (const sscc of ssccsPackedWith(db, batch.id)) {
+    const rows = prepared(
+      db,
+      `SELECT DISTINCT e.seq, e.served_by, e.verified_at FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
+       WHERE i.id = ? AND i.role IN ('epc', 'parent') AND ${LEG_EVENTS}
+       ORDER BY e.seq`,
+    ).all(`https://id.gs1.org/00/${sscc}`) as LegEventRow[];
+    for (const row of rows) {
+      const f = eventFacts(db, row.seq);
+      if (!f || !isLegStep(f) || !declaresLeg(f) || !handlers.has(f.orgId)) continue;
+      const at = Date.parse(f.eventTime);
+      if (!Number.isFinite(at)) continue;
+      const contents = unitContentsAt(db, sscc, at);
+      const leg = unitLegOf(f, sscc, batch.id, contents, {
+        units: options.units,
+        kgPerUnitOf: options.kgPerUnitOf ?? ((gtin) => (gtin === batch.gtin ? options.kgPerUnit : undefined)),
+      });
+      if (!leg) continue;
+      byUnit.add(row.seq);
+      legs.push({ ...leg, origin: originOf(f, row) });
+    }
+  }
+  const rows = prepared(
+    db,
+    `SELECT DISTINCT e.seq, e.served_by, e.verified_at FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
+     WHERE i.id = ? AND i.role IN ('epc', 'epcClass', 'child', 'childEPCClass') AND ${LEG_EVENTS}
+     ORDER BY e.seq`,
+  ).all(lotLink(batch.gtin, batch.lot)) as LegEventRow[];
+  for (const row of rows) {
+    if (byUnit.has(row.seq)) continue;
+    const f = eventFacts(db, row.seq);
+    if (!f || !isLegStep(f) || !handlers.has(f.orgId)) continue;
     const lot = f.lots.find((l) => l.gtin === batch.gtin && l.lot === batch.lot && (l.group === "object" || l.group === "child"));
     if (!lot) continue;
-    const mapped = mappedGoods(db, seq).find((g) => g.gtin === batch.gtin && g.lot === batch.lot);
+    const mapped = mappedGoods(db, row.seq).find((g) => g.gtin === batch.gtin && g.lot === batch.lot);
     const attributed = mapped?.batchId?.toLowerCase() ?? batch.lotId.toLowerCase();
     if (attributed !== batch.id.toLowerCase()) continue;
     const leg = transportLegOf(f, lot, batch, { quantity: mapped?.quantity ?? null }, options);
-    if (leg) legs.push(leg);
+    if (leg) legs.push({ ...leg, origin: originOf(f, row) });
   }
-  return legs;
+  return legs.sort((a, b) => a.eventTime.localeCompare(b.eventTime) || a.recordId.localeCompare(b.recordId));
+}
+
+/**
+ * The organisations that handled a lot on-chain: its producer, every portion's owner and custodian,
+ * and both parties of every hand-over of a portion, of the batch or of a logistic unit holding it.
+ */
+export function lotHandlers(db: Db, lotId: string): Set<number> {
+  const orgs = new Set<number>();
+  for (const r of prepared(db, `SELECT producer_org, owner_org, custodian_org FROM batches WHERE lot_id = ?`).all(lotId) as {
+    producer_org: number;
+    owner_org: number;
+    custodian_org: number;
+  }[]) {
+    orgs.add(r.producer_org).add(r.owner_org).add(r.custodian_org);
+  }
+  const handOvers = prepared(
+    db,
+    `SELECT json_extract(e.details, '$.fromOrgId') AS from_org, json_extract(e.details, '$.toOrgId') AS to_org
+     FROM batches b JOIN batch_events e ON e.batch_id = b.batch_id
+     WHERE b.lot_id = ? AND e.type IN ('handed_over', 'unit_handed_over')`,
+  ).all(lotId) as { from_org: string | null; to_org: string | null }[];
+  for (const h of handOvers) for (const o of [h.from_org, h.to_org]) if (o !== null) orgs.add(Number(o));
+  return orgs;
+}
+
+/** The SSCCs a batch was ever packed into, from the chain's pack records. */
+function ssccsPackedWith(db: Db, batchId: string): string[] {
+  return (
+    prepared(
+      db,
+      `SELECT DISTINCT json_extract(details, '$.sscc') AS sscc FROM batch_events WHERE batch_id = ? AND type = 'packed' ORDER BY block_number, log_index`,
+    ).all(batchId) as { sscc: string | null }[]
+  )
+    .map((r) => r.sscc)
+    .filter((s): s is string => typeof s === "string" && s !== "");
+}
+
+/** (block, log index) positions on the chain, compared. */
+const before = (a: { block_number: number; log_index: number }, b: { block_number: number; log_index: number }) =>
+  a.block_number < b.block_number || (a.block_number === b.block_number && a.log_index < b.log_index);
+
+/**
+ * The batches packed in logistic unit `sscc` for a shipment at `atMs` (the event's time): those
+ * packed into it after its last unpacking at or before that time and before its first unpacking
+ * after it, each with its quantity when packed (a packed batch cannot be split, consumed or
+ * transformed: the contract refuses, ProvenanceInUnit). From the chain's records in batch_events
+ * (migration 37 indexes the pack records by SSCC).
+ */
+export function unitContentsAt(db: Db, sscc: string, atMs: number): UnitContent[] {
+  type Position = { block_number: number; log_index: number; time: string };
+  const packs = prepared(
+    db,
+    `SELECT batch_id, block_number, log_index, time FROM batch_events
+     WHERE type = 'packed' AND json_extract(details, '$.sscc') = ? ORDER BY block_number, log_index`,
+  ).all(sscc) as (Position & { batch_id: string })[];
+  if (packs.length === 0) return [];
+  const unitKey = keccakText(sscc).toLowerCase();
+  const unpacks = new Map<string, Position>();
+  const unpacked = prepared(
+    db,
+    `SELECT block_number, log_index, time, details FROM batch_events WHERE batch_id = ? AND type = 'unpacked' ORDER BY block_number, log_index`,
+  );
+  for (const batchId of new Set(packs.map((p) => p.batch_id))) {
+    for (const u of unpacked.all(batchId) as (Position & { details: string })[]) {
+      if (String((JSON.parse(u.details) as { unitKey?: string }).unitKey ?? "").toLowerCase() !== unitKey) continue;
+      unpacks.set(`${u.block_number}:${u.log_index}`, { block_number: u.block_number, log_index: u.log_index, time: u.time });
+    }
+  }
+  const ordered = [...unpacks.values()].sort((a, b) => a.block_number - b.block_number || a.log_index - b.log_index);
+  const lower = ordered.filter((u) => Date.parse(u.time) <= atMs).pop();
+  const upper = ordered.find((u) => Date.parse(u.time) > atMs);
+  const load = packs.filter((p) => (!lower || before(lower, p)) && (!upper || before(p, upper)));
+  const batchRow = prepared(db, `SELECT gtin, unit FROM batches WHERE batch_id = ?`);
+  const seen = new Set<string>();
+  const contents: UnitContent[] = [];
+  for (const p of load) {
+    if (seen.has(p.batch_id)) continue;
+    seen.add(p.batch_id);
+    const b = batchRow.get(p.batch_id) as { gtin: string; unit: string } | undefined;
+    if (!b) continue;
+    contents.push({ batchId: p.batch_id, gtin: b.gtin, unit: b.unit, quantity: quantityAt(db, p.batch_id, p) });
+  }
+  return contents;
+}
+
+/** A batch's quantity just before a chain position, replayed from its records: registered or split off, less what was split off it or consumed. */
+function quantityAt(db: Db, batchId: string, at: { block_number: number; log_index: number }): number | null {
+  const rows = prepared(
+    db,
+    `SELECT type, details FROM batch_events WHERE batch_id = ? AND (block_number < ? OR (block_number = ? AND log_index < ?))
+       AND type IN ('registered', 'split_from', 'split', 'consumed')
+     ORDER BY block_number, log_index`,
+  ).all(batchId, at.block_number, at.block_number, at.log_index) as { type: string; details: string }[];
+  let raw: bigint | null = null;
+  for (const r of rows) {
+    const d = JSON.parse(r.details) as { quantity?: string; remaining?: string };
+    if (r.type === "registered" || r.type === "split_from") raw = BigInt(d.quantity ?? "0");
+    else if (r.type === "split" && raw !== null) raw -= BigInt(d.quantity ?? "0");
+    else if (r.type === "consumed") raw = BigInt(d.remaining ?? "0");
+  }
+  return raw === null ? null : Number(formatQuantity(raw));
 }
 
 /** The lots an applied mapping moved (single offer or a set), with their batch and quantity. */

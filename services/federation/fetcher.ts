@@ -547,6 +547,17 @@ export function createFederation(options: FederationOptions) {
     );
   }
 
+  /**
+   * ensureEpcis for a batch and every batch upstream of it (a footprint's freight legs), and their
+   * named gaps for `asOrg`; returns the lineage's batch ids with those gaps.
+   */
+  async function ensureUpstreamEpcis(root: string, asOrg: number): Promise<{ batchIds: string[]; gaps: EpcisGap[] }> {
+    const lineage = traceLineage(root, ["upstream"], MAX_UPSTREAM_DEPTH, provenance.neighbours);
+    const batchIds = lineage.nodes.map((n) => n.id);
+    await ensureEpcis(batchIds, asOrg);
+    return { batchIds, gaps: epcisGaps(batchIds, asOrg) };
+  }
+
   /** The last outcome for a batch read as `asOrg` (null: its holder is this node, or never asked). */
   function outcomeOf(batchId: string, asOrg: number): FetchOutcome | null {
     const owner = holderOrgOf(batchId);
@@ -624,6 +635,6 @@ export function createFederation(options: FederationOptions) {
     return { asked, dropped };
   }
 
-  return { ensureRuns, ensureUpstream, ensureEpcis, epcisGaps, ensureOrderTerms, outcomeOf, syncOnce, store, epcisReplicas, orderTerms, job: { name: "federation-sync", runOnce: syncOnce } };
+  return { ensureRuns, ensureUpstream, ensureEpcis, ensureUpstreamEpcis, epcisGaps, ensureOrderTerms, outcomeOf, syncOnce, store, epcisReplicas, orderTerms, job: { name: "federation-sync", runOnce: syncOnce } };
 }
 export type Federation = ReturnType<typeof createFederation>;

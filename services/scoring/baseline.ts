@@ -1,4 +1,4 @@
-import { mechanismRatios, type RunInputs } from "./features";
+import { TOOL_WEAR_LIMIT_MIN, mechanismRatios, type RunInputs } from "./features";
 
 /**
  * A transparent, non-learned baseline: the failure mechanisms that the AI4I 2020 documentation
@@ -9,17 +9,13 @@ import { mechanismRatios, type RunInputs } from "./features";
  *               → wear / TOOL_WEAR_LIMIT_MIN
  *
  * The score is the largest ratio; a run is predicted to fail when it reaches 1 (BASELINE_THRESHOLD).
- * Random failures (RNF) have no mechanism and are not predicted.
+ * Random failures (RNF) have no mechanism and are not predicted. New models also read this score
+ * as a feature (`ruleScore` in features.ts, docs/adr/0031).
  */
 
 export const BASELINE_THRESHOLD = 1;
 
-/**
- * Where the tool-wear ratio reaches 1. Within 200–240 min the documentation gives no rule for
- * which tools fail (51 fail, 69 are replaced, at random times); the window's end is the one point
- * at which a tool still in use has certainly reached its failure time. See docs/adr/0007.
- */
-export const TOOL_WEAR_LIMIT_MIN = 240;
+export { TOOL_WEAR_LIMIT_MIN };
 
 /** The baseline's score of a run: its largest mechanism ratio (≥ 1: failure predicted). */
 export function baselineScore(run: RunInputs): number {

@@ -1,5 +1,3 @@
-import { TOOL_WEAR_LIMIT_MIN } from "./baseline";
-
 /**
  * The calibrated blend on top of the booster, and the calibration measures.
  *
@@ -17,6 +15,17 @@ export const BLEND_METHOD =
   "a run a documented mechanism flags (load ratio ≥ 1) gets at least ruleFloor − floorSpread·(1 − p), ruleFloor the share of such training runs that failed ((failed + ½) / (flagged + 1)); " +
   "the threshold never exceeds the lowest score of a flagged run";
 
+/** The blend's description written into model files. */
+export function blendMethod(floorOn: FloorOn): string {
+  if (floorOn === "ruleScore") return BLEND_METHOD;
+  return (
+    "logistic regression (L2 1e-3, IRLS) fitted on out-of-fold booster predictions: logit p, min(rules' score, 3), [rules' score ≥ 1]; " +
+    "a run a documented physical mechanism flags (heat dissipation, power or overstrain load ratio ≥ 1; tool wear alone does not) gets at least " +
+    "ruleFloor − floorSpread·(1 − p), ruleFloor the share of such training runs that failed ((failed + ½) / (flagged + 1)); " +
+    "the threshold never exceeds the lowest score of such a run"
+  );
+}
+
 /**
  * How far below the rule floor a flagged run may score: it gets max(p, ruleFloor − FLOOR_SPREAD·(1 − p)),
  * so flagged runs keep the blend's order among themselves (ranking, PR-AUC) instead of tying at the
@@ -25,21 +34,41 @@ export const BLEND_METHOD =
  */
 export const FLOOR_SPREAD = 0.02;
 
-/** The blend's probability of a run, with the rule floor applied where a documented mechanism fires. */
+/**
+ * Which runs the rule floor lifts (and the threshold never overrules). `mechanismLoad`: runs a
+ * documented physical mechanism flags — heat dissipation, power, overstrain (features.ts), each
+ * failing by the AI4I documentation whenever its limit is passed. `ruleScore`: every run the rules
+ * flag, tool wear ≥ 240 min included — files trained before ADR 0031, which lack `floorOn`. The
+ * documentation has a worn tool fail *or be replaced* somewhere in 200–240 min, so wear past 240 min
+ * is evidence for the booster, not a mechanism (on the shipped data 1 of the 8 runs it alone flags failed).
+ */
+export type FloorOn = "mechanismLoad" | "ruleScore";
+export const FLOOR_ON: FloorOn = "mechanismLoad";
+
+/** The value of a run that a blend's floor compares with 1. */
+export function floorValue(blend: { floorOn?: FloorOn }, rule: { ruleScore: number; mechanismLoad: number }): number {
+  return blend.floorOn === "mechanismLoad" ? rule.mechanismLoad : rule.ruleScore;
+}
+
+/**
+ * The blend's probability of a run, with the rule floor applied where `floored` (the run's
+ * floorValue; default the rules' score) reaches 1.
+ */
 export function blendedProbability(
   blend: { coefficients: readonly number[]; ruleFloor?: number; floorSpread?: number },
   booster: number,
   baseline: number,
+  floored = baseline,
 ): number {
   const p = blendProbability(blend.coefficients, blendInputs(booster, baseline));
   // max(p, floor), not floor + (1 − floor)·p: the latter kept the blend's order among flagged runs but
   // was over-confident (0.998 predicted against 0.971 observed) and below the rules' F1 by nested CV.
   // Files without floorSpread (trained before it) keep the hard floor.
-  if (baseline < 1 || blend.ruleFloor === undefined) return p;
+  if (floored < 1 || blend.ruleFloor === undefined) return p;
   return Math.max(p, blend.ruleFloor - (blend.floorSpread ?? 0) * (1 - p));
 }
 
-/** The rule floor: how often runs the rules flag failed, on training rows ((failed + ½) / (flagged + 1)). */
+/** The rule floor: how often flagged training runs (value ≥ 1) failed ((failed + ½) / (flagged + 1)). */
 export function ruleFloorOf(baselines: readonly number[], labels: readonly number[]): number {
   let flagged = 0;
   let failed = 0;
@@ -55,12 +84,6 @@ export function ruleFloorOf(baselines: readonly number[], labels: readonly numbe
 const clip = (p: number) => Math.min(1 - 1e-6, Math.max(1e-6, p));
 export const logit = (p: number) => Math.log(clip(p) / (1 - clip(p)));
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-
-/** The rule baseline's score from a feature vector (FEATURE_NAMES order): max(heat, power, strain ratios, wear / 240). */
-export function baselineFromVector(v: readonly number[]): number {
-  // toolWear 4, strainRatio 9, heatRatio 10, powerRatio 11
-  return Math.max(v[9], v[10], v[11], v[4] / TOOL_WEAR_LIMIT_MIN);
-}
 
 export function blendInputs(boosterProbability: number, baseline: number): number[] {
   return [logit(boosterProbability), Math.min(baseline, 3), baseline >= 1 ? 1 : 0];

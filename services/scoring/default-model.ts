@@ -3,10 +3,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { canonicalize } from "json-canonicalize";
 import { readDatasetFile } from "./dataset";
-import { checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
+import { EXPLANATION_METHOD, checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
 import { DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
 import { xgboostVersion } from "./xgboost";
-import { FLOOR_SPREAD } from "./calibration";
+import { FLOOR_ON, FLOOR_SPREAD, blendMethod } from "./calibration";
+import { FEATURE_NAMES } from "./features";
 import { createWorkerThread } from "../runtime/worker";
 
 /**
@@ -14,14 +15,35 @@ import { createWorkerThread } from "../runtime/worker";
  * downloaded) the first time it is needed, then cached at <dataDir>/models/quality-default.json.
  * Training is deterministic, so every installation derives the same file and the same modelHash.
  * A cached file is used only if it is intact and was made from the shipped data with this
- * learner version and these parameters; otherwise it is trained again and replaced.
+ * learner version, these features, parameters and blend; otherwise it is trained again and replaced
+ * (a file of an older recipe would still score correctly — model.ts builds the vector it lists —
+ * but it is not the default this Lotline ships).
  * The installation keeps a copy too (node_modules/.cache/lotline, where build tools keep theirs), so a
  * second data dir of the same installation (another node, a test) loads it instead of training again.
+ * That copy is keyed by DEFAULT_MODEL_VERSION, since several Lotlines may share one node_modules.
  */
+
+/**
+ * Version of the default model's recipe: its feature list, booster parameters and blend. It names the
+ * installation's copy, which every Lotline sharing the installation's node_modules reads (checkouts
+ * side by side, an older release beside a newer one): each finds the file of its own recipe, and none
+ * trains over another's. 1 (quality-default.json): the 13 physics features, the rule floor on every
+ * flagged run (ADR 0021); 2: + the rules' score and the wear window, the floor on the documented
+ * physical mechanisms (ADR 0031).
+ */
+export const DEFAULT_MODEL_VERSION = 2;
 
 export const SHIPPED_DATA_FILE = path.join(__dirname, "data", "ai4i2020.csv");
 
-export const INSTALLATION_CACHE = path.resolve(__dirname, "..", "..", "node_modules", ".cache", "lotline", "quality-default.json");
+export const INSTALLATION_CACHE = path.resolve(
+  __dirname,
+  "..",
+  "..",
+  "node_modules",
+  ".cache",
+  "lotline",
+  `quality-default.v${DEFAULT_MODEL_VERSION}.json`,
+);
 
 export function defaultModelPath(dataDir: string): string {
   return path.join(dataDir, "models", "quality-default.json");
@@ -40,6 +62,10 @@ function readCached(file: string, dataSha256: string): ModelFile | undefined {
     return undefined;
   }
   const current =
+    cached.features.map((f) => f.name).join(",") === FEATURE_NAMES.join(",") &&
+    cached.blend?.floorOn === FLOOR_ON &&
+    cached.blend?.method === blendMethod(FLOOR_ON) &&
+    cached.explanation.method === EXPLANATION_METHOD &&
     cached.blend?.floorSpread === FLOOR_SPREAD &&
     cached.training.sha256 === dataSha256 &&
     cached.learner.version === xgboostVersion() &&

@@ -29,8 +29,13 @@ export const PRODUCT_TYPE_LETTERS = ["L", "M", "H"] as const;
 /** Overstrain limits of the AI4I documentation: tool wear × torque in min·Nm, per product type. */
 export const OVERSTRAIN_LIMIT = [11_000, 12_000, 13_000] as const;
 
-/** The model's features, in the order of the feature vector. */
-export const FEATURES = [
+/**
+ * Every feature Lotline can compute, by name. A model file lists the features it was trained on, in
+ * its vector's order, and scoring builds exactly that vector (model.ts): a file written with an
+ * older feature list still scores as it did (docs/adr/0031). Names are a contract: a feature's
+ * definition never changes under its name; a new quantity gets a new name.
+ */
+export const KNOWN_FEATURES = [
   { name: "airTemp", unit: "K", definition: "air temperature" },
   { name: "processTemp", unit: "K", definition: "process temperature" },
   { name: "rotationalSpeed", unit: "rpm", definition: "rotational speed" },
@@ -52,15 +57,41 @@ export const FEATURES = [
     unit: "1",
     definition: "max(strainRatio, heatRatio, powerRatio): ≥ 1 when a documented failure mechanism is reached",
   },
+  {
+    name: "ruleScore",
+    unit: "1",
+    definition:
+      "the transparent rules' score (baseline.ts): max(strainRatio, heatRatio, powerRatio, toolWear / 240 min); ≥ 1 when the rules predict a failure",
+  },
+  {
+    name: "wearWindow",
+    unit: "1",
+    definition: "(toolWear − 200 min) / 40 min, clipped to [0, 1]: how far the tool is into the documented 200–240 min tool-wear failure window",
+  },
 ] as const;
 
-export type FeatureName = (typeof FEATURES)[number]["name"];
-export const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((f) => f.name);
+export type FeatureName = (typeof KNOWN_FEATURES)[number]["name"];
+export const KNOWN_FEATURE_NAMES: readonly FeatureName[] = KNOWN_FEATURES.map((f) => f.name);
+
+export function isKnownFeature(name: unknown): name is FeatureName {
+  return typeof name === "string" && (KNOWN_FEATURE_NAMES as readonly string[]).includes(name);
+}
+
+/**
+ * The 13 physics features of the models trained before the rules' score became a feature (issue 17):
+ * the feature list of every model file written until then.
+ */
+export const PHYSICS_FEATURE_NAMES: readonly FeatureName[] = KNOWN_FEATURE_NAMES.filter((n) => n !== "ruleScore" && n !== "wearWindow");
+
+/** The features new models are trained on, in the order of the feature vector. */
+export const FEATURE_NAMES: readonly FeatureName[] = [...PHYSICS_FEATURE_NAMES, "ruleScore"];
+export const FEATURES = FEATURE_NAMES.map((name) => KNOWN_FEATURES.find((f) => f.name === name)!);
 
 /**
  * Features along which the failure risk can only rise, by the AI4I documentation: tool wear
- * (tool-wear failure at 200–240 min), strain (overstrain) and the load ratios of the documented
- * mechanisms. The booster is trained with monotone constraints on them (docs/adr/0021).
+ * (tool-wear failure at 200–240 min), strain (overstrain), the load ratios of the documented
+ * mechanisms and the rules' score, their maximum. The booster is trained with monotone constraints
+ * on them (docs/adr/0021, 0031).
  */
 export const RISK_INCREASING: readonly FeatureName[] = [
   "toolWear",
@@ -69,11 +100,13 @@ export const RISK_INCREASING: readonly FeatureName[] = [
   "heatRatio",
   "powerRatio",
   "mechanismLoad",
+  "ruleScore",
+  "wearWindow",
 ];
 
-/** XGBoost's monotone_constraints string over FEATURE_NAMES: 1 for RISK_INCREASING, 0 otherwise. */
-export function monotoneConstraints(): string {
-  return `(${FEATURE_NAMES.map((n) => (RISK_INCREASING.includes(n) ? 1 : 0)).join(",")})`;
+/** XGBoost's monotone_constraints string over a feature list: 1 for RISK_INCREASING, 0 otherwise. */
+export function monotoneConstraints(names: readonly FeatureName[] = FEATURE_NAMES): string {
+  return `(${names.map((n) => (RISK_INCREASING.includes(n) ? 1 : 0)).join(",")})`;
 }
 
 /**
@@ -111,24 +144,42 @@ export function mechanismRatios(run: RunInputs): { heat: number; power: number; 
   };
 }
 
-/** The feature vector of a run, in FEATURE_NAMES order. */
-export function featureVector(run: RunInputs): number[] {
+/**
+ * Where the tool-wear ratio of the rules reaches 1. Within 200–240 min the documentation gives no rule for
+ * which tools fail (51 fail, 69 are replaced, at random times); the window's end is the one point
+ * at which a tool still in use has certainly reached its failure time. See docs/adr/0007.
+ */
+export const TOOL_WEAR_LIMIT_MIN = 240;
+/** Where the documented tool-wear failure window begins. */
+export const TOOL_WEAR_WINDOW_MIN = 200;
+
+/** Every known feature of a run, by name. */
+export function featureValues(run: RunInputs): Record<FeatureName, number> {
   const ratios = mechanismRatios(run);
-  return [
-    run.airTemp,
-    run.processTemp,
-    run.rotationalSpeed,
-    run.torque,
-    run.toolWear,
-    run.productType,
-    run.processTemp - run.airTemp,
-    powerW(run.torque, run.rotationalSpeed),
-    run.toolWear * run.torque,
-    ratios.strain,
-    ratios.heat,
-    ratios.power,
-    Math.max(ratios.strain, ratios.heat, ratios.power),
-  ];
+  const mechanismLoad = Math.max(ratios.strain, ratios.heat, ratios.power);
+  return {
+    airTemp: run.airTemp,
+    processTemp: run.processTemp,
+    rotationalSpeed: run.rotationalSpeed,
+    torque: run.torque,
+    toolWear: run.toolWear,
+    productType: run.productType,
+    tempDiff: run.processTemp - run.airTemp,
+    power: powerW(run.torque, run.rotationalSpeed),
+    strain: run.toolWear * run.torque,
+    strainRatio: ratios.strain,
+    heatRatio: ratios.heat,
+    powerRatio: ratios.power,
+    mechanismLoad,
+    ruleScore: Math.max(ratios.heat, ratios.power, ratios.strain, run.toolWear / TOOL_WEAR_LIMIT_MIN),
+    wearWindow: Math.min(Math.max(run.toolWear - TOOL_WEAR_WINDOW_MIN, 0), TOOL_WEAR_LIMIT_MIN - TOOL_WEAR_WINDOW_MIN) / (TOOL_WEAR_LIMIT_MIN - TOOL_WEAR_WINDOW_MIN),
+  };
+}
+
+/** The feature vector of a run over `names` (default: the features new models use), in that order. */
+export function featureVector(run: RunInputs, names: readonly FeatureName[] = FEATURE_NAMES): number[] {
+  const values = featureValues(run);
+  return names.map((n) => values[n]);
 }
 
 /** Parses a product type given as L/M/H (any case) or its code 0/1/2; undefined when it is neither. */

@@ -2,11 +2,13 @@ import { createHash } from "node:crypto";
 import { canonicalize } from "json-canonicalize";
 import {
   FEATURES,
-  FEATURE_NAMES,
   INPUT_NAMES,
+  KNOWN_FEATURE_NAMES,
   LEAKAGE_COLUMNS,
+  TOOL_WEAR_LIMIT_MIN,
   checkInputs,
-  featureVector,
+  featureValues,
+  isKnownFeature,
   type FeatureName,
   type InputName,
   type RunInputs,
@@ -14,7 +16,7 @@ import {
 import type { FieldName } from "./dataset";
 import type { EvaluationReport } from "./metrics";
 import { loadXGBoost, type Booster, type XGBoostParams } from "./xgboost";
-import { baselineFromVector, blendedProbability, type ReliabilityBin } from "./calibration";
+import { blendedProbability, floorValue, type FloorOn, type ReliabilityBin } from "./calibration";
 
 /**
  * The quality-risk model file and the pure scoring API over it.
@@ -25,6 +27,11 @@ import { baselineFromVector, blendedProbability, type ReliabilityBin } from "./c
  * serialised booster, and `modelHash`: SHA-256 of the RFC 8785 (JCS) canonical JSON of everything
  * else in the file. Every score carries that hash, and loading refuses a file whose hash does
  * not match its content.
+ *
+ * The file's `features` list is what its booster reads, in order: scoring builds that vector, by
+ * name, from the run (features.ts knows every feature any Lotline has written). A file trained
+ * with an older feature list therefore still scores exactly as it did (docs/adr/0031); a file
+ * naming a feature this Lotline does not compute is refused.
  */
 
 export const MODEL_FORMAT = "lotline-quality-model/1";
@@ -57,7 +64,7 @@ export interface ModelFile {
    * The calibrated blend the booster's probability goes through (calibration.ts); absent in files
    * trained before it: the booster's probability is then the score.
    */
-  blend?: { method: string; features: string[]; coefficients: number[]; ruleFloor?: number; floorSpread?: number };
+  blend?: { method: string; features: string[]; coefficients: number[]; ruleFloor?: number; floorSpread?: number; floorOn?: FloorOn };
   /** Calibration of the scores on the out-of-fold predictions: Brier score and reliability curve. */
   calibration?: { brier: number; boosterBrier: number; reliability: ReliabilityBin[] };
   /** Medians of the inputs over the training rows: the reference of the explanations. */
@@ -69,7 +76,14 @@ export interface ModelFile {
 export interface QualityModel {
   readonly file: ModelFile;
   readonly modelHash: string;
-  /** Failure probabilities of feature vectors (FEATURE_NAMES order). */
+  /** The features the file's booster reads, in its vector's order. */
+  readonly featureNames: readonly FeatureName[];
+  /** Failure probabilities of complete runs (the file's feature vector is built from each). */
+  predict(runs: readonly RunInputs[]): number[];
+  /**
+   * Failure probabilities of feature vectors in the file's feature order (`featureNames`). With a
+   * blend, the rules' score is read from the vector's toolWear and ratio features.
+   */
   predictVectors(rows: number[][]): number[];
   /** Releases the booster's WebAssembly memory; the model cannot score afterwards. */
   dispose(): void;
@@ -101,7 +115,7 @@ export type ScoreResult =
   | { scorable: false; missing: InputName[]; invalid: InputName[] };
 
 export const EXPLANATION_METHOD =
-  "occlusion of inputs against training medians: for each run parameter, the run's probability minus the probability of the same run with that one parameter set to its training median and every derived feature (tempDiff, power, strain, ratios) recomputed";
+  "occlusion of inputs against training medians: for each run parameter, the run's probability minus the probability of the same run with that one parameter set to its training median and every derived feature (tempDiff, power, strain, ratios, the rules' score) recomputed";
 
 /** SHA-256 (hex) of the canonical JSON of the file without its `modelHash`. */
 export function computeModelHash(file: Omit<ModelFile, "modelHash"> | ModelFile): string {
@@ -119,13 +133,15 @@ export function checkModelFile(value: unknown): ModelFile {
   const file = value as ModelFile;
   if (file.format !== MODEL_FORMAT)
     throw new ModelFileError(`not a Lotline quality model (format "${String(file.format)}", expected "${MODEL_FORMAT}")`);
-  const names = Array.isArray(file.features) ? file.features.map((f) => f.name) : [];
-  if (names.join(",") !== FEATURE_NAMES.join(",")) {
+  const names: unknown[] = Array.isArray(file.features) ? file.features.map((f) => (f as { name?: unknown } | null)?.name) : [];
+  const unknown = names.filter((n) => !isKnownFeature(n));
+  if (!names.length || unknown.length || new Set(names).size !== names.length) {
     throw new ModelFileError(
-      `the model uses features [${names.join(", ")}]; this Lotline computes [${FEATURE_NAMES.join(", ")}]`,
+      `the model uses features [${names.map(String).join(", ")}]; this Lotline computes [${KNOWN_FEATURE_NAMES.join(", ")}]` +
+        (unknown.length ? `, not ${unknown.map(String).join(", ")}` : names.length ? " (a feature is listed twice)" : ""),
     );
   }
-  const leaked = names.filter((n) => (LEAKAGE_COLUMNS as readonly string[]).includes(n));
+  const leaked = names.filter((n) => (LEAKAGE_COLUMNS as readonly unknown[]).includes(n));
   if (leaked.length) throw new ModelFileError(`the model uses leakage columns as features: ${leaked.join(", ")}`);
   if (
     typeof file.threshold !== "number" ||
@@ -157,15 +173,35 @@ export async function loadModel(json: string | object): Promise<QualityModel> {
     model: new Uint8Array(Buffer.from(file.model.bytes, "base64")),
     options: { ...file.model.options },
   });
+  const featureNames = file.features.map((f) => f.name);
+  const blend = file.blend;
+  const boost = (rows: number[][]): number[] => {
+    if (!booster) throw new Error("the model was disposed");
+    return rows.length ? booster.predict(rows) : [];
+  };
   return {
     file,
     modelHash: file.modelHash,
+    featureNames,
+    predict(runs: readonly RunInputs[]): number[] {
+      const values = runs.map(featureValues);
+      const p = boost(values.map((v) => vectorOf(v, featureNames)));
+      return blend ? p.map((q, i) => blendedProbability(blend, q, values[i].ruleScore, floorValue(blend, values[i]))) : p;
+    },
     predictVectors(rows: number[][]): number[] {
-      if (!booster) throw new Error("the model was disposed");
-      if (!rows.length) return [];
-      const p = booster.predict(rows);
-      const blend = file.blend;
-      return blend ? p.map((q, i) => blendedProbability(blend, q, baselineFromVector(rows[i]))) : p;
+      const p = boost(rows);
+      if (!blend) return p;
+      // The rules' score and the mechanisms' load (features.ts) from the vector: as features, or from the ratios and wear.
+      const at = (n: FeatureName) => featureNames.indexOf(n);
+      const [wear, strain, heat, power, load, rule] = (["toolWear", "strainRatio", "heatRatio", "powerRatio", "mechanismLoad", "ruleScore"] as const).map(at);
+      const loadOf = (v: number[]) => (load >= 0 ? v[load] : strain >= 0 && heat >= 0 && power >= 0 ? Math.max(v[strain], v[heat], v[power]) : null);
+      return p.map((q, i) => {
+        const mechanismLoad = loadOf(rows[i]);
+        const ruleScore = rule >= 0 ? rows[i][rule] : mechanismLoad !== null && wear >= 0 ? Math.max(mechanismLoad, rows[i][wear] / TOOL_WEAR_LIMIT_MIN) : null;
+        if (mechanismLoad === null || ruleScore === null)
+          throw new ModelFileError("this model's blend needs the rules' score and the mechanisms' load, which its feature vectors do not carry: use predict");
+        return blendedProbability(blend, q, ruleScore, floorValue(blend, { ruleScore, mechanismLoad }));
+      });
     },
     dispose() {
       booster?.free();
@@ -174,9 +210,11 @@ export async function loadModel(json: string | object): Promise<QualityModel> {
   };
 }
 
+const vectorOf = (values: Record<FeatureName, number>, names: readonly FeatureName[]) => names.map((n) => values[n]);
+
 /** Failure probabilities of complete runs (no checks: use scoreRun for untrusted input). */
 export function predictRuns(model: QualityModel, runs: readonly RunInputs[]): number[] {
-  return model.predictVectors(runs.map(featureVector));
+  return model.predict(runs);
 }
 
 export function riskBandOf(model: QualityModel, probability: number): RiskBand {
@@ -228,5 +266,5 @@ export function scoreRun(
   };
 }
 
-/** The feature descriptions written into model files. */
+/** The feature descriptions written into model files (the default feature list). */
 export const FEATURE_DESCRIPTIONS = FEATURES.map((f) => ({ ...f }));

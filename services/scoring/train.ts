@@ -1,21 +1,35 @@
 import path from "node:path";
-import { INPUTS, INPUT_NAMES, LEAKAGE_COLUMNS, featureVector, monotoneConstraints, type InputName } from "./features";
+import {
+  FEATURE_NAMES,
+  INPUTS,
+  INPUT_NAMES,
+  KNOWN_FEATURES,
+  LEAKAGE_COLUMNS,
+  featureValues,
+  featureVector,
+  isKnownFeature,
+  monotoneConstraints,
+  type FeatureName,
+  type InputName,
+} from "./features";
 import type { Dataset } from "./dataset";
 import { bestF1Threshold, evaluateScores } from "./metrics";
-import { EXPLANATION_METHOD, FEATURE_DESCRIPTIONS, MODEL_FORMAT, computeModelHash, type ModelFile } from "./model";
+import { EXPLANATION_METHOD, MODEL_FORMAT, computeModelHash, type ModelFile } from "./model";
 import { stratifiedFolds } from "./random";
 import { loadXGBoost, xgboostVersion, type XGBoostParams } from "./xgboost";
 import {
   BLEND_FEATURES,
-  BLEND_METHOD,
+  blendMethod,
+  floorValue,
+  FLOOR_ON,
   FLOOR_SPREAD,
-  baselineFromVector,
   blendInputs,
   blendedProbability,
   brierScore,
   ruleFloorOf,
   fitLogistic,
   reliabilityCurve,
+  type FloorOn,
 } from "./calibration";
 
 /**
@@ -29,8 +43,9 @@ import {
 /**
  * Shallower, slower-learning and more regularised trees than ADR 0007's (depth 5, eta 0.1, 200
  * rounds, min_child_weight 1, all columns), monotone in the risk-increasing features: better
- * ranking of the failures no documented mechanism flags, by nested CV (docs/adr/0021,
- * docs/model-card.md "What was tried").
+ * ranking of the failures no documented mechanism flags, by nested CV (docs/adr/0021, 0031,
+ * docs/model-card.md "What was tried"). The constraints are those of the default feature list;
+ * training on another list (TrainOptions.features) derives its own.
  */
 export const DEFAULT_PARAMS: XGBoostParams = {
   booster: "gbtree",
@@ -59,10 +74,14 @@ export interface TrainOptions {
   /** File name recorded in the model (base name only: the hash identifies the content). */
   fileName?: string;
   params?: Partial<XGBoostParams>;
+  /** The features to train on, in vector order (default FEATURE_NAMES); any known features. */
+  features?: readonly FeatureName[];
   folds?: number;
   progress?: TrainProgress;
   /** Put the booster's probability through the calibrated blend (default true). */
   blend?: boolean;
+  /** Which runs the blend's rule floor lifts (default FLOOR_ON; calibration.ts). */
+  floorOn?: FloorOn;
 }
 
 export interface TrainResult {
@@ -93,17 +112,18 @@ function mediumBand(scores: number[], labels: number[], threshold: number): numb
  * Max F1 on the out-of-fold scores. With the blend, only among cut-offs at or below the lowest score a
  * flagged run gets (out of fold, and ruleFloor − floorSpread for the final blend): the learned model
  * never overrules a documented mechanism, so the soft floor changes the ranking, not the decisions.
+ * `floored`: each run's value the floor reads (calibration.ts, floorValue); ≥ 1 is flagged.
  */
 export function chooseThreshold(
   scores: readonly number[],
   labels: readonly number[],
   blend?: ModelFile["blend"],
-  baselines?: readonly number[],
+  floored?: readonly number[],
 ): number {
-  if (!blend || blend.ruleFloor === undefined || !baselines) return bestF1Threshold(scores, labels).threshold;
+  if (!blend || blend.ruleFloor === undefined || !floored) return bestF1Threshold(scores, labels).threshold;
   let cap = blend.ruleFloor - (blend.floorSpread ?? 0);
   scores.forEach((s, i) => {
-    if (baselines[i] >= 1) cap = Math.min(cap, s);
+    if (floored[i] >= 1) cap = Math.min(cap, s);
   });
   // Scores above the cap pass every cut-off at or below it: clamping them changes no candidate's F1.
   return bestF1Threshold(
@@ -114,7 +134,14 @@ export function chooseThreshold(
 
 export async function trainQualityModel(dataset: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
   const XGBoost = await loadXGBoost();
-  const params: XGBoostParams = { ...DEFAULT_PARAMS, ...options.params };
+  const features = options.features ?? FEATURE_NAMES;
+  if (!features.length || new Set(features).size !== features.length || features.some((n) => !isKnownFeature(n)))
+    throw new Error(`features must be distinct names among ${KNOWN_FEATURES.map((f) => f.name).join(", ")}`);
+  const params: XGBoostParams = {
+    ...DEFAULT_PARAMS,
+    monotone_constraints: monotoneConstraints(features),
+    ...options.params,
+  };
   const k = options.folds ?? CV_FOLDS;
   const { runs, labels } = dataset;
   const positives = labels.filter((y) => y === 1).length;
@@ -123,7 +150,11 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
       `training needs at least ${k} failures and ${k} non-failures (found ${positives} and ${runs.length - positives})`,
     );
   }
-  const X = runs.map(featureVector);
+  const X = runs.map((run) => featureVector(run, features));
+  const values = runs.map(featureValues);
+  const baselines = values.map((v) => v.ruleScore);
+  const floorOn = options.floorOn ?? FLOOR_ON;
+  const floored = values.map((v) => floorValue({ floorOn }, v));
   const total = k + 1;
   const fit = (rows: number[]) => {
     const booster = new XGBoost({ ...params });
@@ -155,7 +186,6 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
   const boosterOutOfFold = outOfFold.slice();
   let blend: ModelFile["blend"];
   if (options.blend ?? true) {
-    const baselines = X.map(baselineFromVector);
     const Z = all.map((i) => blendInputs(boosterOutOfFold[i], baselines[i]));
     for (let f = 0; f < k; f++) {
       const held = new Set(folds[f]);
@@ -165,7 +195,7 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
         rest.map((i) => labels[i]),
       );
       const floor = ruleFloorOf(
-        rest.map((i) => baselines[i]),
+        rest.map((i) => floored[i]),
         rest.map((i) => labels[i]),
       );
       for (const i of folds[f])
@@ -173,17 +203,19 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
           { coefficients: w, ruleFloor: floor, floorSpread: FLOOR_SPREAD },
           boosterOutOfFold[i],
           baselines[i],
+          floored[i],
         );
     }
     blend = {
-      method: BLEND_METHOD,
+      method: blendMethod(floorOn),
       features: [...BLEND_FEATURES],
       coefficients: fitLogistic(Z, labels),
-      ruleFloor: ruleFloorOf(baselines, labels),
+      ruleFloor: ruleFloorOf(floored, labels),
       floorSpread: FLOOR_SPREAD,
+      floorOn,
     };
   }
-  const threshold = chooseThreshold(outOfFold, labels, blend, blend ? X.map(baselineFromVector) : undefined);
+  const threshold = chooseThreshold(outOfFold, labels, blend, blend ? floored : undefined);
   const metrics = evaluateScores(outOfFold, labels, threshold);
   const calibration = {
     brier: Math.round(brierScore(outOfFold, labels) * 1e6) / 1e6,
@@ -212,7 +244,7 @@ export async function trainQualityModel(dataset: Dataset, options: TrainOptions 
     format: MODEL_FORMAT,
     target: "probability that a production run fails (AI4I 2020 'Machine failure')",
     inputs: INPUTS.map((i) => ({ ...i })),
-    features: FEATURE_DESCRIPTIONS,
+    features: features.map((name) => ({ ...KNOWN_FEATURES.find((f) => f.name === name)! })),
     excludedColumns: {
       leakage: [...LEAKAGE_COLUMNS],
       reason: "failure-mode flags that define the label; a model reading them would read the answer",

@@ -1159,6 +1159,16 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 37,
+    name: "Pack records of logistic units by SSCC (freight legs of SSCC shipments)",
+    sql: `
+      -- A shipment of a logistic unit is allocated to the batches packed in it at the time
+      -- (services/analytics/transport.ts, unitContentsAt): its pack records, found by SSCC without
+      -- scanning every batch record. The query must use this very expression to use the index.
+      CREATE INDEX batch_events_packed_sscc ON batch_events (json_extract(details, '$.sscc'), block_number, log_index) WHERE type = 'packed';
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

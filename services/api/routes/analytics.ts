@@ -82,8 +82,33 @@ const TransportLegSchema = Type.Object({
   kgCo2ePerTonneKm: NullableNumber,
   factorSource: NullableString,
   quantity: Type.Union([Type.Number(), Type.Null()], { description: "quantity moved in the batch's unit" }),
-  co2eKg: NullableNumber,
+  co2eKg: Type.Union([Type.Number(), Type.Null()], { description: "the leg's kg CO2e this batch carries (for a logistic unit, its mass share)" }),
   problem: NullableString,
+  origin: Type.Union(
+    [
+      Type.Object({
+        orgId: Type.String({ description: "the organisation that captured the event" }),
+        servedBy: Type.String({ description: "the node that served the event (this node's URL for its own)" }),
+        verified: Type.Boolean({ description: "the event's Merkle proof held against its owner's anchor" }),
+      }),
+      Type.Null(),
+    ],
+    { description: "where the EPCIS event came from" },
+  ),
+  logisticUnit: Type.Union(
+    [
+      Type.Object({
+        sscc: Type.String(),
+        batches: Type.Integer({ description: "batches packed in the unit for the shipment (from the chain's pack and unpack records)" }),
+        batchKg: NullableNumber,
+        contentsKg: NullableNumber,
+        share: Type.Union([Type.Number(), Type.Null()], { description: "batchKg / contentsKg: the share of the leg this batch carries" }),
+        legCo2eKg: Type.Union([Type.Number(), Type.Null()], { description: "the whole leg's kg CO2e before the split" }),
+      }),
+      Type.Null(),
+    ],
+    { description: "for a shipment of a logistic unit (SSCC): the unit and this batch's mass share; null for the lot's own leg" },
+  ),
 });
 const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]{1,3})?$", description: "decimal string, at most 3 decimals" });
 const UnitCode = Type.String({ pattern: "^[A-Z0-9]{2,3}$", description: "UN/CEFACT Rec 20 code (H87 pieces, LTR, KGM…)" });
@@ -518,17 +543,24 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     const allocation = allocationNow();
     const units = store.units();
     const base = store.footprintLookups();
+    const epcisGaps = await federatedEpcisGaps(id, reader.orgId);
+    const here = publicUrl();
     const lookups: FootprintLookups = {
       ...base,
       mayRead: (run: ProductionRunRecord) => visible(Number(run.orgId), "PRODUCTION_RUN", runBatchIds(run)),
       ...(await federatedLookups(id, reader.orgId)),
-      // Freight legs from the EPCIS shipping events stored here, as far as the reader may read them.
+      // Freight legs from the EPCIS shipping events stored here (own, and verified replicas of other
+      // members' nodes), as far as the reader may read them; each leg names where its event came from.
       transportLegs(batchId: string) {
         const b = base.batch(batchId);
         if (!b) return { legs: [], notShared: [] };
-        const all = epcisTransportLegs(db, { ...b, id: batchId }, { units, kgPerUnit: allocation.products[b.gtin]?.kgPerUnit });
+        const all = epcisTransportLegs(db, { ...b, id: batchId }, { units, kgPerUnitOf: (gtin) => allocation.products[gtin]?.kgPerUnit });
         const legs = all.filter((leg) => visible(leg.orgId, "EPCIS", [batchId]));
-        return { legs, notShared: [...new Set(all.filter((leg) => !legs.includes(leg)).map((leg) => leg.orgId))] };
+        return {
+          legs: legs.map((leg) => (leg.origin ? { ...leg, origin: { ...leg.origin, servedBy: leg.origin.servedBy ?? here } } : leg)),
+          notShared: [...new Set(all.filter((leg) => !legs.includes(leg)).map((leg) => leg.orgId))],
+          gaps: epcisGaps.get(batchId.toLowerCase()) ?? [],
+        };
       },
     };
     return { batch, footprint: batchFootprint(id, lookups, book, { units, allocation }) };
@@ -659,6 +691,25 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
         return { reason: outcome.status, orgId: String(outcome.ownerOrg), detail: outcome.detail };
       },
     };
+  }
+
+  /**
+   * The EPCIS events of the lineage held on other members' nodes are fetched now (as the reader's
+   * organisation, fresh answers reused) and stored as verified replicas (ADR 0025); what those nodes
+   * did not give the reader is a gap per batch: not_shared, or unreachable for an organisation that
+   * handled the batch. (not_recorded says nothing of freight: no gap.)
+   */
+  async function federatedEpcisGaps(root: string, readerOrg: number) {
+    const byBatch = new Map<string, { orgId: string; reason: "not_shared" | "unreachable"; detail: string }[]>();
+    const federation = state.federation;
+    if (!federation) return byBatch;
+    const { gaps } = await federation.ensureUpstreamEpcis(root, readerOrg);
+    for (const g of gaps) {
+      if (g.reason !== "not_shared" && g.reason !== "unreachable") continue;
+      const key = g.batchId.toLowerCase();
+      byBatch.set(key, [...(byBatch.get(key) ?? []), { orgId: g.orgId ?? "unknown", reason: g.reason, detail: g.detail }]);
+    }
+    return byBatch;
   }
 
   app.get(

@@ -490,3 +490,32 @@ describe("freight legs from EPCIS shipping events (transportLegOf)", function ()
     expect(transportLegOf(facts({}), { quantity: "1", uom: "KGM" }, milk, { quantity: null })).to.equal(null);
   });
 });
+
+describe("freight gaps of EPCIS events other members' nodes did not give (batchFootprint)", function () {
+  it("names each organisation's withheld or unreachable events as a gap of its own, beside the batch's production gap", function () {
+    const own = run({ orgId: "2", outputs: [{ batchId: "B", quantity: "1000", unit: "KGM" }], energyKwh: { grid: 100 } });
+    const lookups: FootprintLookups = {
+      batch: (id) => (id === "B" ? lot("B", 1000, "KGM") : null),
+      upstream: () => [],
+      runsProducing: () => [own],
+      // The run's owner did not share it: a not_shared gap of batch B for organisation 2…
+      mayRead: () => false,
+      // …and its node, and another's, gave none of their EPCIS events naming B: two more, not folded into it.
+      transportLegs: () => ({
+        legs: [],
+        notShared: [],
+        gaps: [
+          { orgId: "2", reason: "not_shared", detail: "organisation 2 has not shared its EPCIS events naming batch B with organisation 5" },
+          { orgId: "3", reason: "unreachable", detail: "organisation 3's node (https://node-3.test) could not be reached" },
+        ],
+      }),
+    };
+    const fp = batchFootprint("B", lookups, F);
+    expect(fp.complete).to.equal(false);
+    expect(fp.co2ePerUnitKg).to.equal(null);
+    expect(fp.gaps.map((g) => `${g.orgId}:${g.reason}`)).to.have.members(["2:not_shared", "2:not_shared", "3:unreachable"]);
+    const freight = fp.gaps.filter((g) => /freight legs/.test(g.detail));
+    expect(freight).to.have.length(2);
+    expect(freight.find((g) => g.orgId === "3")!.detail).to.match(/could not be reached: freight legs its EPCIS shipping events may declare for lot B/);
+  });
+});

@@ -128,8 +128,17 @@ describe("federation: three member nodes on one chain", function () {
     expect(body.complete).to.equal(false);
     expect(body.co2ePerUnitKg).to.equal(null);
     expect(body.stages.map((s: { lot: string }) => s.lot)).to.deep.equal(["BTR-2611"]);
-    const gaps = body.gaps.map((g: { orgId: string; reason: string }) => `${g.orgId}:${g.reason}`);
-    expect(gaps).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
+    type Gap = { orgId: string; reason: string; detail: string };
+    // The upstream runs it was not granted…
+    const production = body.gaps.filter((g: Gap) => !/freight legs/.test(g.detail));
+    expect(production.map((g: Gap) => `${g.orgId}:${g.reason}`)).to.have.members(["2:not_shared", "2:not_shared", "1:not_shared", "1:not_shared"]);
+    // …and the EPCIS events other members hold about the lineage and did not share with it: freight legs it cannot know (ADR 0031).
+    const freight = body.gaps.filter((g: Gap) => /freight legs/.test(g.detail));
+    expect(freight.length).to.be.greaterThan(0);
+    for (const g of freight) {
+      expect(g.reason, g.detail).to.equal("not_shared");
+      expect(g.detail).to.match(/has not shared its EPCIS events naming batch 0x[0-9a-f]{64} with organisation \d+: freight legs/);
+    }
   });
 
   it("serves the explorer's records of a lot held on other nodes: replicated runs with their proofs, what it does not hold as gaps", async () => {

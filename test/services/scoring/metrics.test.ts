@@ -11,7 +11,7 @@ import {
 import { stratifiedFolds, stratifiedSplit } from "../../../services/scoring/random";
 import { parseCsv, parseColumnMapping } from "../../../services/scoring/dataset";
 import { baselineScore } from "../../../services/scoring/baseline";
-import { featureVector, FEATURE_NAMES, checkInputs } from "../../../services/scoring/features";
+import { featureValues, featureVector, FEATURE_NAMES, checkInputs } from "../../../services/scoring/features";
 
 describe("scoring metrics, splits and parsing", function () {
   it("computes ROC-AUC and average precision exactly, ties included", function () {
@@ -78,5 +78,21 @@ describe("scoring metrics, splits and parsing", function () {
     expect(baselineScore({ ...run, torque: 40, processTemp: 308, rotationalSpeed: 1300 })).to.be.greaterThan(1);
     expect(baselineScore({ ...run, torque: 40, processTemp: 308, rotationalSpeed: 1400 })).to.be.lessThan(1);
     expect(checkInputs({ ...run, productType: "h" })).to.deep.equal({ run: { ...run, productType: 2 } });
+  });
+
+  it("derives the rules' score as a feature: the largest load ratio or wear / 240 min, apart from the mechanisms' load", function () {
+    // 40 Nm × 1500 rpm: 6283 W, inside the power band; strain 40 × 220 = 8800 of 11,000 (0.8); heat 8.6 / 10 = 0.86.
+    const run = { airTemp: 300, processTemp: 310, rotationalSpeed: 1500, torque: 40, toolWear: 220, productType: 0 };
+    const v = featureValues(run);
+    expect(v.mechanismLoad).to.be.closeTo(0.86, 1e-12);
+    expect(v.ruleScore).to.be.closeTo(220 / 240, 1e-12); // tool wear is the rules' largest ratio here
+    expect(v.ruleScore).to.equal(baselineScore(run));
+    expect(v.wearWindow).to.be.closeTo(0.5, 1e-12); // (220 − 200) / 40
+    expect(featureValues({ ...run, toolWear: 250 }).wearWindow).to.equal(1);
+    expect(featureValues({ ...run, toolWear: 150 }).wearWindow).to.equal(0);
+    // The vector a file asks for, in its order.
+    expect(featureVector(run, ["ruleScore", "toolWear"])).to.deep.equal([v.ruleScore, 220]);
+    expect(featureVector(run)).to.have.length(FEATURE_NAMES.length);
+    expect(FEATURE_NAMES[FEATURE_NAMES.length - 1]).to.equal("ruleScore");
   });
 });

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { evaluateBaseline, evaluateModel } from "../../../services/scoring/evaluate";
-import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureVector, monotoneConstraints } from "../../../services/scoring/features";
+import { FEATURE_NAMES, LEAKAGE_COLUMNS, featureValues, featureVector, monotoneConstraints } from "../../../services/scoring/features";
 import { readDataset, DatasetError } from "../../../services/scoring/dataset";
 import { bestF1Threshold } from "../../../services/scoring/metrics";
 import { brierScore, FLOOR_SPREAD } from "../../../services/scoring/calibration";
@@ -17,7 +17,13 @@ import {
 } from "../../../services/scoring/model";
 import { trainQualityModel, chooseThreshold, CV_FOLDS, type TrainResult } from "../../../services/scoring/train";
 import { baselineScore } from "../../../services/scoring/baseline";
-import { defaultModelPath, ensureDefaultModel, writeModelFile } from "../../../services/scoring/default-model";
+import {
+  DEFAULT_MODEL_VERSION,
+  INSTALLATION_CACHE,
+  defaultModelPath,
+  ensureDefaultModel,
+  writeModelFile,
+} from "../../../services/scoring/default-model";
 import type { EvaluationReport } from "../../../services/scoring/metrics";
 import { ai4iSplit } from "./split";
 
@@ -47,11 +53,12 @@ describe("quality-risk model", function () {
     model?.dispose();
   });
 
-  it("meets the goal on the held-out 20 % at its own threshold: F1 at or above the rules, ROC-AUC ≥ 0.98, PR-AUC ≥ 0.92", function () {
+  it("meets the goal on the held-out 20 % at its own threshold: F1 above the rules, ROC-AUC ≥ 0.98, PR-AUC ≥ 0.92", function () {
     expect(heldOut.n).to.equal(ai4iSplit().test.runs.length);
     expect(heldOut.rocAuc).to.be.at.least(0.98);
     expect(heldOut.prAuc).to.be.at.least(0.92);
-    expect(heldOut.f1).to.be.at.least(baseline.f1);
+    // Above, not only at: the rules' tool-wear cut-off (240 min) is evidence to the model, not a verdict (ADR 0031).
+    expect(heldOut.f1).to.be.greaterThan(baseline.f1);
     expect(heldOut.threshold).to.be.closeTo(trained.file.threshold, 1e-6);
     expect(heldOut.f1Interval[0]).to.be.at.most(heldOut.f1);
     expect(heldOut.f1Interval[1]).to.be.at.least(heldOut.f1);
@@ -98,7 +105,7 @@ describe("quality-risk model", function () {
     const rows = ["L,298.1,308.6,1551,42.8,0,0", "H,302.5,311.2,1310,65.4,210,1"];
     const a = readDataset([header, ...rows.map((r) => `${r},0,0,0,0,0`)].join("\n"));
     const b = readDataset([header, ...rows.map((r) => `${r},1,1,1,1,1`)].join("\n"));
-    expect(a.runs.map(featureVector)).to.deep.equal(b.runs.map(featureVector));
+    expect(a.runs.map((r) => featureVector(r))).to.deep.equal(b.runs.map((r) => featureVector(r)));
     // And a mapping cannot smuggle one in.
     expect(() => readDataset([header, `${rows[0]},0,0,0,0,0`].join("\n"), { mapping: { torque: "OSF" } })).to.throw(
       DatasetError,
@@ -115,11 +122,10 @@ describe("quality-risk model", function () {
     trained.foldOf.forEach((f) => perFold[f]++);
     expect(perFold.every((n) => Math.abs(n - train.runs.length / CV_FOLDS) <= 1)).to.equal(true);
     // The threshold is the F1-maximising cut of those predictions…
-    expect(trained.file.threshold).to.equal(
-      chooseThreshold(trained.outOfFold, train.labels, trained.file.blend, train.runs.map(baselineScore)),
-    );
-    // …among the cut-offs that keep every flagged run predicted to fail: at most the unconstrained max-F1 cut.
-    const flaggedOof = trained.outOfFold.filter((_, i) => baselineScore(train.runs[i]) >= 1);
+    const loads = train.runs.map((r) => featureValues(r).mechanismLoad);
+    expect(trained.file.threshold).to.equal(chooseThreshold(trained.outOfFold, train.labels, trained.file.blend, loads));
+    // …among the cut-offs that keep every run a physical mechanism flags predicted to fail: at most the unconstrained max-F1 cut.
+    const flaggedOof = trained.outOfFold.filter((_, i) => loads[i] >= 1);
     expect(Math.min(...flaggedOof)).to.be.at.least(trained.file.threshold);
     expect(bestF1Threshold(trained.outOfFold, train.labels).f1).to.be.at.least(trained.file.crossValidation.metrics.f1);
     expect(trained.file.crossValidation.metrics.n).to.equal(train.runs.length);
@@ -171,8 +177,9 @@ describe("quality-risk model", function () {
     const { test } = ai4iSplit();
     const blend = trained.file.blend!;
     expect(blend.floorSpread).to.equal(FLOOR_SPREAD);
+    expect(blend.floorOn).to.equal("mechanismLoad");
     const p = predictRuns(model, test.runs);
-    const flagged = p.filter((_, i) => baselineScore(test.runs[i]) >= 1);
+    const flagged = p.filter((_, i) => featureValues(test.runs[i]).mechanismLoad >= 1);
     expect(flagged.length).to.be.greaterThan(30);
     // Every flagged run is predicted to fail and scores within the spread of the floor or above it…
     for (const q of flagged) {
@@ -185,9 +192,23 @@ describe("quality-risk model", function () {
     expect(new Set(flagged).size).to.be.greaterThan(flagged.length * 0.9);
   });
 
+  it("reads tool wear past 240 min as evidence, not a verdict: such runs are not lifted to the rule floor", function () {
+    // Every held-out run worn to 245 min with no physical mechanism reached: the rules flag each (ruleScore ≥ 1).
+    const worn = ai4iSplit()
+      .test.runs.map((run) => ({ ...run, toolWear: 245 }))
+      .filter((run) => featureValues(run).mechanismLoad < 1);
+    expect(worn.length).to.be.greaterThan(1000);
+    expect(worn.every((run) => baselineScore(run) >= 1)).to.equal(true);
+    const p = predictRuns(model, worn);
+    const floor = trained.file.blend!.ruleFloor! - FLOOR_SPREAD;
+    // On the training rows 1 of the few runs worn past 240 min without another mechanism failed: the model says so.
+    expect(p.filter((q) => q >= floor).length).to.be.below(worn.length / 10);
+    expect(p.filter((q) => q < trained.file.threshold).length).to.be.greaterThan(worn.length / 2);
+  });
+
   it("never lowers the risk as tool wear grows (monotone constraints on the risk-increasing features)", function () {
     expect(trained.file.learner.params.monotone_constraints).to.equal(monotoneConstraints());
-    expect(monotoneConstraints()).to.equal("(0,0,0,0,1,0,0,0,1,1,1,1,1)");
+    expect(monotoneConstraints()).to.equal("(0,0,0,0,1,0,0,0,1,1,1,1,1,1)");
     // Runs across the data's range of types, temperatures, speeds and torques; wear swept 0–250 min.
     const runs = ai4iSplit()
       .test.runs.filter((_, i) => i % 40 === 0)
@@ -255,16 +276,28 @@ describe("quality-risk model", function () {
     expect(healthy.reasons.every((r) => Math.abs(r.contribution) < 0.05)).to.equal(true);
   });
 
-  it("trains the default model from the shipped data once, deterministically, and caches it", async function () {
+  it("trains the default model from the shipped data once, deterministically, and caches it by its recipe's version", async function () {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-default-model-"));
     const installationCache = path.join(dataDir, "installation", "quality-default.json");
     try {
+      // Caches holding an intact model of the older feature list (13 features): it would score correctly
+      // (model-compat.test.ts) but is not this Lotline's default, so it is trained again and replaced.
+      expect(path.basename(INSTALLATION_CACHE)).to.equal(`quality-default.v${DEFAULT_MODEL_VERSION}.json`);
+      expect(DEFAULT_MODEL_VERSION).to.equal(2);
+      const old = fs.readFileSync(path.join(__dirname, "..", "..", "fixtures", "scoring", "model-13-features.json"), "utf8");
+      fs.mkdirSync(path.dirname(installationCache), { recursive: true });
+      fs.mkdirSync(path.dirname(defaultModelPath(dataDir)), { recursive: true });
+      fs.writeFileSync(installationCache, old);
+      fs.writeFileSync(defaultModelPath(dataDir), old);
       const steps: string[] = [];
       const first = await ensureDefaultModel(dataDir, (e) => steps.push(e.label), { installationCache });
       // Trained in a worker thread (the node keeps serving): one progress line says so.
       expect(steps).to.deep.equal(["training in a worker thread"]);
+      expect(first.featureNames).to.deep.equal([...FEATURE_NAMES]);
+      expect(first.file.blend!.floorOn).to.equal("mechanismLoad");
       const file = defaultModelPath(dataDir);
       expect(fs.existsSync(file)).to.equal(true);
+      expect(checkModelFile(JSON.parse(fs.readFileSync(installationCache, "utf8"))).modelHash).to.equal(first.modelHash);
       expect(first.file.training.file).to.equal("ai4i2020.csv");
       expect(first.file.training.rows).to.equal(ai4iSplit().all.runs.length);
 
