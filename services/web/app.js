@@ -17,7 +17,8 @@ const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => res
 const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) => lib);
 const loadEthers = lazy(() => import("ethers"));
 const loadCytoscape = lazy(() => import("cytoscape").then((m) => m.default));
-const loadVerifier = lazy(() => import("/explorer/assets/verify.js"));
+// verify.js bundled by the node with the record checks and the parts of ethers it needs (one module).
+const loadVerifier = lazy(() => import("/explorer/verifier.js"));
 const loadChart = lazy(
   () =>
     new Promise((resolve, reject) => {

@@ -95,7 +95,7 @@ export async function explorerShell(preload: Preload[] = []): Promise<string> {
   };
   const hints = [
     ...(preload.includes("cytoscape") ? [imports.cytoscape] : []),
-    ...(preload.includes("verifier") ? [imports.ethers, verifierUrl, verify] : []),
+    ...(preload.includes("verifier") ? [verifierUrl] : []),
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
   return template
     .replace('href="/explorer/assets/style.css"', `href="${style}"`)
@@ -105,24 +105,30 @@ export async function explorerShell(preload: Preload[] = []): Promise<string> {
 
 let verifier: Promise<string> | null = null;
 /**
- * The record verifier for the browser: services/export/records.ts (leafOf, checkRecord) bundled
- * by esbuild, which the node already runs on (tsx), once per process. `ethers` stays an import the
- * page's import map points at the vendored ethers; node:crypto's SHA-256 becomes ethers' sha256 and
- * Buffer's UTF-8 encoding and byte comparison a few lines over TextEncoder.
+ * The record verifier for the browser, one module: the page's verification (services/web/verify.js:
+ * verifyRecords, the JSON-RPC URL) with services/export/records.ts (leafOf, checkRecord) and the
+ * parts of ethers they use, bundled by esbuild, which the node already runs on (tsx), once per
+ * process. ethers is bundled rather than imported because the page then parses and compiles the
+ * tenth of it verification needs (about 50 KB of its 520 KB) on the way to its first verdict; the
+ * whole vendored ethers is loaded only to sign with a wallet. node:crypto's SHA-256 becomes ethers'
+ * sha256 and Buffer's UTF-8 encoding and byte comparison a few lines over TextEncoder.
  */
 export function verifierModule(): Promise<string> {
   verifier ??= (async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const esbuild = require("esbuild") as typeof import("esbuild");
     const result = await esbuild.build({
-      stdin: { contents: `export { leafOf, checkRecord } from "./services/export/records";`, resolveDir: path.join(__dirname, "..", "..", ".."), loader: "ts" },
+      stdin: {
+        contents: `export { leafOf, checkRecord } from "./services/export/records"; export * from "./services/web/verify.js";`,
+        resolveDir: path.join(__dirname, "..", "..", ".."),
+        loader: "ts",
+      },
       bundle: true,
       format: "esm",
       platform: "browser",
       target: "es2022",
       minify: true,
       write: false,
-      external: ["ethers"],
       logLevel: "silent",
       // The EPCIS hash code compares and percent-encodes UTF-8 bytes with Node's Buffer; the browser has none.
       banner: {
@@ -136,11 +142,14 @@ export function verifierModule(): Promise<string> {
       },
       plugins: [
         {
-          name: "node-crypto-sha256",
+          name: "browser-shims",
           setup(build) {
+            // verify.js imports the checks by the URL the page serves them at: here, their source.
+            build.onResolve({ filter: /^\/explorer\/verifier\.js$/ }, () => ({ path: path.join(__dirname, "..", "..", "export", "records.ts") }));
             build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: "crypto", namespace: "lotline-shim" }));
             build.onLoad({ filter: /.*/, namespace: "lotline-shim" }, () => ({
               loader: "js",
+              resolveDir: path.join(__dirname, "..", "..", ".."),
               contents: `import { sha256, toUtf8Bytes } from "ethers";
 export function createHash(algorithm) {
   if (algorithm !== "sha256") throw new Error("only sha256 is available in the browser");
