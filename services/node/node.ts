@@ -218,7 +218,7 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
     if (options.demoRecords ?? (!config.rpcUrl && config.seedDemo)) {
       const serves = (orgId: number) => servesOrg(state.served, orgId);
       seedDemoMasterData(db, serves);
-      seedDemoProduction(db, { log, serves });
+      await seedDemoProduction(db, { log, serves });
     }
     // The default quality model: trained at first start (cached in the data dir), recorded and queued for anchoring.
     await scoringFor(db).start(config.dataDir, log.child({ component: "scoring" }));
