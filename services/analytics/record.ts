@@ -70,7 +70,12 @@ export const RUN_ANCHOR_KIND = "PRODUCTION_RUN";
 
 /** keccak256 of the record's RFC 8785 canonical JSON: the anchored leaf. */
 export function recordHash(record: object): string {
-  return keccak256(toUtf8Bytes(canonicalize(record)));
+  return documentHash(canonicalize(record));
+}
+
+/** recordHash of a record already in canonical JSON (`canonicalize(record)`). */
+export function documentHash(canonicalJson: string): string {
+  return keccak256(toUtf8Bytes(canonicalJson));
 }
 
 /** The record with its id, derived from the content (so the same submission twice has one id). */

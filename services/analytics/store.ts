@@ -6,7 +6,7 @@ import { hasValidCheckDigit } from "../gs1/keys";
 import { formatQuantity, parseQuantity, QuantityError } from "../provenance/quantity";
 import { createProvenanceStore } from "../store/provenance";
 import { ENERGY_SOURCES, isEnergySource, type EnergySource } from "./factors";
-import { isRunId, recordHash, RUN_ANCHOR_KIND, runRecordId, withId, type MaterialLine, type ProductionRunRecord } from "./record";
+import { documentHash, isRunId, recordHash, RUN_ANCHOR_KIND, runRecordId, withId, type MaterialLine, type ProductionRunRecord } from "./record";
 import { DEFAULT_UNITS, type UnitInfo, type UnitTable } from "./units";
 import { GASES, isGas, TRANSPORT_MODES, type Gas, type GwpSet, type TransportLeg, type TransportMode } from "./emissions";
 import { supplierFootprint } from "./pact-store";
@@ -496,8 +496,8 @@ export function recordProductionRun(
         overRecorded,
       );
 
-    const hash = recordHash(record);
     const document = canonicalize(record);
+    const hash = documentHash(document);
     prepared(
       db,
       `INSERT INTO production_runs (run_id, org_id, site, line, start_ms, end_ms, record, record_hash, corrects, superseded_by, created_at)

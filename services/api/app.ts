@@ -156,25 +156,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     nodeKeys: { relayer: deps.config.relayerKey, integration: deps.config.integrationKey },
   });
   const routeDeps = { ...deps, identity, auth, internal };
-  await app.register(healthRoutes, routeDeps);
-  await app.register(authRoutes, routeDeps);
-  await app.register(identityRoutes, routeDeps);
-  await app.register(relayRoutes, routeDeps);
-  await app.register(chainRoutes, routeDeps);
-  await app.register(provenanceRoutes, routeDeps);
-  await app.register(settlementRoutes, routeDeps);
-  await app.register(orderTermsRoutes, routeDeps);
-  await app.register(analyticsRoutes, routeDeps);
-  await app.register(epcisRoutes, routeDeps);
-  await app.register(scoreRoutes, routeDeps);
-  await app.register(sharingRoutes, routeDeps);
-  await app.register(federationRoutes, routeDeps);
-  await app.register(notificationRoutes, routeDeps);
-  await app.register(recallRoutes, routeDeps);
-  await app.register(auditRoutes, routeDeps);
-  await app.register(rpcProxyRoutes, routeDeps);
-  await app.register(digitalLinkRoutes, routeDeps);
-  await app.register(explorerRoutes, routeDeps);
+  const routes = [
+    healthRoutes,
+    authRoutes,
+    identityRoutes,
+    relayRoutes,
+    chainRoutes,
+    provenanceRoutes,
+    settlementRoutes,
+    orderTermsRoutes,
+    analyticsRoutes,
+    epcisRoutes,
+    scoreRoutes,
+    sharingRoutes,
+    federationRoutes,
+    notificationRoutes,
+    recallRoutes,
+    auditRoutes,
+    rpcProxyRoutes,
+    digitalLinkRoutes,
+    explorerRoutes,
+  ];
+  for (const plugin of routes) {
+    await app.register(plugin, routeDeps);
+    // A turn of the event loop between route plugins: registering them all is a few hundred
+    // milliseconds of synchronous work, which must not hold the node in one block (a first start's
+    // longest stall; docs/performance.md "Event loop").
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   return app;
 }
 export type RouteDeps = AppDeps & {

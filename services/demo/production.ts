@@ -415,11 +415,21 @@ function lotRuns(db: Db): DemoRun[] {
   ];
 }
 
+/** Runs stored per transaction; the event loop turns between chunks (about 20-50 ms of CPU each). */
+const SEED_CHUNK = 50;
+/** meta key holding the `now` of a seeding under way (its runs depend on it); absent once it finished. */
+const SEEDING_KEY = "demo_production_seeding";
+
 /**
  * Seeds the demo's production runs once the index holds the demo's batches (the lot runs name
  * them, and recordProductionRun checks them against the index). A no-op when runs exist.
+ *
+ * About 850 runs: stored SEED_CHUNK per transaction, with a turn of the event loop between chunks, so
+ * the node's first start never stalls on them (docs/performance.md "Event loop"). A seeding that
+ * stops half way (a crash) resumes at the next start from the `now` it began with: the runs are
+ * the same, and those already stored are found by their content-derived ids.
  */
-export function seedDemoProduction(
+export async function seedDemoProduction(
   db: Db,
   options: {
     now?: number;
@@ -427,10 +437,11 @@ export function seedDemoProduction(
     /** The organisations whose runs this node keeps (each member node its own; default every one). */
     serves?: (orgId: number) => boolean;
   } = {},
-): number {
-  if (prepared(db, `SELECT 1 FROM production_runs WHERE served_by IS NULL LIMIT 1`).get()) return 0;
+): Promise<number> {
+  const underWay = prepared(db, `SELECT value FROM meta WHERE key = ?`).get(SEEDING_KEY) as { value: string } | undefined;
+  if (!underWay && prepared(db, `SELECT 1 FROM production_runs WHERE served_by IS NULL LIMIT 1`).get()) return 0;
   const serves = options.serves ?? (() => true);
-  const now = options.now ?? Date.now();
+  const now = underWay ? Number(underWay.value) : (options.now ?? Date.now());
   const today = Math.floor(now / DAY) * DAY;
   const linked = lotRuns(db);
   const span = (run: ProductionRunInput) => [Date.parse(run.startTime), Date.parse(run.endTime)] as const;
@@ -448,20 +459,27 @@ export function seedDemoProduction(
   const agents = new Map(["producer", "processor", "processor2"].map((key) => [key, demoWallet(member(key).account).address]));
   let stored = 0;
   const refused: string[] = [];
-  db.transaction(() => {
-    for (const { key, input } of runs) {
-      if (!serves(Number(orgOf(key)))) continue;
-      const recordedAt = iso(span(input)[1] + 20 * 60_000);
-      try {
-        recordProductionRun(db, input, { orgId: orgOf(key), submittedBy: agents.get(key)!, recordedAt, now });
-        stored++;
-      } catch (err) {
-        // A refused run (an unusual demo timeline) is skipped: the demo must not stop the node.
-        if (!(err instanceof ProductionRunError)) throw err;
-        refused.push(`${input.line} ${input.startTime}: ${err.detail}`);
+  const markUnderWay = prepared(db, `INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`);
+  const markDone = prepared(db, `DELETE FROM meta WHERE key = ?`);
+  for (let from = 0; from < runs.length; from += SEED_CHUNK) {
+    await new Promise((resolve) => setImmediate(resolve));
+    db.transaction(() => {
+      if (from === 0) markUnderWay.run(SEEDING_KEY, String(now));
+      for (const { key, input } of runs.slice(from, from + SEED_CHUNK)) {
+        if (!serves(Number(orgOf(key)))) continue;
+        const recordedAt = iso(span(input)[1] + 20 * 60_000);
+        try {
+          recordProductionRun(db, input, { orgId: orgOf(key), submittedBy: agents.get(key)!, recordedAt, now });
+          stored++;
+        } catch (err) {
+          // A refused run (an unusual demo timeline) is skipped: the demo must not stop the node.
+          if (!(err instanceof ProductionRunError)) throw err;
+          refused.push(`${input.line} ${input.startTime}: ${err.detail}`);
+        }
       }
-    }
-  })();
+      if (from + SEED_CHUNK >= runs.length) markDone.run(SEEDING_KEY);
+    })();
+  }
   if (refused.length > 0)
     options.log?.warn({ refused: refused.length, first: refused.slice(0, 3) }, "some demo production runs were refused");
   options.log?.info({ runs: stored, lotRuns: linked.length }, "demo production runs stored");

@@ -219,7 +219,7 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
     if (options.demoRecords ?? (!config.rpcUrl && config.seedDemo)) {
       const serves = (orgId: number) => servesOrg(state.served, orgId);
       seedDemoMasterData(db, serves);
-      seedDemoProduction(db, { log, serves });
+      await seedDemoProduction(db, { log, serves });
       // The terms documents of the orders its organisations placed (their keccak256 is each order's termsHash).
       seedDemoOrderTerms(db, serves);
     }

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DERIVED_TABLES, MIGRATIONS, type Migration } from "./migrations";
-import { installJournalTriggers } from "./journal";
+import { installJournalTriggers, JOURNAL_OPS } from "./journal";
 
 export type Db = Database.Database;
 
@@ -36,19 +36,28 @@ function migrate(db: Db, migrations: Migration[]): void {
   if (current > known) {
     throw new Error(`the database schema (version ${current}) is newer than this Lotline (${known}); upgrade Lotline`);
   }
-  for (const migration of migrations.filter((m) => m.id > current).sort((a, b) => a.id - b.id)) {
+  const pending = migrations.filter((m) => m.id > current).sort((a, b) => a.id - b.id);
+  const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).raw(true);
+  const triggers = db.prepare(`SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'`).pluck();
+  for (const [i, migration] of pending.entries()) {
     db.transaction(() => {
+      const before = new Map(tables.all() as [string, string][]);
       db.exec(migration.sql);
+      const after = new Map(tables.all() as [string, string][]);
+      const installed = new Set(triggers.all() as string[]);
       for (const table of DERIVED_TABLES) {
-        if (tableExists(db, table)) installJournalTriggers(db, table);
+        if (!after.has(table)) continue;
+        // A table this migration left as it was keeps its triggers: they depend on its columns only.
+        // Reinstalling all of them after each of 30-odd migrations was most of a first start's
+        // longest stall (docs/performance.md "Event loop"). The last migration checks every table,
+        // so triggers written by an older Lotline are brought up to date too.
+        const unchanged =
+          before.get(table) === after.get(table) && JOURNAL_OPS.every((op) => installed.has(`${table}.${table}_journal_${op}`));
+        if (!unchanged || i === pending.length - 1) installJournalTriggers(db, table);
       }
       db.pragma(`user_version = ${migration.id}`);
     })();
   }
-}
-
-function tableExists(db: Db, table: string): boolean {
-  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) !== undefined;
 }
 
 /** A stable text dump of the derived tables, for comparing a rolled-back index with a rebuild. */

@@ -10,8 +10,11 @@ import { prepared } from "./statements";
  * Rows are identified by SQLite's rowid, which every derived table keeps (no WITHOUT ROWID), so a
  * restored row regains its exact position and a rollback leaves tables byte-identical.
  */
+/** The journal triggers of a table are named `${table}_journal_${op}`. */
+export const JOURNAL_OPS = ["insert", "update", "delete"] as const;
+
 export function installJournalTriggers(db: Database, table: string): void {
-  const columns = (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map(
+  const columns = (prepared(db, `SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map(
     (c) => c.name,
   );
   if (columns.length === 0) throw new Error(`unknown table ${table}`);
@@ -19,22 +22,40 @@ export function installJournalTriggers(db: Database, table: string): void {
     `json_object(${["'rowid'", `${alias}.rowid`, ...columns.flatMap((c) => [`'${c}'`, `${alias}."${c}"`])].join(", ")})`;
   const context = `(SELECT block_number FROM journal_context WHERE id = 1)`;
   const enabled = `(SELECT enabled FROM journal_context WHERE id = 1) = 1`;
+  const triggers: [string, string][] = [
+    [
+      `${table}_journal_insert`,
+      `CREATE TRIGGER ${table}_journal_insert AFTER INSERT ON ${table} WHEN ${enabled} BEGIN
+      INSERT INTO reorg_journal (block_number, table_name, op, row_id, old_row)
+      VALUES (${context}, '${table}', 'insert', NEW.rowid, NULL);
+    END`,
+    ],
+    [
+      `${table}_journal_update`,
+      `CREATE TRIGGER ${table}_journal_update AFTER UPDATE ON ${table} WHEN ${enabled} BEGIN
+      INSERT INTO reorg_journal (block_number, table_name, op, row_id, old_row)
+      VALUES (${context}, '${table}', 'update', OLD.rowid, ${image("OLD")});
+    END`,
+    ],
+    [
+      `${table}_journal_delete`,
+      `CREATE TRIGGER ${table}_journal_delete AFTER DELETE ON ${table} WHEN ${enabled} BEGIN
+      INSERT INTO reorg_journal (block_number, table_name, op, row_id, old_row)
+      VALUES (${context}, '${table}', 'delete', OLD.rowid, ${image("OLD")});
+    END`,
+    ],
+  ];
+  // sqlite_master keeps each trigger's text as created: triggers already as they would be written
+  // (every migration that leaves the table's columns alone) are not dropped and created again. Each
+  // schema change costs a rewrite of sqlite_master; a new database runs 30-odd migrations over 30-odd
+  // tables, and that was most of a first start's longest stall (docs/performance.md "Event loop").
+  const current = prepared(db, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name = ?`);
+  if (triggers.every(([name, sql]) => (current.get(table, name) as { sql: string } | undefined)?.sql === sql)) return;
   db.exec(`
     DROP TRIGGER IF EXISTS ${table}_journal_insert;
     DROP TRIGGER IF EXISTS ${table}_journal_update;
     DROP TRIGGER IF EXISTS ${table}_journal_delete;
-    CREATE TRIGGER ${table}_journal_insert AFTER INSERT ON ${table} WHEN ${enabled} BEGIN
-      INSERT INTO reorg_journal (block_number, table_name, op, row_id, old_row)
-      VALUES (${context}, '${table}', 'insert', NEW.rowid, NULL);
-    END;
-    CREATE TRIGGER ${table}_journal_update AFTER UPDATE ON ${table} WHEN ${enabled} BEGIN
-      INSERT INTO reorg_journal (block_number, table_name, op, row_id, old_row)
-      VALUES (${context}, '${table}', 'update', OLD.rowid, ${image("OLD")});
-    END;
-    CREATE TRIGGER ${table}_journal_delete AFTER DELETE ON ${table} WHEN ${enabled} BEGIN
-      INSERT INTO reorg_journal (block_number, table_name, op, row_id, old_row)
-      VALUES (${context}, '${table}', 'delete', OLD.rowid, ${image("OLD")});
-    END;
+    ${triggers.map(([, sql]) => `${sql};`).join("\n    ")}
   `);
 }
 

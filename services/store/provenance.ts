@@ -4,7 +4,7 @@ import { formatDigitalLink } from "../gs1/digital-link";
 import { formatQuantity } from "../provenance/quantity";
 import { traceLineage, type Direction, type LineageEdge, type Neighbours, type TraceResult } from "../provenance/trace";
 
-/** Most (batch, depth) pairs one lineage query walks; a larger walk goes on batch by batch. */
+/** Most batches one level-by-level walk reads; a larger walk goes on batch by batch. */
 const WALK_BUDGET = 1_000_000;
 
 const farOf = (edge: LineageEdge, direction: Direction) => (direction === "upstream" ? edge.from : edge.to);
@@ -261,75 +261,82 @@ export function createProvenanceStore(db: Db) {
   };
 
   /**
-   * The edges a walk from `root` in `direction` reads, `maxDepth` edges deep, by one recursive query
-   * (docs/performance.md "Trace"): the walk's batches, (batch, depth) pairs kept once each (UNION),
-   * so a cycle or a diamond ends at the depth limit, at most `budget` pairs; then the edges of every
-   * batch it reached, those of its last level included (they say whether the walk was cut), from
-   * the covering index lineage_edges_upstream / _downstream. Keyed by the batch on the root's side,
-   * each list in walk order (block, then the other batch); a batch the walk reached without edges
-   * maps to [], one it did not reach is absent.
+   * The edges a walk from `root` in `direction` reads, `maxDepth` edges deep (docs/performance.md
+   * "Trace"): breadth first, one query per level (the level's batches bound as one JSON array), each
+   * batch read once, at most `budget` batches; the edges of every batch it reached, those of its last
+   * level included (they say whether the walk was cut), from the covering index
+   * lineage_edges_upstream / _downstream. Keyed by the batch on the root's side, each list in walk
+   * order (block, then the other batch); a batch the walk reached without edges maps to [], one it
+   * did not reach is absent.
    */
   function closureEdges(root: string, direction: Direction, maxDepth: number, budget: number): Map<string, LineageEdge[]> {
     const [near, far] = direction === "upstream" ? ["to_batch", "from_batch"] : ["from_batch", "to_batch"];
-    // near and far are one of two fixed column names; every value is a bound parameter.
+    // near and far are one of two fixed column names; every value is a bound parameter. CROSS JOIN
+    // keeps the level's batches as the outer loop: one index search each, rows grouped by batch.
+    // The level's position (j.key) comes back rather than the batch id: half the strings to copy
+    // out of SQLite, which is most of a large walk's time.
     const statement = prepared(
       db,
-      `WITH RECURSIVE walk(batch_id, depth) AS (
-         SELECT @root, 0
-         UNION
-         SELECT e.${far}, w.depth + 1 FROM walk w JOIN lineage_edges e ON e.${near} = w.batch_id WHERE w.depth < @maxDepth
-         LIMIT @budget
-       )
-       SELECT w.batch_id, e.${far}, e.kind, e.quantity, e.unit, e.block_number
-       FROM (SELECT DISTINCT batch_id FROM walk) w LEFT JOIN lineage_edges e ON e.${near} = w.batch_id`,
-    );
-    // Rows as arrays: a thousand-batch closure is thousands of rows.
-    const rows = statement.raw(true).all({ root, maxDepth, budget }) as [string, string | null, string, string, string, number][];
+      `SELECT j.key, e.${far}, e.kind, e.quantity, e.unit, e.block_number
+       FROM json_each(?) j CROSS JOIN lineage_edges e WHERE e.${near} = j.value`,
+    ).raw(true);
     const out = new Map<string, LineageEdge[]>();
-    // The index yields each batch's edges together, in walk order (block, then the other batch);
-    // checked as they come, and sorted should they not be.
-    let ordered = true;
-    let previous: (typeof rows)[number] | undefined;
-    for (const row of rows) {
-      const [id, other, kind, quantity, unit, block] = row;
-      let list = out.get(id);
-      if (!list) out.set(id, (list = []));
-      else if (previous?.[0] !== id) ordered = false;
-      if (other === null) continue;
-      if (previous?.[0] === id && !(previous[5] < block || (previous[5] === block && previous[1]! < other))) ordered = false;
-      previous = row;
-      list.push(
-        direction === "upstream"
-          ? { from: other, to: id, type: kind.toLowerCase(), quantity: formatQuantity(quantity), unit }
-          : { from: id, to: other, type: kind.toLowerCase(), quantity: formatQuantity(quantity), unit },
-      );
-    }
-    if (!ordered) {
-      const blockOf = new Map<string, number>(rows.map((r) => [`${r[0]}>${r[1]}`, r[5]]));
-      const key = (e: LineageEdge) => (direction === "upstream" ? `${e.to}>${e.from}` : `${e.from}>${e.to}`);
-      for (const list of out.values())
-        list.sort((a, b) => blockOf.get(key(a))! - blockOf.get(key(b))! || (farOf(a, direction) < farOf(b, direction) ? -1 : farOf(a, direction) > farOf(b, direction) ? 1 : 0));
+    // A closure repeats a few kinds and quantities thousands of times; each is formatted once.
+    const kinds = new Map<string, string>();
+    const quantities = new Map<string, string>();
+    const reached = new Set<string>([root]);
+    let level = [root];
+    for (let depth = 0; level.length > 0; depth++) {
+      const lists = level.map((id) => {
+        const list: LineageEdge[] = [];
+        out.set(id, list);
+        return list;
+      });
+      const rows = statement.all(JSON.stringify(level)) as [number, string, string, string, string, number][];
+      const next: string[] = [];
+      // The index yields each batch's edges together, in walk order (block, then the other batch);
+      // checked as they come, and sorted should they not be.
+      let ordered = true;
+      let previous: (typeof rows)[number] | undefined;
+      for (const row of rows) {
+        const [at, other, kind, quantity, unit, block] = row;
+        if (previous !== undefined && (previous[0] > at || (previous[0] === at && !(previous[5] < block || (previous[5] === block && previous[1] < other)))))
+          ordered = false;
+        previous = row;
+        const id = level[at];
+        let type = kinds.get(kind);
+        if (type === undefined) kinds.set(kind, (type = kind.toLowerCase()));
+        let amount = quantities.get(quantity);
+        if (amount === undefined) quantities.set(quantity, (amount = formatQuantity(quantity)));
+        lists[at].push(direction === "upstream" ? { from: other, to: id, type, quantity: amount, unit } : { from: id, to: other, type, quantity: amount, unit });
+        if (depth < maxDepth && !reached.has(other) && reached.size < budget) {
+          reached.add(other);
+          next.push(other);
+        }
+      }
+      if (!ordered) {
+        const blockOf = new Map<string, number>(rows.map((r) => [`${level[r[0]]}>${r[1]}`, r[5]]));
+        const key = (e: LineageEdge) => (direction === "upstream" ? `${e.to}>${e.from}` : `${e.from}>${e.to}`);
+        for (const list of lists)
+          list.sort((a, b) => blockOf.get(key(a))! - blockOf.get(key(b))! || (farOf(a, direction) < farOf(b, direction) ? -1 : farOf(a, direction) > farOf(b, direction) ? 1 : 0));
+      }
+      level = next;
     }
     return out;
   }
 
   /**
-   * traceLineage (same answer, same order) over the edges closureEdges reads in one query per
-   * direction rather than one per batch. A walk larger than its budget (more (batch, depth) pairs
-   * than `maxNodes` + 1, or than WALK_BUDGET) is finished batch by batch, where the walk stops as
-   * soon as it passes `maxNodes`.
+   * traceLineage (same answer, same order) over the edges closureEdges reads in one query per level
+   * and direction rather than one per batch. A walk larger than its budget (more batches than
+   * `maxNodes` + 1, or than WALK_BUDGET) is finished batch by batch, where the walk stops as soon as
+   * it passes `maxNodes`.
    */
   function lineage(root: string, directions: Direction[], maxDepth: number, limits: { maxNodes?: number } = {}): TraceResult {
     const budget = Math.min(WALK_BUDGET, (limits.maxNodes ?? Number.MAX_SAFE_INTEGER) + 1);
-    // No batch is further from the root than the number of edges (lineage_edges' largest rowid bounds
-    // it): past that depth a walk would only go round a cycle, which the chain never makes but a
-    // damaged index could hold.
-    const edgeCount = (prepared(db, `SELECT MAX(rowid) AS n FROM lineage_edges`).get() as { n: number | null }).n ?? 0;
-    const depth = Math.min(maxDepth, edgeCount + 1);
     const loaded = new Map<Direction, Map<string, LineageEdge[]>>();
     const inMemory: Neighbours = (id, direction) => {
       let edges = loaded.get(direction);
-      if (!edges) loaded.set(direction, (edges = closureEdges(root, direction, depth, budget)));
+      if (!edges) loaded.set(direction, (edges = closureEdges(root, direction, maxDepth, budget)));
       const found = edges.get(id);
       if (found === undefined) throw new WalkCut();
       return found;

@@ -363,17 +363,17 @@ describe("production-run store", function () {
     expect(store.timeRange({ orgId: 1 })).to.equal(null);
   });
 
-  it("seeds the demo history deterministically, through the same store function, once", function () {
+  it("seeds the demo history deterministically, through the same store function, once", async function () {
     this.timeout(60_000);
     const now = Date.parse("2025-06-30T12:00:00Z");
     const warnings: object[] = [];
-    const count = seedDemoProduction(db, { now, log: { info: () => undefined, warn: (o) => warnings.push(o) } });
+    const count = await seedDemoProduction(db, { now, log: { info: () => undefined, warn: (o) => warnings.push(o) } });
     expect(warnings, "no demo run refused").to.deep.equal([]);
     expect(count).to.be.greaterThan(800);
-    expect(seedDemoProduction(db, { now })).to.equal(0);
+    expect(await seedDemoProduction(db, { now })).to.equal(0);
     const other = fixture();
     try {
-      seedDemoProduction(other, { now });
+      await seedDemoProduction(other, { now });
       const ids = (d: Db) =>
         (d.prepare(`SELECT run_id FROM production_runs ORDER BY seq`).all() as { run_id: string }[]).map((r) => r.run_id);
       expect(ids(other)).to.deep.equal(ids(db));
@@ -392,6 +392,34 @@ describe("production-run store", function () {
       expect(p.rotationalSpeedRpm).to.be.within(1168, 2886);
       expect(p.torqueNm).to.be.within(3.8, 76.6);
       expect(p.toolWearMin).to.be.within(0, 253);
+    }
+  });
+
+  it("resumes a demo seeding stopped half way from the time it began, to the same runs as one uninterrupted", async function () {
+    this.timeout(60_000);
+    const now = Date.parse("2025-06-30T12:00:00Z");
+    const ids = (d: Db) => (d.prepare(`SELECT run_id FROM production_runs ORDER BY run_id`).all() as { run_id: string }[]).map((r) => r.run_id);
+    const whole = fixture();
+    const stopped = fixture();
+    try {
+      await seedDemoProduction(whole, { now });
+      // A crash in the middle: the runs of the chunks before it are stored, the rest are not.
+      let asked = 0;
+      const crash = () => {
+        if (++asked > 300) throw new Error("crashed");
+        return true;
+      };
+      const failure = await seedDemoProduction(stopped, { now, serves: crash }).then(() => null, (err: Error) => err.message);
+      expect(failure).to.equal("crashed");
+      const partial = ids(stopped).length;
+      expect(partial).to.be.greaterThan(0).and.lessThan(ids(whole).length);
+      // The next start is a day later: the seeding resumes with the day it began, not a new history.
+      await seedDemoProduction(stopped, { now: now + 86_400_000 });
+      expect(ids(stopped)).to.deep.equal(ids(whole));
+      expect(await seedDemoProduction(stopped, { now: now + 2 * 86_400_000 })).to.equal(0);
+    } finally {
+      whole.close();
+      stopped.close();
     }
   });
 });

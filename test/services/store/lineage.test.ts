@@ -7,7 +7,7 @@ import { LineageTooLargeError, traceLineage, type Direction } from "../../../ser
 import { tempDir } from "../../helpers/chain";
 
 /**
- * The trace's one-query walk (store.lineage: a recursive CTE over lineage_edges) and the batched
+ * The trace's batched walk (store.lineage: one query per level over lineage_edges) and the batched
  * batch views (store.getBatches) against what they replace: traceLineage over store.neighbours, one
  * query per batch, and getBatch one batch at a time. Same answers, same order, on random graphs
  * with diamonds, shared ancestors and cycles, under depth and size limits.
@@ -48,7 +48,7 @@ function outcome(walk: () => unknown): unknown {
   }
 }
 
-describe("Lineage walk in one query and batched batch views", function () {
+describe("Lineage walk level by level and batched batch views", function () {
   let db: Db;
   before(function () {
     db = openDatabase(path.join(tempDir("lineage"), "lotline.sqlite"));
@@ -83,8 +83,8 @@ describe("Lineage walk in one query and batched batch views", function () {
   });
 
   it("finishes a walk past its query budget batch by batch: a lattice of many equal-length paths", function () {
-    // Every batch of layer k feeds both of layer k + 1: (batch, depth) pairs stay few, but with
-    // shortcuts from each layer to the one after next, a batch is reached at several depths.
+    // Every batch of layer k feeds both of layer k + 1, with shortcuts from each layer to the one
+    // after next: a batch is reached at several depths over many paths, and is read once, at the first.
     const edges: [number, number, number][] = [];
     for (let k = 0; k < 9; k++)
       for (const a of [2 * k, 2 * k + 1]) {
