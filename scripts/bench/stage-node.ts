@@ -249,7 +249,7 @@ async function trace(node: TestNode, sizes: Sizes, results: Results, out: string
       ["walk", "p50 ms", "p95 ms", "p99 ms", "p95 + views", "p95 per-batch walk", "closure p50/p95/max", "goal p95"],
       rows,
       [
-        "walk: store.lineage (one recursive query per direction, then traceLineage in memory: ids, depths, edges); + views: with getBatches of every node, as the route builds its answer;",
+        "walk: store.lineage (one query per level and direction, then traceLineage in memory: ids, depths, edges); + views: with getBatches of every node, as the route builds its answer;",
         "per-batch walk: traceLineage over store.neighbours, one query per batch (the walk before; same answer, measured beside it).",
         `HTTP GET /api/v1/batches/{id}/trace?direction=upstream: ${fmt(http.requests / http.seconds, 0)} req/s, p50 ${fmt(http.p50, 1)} ms, p95 ${fmt(http.p95, 1)} ms, ${http.errors} non-200 (8 keep-alive connections from a worker thread)`,
         `generator: ${fmt(graph.seconds, 1)} s`,

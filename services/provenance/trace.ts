@@ -46,7 +46,10 @@ export function traceLineage(
 ): TraceResult {
   const maxNodes = limits.maxNodes ?? Number.MAX_SAFE_INTEGER;
   const depthOf = new Map<string, number>([[root, 0]]);
-  const edges = new Map<string, LineageEdge>();
+  // Each edge once, in the order first met (a later copy of the same edge takes its place), looked
+  // up by its two ends: a key made of both was a new 133-character string to hash per edge.
+  const edges: LineageEdge[] = [];
+  const edgeAt = new Map<string, Map<string, number>>();
   let truncated = false;
   for (const direction of directions) {
     const sign = direction === "upstream" ? -1 : 1;
@@ -61,7 +64,13 @@ export function traceLineage(
           continue;
         }
         for (const edge of found) {
-          edges.set(`${edge.from}>${edge.to}`, edge);
+          let byTo = edgeAt.get(edge.from);
+          if (!byTo) edgeAt.set(edge.from, (byTo = new Map()));
+          const at = byTo.get(edge.to);
+          if (at === undefined) {
+            byTo.set(edge.to, edges.length);
+            edges.push(edge);
+          } else edges[at] = edge;
           const other = direction === "upstream" ? edge.from : edge.to;
           if (seen.has(other)) continue;
           seen.add(other);
@@ -80,7 +89,7 @@ export function traceLineage(
   return {
     root,
     nodes: [...depthOf].map(([id, depth]) => ({ id, depth })),
-    edges: [...edges.values()],
+    edges,
     truncated,
   };
 }
