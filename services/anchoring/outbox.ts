@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
+import { proofAt, proofReaches } from "./merkle";
 
 /**
  * The anchoring outbox. Off-chain records (product master data now; EPCIS events, production
@@ -83,6 +84,8 @@ export interface BatchTree {
   /** True when the stored leaves recompute to the stored root. */
   rootHolds: boolean;
   indexOf: Map<string, number>;
+  /** The proof of a leaf of this batch (read from the kept tree, no hashing); null for a leaf not in it. */
+  proofOf(leaf: string): string[] | null;
 }
 
 const TREE_CACHE_SIZE = 64;
@@ -105,7 +108,17 @@ export function batchTree(root: string, leavesJson: string, built?: ReturnType<t
   }
   const leaves = JSON.parse(leavesJson) as string[];
   const tree = built ?? merkleTree(leaves);
-  const entry: BatchTree = { tree, rootHolds: tree.root === root, indexOf: new Map(leaves.map((leaf, i) => [leaf, i])) };
+  const { tree: nodes, values } = tree.dump();
+  const treeIndexOf = new Map(values.map(({ value, treeIndex }) => [value[0], treeIndex]));
+  const entry: BatchTree = {
+    tree,
+    rootHolds: tree.root === root,
+    indexOf: new Map(leaves.map((leaf, i) => [leaf, i])),
+    proofOf: (leaf) => {
+      const at = treeIndexOf.get(leaf);
+      return at === undefined ? null : proofAt(nodes, at);
+    },
+  };
   treeCache.set(key, entry);
   if (treeCache.size > TREE_CACHE_SIZE) treeCache.delete(treeCache.keys().next().value!);
   return entry;
@@ -137,11 +150,9 @@ export function proofOf(db: Db, recordId: string): AnchorProof | null {
   // Only the anchor of the organisation this node anchored the batch as; a rival's anchor of the same root does not count.
   const anchor = prepared(db, `SELECT * FROM anchors WHERE org_id = ? AND root = ?`).get(batch.org_id, row.root) as AnchorRow | undefined;
   if (!anchor) return pending;
-  const { tree, indexOf } = batchTree(row.root, batch.leaves);
-  const index = indexOf.get(row.leaf);
-  if (index === undefined) return pending;
-  const proof = tree.getProof(index);
-  const verified = StandardMerkleTree.verify(row.root, [...LEAF_ENCODING], [row.leaf], proof);
+  const proof = batchTree(row.root, batch.leaves).proofOf(row.leaf);
+  if (!proof) return pending;
+  const verified = proofReaches(row.root, row.leaf, proof);
   return {
     ...pending,
     status: "anchored",

@@ -2,11 +2,11 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { decodeBytes32String, JsonRpcProvider } from "ethers";
 import { canonicalize } from "json-canonicalize";
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { documentEventHashIds, documentEvents, eventHashId } from "../epcis/hash";
-import { EPCIS_ANCHOR_KIND, eventLeaf } from "../epcis/store";
+import { EPCIS_ANCHOR_KIND } from "../epcis/store";
+import { eventLeaf } from "../epcis/leaf";
 import { AnchorRegistry__factory, ConsortiumRegistry__factory } from "../chain/contracts";
-import { LEAF_ENCODING } from "../anchoring/outbox";
+import { proofReaches } from "../anchoring/merkle";
 import { apiGet, apiRequest, apiUrl, CliError } from "./client";
 import { actor, signing, type Print } from "./batch-cmd";
 import { signIn } from "./product-cmd";
@@ -220,12 +220,7 @@ async function verifyEvent(eventId: string, rpcUrl: string, token: string, org?:
     return fail(`the event does not hash to the anchored leaf ${proof.leaf}: the stored record was altered`);
   if (proof.status !== "anchored" || !proof.merkleRoot)
     return fail("the event is not anchored yet (pending); try again after the next anchoring round");
-  let inTree = false;
-  try {
-    inTree = StandardMerkleTree.verify(proof.merkleRoot, [...LEAF_ENCODING], [leaf], proof.proof);
-  } catch {
-    inTree = false;
-  }
+  const inTree = proofReaches(proof.merkleRoot, leaf, proof.proof);
   if (!inTree) return fail(`the proof does not lead from the leaf to the root ${proof.merkleRoot}`);
 
   const deployment = await apiGet<{ chainId: number; startBlock?: number; contracts: Record<string, string> }>(

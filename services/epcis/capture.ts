@@ -9,9 +9,9 @@ import { eventListOf, isObject } from "./document";
 import { canonicalId, companyPrefixOfUrn, identifierRows, type IdentifierRow } from "./identifiers";
 import { canonicalTerm } from "./vocabulary";
 import { storeMasterData } from "./master-data";
+import { eventLeaf } from "./leaf";
 import {
   EPCIS_ANCHOR_KIND,
-  eventLeaf,
   getCapture,
   recordIdOf,
   type CaptureDuplicate,

@@ -164,8 +164,9 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
       return;
     }
     const proven = { ...pr, leaf: anchor.leaf, proof } as ProvenRecord;
-    const problem = checkRecord(proven);
-    if (problem && !options.keepFailing) {
+    // Kept failing or not, the caller checks every record itself; only a bundle that leaves them out checks here.
+    const problem = options.keepFailing ? null : checkRecord(proven);
+    if (problem) {
       gaps.push({ class: pr.class, subject, owner: pr.owner, reason: "not_verifiable", detail: `as served: ${problem.detail}` });
       return;
     }

@@ -1,9 +1,9 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { canonicalize } from "json-canonicalize";
-import { LEAF_ENCODING, type AnchoringOrg } from "../anchoring/outbox";
-import { masterDataHash } from "../provenance/products";
+import type { AnchoringOrg } from "../anchoring/outbox";
+import { proofReaches } from "../anchoring/merkle";
+import { masterDataHash } from "../provenance/master-data-hash";
 import { recordHash } from "../analytics/record";
-import { eventLeaf } from "../epcis/store";
+import { eventLeaf } from "../epcis/leaf";
 import { eventHashId, type EpcisEvent } from "../epcis/hash";
 
 /**
@@ -116,12 +116,7 @@ export function checkRecord(pr: ProvenRecord): { failure: RecordFailure; detail:
   if (leaf !== pr.leaf.toLowerCase()) {
     return { failure: "record_changed", detail: `record changed: the record hashes to ${leaf}, not to the anchored leaf ${pr.leaf}` };
   }
-  let reaches = false;
-  try {
-    reaches = StandardMerkleTree.verify(pr.proof.merkleRoot.toLowerCase(), [...LEAF_ENCODING], [pr.leaf.toLowerCase()], pr.proof.proof);
-  } catch {
-    reaches = false;
-  }
+  const reaches = proofReaches(pr.proof.merkleRoot, pr.leaf, pr.proof.proof);
   if (!reaches) return { failure: "proof_changed", detail: `proof changed: the proof does not lead from leaf ${pr.leaf} to root ${pr.proof.merkleRoot}` };
   const inside = ownerInRecord(pr);
   if (inside !== null && inside !== pr.owner) {

@@ -1,8 +1,8 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { canonicalize } from "json-canonicalize";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { LEAF_ENCODING, proofOf, type AnchorProof } from "../anchoring/outbox";
+import { proofOf, type AnchorProof } from "../anchoring/outbox";
+import { proofReaches } from "../anchoring/merkle";
 import { parseQuantity } from "../provenance/quantity";
 import { recordHash, runRecordId, RUN_ANCHOR_KIND, type ProductionRunRecord } from "../analytics/record";
 import { recordProofOf, type ProvenRecord, type RecordProof } from "../export/records";
@@ -137,12 +137,7 @@ export function createFederationStore(db: Db) {
         | undefined;
       if (!row?.replica_proof) return null;
       const stored = JSON.parse(row.replica_proof) as RecordProof & { leaf: string };
-      let reaches = false;
-      try {
-        reaches = StandardMerkleTree.verify(stored.merkleRoot, [...LEAF_ENCODING], [stored.leaf], stored.proof);
-      } catch {
-        reaches = false;
-      }
+      const reaches = proofReaches(stored.merkleRoot, stored.leaf, stored.proof);
       const anchored = anchoredBy(Number(stored.anchoredBy.orgId), stored.merkleRoot);
       return {
         recordId: runRecordId(runId),

@@ -2,14 +2,14 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { openDatabase, type Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { batchTree, type BatchTree, LEAF_ENCODING } from "../anchoring/outbox";
+import { batchTree, type BatchTree } from "../anchoring/outbox";
+import { proofReaches } from "../anchoring/merkle";
 import { masterDataHash } from "../provenance/products";
 import { recordHash } from "../analytics/record";
 import { eventHashId, type EpcisEvent } from "../epcis/hash";
-import { eventLeaf } from "../epcis/store";
+import { eventLeaf } from "../epcis/leaf";
 import { canonicalize } from "json-canonicalize";
 import { modelLeaf } from "../scoring/service/store";
 import { storedAckLeaf } from "../recalls/acknowledgements";
@@ -187,7 +187,7 @@ export async function verifyRestored(db: Db, anchorOf: AnchorLookup): Promise<Re
   }[];
   const report: RestoreReport = { records: rows.length, verified: 0, pending: 0, requeued: [], failed: [], audit: verifyAuditLog(db) };
   // One tree per Merkle batch (up to 1,000 leaves each), built once rather than per record.
-  const batches = new Map<string, { org: number | null; rootHolds: boolean; tree: BatchTree["tree"]; index: Map<string, number> } | null>();
+  const batches = new Map<string, { org: number | null; tree: BatchTree } | null>();
   const onChain = new Map<string, boolean>();
   const requeue = prepared(db, `UPDATE anchor_outbox SET root = NULL, submitted_tx = NULL, submitted_at = NULL WHERE record_id = ?`);
   for (const row of rows) {
@@ -208,17 +208,16 @@ export async function verifyRestored(db: Db, anchorOf: AnchorLookup): Promise<Re
       const b = prepared(db, `SELECT leaves, org_id FROM anchor_batches WHERE root = ?`).get(row.root) as { leaves: string; org_id: number | null } | undefined;
       if (!b) batches.set(row.root, null);
       else {
-        const { tree, rootHolds, indexOf } = batchTree(row.root, b.leaves);
-        batches.set(row.root, { org: b.org_id, rootHolds, tree, index: indexOf });
+        batches.set(row.root, { org: b.org_id, tree: batchTree(row.root, b.leaves) });
       }
     }
     const batch = batches.get(row.root);
-    if (!batch || !batch.rootHolds || !batch.index.has(row.leaf)) {
+    const proof = batch?.tree.rootHolds ? batch.tree.proofOf(row.leaf) : null;
+    if (!batch || !proof) {
       report.failed.push({ recordId: row.record_id, reason: `its Merkle batch ${row.root} is missing or does not recompute to its root` });
       continue;
     }
-    const proof = batch.tree.getProof(batch.index.get(row.leaf)!);
-    if (!StandardMerkleTree.verify(row.root, [...LEAF_ENCODING], [row.leaf], proof)) {
+    if (!proofReaches(row.root, row.leaf, proof)) {
       report.failed.push({ recordId: row.record_id, reason: `its proof does not lead to ${row.root}` });
       continue;
     }

@@ -1,8 +1,8 @@
 import { canonicalize } from "json-canonicalize";
-import { keccak256, toUtf8Bytes } from "ethers";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
 import { queueForAnchoring } from "../anchoring/outbox";
+import { masterDataHash } from "./master-data-hash";
 
 /** Product master data as Lotline stores it off-chain (the chain holds its hash). */
 export interface ProductMasterData {
@@ -16,10 +16,7 @@ export interface ProductMasterData {
   countryOfOrigin?: string;
 }
 
-/** The hash that goes on-chain: keccak256 of the RFC 8785 canonical JSON of the document. */
-export function masterDataHash(document: object): string {
-  return keccak256(toUtf8Bytes(canonicalize(document)));
-}
+export { masterDataHash };
 
 /** The anchoring record id of a master data document. */
 export const productRecordId = (hash: string) => `product:${hash}`;

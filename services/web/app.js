@@ -98,6 +98,13 @@ function apiEarly(path) {
   return answer ?? api(path);
 }
 
+const shared = new Map();
+/** A GET that several sections of one page need, asked once. */
+function apiShared(path) {
+  if (!shared.has(path)) shared.set(path, api(path));
+  return shared.get(path);
+}
+
 const orgs = new Map();
 /** An organisation as the API shows it (null when it cannot be read), asked once per page. */
 function orgInfo(id) {
@@ -571,7 +578,7 @@ async function lineage(tracePromise) {
 }
 
 async function custody(id) {
-  const { items } = await api(`/api/v1/batches/${id}/history`);
+  const { items } = await apiShared(`/api/v1/batches/${id}/history`);
   const chain = items.filter((i) => i.type !== "epcis");
   return el(
     "ol",
@@ -622,7 +629,7 @@ async function nodesElsewhere(id, tracePromise) {
 
 /** Temperature readings of the lot's EPCIS events (as served and verified above), against the product's storage range. */
 async function sensors(id, recordsPromise, productPromise, tracePromise) {
-  const [{ items }, data, product, elsewhere] = await Promise.all([api(`/api/v1/batches/${id}/history`), recordsPromise, productPromise, nodesElsewhere(id, tracePromise)]);
+  const [{ items }, data, product, elsewhere] = await Promise.all([apiShared(`/api/v1/batches/${id}/history`), recordsPromise, productPromise, nodesElsewhere(id, tracePromise)]);
   const events = items.filter((i) => i.type === "epcis");
   const readings = [];
   for (const r of data.records.filter((r) => r.class === "EPCIS")) {

@@ -220,6 +220,11 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   const shellFor = (preload: Preload[]) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
     reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload));
   const html = shellFor([]);
+  // The verifier bundle is built once the node serves (esbuild works in its own process), so the
+  // first lot page after a start neither waits for it nor gets its URL unversioned.
+  app.addHook("onReady", async () => {
+    setImmediate(() => void verifierModule().catch((err: Error) => app.log.warn({ err: err.message }, "the explorer's verifier module does not build")));
+  });
   const pageSchema = (summary: string, params?: ReturnType<typeof Type.Object>) => ({
     summary,
     tags: ["explorer"],

@@ -10,9 +10,14 @@ describe("anchor batch trees, built once per stored batch", function () {
   const root = merkleTree(leaves).root;
 
   it("gives proofs that lead to the batch's root, with each leaf's position", function () {
-    const { tree, rootHolds, indexOf } = batchTree(root, JSON.stringify(leaves));
+    const batch = batchTree(root, JSON.stringify(leaves));
+    const { tree, rootHolds, indexOf } = batch;
     expect(rootHolds).to.equal(true);
-    for (const l of leaves) expect(StandardMerkleTree.verify(root, [...LEAF_ENCODING], [l], tree.getProof(indexOf.get(l)!))).to.equal(true);
+    for (const l of leaves) {
+      expect(StandardMerkleTree.verify(root, [...LEAF_ENCODING], [l], tree.getProof(indexOf.get(l)!))).to.equal(true);
+      expect(batch.proofOf(l)).to.deep.equal(tree.getProof(indexOf.get(l)!));
+    }
+    expect(batch.proofOf(leaf(99))).to.equal(null);
   });
 
   it("returns the kept tree for the same stored batch", function () {

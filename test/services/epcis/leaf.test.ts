@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { AbiCoder, hexlify, keccak256 } from "ethers";
-import { encodeTwoStrings, eventLeaf } from "../../../services/epcis/store";
+import { encodeTwoStrings, eventLeaf } from "../../../services/epcis/leaf";
 
 /** The capture job's hand-written abi.encode(string, string) against ethers' AbiCoder. */
 describe("EPCIS event leaf encoding", function () {

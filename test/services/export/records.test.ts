@@ -3,7 +3,7 @@ import { canonicalize } from "json-canonicalize";
 import { merkleTree } from "../../../services/anchoring/outbox";
 import { masterDataHash } from "../../../services/provenance/products";
 import { recordHash } from "../../../services/analytics/record";
-import { eventLeaf } from "../../../services/epcis/store";
+import { eventLeaf } from "../../../services/epcis/leaf";
 import { eventHashId } from "../../../services/epcis/hash";
 import { checkRecord, leafOf, type ProvenRecord } from "../../../services/export/records";
 import { manifestMismatches, manifestOf, sha256 } from "../../../services/export/bundle";

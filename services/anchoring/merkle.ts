@@ -1,0 +1,47 @@
+import { concat, keccak256 } from "ethers";
+
+/**
+ * Proofs of OpenZeppelin's StandardMerkleTree with the leaf encoding ["bytes32"] (the one Lotline
+ * anchors), read and checked without the library. The library builds the trees (the reference);
+ * these functions only walk them. They exist because the library re-encodes every leaf through
+ * @metamask/abi-utils on each `getProof` and `verify` — two thirds of the records route's time in a
+ * profile, and 100 kB of the page's verifier — where a bytes32 leaf needs two keccak256 calls.
+ *
+ *   node of a leaf   keccak256(keccak256(leaf))        (abi.encode of one bytes32 is the 32 bytes)
+ *   parent           keccak256(lower ‖ higher)         (the two children sorted as byte strings)
+ *
+ * Pure: no I/O. Also bundled into the explorer's in-page verifier (services/web).
+ */
+
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+
+export function leafNode(leaf: string): string {
+  return keccak256(keccak256(leaf));
+}
+
+function parentOf(a: string, b: string): string {
+  // Same-length lower-case hex compares as the bytes do.
+  return a < b ? keccak256(concat([a, b])) : keccak256(concat([b, a]));
+}
+
+/**
+ * Whether `proof` leads from `leaf` to `root`. False (never a throw) for anything malformed: the
+ * callers check what other parties sent them.
+ */
+export function proofReaches(root: string, leaf: string, proof: readonly string[]): boolean {
+  if (typeof root !== "string" || typeof leaf !== "string" || !Array.isArray(proof)) return false;
+  if (!BYTES32.test(root) || !BYTES32.test(leaf) || !proof.every((p) => typeof p === "string" && BYTES32.test(p))) return false;
+  let node = leafNode(leaf);
+  for (const sibling of proof) node = parentOf(node, sibling.toLowerCase());
+  return node === root.toLowerCase();
+}
+
+/**
+ * The proof of the leaf at `treeIndex` in a tree as StandardMerkleTree lays it out (`dump().tree`:
+ * the root at 0, the children of i at 2i+1 and 2i+2, the leaves at the end).
+ */
+export function proofAt(tree: readonly string[], treeIndex: number): string[] {
+  const proof: string[] = [];
+  for (let i = treeIndex; i > 0; i = Math.floor((i - 1) / 2)) proof.push(tree[i % 2 === 1 ? i + 1 : i - 1]);
+  return proof;
+}
