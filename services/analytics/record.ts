@@ -1,5 +1,6 @@
 import { canonicalize } from "json-canonicalize";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { toUtf8Bytes } from "ethers";
+import { keccak256 } from "../common/keccak";
 import type { EnergySource } from "./factors";
 import type { Gas, GwpSet, TransportLeg } from "./emissions";
 

@@ -1,4 +1,5 @@
-import { concat, keccak256 } from "ethers";
+import { concat } from "ethers";
+import { keccak256 } from "../common/keccak";
 
 /**
  * Proofs of OpenZeppelin's StandardMerkleTree with the leaf encoding ["bytes32"] (the one Lotline

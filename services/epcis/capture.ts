@@ -217,6 +217,14 @@ export function insertEventRow(
   return seq;
 }
 
+/** An event as it is stored: with its record time, canonical JSON and Merkle leaf. */
+interface FinalForm {
+  stored: EpcisEvent;
+  canonicalJson: string;
+  leaf: string;
+  recordTime: string;
+}
+
 export interface CaptureJobOptions {
   /** Events stored per transaction (progress moves by this much). */
   chunkSize?: number;
@@ -240,19 +248,29 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
     ).run(JSON.stringify(fields.errors), fields.processed, new Date().toISOString(), captureId);
   }
 
-  function storeEvent(
-    p: PreparedEvent,
-    capture: CaptureRow,
-    context: unknown,
-    contextJson: string | null,
-    recordTime: string,
-  ): CaptureDuplicate | null {
+  /**
+   * What storing an event writes that does not depend on the database: the event with its record
+   * time, its canonical JSON and its Merkle leaf. Computed before the transaction that stores it
+   * (a turn of the event loop every 100 events), so the transaction holds the loop only for the
+   * writes: hashing was half of the transaction that publishes a whole document (rollback).
+   */
+  async function finalForms(list: PreparedEvent[], recordTime: string): Promise<FinalForm[]> {
+    const forms: FinalForm[] = [];
+    for (const [i, p] of list.entries()) {
+      if (i % 100 === 99) await yieldToEventLoop();
+      const stored: EpcisEvent = { ...p.content, recordTime };
+      const canonicalJson = canonicalize(stored);
+      forms.push({ stored, canonicalJson, leaf: eventLeaf(p.hashId, canonicalJson), recordTime });
+    }
+    return forms;
+  }
+
+  function storeEvent(p: PreparedEvent, form: FinalForm, capture: CaptureRow, context: unknown, contextJson: string | null): CaptureDuplicate | null {
     // Replicas of other members' events (served_by set) are theirs: an identical event captured here is this node's own.
     const same = prepared(db, `SELECT capture_id FROM epcis_events WHERE content_digest = ? AND served_by IS NULL LIMIT 1`).get(p.contentDigest) as
       { capture_id: string } | undefined;
     if (same) return { eventIndex: p.index, eventID: p.eventId, hashId: p.hashId, storedBy: same.capture_id };
-    const stored: EpcisEvent = { ...p.content, recordTime };
-    const canonicalJson = canonicalize(stored);
+    const { stored, canonicalJson, recordTime } = form;
     const original = (
       prepared(db, `SELECT MIN(seq) AS seq FROM epcis_events WHERE hash_id = ? AND served_by IS NULL`).get(p.hashId) as { seq: number | null }
     ).seq;
@@ -266,7 +284,7 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
       orgId: capture.org_id,
     });
     const recordId = recordIdOf(seq);
-    queueForAnchoring(db, { recordId, kind: EPCIS_ANCHOR_KIND, hash: eventLeaf(p.hashId, canonicalJson), ownerOrg: capture.org_id });
+    queueForAnchoring(db, { recordId, kind: EPCIS_ANCHOR_KIND, hash: form.leaf, ownerOrg: capture.org_id });
     const event: StoredEvent = {
       seq,
       recordId,
@@ -330,6 +348,9 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
     // publishes them all, so nothing of the document is visible, anchored or mapped before all of it is stored.
     for (let start = capture.processed; start < events.length || events.length === 0; start += chunkSize) {
       const end = Math.min(start + chunkSize, events.length);
+      const recordTime = new Date().toISOString();
+      const chunk = rollback ? [] : events.slice(start, end).filter((p): p is PreparedEvent => p !== null);
+      const forms = await finalForms(chunk, recordTime);
       const done = db.transaction(() => {
         const current = getCapture(db, capture.capture_id);
         if (!current || current.running !== 1 || current.processed !== start) return true; // finished or moved on elsewhere
@@ -340,15 +361,12 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
           return end >= events.length;
         }
         const duplicates = JSON.parse(current.duplicates) as CaptureDuplicate[];
-        const recordTime = new Date().toISOString();
         let stored = 0;
-        for (let i = start; i < end; i++) {
-          const p = events[i];
-          if (!p) continue;
-          const duplicate = storeEvent(p, current, contextOf(i), contextJson, recordTime);
+        chunk.forEach((p, k) => {
+          const duplicate = storeEvent(p, forms[k], current, contextOf(p.index), contextJson);
           if (duplicate) duplicates.push(duplicate);
           else stored++;
-        }
+        });
         prepared(
           db,
           `UPDATE epcis_captures SET processed = ?, stored = stored + ?, duplicates = ?, errors = ? WHERE capture_id = ?`,
@@ -363,26 +381,33 @@ export function createCaptureJob(db: Db, options: CaptureJobOptions = {}) {
       await yieldToEventLoop();
       if (stopped) return; // resumed from `processed` at the next start
     }
-    if (rollback) publish(capture.capture_id, list.events.length, contextOf, contextJson);
+    if (rollback) await publish(capture.capture_id, list.events.length, contextOf, contextJson);
     options.log?.info({ captureId: capture.capture_id, events: events.length, errors: errors.length }, "EPCIS capture finished");
   }
 
-  /** rollback: stores every staged event of a capture in one transaction, and ends the capture. */
-  function publish(captureId: string, total: number, contextOf: (i: number) => unknown, contextJson: string | null): void {
+  /**
+   * rollback: stores every staged event of a capture in one transaction, and ends the capture. The
+   * staged events are read and hashed before it (only this job writes them, one run at a time); the
+   * transaction checks the capture is still waiting to be published.
+   */
+  async function publish(captureId: string, total: number, contextOf: (i: number) => unknown, contextJson: string | null): Promise<void> {
+    const staged = (
+      prepared(db, `SELECT event_index, prepared FROM epcis_capture_staged WHERE capture_id = ? ORDER BY event_index`).all(captureId) as {
+        event_index: number;
+        prepared: string;
+      }[]
+    ).map((row) => JSON.parse(row.prepared) as PreparedEvent);
+    const forms = await finalForms(staged, new Date().toISOString());
     db.transaction(() => {
       const current = getCapture(db, captureId);
       if (!current || current.running !== 1 || current.processed !== total) return;
-      const staged = prepared(db, `SELECT event_index, prepared FROM epcis_capture_staged WHERE capture_id = ? ORDER BY event_index`).all(
-        captureId,
-      ) as { event_index: number; prepared: string }[];
       const duplicates: CaptureDuplicate[] = [];
-      const recordTime = new Date().toISOString();
       let stored = 0;
-      for (const row of staged) {
-        const duplicate = storeEvent(JSON.parse(row.prepared) as PreparedEvent, current, contextOf(row.event_index), contextJson, recordTime);
+      staged.forEach((p, k) => {
+        const duplicate = storeEvent(p, forms[k], current, contextOf(p.index), contextJson);
         if (duplicate) duplicates.push(duplicate);
         else stored++;
-      }
+      });
       storeMasterData(db, current);
       prepared(db, `DELETE FROM epcis_capture_staged WHERE capture_id = ?`).run(captureId);
       prepared(db, `UPDATE epcis_captures SET stored = ?, duplicates = ? WHERE capture_id = ?`).run(stored, JSON.stringify(duplicates), captureId);

@@ -1,4 +1,4 @@
-import { keccak256 } from "ethers";
+import { keccak256 } from "../common/keccak";
 
 /**
  * The Merkle leaf of a stored event: keccak256(abi.encode(string hashId, string canonicalJson)). It

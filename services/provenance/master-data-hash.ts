@@ -1,5 +1,6 @@
 import { canonicalize } from "json-canonicalize";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { toUtf8Bytes } from "ethers";
+import { keccak256 } from "../common/keccak";
 
 /**
  * The hash of product master data that goes on-chain: keccak256 of the RFC 8785 canonical JSON of

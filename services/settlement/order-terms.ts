@@ -1,4 +1,4 @@
-import { keccak256 } from "ethers";
+import { keccak256 } from "../common/keccak";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
 import type { SharingStore } from "../store/sharing";
