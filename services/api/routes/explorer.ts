@@ -49,6 +49,8 @@ function vendorVersion(file: string): string {
 }
 
 let shell: Promise<string> | null = null;
+const escapeAttribute = (text: string) => text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+
 /** index.html as written; explorerShell() fills in its asset URLs. */
 function shellTemplate(): Promise<string> {
   shell ??= fs.promises.readFile(path.join(WEB_DIR, "index.html"), "utf8");
@@ -78,7 +80,7 @@ export type Preload = "cytoscape" | "verifier";
  * content-hashed asset URLs (`?v=`, served as immutable: a reload asks for none of them again) and
  * `modulepreload` hints for the libraries the page at hand needs first.
  */
-export async function explorerShell(preload: Preload[] = []): Promise<string> {
+export async function explorerShell(preload: Preload[] = [], answers: string[] = []): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${await pageVersion(file)}`;
   const vendor = (file: string) => `/explorer/vendor/${file}?v=${vendorVersion(file)}`;
@@ -97,10 +99,16 @@ export async function explorerShell(preload: Preload[] = []): Promise<string> {
     ...(preload.includes("cytoscape") ? [imports.cytoscape] : []),
     ...(preload.includes("verifier") ? [verifierUrl] : []),
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
+  // API answers the page asks for first (app.js fetches the same URLs, same-origin with the
+  // session cookie, and the browser hands it the preloaded answer): asked with the HTML instead
+  // of once the page's script has loaded and run. Every page asks who is signed in. Only quick
+  // answers: a lot's records asked this early hold up the batch and the session behind them
+  // (tried: the first render came a second later).
+  const answerHints = [...answers, "/api/v1/auth/session"].map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
   return template
     .replace('href="/explorer/assets/style.css"', `href="${style}"`)
     .replace(/<script type="importmap">[^<]*<\/script>/, `<script type="importmap">${JSON.stringify({ imports })}</script>`)
-    .replace('<script type="module" src="/explorer/assets/app.js"></script>', [...hints, `<script type="module" src="${app}"></script>`].join("\n  "));
+    .replace('<script type="module" src="/explorer/assets/app.js"></script>', [...answerHints, ...hints, `<script type="module" src="${app}"></script>`].join("\n  "));
 }
 
 let verifier: Promise<string> | null = null;
@@ -217,8 +225,8 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   const { db, auth, state, internal } = deps;
   const store = createProvenanceStore(db);
   const vendor = vendorFiles();
-  const shellFor = (preload: Preload[]) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
-    reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload));
+  const shellFor = (preload: Preload[], answers: string[] = []) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
+    reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload, answers));
   const html = shellFor([]);
   // The verifier bundle is built once the node serves (esbuild works in its own process), so the
   // first lot page after a start neither waits for it nor gets its URL unversioned.
@@ -237,7 +245,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
   app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, (request, reply) =>
     // A member's lot page draws the lineage first; the public's shows the verification only.
-    shellFor(readerOf(request, auth).kind === "public" ? ["verifier"] : ["cytoscape", "verifier"])(request, reply),
+    shellFor(readerOf(request, auth).kind === "public" ? ["verifier"] : ["cytoscape", "verifier"], [`/api/v1/batches/${encodeURIComponent((request.params as { ref: string }).ref)}`])(request, reply),
   );
   app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, html);
 

@@ -94,6 +94,17 @@ describe("explorer API", function () {
       expect(preloads((await getAnonymous(node, "/")).text)).to.deep.equal([]);
     });
 
+    it("asks for a lot page's batch and the session with the HTML, by the URLs the page fetches, escaped", async function () {
+      const answers = (html: string) => [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin>/g)].map((m) => m[1]);
+      const ref = `https://id.gs1.org/01/${GTIN}/10/${LOT}`;
+      expect(answers((await get(node, `/explorer/batch/${encodeURIComponent(ref)}`)).text)).to.deep.equal([`/api/v1/batches/${encodeURIComponent(ref)}`, "/api/v1/auth/session"]);
+      expect(answers((await getAnonymous(node, "/")).text)).to.deep.equal(["/api/v1/auth/session"]);
+      // A ref that tries to close the attribute stays inside it.
+      const hostile = (await getAnonymous(node, `/explorer/batch/${encodeURIComponent('x" onload="alert(1)')}`)).text;
+      expect(hostile).to.not.include('onload="alert');
+      expect(answers(hostile)).to.deep.equal([`/api/v1/batches/${encodeURIComponent('x" onload="alert(1)')}`, "/api/v1/auth/session"]);
+    });
+
     it("refuses a library or page file it does not list, whatever the path", async function () {
       expectProblem(await getAnonymous(node, "/explorer/vendor/..%2F..%2Fpackage.json"), 404, "not_found");
       expectProblem(await getAnonymous(node, "/explorer/assets/..%2Findex.html"), 404, "not_found");
