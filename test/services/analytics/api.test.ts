@@ -421,6 +421,8 @@ describe("API analytics routes", function () {
       close(dairy.index, (1 + dairy.etaIntelligent) * (1 + dairy.etaGreen), 1e-9);
       expect(dairy.records.baseline.runs).to.be.within(170, 190);
       expect(dairy.records.period.runs).to.be.within(170, 190);
+      // η_green's boundary is stated: the runs' own sources, not the batches' EPCIS freight.
+      expect(dairy.co2eBoundary).to.match(/^per run, of the runs with energy data: energy by source/).and.match(/not freight from EPCIS shipping events/);
       const separator = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity?line=separator-1`)).body;
       expect(separator.etaIntelligent).to.be.greaterThan(dairy.etaIntelligent);
       expect(separator.line).to.equal("separator-1");
