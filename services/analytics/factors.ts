@@ -67,7 +67,9 @@ export const DEFAULT_VINTAGES: Readonly<Record<EnergySource, readonly FactorVint
     {
       value: 0.203,
       year: 2023,
-      source: `${EEA}: 2022's 251 g CO2e/kWh less the ≈ 19 % fall to 2023 (≈ 203 g; set the published 2023 value with LOTLINE_EMISSION_FACTORS)`,
+      source:
+        `DERIVED, not the published 2023 figure: ${EEA} 2022 data, 251 g CO2e/kWh, less the ≈ 19 % fall of the EU average from 2022 to 2023 ` +
+        `(251 × 0.81 ≈ 203 g). Override with the published value: LOTLINE_EMISSION_FACTORS={"grid": {"value": …, "year": 2023, "source": "…"}}`,
       basis: null,
       boundary: "combustion",
     },

@@ -634,7 +634,10 @@ export function batchFootprint(
       if (!list.some((x) => x.year === v.year && x.source === v.source && x.value === v.value)) list.push(v);
     }
   }
-  const onlyEnergy = [...recordedSources].every((s) => s === "energy");
+  // In one order whatever the lineage's order: energy, direct gases, purchased inputs, transport.
+  const sourceOrder = ["energy", "direct_gases", "purchased_inputs", "transport"];
+  const recordedList = [...recordedSources].sort((a, b) => sourceOrder.indexOf(a) - sourceOrder.indexOf(b));
+  const onlyEnergy = recordedList.every((s) => s === "energy");
   return {
     batchId: rootId,
     unit: root?.unit ?? null,
@@ -651,7 +654,7 @@ export function batchFootprint(
     boundary: {
       label: onlyEnergy
         ? "energy-related CO2e of the recorded production stages (cradle-to-gate over recorded stages; no farm emissions, transport or purchased inputs recorded)"
-        : `cradle-to-gate over the recorded stages: ${[...recordedSources].join(", ").replace(/_/g, " ")}`,
+        : `cradle-to-gate over the recorded stages: ${recordedList.join(", ").replace(/_/g, " ")}`,
       stages:
         "every lot in the batch's upstream lineage up to the root lot's factory gate whose production runs are recorded and readable" +
         (transportOf.size > 0
@@ -666,10 +669,10 @@ export function batchFootprint(
         "freight legs of logistic units (SSCC shipments), split among the batches packed in the unit by their mass share",
         "EPCIS events held on other members' nodes, replicated here with their proofs checked against the owner's anchor (each leg names its origin)",
       ],
-      recorded: [...recordedSources],
+      recorded: recordedList,
       excludes: [
         "any emission source no run records (it is not estimated)",
-        "downstream of the gate: distribution after the root's producer, use, end of life",
+        "downstream of the gate: distribution beyond the freight legs recorded for the batch (the root batch's own shipments are in when their events declare a leg), use, end of life",
         "capital goods other than on-site renewables, business travel, employee commuting",
         "biogenic carbon removals and land-use change",
       ],

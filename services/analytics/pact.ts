@@ -59,6 +59,17 @@ export interface PactExportContext {
   country: string | null;
 }
 
+/**
+ * The published freight factors the footprint's legs used (a carrier's own factor is primary data,
+ * not listed), once each; the version is the year the source names.
+ */
+function freightFactorSources(fp: Footprint): { name: string; version: string }[] {
+  const names = new Set<string>();
+  for (const stage of fp.stages)
+    for (const leg of stage.transport ?? []) if (leg.factorSource && !/carrier's own factor/.test(leg.factorSource)) names.add(leg.factorSource);
+  return [...names].map((name) => ({ name, version: /\b(?:19|20)\d\d\b/.exec(name)?.[0] ?? "unversioned" }));
+}
+
 /** The footprint as a PACT v2 ProductFootprint; refuses (409) an incomplete footprint and units PACT cannot declare. */
 export function toPactProductFootprint(fp: Footprint, ctx: PactExportContext): Record<string, unknown> {
   if (!fp.complete || fp.co2ePerUnitKg === null) {
@@ -121,9 +132,12 @@ export function toPactProductFootprint(fp: Footprint, ctx: PactExportContext): R
       referencePeriodStart: ctx.referencePeriodStart,
       referencePeriodEnd: ctx.referencePeriodEnd,
       ...(ctx.country ? { geographyCountry: ctx.country } : {}),
-      secondaryEmissionFactorSources: Object.values(fp.factorVintages)
-        .flat()
-        .map((v) => ({ name: v!.source, version: v!.year === null ? "unversioned" : String(v!.year) })),
+      secondaryEmissionFactorSources: [
+        ...Object.values(fp.factorVintages)
+          .flat()
+          .map((v) => ({ name: v!.source, version: v!.year === null ? "unversioned" : String(v!.year) })),
+        ...freightFactorSources(fp),
+      ],
       exemptedEmissionsPercent: 0,
       exemptedEmissionsDescription: "none exempted; sources no run records are outside the boundary (see boundaryProcessesDescription)",
       packagingEmissionsIncluded: false,

@@ -60,7 +60,18 @@ export interface Productivity {
   countUnit: string | null;
   records: { baseline: WindowSummary; period: WindowSummary };
   uncertainty: { etaIntelligent: Uncertainty | null; etaGreen: Uncertainty | null; index: Uncertainty | null; method: string };
+  /** What the kg CO2e of η_green include and leave out (CO2E_BOUNDARY). */
+  co2eBoundary: string;
 }
+
+/**
+ * The boundary of η_green's kg CO2e, stated in every answer: what the runs record, per run. Freight
+ * from EPCIS shipping events belongs to a batch's footprint, not to a line's runs, so it is outside.
+ */
+export const CO2E_BOUNDARY =
+  "per run, of the runs with energy data: energy by source (the factors of the run's site and year; Scope 2 location-based), " +
+  "direct emissions by gas (GWP100 of the run's set), purchased inputs with their own footprints and freight legs recorded on the run; " +
+  "not freight from EPCIS shipping events (a batch's footprint counts those) nor anything upstream of the line's inputs";
 
 export const BOOTSTRAP_RESAMPLES = 500;
 export const BOOTSTRAP_SEED = 1917;
@@ -192,5 +203,6 @@ export function productivity(
       index: main.etaIntelligent === null || main.etaGreen === null ? null : uncertaintyOf(draws.x),
       method: `percentile bootstrap over runs: each window's runs resampled with replacement ${resamples} times (seed ${options.seed ?? BOOTSTRAP_SEED}); 95 % interval and standard error`,
     },
+    co2eBoundary: CO2E_BOUNDARY,
   };
 }

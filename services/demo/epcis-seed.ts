@@ -14,7 +14,8 @@ import { DEMO_MEMBERS, demoWallet } from "./roster";
  *                           12,000 l of lot A to the carrier's tanker
  *   carrier                 receiving lot A in the tanker; transporting it (tanker readings)
  *   dairy (processor)       receiving lot A at its intake: 6.8 °C, above the milk's 2–6 °C range
- *   cheese maker            shipping the butter pallet (SSCC) to the carrier (pallet reading)
+ *   cheese maker            shipping the butter pallet (SSCC) to the carrier (pallet reading), with
+ *                           the freight leg it declares (DEMO_PALLET_LEG: road, distance, gross mass)
  *   distributor             receiving the pallet (pallet reading within the butter's 0–8 °C)
  *
  * Each organisation's events are one capture by its own wallet, stored by the capture job exactly as
@@ -42,6 +43,18 @@ const CAPTURE_IDS: Record<string, string> = {
 };
 
 type Event = Record<string, unknown>;
+
+/**
+ * The freight leg the cheese maker declares on the butter pallet's shipping event (Lotline's EPCIS
+ * transport fields, docs/analytics.md "Transport legs"): by road from its Lyon plant to the carrier's
+ * cross-dock, the pallet's gross mass (900 kg of butter in cartons, and the pallet). No carrier factor
+ * is given, so the road default applies (emissions.ts). The pallet holds the butter lot alone, so the
+ * lot carries the whole leg: 180 km × 0.96 t × 0.107 kg CO2e/tkm = 18.4896 kg CO2e.
+ */
+export const DEMO_PALLET_LEG = { transportMode: "road", distanceKm: 180, tonnes: 0.96 } as const;
+
+/** Lotline's EPCIS namespace, declared in @context by a document whose events carry its fields. */
+const LOTLINE_CONTEXT = { lotline: "https://lotline.dev/epcis/" };
 
 /** The demo goods the events name (supply-chain.ts's DEMO_GOODS, passed in: supply-chain.ts calls this module). */
 export interface DemoGoods {
@@ -166,8 +179,15 @@ export function demoEpcisEvents(db: Db, DEMO_GOODS: DemoGoods): Record<string, E
         disposition: "in_transit",
         readPoint: place("processor2", 1),
         epcList: [pallet],
-        destinationList: [{ type: "possessing_party", destination: party("carrier", 2) }],
+        sourceList: [{ type: "location", source: place("processor2", 1).id }],
+        destinationList: [
+          { type: "possessing_party", destination: party("carrier", 2) },
+          { type: "location", destination: place("carrier", 2).id },
+        ],
         sensorElementList: temperatures(palletLogger, [[palletOut, 4.8]]),
+        "lotline:transportMode": DEMO_PALLET_LEG.transportMode,
+        "lotline:distanceKm": DEMO_PALLET_LEG.distanceKm,
+        "lotline:tonnes": DEMO_PALLET_LEG.tonnes,
       }),
     ],
     distributor: [
@@ -202,8 +222,9 @@ export function seedDemoEpcis(db: Db, goods: DemoGoods, serves: (orgId: number) 
     if (!serves(orgId)) continue;
     const captureId = CAPTURE_IDS[key];
     if (prepared(db, `SELECT 1 FROM epcis_captures WHERE capture_id = ?`).get(captureId)) continue;
+    const extended = events.some((e) => Object.keys(e).some((k) => k.startsWith("lotline:")));
     const doc = {
-      "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+      "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", ...(extended ? [LOTLINE_CONTEXT] : [])],
       type: "EPCISDocument",
       schemaVersion: "2.0",
       creationDate: new Date().toISOString(),

@@ -4,7 +4,7 @@ import path from "node:path";
 import { canonicalize } from "json-canonicalize";
 import { readDatasetFile } from "./dataset";
 import { EXPLANATION_METHOD, checkModelFile, loadModel, type ModelFile, type QualityModel } from "./model";
-import { DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
+import { DEFAULT_BAG, DEFAULT_PARAMS, trainQualityModel, type TrainProgress } from "./train";
 import { xgboostVersion } from "./xgboost";
 import { FLOOR_ON, FLOOR_SPREAD, blendMethod } from "./calibration";
 import { FEATURE_NAMES } from "./features";
@@ -28,7 +28,7 @@ import { createWorkerThread } from "../runtime/worker";
  * installation's copy, which every Lotline sharing the installation's node_modules reads (checkouts
  * side by side, an older release beside a newer one): each finds the file of its own recipe, and none
  * trains over another's. 1 (quality-default.json): the 13 physics features, the rule floor on every
- * flagged run (ADR 0021); 2: + the rules' score and the wear window, the floor on the documented
+ * flagged run (ADR 0021); 2: + the rules' score (not the wear window), the floor on the documented
  * physical mechanisms (ADR 0031).
  */
 export const DEFAULT_MODEL_VERSION = 2;
@@ -69,7 +69,9 @@ function readCached(file: string, dataSha256: string): ModelFile | undefined {
     cached.blend?.floorSpread === FLOOR_SPREAD &&
     cached.training.sha256 === dataSha256 &&
     cached.learner.version === xgboostVersion() &&
-    canonicalize(cached.learner.params) === canonicalize(DEFAULT_PARAMS);
+    canonicalize(cached.learner.params) === canonicalize(DEFAULT_PARAMS) &&
+    // As many boosters as the recipe averages (format /2 lists the others in `bag`).
+    1 + (cached.bag?.length ?? 0) === DEFAULT_BAG;
   return current ? cached : undefined;
 }
 

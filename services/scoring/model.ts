@@ -35,9 +35,26 @@ import { blendedProbability, floorValue, type FloorOn, type ReliabilityBin } fro
  */
 
 export const MODEL_FORMAT = "lotline-quality-model/1";
+/**
+ * A file whose probability is the mean of several boosters (`model` and those in `bag`). Its own
+ * format string, so that a Lotline reading only /1 refuses it rather than scoring with its first
+ * booster alone; this Lotline reads both.
+ */
+export const MODEL_FORMAT_BAGGED = "lotline-quality-model/2";
+const FORMATS: readonly string[] = [MODEL_FORMAT, MODEL_FORMAT_BAGGED];
+
+/** The mean of the boosters' probabilities, row by row. */
+export function meanPrediction(boosters: readonly Booster[], rows: number[][]): number[] {
+  if (!rows.length) return [];
+  const sum = new Array<number>(rows.length).fill(0);
+  for (const booster of boosters) booster.predict(rows).forEach((p, i) => (sum[i] += p));
+  return sum.map((s) => s / boosters.length);
+}
+
+type SerialisedBooster = { encoding: "base64"; options: Record<string, unknown>; bytes: string };
 
 export interface ModelFile {
-  format: typeof MODEL_FORMAT;
+  format: typeof MODEL_FORMAT | typeof MODEL_FORMAT_BAGGED;
   target: string;
   inputs: Array<{ name: InputName; unit: string; description: string }>;
   features: Array<{ name: FeatureName; unit: string; definition: string }>;
@@ -69,7 +86,9 @@ export interface ModelFile {
   calibration?: { brier: number; boosterBrier: number; reliability: ReliabilityBin[] };
   /** Medians of the inputs over the training rows: the reference of the explanations. */
   explanation: { method: string; medians: Record<InputName, number> };
-  model: { encoding: "base64"; options: Record<string, unknown>; bytes: string };
+  model: SerialisedBooster;
+  /** Format /2: the other boosters (seeds params.seed + 1, + 2, …); the probability is the mean of all. */
+  bag?: SerialisedBooster[];
   modelHash: string;
 }
 
@@ -131,8 +150,11 @@ export class ModelFileError extends Error {
 export function checkModelFile(value: unknown): ModelFile {
   if (typeof value !== "object" || value === null) throw new ModelFileError("the model file is not a JSON object");
   const file = value as ModelFile;
-  if (file.format !== MODEL_FORMAT)
-    throw new ModelFileError(`not a Lotline quality model (format "${String(file.format)}", expected "${MODEL_FORMAT}")`);
+  if (!FORMATS.includes(file.format))
+    throw new ModelFileError(`not a Lotline quality model (format "${String(file.format)}", expected one of ${FORMATS.map((f) => `"${f}"`).join(", ")})`);
+  const bagged = file.format === MODEL_FORMAT_BAGGED;
+  if (bagged !== (file.bag !== undefined) || (bagged && (!Array.isArray(file.bag) || !file.bag.length || file.bag.some((b) => typeof b?.bytes !== "string"))))
+    throw new ModelFileError(`a "${MODEL_FORMAT_BAGGED}" file, and only such a file, lists its further boosters in a non-empty "bag"`);
   const names: unknown[] = Array.isArray(file.features) ? file.features.map((f) => (f as { name?: unknown } | null)?.name) : [];
   const unknown = names.filter((n) => !isKnownFeature(n));
   if (!names.length || unknown.length || new Set(names).size !== names.length) {
@@ -168,16 +190,19 @@ export async function loadModel(json: string | object): Promise<QualityModel> {
   }
   const file = checkModelFile(value);
   const XGBoost = await loadXGBoost();
-  let booster: Booster | undefined = XGBoost.load({
-    name: "ml-xgboost",
-    model: new Uint8Array(Buffer.from(file.model.bytes, "base64")),
-    options: { ...file.model.options },
-  });
+  let boosters: Booster[] | undefined = [file.model, ...(file.bag ?? [])].map((m) =>
+    XGBoost.load({
+      name: "ml-xgboost",
+      model: new Uint8Array(Buffer.from(m.bytes, "base64")),
+      options: { ...m.options },
+    }),
+  );
   const featureNames = file.features.map((f) => f.name);
   const blend = file.blend;
   const boost = (rows: number[][]): number[] => {
-    if (!booster) throw new Error("the model was disposed");
-    return rows.length ? booster.predict(rows) : [];
+    if (!boosters) throw new Error("the model was disposed");
+    // One booster: its own output, bit for bit as files of format /1 always scored.
+    return rows.length ? (boosters.length === 1 ? boosters[0].predict(rows) : meanPrediction(boosters, rows)) : [];
   };
   return {
     file,
@@ -204,8 +229,8 @@ export async function loadModel(json: string | object): Promise<QualityModel> {
       });
     },
     dispose() {
-      booster?.free();
-      booster = undefined;
+      boosters?.forEach((b) => b.free());
+      boosters = undefined;
     },
   };
 }

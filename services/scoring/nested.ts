@@ -2,7 +2,8 @@
  * The quality model's evaluation behind docs/model-card.md, reproducible:
  *
  *   npm run model:evaluate [-- csv] [--features physics|default|name,name,…] [--floor-on mechanisms|rules]
- *                          [--booster-seed n] [--scores-out f.json] [--against f.json]
+ *                          [--booster-seed n] [--bag n] [--outer-seed n] [--skip-split]
+ *                          [--scores-out f.json] [--against f.json]
  *
  * (a few minutes on 2 cores)
  *
@@ -18,14 +19,17 @@
  * `--features` trains on another feature list (`physics`: the 13 features of models before the rules'
  * score became one); `--floor-on rules` puts the rule floor on every run the rules flag, as before
  * ADR 0031 (default: the physical mechanisms only); `--booster-seed` changes the booster's own seed
- * (row and column subsampling) to see how much of a difference is training randomness. `--scores-out` keeps the pooled outer-fold scores; `--against` reads such a file
+ * (row and column subsampling) to see how much of a difference is training randomness; `--bag n` averages
+ * n boosters of seeds seed … seed + n − 1 (TrainOptions.bag); `--outer-seed` draws other outer folds
+ * (default 2021), to see how much of a figure is the one split of the rows; `--skip-split` leaves out
+ * part 2. `--scores-out` keeps the pooled outer-fold scores; `--against` reads such a file
  * of another run (same data, same folds) and reports the paired bootstrap difference, so a change is
  * judged against the sampling noise of the rows rather than by its point estimate alone.
  */
 import fs from "node:fs";
 import { readDatasetFile, type Dataset } from "./dataset";
 import { SHIPPED_DATA_FILE } from "./default-model";
-import { DEFAULT_PARAMS, trainQualityModel } from "./train";
+import { DEFAULT_BAG, DEFAULT_PARAMS, trainQualityModel } from "./train";
 import { loadModel, predictRuns } from "./model";
 import { baselineScore, BASELINE_THRESHOLD } from "./baseline";
 import { FEATURE_NAMES, PHYSICS_FEATURE_NAMES, isKnownFeature, type FeatureName } from "./features";
@@ -47,13 +51,14 @@ const subset = (d: Dataset, rows: number[]): Dataset => ({
 const add = (a: Confusion, b: Confusion): Confusion => ({ tp: a.tp + b.tp, fp: a.fp + b.fp, tn: a.tn + b.tn, fn: a.fn + b.fn });
 const f = (x: number) => x.toFixed(4);
 
-async function scoreFold(train: Dataset, test: Dataset, args: Pick<Args, "features" | "floorOn" | "boosterSeed">) {
+async function scoreFold(train: Dataset, test: Dataset, args: Pick<Args, "features" | "floorOn" | "boosterSeed" | "bag">) {
   const started = Date.now();
   const trained = await trainQualityModel(train, {
     fileName: "fold.csv",
     features: args.features,
     floorOn: args.floorOn,
     ...(args.boosterSeed === undefined ? {} : { params: { seed: args.boosterSeed } }),
+    ...(args.bag === undefined ? {} : { bag: args.bag }),
   });
   const seconds = (Date.now() - started) / 1000;
   const model = await loadModel(trained.file);
@@ -108,12 +113,17 @@ interface Args {
   features: readonly FeatureName[];
   floorOn: FloorOn;
   boosterSeed?: number;
+  /** Boosters averaged per model (TrainOptions.bag). */
+  bag?: number;
+  outerSeed: number;
+  /** Skip the tests' fixed split (a run per outer seed needs it once). */
+  skipSplit: boolean;
   scoresOut?: string;
   against?: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { file: SHIPPED_DATA_FILE, features: FEATURE_NAMES, floorOn: FLOOR_ON };
+  const args: Args = { file: SHIPPED_DATA_FILE, features: FEATURE_NAMES, floorOn: FLOOR_ON, outerSeed: OUTER_SEED, skipSplit: false };
   for (let i = 0; i < argv.length; i++) {
     const value = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -128,7 +138,16 @@ function parseArgs(argv: readonly string[]): Args {
       const v = Number(value());
       if (!Number.isSafeInteger(v) || v < 0) throw new Error("--booster-seed: a non-negative integer");
       args.boosterSeed = v;
-    } else if (argv[i] === "--scores-out") args.scoresOut = value();
+    } else if (argv[i] === "--bag") {
+      const v = Number(value());
+      if (!Number.isSafeInteger(v) || v < 1 || v > 32) throw new Error("--bag: an integer from 1 to 32");
+      args.bag = v;
+    } else if (argv[i] === "--outer-seed") {
+      const v = Number(value());
+      if (!Number.isSafeInteger(v) || v < 0) throw new Error("--outer-seed: a non-negative integer");
+      args.outerSeed = v;
+    } else if (argv[i] === "--skip-split") args.skipSplit = true;
+    else if (argv[i] === "--scores-out") args.scoresOut = value();
     else if (argv[i] === "--against") args.against = value();
     else if (argv[i].startsWith("--")) throw new Error(`unknown option ${argv[i]}`);
     else args.file = argv[i];
@@ -140,7 +159,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   const args = parseArgs(argv);
   const data = readDatasetFile(args.file);
   const all = data.runs.map((_, i) => i);
-  const outer = stratifiedFolds(all, data.labels, OUTER_FOLDS, OUTER_SEED);
+  const outer = stratifiedFolds(all, data.labels, OUTER_FOLDS, args.outerSeed);
   const pooled = {
     scores: new Array<number>(all.length),
     model: { tp: 0, fp: 0, tn: 0, fn: 0 },
@@ -190,10 +209,10 @@ export async function main(argv: readonly string[] = []): Promise<void> {
       `${f(pooledRoc)} | ${pooledPr.toFixed(5)} | ${f(brierScore(pooled.scores, data.labels))} |`,
   );
   console.log(
-    `## Nested cross-validation (${OUTER_FOLDS} outer folds, seed ${OUTER_SEED}; inner: the training procedure's own 5-fold CV)\n`,
+    `## Nested cross-validation (${OUTER_FOLDS} outer folds, seed ${args.outerSeed}; inner: the training procedure's own 5-fold CV)\n`,
   );
   console.log(
-    `Features (${args.features.length}): ${args.features.join(", ")}; rule floor on ${args.floorOn}; booster seed ${args.boosterSeed ?? DEFAULT_PARAMS.seed}\n`,
+    `Features (${args.features.length}): ${args.features.join(", ")}; rule floor on ${args.floorOn}; booster seed ${args.boosterSeed ?? DEFAULT_PARAMS.seed}; ${args.bag ?? DEFAULT_BAG} booster(s) averaged\n`,
   );
   console.log(lines.join("\n"));
 
@@ -249,6 +268,7 @@ export async function main(argv: readonly string[] = []): Promise<void> {
   for (const b of reliabilityCurve(pooled.scores, data.labels))
     console.log(`| ${b.from.toFixed(1)}–${b.to.toFixed(1)} | ${b.n} | ${b.meanPredicted ?? "–"} | ${b.observedRate ?? "–"} |`);
 
+  if (args.skipSplit) return;
   const { first, second } = stratifiedSplit(data.labels, 0.8, SPLIT_SEED);
   process.stderr.write(`fixed split: training on ${first.length} rows…\n`);
   const test = subset(data, second);

@@ -706,16 +706,18 @@ async function footprint(id) {
       ]),
     ),
     table(
-      ["Stage (batch)", "Organisation", "Own CO2e / unit", "Share", "Runs", "Records from"],
+      ["Stage (batch)", "Kind", "Organisation", "Own CO2e / unit", "Share", "Runs", "Records from"],
       f.stages.map((s) => [
         el("a", { href: `/explorer/batch/${s.batchId}` }, `${s.lot ?? ""} ${short(s.batchId)}`),
+        s.type === "transport" ? `freight (${s.transport.length} leg${s.transport.length === 1 ? "" : "s"})` : "production",
         orgLink(s.orgId),
         `${num(s.ownCo2ePerUnitKg, 4)} kg`,
         pct(s.share),
-        String(s.runIds.length),
-        originOf(s.origin),
+        s.type === "transport" ? "—" : String(s.runIds.length),
+        s.type === "transport" ? "see the legs" : originOf(s.origin),
       ]),
     ),
+    freightLegs(f.stages.filter((s) => s.type === "transport").flatMap((s) => s.transport.map((leg) => ({ ...leg, lot: s.lot })))),
     f.gaps.length ? el("h3", {}, "Gaps") : null,
     f.gaps.length
       ? el(
@@ -724,6 +726,43 @@ async function footprint(id) {
           table(["Batch", "Organisation", "Reason", "Detail"], f.gaps.map((g) => [el("a", { href: `/explorer/batch/${g.batchId}` }, short(g.batchId)), orgLink(g.orgId), g.reason.replace(/_/g, " "), g.detail])),
         )
       : null,
+  ];
+}
+
+/**
+ * The freight legs of a footprint's transport stages (EPCIS shipping events): where from and to, mode,
+ * distance, mass, the factor with its source, and the kg CO2e this batch carries (a logistic unit's leg
+ * split by mass share says so).
+ */
+function freightLegs(legs) {
+  if (!legs.length) return null;
+  return [
+    el("h3", {}, "Freight legs"),
+    el(
+      "div",
+      { "data-testid": "footprint-legs" },
+      table(
+        ["Batch", "Event", "From → to", "Mode", "Distance", "Mass", "Factor (kg CO2e / t·km)", "Factor source", "kg CO2e", "Event from"],
+        legs.map((l) => [
+          l.lot ?? short(l.batchId),
+          el("code", { title: l.eventId }, `${l.bizStep} ${when(l.eventTime)}`),
+          `${l.from ?? "?"} → ${l.to ?? "?"}`,
+          l.mode ?? "—",
+          `${num(l.distanceKm, 1)} km`,
+          `${num(l.tonnes, 3)} t`,
+          el("span", { "data-testid": "leg-factor" }, num(l.kgCo2ePerTonneKm, 4)),
+          el("span", { "data-testid": "leg-factor-source" }, l.factorSource ?? "—"),
+          el(
+            "span",
+            { "data-testid": "leg-co2e" },
+            l.logisticUnit
+              ? `${num(l.co2eKg, 3)} (SSCC ${l.logisticUnit.sscc}: ${num(l.logisticUnit.legCo2eKg, 3)} × mass share ${pct(l.logisticUnit.share)})`
+              : num(l.co2eKg, 3),
+          ),
+          originOf(l.origin),
+        ]),
+      ),
+    ),
   ];
 }
 

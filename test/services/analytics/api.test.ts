@@ -212,6 +212,14 @@ describe("API analytics routes", function () {
      *   f(POOL) = (27.405 + 12,000·f(A) + 15,000·f(B)) / 27,000     = 265.149 / 27,000 = 0.00982033 kg/l
      *   f(CRM)  = (223.685 + 27,000·f(POOL)) · (3,000 / 26,500) / 3,000               = 0.01844657 kg/l
      *   f(BTR)  = 10.87 / 900 + f(CRM) · 2,000 / 900                = 0.01207778 + 0.04099238 = 0.05307016 kg/kg
+     *
+     * Freight (services/demo/epcis-seed.ts, DEMO_PALLET_LEG): the cheese maker's shipping event of the
+     * butter pallet (SSCC) declares 180 km by road at the pallet's gross 0.96 t, no carrier factor: the
+     * DESNZ 2023 road default, 0.107 kg CO2e/tkm. The pallet holds the 900 kg lot alone (mass share 1):
+     *   leg     = 180 × 0.96 × 0.107                                = 18.4896 kg CO2e, 0.020544 kg/kg of butter
+     *   f(BTR) with freight = 0.05307016 + 0.020544                 = 0.07361416 kg/kg
+     * (from the contents' 0.9 t instead of the gross mass: 17.334 kg; split per litre of lot or by raw
+     * quantities it would differ again).
      */
     const grid = 0.203;
     const gas = 0.183;
@@ -222,15 +230,20 @@ describe("API analytics routes", function () {
     const separator = 250 * grid + 945 * gas;
     const fCream = ((separator + 27_000 * fPool) * creamShare) / 3_000;
     const ownButter = 150 * 0.041 + 60 * 0.011 + 20 * grid;
-    const fButter = ownButter / 900 + (fCream * 2_000) / 900;
+    /** The butter's production stages alone; its footprint adds the pallet's freight leg. */
+    const fButterMade = ownButter / 900 + (fCream * 2_000) / 900;
+    const palletLeg = 180 * 0.96 * 0.107;
+    const fButter = fButterMade + palletLeg / 900;
     const eA = 880 / 20_000;
     const eB = 640 / 15_000;
     const ePool = (135 + 12_000 * eA + 15_000 * eB) / 27_000;
     const eCream = ((1_195 + 27_000 * ePool) * creamShare) / 3_000;
     const eButter = 230 / 900 + (eCream * 2_000) / 900;
 
-    it("computes the butter's cradle-to-gate footprint through five stages, as the hand calculation", async function () {
-      close(fButter, 0.05307016, 1e-6);
+    it("computes the butter's cradle-to-gate footprint through five production stages and the pallet's freight leg, as the hand calculation", async function () {
+      close(fButterMade, 0.05307016, 1e-6);
+      close(palletLeg, 18.4896, 1e-12);
+      close(fButter, 0.07361416, 1e-6);
       const dl = encodeURIComponent(`https://id.gs1.org/01/${DEMO_GOODS.butter}/10/BTR-2611`);
       const res = await ok(`/api/v1/batches/${dl}/footprint`);
       const fp = res.body;
@@ -240,9 +253,13 @@ describe("API analytics routes", function () {
       close(fp.energyPerUnitKwh, eButter);
       close(fp.co2eKg, fButter * 900);
       close(fp.knownCo2ePerUnitKg, fButter);
-      type Stage = { lot: string; orgId: string; co2eKg: number; ownCo2ePerUnitKg: number; share: number };
-      const stages: Record<string, Stage> = Object.fromEntries((fp.stages as Stage[]).map((s) => [s.lot, s]));
+      type Stage = { type: string; lot: string; orgId: string; co2eKg: number; ownCo2ePerUnitKg: number; share: number };
+      const production = (fp.stages as Stage[]).filter((s) => s.type === "production");
+      const stages: Record<string, Stage> = Object.fromEntries(production.map((s) => [s.lot, s]));
       expect(Object.keys(stages)).to.deep.equal(["BTR-2611", "CRM-2611", "POOL-2611", "MILK-2611-A", "MILK-2611-B"]);
+      const freight = (fp.stages as Stage[]).filter((s) => s.type === "transport");
+      expect(freight.map((s) => s.lot)).to.deep.equal(["BTR-2611"]);
+      close(freight[0].co2eKg, palletLeg);
       expect(stages["BTR-2611"].orgId).to.equal(orgIdOf("processor2"));
       expect(stages["CRM-2611"].orgId).to.equal(orgIdOf("processor"));
       expect(stages["MILK-2611-A"].orgId).to.equal(orgIdOf("producer"));
@@ -256,7 +273,7 @@ describe("API analytics routes", function () {
       close(stages["MILK-2611-B"].co2eKg, fB * (15_000 / 27_000) * poolPerKg * 900);
       close(stages["MILK-2611-A"].ownCo2ePerUnitKg, 0.008772);
       close(
-        Object.values(stages).reduce((s, x) => s + x.share, 0),
+        (fp.stages as Stage[]).reduce((s, x) => s + x.share, 0),
         1,
       );
       close(stages["BTR-2611"].share, ownButter / 900 / fButter);
@@ -268,11 +285,46 @@ describe("API analytics routes", function () {
       expect(cream.allocation).to.include({ kind: "PROCESS", rule: "mass" });
       close(cream.allocation.share, creamShare);
       expect(cream.allocation.basis).to.match(/proxy/);
-      expect(fp.boundary.label).to.match(/^energy-related CO2e of the recorded production stages/);
-      expect(fp.boundary.recorded).to.deep.equal(["energy"]);
+      expect(fp.boundary.label).to.equal("cradle-to-gate over the recorded stages: energy, transport");
+      expect(fp.boundary.recorded).to.have.members(["energy", "transport"]);
+      // The pallet's leg is freight the butter's holder buys or receives: upstream Scope 3 (ISO 14083, category 4).
       close(fp.scopesPerUnitKg.scope3Upstream, fButter - ownButter / 900 + (150 * 0.041 + 60 * 0.011) / 900);
       close(fp.scopesPerUnitKg.scope2LocationBased, (20 * grid) / 900);
       expect(fp.factorVintages.grid.map((v: { year: number }) => v.year)).to.deep.equal([2023]);
+    });
+
+    it("shows the demo pallet's freight leg on the butter: its event, mode, distance, gross mass, factor with its source and kg CO2e", async function () {
+      const fp = (await ok(`/api/v1/batches/${butter}/footprint`)).body;
+      const stage = fp.stages.find((s: { type: string }) => s.type === "transport");
+      expect(stage, "a transport stage").to.include({ batchId: butter, lot: "BTR-2611", orgId: orgIdOf("processor2") });
+      close(stage.ownCo2ePerUnitKg, palletLeg / 900);
+      expect(stage.transport).to.have.length(1);
+      const [leg] = stage.transport;
+      expect(leg).to.include({
+        bizStep: "shipping",
+        batchId: butter,
+        from: site("processor2", 1),
+        to: site("carrier", 2),
+        mode: "road",
+        distanceKm: 180,
+        tonnes: 0.96,
+        kgCo2ePerTonneKm: 0.107,
+        quantity: 900,
+      });
+      expect(leg.factorSource).to.match(/^DESNZ 2023 freighting goods, HGV/);
+      close(leg.co2eKg, 18.4896);
+      expect(leg.logisticUnit).to.include({ sscc: DEMO_GOODS.butterUnit, batches: 1, batchKg: 900, contentsKg: 900, share: 1 });
+      close(leg.logisticUnit.legCo2eKg, 18.4896);
+      expect(leg.origin).to.include({ orgId: orgIdOf("processor2"), verified: true });
+      // The shelf's butter inherits it per kilogram; the skim milk, never on the pallet, does not carry it.
+      const shelf = (await ok(`/api/v1/batches/${shelf1}/footprint`)).body;
+      close(shelf.co2ePerUnitKg, fButter);
+      expect((await ok(`/api/v1/batches/${skim}/footprint`)).body.stages.some((s: { type: string }) => s.type === "transport")).to.equal(false);
+      // The PACT export: the same figure per kilogram, freight in its boundary, the road factor among its secondary sources.
+      const pf = (await ok(`/api/v1/batches/${butter}/footprint/pact`)).body;
+      close(Number(pf.pcf.pCfExcludingBiogenic), fButter, 1e-9);
+      expect(pf.comment).to.include("energy, transport");
+      expect(pf.pcf.secondaryEmissionFactorSources).to.deep.include({ name: leg.factorSource, version: "2023" });
     });
 
     it("gives the butter on a shelf (a portion) the lot's per-kg footprint, and the skim milk its own", async function () {
@@ -369,6 +421,8 @@ describe("API analytics routes", function () {
       close(dairy.index, (1 + dairy.etaIntelligent) * (1 + dairy.etaGreen), 1e-9);
       expect(dairy.records.baseline.runs).to.be.within(170, 190);
       expect(dairy.records.period.runs).to.be.within(170, 190);
+      // η_green's boundary is stated: the runs' own sources, not the batches' EPCIS freight.
+      expect(dairy.co2eBoundary).to.match(/^per run, of the runs with energy data: energy by source/).and.match(/not freight from EPCIS shipping events/);
       const separator = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity?line=separator-1`)).body;
       expect(separator.etaIntelligent).to.be.greaterThan(dairy.etaIntelligent);
       expect(separator.line).to.equal("separator-1");
@@ -746,6 +800,13 @@ describe("API analytics routes", function () {
       expect(res.body.inputs[0].footprint.source).to.match(/Salt Works/);
       expect(res.body.directEmissionsKg).to.deep.equal({ "R-404A": 0.01 });
       expect(res.body.transportLegs).to.deep.equal([{ mode: "road", distanceKm: 120, tonnes: 0.02 }]);
+    });
+
+    it("refuses a productivity comparison over records too short for two windows of a week, saying what to do (records_too_short)", async function () {
+      // The line the test above recorded one two-hour run on: its records span 0.1 days.
+      const res = await get(node, `/api/v1/analytics/orgs/${orgIdOf("processor2")}/productivity?line=pact-line`);
+      expectProblem(res, 400, "records_too_short");
+      expect(res.body.detail).to.match(/the records span 0\.1 days: two non-overlapping windows of at least 7 days need 14/).and.match(/do not overlap/);
     });
 
     it("refuses a member citing a PACT footprint another organisation imported, and does not show it to it", async function () {

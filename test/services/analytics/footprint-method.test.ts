@@ -285,6 +285,16 @@ describe("footprint method", function () {
       expect(factorsFor(book, null, 2030).grid).to.equal(0.203);
     });
 
+    it("says the 2023 EU grid default is derived from 2022's, not read from the EEA's 2023 table, and lets the published value replace it", function () {
+      const derived = vintageFor(factorBookFromEnv({}), "grid", null, 2023);
+      expect(derived.source).to.match(/^DERIVED, not the published 2023 figure/).and.include("251 × 0.81").and.include("LOTLINE_EMISSION_FACTORS");
+      const published = factorBookFromEnv({
+        LOTLINE_EMISSION_FACTORS: JSON.stringify({ grid: { value: 0.21, year: 2023, source: "EEA 2023 data (as published)" } }),
+      });
+      expect(vintageFor(published, "grid", null, 2023)).to.include({ value: 0.21, year: 2023, source: "EEA 2023 data (as published)" });
+      expect(vintageFor(published, "grid", null, 2022)).to.include({ value: 0.251 });
+    });
+
     it("applies the factor of each run's site and year", function () {
       const book = factorBookFromEnv({
         LOTLINE_EMISSION_FACTORS: JSON.stringify({

@@ -348,4 +348,21 @@ describe("explorer in a browser", function () {
     expect(batch.recall).to.equal(null);
     expect(batch.status).to.equal("active");
   });
+
+  it("shows the butter pallet's freight leg in the footprint: its factor, the factor's source and the kg CO2e, as the API gives them", async function () {
+    const auditor = demoWallet(member("auditor").account);
+    await signInAs(auditor);
+    const butter = lotIdOf(DEMO_GOODS.butter, "BTR-2611");
+    await page.goto(`${node.url}/explorer/batch/${butter}`);
+    const legs = page.getByTestId("footprint-legs");
+    await legs.waitFor({ timeout: 30_000 });
+    const fp = await apiAs(auditor, `/api/v1/batches/${butter}/footprint`);
+    const leg = fp.stages.find((s: { type: string }) => s.type === "transport").transport[0];
+    expect(leg.co2eKg).to.be.closeTo(180 * 0.96 * 0.107, 1e-9);
+    expect(await legs.getByTestId("leg-factor").first().textContent()).to.equal("0.107");
+    expect(await legs.getByTestId("leg-factor-source").first().textContent()).to.equal(leg.factorSource);
+    expect(await legs.getByTestId("leg-co2e").first().textContent()).to.match(/^18\.49[0-9]? \(SSCC /);
+    expect(await legs.textContent()).to.include("road").and.include("180 km").and.include("0.96 t");
+    await shot("explorer-freight-leg.png");
+  });
 });

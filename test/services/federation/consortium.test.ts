@@ -16,6 +16,7 @@ import { createAnalyticsStore } from "../../../services/analytics/store";
 import { batchFootprint } from "../../../services/analytics/footprint";
 import { factorBookFromEnv } from "../../../services/analytics/factors";
 import { allocationPolicyFromEnv } from "../../../services/analytics/allocation";
+import { epcisTransportLegs } from "../../../services/analytics/transport";
 import { signNodeRequest } from "../../../services/federation/node-auth";
 import { documentEvents, eventHashId } from "../../../services/epcis/hash";
 import type { RunningNode } from "../../../services/node/node";
@@ -72,8 +73,18 @@ describe("federation: three member nodes on one chain", function () {
     const holders = [farmDairy, cheese].map((n) => createAnalyticsStore(n.db).footprintLookups());
     // Each holder's own runs only (the cheese maker's node also holds replicas of the dairy's cream runs).
     const own = (run: { id: string }, n: RunningNode) => n.db.prepare(`SELECT 1 FROM production_runs WHERE run_id = ? AND served_by IS NULL`).get(run.id) !== undefined;
-    const lookups = { ...holders[0], runsProducing: (lot: string) => holders.flatMap((h, i) => h.runsProducing(lot).filter((run) => own(run, [farmDairy, cheese][i]))) };
-    return batchFootprint(batchId, lookups, factorBookFromEnv(), { units: createAnalyticsStore(farmDairy.db).units(), allocation: allocationPolicyFromEnv() });
+    const units = createAnalyticsStore(farmDairy.db).units();
+    const lookups = {
+      ...holders[0],
+      runsProducing: (lot: string) => holders.flatMap((h, i) => h.runsProducing(lot).filter((run) => own(run, [farmDairy, cheese][i]))),
+      // The freight legs of the holders' own EPCIS events (the cheese maker's pallet shipment, services/demo/epcis-seed.ts).
+      transportLegs: (id: string) => {
+        const b = holders[0].batch(id);
+        const legs = b ? [farmDairy, cheese].flatMap((n) => epcisTransportLegs(n.db, { ...b, id }, { units })) : [];
+        return { legs: legs.filter((leg) => leg.origin?.servedBy === null), notShared: [] };
+      },
+    };
+    return batchFootprint(batchId, lookups, factorBookFromEnv(), { units, allocation: allocationPolicyFromEnv() });
   }
 
   const localRunOrgs = (node: RunningNode) =>
@@ -117,17 +128,25 @@ describe("federation: three member nodes on one chain", function () {
     expect(body.complete).to.equal(true);
     expect(body.co2ePerUnitKg).to.be.closeTo(expected.co2ePerUnitKg!, 1e-12);
     expect(body.stages.map((s: { lot: string }) => s.lot)).to.deep.equal(expected.stages.map((s) => s.lot));
-    const origins = Object.fromEntries(body.stages.map((s: { lot: string; origin: object }) => [s.lot, s.origin]));
+    const origins = Object.fromEntries(
+      body.stages.filter((s: { type: string }) => s.type === "production").map((s: { lot: string; origin: object }) => [s.lot, s.origin]),
+    );
     expect(origins["BTR-2611"]).to.deep.equal({ orgId: "3", servedBy: cheese.url, verified: true });
     expect(origins["POOL-2611"]).to.deep.equal({ orgId: "2", servedBy: farmDairy.url, verified: true });
     expect(origins["MILK-2611-B"]).to.deep.equal({ orgId: "1", servedBy: farmDairy.url, verified: true });
+    // The pallet's freight leg, declared on the cheese maker's node: 180 km × 0.96 t × 0.107, from its verified event.
+    const freight = body.stages.filter((s: { type: string }) => s.type === "transport");
+    expect(freight.map((s: { lot: string }) => s.lot)).to.deep.equal(["BTR-2611"]);
+    expect(freight[0].transport[0].co2eKg).to.be.closeTo(180 * 0.96 * 0.107, 1e-9);
+    expect(freight[0].transport[0].origin).to.deep.equal({ orgId: "3", servedBy: cheese.url, verified: true });
   });
 
   it("a retailer sees its supplier's stage and named not_shared gaps, never zeros, for what upstream members did not grant it", async () => {
     const { body } = await footprintAs(retail, "retailer");
     expect(body.complete).to.equal(false);
     expect(body.co2ePerUnitKg).to.equal(null);
-    expect(body.stages.map((s: { lot: string }) => s.lot)).to.deep.equal(["BTR-2611"]);
+    // Its supplier's production stage, and the freight leg of the pallet the supplier shipped (it shared its EPCIS events of the butter).
+    expect(body.stages.map((s: { type: string; lot: string }) => `${s.type}:${s.lot}`)).to.deep.equal(["production:BTR-2611", "transport:BTR-2611"]);
     type Gap = { orgId: string; reason: string; detail: string };
     // The upstream runs it was not granted…
     const production = body.gaps.filter((g: Gap) => !/freight legs/.test(g.detail));
@@ -280,14 +299,17 @@ describe("federation: three member nodes on one chain", function () {
     }
     const back = await footprintAs(retail, "auditor");
     expect(back.body.complete).to.equal(true);
-    expect(back.body.stages.find((s: { lot: string }) => s.lot === "BTR-2611").origin).to.deep.equal({ orgId: String(cheeseOrg), servedBy: cheese.url, verified: true });
+    expect(back.body.stages.find((s: { type: string; lot: string }) => s.type === "production" && s.lot === "BTR-2611").origin).to.deep.equal({ orgId: String(cheeseOrg), servedBy: cheese.url, verified: true });
   });
 
   it("a revoked grant hides the grantor's records at once and stops their replication", async () => {
     const grants = await getAs(retail, "retailer", `/api/v1/grants?grantor=${orgOf("processor2")}&grantee=${orgOf("retailer")}&inForce=true`);
     expect(grants.body.items).to.have.length(1);
     const before = await footprintAs(retail, "retailer");
-    expect(before.body.stages.map((s: { lot: string }) => s.lot), JSON.stringify(before.body.gaps)).to.deep.equal(["BTR-2611"]);
+    expect(before.body.stages.map((s: { type: string; lot: string }) => `${s.type}:${s.lot}`), JSON.stringify(before.body.gaps)).to.deep.equal([
+      "production:BTR-2611",
+      "transport:BTR-2611",
+    ]);
     await indexedEverywhere(contracts.sharing.connect(demoWallet(account("processor2"), provider)).revoke(grants.body.items[0].grantId));
     const after = await footprintAs(retail, "retailer");
     expect(after.body.stages).to.deep.equal([]);

@@ -4,6 +4,8 @@ import { expect } from "chai";
 import {
   computeModelHash,
   loadModel,
+  MODEL_FORMAT,
+  MODEL_FORMAT_BAGGED,
   ModelFileError,
   predictRuns,
   scoreRun,
@@ -113,6 +115,43 @@ describe("quality model files of older feature lists", function () {
     await loadModel({ ...twice, modelHash: computeModelHash(twice as ModelFile) }).then(
       () => expect.fail("loaded a file listing a feature twice"),
       (err: Error) => expect(err.message).to.match(/listed twice/),
+    );
+  });
+  it("score a bagged file (format /2) as the mean of its boosters, each as a single-booster file scores alone", async function () {
+    const { all } = ai4iSplit();
+    const { first } = stratifiedSplit(all.labels, 1500 / all.runs.length, 23);
+    const train = { ...all, runs: first.map((i) => all.runs[i]), labels: first.map((i) => all.labels[i]) };
+    const params = { iterations: 20, seed: 11 };
+    const bagged = (await trainQualityModel(train, { params, bag: 3, blend: false })).file;
+    expect(bagged.format).to.equal(MODEL_FORMAT_BAGGED);
+    expect(bagged.bag).to.have.length(2);
+    // Booster j of the bag is the booster a single-booster training with seed 11 + j writes.
+    const singles = await Promise.all([0, 1, 2].map(async (j) => (await trainQualityModel(train, { params: { ...params, seed: 11 + j }, blend: false })).file));
+    expect(singles.map((f) => f.format)).to.deep.equal([MODEL_FORMAT, MODEL_FORMAT, MODEL_FORMAT]);
+    expect([bagged.model, ...bagged.bag!].map((m) => m.bytes)).to.deep.equal(singles.map((f) => f.model.bytes));
+    const runs = ai4iSplit().test.runs.slice(0, 300);
+    const models = await Promise.all([bagged, ...singles].map((f) => loadModel(f)));
+    try {
+      const [mean, ...each] = models.map((m) => predictRuns(m, runs));
+      mean.forEach((p, i) => expect(p).to.be.closeTo((each[0][i] + each[1][i] + each[2][i]) / 3, 1e-12));
+      // Not a vacuous mean: the boosters disagree somewhere.
+      expect(each[0].some((p, i) => Math.abs(p - each[1][i]) > 1e-4)).to.equal(true);
+    } finally {
+      models.forEach((m) => m.dispose());
+    }
+  });
+
+  it("refuse a bagged file an older format string would hide, and a /2 file without its bag", async function () {
+    const { modelHash: _old, ...body } = oldFile();
+    const hidden = { ...body, bag: [body.model] };
+    await loadModel({ ...hidden, modelHash: computeModelHash(hidden as ModelFile) }).then(
+      () => expect.fail("loaded a /1 file carrying further boosters"),
+      (err: Error) => expect(err.message).to.match(/only such a file, lists its further boosters/),
+    );
+    const empty = { ...body, format: MODEL_FORMAT_BAGGED };
+    await loadModel({ ...empty, modelHash: computeModelHash(empty as ModelFile) }).then(
+      () => expect.fail("loaded a /2 file without a bag"),
+      (err: Error) => expect(err.message).to.match(/non-empty "bag"/),
     );
   });
 });
