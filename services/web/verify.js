@@ -36,34 +36,43 @@ const FAILURES = { record_changed: "record changed", proof_changed: "proof does 
  */
 export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, abi, onOffChain }) {
   const iface = new ethers.Interface(abi);
-  // The chain id is asked for meanwhile the records are checked off-chain.
+  // The chain is asked at once — its id, and one anchorOf per (owner, root) the records name (the
+  // records of one anchoring share it) — and the records are checked off-chain meanwhile. An
+  // anchor read for a record that then fails off-chain is not used; a chain of another id is not
+  // believed at all.
   const chainRead = rpc(url, "eth_chainId", []).then(
     (answer) => (Number(answer) === Number(chainId) ? null : `the JSON-RPC at ${url} serves chain ${Number(answer)}, not this deployment's chain ${chainId}`),
     (err) => `cannot read the chain: ${err.message}`,
   );
+  const calls = new Map();
+  for (const record of anchors ? records : []) {
+    const key = `${record?.owner}:${record?.proof?.merkleRoot}`;
+    if (calls.has(key)) continue;
+    try {
+      calls.set(key, { to: anchors, data: iface.encodeFunctionData("anchorOf", [BigInt(record.owner), record.proof.merkleRoot]) });
+    } catch {
+      // a malformed owner or root: the off-chain check below names it
+    }
+  }
+  const anchorsAnswered = ethCalls(url, [...calls.values()]);
   const checked = records.map((record) => {
+    const offChain = checkRecord(record);
+    // A record that passes recomputes to its served leaf: only a failing one is hashed again, to show what it hashes to.
+    if (!offChain) return { record, leaf: record.leaf.toLowerCase(), offChain };
     let leaf = null;
     try {
       leaf = leafOf(record);
     } catch {
       leaf = null;
     }
-    return { record, leaf, offChain: checkRecord(record) };
+    return { record, leaf, offChain };
   });
   onOffChain?.(checked.map(({ record, offChain }) => ({ record, failed: offChain ? FAILURES[offChain.failure] ?? offChain.failure : null, detail: offChain?.detail ?? null })));
   let chainProblem = await chainRead;
   if (!anchors) chainProblem ??= "the node names no AnchorRegistry";
-  // One anchorOf per (owner, root): the records of one anchoring share it.
   const anchorsRead = new Map();
-  if (!chainProblem) {
-    const keys = [...new Set(checked.filter((c) => !c.offChain).map((c) => `${c.record.owner}:${c.record.proof.merkleRoot}`))];
-    const calls = keys.map((key) => {
-      const [owner, root] = key.split(":");
-      return { to: anchors, data: iface.encodeFunctionData("anchorOf", [BigInt(owner), root]) };
-    });
-    const answers = await ethCalls(url, calls);
-    keys.forEach((key, i) => anchorsRead.set(key, answers[i]));
-  }
+  const answers = await anchorsAnswered;
+  [...calls.keys()].forEach((key, i) => anchorsRead.set(key, answers[i]));
   return checked.map(({ record, leaf, offChain }) => {
     if (offChain) return { record, ok: false, failed: FAILURES[offChain.failure] ?? offChain.failure, detail: offChain.detail, leaf };
     if (chainProblem) return { record, ok: false, failed: "chain not read", detail: chainProblem, leaf };
