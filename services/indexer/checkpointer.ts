@@ -36,6 +36,8 @@ export interface Checkpointer {
   request(): void;
   /** A checkpoint is running and another is asked for: the writer is two commits ahead. */
   behind(): boolean;
+  /** False once the thread has failed or exited: the writer's connection must checkpoint again. */
+  alive(): boolean;
   /** Resolves once no checkpoint is running or asked for. */
   drained(): Promise<void>;
   close(): Promise<void>;
@@ -89,6 +91,7 @@ export function createCheckpointer(db: Db, onError: (message: string) => void = 
       }
     },
     behind: () => running && again,
+    alive: () => !closed,
     drained() {
       if (!running) return Promise.resolve();
       return new Promise((resolve) => waiters.push(resolve));

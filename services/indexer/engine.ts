@@ -111,7 +111,10 @@ export function createIndexer(options: IndexerOptions) {
    * still wholly below the reorg window; any other step, a reorganisation or a rebuild drops it.
    */
   let prefetch: { from: number; to: number; read: Promise<FinalRange | null> } | null = null;
-  /** Checkpoints off the event loop while the index catches up (undefined: none running; null: no file). */
+  /**
+   * Checkpoints off the event loop while the index catches up (ADR 0033). undefined: none running,
+   * made by the next catch-up step; null: none for this indexer (no file, or its thread failed).
+   */
   let checkpointer: Checkpointer | null | undefined;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
@@ -324,6 +327,8 @@ export function createIndexer(options: IndexerOptions) {
     const catchingUp = to < target;
     if (catchingUp && checkpointer === undefined)
       checkpointer = createCheckpointer(db, (message) => options.log?.warn({ err: message }, "WAL checkpoint failed"));
+    // A thread that failed: this connection checkpoints again, as it did before (ADR 0032).
+    if (checkpointer && !checkpointer.alive()) checkpointer = null;
     // The checkpointer two commits behind: let it finish, so the WAL it copies back stays a few
     // steps long and starts over (awaited: the event loop is free meanwhile). Before the step that
     // reaches the head, it finishes and stops: that step commits and checkpoints as any write does.
