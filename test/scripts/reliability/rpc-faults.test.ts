@@ -14,10 +14,13 @@ describe("npm run reliability: the RPC-fault harness's backfill", function () {
     demo.provider.destroy();
     const rpc = createRpcClient(chain.url);
     // The last block holds an event, as block 99 did in the CI run that stopped one block short.
+    const before = await rpc.blockNumber();
     await createTraffic({ url: chain.url, rpc, deployment: demo.deployment, dataDir: tempDir("rpc-faults-test") }, rng(1)).one(
       "last",
     );
-    const head = await rpc.blockNumber();
+    // createTraffic takes a receipt not there yet for a success: wait for the block itself.
+    let head = before;
+    while (head === before) head = await rpc.blockNumber();
     const proxy = await startFaultProxy({ upstream: chain.url, random: rng(1), faultRate: 0, hangMs: 1_500 });
     proxy.setCapHead(head - 1); // a node lagging one block: eth_blockNumber answers head - 1
     const db = openDatabase(":memory:");
