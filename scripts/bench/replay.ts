@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { RpcClient } from "../../services/chain/rpc";
+import type { RpcBlock, RpcClient, RpcLog } from "../../services/chain/rpc";
 import type { Db } from "../../services/store/db";
 import { openDatabase } from "../../services/store/db";
 import { createLotlineIndexer, LOTLINE_HANDLERS } from "../../services/indexer/lotline";
@@ -27,14 +27,38 @@ const answer = <T>(key: string): T => {
   if (!recorded.has(key)) throw new Error(`not recorded: ${key}`);
   return recorded.get(key) as T;
 };
+// Every recorded log by block and every recorded header, so ranges the recording did not ask for
+// (an indexer cutting its steps elsewhere than the recorded one) are answered too.
+const logsByBlock = new Map<number, RpcLog[]>();
+const blockNumberByHash = new Map<string, number>();
+const seen = new Set<string>();
+for (const [key, value] of recorded) {
+  if (key.startsWith("getBlock:") && value) blockNumberByHash.set((value as RpcBlock).hash, (value as RpcBlock).number);
+  if (!key.startsWith("getLogs:") && !key.startsWith("getBlockLogs:")) continue;
+  for (const log of value as RpcLog[]) {
+    if (seen.has(`${log.blockNumber}:${log.logIndex}`)) continue;
+    seen.add(`${log.blockNumber}:${log.logIndex}`);
+    if (!logsByBlock.has(log.blockNumber)) logsByBlock.set(log.blockNumber, []);
+    logsByBlock.get(log.blockNumber)!.push(log);
+  }
+}
+const logsOf = (from: number, to: number) => {
+  const logs: RpcLog[] = [];
+  for (let n = from; n <= to; n++) for (const log of logsByBlock.get(n) ?? []) logs.push({ ...log });
+  return logs;
+};
 const rpc: RpcClient = {
   url: "replay",
   call: () => Promise.reject(new Error("replay: no other RPC")),
   chainId: async () => dump.deployment.chainId,
   blockNumber: async () => dump.head,
   getBlock: async (n) => answer(`getBlock:${JSON.stringify([n])}`),
-  getLogs: async (f) => answer(`getLogs:${JSON.stringify([f])}`),
-  getBlockLogs: async (h, a) => answer(`getBlockLogs:${JSON.stringify([h, a])}`),
+  getLogs: async (f) => logsOf(f.fromBlock, f.toBlock),
+  getBlockLogs: async (h) => {
+    const n = blockNumberByHash.get(h);
+    if (n === undefined) throw new Error(`not recorded: block ${h}`);
+    return logsOf(n, n);
+  },
 };
 
 const perHandler = new Map<string, { n: number; ms: number }>();

@@ -1,3 +1,6 @@
+import http from "node:http";
+import https from "node:https";
+
 /**
  * A minimal JSON-RPC client over HTTP for the indexer and health checks. Only standard `eth_*`
  * methods are used outside tests, so any EVM node (Anvil, Hardhat, Besu) serves.
@@ -56,26 +59,21 @@ export function createRpcClient(url: string, options: { timeoutMs?: number } = {
   let id = 0;
 
   async function call<T>(method: string, params: unknown[] = []): Promise<T> {
-    let response: Response;
+    let response: { status: number; text: string | null };
+    const requestId = ++id;
     try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      response = await post(url, JSON.stringify({ jsonrpc: "2.0", id: requestId, method, params }), timeoutMs);
     } catch (err) {
       throw new RetryableRpcError(`${method}: cannot reach ${url}: ${(err as Error).message}`);
     }
     if (response.status === 429 || response.status >= 500) {
       throw new RetryableRpcError(`${method}: HTTP ${response.status} from ${url}`);
     }
-    let body: { result?: T; error?: { code: number; message: string; data?: unknown } };
-    try {
-      body = (await response.json()) as typeof body;
-    } catch {
-      throw new RetryableRpcError(`${method}: unreadable response (HTTP ${response.status}) from ${url}`);
-    }
+    const body = parseAnswer<T>(response.text);
+    if (!body) throw new RetryableRpcError(`${method}: unreadable response (HTTP ${response.status}) from ${url}`);
+    // An answer to another request (a proxy or a connection mixing answers up) is not this call's.
+    // (A node answers id null only to a request it could not read at all.)
+    if (body.id != null && body.id !== requestId) throw new RetryableRpcError(`${method}: answer for request ${String(body.id)}, not ${requestId}, from ${url}`);
     if (body.error) {
       const { code, message, data } = body.error;
       // -32005 limit exceeded / -32603 internal: nodes use these for transient overload.
@@ -116,6 +114,74 @@ export function createRpcClient(url: string, options: { timeoutMs?: number } = {
       return raw.map(toRpcLog);
     },
   };
+}
+
+/**
+ * One JSON-RPC POST over node:http(s) with the global keep-alive agents, `timeoutMs` for the whole
+ * exchange. Fetch (undici) spent about three times the CPU per call, which a backfill's hundreds of
+ * calls felt (docs/performance.md "Backfill"). Rejects when the node cannot be reached or the
+ * exchange does not finish in time; a body cut short is answered with `text` null (unreadable).
+ */
+function post(url: string, body: string, timeoutMs: number): Promise<{ status: number; text: string | null }> {
+  return new Promise((resolve, reject) => {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    const transport = target.protocol === "https:" ? https : http;
+    let status: number | null = null;
+    const request = transport.request(
+      target,
+      { method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      (response) => {
+        status = response.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => {
+          clearTimeout(timer);
+          resolve({ status: status!, text: response.complete ? Buffer.concat(chunks).toString("utf8") : null });
+        });
+        response.on("error", () => undefined); // "close" below answers
+        response.on("close", () => {
+          clearTimeout(timer);
+          if (!response.complete) resolve({ status: status!, text: null });
+        });
+      },
+    );
+    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    request.on("error", (err) => {
+      clearTimeout(timer);
+      // An error once the answer began (the body cut short) is answered by the response's "close".
+      if (status === null) reject(err);
+    });
+    request.end(body);
+  });
+}
+
+interface RpcAnswer<T> {
+  id?: unknown;
+  result?: T;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/**
+ * A JSON-RPC answer object, or null for anything else: a body cut short (`text` null; JSON.parse
+ * would turn null into null rather than throw), JSON that does not parse, or JSON that is not an
+ * object holding `result` or `error`.
+ */
+function parseAnswer<T>(text: string | null): RpcAnswer<T> | null {
+  if (text === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
+  return "result" in parsed || "error" in parsed ? (parsed as RpcAnswer<T>) : null;
 }
 
 function toRpcLog(log: Record<string, unknown>): RpcLog {

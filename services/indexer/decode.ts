@@ -27,13 +27,30 @@ function wordAt(hex: string, word: number): string {
 function staticReader(type: ParamType): ((word: string) => unknown) | null {
   const t = type.type;
   if (/^uint\d+$/.test(t)) return (w) => BigInt(`0x${w}`);
-  if (t === "address") return (w) => getAddress(`0x${w.slice(24)}`);
+  if (t === "address") return (w) => checksumAddress(w.slice(24).toLowerCase());
   if (t === "bool") return (w) => BigInt(`0x${w}`) !== 0n;
   if (t === "bytes32") return (w) => `0x${w.toLowerCase()}`;
   return null;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Checksummed addresses already computed (a keccak each): a consortium's events name the same few
+ * hundred agents and contracts again and again. Emptied past MAX_ADDRESSES, so logs naming endless
+ * new addresses cannot grow it without bound.
+ */
+const checksummed = new Map<string, string>();
+const MAX_ADDRESSES = 10_000;
+
+function checksumAddress(lowerHex40: string): string {
+  let address = checksummed.get(lowerHex40);
+  if (address === undefined) {
+    if (checksummed.size >= MAX_ADDRESSES) checksummed.clear();
+    checksummed.set(lowerHex40, (address = getAddress(`0x${lowerHex40}`)));
+  }
+  return address;
+}
 
 function bytesAt(hex: string, offsetBytes: number): Uint8Array {
   const lengthWord = offsetBytes / 32;

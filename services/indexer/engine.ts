@@ -7,6 +7,7 @@ import { isRangeTooLarge, withRetry, type RpcBlock, type RpcClient, type RpcLog 
 import { IndexerHaltedError, type ChainEvent, type HandlerMap, type IndexerStep } from "./types";
 import { eventArgsToJson } from "./json";
 import { compileDecoder, type LogDecoder } from "./decode";
+import { createCheckpointer, type Checkpointer } from "./checkpointer";
 
 export interface IndexerOptions {
   db: Db;
@@ -29,6 +30,13 @@ export interface IndexerOptions {
    * runs). A block's events are never split; a range holding more is cut at a block boundary.
    */
   maxEventsPerStep?: number;
+  /**
+   * Most events in a step wholly below the reorg window (the index catching up on final blocks;
+   * default 2,000, or maxEventsPerStep when only that is given). Larger transactions write each
+   * index page once for more rows: a 100,000-event backfill wrote 2.1 GB at 500 events per step
+   * and 1.3 GB at 2,000 (docs/performance.md "Backfill").
+   */
+  catchUpEventsPerStep?: number;
   pollMs?: number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
@@ -80,6 +88,7 @@ export function createIndexer(options: IndexerOptions) {
   // about a poll and a step (docs/performance.md, visibility); an idle poll is one eth_blockNumber.
   const pollMs = options.pollMs ?? 100;
   const maxEventsPerStep = options.maxEventsPerStep ?? 500;
+  const catchUpEventsPerStep = options.catchUpEventsPerStep ?? options.maxEventsPerStep ?? 2_000;
   const emitter = new EventEmitter();
   const addresses = Object.values(options.contracts);
   const contractByAddress = new Map<string, ContractName>(
@@ -102,6 +111,11 @@ export function createIndexer(options: IndexerOptions) {
    * still wholly below the reorg window; any other step, a reorganisation or a rebuild drops it.
    */
   let prefetch: { from: number; to: number; read: Promise<FinalRange | null> } | null = null;
+  /**
+   * Checkpoints off the event loop while the index catches up (ADR 0033). undefined: none running,
+   * made by the next catch-up step; null: none for this indexer (no file, or its thread failed).
+   */
+  let checkpointer: Checkpointer | null | undefined;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -133,12 +147,12 @@ export function createIndexer(options: IndexerOptions) {
     withRetry(fn, { onRetry: (err, attempt) => options.log?.warn({ err: err.message, attempt }, "RPC call failed; retrying") });
 
   /**
-   * Where a step holding `logs` (sorted, more than maxEventsPerStep) ends: at a block boundary,
-   * never splitting a block.
+   * Where a step holding `logs` (sorted, more than `limit`) ends: at a block boundary, never
+   * splitting a block.
    */
-  function cutBlock(sorted: RpcLog[]): number {
+  function cutBlock(sorted: RpcLog[], limit: number): number {
     const from = sorted[0].blockNumber;
-    const firstCut = sorted[maxEventsPerStep].blockNumber;
+    const firstCut = sorted[limit].blockNumber;
     return firstCut > from ? firstCut - 1 : firstCut;
   }
 
@@ -151,7 +165,7 @@ export function createIndexer(options: IndexerOptions) {
   function readAhead(from: number, to: number, known?: RpcLog[]): void {
     const read = (async (): Promise<FinalRange | null> => {
       const logs = known ?? sortLogs(await rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }));
-      const end = logs.length > maxEventsPerStep ? cutBlock(logs) : to;
+      const end = logs.length > catchUpEventsPerStep ? cutBlock(logs, catchUpEventsPerStep) : to;
       const numbers = [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
       const blocks = new Map<number, RpcBlock>();
       await mapLimited(numbers, 8, async (n) => {
@@ -207,7 +221,7 @@ export function createIndexer(options: IndexerOptions) {
       to = readTo = ahead!.to;
       logs = readAlready.logs;
       for (const [n, block] of readAlready.blocks) blocks.set(n, block);
-      if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
+      if (logs.length > catchUpEventsPerStep) to = cutAtBlock(logs, catchUpEventsPerStep);
     } else if (from < recentFrom) {
       const finalTo = Math.min(to, recentFrom - 1);
       readTo = finalTo;
@@ -221,7 +235,7 @@ export function createIndexer(options: IndexerOptions) {
         throw err;
       }
       logs = sortLogs(logs);
-      if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
+      if (logs.length > catchUpEventsPerStep) to = cutAtBlock(logs, catchUpEventsPerStep);
     }
     // A step wholly below the reorg window reads the next range (if final too) while it fetches
     // its blocks and writes: the node answers while SQLite works.
@@ -230,7 +244,7 @@ export function createIndexer(options: IndexerOptions) {
       if (readTo > to) readAhead(to + 1, readTo, logs.filter((l) => l.blockNumber > to));
       else {
         const inStep = logs.length;
-        const nextRange = inStep < maxEventsPerStep / 2 ? Math.min(maxRange, range * 2) : range;
+        const nextRange = inStep < catchUpEventsPerStep / 2 ? Math.min(maxRange, range * 2) : range;
         const nextTo = Math.min(target, recentFrom - 1, to + nextRange);
         if (nextTo > to) readAhead(to + 1, nextTo);
       }
@@ -271,7 +285,9 @@ export function createIndexer(options: IndexerOptions) {
       }
     }
     logs = sortLogs([...logs, ...recentLogs]);
-    if (logs.length > maxEventsPerStep) to = cutAtBlock(logs);
+    // A step reaching into the reorg window applies at most maxEventsPerStep (final blocks first).
+    const limit = to < recentFrom ? catchUpEventsPerStep : maxEventsPerStep;
+    if (logs.length > limit) to = cutAtBlock(logs, limit);
     logs = logs.filter((l) => l.blockNumber <= to);
 
     const wanted = new Set<number>([to, ...logs.map((l) => l.blockNumber)]);
@@ -283,7 +299,14 @@ export function createIndexer(options: IndexerOptions) {
     if (moved) return { type: "retry", reason: moved };
 
     const events = logs;
-    db.transaction(() => {
+    // A step that leaves blocks behind it (the index catching up: a backfill) commits without
+    // waiting for the disk, and lets the WAL grow before a checkpoint copies it back; the step that
+    // reaches the head commits as every other write, and its fsync makes the whole catch-up durable
+    // (docs/performance.md "Backfill"). A power cut in between can only take the index back to an
+    // earlier step boundary: WAL commits stay atomic, SQLite still syncs around each checkpoint, and
+    // every row here is derived from blocks the chain keeps. Commits (the WAL's fsync, and a
+    // checkpoint at nearly every step) were about a third of a backfill's time.
+    const apply = db.transaction(() => {
       let i = 0;
       for (const n of numbers) {
         const block = blocks.get(n)!;
@@ -300,20 +323,40 @@ export function createIndexer(options: IndexerOptions) {
       const finalBelow = to - reorgWindow;
       pruneJournal(db, finalBelow);
       forgetBlocks.run(finalBelow, to);
-    })();
+    });
+    const catchingUp = to < target;
+    if (catchingUp && checkpointer === undefined)
+      checkpointer = createCheckpointer(db, (message) => options.log?.warn({ err: message }, "WAL checkpoint failed"));
+    // A thread that failed: this connection checkpoints again, as it did before (ADR 0032).
+    if (checkpointer && !checkpointer.alive()) checkpointer = null;
+    // The checkpointer two commits behind: let it finish, so the WAL it copies back stays a few
+    // steps long and starts over (awaited: the event loop is free meanwhile). Before the step that
+    // reaches the head, it finishes and stops: that step commits and checkpoints as any write does.
+    if (checkpointer && (checkpointer.behind() || !catchingUp)) await checkpointer.drained();
+    if (checkpointer && !catchingUp) {
+      await checkpointer.close();
+      checkpointer = undefined;
+    }
+    const restore = catchingUp ? relaxDurability(db, checkpointer != null) : null;
+    try {
+      apply();
+    } finally {
+      restore?.();
+    }
+    if (catchingUp) checkpointer?.request();
 
-    if (events.length < maxEventsPerStep / 2) range = Math.min(maxRange, range * 2);
+    if (events.length < limit / 2) range = Math.min(maxRange, range * 2);
     const result: IndexerStep = { type: "blocks", from, to, events: events.length };
     emitter.emit("step", result);
     return result;
   }
 
   /**
-   * Cuts a step holding more than maxEventsPerStep logs (sorted) at a block boundary, never
+   * Cuts a step holding more than `limit` logs (sorted) at a block boundary, never
    * splitting a block, and narrows the range to match. Returns the step's new last block.
    */
-  function cutAtBlock(sorted: RpcLog[]): number {
-    const to = cutBlock(sorted);
+  function cutAtBlock(sorted: RpcLog[], limit: number): number {
+    const to = cutBlock(sorted, limit);
     range = Math.max(1, to - (checkpoint().number + 1) + 1);
     return to;
   }
@@ -453,6 +496,8 @@ export function createIndexer(options: IndexerOptions) {
       running = false;
       wake?.();
       await loop;
+      await checkpointer?.close();
+      checkpointer = undefined;
     },
     /** Resolves once blocks up to `blockNumber` are indexed. */
     waitForBlock(blockNumber: number, timeoutMs = 60_000): Promise<void> {
@@ -511,4 +556,24 @@ async function mapLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
     while (next < items.length) await fn(items[next++]);
   });
   await Promise.all(workers);
+}
+
+/** Pages of WAL a catching-up step lets accumulate before its commit checkpoints (SQLite's default: 1,000). */
+const CATCH_UP_CHECKPOINT_PAGES = 4_096;
+
+/**
+ * synchronous = NORMAL and a larger auto-checkpoint for the next transaction; returns what puts the
+ * connection's own settings back. Both are per connection, read and set synchronously around one
+ * synchronous transaction, so no other write of the node runs under them.
+ */
+function relaxDurability(db: Db, checkpointsElsewhere: boolean): () => void {
+  const synchronous = db.pragma("synchronous", { simple: true }) as number;
+  const checkpointPages = db.pragma("wal_autocheckpoint", { simple: true }) as number;
+  db.pragma("synchronous = NORMAL");
+  // 0: no checkpoint on this connection; the checkpointer's thread copies the WAL back.
+  db.pragma(`wal_autocheckpoint = ${checkpointsElsewhere ? 0 : Math.max(checkpointPages, CATCH_UP_CHECKPOINT_PAGES)}`);
+  return () => {
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
+  };
 }

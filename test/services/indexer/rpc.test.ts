@@ -31,6 +31,69 @@ async function flakyProxy(target: string, failEvery: number) {
   };
 }
 
+/**
+ * A JSON-RPC "node" on loopback whose every answer is `answer(request)`: a raw HTTP exchange written
+ * by hand, so a test can cut a body short or answer another request's id.
+ */
+async function badNode(answer: (request: { id: number }, res: http.ServerResponse) => void) {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => answer(JSON.parse(Buffer.concat(chunks).toString()) as { id: number }, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function errorOf(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("the call succeeded");
+}
+
+describe("RPC answers a client must not take", function () {
+  it("a body cut short mid-transfer is a retryable error, not an answer", async function () {
+    const node = await badNode((request, res) => {
+      const text = JSON.stringify({ jsonrpc: "2.0", id: request.id, result: [{ blockNumber: "0x63" }] });
+      res.writeHead(200, { "content-type": "application/json", "content-length": text.length });
+      res.write(text.slice(0, 20));
+      setTimeout(() => res.socket?.destroy(), 10);
+    });
+    const err = await errorOf(createRpcClient(node.url, { timeoutMs: 2_000 }).call("eth_getLogs", [{}]));
+    expect(err).to.be.instanceOf(RetryableRpcError);
+    expect((err as Error).message).to.match(/unreadable response|cannot reach/);
+    await node.close();
+  });
+
+  it("an answer naming another request's id is a retryable error, not this call's result", async function () {
+    const node = await badNode((request, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: request.id + 1, result: "0x5" })),
+    );
+    const err = await errorOf(createRpcClient(node.url).blockNumber());
+    expect(err).to.be.instanceOf(RetryableRpcError);
+    expect((err as Error).message).to.match(/answer for request 2, not 1/);
+    await node.close();
+  });
+
+  it("valid JSON that is not a JSON-RPC answer (null, a list, an empty object) is a retryable error", async function () {
+    for (const text of ["null", "[]", "{}", '"0x5"']) {
+      const node = await badNode((_request, res) => res.writeHead(200, { "content-type": "application/json" }).end(text));
+      const err = await errorOf(createRpcClient(node.url).blockNumber());
+      expect(err, text).to.be.instanceOf(RetryableRpcError);
+      await node.close();
+    }
+  });
+});
+
 describe("RPC failures", function () {
   it("the indexer retries failed RPC calls with backoff and indexes everything", async function () {
     const chain = await startAnvil();
