@@ -82,7 +82,16 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
     expect(res.body).to.include({ complete: false, co2ePerUnitKg: null });
     const hidden = res.body.gaps.filter((g: { reason: string }) => g.reason === "not_shared").map((g: { batchId: string }) => g.batchId);
     expect(hidden).to.include.members([milkA, milkB, butter]);
-    expect(res.body.stages).to.deep.equal([]);
+    // No stage from a production run: the certifier was granted no runs. A freight leg comes from an
+    // EPCIS event, shown only when its owner granted the certifier its EPCIS events (another test
+    // file's cheese maker does, on this shared node).
+    const stages = res.body.stages as { type: string; transport?: { orgId: number }[] }[];
+    expect(stages.filter((s) => s.type !== "transport")).to.deep.equal([]);
+    for (const leg of stages.flatMap((s) => s.transport ?? [])) {
+      const grants = await get(node, `/api/v1/grants?grantor=${leg.orgId}&grantee=${ORG.certifier}&inForce=true`, as("certifier"));
+      expect(grants.status, grants.text).to.equal(200);
+      expect(grants.body.items.some((g: { classes: string[] }) => g.classes.includes("EPCIS")), `a leg of organisation ${leg.orgId}'s event`).to.equal(true);
+    }
   });
 
   it("attack: a member without a grant cannot get a PACT export over others' runs (409 footprint_incomplete, no figure)", async function () {
