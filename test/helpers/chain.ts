@@ -9,7 +9,10 @@ import { connectLotline, deployLotline, type DeploymentRecord } from "../../serv
 import { seedDemo } from "../../services/demo/seed";
 import { demoWallet, GOVERNOR_ACCOUNT } from "../../services/demo/roster";
 import { dumpDerivedTables, openDatabase } from "../../services/store/db";
-import { createLotlineIndexer } from "../../services/indexer/lotline";
+import { createLotlineIndexer, LOTLINE_HANDLERS } from "../../services/indexer/lotline";
+import { createIndexer } from "../../services/indexer/engine";
+import type { RpcClient } from "../../services/chain/rpc";
+import type { Db } from "../../services/store/db";
 import { freePort } from "./ports";
 
 export function tempDir(label: string): string {
@@ -74,6 +77,25 @@ export async function freshRebuildDump(url: string, deployment: DeploymentRecord
   const dump = dumpDerivedTables(db);
   db.close();
   return dump;
+}
+
+/**
+ * An indexer over `deployment` in the smallest steps (4-block ranges, 5 events a step, an 8-block
+ * reorg window, nothing final): a small demo then takes many steps, catching up and in the window.
+ */
+export function smallStepIndexer(db: Db, rpc: RpcClient, deployment: DeploymentRecord) {
+  return createIndexer({
+    db,
+    rpc,
+    contracts: deployment.contracts,
+    startBlock: deployment.startBlock,
+    handlers: LOTLINE_HANDLERS,
+    finalityDepth: 0,
+    reorgWindow: 8,
+    rebuildOnDeepReorg: false,
+    maxRange: 4,
+    maxEventsPerStep: 5,
+  });
 }
 
 export function writeDeploymentFile(dir: string, deployment: DeploymentRecord): string {

@@ -1,9 +1,7 @@
 import { expect } from "chai";
 import { createRpcClient, type RpcClient } from "../../../services/chain/rpc";
 import { dumpDerivedTables, openDatabase, type Db } from "../../../services/store/db";
-import { createIndexer } from "../../../services/indexer/engine";
-import { LOTLINE_HANDLERS } from "../../../services/indexer/lotline";
-import { deployDemo, freshRebuildDump, startAnvil } from "../../helpers/chain";
+import { deployDemo, freshRebuildDump, smallStepIndexer, startAnvil } from "../../helpers/chain";
 
 /**
  * The backfill pipeline (services/indexer/engine.ts, docs/performance.md "Backfill"): while a step
@@ -45,20 +43,7 @@ describe("indexer: the next range read ahead", function () {
     return { rpc, ranges };
   }
 
-  function indexer(db: Db, rpc: RpcClient) {
-    return createIndexer({
-      db,
-      rpc,
-      contracts: demo.deployment.contracts,
-      startBlock: demo.deployment.startBlock,
-      handlers: LOTLINE_HANDLERS,
-      finalityDepth: 0,
-      reorgWindow: 8,
-      rebuildOnDeepReorg: false,
-      maxRange: 4,
-      maxEventsPerStep: 5,
-    });
-  }
+  const indexer = (db: Db, rpc: RpcClient) => smallStepIndexer(db, rpc, demo.deployment);
 
   const checkpointOf = (db: Db) => (db.prepare(`SELECT block_number AS n FROM indexer_checkpoint`).get() as { n: number } | undefined)?.n ?? -1;
   const newestEvent = (db: Db) => (db.prepare(`SELECT MAX(block_number) AS n FROM chain_events`).get() as { n: number | null }).n ?? -1;
