@@ -13,7 +13,7 @@ import { type Cleanup, fmt, progress, table } from "./util";
  * Explorer page times in Debian's chromium (playwright-core, as the browser test drives it) on the
  * demo: for each page, milliseconds from navigation start to the marks the page sets
  * (services/web/app.js) — `first-render` (the page's own content replaces "Loading…"),
- * `lineage-drawn` (cytoscape drew the lineage graph), `verified` (every anchored record checked
+ * `lineage-drawn` (the lineage graph is drawn), `verified` (every anchored record checked
  * against the chain in the page), `settled` (every section loaded). Each run opens a fresh browser
  * context (cold: the libraries are fetched and compiled) and then reloads it (warm: from the HTTP
  * cache). Figures only, no thresholds.

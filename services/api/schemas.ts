@@ -107,13 +107,18 @@ export const Organisation = Type.Object({
   admittedAt: Iso,
 });
 
+const ServiceUrl = Type.Union([Type.String(), Type.Null()], { description: "the URL of the organisation's Lotline node, as its admin published it on-chain" });
+
+/** An organisation in a list: the directory entry and where its node is. */
+export const OrganisationListed = Type.Object({ ...Organisation.properties, serviceUrl: ServiceUrl });
+
 export const OrganisationDetail = Type.Intersect([
   Organisation,
   Type.Object({
     // Members only (README "Who may read what"): absent for the public.
     agents: Type.Optional(Type.Array(Agent)),
     credentials: Type.Optional(Type.Array(Credential)),
-    serviceUrl: Type.Union([Type.String(), Type.Null()], { description: "the URL of the organisation's Lotline node, as its admin published it on-chain" }),
+    serviceUrl: ServiceUrl,
     agentProposals: Type.Optional(Type.Array(AgentProposal, { description: "Bindings offered to wallets, waiting for their acceptance" })),
     certifierTypes: Type.Optional(Type.Array(CertifierType, { description: "Credential types governance allows this organisation to issue" })),
   }),

@@ -75,6 +75,9 @@ export function installAudit(app: FastifyInstance, options: AuditPluginOptions):
 
   app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
     if (!WRITE_METHODS.has(request.method)) return;
+    // A POST that only reads (the chain's read-only JSON-RPC pass-through) changes nothing: auditing
+    // it would append, and sync, an entry for every explorer page that verifies its records.
+    if ((request.routeOptions?.config as { audit?: boolean } | undefined)?.audit === false) return;
     const route = request.routeOptions?.url ?? request.url.split("?")[0];
     let actor = actors.get(request) ?? null;
     if (!actor) {

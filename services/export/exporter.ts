@@ -87,20 +87,29 @@ async function mapLimit<I, A>(items: I[], fn: (item: I) => Promise<A>, limit = 8
   return answers;
 }
 
+/** A batch's lineage both ways as the API shows it, and each of its batches' timelines. */
+interface Lineage {
+  trace: { root: string; nodes: Batch[]; edges: Omit<BundleEdge, "chain">[]; truncated: boolean };
+  histories: Map<string, HistoryItem[]>;
+}
+
+async function collectLineage(api: ExportApi, rootId: string, maxDepth: number): Promise<Lineage> {
+  const trace = await api.get<Lineage["trace"]>(`${batchPath(rootId)}/trace?direction=both&maxDepth=${maxDepth}`);
+  const histories = new Map<string, HistoryItem[]>();
+  const timelines = await mapLimit(trace.nodes, async (node) => (await api.get<{ items: HistoryItem[] }>(`${batchPath(node.id)}/history`)).items);
+  trace.nodes.forEach((node, i) => histories.set(node.id, timelines[i]));
+  return { trace, histories };
+}
+
 export async function collectBundle(api: ExportApi, options: ExportOptions): Promise<Bundle> {
   const progress = options.progress ?? (() => undefined);
   const maxDepth = options.maxDepth ?? 50;
   const gaps: BundleGap[] = [];
 
   const [deployment, root] = await Promise.all([api.get<Bundle["deployment"]>("/api/v1/deployment"), api.get<{ id: string }>(batchPath(options.ref))]);
-  const trace = await api.get<{ root: string; nodes: Batch[]; edges: Omit<BundleEdge, "chain">[]; truncated: boolean }>(
-    `${batchPath(root.id)}/trace?direction=both&maxDepth=${maxDepth}`,
-  );
+  const lineage = await collectLineage(api, root.id, maxDepth);
+  const { trace, histories } = lineage;
   progress(`lineage: ${trace.nodes.length} batches, ${trace.edges.length} edges`);
-
-  const histories = new Map<string, HistoryItem[]>();
-  const timelines = await mapLimit(trace.nodes, async (node) => (await api.get<{ items: HistoryItem[] }>(`${batchPath(node.id)}/history`)).items);
-  trace.nodes.forEach((node, i) => histories.set(node.id, timelines[i]));
 
   // Each edge's proof is in its output's timeline: the BatchSplit of a split, the LineageEdge of any other flow.
   const edges: BundleEdge[] = trace.edges.map((edge) => {
@@ -145,6 +154,49 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
     }
   }
 
+  const proven = await collectRecords(api, lineage, options);
+  gaps.push(...proven.gaps);
+
+  const refs = [...edges.flatMap((e) => (e.chain ? [e.chain] : [])), ...custody.map((c) => c.chain), ...proven.products.map((p) => p.chain)];
+  return {
+    format: BUNDLE_FORMAT,
+    exportedAt: (options.now ?? (() => new Date()))().toISOString(),
+    exportedBy: options.exportedBy,
+    source: api.url,
+    root: root.id,
+    deployment: {
+      chainId: deployment.chainId,
+      genesisHash: deployment.genesisHash,
+      startBlock: deployment.startBlock,
+      contracts: deployment.contracts,
+      contractsVersion: deployment.contractsVersion,
+    },
+    abi: abiFragments(refs),
+    lineage: { root: trace.root, direction: "both", maxDepth, truncated: trace.truncated, nodes: trace.nodes, edges },
+    custody,
+    products: proven.products,
+    records: proven.records,
+    gaps,
+  };
+}
+
+/**
+ * The anchored records of a batch's lineage that the API serves the caller, with their proofs
+ * (product master data, production runs, EPCIS events), and a gap for each it cannot prove; with
+ * the products' on-chain registrations. What the explorer's records route answers (with
+ * `keepFailing`), without the rest of a bundle.
+ */
+export async function collectLineageRecords(api: ExportApi, rootId: string, options: Pick<ExportOptions, "maxDepth" | "keepFailing" | "progress">) {
+  return collectRecords(api, await collectLineage(api, rootId, options.maxDepth ?? 50), options);
+}
+
+async function collectRecords(
+  api: ExportApi,
+  { trace, histories }: Lineage,
+  options: Pick<ExportOptions, "keepFailing" | "progress">,
+): Promise<{ records: ProvenRecord[]; gaps: BundleGap[]; products: ProductRegistration[] }> {
+  const progress = options.progress ?? (() => undefined);
+  const gaps: BundleGap[] = [];
   const records: ProvenRecord[] = [];
   /** Adds a record when it can be proven as its owner's; otherwise says why not. */
   const offer = (pr: Omit<ProvenRecord, "leaf" | "proof">, anchor: AnchorProofJson | null, subject: string) => {
@@ -283,28 +335,7 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
     },
   );
   progress(`records: ${records.length} proven, ${gaps.length} gaps`);
-
-  const refs = [...edges.flatMap((e) => (e.chain ? [e.chain] : [])), ...custody.map((c) => c.chain), ...products.map((p) => p.chain)];
-  return {
-    format: BUNDLE_FORMAT,
-    exportedAt: (options.now ?? (() => new Date()))().toISOString(),
-    exportedBy: options.exportedBy,
-    source: api.url,
-    root: root.id,
-    deployment: {
-      chainId: deployment.chainId,
-      genesisHash: deployment.genesisHash,
-      startBlock: deployment.startBlock,
-      contracts: deployment.contracts,
-      contractsVersion: deployment.contractsVersion,
-    },
-    abi: abiFragments(refs),
-    lineage: { root: trace.root, direction: "both", maxDepth, truncated: trace.truncated, nodes: trace.nodes, edges },
-    custody,
-    products,
-    records,
-    gaps,
-  };
+  return { records, gaps, products };
 }
 
 /** Throws unless `dir` does not exist or is an empty directory (checked before anything is fetched, and again before writing). */

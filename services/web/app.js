@@ -1,10 +1,10 @@
 // The Lotline explorer: one ES module, no build step. It reads everything through this node's API
-// (so the visibility rules apply to the page as to any client), draws with the project's own
-// cytoscape and Chart.js, and checks anchored records itself (verify.js) against the chain through
-// a JSON-RPC URL the reader chooses.
+// (so the visibility rules apply to the page as to any client), draws the lineage in SVG
+// (lineage.js, d3 for pan and zoom) and charts with the project's own Chart.js, and checks
+// anchored records itself (verify.js) against the chain through a JSON-RPC URL the reader chooses.
 //
-// The libraries load when a page needs them (ethers to sign and verify, cytoscape for the lineage,
-// Chart.js for charts): the page's own content shows before they are fetched and compiled.
+// The libraries load when a page needs them (ethers to sign, the lineage module and d3 for the
+// graph, Chart.js for charts): the page's own content shows before they are fetched and compiled.
 
 const lazy = (load) => {
   let loaded = null;
@@ -16,7 +16,8 @@ const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => res
 /** A library, once the element it draws in is laid out. */
 const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) => lib);
 const loadEthers = lazy(() => import("ethers"));
-const loadCytoscape = lazy(() => import("cytoscape").then((m) => m.default));
+// The lineage graph (lineage.js, with d3 for pan and zoom).
+const loadLineage = lazy(() => import("/explorer/assets/lineage.js"));
 // verify.js bundled by the node with the record checks and the parts of ethers it needs (one module).
 const loadVerifier = lazy(() => import("/explorer/verifier.js"));
 const loadChart = lazy(
@@ -83,14 +84,14 @@ class ApiError extends Error {
 }
 
 /** A request to this node; writes carry the CSRF token the session cookie requires. */
-async function api(path, { method = "GET", body, accept = "application/json" } = {}) {
+async function api(path, { method = "GET", body, accept = "application/json", priority = "auto" } = {}) {
   const headers = { accept };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET") {
     const csrf = cookie("lotline_csrf");
     if (csrf) headers["x-lotline-csrf"] = decodeURIComponent(csrf);
   }
-  const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, { method, headers, priority, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const data = text ? JSON.parse(text) : null;
   if (!res.ok) throw new ApiError(res.status, data);
@@ -110,18 +111,49 @@ function apiEarly(path) {
   return answer ?? api(path);
 }
 
+/**
+ * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): the browser
+ * has six connections to this node, so these wait behind the records and the chain reads the
+ * verification needs rather than before them.
+ */
+const later = (path) => api(path, { priority: "low" });
+
 const shared = new Map();
-/** A GET that several sections of one page need, asked once. */
+/** A GET that several sections of one page need, asked once (at low priority, as `later`). */
 function apiShared(path) {
-  if (!shared.has(path)) shared.set(path, api(path));
+  if (!shared.has(path)) shared.set(path, later(path));
   return shared.get(path);
 }
 
 const orgs = new Map();
-/** An organisation as the API shows it (null when it cannot be read), asked once per page. */
+let orgsWanted = null;
+/**
+ * An organisation as the API lists it (name, node URL; null when it cannot be read), asked once per
+ * page: the ids the page's code asks for in one turn go in one request (`/api/v1/orgs?ids=`).
+ */
 function orgInfo(id) {
   const key = String(id);
-  if (!orgs.has(key)) orgs.set(key, api(`/api/v1/orgs/${key}`).catch(() => null));
+  if (!orgs.has(key)) {
+    if (!/^[0-9]{1,19}$/.test(key)) return Promise.resolve(null);
+    if (!orgsWanted) {
+      const wanted = (orgsWanted = new Map());
+      setTimeout(() => {
+        orgsWanted = null;
+        const keys = [...wanted.keys()];
+        for (let i = 0; i < keys.length; i += 100) {
+          const chunk = keys.slice(i, i + 100);
+          api(`/api/v1/orgs?ids=${chunk.join(",")}&limit=100`).then(
+            ({ items }) => {
+              const byId = new Map(items.map((org) => [org.orgId, org]));
+              for (const k of chunk) wanted.get(k)(byId.get(k) ?? null);
+            },
+            () => chunk.forEach((k) => wanted.get(k)(null)),
+          );
+        }
+      }, 0);
+    }
+    orgs.set(key, new Promise((resolve) => orgsWanted.set(key, resolve)));
+  }
   return orgs.get(key);
 }
 async function orgName(id) {
@@ -259,7 +291,7 @@ function notify(text, error = false) {
 // ---------------------------------------------------------------- actions: signed in the wallet, sent through the relayer
 
 let abiCache = null;
-const abi = () => (abiCache ??= api("/explorer/abi.json"));
+const abi = () => (abiCache ??= api("/explorer/abi.json", { priority: "high" }));
 
 /** Signs `contract.fn(args)` as an ERC-2771 forward request in the wallet and submits it to the relayer; waits until indexed. */
 async function relay(contract, fn, args) {
@@ -412,7 +444,7 @@ async function batchPage(ref) {
   // The records route is the node's heaviest answer (every record of the lineage, with proofs):
   // asked as soon as the batch is known (not before: the page's first answers are not queued
   // behind it), so it is collected meanwhile the graph is drawn.
-  const records = api(`/api/v1/batches/${id}/records`);
+  const records = api(`/api/v1/batches/${id}/records`, { priority: "high" });
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -435,7 +467,7 @@ async function batchPage(ref) {
 
   // The libraries the page's sections use (the page's HTML names them as modulepreload hints, so
   // they are fetched and compiled already): the graph's first, then the verifier.
-  if (batch.view !== "public") loadCytoscape();
+  if (batch.view !== "public") loadLineage();
   loadVerifier();
   abi().catch(() => undefined); // the anchorOf fragment the verification needs, asked meanwhile
 
@@ -544,37 +576,14 @@ async function verification(recordsPromise) {
 
 async function lineage(tracePromise) {
   const trace = await tracePromise;
-  const container = el("div", { class: "graph", "data-testid": "lineage-graph", role: "img", "aria-label": `Lineage graph of ${trace.nodes.length} batches` });
-  const byDepth = new Map();
-  const elements = [];
-  for (const n of trace.nodes) {
-    const row = byDepth.get(n.depth) ?? 0;
-    byDepth.set(n.depth, row + 1);
-    elements.push({
-      data: { id: n.id, label: `${n.lot}${n.portionIndex ? ` #${n.portionIndex}` : ""}\n${n.gtin.slice(-6)}`, recalled: n.recall ? 1 : 0, root: n.id === trace.root ? 1 : 0 },
-      position: { x: n.depth * 170, y: row * 70 },
-    });
-  }
-  for (const e of trace.edges) elements.push({ data: { id: `${e.from}>${e.to}`, source: e.from, target: e.to, label: `${e.type} ${e.quantity} ${e.unit}` } });
-  whenDrawable(loadCytoscape).then((cytoscape) => {
-    const cy = cytoscape({
-      container,
-      elements,
-      layout: { name: "preset", fit: true, padding: 24 },
-      autoungrabify: true,
-      wheelSensitivity: 0.2,
-      style: [
-        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 10, "text-valign": "center", "background-color": "#cfe3f7", shape: "round-rectangle", width: 120, height: 40, "border-width": 1, "border-color": "#5b7fa5" } },
-        { selector: "node[recalled = 1]", style: { "background-color": "#f7c7c7", "border-color": "#b00020" } },
-        { selector: "node[root = 1]", style: { "border-width": 3, "border-color": "#1b3a5c" } },
-        { selector: "edge", style: { width: 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle", "line-color": "#8aa", "target-arrow-color": "#8aa", label: "data(label)", "font-size": 8, "text-rotation": "autorotate" } },
-      ],
-    });
-    cy.on("tap", "node", (event) => (location.href = `/explorer/batch/${event.target.id()}`));
-    container.dataset.nodeCount = String(cy.nodes().length);
-    container.dataset.edgeCount = String(cy.edges().length);
-    mark("lotline:lineage-drawn");
-  })
+  const container = el("div", { class: "graph", "data-testid": "lineage-graph" });
+  whenDrawable(loadLineage)
+    .then(({ drawLineage }) => {
+      const drawn = drawLineage(container, trace, { href: (id) => `/explorer/batch/${id}` });
+      container.dataset.nodeCount = String(drawn.nodes);
+      container.dataset.edgeCount = String(drawn.edges);
+      mark("lotline:lineage-drawn");
+    })
     .catch((err) => fill(container, el("p", { class: "error" }, `The graph could not be drawn: ${err.message}`)));
   // The same graph as a list: for keyboards, screen readers and small screens.
   const list = el(
@@ -695,7 +704,7 @@ function originOf(o) {
 }
 
 async function footprint(id) {
-  const f = await api(`/api/v1/batches/${id}/footprint`);
+  const f = await later(`/api/v1/batches/${id}/footprint`);
   const b = f.boundary;
   return [
     kv([
@@ -779,7 +788,7 @@ function freightLegs(legs) {
 }
 
 async function kpis(id) {
-  const { items } = await api(`/api/v1/production-runs?batch=${id}&limit=50`);
+  const { items } = await later(`/api/v1/production-runs?batch=${id}&limit=50`);
   return table(
     ["Run", "Organisation", "Line", "OEE", "Yield", "Good / total", "Status"],
     items.map((r) => [
@@ -795,7 +804,7 @@ async function kpis(id) {
 }
 
 async function risk(id) {
-  const s = await api(`/api/v1/scores/batches/${id}`);
+  const s = await later(`/api/v1/scores/batches/${id}`);
   const reasons = (q) => (q?.reasons ?? []).map((r) => `${r.feature} ${r.direction} risk (${num(r.value)} vs ${num(r.reference)})`).join("; ");
   const rows = [];
   if (s.ownQuality) rows.push(["this batch", s.ownQuality.riskBand ?? "—", s.ownQuality.probability === null ? "—" : pct(s.ownQuality.probability), s.ownQuality.rule ?? ""]);
@@ -812,9 +821,9 @@ async function risk(id) {
 async function orders(id, batch) {
   const ids = new Set();
   if (batch.orderId) ids.add(batch.orderId);
-  const sales = await api(`/api/v1/batches/${id}/sales`).catch(() => ({ items: [] }));
+  const sales = await later(`/api/v1/batches/${id}/sales`).catch(() => ({ items: [] }));
   for (const s of sales.items ?? []) if (s.orderId) ids.add(String(s.orderId));
-  const list = await Promise.all([...ids].map((o) => api(`/api/v1/orders/${o}`).catch((err) => ({ orderId: o, error: err }))));
+  const list = await Promise.all([...ids].map((o) => later(`/api/v1/orders/${o}`).catch((err) => ({ orderId: o, error: err }))));
   if (list.length === 0) return el("p", { class: "muted" }, "Not delivered against an order.");
   return list.map((o) => {
     if (o.error) return el("p", {}, `Order ${o.orderId}: `, refusal(o.error));

@@ -18,7 +18,7 @@ export function setRpcUrl(url) {
 let nextId = 1;
 async function rpc(url, method, params) {
   // No cookies: the chain needs no session, and a URL the reader typed gets none of this node's.
-  const res = await fetch(url, { method: "POST", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }) });
+  const res = await fetch(url, { method: "POST", priority: "high", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }) });
   if (!res.ok) throw new Error(`${method}: HTTP ${res.status} from ${url}`);
   const body = await res.json();
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
@@ -102,7 +102,7 @@ async function ethCalls(url, calls) {
     const requests = chunk.map((call) => ({ jsonrpc: "2.0", id: nextId++, method: "eth_call", params: [call, "latest"] }));
     let batch = null;
     try {
-      const res = await fetch(url, { method: "POST", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify(requests) });
+      const res = await fetch(url, { method: "POST", priority: "high", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify(requests) });
       if (res.ok) batch = await res.json();
     } catch {
       batch = null;

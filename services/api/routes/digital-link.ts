@@ -54,7 +54,7 @@ export const digitalLinkRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
 
   /** A lot's page verifies its records (and, for a member, draws its lineage first). */
   const lotPreloads = (request: FastifyRequest): Preload[] =>
-    !/\/10\//.test(request.url) ? [] : readerOf(request, auth).kind === "public" ? ["verifier"] : ["cytoscape", "verifier"];
+    !/\/10\//.test(request.url) ? [] : readerOf(request, auth).kind === "public" ? ["verifier"] : ["lineage", "verifier"];
 
   /** Answers JSON, or the explorer's page (with the status the JSON answer would have had). */
   async function answer(request: FastifyRequest, reply: FastifyReply, resolve: () => Record<string, unknown>) {

@@ -14,7 +14,7 @@ import { DigitalLinkError, isLotNumber, normaliseGtin, parseDigitalLink } from "
 import { hasValidCheckDigit } from "../../gs1/keys";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { prepared } from "../../store/statements";
-import { collectBundle } from "../../export/exporter";
+import { collectLineageRecords } from "../../export/exporter";
 import type { ProvenRecord } from "../../export/records";
 import type { BundleGap } from "../../export/bundle";
 import { productRecordId } from "../../provenance/products";
@@ -22,30 +22,52 @@ import { productRecordId } from "../../provenance/products";
 /**
  * The auditor's explorer, served by the node itself (ADR 0016): plain ES modules and a stylesheet
  * from services/web/, the libraries they use straight from the project's own node_modules
- * (cytoscape, Chart.js, ethers), and the record verifier bundled on first use from the same
+ * (Chart.js, ethers, d3's pan and zoom), and the record verifier bundled on first use from the same
  * TypeScript the CLI and export bundles verify with (services/export/records.ts). No CDN, no build
  * step for the user. The page reads everything through the API, so the visibility rules apply.
  */
 export const WEB_DIR = path.join(__dirname, "..", "..", "web");
 
-const PAGE_FILES: Record<string, string> = { "app.js": "text/javascript", "style.css": "text/css", "verify.js": "text/javascript" };
+const PAGE_FILES: Record<string, string> = { "app.js": "text/javascript", "style.css": "text/css", "verify.js": "text/javascript", "lineage.js": "text/javascript" };
 
 const packageDir = (name: string, entry: string) => path.dirname(require.resolve(`${name}/${entry}`.replace(/\/$/, "")));
-/** Library files the page loads, each from its package's dist folder. */
-function vendorFiles(): Record<string, { file: string; type: string }> {
-  const ethersDist = path.join(path.dirname(require.resolve("ethers")), "..", "dist");
-  return {
-    "ethers.js": { file: path.join(ethersDist, "ethers.min.js"), type: "text/javascript" },
-    "cytoscape.js": { file: path.join(packageDir("cytoscape", ""), "cytoscape.esm.min.mjs"), type: "text/javascript" },
-    "chart.js": { file: path.join(packageDir("chart.js", ""), "chart.umd.min.js"), type: "text/javascript" },
-  };
-}
-
-let vendorVersions: Record<string, string> | null = null;
-/** Content hashes of the vendored libraries (read once: node_modules does not change under a running node). */
-function vendorVersion(file: string): string {
-  vendorVersions ??= Object.fromEntries(Object.entries(vendorFiles()).map(([name, { file: full }]) => [name, hashOf(fs.readFileSync(full))]));
-  return vendorVersions[file];
+/**
+ * Libraries the page loads: the packages' own minified builds from their dist folders, and d3's pan
+ * and zoom (published as many small ES modules) bundled into one module by esbuild. Read or built
+ * once per process and kept: node_modules does not change under a running node.
+ */
+const VENDOR: Record<string, { type: string; load: () => Buffer }> = {
+  "ethers.js": { type: "text/javascript", load: () => fs.readFileSync(path.join(path.dirname(require.resolve("ethers")), "..", "dist", "ethers.min.js")) },
+  "chart.js": { type: "text/javascript", load: () => fs.readFileSync(path.join(packageDir("chart.js", ""), "chart.umd.min.js")) },
+  "d3.js": {
+    type: "text/javascript",
+    load() {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const esbuild = require("esbuild") as typeof import("esbuild");
+      const result = esbuild.buildSync({
+        stdin: { contents: `export { zoom, zoomIdentity } from "d3-zoom"; export { select } from "d3-selection";`, resolveDir: path.join(__dirname, "..", "..", "..") },
+        bundle: true,
+        format: "esm",
+        platform: "browser",
+        target: "es2022",
+        minify: true,
+        write: false,
+        logLevel: "silent",
+      });
+      return Buffer.from(result.outputFiles[0].contents);
+    },
+  },
+};
+const vendorLoaded = new Map<string, { content: Buffer; version: string }>();
+/** A library's content and content hash, or undefined for a name that is not one. */
+function vendorFile(name: string): { content: Buffer; version: string } | undefined {
+  if (!Object.hasOwn(VENDOR, name)) return undefined;
+  let loaded = vendorLoaded.get(name);
+  if (!loaded) {
+    const content = VENDOR[name].load();
+    vendorLoaded.set(name, (loaded = { content, version: hashOf(content) }));
+  }
+  return loaded;
 }
 
 let shell: Promise<string> | null = null;
@@ -73,7 +95,7 @@ async function pageVersion(file: string): Promise<string> {
 let verifierVersion: string | null = null;
 
 /** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API. */
-export type Preload = "cytoscape" | "verifier";
+export type Preload = "lineage" | "verifier";
 
 /**
  * The one HTML page every explorer URL serves (its module routes on location.pathname), with
@@ -83,20 +105,21 @@ export type Preload = "cytoscape" | "verifier";
 export async function explorerShell(preload: Preload[] = [], answers: string[] = []): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${await pageVersion(file)}`;
-  const vendor = (file: string) => `/explorer/vendor/${file}?v=${vendorVersion(file)}`;
+  const vendor = (file: string) => `/explorer/vendor/${file}?v=${vendorFile(file)!.version}`;
   // Built on first use (esbuild); until then its URL stays unversioned (and is revalidated).
   if (!verifierVersion) void verifierModule().catch(() => undefined);
   const verifierUrl = verifierVersion ? `/explorer/verifier.js?v=${verifierVersion}` : "/explorer/verifier.js";
-  const [app, verify, style] = await Promise.all([v("app.js"), v("verify.js"), v("style.css")]);
+  const [app, verify, lineage, style] = await Promise.all([v("app.js"), v("verify.js"), v("lineage.js"), v("style.css")]);
   const imports = {
     ethers: vendor("ethers.js"),
-    cytoscape: vendor("cytoscape.js"),
+    d3: vendor("d3.js"),
     "chart.js": vendor("chart.js"),
     "/explorer/assets/verify.js": verify,
+    "/explorer/assets/lineage.js": lineage,
     "/explorer/verifier.js": verifierUrl,
   };
   const hints = [
-    ...(preload.includes("cytoscape") ? [imports.cytoscape] : []),
+    ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []),
     ...(preload.includes("verifier") ? [verifierUrl] : []),
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
   // API answers the page asks for first (app.js fetches the same URLs, same-origin with the
@@ -224,7 +247,6 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
 export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { db, auth, state, internal } = deps;
   const store = createProvenanceStore(db);
-  const vendor = vendorFiles();
   const shellFor = (preload: Preload[], answers: string[] = []) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
     reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload, answers));
   const html = shellFor([]);
@@ -245,7 +267,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
   app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, (request, reply) =>
     // A member's lot page draws the lineage first; the public's shows the verification only.
-    shellFor(readerOf(request, auth).kind === "public" ? ["verifier"] : ["cytoscape", "verifier"], [`/api/v1/batches/${encodeURIComponent((request.params as { ref: string }).ref)}`])(request, reply),
+    shellFor(readerOf(request, auth).kind === "public" ? ["verifier"] : ["lineage", "verifier"], [`/api/v1/batches/${encodeURIComponent((request.params as { ref: string }).ref)}`])(request, reply),
   );
   app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, html);
 
@@ -287,10 +309,10 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request, reply) => {
-      const entry = vendor[request.params.file];
-      if (!entry) throw new HttpProblem(404, "not_found", `no library ${request.params.file}`);
-      const cache = request.query.v !== undefined && request.query.v === vendorVersion(request.params.file) ? IMMUTABLE : "public, max-age=3600";
-      return reply.type(`${entry.type}; charset=utf-8`).header("cache-control", cache).send(fs.createReadStream(entry.file));
+      const library = vendorFile(request.params.file);
+      if (!library) throw new HttpProblem(404, "not_found", `no library ${request.params.file}`);
+      const cache = request.query.v !== undefined && request.query.v === library.version ? IMMUTABLE : "public, max-age=3600";
+      return reply.type(`${VENDOR[request.params.file].type}; charset=utf-8`).header("cache-control", cache).send(library.content);
     },
   );
 
@@ -521,7 +543,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       let records: ProvenRecord[];
       let gaps: BundleGap[];
       if (reader.kind === "public") ({ records, gaps } = await productRecord(api, root));
-      else ({ records, gaps } = await collectBundle(api, { ref: root.id, exportedBy: { address: reader.principal.address, orgId: String(reader.orgId) }, keepFailing: true }));
+      else ({ records, gaps } = await collectLineageRecords(api, root.id, { keepFailing: true }));
       return { root: root.id, chainId: state.deployment.chainId, anchors: state.deployment.contracts.anchors ?? null, records, gaps };
     },
   );

@@ -2,7 +2,7 @@ import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { getAddress } from "ethers";
-import { Address, Agent, AgentProposal, IdString, List, ListQuery, Organisation, OrganisationDetail, requireChecksum } from "../schemas";
+import { Address, Agent, AgentProposal, IdString, List, ListQuery, OrganisationDetail, OrganisationListed, requireChecksum } from "../schemas";
 import { HttpProblem } from "../problem";
 import { decodeCursor, encodeCursor } from "../cursor";
 import type { RouteDeps } from "../app";
@@ -20,21 +20,39 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         tags: ["identity"],
         // One object, not an intersection: ListQuery's additionalProperties: false would refuse `status`.
         querystring: Type.Object(
-          { ...ListQuery.properties, status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("suspended")])) },
+          {
+            ...ListQuery.properties,
+            status: Type.Optional(Type.Union([Type.Literal("active"), Type.Literal("suspended")])),
+            ids: Type.Optional(
+              Type.String({
+                pattern: "^[0-9]{1,19}(,[0-9]{1,19}){0,99}$",
+                description: "Only these organisations (comma-separated ids, at most 100), in this order; unknown ids are left out. One request for the names a page shows.",
+              }),
+            ),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: List(Organisation), ...problems },
+        response: { 200: List(OrganisationListed), ...problems },
       },
     },
     async (request) => {
       const limit = request.query.limit ?? 50;
+      if (request.query.ids !== undefined) {
+        if (request.query.cursor !== undefined) throw new HttpProblem(400, "invalid_query", "ids and cursor cannot be combined: a list by ids is one page");
+        const items = [];
+        for (const orgId of new Set(request.query.ids.split(",").map(Number))) {
+          const org = identity.getOrganisation(orgId);
+          if (org && (request.query.status === undefined || org.status === request.query.status)) items.push({ ...org, serviceUrl: sharing.serviceUrl(orgId) });
+        }
+        return { items, nextCursor: null };
+      }
       const after = request.query.cursor ? decodeCursor(request.query.cursor, "orgId") : "0";
       // decodeCursor accepts any token; an orgs cursor must hold an org id (Number("abc") is NaN).
       if (!/^[0-9]{1,19}$/.test(after)) {
         throw new HttpProblem(400, "invalid_cursor", "the cursor is not one this list returned; start again without it");
       }
       const page = identity.listOrganisations({ limit, after: Number(after), status: request.query.status });
-      return { items: page.items, nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
+      return { items: page.items.map((org) => ({ ...org, serviceUrl: sharing.serviceUrl(Number(org.orgId)) })), nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
     },
   );
 

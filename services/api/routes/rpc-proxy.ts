@@ -84,6 +84,8 @@ export const rpcProxyRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.post(
     "/rpc",
     {
+      // Reads only (every other method is refused before the chain): not an audited write.
+      config: { audit: false },
       schema: {
         summary: "Read-only JSON-RPC pass-through to the chain (eth_call, eth_getLogs, eth_getBlockBy*, eth_chainId, eth_blockNumber)",
         description:

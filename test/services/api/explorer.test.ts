@@ -55,19 +55,22 @@ describe("explorer API", function () {
       for (const src of sources) expect(src, "no CDN: every script and style comes from the node").to.match(/^\//);
     });
 
-    it("serves ethers, cytoscape and Chart.js from the project's own dependencies", async function () {
-      for (const file of ["ethers.js", "cytoscape.js", "chart.js"]) {
+    it("serves ethers, Chart.js and d3's pan and zoom from the project's own dependencies", async function () {
+      for (const [file, minimum] of [["ethers.js", 100_000], ["chart.js", 100_000], ["d3.js", 20_000]] as const) {
         const res = await getAnonymous(node, `/explorer/vendor/${file}`);
         expect(res.status, file).to.equal(200);
         expect(res.contentType).to.match(/^text\/javascript/);
-        expect(res.text.length).to.be.greaterThan(100_000);
+        expect(res.text.length, file).to.be.greaterThan(minimum);
       }
+      // d3 as one ES module (bundled from d3-zoom and d3-selection), exporting what lineage.js imports.
+      expect((await getAnonymous(node, "/explorer/vendor/d3.js")).text).to.match(/export\s*\{[^}]*\bzoom\b[^}]*\}/);
+      expect((await getAnonymous(node, "/explorer/vendor/cytoscape.js")).status).to.equal(404);
     });
 
     it("names its scripts and styles by content hash, cached for good only under their own hash", async function () {
       const shell = (await getAnonymous(node, "/")).text;
-      const urls = [...shell.matchAll(/"(\/explorer\/(?:assets|vendor)\/[a-z.]+\?v=[0-9a-f]{12})"/g)].map((m) => m[1]);
-      expect(urls.filter((u) => u.startsWith("/explorer/vendor/")).length, "ethers, cytoscape, Chart.js").to.equal(3);
+      const urls = [...shell.matchAll(/"(\/explorer\/(?:assets|vendor)\/[a-z0-9.]+\?v=[0-9a-f]{12})"/g)].map((m) => m[1]);
+      expect(urls.filter((u) => u.startsWith("/explorer/vendor/")).length, "ethers, d3, Chart.js").to.equal(3);
       expect(urls.some((u) => u.startsWith("/explorer/assets/app.js?v="))).to.equal(true);
       expect(urls.some((u) => u.startsWith("/explorer/assets/style.css?v="))).to.equal(true);
       for (const url of urls) {
@@ -85,10 +88,10 @@ describe("explorer API", function () {
     it("hints a lot page's libraries: the lineage graph's for a member, the verifier's for everyone", async function () {
       const preloads = (html: string) => [...html.matchAll(/<link rel="modulepreload" href="([^"?]+)/g)].map((m) => m[1]);
       const lot = `/explorer/batch/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}`;
-      expect(preloads((await get(node, lot)).text)).to.include.members(["/explorer/vendor/cytoscape.js", "/explorer/verifier.js"]);
+      expect(preloads((await get(node, lot)).text)).to.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js", "/explorer/verifier.js"]);
       const publicLot = preloads((await getAnonymous(node, lot)).text);
       expect(publicLot).to.include.members(["/explorer/verifier.js"]);
-      expect(publicLot, "the public view draws no lineage").to.not.include("/explorer/vendor/cytoscape.js");
+      expect(publicLot, "the public view draws no lineage").to.not.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js"]);
       expect(publicLot, "the verifier carries the parts of ethers it needs: the whole library waits for a wallet").to.not.include("/explorer/vendor/ethers.js");
       expect(preloads((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text)).to.include("/explorer/verifier.js");
       expect(preloads((await getAnonymous(node, "/")).text)).to.deep.equal([]);
@@ -257,6 +260,15 @@ describe("explorer API", function () {
       expect((res.body[2].result as { hash: string }).hash).to.equal(node.state.deployment!.genesisHash);
       expect(res.body[3].result).to.be.an("array");
       expect(res.body[4].result).to.match(/^0x[0-9a-f]+$/);
+    });
+
+    it("leaves its reads out of the audit log (a POST that changes nothing), while every other POST is audited", async function () {
+      const entries = () => (node.db.prepare(`SELECT count(*) AS n FROM audit_log`).get() as { n: number }).n;
+      const before = entries();
+      expect((await rpc(node, { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] })).status).to.equal(200);
+      expect(entries(), "a page's chain reads write nothing").to.equal(before);
+      await post(node, "/api/v1/auth/nonce", { address: auditor.address });
+      expect(entries(), "the control: another POST is audited").to.equal(before + 1);
     });
 
     it("refuses eth_sendRawTransaction and every other method that writes or administers, without reaching the chain", async function () {

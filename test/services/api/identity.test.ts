@@ -70,6 +70,25 @@ describe("API identity routes", function () {
       expect(active.body.items).to.have.length(8);
     });
 
+    it("answers the organisations named by ids in one list, in the order asked, each with its node's URL", async function () {
+      const res = await get(node, "/api/v1/orgs?ids=7,1,99,7,3");
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.nextCursor).to.equal(null);
+      expect(res.body.items.map((o: { orgId: string }) => o.orgId), "unknown 99 left out, 7 once").to.deep.equal(["7", "1", "3"]);
+      const one = await get(node, "/api/v1/orgs/3");
+      expect(res.body.items[2]).to.include({ name: one.body.name, serviceUrl: one.body.serviceUrl });
+      const listed = await get(node, "/api/v1/orgs?limit=8");
+      expect(listed.body.items.every((o: object) => "serviceUrl" in o), "the plain list carries it too").to.equal(true);
+    });
+
+    it("refuses ids that are not a list of at most 100 organisation ids, and ids with a cursor", async function () {
+      for (const ids of ["", "1,,2", "1;DROP TABLE orgs", "-1", "0x1", Array.from({ length: 101 }, (_, i) => i + 1).join(",")]) {
+        expectProblem(await get(node, `/api/v1/orgs?ids=${encodeURIComponent(ids)}`), 400);
+      }
+      const first = await get(node, "/api/v1/orgs?limit=3");
+      expectProblem(await get(node, `/api/v1/orgs?ids=1&cursor=${first.body.nextCursor}`), 400, "invalid_query");
+    });
+
     it("lists a suspended organisation under status=suspended and no longer under status=active", async function () {
       const registry = node.contracts.registry.connect(demoWallet(GOVERNOR_ACCOUNT, node.provider));
       const carrier = orgIdOf("carrier");

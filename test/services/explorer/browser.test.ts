@@ -242,6 +242,31 @@ describe("explorer in a browser", function () {
     expect(await page.getByTestId("footprint-boundary").textContent()).to.match(/cradle-to-gate/);
   });
 
+  it("draws the lineage as links: every batch of the trace once, zoomed by its buttons, and a batch opened from the graph by keyboard", async function () {
+    await page.goto(`${node.url}/explorer/batch/${lotA}`);
+    const graph = page.locator('[data-testid="lineage-graph"][data-node-count]');
+    await graph.waitFor({ timeout: 20_000 });
+    const token = await tokenFor(node, producer);
+    const trace = (await (await fetch(`${node.url}/api/v1/batches/${lotA}/trace?direction=both&maxDepth=50`, { headers: bearer(token) })).json()) as { root: string; nodes: { id: string }[]; edges: unknown[] };
+    const hrefs = await graph.locator("a.batch").evaluateAll((links) => links.map((a) => a.getAttribute("href")));
+    expect([...hrefs].sort()).to.deep.equal(trace.nodes.map((n) => `/explorer/batch/${n.id}`).sort());
+    expect(await graph.locator("path.flow").count()).to.equal(trace.edges.length);
+    expect(Number(await graph.getAttribute("data-edge-count"))).to.equal(trace.edges.length);
+    expect(await graph.locator("a.batch.root").getAttribute("data-batch")).to.equal(trace.root);
+
+    const transform = () => graph.locator("g.scene").getAttribute("transform");
+    await graph.getByRole("button", { name: "Zoom in" }).click();
+    const zoomed = await transform();
+    expect(zoomed, "zoom in scales the scene").to.match(/scale\(1\.5\)/);
+    await graph.getByRole("button", { name: "Fit the whole lineage" }).click();
+    expect(await transform()).to.not.equal(zoomed);
+
+    const other = trace.nodes.find((n) => n.id !== trace.root)!;
+    await graph.locator(`a.batch[data-batch="${other.id}"]`).focus();
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${node.url}/explorer/batch/${other.id}`);
+  });
+
   it("shows a record changed in the node's database as failed, in red, with what failed", async function () {
     const before = node.db.prepare(`SELECT document FROM product_master_data WHERE gtin = ?`).get(GTIN) as { document: string };
     node.db.prepare(`UPDATE product_master_data SET document = json_set(document, '$.name', 'Tampered milk') WHERE gtin = ?`).run(GTIN);
