@@ -112,11 +112,17 @@ function apiEarly(path) {
 }
 
 /**
- * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): the browser
- * has six connections to this node, so these wait behind the records and the chain reads the
- * verification needs rather than before them.
+ * Resolved once a lot page's records have answered (at once on other pages): the sections below the
+ * verdict ask the node only then, so the records, the node's heaviest answer and the verdict's
+ * first step, are not collected beside half a dozen other answers on the node's one thread.
  */
-const later = (path) => api(path, { priority: "low" });
+let recordsAnswered = Promise.resolve();
+/**
+ * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): asked once the
+ * records answered, at low priority (the browser has six connections to this node, and the chain
+ * reads of the verification come first).
+ */
+const later = (path) => recordsAnswered.then(() => api(path, { priority: "low" }));
 
 const shared = new Map();
 /** A GET that several sections of one page need, asked once (at low priority, as `later`). */
@@ -445,6 +451,10 @@ async function batchPage(ref) {
   // asked as soon as the batch is known (not before: the page's first answers are not queued
   // behind it), so it is collected meanwhile the graph is drawn.
   const records = api(`/api/v1/batches/${id}/records`, { priority: "high" });
+  recordsAnswered = records.then(
+    () => undefined,
+    () => undefined,
+  );
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
