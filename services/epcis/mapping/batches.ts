@@ -68,16 +68,15 @@ interface Row {
 
 function eventsNaming(db: Db, ids: string[]): Row[] {
   if (ids.length === 0) return [];
-  // One placeholder per identifier; every value is a bound parameter.
-  return db
-    .prepare(
-      `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash,
-         e.served_by, e.verified_at
-       FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
-       WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")}))
-       ORDER BY e.event_time, e.seq`,
-    )
-    .all(...ids) as Row[];
+  // The identifiers as one bound JSON array: one statement, prepared once, whatever their number.
+  return prepared(
+    db,
+    `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash,
+       e.served_by, e.verified_at
+     FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
+     WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(?)))
+     ORDER BY e.event_time, e.seq`,
+  ).all(JSON.stringify(ids)) as Row[];
 }
 
 /**
