@@ -36,6 +36,10 @@ const packageDir = (name: string, entry: string) => path.dirname(require.resolve
  * and zoom (published as many small ES modules) bundled into one module by esbuild. Read or built
  * once per process and kept: node_modules does not change under a running node.
  */
+/** esbuild's options for a module the browser imports: one ES module, minified, from the project root. */
+const BROWSER_BUNDLE = { bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, write: false, logLevel: "silent" } as const;
+const PROJECT_ROOT = path.join(__dirname, "..", "..", "..");
+
 const VENDOR: Record<string, { type: string; load: () => Buffer }> = {
   "ethers.js": { type: "text/javascript", load: () => fs.readFileSync(path.join(path.dirname(require.resolve("ethers")), "..", "dist", "ethers.min.js")) },
   "chart.js": { type: "text/javascript", load: () => fs.readFileSync(path.join(packageDir("chart.js", ""), "chart.umd.min.js")) },
@@ -45,14 +49,8 @@ const VENDOR: Record<string, { type: string; load: () => Buffer }> = {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const esbuild = require("esbuild") as typeof import("esbuild");
       const result = esbuild.buildSync({
-        stdin: { contents: `export { zoom, zoomIdentity } from "d3-zoom"; export { select } from "d3-selection";`, resolveDir: path.join(__dirname, "..", "..", "..") },
-        bundle: true,
-        format: "esm",
-        platform: "browser",
-        target: "es2022",
-        minify: true,
-        write: false,
-        logLevel: "silent",
+        ...BROWSER_BUNDLE,
+        stdin: { contents: `export { zoom, zoomIdentity } from "d3-zoom"; export { select } from "d3-selection";`, resolveDir: PROJECT_ROOT },
       });
       return Buffer.from(result.outputFiles[0].contents);
     },
@@ -149,18 +147,12 @@ export function verifierModule(): Promise<string> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const esbuild = require("esbuild") as typeof import("esbuild");
     const result = await esbuild.build({
+      ...BROWSER_BUNDLE,
       stdin: {
         contents: `export { leafOf, checkRecord } from "./services/export/records"; export * from "./services/web/verify.js";`,
-        resolveDir: path.join(__dirname, "..", "..", ".."),
+        resolveDir: PROJECT_ROOT,
         loader: "ts",
       },
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      minify: true,
-      write: false,
-      logLevel: "silent",
       // The EPCIS hash code compares and percent-encodes UTF-8 bytes with Node's Buffer; the browser has none.
       banner: {
         js: `const Buffer = globalThis.Buffer ?? {
@@ -180,7 +172,7 @@ export function verifierModule(): Promise<string> {
             build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: "crypto", namespace: "lotline-shim" }));
             build.onLoad({ filter: /.*/, namespace: "lotline-shim" }, () => ({
               loader: "js",
-              resolveDir: path.join(__dirname, "..", "..", ".."),
+              resolveDir: PROJECT_ROOT,
               contents: `import { sha256, toUtf8Bytes } from "ethers";
 export function createHash(algorithm) {
   if (algorithm !== "sha256") throw new Error("only sha256 is available in the browser");
