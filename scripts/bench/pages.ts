@@ -16,7 +16,10 @@ import { type Cleanup, fmt, progress, table } from "./util";
  * `lineage-drawn` (the lineage graph is drawn), `verified` (every anchored record checked
  * against the chain in the page), `settled` (every section loaded). Each run opens a fresh browser
  * context (cold: the libraries are fetched and compiled) and then reloads it (warm: from the HTTP
- * cache). Figures only, no thresholds.
+ * cache). Before the timed runs each page is visited once in a context of its own: the node's first
+ * request for a page after it started (its JIT, its first statements, its caches) is reported apart,
+ * as "first visit after the node started", not mixed into the median of a browser's cold visits to
+ * a running node. Figures only, no thresholds.
  *
  * `url` measures a running node (e.g. `npm start`'s first node); without it a demo node is started.
  */
@@ -81,22 +84,24 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
   // The node bundles the in-page verifier on first use: one visit first, so no run measures esbuild.
   await fetch(`${url}/explorer/verifier.js`).then((r) => r.arrayBuffer());
 
-  const figures: Record<string, { cold: Record<Mark, number[]>; warm: Record<Mark, number[]> }> = {};
+  const figures: Record<string, Record<"first" | "cold" | "warm", Record<Mark, number[]>>> = {};
   for (const c of CASES) {
     const series = () => Object.fromEntries(MARKS.map((m) => [m, [] as number[]])) as Record<Mark, number[]>;
-    const f = (figures[c.name] = { cold: series(), warm: series() });
-    for (let run = 0; run < options.runs; run++) {
-      progress(`pages: ${c.name}, run ${run + 1} of ${options.runs}`);
+    const f = (figures[c.name] = { first: series(), cold: series(), warm: series() });
+    const add = (into: Record<Mark, number[]>, marks: Record<Mark, number | null>) => MARKS.forEach((m) => marks[m] !== null && into[m].push(marks[m]!));
+    for (let run = -1; run < options.runs; run++) {
+      progress(`pages: ${c.name}, ${run < 0 ? "first visit after the node started" : `run ${run + 1} of ${options.runs}`}`);
       const context = await browser.newContext({ viewport: c.phone ? { width: 390, height: 844 } : { width: 1280, height: 900 } });
       try {
         if (c.signedIn) await context.addCookies([{ name: "lotline_session", value: token, url, httpOnly: true, sameSite: "Strict" }]);
         const page = await context.newPage();
         const cold = await measure(page, c, () => page.goto(url + c.path));
-        const warm = await measure(page, c, () => page.reload());
-        for (const m of MARKS) {
-          if (cold[m] !== null) f.cold[m].push(cold[m]!);
-          if (warm[m] !== null) f.warm[m].push(warm[m]!);
+        if (run < 0) {
+          add(f.first, cold);
+          continue;
         }
+        add(f.cold, cold);
+        add(f.warm, await measure(page, c, () => page.reload()));
       } finally {
         await context.close();
       }
@@ -107,6 +112,7 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
   const rows = CASES.flatMap((c) => [
     [`${c.name}, cold`, ...MARKS.map((m) => cell(figures[c.name].cold[m]))],
     [`${c.name}, warm`, ...MARKS.map((m) => cell(figures[c.name].warm[m]))],
+    [`${c.name}, first after start`, ...MARKS.map((m) => cell(figures[c.name].first[m]))],
   ]);
   results.set("pages", {
     runs: options.runs,
@@ -115,7 +121,7 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
       CASES.map((c) => [
         c.name,
         Object.fromEntries(
-          (["cold", "warm"] as const).map((k) => [k, Object.fromEntries(c.marks.map((m) => [m, round(median(figures[c.name][k][m]), 0)]))]),
+          (["cold", "warm", "first"] as const).map((k) => [k, Object.fromEntries(c.marks.map((m) => [m, round(median(figures[c.name][k][m]), 0)]))]),
         ),
       ]),
     ),
@@ -125,7 +131,10 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
       `Explorer pages in chromium on the demo (ms from navigation start, median of ${options.runs} run(s))`,
       ["page", ...MARKS],
       rows,
-      ["cold: a fresh browser context (libraries fetched and compiled); warm: the same page reloaded (HTTP cache)."],
+      [
+        "cold: a fresh browser context (libraries fetched and compiled); warm: the same page reloaded (HTTP cache);",
+        "first after start: one cold visit before the timed runs, the node's first request for the page since it started.",
+      ],
     ),
   );
 }
