@@ -93,8 +93,16 @@ interface Lineage {
   histories: Map<string, HistoryItem[]>;
 }
 
-async function collectLineage(api: ExportApi, rootId: string, maxDepth: number): Promise<Lineage> {
+/**
+ * The EPCIS entries of batches' timelines as `GET /api/v1/batches/{ref}/history` shows them to the
+ * caller (its `epcis` items): what the records need of a history, read without a request per batch
+ * by a caller inside the node (the explorer's records route).
+ */
+export type EpcisTimelines = (batchIds: string[]) => Promise<Map<string, HistoryItem[]>>;
+
+async function collectLineage(api: ExportApi, rootId: string, maxDepth: number, epcisTimelines?: EpcisTimelines): Promise<Lineage> {
   const trace = await api.get<Lineage["trace"]>(`${batchPath(rootId)}/trace?direction=both&maxDepth=${maxDepth}`);
+  if (epcisTimelines) return { trace, histories: await epcisTimelines(trace.nodes.map((node) => node.id)) };
   const histories = new Map<string, HistoryItem[]>();
   const timelines = await mapLimit(trace.nodes, async (node) => (await api.get<{ items: HistoryItem[] }>(`${batchPath(node.id)}/history`)).items);
   trace.nodes.forEach((node, i) => histories.set(node.id, timelines[i]));
@@ -184,10 +192,15 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
  * The anchored records of a batch's lineage that the API serves the caller, with their proofs
  * (product master data, production runs, EPCIS events), and a gap for each it cannot prove; with
  * the products' on-chain registrations. What the explorer's records route answers (with
- * `keepFailing`), without the rest of a bundle.
+ * `keepFailing`), without the rest of a bundle. `epcisTimelines` stands in for the lineage's
+ * history requests (only their EPCIS entries are read here).
  */
-export async function collectLineageRecords(api: ExportApi, rootId: string, options: Pick<ExportOptions, "maxDepth" | "keepFailing" | "progress">) {
-  return collectRecords(api, await collectLineage(api, rootId, options.maxDepth ?? 50), options);
+export async function collectLineageRecords(
+  api: ExportApi,
+  rootId: string,
+  options: Pick<ExportOptions, "maxDepth" | "keepFailing" | "progress"> & { epcisTimelines?: EpcisTimelines },
+) {
+  return collectRecords(api, await collectLineage(api, rootId, options.maxDepth ?? 50, options.epcisTimelines), options);
 }
 
 async function collectRecords(

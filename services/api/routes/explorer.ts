@@ -18,6 +18,7 @@ import { collectLineageRecords } from "../../export/exporter";
 import type { ProvenRecord } from "../../export/records";
 import type { BundleGap } from "../../export/bundle";
 import { productRecordId } from "../../provenance/products";
+import { createEpcisTimelines } from "../epcis-timelines";
 
 /**
  * The auditor's explorer, served by the node itself (ADR 0016): plain ES modules and a stylesheet
@@ -239,6 +240,7 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
 export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { db, auth, state, internal } = deps;
   const store = createProvenanceStore(db);
+  const timelines = createEpcisTimelines(db, state);
   const shellFor = (preload: Preload[], answers: string[] = []) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
     reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload, answers));
   const html = shellFor([]);
@@ -535,7 +537,11 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       let records: ProvenRecord[];
       let gaps: BundleGap[];
       if (reader.kind === "public") ({ records, gaps } = await productRecord(api, root));
-      else ({ records, gaps } = await collectLineageRecords(api, root.id, { keepFailing: true }));
+      else {
+        // The lineage's EPCIS events as its history requests would list them for the reader, in one call.
+        const epcisTimelines = (batchIds: string[]) => timelines.timelines(batchIds, reader.orgId);
+        ({ records, gaps } = await collectLineageRecords(api, root.id, { keepFailing: true, epcisTimelines }));
+      }
       return { root: root.id, chainId: state.deployment.chainId, anchors: state.deployment.contracts.anchors ?? null, records, gaps };
     },
   );

@@ -1,5 +1,4 @@
-import { epcisVisibility } from "../../epcis/access";
-import { createSharingStore } from "../../store/sharing";
+import { createEpcisTimelines } from "../epcis-timelines";
 import { requireServed } from "../../config/served";
 import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
@@ -189,21 +188,8 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   }
   // Lineage, custody and recall impact are chain data every member may read; not the public.
   const members = membersOnly(auth);
-  const sharing = createSharingStore(db);
-
-  /**
-   * The EPCIS events of a set of batches for a member organisation (services/federation, ADR 0025):
-   * those other members' nodes hold are fetched first as far as the organisation may read them
-   * (fresh answers are reused); then what it may read here, local or replicated, and the named gaps.
-   */
-  async function federatedEpcis(batchIds: string[], readerOrg: number) {
-    const federation = state.federation;
-    if (federation) await federation.ensureEpcis(batchIds, readerOrg);
-    return {
-      visible: epcisVisibility(db, sharing, readerOrg).visible,
-      gaps: federation ? federation.epcisGaps(batchIds, readerOrg) : [],
-    };
-  }
+  // The EPCIS events of a set of batches for a member organisation, fetched first from the nodes that hold them.
+  const { federatedEpcis } = createEpcisTimelines(db, state);
 
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 

@@ -8,6 +8,9 @@ import type { TestNode } from "../../helpers/node";
 import { bearer, expectProblem, get, getAnonymous, post, requestNonce, sharedNode, siweMessage, tokenFor } from "./helpers";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
 import { leafOf, type ProvenRecord } from "../../../services/export/records";
+import { collectLineageRecords } from "../../../services/export/exporter";
+import { DEMO_GOODS } from "../../../services/demo/supply-chain";
+import { lotIdOf } from "../../../services/epcis/mapping/plan";
 
 /**
  * The explorer's server side against the shared demo node: pages and scripts served by the node,
@@ -240,6 +243,29 @@ describe("explorer API", function () {
       const audited = await get(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}/records`);
       const auditedOwners = audited.body.records.filter((r: ProvenRecord) => r.class === "PRODUCTION_RUN").map((r: ProvenRecord) => r.owner);
       expect(auditedOwners.some((owner: string) => owner !== "3")).to.equal(true);
+    });
+
+    it("answers each reader the records a collection through the API's own history requests finds (its EPCIS timelines read in one call)", async function () {
+      const lots = [`https://id.gs1.org/01/${GTIN}/10/${LOT}`, lotIdOf(DEMO_GOODS.butter, "BTR-2611")];
+      for (const key of ["auditor", "processor2", "retailer"]) {
+        const token = await tokenFor(node, demoWallet(DEMO_MEMBERS.find((m) => m.key === key)!.account));
+        const api = {
+          url: node.url,
+          async get<T>(p: string, extra: Record<string, string> = {}): Promise<T> {
+            const res = await get(node, p, { ...bearer(token), ...extra });
+            if (res.status >= 300) throw Object.assign(new Error(res.body?.detail ?? res.text), { status: res.status });
+            return res.body as T;
+          },
+        };
+        for (const lot of lots) {
+          const served = await get(node, `/api/v1/batches/${encodeURIComponent(lot)}/records`, bearer(token));
+          expect(served.status, served.text).to.equal(200);
+          const throughHistories = await collectLineageRecords(api, served.body.root, { keepFailing: true });
+          expect(served.body.records, `${key}, ${lot}`).to.deep.equal(throughHistories.records);
+          expect(served.body.gaps, `${key}, ${lot}`).to.deep.equal(throughHistories.gaps);
+          if (key === "auditor") expect(served.body.records.filter((r: ProvenRecord) => r.class === "EPCIS").length, "EPCIS records to compare").to.be.greaterThan(0);
+        }
+      }
     });
   });
 
