@@ -112,17 +112,18 @@ function apiEarly(path) {
 }
 
 /**
- * Resolved once a lot page's records have answered (at once on other pages): the sections below the
- * verdict ask the node only then, so the records, the node's heaviest answer and the verdict's
- * first step, are not collected beside half a dozen other answers on the node's one thread.
+ * Resolved once a lot page's verification has asked the chain for its anchors (at once on other
+ * pages; also when it cannot): the sections below the verdict ask the node only then, so the
+ * records (the node's heaviest answer) and the chain reads through the node's pass-through are not
+ * queued behind half a dozen other answers on the node's one thread.
  */
-let recordsAnswered = Promise.resolve();
+let verdictAsked = Promise.resolve();
+let openSections = () => undefined;
 /**
  * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): asked once the
- * records answered, at low priority (the browser has six connections to this node, and the chain
- * reads of the verification come first).
+ * verification has asked the chain, at low priority (the browser has six connections to this node).
  */
-const later = (path) => recordsAnswered.then(() => api(path, { priority: "low" }));
+const later = (path) => verdictAsked.then(() => api(path, { priority: "low" }));
 
 const shared = new Map();
 /** A GET that several sections of one page need, asked once (at low priority, as `later`). */
@@ -451,10 +452,8 @@ async function batchPage(ref) {
   // asked as soon as the batch is known (not before: the page's first answers are not queued
   // behind it), so it is collected meanwhile the graph is drawn.
   const records = api(`/api/v1/batches/${id}/records`, { priority: "high" });
-  recordsAnswered = records.then(
-    () => undefined,
-    () => undefined,
-  );
+  verdictAsked = new Promise((resolve) => (openSections = resolve));
+  records.catch(() => openSections());
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -536,7 +535,10 @@ async function recallImpact(id) {
 }
 
 async function verification(recordsPromise) {
-  const [data, { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords }] = await Promise.all([recordsPromise, loadVerifier()]);
+  const [data, { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords }] = await Promise.all([recordsPromise, loadVerifier()]).catch((err) => {
+    openSections();
+    throw err;
+  });
   const input = el("input", { id: "rpc-url", type: "url", value: rpcUrl(), "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
   const results = el("div", { "data-testid": "verification-results" });
   const run = async () => {
@@ -555,7 +557,9 @@ async function verification(recordsPromise) {
           ]),
         ),
       );
-    const outcome = await verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors, onOffChain });
+    const verdict = verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors, onOffChain });
+    openSections(); // the chain reads are on their way
+    const outcome = await verdict;
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 
       el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },
@@ -580,7 +584,10 @@ async function verification(recordsPromise) {
     el("button", { type: "submit" }, "Verify again"),
   );
   const hint = el("p", { class: "muted small" }, `Default ${defaultRpcUrl()}: this node's read-only pass-through. Point it at a chain node you trust to stop trusting this one.`);
-  run().catch((err) => fill(results, el("p", { class: "error" }, `Verification could not run: ${err.message}`)));
+  run().catch((err) => {
+    openSections();
+    fill(results, el("p", { class: "error" }, `Verification could not run: ${err.message}`));
+  });
   return [form, hint, results];
 }
 
