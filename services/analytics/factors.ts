@@ -127,8 +127,22 @@ export function vintageFor(book: FactorBook, source: EnergySource, site: string 
   return [...sorted].reverse().find((v) => v.year! <= year) ?? sorted[0];
 }
 
+const factorsOfBook = new WeakMap<FactorBook, Map<string, EmissionFactors>>();
+/**
+ * The factors in force at a site in a year. Remembered per book (a book is not changed once built),
+ * site and year: KPIs and footprints ask it for every run, and each answer sorts every source's
+ * vintages. Callers get a frozen object.
+ */
 export function factorsFor(book: FactorBook, site: string | null, year: number): EmissionFactors {
-  return Object.fromEntries(ENERGY_SOURCES.map((s) => [s, vintageFor(book, s, site, year).value])) as EmissionFactors;
+  let known = factorsOfBook.get(book);
+  if (!known) factorsOfBook.set(book, (known = new Map()));
+  const key = `${site === null ? "-" : `s${site}`}@${year}`;
+  let factors = known.get(key);
+  if (!factors) {
+    factors = Object.freeze(Object.fromEntries(ENERGY_SOURCES.map((s) => [s, vintageFor(book, s, site, year).value]))) as EmissionFactors;
+    known.set(key, factors);
+  }
+  return factors;
 }
 
 /** The factors for a run: its site, the year it started. */
