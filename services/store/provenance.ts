@@ -266,24 +266,25 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
    * lineage_edges_upstream / _downstream), grouped by the batch's position in the level and, within
    * it, in walk order (block, then the other batch): the index yields them so; checked, and sorted
    * should they not be. The position comes back rather than the batch id: half the strings to copy
-   * out of SQLite, which is most of a large walk's time. With `common` (kind, quantity, unit), an edge
-   * carrying those very values returns 0 in their place, any other its values as one JSON array: one
-   * value per row rather than three, and a closure repeats a few triples thousands of times.
+   * out of SQLite, which is most of a large walk's time. An edge's kind, quantity and unit come back
+   * as one value, measured against `common` (the first triple the walk met): 0 for the very same
+   * triple, the quantity alone for the same kind and unit, else the three as one JSON array. A closure
+   * repeats a few kinds and units thousands of times; quantities repeat on some chains, not on others.
    */
   function levelRows(level: readonly string[], direction: Direction, common: readonly [string, string, string] | null | "ids"): LevelRow[] {
     const [near, far] = direction === "upstream" ? ["to_batch", "from_batch"] : ["from_batch", "to_batch"];
     // near and far are one of two fixed column names; every value is a bound parameter.
-    const from = `FROM json_each(?) j CROSS JOIN lineage_edges e WHERE e.${near} = j.value`;
+    const from = `FROM json_each(@level) j CROSS JOIN lineage_edges e WHERE e.${near} = j.value`;
     const rows =
       common === "ids"
-        ? (prepared(db, `SELECT j.key, e.${far}, e.block_number ${from}`).raw(true).all(JSON.stringify(level)) as LevelRow[])
+        ? (prepared(db, `SELECT j.key, e.${far}, e.block_number ${from}`).raw(true).all({ level: JSON.stringify(level) }) as LevelRow[])
         : (prepared(
             db,
             `SELECT j.key, e.${far}, e.block_number,
-               CASE WHEN e.kind = ? AND e.quantity = ? AND e.unit = ? THEN 0 ELSE json_array(e.kind, e.quantity, e.unit) END ${from}`,
+               CASE WHEN e.kind = @kind AND e.unit = @unit THEN iif(e.quantity = @quantity, 0, e.quantity) ELSE json_array(e.kind, e.quantity, e.unit) END ${from}`,
           )
             .raw(true)
-            .all(...(common ?? [null, null, null]), JSON.stringify(level)) as LevelRow[]);
+            .all({ kind: common?.[0] ?? null, quantity: common?.[1] ?? null, unit: common?.[2] ?? null, level: JSON.stringify(level) }) as LevelRow[]);
     const before = (x: LevelRow, y: LevelRow) => x[0] - y[0] || x[2] - y[2] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
     for (let i = 1; i < rows.length; i++)
       if (before(rows[i - 1], rows[i]) >= 0) {
@@ -303,9 +304,17 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
   function walk(root: string, directions: Direction[], maxDepth: number, maxNodes: number, withEdges: boolean): TraceResult | null {
     const depthOf = new Map<string, number>([[root, 0]]);
     const edges: LineageEdge[] = [];
-    // Edge values by their JSON array, and the first met, which the query then returns as 0.
+    // Edge values by what the query returns for them (levelRows), and the first met, which the query
+    // then returns as 0 (as its quantity alone with the same kind and unit). Quantities are formatted
+    // once per distinct value.
     const values = new Map<string, { type: string; quantity: string; unit: string }>();
     let common: { type: string; quantity: string; unit: string; raw: [string, string, string] } | undefined;
+    const quantities = new Map<string, string>();
+    const quantity = (raw: string) => {
+      let formatted = quantities.get(raw);
+      if (formatted === undefined) quantities.set(raw, (formatted = formatQuantity(raw)));
+      return formatted;
+    };
     let truncated = false;
     // Walking the second direction, an edge met again (only around a cycle through the root) keeps
     // its first place, as in traceLineage: looked up only for edges whose two ends the first reached.
@@ -331,10 +340,14 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
           if (withEdges) {
             let value = coded === 0 ? common : values.get(coded!);
             if (value === undefined) {
-              const raw = JSON.parse(coded as string) as [string, string, string];
-              value = { type: raw[0].toLowerCase(), quantity: formatQuantity(raw[1]), unit: raw[2] };
-              values.set(coded as string, value);
-              common ??= { ...value, raw };
+              const text = coded as string;
+              // A JSON array, or a quantity (digits: the indexer writes a uint) of the common kind and unit.
+              if (text.startsWith("[")) {
+                const raw = JSON.parse(text) as [string, string, string];
+                value = { type: raw[0].toLowerCase(), quantity: quantity(raw[1]), unit: raw[2] };
+                common ??= { ...value, raw };
+              } else value = { type: common!.type, quantity: quantity(text), unit: common!.unit };
+              values.set(text, value);
             }
             const id = level[at];
             const edge: LineageEdge = upstream

@@ -35,11 +35,12 @@ function insertGraph(db: Db, nodes: number, edges: [number, number, number][]): 
         for (const order of [7 + i, 3])
           db.prepare(`INSERT INTO order_deliveries (batch_id, order_id, quantity, inspection_ends, block_number, tx_hash, time) VALUES (?, ?, '1', 0, 1, ?, 't')`).run(id(i), order, zero);
     }
-    // A few kinds, quantities and units, repeated along a walk and not (one kind needs escaping in JSON).
+    // A few kinds and units, mostly one pair, and quantities varying on their own: a walk meets the
+    // same values, the same kind and unit with another quantity, and others (one kind needs escaping in JSON).
     for (const [from, to, block] of edges) {
       if (from === to) continue;
-      const v = (from * 7 + to * 3 + block) % 6;
-      edge.run(id(from), id(to), ["MERGE", "SPLIT", 'BLEND "α"'][v % 3], ["2500", "1000", "2500000"][v % 2], ["KGM", "LTR"][(v >> 1) % 2], block, zero);
+      const [kind, unit] = [["MERGE", "KGM"], ["MERGE", "KGM"], ['BLEND "α"', "KGM"], ["MERGE", "LTR"]][(from * 7 + to * 3 + block) % 4];
+      edge.run(id(from), id(to), kind, ["2500", "1000", "2500000"][(from + 2 * to + block) % 3], unit, block, zero);
     }
   })();
 }
