@@ -6,9 +6,6 @@ import { installJournalTriggers, JOURNAL_OPS } from "./journal";
 
 export type Db = Database.Database;
 
-/** The memory mapping asked of SQLite for reading the file (capped by SQLite at its compile-time maximum). */
-const MMAP_BYTES = 2 ** 31;
-
 
 /**
  * Opens (creating if needed) the SQLite file, in WAL mode with foreign keys on, and applies the
@@ -29,11 +26,6 @@ export function openDatabase(file: string, migrations: Migration[] = MIGRATIONS)
   // (docs/performance.md). 64 MB of cache and temporary B-trees in memory.
   db.pragma("cache_size = -65536");
   db.pragma("temp_store = MEMORY");
-  // Reads of the file through a memory mapping rather than a read() and a copy per page missing from
-  // that cache: a trace of a thousand batches on a million-batch store touches more index pages than
-  // 64 MB hold (docs/performance.md "Trace"). SQLite caps the size at its compile-time maximum (2 GB
-  // here); pages past it, and those still in the WAL, are read as before. Writes are unchanged.
-  db.pragma(`mmap_size = ${MMAP_BYTES}`);
   migrate(db, migrations);
   return db;
 }
