@@ -257,7 +257,7 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
     }));
   };
 
-  /** What a level query returns per edge: the near batch's position in the level, the far batch, the block, and the edge's values (walk). */
+  /** What a level query returns per edge: the near batch's position in the level, the far batch, the block, and the edge's values coded (levelRows). */
   type LevelRow = [at: number, far: string, block: number, values?: 0 | string];
 
   /**
@@ -298,7 +298,7 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
    * traceLineage's answer (same nodes, depths, edges, order and truncation; LineageTooLargeError past
    * `maxNodes`) from one query per level and direction rather than one per batch (docs/performance.md
    * "Trace"): breadth first, each batch's edges read once, in the order traceLineage meets them.
-   * `edges: false` leaves the edges out (callers that need the batches only): no edge values read.
+   * `withEdges` false leaves the edges out (callers that need the batches only): no edge values read.
    * Null when a direction reaches more than the walk budget (WALK_BUDGET) batches: the caller walks batch by batch.
    */
   function walk(root: string, directions: Direction[], maxDepth: number, maxNodes: number, withEdges: boolean): TraceResult | null {
