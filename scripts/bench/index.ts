@@ -1,5 +1,5 @@
 /**
- * Lotline benchmarks (`npm run bench [-- --quick] [-- --out file] [-- --only a,b] [-- --runs n]`).
+ * Lotline benchmarks (`npm run bench [-- --quick] [-- --out file] [-- --only a,b] [-- --runs n] [-- --trace-store file]`).
  * Stages: backfill, visibility, trace, capture, gas, eventLoop (and, on request, the older reorg
  * and api). Figures only, no thresholds: a table on stdout, progress on stderr, JSON to --out
  * (default bench-results.json). See scripts/bench/README.md and docs/performance.md.
@@ -9,6 +9,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { backfillStage } from "./stage-backfill";
 import { nodeStages } from "./stage-node";
+import { traceStoreStage } from "./stage-trace";
 import { gasStage } from "./stage-gas";
 import { pagesStage } from "./pages";
 import { legacyStages } from "./legacy";
@@ -30,6 +31,8 @@ export interface Sizes {
   httpSeconds: number;
   /** Run scripts/gas/measure.ts (about a minute) rather than read docs/gas.md's figures. */
   measureGas: boolean;
+  /** The trace stage's store file (`--trace-store`): generated there if absent, reused if present; no node. */
+  traceStore?: string;
 }
 
 const FULL: Sizes = {
@@ -64,6 +67,7 @@ function options() {
       only: { type: "string" },
       runs: { type: "string" },
       "measure-gas": { type: "boolean" },
+      "trace-store": { type: "string" },
     },
     strict: true,
   });
@@ -74,6 +78,7 @@ function options() {
     sizes.runs = n;
   }
   if (values["measure-gas"] !== undefined) sizes.measureGas = values["measure-gas"];
+  if (values["trace-store"] !== undefined) sizes.traceStore = values["trace-store"];
   let stages = DEFAULT;
   if (values.only) {
     const names = values.only.split(",").map((s) => s.trim());
@@ -102,8 +107,11 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0];
   try {
     if (stages.has("backfill")) await backfillStage({ events: sizes.backfillEvents, runs: sizes.runs, logRange: 2_000 }, cleanup, results, out);
-    if (stages.has("visibility") || stages.has("trace") || stages.has("capture") || stages.has("eventLoop"))
-      await nodeStages(stages, sizes, cleanup, results, out);
+    // With --trace-store the trace stage reads its own file, without a node.
+    const onNode = new Set([...stages].filter((s) => !(s === "trace" && sizes.traceStore !== undefined)));
+    if (stages.has("trace") && sizes.traceStore !== undefined) await traceStoreStage(sizes.traceStore, sizes, results, out);
+    if (onNode.has("visibility") || onNode.has("trace") || onNode.has("capture") || onNode.has("eventLoop"))
+      await nodeStages(onNode, sizes, cleanup, results, out);
     if (stages.has("gas")) await gasStage(sizes.measureGas, results, out);
     if (stages.has("pages")) await pagesStage({ runs: sizes.runs }, cleanup, results, out);
     if (stages.has("reorg") || stages.has("api")) await legacyStages(stages, cleanup, out);

@@ -8,14 +8,13 @@ import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { captureJobFor } from "../../services/epcis/capture";
 import { glnFor } from "../../services/gs1/keys";
 import { parseQuantity } from "../../services/provenance/quantity";
-import { traceLineage, type Direction } from "../../services/provenance/trace";
-import { createProvenanceStore } from "../../services/store/provenance";
 import { startTestNode, type TestNode } from "../../test/helpers/node";
 import { signIn } from "./auth";
 import { httpLoad } from "./http-load";
 import type { Sizes } from "./index";
 import { generateTraceGraph, sampleBatches } from "./trace-graph";
 import { median, pct, type Results } from "./results";
+import { measureTraceWalks, traceTable } from "./stage-trace";
 import { rpcBatch } from "./chain-load";
 import { Cleanup, fmt, progress, table } from "./util";
 
@@ -164,75 +163,11 @@ async function trace(node: TestNode, sizes: Sizes, results: Results, out: string
   progress(`trace: generating ${sizes.traceBatches} batches in the node's SQLite (docs/performance.md describes the generator)`);
   const graph = await generateTraceGraph(node.db, sizes.traceBatches);
   progress(`  ${graph.batches} batches, ${graph.edges} edges in ${graph.seconds.toFixed(1)} s`);
-  const store = createProvenanceStore(node.db);
-  const samples = sampleBatches(graph, sizes.traceSamples, 16);
-  const measure = async (direction: Direction) => {
-    const walk: number[] = [];
-    const withViews: number[] = [];
-    const perBatch: number[] = [];
-    const closure: number[] = [];
-    for (const id of samples) {
-      const t = performance.now();
-      const result = store.lineage(id, [direction], 50);
-      const t1 = performance.now();
-      store.getBatches(result.nodes.map((n) => n.id));
-      const t2 = performance.now();
-      // The walk before issue 16's change, one query per batch: beside it, for comparison on the same load.
-      const old = traceLineage(id, [direction], 50, store.neighbours);
-      const t3 = performance.now();
-      if (old.nodes.length !== result.nodes.length || old.edges.length !== result.edges.length) throw new Error(`the two walks differ from ${id}`);
-      walk.push(t1 - t);
-      withViews.push(t2 - t);
-      perBatch.push(t3 - t2);
-      closure.push(result.nodes.length);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return { walk, withViews, perBatch, closure };
-  };
-  const rows: (string | number)[][] = [];
-  const json: Record<string, unknown> = { batches: graph.batches, edges: graph.edges, tiers: graph.tiers, samples: samples.length, generateSeconds: graph.seconds };
-  await measure("upstream"); // warm the page cache once
-  for (const direction of ["upstream", "downstream"] as const) {
-    progress(`  ${direction}: ${samples.length} traces, ${sizes.runs} runs`);
-    const runs: Awaited<ReturnType<typeof measure>>[] = [];
-    for (let run = 0; run < sizes.runs; run++) runs.push(await measure(direction));
-    const m = (f: (r: Awaited<ReturnType<typeof measure>>) => number) => median(runs.map(f));
-    const closure = runs[0].closure;
-    const fig = {
-      p50Ms: m((r) => pct(r.walk, 50)),
-      p95Ms: m((r) => pct(r.walk, 95)),
-      p99Ms: m((r) => pct(r.walk, 99)),
-      withBatchViews: { p50Ms: m((r) => pct(r.withViews, 50)), p95Ms: m((r) => pct(r.withViews, 95)), p99Ms: m((r) => pct(r.withViews, 99)) },
-      perBatchWalk: { p50Ms: m((r) => pct(r.perBatch, 50)), p95Ms: m((r) => pct(r.perBatch, 95)) },
-      closure: { p50: pct(closure, 50), p95: pct(closure, 95), max: Math.max(...closure) },
-    };
-    json[direction] = round(fig);
-    progress(`    p50 ${fig.p50Ms.toFixed(2)} ms, p95 ${fig.p95Ms.toFixed(2)} ms; closure p50 ${fig.closure.p50}, max ${fig.closure.max}`);
-    rows.push([
-      direction,
-      fmt(fig.p50Ms, 2),
-      fmt(fig.p95Ms, 2),
-      fmt(fig.p99Ms, 2),
-      fmt(fig.withBatchViews.p95Ms, 2),
-      fmt(fig.perBatchWalk.p95Ms, 2),
-      `${fig.closure.p50} / ${fig.closure.p95} / ${fig.closure.max}`,
-      "≤ 10",
-    ]);
-  }
-  progress(`  recall impact: ${samples.length} closures`);
-  const impact: number[] = [];
-  for (const id of samples) {
-    const t = performance.now();
-    const affected = store.getBatches(store.downstreamClosure(id));
-    impact.push(performance.now() - t);
-    if (affected.size > graph.batches) throw new Error("impossible closure");
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  const figures = await measureTraceWalks(node.db, graph, sizes);
   await node.synced();
-  json.recallImpact = round({ p50Ms: pct(impact, 50), p95Ms: pct(impact, 95), p99Ms: pct(impact, 99) });
-  rows.push(["recall impact (closure + batch views)", fmt(pct(impact, 50), 2), fmt(pct(impact, 95), 2), fmt(pct(impact, 99), 2), "", "", "as downstream", ""]);
 
   progress(`  HTTP: GET /api/v1/batches/{id}/trace (upstream), 8 connections, ${sizes.httpSeconds} s`);
+  const samples = sampleBatches(graph, sizes.traceSamples, 16);
   const token = await signIn(node.url, demoWallet(member("auditor").account));
   const http = await httpLoad({
     url: node.url,
@@ -241,20 +176,12 @@ async function trace(node: TestNode, sizes: Sizes, results: Results, out: string
     concurrency: 8,
     seconds: sizes.httpSeconds,
   });
-  json.http = round({ requestsPerSecond: http.requests / http.seconds, p50Ms: http.p50, p95Ms: http.p95, errors: http.errors });
-  results.set("trace", json);
+  results.set("trace", { ...figures.json, http: round({ requestsPerSecond: http.requests / http.seconds, p50Ms: http.p50, p95Ms: http.p95, errors: http.errors }) });
   out.push(
-    table(
-      `Trace on ${graph.batches} batches and ${graph.edges} lineage edges (${graph.tiers} tiers, fan-in ≤ 3), ${samples.length} random roots, median of ${sizes.runs} runs`,
-      ["walk", "p50 ms", "p95 ms", "p99 ms", "p95 + views", "p95 per-batch walk", "closure p50/p95/max", "goal p95"],
-      rows,
-      [
-        "walk: store.lineage (one query per level and direction, then traceLineage in memory: ids, depths, edges); + views: with getBatches of every node, as the route builds its answer;",
-        "per-batch walk: traceLineage over store.neighbours, one query per batch (the walk before; same answer, measured beside it).",
-        `HTTP GET /api/v1/batches/{id}/trace?direction=upstream: ${fmt(http.requests / http.seconds, 0)} req/s, p50 ${fmt(http.p50, 1)} ms, p95 ${fmt(http.p95, 1)} ms, ${http.errors} non-200 (8 keep-alive connections from a worker thread)`,
-        `generator: ${fmt(graph.seconds, 1)} s`,
-      ],
-    ),
+    traceTable(graph, sizes, figures, [
+      `HTTP GET /api/v1/batches/{id}/trace?direction=upstream: ${fmt(http.requests / http.seconds, 0)} req/s, p50 ${fmt(http.p50, 1)} ms, p95 ${fmt(http.p95, 1)} ms, ${http.errors} non-200 (8 keep-alive connections from a worker thread)`,
+      `generator: ${fmt(graph.seconds, 1)} s`,
+    ]),
   );
 }
 

@@ -2,15 +2,11 @@ import type { Db } from "./db";
 import { prepared } from "./statements";
 import { formatDigitalLink } from "../gs1/digital-link";
 import { formatQuantity } from "../provenance/quantity";
-import { traceLineage, type Direction, type LineageEdge, type Neighbours, type TraceResult } from "../provenance/trace";
+import { LineageTooLargeError, traceLineage, type Direction, type LineageEdge, type Neighbours, type TraceResult } from "../provenance/trace";
 
-/** Most batches one level-by-level walk reads; a larger walk goes on batch by batch. */
+/** Most batches one level-by-level walk reads in a direction; a larger walk goes on batch by batch. */
 const WALK_BUDGET = 1_000_000;
 
-const farOf = (edge: LineageEdge, direction: Direction) => (direction === "upstream" ? edge.from : edge.to);
-
-/** The one-query walk stopped at its budget before reaching a batch the walk needs. */
-class WalkCut extends Error {}
 
 /** Read side of the provenance tables, shaped as the API and CLI show them. */
 
@@ -137,7 +133,8 @@ function visibleStatus(row: Pick<BatchRow, "status" | "recall">): BatchStatus {
   return row.recall !== "none" && (row.status === "active" || row.status === "in_transit") ? "recalled" : row.status;
 }
 
-export function createProvenanceStore(db: Db) {
+export function createProvenanceStore(db: Db, options: { walkBudget?: number } = {}) {
+  const walkBudget = options.walkBudget ?? WALK_BUDGET;
   const recallOf = (id: string) => prepared(db, `SELECT * FROM recalls WHERE batch_id = ?`).get(id) as RecallRow | undefined;
   const orderOf = (id: string) => {
     const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ?`).get(id) as { order_id: number } | undefined;
@@ -260,93 +257,143 @@ export function createProvenanceStore(db: Db) {
     }));
   };
 
+  /** What a level query returns per edge: the near batch's position in the level, the far batch, the block, and the edge's values coded (levelRows). */
+  type LevelRow = [at: number, far: string, block: number, values?: 0 | string];
+
   /**
-   * The edges a walk from `root` in `direction` reads, `maxDepth` edges deep (docs/performance.md
-   * "Trace"): breadth first, one query per level (the level's batches bound as one JSON array), each
-   * batch read once, at most `budget` batches; the edges of every batch it reached, those of its last
-   * level included (they say whether the walk was cut), from the covering index
-   * lineage_edges_upstream / _downstream. Keyed by the batch on the root's side, each list in walk
-   * order (block, then the other batch); a batch the walk reached without edges maps to [], one it
-   * did not reach is absent.
+   * The edges of one level's batches, one query whatever their number (the batches bound as one JSON
+   * array; CROSS JOIN keeps them as the outer loop, one search each of the direction's covering index
+   * lineage_edges_upstream / _downstream), grouped by the batch's position in the level and, within
+   * it, in walk order (block, then the other batch): the index yields them so; checked, and sorted
+   * should they not be. The position comes back rather than the batch id: half the strings to copy
+   * out of SQLite, which is most of a large walk's time. An edge's kind, quantity and unit come back
+   * as one value, measured against `common` (the first triple the walk met): 0 for the very same
+   * triple, the quantity alone for the same kind and unit, else the three as one JSON array. A closure
+   * repeats a few kinds and units thousands of times; quantities repeat on some chains, not on others.
    */
-  function closureEdges(root: string, direction: Direction, maxDepth: number, budget: number): Map<string, LineageEdge[]> {
+  function levelRows(level: readonly string[], direction: Direction, common: readonly [string, string, string] | null | "ids"): LevelRow[] {
     const [near, far] = direction === "upstream" ? ["to_batch", "from_batch"] : ["from_batch", "to_batch"];
-    // near and far are one of two fixed column names; every value is a bound parameter. CROSS JOIN
-    // keeps the level's batches as the outer loop: one index search each, rows grouped by batch.
-    // The level's position (j.key) comes back rather than the batch id: half the strings to copy
-    // out of SQLite, which is most of a large walk's time.
-    const statement = prepared(
-      db,
-      `SELECT j.key, e.${far}, e.kind, e.quantity, e.unit, e.block_number
-       FROM json_each(?) j CROSS JOIN lineage_edges e WHERE e.${near} = j.value`,
-    ).raw(true);
-    const out = new Map<string, LineageEdge[]>();
-    // A closure repeats a few kinds and quantities thousands of times; each is formatted once.
-    const kinds = new Map<string, string>();
-    const quantities = new Map<string, string>();
-    const reached = new Set<string>([root]);
-    let level = [root];
-    for (let depth = 0; level.length > 0; depth++) {
-      const lists = level.map((id) => {
-        const list: LineageEdge[] = [];
-        out.set(id, list);
-        return list;
-      });
-      const rows = statement.all(JSON.stringify(level)) as [number, string, string, string, string, number][];
-      const next: string[] = [];
-      // The index yields each batch's edges together, in walk order (block, then the other batch);
-      // checked as they come, and sorted should they not be.
-      let ordered = true;
-      let previous: (typeof rows)[number] | undefined;
-      for (const row of rows) {
-        const [at, other, kind, quantity, unit, block] = row;
-        if (previous !== undefined && (previous[0] > at || (previous[0] === at && !(previous[5] < block || (previous[5] === block && previous[1] < other)))))
-          ordered = false;
-        previous = row;
-        const id = level[at];
-        let type = kinds.get(kind);
-        if (type === undefined) kinds.set(kind, (type = kind.toLowerCase()));
-        let amount = quantities.get(quantity);
-        if (amount === undefined) quantities.set(quantity, (amount = formatQuantity(quantity)));
-        lists[at].push(direction === "upstream" ? { from: other, to: id, type, quantity: amount, unit } : { from: id, to: other, type, quantity: amount, unit });
-        if (depth < maxDepth && !reached.has(other) && reached.size < budget) {
-          reached.add(other);
-          next.push(other);
-        }
+    // near and far are one of two fixed column names; every value is a bound parameter.
+    const from = `FROM json_each(@level) j CROSS JOIN lineage_edges e WHERE e.${near} = j.value`;
+    const rows =
+      common === "ids"
+        ? (prepared(db, `SELECT j.key, e.${far}, e.block_number ${from}`).raw(true).all({ level: JSON.stringify(level) }) as LevelRow[])
+        : (prepared(
+            db,
+            `SELECT j.key, e.${far}, e.block_number,
+               CASE WHEN e.kind = @kind AND e.unit = @unit THEN iif(e.quantity = @quantity, 0, e.quantity) ELSE json_array(e.kind, e.quantity, e.unit) END ${from}`,
+          )
+            .raw(true)
+            .all({ kind: common?.[0] ?? null, quantity: common?.[1] ?? null, unit: common?.[2] ?? null, level: JSON.stringify(level) }) as LevelRow[]);
+    const before = (x: LevelRow, y: LevelRow) => x[0] - y[0] || x[2] - y[2] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
+    for (let i = 1; i < rows.length; i++)
+      if (before(rows[i - 1], rows[i]) >= 0) {
+        rows.sort(before);
+        break;
       }
-      if (!ordered) {
-        const blockOf = new Map<string, number>(rows.map((r) => [`${level[r[0]]}>${r[1]}`, r[5]]));
-        const key = (e: LineageEdge) => (direction === "upstream" ? `${e.to}>${e.from}` : `${e.from}>${e.to}`);
-        for (const list of lists)
-          list.sort((a, b) => blockOf.get(key(a))! - blockOf.get(key(b))! || (farOf(a, direction) < farOf(b, direction) ? -1 : farOf(a, direction) > farOf(b, direction) ? 1 : 0));
-      }
-      level = next;
-    }
-    return out;
+    return rows;
   }
 
   /**
-   * traceLineage (same answer, same order) over the edges closureEdges reads in one query per level
-   * and direction rather than one per batch. A walk larger than its budget (more batches than
-   * `maxNodes` + 1, or than WALK_BUDGET) is finished batch by batch, where the walk stops as soon as
-   * it passes `maxNodes`.
+   * traceLineage's answer (same nodes, depths, edges, order and truncation; LineageTooLargeError past
+   * `maxNodes`) from one query per level and direction rather than one per batch (docs/performance.md
+   * "Trace"): breadth first, each batch's edges read once, in the order traceLineage meets them.
+   * `withEdges` false leaves the edges out (callers that need the batches only): no edge values read.
+   * Null when a direction reaches more than the walk budget (WALK_BUDGET) batches: the caller walks batch by batch.
+   */
+  function walk(root: string, directions: Direction[], maxDepth: number, maxNodes: number, withEdges: boolean): TraceResult | null {
+    const depthOf = new Map<string, number>([[root, 0]]);
+    const edges: LineageEdge[] = [];
+    // Edge values by what the query returns for them (levelRows), and the first met, which the query
+    // then returns as 0 (as its quantity alone with the same kind and unit). Quantities are formatted
+    // once per distinct value.
+    const values = new Map<string, { type: string; quantity: string; unit: string }>();
+    let common: { type: string; quantity: string; unit: string; raw: [string, string, string] } | undefined;
+    const quantities = new Map<string, string>();
+    const quantity = (raw: string) => {
+      let formatted = quantities.get(raw);
+      if (formatted === undefined) quantities.set(raw, (formatted = formatQuantity(raw)));
+      return formatted;
+    };
+    let truncated = false;
+    // Walking the second direction, an edge met again (only around a cycle through the root) keeps
+    // its first place, as in traceLineage: looked up only for edges whose two ends the first reached.
+    let firstEdges: Map<string, Map<string, number>> | undefined;
+    const firstNodes = new Set<string>();
+    for (const [d, direction] of directions.entries()) {
+      const upstream = direction === "upstream";
+      const sign = upstream ? -1 : 1;
+      if (d > 0) {
+        for (const id of depthOf.keys()) firstNodes.add(id);
+      }
+      const reached = new Set<string>([root]);
+      let level = [root];
+      for (let depth = 0; level.length > 0; depth++) {
+        if (depth >= maxDepth) {
+          // The edges past maxDepth only say whether the walk was cut.
+          if (levelRows(level, direction, "ids").length > 0) truncated = true;
+          break;
+        }
+        const rows = levelRows(level, direction, withEdges ? (common?.raw ?? null) : "ids");
+        const next: string[] = [];
+        for (const [at, other, , coded] of rows) {
+          if (withEdges) {
+            let value = coded === 0 ? common : values.get(coded!);
+            if (value === undefined) {
+              const text = coded as string;
+              // A JSON array, or a quantity (digits: the indexer writes a uint) of the common kind and unit.
+              if (text.startsWith("[")) {
+                const raw = JSON.parse(text) as [string, string, string];
+                value = { type: raw[0].toLowerCase(), quantity: quantity(raw[1]), unit: raw[2] };
+                common ??= { ...value, raw };
+              } else value = { type: common!.type, quantity: quantity(text), unit: common!.unit };
+              values.set(text, value);
+            }
+            const id = level[at];
+            const edge: LineageEdge = upstream
+              ? { from: other, to: id, type: value.type, quantity: value.quantity, unit: value.unit }
+              : { from: id, to: other, type: value.type, quantity: value.quantity, unit: value.unit };
+            const seenBefore = d > 0 && firstNodes.has(edge.from) && firstNodes.has(edge.to) ? indexOfEdge(edge) : undefined;
+            if (seenBefore === undefined) edges.push(edge);
+            else edges[seenBefore] = edge;
+          }
+          if (reached.has(other)) continue;
+          reached.add(other);
+          if (reached.size > walkBudget) return null;
+          if (!depthOf.has(other)) {
+            depthOf.set(other, sign * (depth + 1));
+            // Stops as soon as the answer is known to be too large: the walk's work stays bounded too.
+            if (depthOf.size > maxNodes) throw new LineageTooLargeError(maxNodes);
+          }
+          next.push(other);
+        }
+        level = next;
+      }
+    }
+    return { root, nodes: [...depthOf].map(([id, depth]) => ({ id, depth })), edges, truncated };
+
+    function indexOfEdge(edge: LineageEdge): number | undefined {
+      if (!firstEdges) {
+        firstEdges = new Map();
+        for (const [i, e] of edges.entries()) {
+          let byTo = firstEdges.get(e.from);
+          if (!byTo) firstEdges.set(e.from, (byTo = new Map()));
+          byTo.set(e.to, i);
+        }
+      }
+      return firstEdges.get(edge.from)?.get(edge.to);
+    }
+  }
+
+  /**
+   * traceLineage (same answer, same order) over one query per level and direction rather than one
+   * per batch. A walk past the walk budget (WALK_BUDGET batches in a direction) is done again batch by batch.
    */
   function lineage(root: string, directions: Direction[], maxDepth: number, limits: { maxNodes?: number } = {}): TraceResult {
-    const budget = Math.min(WALK_BUDGET, (limits.maxNodes ?? Number.MAX_SAFE_INTEGER) + 1);
-    const loaded = new Map<Direction, Map<string, LineageEdge[]>>();
-    const inMemory: Neighbours = (id, direction) => {
-      let edges = loaded.get(direction);
-      if (!edges) loaded.set(direction, (edges = closureEdges(root, direction, maxDepth, budget)));
-      const found = edges.get(id);
-      if (found === undefined) throw new WalkCut();
-      return found;
-    };
-    try {
-      return traceLineage(root, directions, maxDepth, inMemory, limits);
-    } catch (err) {
-      if (!(err instanceof WalkCut)) throw err;
-      return traceLineage(root, directions, maxDepth, neighbours, limits);
-    }
+    return (
+      walk(root, directions, maxDepth, limits.maxNodes ?? Number.MAX_SAFE_INTEGER, true) ??
+      traceLineage(root, directions, maxDepth, neighbours, limits)
+    );
   }
 
   return {
@@ -354,8 +401,11 @@ export function createProvenanceStore(db: Db) {
     lineage,
     /** Every batch downstream of `root` (excluding it), as downstreamClosure answers it. */
     downstreamClosure(root: string, limits: { maxNodes?: number } = {}): string[] {
-      return lineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, limits)
-        .nodes.filter((n) => n.id !== root)
+      const maxNodes = limits.maxNodes ?? Number.MAX_SAFE_INTEGER;
+      const result =
+        walk(root, ["downstream"], Number.MAX_SAFE_INTEGER, maxNodes, false) ??
+        traceLineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, neighbours, limits);
+      return result.nodes.filter((n) => n.id !== root)
         .map((n) => n.id);
     },
     getBatch(id: string): BatchView | null {

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { openDatabase, type Db } from "../../../services/store/db";
 import { createProvenanceStore } from "../../../services/store/provenance";
-import { LineageTooLargeError, traceLineage, type Direction } from "../../../services/provenance/trace";
+import { downstreamClosure, LineageTooLargeError, traceLineage, type Direction } from "../../../services/provenance/trace";
 import { tempDir } from "../../helpers/chain";
 
 /**
@@ -22,7 +22,7 @@ function insertGraph(db: Db, nodes: number, edges: [number, number, number][]): 
        metadata_hash, created_at, created_block, created_tx, updated_block)
      VALUES (?, ?, '04012345000016', ?, '1500', 'KGM', 1, 2, 1, 'active', ?, ?, ?, '2026-01-01T00:00:00.000Z', 1, ?, 1)`,
   );
-  const edge = db.prepare(`INSERT OR IGNORE INTO lineage_edges (from_batch, to_batch, kind, quantity, unit, block_number, tx_hash) VALUES (?, ?, 'MERGE', '2500', 'KGM', ?, ?)`);
+  const edge = db.prepare(`INSERT OR IGNORE INTO lineage_edges (from_batch, to_batch, kind, quantity, unit, block_number, tx_hash) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   db.transaction(() => {
     for (let i = 0; i < nodes; i++) {
       const recalled = i % 5 === 3;
@@ -35,7 +35,13 @@ function insertGraph(db: Db, nodes: number, edges: [number, number, number][]): 
         for (const order of [7 + i, 3])
           db.prepare(`INSERT INTO order_deliveries (batch_id, order_id, quantity, inspection_ends, block_number, tx_hash, time) VALUES (?, ?, '1', 0, 1, ?, 't')`).run(id(i), order, zero);
     }
-    for (const [from, to, block] of edges) if (from !== to) edge.run(id(from), id(to), block, zero);
+    // A few kinds and units, mostly one pair, and quantities varying on their own: a walk meets the
+    // same values, the same kind and unit with another quantity, and others (one kind needs escaping in JSON).
+    for (const [from, to, block] of edges) {
+      if (from === to) continue;
+      const [kind, unit] = [["MERGE", "KGM"], ["MERGE", "KGM"], ['BLEND "α"', "KGM"], ["MERGE", "LTR"]][(from * 7 + to * 3 + block) % 4];
+      edge.run(id(from), id(to), kind, ["2500", "1000", "2500000"][(from + 2 * to + block) % 3], unit, block, zero);
+    }
   })();
 }
 
@@ -59,6 +65,8 @@ describe("Lineage walk level by level and batched batch views", function () {
 
   it("answers as the batch-by-batch walk: same nodes, depths, edges, order and truncation, cycles and diamonds included", function () {
     const store = createProvenanceStore(db);
+    // A walk budget of 3 batches: larger walks are done again batch by batch, as past a million.
+    const small = createProvenanceStore(db, { walkBudget: 3 });
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 24 }).chain((n) =>
@@ -76,13 +84,17 @@ describe("Lineage walk level by level and batched batch views", function () {
           const limits = maxNodes === undefined ? {} : { maxNodes };
           const expected = outcome(() => traceLineage(id(root), directions, maxDepth, store.neighbours, limits));
           expect(outcome(() => store.lineage(id(root), directions, maxDepth, limits))).to.deep.equal(expected);
+          expect(outcome(() => small.lineage(id(root), directions, maxDepth, limits))).to.deep.equal(expected);
+          const closure = outcome(() => downstreamClosure(id(root), store.neighbours, limits));
+          expect(outcome(() => store.downstreamClosure(id(root), limits))).to.deep.equal(closure);
+          expect(outcome(() => small.downstreamClosure(id(root), limits))).to.deep.equal(closure);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 
-  it("finishes a walk past its query budget batch by batch: a lattice of many equal-length paths", function () {
+  it("stops where the batch-by-batch walk stops past maxNodes: a lattice of many equal-length paths", function () {
     // Every batch of layer k feeds both of layer k + 1, with shortcuts from each layer to the one
     // after next: a batch is reached at several depths over many paths, and is read once, at the first.
     const edges: [number, number, number][] = [];
