@@ -8,6 +8,7 @@ import { IndexerHaltedError, type ChainEvent, type HandlerMap, type IndexerStep 
 import { eventArgsToJson } from "./json";
 import { compileDecoder, type LogDecoder } from "./decode";
 import { createCheckpointer, type Checkpointer } from "./checkpointer";
+import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
 
 export interface IndexerOptions {
   db: Db;
@@ -298,6 +299,13 @@ export function createIndexer(options: IndexerOptions) {
     const moved = chainMovedUnderneath(cp, from, recentFrom, to, blocks, logs);
     if (moved) return { type: "retry", reason: moved };
 
+    // A step wholly below the reorg window writes without the journal triggers and, when the
+    // catch-up ahead is at least as long as the chain indexed so far (so rebuilding them costs less
+    // than it saves), without the secondary indexes no handler reads (ADR 0035). Any other step
+    // has them back first: its blocks are journalled, and it makes the node's view current.
+    const final = to < recentFrom;
+    const deferIndexes = final && recentFrom - from >= from - options.startBlock;
+
     const events = logs;
     // A step that leaves blocks behind it (the index catching up: a backfill) commits without
     // waiting for the disk, and lets the WAL grow before a checkpoint copies it back; the step that
@@ -307,6 +315,7 @@ export function createIndexer(options: IndexerOptions) {
     // every row here is derived from blocks the chain keeps. Commits (the WAL's fsync, and a
     // checkpoint at nearly every step) were about a third of a backfill's time.
     const apply = db.transaction(() => {
+      if (final) deferCatchUpSchema(db, { indexes: deferIndexes });
       let i = 0;
       for (const n of numbers) {
         const block = blocks.get(n)!;
@@ -337,6 +346,7 @@ export function createIndexer(options: IndexerOptions) {
       await checkpointer.close();
       checkpointer = undefined;
     }
+    if (!final) await restoreSchema();
     const restore = catchingUp ? relaxDurability(db, checkpointer != null) : null;
     try {
       apply();
@@ -388,9 +398,26 @@ export function createIndexer(options: IndexerOptions) {
     handlers[`${contract}.${fragment.name}`]?.(db, event);
   }
 
+  /**
+   * Creates again what catch-up steps dropped (ADR 0035), one object per transaction, letting the
+   * event loop run in between: a CREATE INDEX over a large table holds it for a while.
+   */
+  async function restoreSchema(): Promise<void> {
+    const names = deferredSchema(db);
+    if (names.length === 0) return;
+    const t0 = performance.now();
+    for (const name of names) {
+      restoreDeferred(db, name);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    options.log?.info({ objects: names.length, ms: Math.round(performance.now() - t0) }, "journal triggers and indexes deferred during catch-up rebuilt");
+  }
+
   /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */
   async function reorganise(head: number, reason: string): Promise<IndexerStep> {
     prefetch = null;
+    // A rollback replays the journal, which only steps holding every trigger and index write.
+    await restoreSchema();
     const cp = checkpoint();
     const stored = db
       .prepare(`SELECT block_number AS number, block_hash AS hash FROM indexer_blocks WHERE block_number <= ? ORDER BY block_number DESC`)
