@@ -301,10 +301,12 @@ export function createIndexer(options: IndexerOptions) {
 
     // A step wholly below the reorg window writes without the journal triggers and, when the
     // catch-up ahead is at least as long as the chain indexed so far (so rebuilding them costs less
-    // than it saves), without the secondary indexes no handler reads (ADR 0035). Any other step
-    // has them back first: its blocks are journalled, and it makes the node's view current.
+    // than it saves), without the secondary indexes no handler reads (ADR 0035). A step reaching
+    // into the window has the triggers back first (its blocks are journalled); the step reaching
+    // the head has the indexes back too (the node's view is then current).
     const final = to < recentFrom;
     const deferIndexes = final && recentFrom - from >= from - options.startBlock;
+    const catchingUp = to < target;
 
     const events = logs;
     // A step that leaves blocks behind it (the index catching up: a backfill) commits without
@@ -333,7 +335,6 @@ export function createIndexer(options: IndexerOptions) {
       pruneJournal(db, finalBelow);
       forgetBlocks.run(finalBelow, to);
     });
-    const catchingUp = to < target;
     if (catchingUp && checkpointer === undefined)
       checkpointer = createCheckpointer(db, (message) => options.log?.warn({ err: message }, "WAL checkpoint failed"));
     // A thread that failed: this connection checkpoints again, as it did before (ADR 0032).
@@ -346,7 +347,7 @@ export function createIndexer(options: IndexerOptions) {
       await checkpointer.close();
       checkpointer = undefined;
     }
-    if (!final) await restoreSchema();
+    if (!final) await restoreSchema(catchingUp ? "trigger" : "all");
     const restore = catchingUp ? relaxDurability(db, checkpointer != null) : null;
     try {
       apply();
@@ -399,25 +400,28 @@ export function createIndexer(options: IndexerOptions) {
   }
 
   /**
-   * Creates again what catch-up steps dropped (ADR 0035), one object per transaction, letting the
-   * event loop run in between: a CREATE INDEX over a large table holds it for a while.
+   * Creates again what catch-up steps dropped (ADR 0035): the triggers in one transaction, each
+   * index in its own, letting the event loop run in between (a CREATE INDEX over a large table
+   * holds it for a while).
    */
-  async function restoreSchema(): Promise<void> {
-    const names = deferredSchema(db);
-    if (names.length === 0) return;
+  async function restoreSchema(which: "trigger" | "all"): Promise<void> {
     const t0 = performance.now();
-    for (const name of names) {
-      restoreDeferred(db, name);
+    const triggers = restoreDeferred(db, deferredSchema(db, "trigger"));
+    const indexes = which === "all" ? deferredSchema(db, "index") : [];
+    for (const name of indexes) {
       await new Promise((resolve) => setImmediate(resolve));
+      restoreDeferred(db, [name]);
     }
-    options.log?.info({ objects: names.length, ms: Math.round(performance.now() - t0) }, "journal triggers and indexes deferred during catch-up rebuilt");
+    if (triggers + indexes.length > 0)
+      options.log?.info({ triggers, indexes: indexes.length, ms: Math.round(performance.now() - t0) }, "schema objects dropped for the catch-up created again");
   }
 
   /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */
   async function reorganise(head: number, reason: string): Promise<IndexerStep> {
     prefetch = null;
-    // A rollback replays the journal, which only steps holding every trigger and index write.
-    await restoreSchema();
+    // Only steps holding the journal triggers wrote the journal a rollback replays; and the node's
+    // view after a reorganisation is current, as after a step reaching the head.
+    await restoreSchema("all");
     const cp = checkpoint();
     const stored = db
       .prepare(`SELECT block_number AS number, block_hash AS hash FROM indexer_blocks WHERE block_number <= ? ORDER BY block_number DESC`)

@@ -4,7 +4,7 @@ import { JOURNAL_OPS } from "./journal";
 import { prepared } from "./statements";
 
 /**
- * Schema objects a catching-up indexer writes without (docs/adr/0035-catch-up-without-journal-triggers-and-read-only-indexes.md).
+ * Schema objects a catching-up indexer writes without (docs/adr/0035-catch-up-without-journal-triggers-and-unread-indexes.md).
  *
  * A step wholly below the reorg window applies final blocks: nothing journals them, and no handler
  * reads most of the secondary indexes it fills. Yet every journal trigger makes each insert and
@@ -13,9 +13,10 @@ import { prepared } from "./statements";
  * backfill's CPU (docs/performance.md "Backfill").
  *
  * Such a step drops them, in its own transaction, and records each one with the statement that
- * creates it again (table `deferred_schema`). They are created again before a step reaches into
- * the reorg window, before a reorganisation is rolled back, and before migrations run on open. A
- * CREATE INDEX sorts the table once: far cheaper than a random insert per row.
+ * creates it again (table `deferred_schema`). The triggers come back before a step reaches into the
+ * reorg window (its blocks are journalled); the indexes before the step reaching the head; both
+ * before a reorganisation is rolled back and before migrations run on open. A CREATE INDEX sorts
+ * the table once: far cheaper than a random insert per row.
  */
 
 /**
@@ -68,26 +69,32 @@ export function deferCatchUpSchema(db: Database, options: { indexes: boolean }):
   return present.length;
 }
 
-/** Names of the objects dropped and not yet created again, triggers first (they cost nothing to create). */
-export function deferredSchema(db: Database): string[] {
-  return prepared(db, `SELECT name FROM deferred_schema ORDER BY type DESC, name`).pluck().all() as string[];
+/** Names of the objects dropped and not yet created again (of one type, or all). */
+export function deferredSchema(db: Database, type?: "index" | "trigger"): string[] {
+  return prepared(db, `SELECT name FROM deferred_schema WHERE ? IS NULL OR type = ? ORDER BY type DESC, name`)
+    .pluck()
+    .all(type ?? null, type ?? null) as string[];
 }
 
-/** Creates one deferred object again and forgets it, in one transaction. */
-export function restoreDeferred(db: Database, name: string): void {
-  db.transaction(() => {
-    const row = prepared(db, `SELECT sql FROM deferred_schema WHERE name = ?`).get(name) as { sql: string } | undefined;
-    if (!row) return;
-    db.exec(row.sql);
-    prepared(db, `DELETE FROM deferred_schema WHERE name = ?`).run(name);
+/** Creates the named deferred objects again and forgets them, in one transaction; returns how many. */
+export function restoreDeferred(db: Database, names: string[]): number {
+  if (names.length === 0) return 0;
+  return db.transaction(() => {
+    let restored = 0;
+    for (const name of names) {
+      const row = prepared(db, `SELECT sql FROM deferred_schema WHERE name = ?`).get(name) as { sql: string } | undefined;
+      if (!row) continue;
+      db.exec(row.sql);
+      prepared(db, `DELETE FROM deferred_schema WHERE name = ?`).run(name);
+      restored++;
+    }
+    return restored;
   })();
 }
 
-/** Creates every deferred object again. */
+/** Creates every deferred object again: the triggers in one transaction, each index in its own. */
 export function restoreCatchUpSchema(db: Database): number {
-  const names = deferredSchema(db);
-  for (const name of names) restoreDeferred(db, name);
-  return names.length;
+  return restoreDeferred(db, deferredSchema(db, "trigger")) + deferredSchema(db, "index").reduce((n, name) => n + restoreDeferred(db, [name]), 0);
 }
 
 function quoteIdent(name: string): string {
