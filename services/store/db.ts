@@ -3,6 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { DERIVED_TABLES, MIGRATIONS, type Migration } from "./migrations";
 import { installJournalTriggers, JOURNAL_OPS } from "./journal";
+import { restoreCatchUpSchema } from "./catch-up-schema";
 
 export type Db = Database.Database;
 
@@ -37,6 +38,10 @@ function migrate(db: Db, migrations: Migration[]): void {
     throw new Error(`the database schema (version ${current}) is newer than this Lotline (${known}); upgrade Lotline`);
   }
   const pending = migrations.filter((m) => m.id > current).sort((a, b) => a.id - b.id);
+  // A migration may name any index or trigger: those a catching-up indexer dropped come back first
+  // (catch-up-schema.ts). Without a pending migration they stay out until the indexer reaches the
+  // reorg window, where it creates them again.
+  if (pending.length > 0 && hasTable(db, "deferred_schema")) restoreCatchUpSchema(db);
   const tables = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table'`).raw(true);
   const triggers = db.prepare(`SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'`).pluck();
   for (const [i, migration] of pending.entries()) {
@@ -58,6 +63,10 @@ function migrate(db: Db, migrations: Migration[]): void {
       db.pragma(`user_version = ${migration.id}`);
     })();
   }
+}
+
+function hasTable(db: Db, name: string): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
 }
 
 /** A stable text dump of the derived tables, for comparing a rolled-back index with a rebuild. */

@@ -1169,6 +1169,22 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX batch_events_packed_sscc ON batch_events (json_extract(details, '$.sscc'), block_number, log_index) WHERE type = 'packed';
     `,
   },
+  {
+    id: 38,
+    name: "Schema objects a catching-up indexer writes without, and rebuilds at the reorg window",
+    sql: `
+      -- Operational (services/store/catch-up-schema.ts, docs/adr/0035): the journal triggers and the
+      -- secondary indexes no indexer handler reads, dropped while the index catches up on final blocks,
+      -- each with the statement that creates it again. A row here is an object missing from the schema;
+      -- it is dropped and recorded in the same transaction, created again and forgotten in another, so a
+      -- crash leaves each object either in the schema or here.
+      CREATE TABLE deferred_schema (
+        name TEXT PRIMARY KEY,
+        type TEXT NOT NULL CHECK (type IN ('index', 'trigger')),
+        sql TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */

@@ -20,10 +20,12 @@ export function tempDir(label: string): string {
 }
 
 /** Anvil in its own data dir, as the embedded chain runs. */
-export async function startAnvil(options: { dataDir?: string; stateIntervalSeconds?: number; port?: number } = {}): Promise<EmbeddedChain & { dataDir: string; port: number }> {
+export async function startAnvil(
+  options: { dataDir?: string; stateIntervalSeconds?: number; port?: number; genesisTimestamp?: number } = {},
+): Promise<EmbeddedChain & { dataDir: string; port: number }> {
   const dataDir = options.dataDir ?? tempDir("anvil");
   const port = options.port ?? (await freePort());
-  const chain = await startEmbeddedChain({ dataDir, port, stateIntervalSeconds: options.stateIntervalSeconds });
+  const chain = await startEmbeddedChain({ dataDir, port, stateIntervalSeconds: options.stateIntervalSeconds, genesisTimestamp: options.genesisTimestamp });
   return Object.assign(chain, { dataDir, port });
 }
 

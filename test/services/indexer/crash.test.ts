@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { expect } from "chai";
 import { dumpDerivedTables, openDatabase } from "../../../services/store/db";
+import { deferredSchema } from "../../../services/store/catch-up-schema";
 import { createRpcClient } from "../../../services/chain/rpc";
 import { createLotlineIndexer } from "../../../services/indexer/lotline";
 import { rolesToMask } from "../../../services/chain/roles";
@@ -34,12 +35,14 @@ describe("indexer: crashes", function () {
       (db.prepare(`SELECT block_number AS n FROM indexer_checkpoint`).get() as { n: number } | undefined)?.n ?? 0;
 
     const worker = spawn(process.execPath, [LOTLINE, "index", "run"], { env, stdio: "ignore" });
+    let deferredAtKill: string[] = [];
     const killedAt = await new Promise<number>((resolve, reject) => {
       const poll = setInterval(() => {
         const n = checkpoint();
         if (n > demo.deployment.startBlock + 40) {
           clearInterval(poll);
           worker.kill("SIGKILL");
+          deferredAtKill = deferredSchema(db);
           resolve(n);
         } else if (worker.exitCode !== null) {
           clearInterval(poll);
@@ -49,12 +52,21 @@ describe("indexer: crashes", function () {
     });
     await new Promise((r) => worker.once("exit", r));
     expect(killedAt).to.be.below(head);
+    // Killed while catching up without the journal triggers and the indexes no handler reads (ADR 0035).
+    expect(deferredAtKill).to.not.be.empty;
 
     const restarted = spawn(process.execPath, [LOTLINE, "index", "run", "--once"], { env, stdio: "ignore" });
     const code = await new Promise((r) => restarted.once("exit", r));
     expect(code).to.equal(0);
     expect(checkpoint()).to.equal(head);
     expect(dumpDerivedTables(db)).to.equal(await freshRebuildDump(chain.url, demo.deployment));
+    // Every one of them back, as a new database has them.
+    expect(deferredSchema(db)).to.deep.equal([]);
+    const schema = `SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY type, name`;
+    const empty = openDatabase(":memory:");
+    expect(db.prepare(schema).all()).to.deep.equal(empty.prepare(schema).all());
+    empty.close();
+    expect(db.pragma("integrity_check", { simple: true })).to.equal("ok");
     db.close();
     demo.provider.destroy();
     await chain.stop();

@@ -159,6 +159,36 @@ describe("indexer: identity from a real local chain into SQLite", function () {
     capped.close();
   });
 
+  it("inside the reorg window, applies up to the catch-up cap in a step ending short of the head and the event cap in one reaching it", async function () {
+    const capped = openDatabase(":memory:");
+    const small = createIndexer({
+      db: capped,
+      rpc: createRpcClient(chain.url),
+      contracts: demo.deployment.contracts,
+      startBlock: demo.deployment.startBlock,
+      handlers: LOTLINE_HANDLERS,
+      finalityDepth: 0,
+      // Every block inside the window: every step journalled.
+      reorgWindow: 1_000_000,
+      rebuildOnDeepReorg: false,
+      maxEventsPerStep: 3,
+      catchUpEventsPerStep: 8,
+    });
+    const head = await demo.provider.getBlockNumber();
+    const steps: { from: number; to: number; events: number }[] = [];
+    for (;;) {
+      const step = await small.step();
+      if (step.type === "idle") break;
+      if (step.type === "blocks") steps.push(step);
+    }
+    const multiBlock = steps.filter((step) => step.from !== step.to);
+    for (const step of multiBlock) expect(step.events).to.be.at.most(step.to === head ? 3 : 8);
+    expect(multiBlock.some((step) => step.to < head && step.events > 3)).to.equal(true);
+    expect(steps.at(-1)!.to).to.equal(head);
+    expect(dumpDerivedTables(capped)).to.equal(dumpDerivedTables(db));
+    capped.close();
+  });
+
   it("reports lag as blocks between the head and the index", async function () {
     await demo.provider.send("evm_mine", []);
     await demo.provider.send("evm_mine", []);
