@@ -135,8 +135,8 @@ describe("indexer: identity from a real local chain into SQLite", function () {
     expect(identity.certifierTypesOf(8).map((t) => t.type)).to.not.include("HALAL");
   });
 
-  it("cuts a range at a block boundary so that no step applies more than the event cap", async function () {
-    const capped = openDatabase(":memory:");
+  /** The whole chain indexed into a fresh in-memory database with these caps, step by step: the steps that applied blocks. */
+  async function cappedSteps(capped: Db, caps: { reorgWindow: number; maxEventsPerStep: number; catchUpEventsPerStep?: number }) {
     const small = createIndexer({
       db: capped,
       rpc: createRpcClient(chain.url),
@@ -144,9 +144,8 @@ describe("indexer: identity from a real local chain into SQLite", function () {
       startBlock: demo.deployment.startBlock,
       handlers: LOTLINE_HANDLERS,
       finalityDepth: 0,
-      reorgWindow: 64,
       rebuildOnDeepReorg: false,
-      maxEventsPerStep: 3,
+      ...caps,
     });
     const steps: { from: number; to: number; events: number }[] = [];
     for (;;) {
@@ -154,6 +153,12 @@ describe("indexer: identity from a real local chain into SQLite", function () {
       if (step.type === "idle") break;
       if (step.type === "blocks") steps.push(step);
     }
+    return steps;
+  }
+
+  it("cuts a range at a block boundary so that no step applies more than the event cap", async function () {
+    const capped = openDatabase(":memory:");
+    const steps = await cappedSteps(capped, { reorgWindow: 64, maxEventsPerStep: 3 });
     for (const step of steps) if (step.from !== step.to) expect(step.events).to.be.at.most(3);
     expect(dumpDerivedTables(capped)).to.equal(dumpDerivedTables(db));
     capped.close();
@@ -161,26 +166,9 @@ describe("indexer: identity from a real local chain into SQLite", function () {
 
   it("inside the reorg window, applies up to the catch-up cap in a step ending short of the head and the event cap in one reaching it", async function () {
     const capped = openDatabase(":memory:");
-    const small = createIndexer({
-      db: capped,
-      rpc: createRpcClient(chain.url),
-      contracts: demo.deployment.contracts,
-      startBlock: demo.deployment.startBlock,
-      handlers: LOTLINE_HANDLERS,
-      finalityDepth: 0,
-      // Every block inside the window: every step journalled.
-      reorgWindow: 1_000_000,
-      rebuildOnDeepReorg: false,
-      maxEventsPerStep: 3,
-      catchUpEventsPerStep: 8,
-    });
     const head = await demo.provider.getBlockNumber();
-    const steps: { from: number; to: number; events: number }[] = [];
-    for (;;) {
-      const step = await small.step();
-      if (step.type === "idle") break;
-      if (step.type === "blocks") steps.push(step);
-    }
+    // Every block inside the window: every step journalled.
+    const steps = await cappedSteps(capped, { reorgWindow: 1_000_000, maxEventsPerStep: 3, catchUpEventsPerStep: 8 });
     const multiBlock = steps.filter((step) => step.from !== step.to);
     for (const step of multiBlock) expect(step.events).to.be.at.most(step.to === head ? 3 : 8);
     expect(multiBlock.some((step) => step.to < head && step.events > 3)).to.equal(true);
