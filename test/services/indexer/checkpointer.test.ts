@@ -19,6 +19,21 @@ function rowsInFileAlone(file: string, table: string): number {
   }
 }
 
+/**
+ * rowsInFileAlone of chain_events while the worker may be checkpointing: a copy taken in the middle
+ * of a passive checkpoint holds pages of two commits (the catch-up drops and creates indexes, so its
+ * schema may not even open: "malformed database schema … orphan index") and counts as none; the
+ * next step's copy is read instead.
+ */
+function rowsInFileMidway(file: string): number {
+  try {
+    return rowsInFileAlone(file, "chain_events");
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith("SQLITE_CORRUPT") || /malformed/.test((err as Error).message)) return 0;
+    throw err;
+  }
+}
+
 describe("indexer: WAL checkpoints on a worker thread (ADR 0033)", function () {
   it("copies what the writer committed back into the database file, the writer's connection never checkpointing", async function () {
     const file = path.join(tempDir("checkpointer"), "index.sqlite");
@@ -63,7 +78,7 @@ describe("indexer: WAL checkpoints on a worker thread (ADR 0033)", function () {
         // From the 20th catch-up step on (the worker's checkpoints run beside the steps, so not at a
         // set one), the lots indexed so far reach the file itself, not only the WAL, before the step
         // reaching the head checkpoints on the writer's connection.
-        if (catchUpSteps >= 20) lotsInFileMidway = Math.max(lotsInFileMidway, rowsInFileAlone(file, "chain_events"));
+        if (catchUpSteps >= 20) lotsInFileMidway = Math.max(lotsInFileMidway, rowsInFileMidway(file));
       }
       expect(catchUpSteps).to.be.greaterThan(20);
       expect(lotsInFileMidway, "events in the database file after 20 catch-up steps").to.be.greaterThan(0);
