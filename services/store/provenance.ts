@@ -388,10 +388,11 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
   /**
    * traceLineage (same answer, same order) over one query per level and direction rather than one
    * per batch. A walk past the walk budget (WALK_BUDGET batches in a direction) is done again batch by batch.
+   * `withEdges` false: for callers that need the batches only, the walk reads no edge values.
    */
-  function lineage(root: string, directions: Direction[], maxDepth: number, limits: { maxNodes?: number } = {}): TraceResult {
+  function lineage(root: string, directions: Direction[], maxDepth: number, limits: { maxNodes?: number } = {}, withEdges = true): TraceResult {
     return (
-      walk(root, directions, maxDepth, limits.maxNodes ?? Number.MAX_SAFE_INTEGER, true) ??
+      walk(root, directions, maxDepth, limits.maxNodes ?? Number.MAX_SAFE_INTEGER, withEdges) ??
       traceLineage(root, directions, maxDepth, neighbours, limits)
     );
   }
@@ -401,11 +402,9 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
     lineage,
     /** Every batch downstream of `root` (excluding it), as downstreamClosure answers it. */
     downstreamClosure(root: string, limits: { maxNodes?: number } = {}): string[] {
-      const maxNodes = limits.maxNodes ?? Number.MAX_SAFE_INTEGER;
-      const result =
-        walk(root, ["downstream"], Number.MAX_SAFE_INTEGER, maxNodes, false) ??
-        traceLineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, neighbours, limits);
-      return result.nodes.filter((n) => n.id !== root)
+      // The batches only: the walk reads no edge values.
+      return lineage(root, ["downstream"], Number.MAX_SAFE_INTEGER, limits, false)
+        .nodes.filter((n) => n.id !== root)
         .map((n) => n.id);
     },
     getBatch(id: string): BatchView | null {

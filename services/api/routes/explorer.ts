@@ -32,24 +32,25 @@ export const WEB_DIR = path.join(__dirname, "..", "..", "web");
 const PAGE_FILES: Record<string, string> = { "app.js": "text/javascript", "style.css": "text/css", "verify.js": "text/javascript", "lineage.js": "text/javascript" };
 
 const packageDir = (name: string, entry: string) => path.dirname(require.resolve(`${name}/${entry}`.replace(/\/$/, "")));
-/**
- * Libraries the page loads: the packages' own minified builds from their dist folders, and d3's pan
- * and zoom (published as many small ES modules) bundled into one module by esbuild. Read or built
- * once per process and kept: node_modules does not change under a running node.
- */
 /** esbuild's options for a module the browser imports: one ES module, minified, from the project root. */
 const BROWSER_BUNDLE = { bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, write: false, logLevel: "silent" } as const;
 const PROJECT_ROOT = path.join(__dirname, "..", "..", "..");
 
-const VENDOR: Record<string, { type: string; load: () => Buffer }> = {
-  "ethers.js": { type: "text/javascript", load: () => fs.readFileSync(path.join(path.dirname(require.resolve("ethers")), "..", "dist", "ethers.min.js")) },
-  "chart.js": { type: "text/javascript", load: () => fs.readFileSync(path.join(packageDir("chart.js", ""), "chart.umd.min.js")) },
+/**
+ * Libraries the page loads: the packages' own minified builds from their dist folders, and d3's pan
+ * and zoom (published as many small ES modules) bundled into one module by esbuild. Read or built
+ * once per process, off the event loop (warmed as soon as the node serves), and kept: node_modules
+ * does not change under a running node.
+ */
+const VENDOR: Record<string, { type: string; load: () => Promise<Buffer> }> = {
+  "ethers.js": { type: "text/javascript", load: () => fs.promises.readFile(path.join(path.dirname(require.resolve("ethers")), "..", "dist", "ethers.min.js")) },
+  "chart.js": { type: "text/javascript", load: () => fs.promises.readFile(path.join(packageDir("chart.js", ""), "chart.umd.min.js")) },
   "d3.js": {
     type: "text/javascript",
-    load() {
+    async load() {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const esbuild = require("esbuild") as typeof import("esbuild");
-      const result = esbuild.buildSync({
+      const result = await esbuild.build({
         ...BROWSER_BUNDLE,
         stdin: { contents: `export { zoom, zoomIdentity } from "d3-zoom"; export { select } from "d3-selection";`, resolveDir: PROJECT_ROOT },
       });
@@ -57,14 +58,15 @@ const VENDOR: Record<string, { type: string; load: () => Buffer }> = {
     },
   },
 };
-const vendorLoaded = new Map<string, { content: Buffer; version: string }>();
+const vendorLoaded = new Map<string, Promise<{ content: Buffer; version: string }>>();
 /** A library's content and content hash, or undefined for a name that is not one. */
-function vendorFile(name: string): { content: Buffer; version: string } | undefined {
+function vendorFile(name: string): Promise<{ content: Buffer; version: string }> | undefined {
   if (!Object.hasOwn(VENDOR, name)) return undefined;
   let loaded = vendorLoaded.get(name);
   if (!loaded) {
-    const content = VENDOR[name].load();
-    vendorLoaded.set(name, (loaded = { content, version: hashOf(content) }));
+    loaded = VENDOR[name].load().then((content) => ({ content, version: hashOf(content) }));
+    loaded.catch(() => vendorLoaded.delete(name)); // a failed read or build is tried again
+    vendorLoaded.set(name, loaded);
   }
   return loaded;
 }
@@ -104,15 +106,23 @@ export type Preload = "lineage" | "verifier";
 export async function explorerShell(preload: Preload[] = [], answers: string[] = []): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${await pageVersion(file)}`;
-  const vendor = (file: string) => `/explorer/vendor/${file}?v=${vendorFile(file)!.version}`;
+  const vendor = async (file: string) => `/explorer/vendor/${file}?v=${(await vendorFile(file)!).version}`;
   // Built on first use (esbuild); until then its URL stays unversioned (and is revalidated).
   if (!verifierVersion) void verifierModule().catch(() => undefined);
   const verifierUrl = verifierVersion ? `/explorer/verifier.js?v=${verifierVersion}` : "/explorer/verifier.js";
-  const [app, verify, lineage, style] = await Promise.all([v("app.js"), v("verify.js"), v("lineage.js"), v("style.css")]);
+  const [app, verify, lineage, style, ethers, d3, chart] = await Promise.all([
+    v("app.js"),
+    v("verify.js"),
+    v("lineage.js"),
+    v("style.css"),
+    vendor("ethers.js"),
+    vendor("d3.js"),
+    vendor("chart.js"),
+  ]);
   const imports = {
-    ethers: vendor("ethers.js"),
-    d3: vendor("d3.js"),
-    "chart.js": vendor("chart.js"),
+    ethers,
+    d3,
+    "chart.js": chart,
     "/explorer/assets/verify.js": verify,
     "/explorer/assets/lineage.js": lineage,
     "/explorer/verifier.js": verifierUrl,
@@ -247,7 +257,11 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   // The verifier bundle is built once the node serves (esbuild works in its own process), so the
   // first lot page after a start neither waits for it nor gets its URL unversioned.
   app.addHook("onReady", async () => {
-    setImmediate(() => void verifierModule().catch((err: Error) => app.log.warn({ err: err.message }, "the explorer's verifier module does not build")));
+    setImmediate(() => {
+      void verifierModule().catch((err: Error) => app.log.warn({ err: err.message }, "the explorer's verifier module does not build"));
+      // The libraries (d3 is bundled): read and hashed before the first page names them.
+      for (const name of Object.keys(VENDOR)) void vendorFile(name)!.catch((err: Error) => app.log.warn({ err: err.message, library: name }, "an explorer library cannot be read"));
+    });
   });
   const pageSchema = (summary: string, params?: ReturnType<typeof Type.Object>) => ({
     summary,
@@ -303,7 +317,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       },
     },
     async (request, reply) => {
-      const library = vendorFile(request.params.file);
+      const library = await vendorFile(request.params.file);
       if (!library) throw new HttpProblem(404, "not_found", `no library ${request.params.file}`);
       const cache = request.query.v !== undefined && request.query.v === library.version ? IMMUTABLE : "public, max-age=3600";
       return reply.type(`${VENDOR[request.params.file].type}; charset=utf-8`).header("cache-control", cache).send(library.content);

@@ -12,6 +12,8 @@ const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
 
 export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { identity, db, auth }) => {
   const sharing = createSharingStore(db);
+  /** A directory entry as the list shows it: with where the organisation's node is. */
+  const listed = <O extends { orgId: string }>(org: O) => ({ ...org, serviceUrl: sharing.serviceUrl(Number(org.orgId)) });
   app.get(
     "/api/v1/orgs",
     {
@@ -42,7 +44,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         const items = [];
         for (const orgId of new Set(request.query.ids.split(",").map(Number))) {
           const org = identity.getOrganisation(orgId);
-          if (org && (request.query.status === undefined || org.status === request.query.status)) items.push({ ...org, serviceUrl: sharing.serviceUrl(orgId) });
+          if (org && (request.query.status === undefined || org.status === request.query.status)) items.push(listed(org));
         }
         return { items, nextCursor: null };
       }
@@ -52,7 +54,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         throw new HttpProblem(400, "invalid_cursor", "the cursor is not one this list returned; start again without it");
       }
       const page = identity.listOrganisations({ limit, after: Number(after), status: request.query.status });
-      return { items: page.items.map((org) => ({ ...org, serviceUrl: sharing.serviceUrl(Number(org.orgId)) })), nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
+      return { items: page.items.map(listed), nextCursor: page.more && page.last !== null ? encodeCursor("orgId", page.last) : null };
     },
   );
 
