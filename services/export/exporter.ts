@@ -55,7 +55,7 @@ interface HistoryItem {
   transactionHash?: string;
   details: Record<string, unknown>;
 }
-interface AnchorProofJson {
+export interface AnchorProofJson {
   recordId: string;
   leaf: string;
   status: "pending" | "anchored";
@@ -85,6 +85,75 @@ async function mapLimit<I, A>(items: I[], fn: (item: I) => Promise<A>, limit = 8
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return answers;
+}
+
+/** A product as `GET /api/v1/products/{gtin}` serves it (what the records need of it). */
+export interface ProductAnswer {
+  gtin: string;
+  orgId: string;
+  masterData: Record<string, unknown> | null;
+  transactionHash: string;
+  blockNumber: number;
+  anchor: AnchorProofJson | null;
+}
+/** A production run as `GET /api/v1/production-runs/{id}` serves it: the record with the view's fields. */
+export type RunAnswer = Record<string, unknown> & { orgId: string; anchor: AnchorProofJson | null };
+export interface EpcisRecordRef {
+  recordId: string;
+  eventID: string;
+  owner: string | null;
+}
+/** An EPCIS record as served (identifiers as captured) with its proof; nulls when the node does not serve it. */
+export interface EpcisRecordAnswer {
+  stored: { event: unknown; context: unknown } | null;
+  proof: AnchorProofJson | null;
+}
+
+/**
+ * Where the records of a lineage are read, as the API's routes serve them to one reader: refusals
+ * throw an error carrying the HTTP `status` (401/403 become not_shared gaps, 404 not_verifiable).
+ * `lotline export` reads them over HTTP (httpRecordSource); the explorer's records route, inside
+ * the node, reads them directly with the same routes' rules (services/api/lineage-records.ts).
+ */
+export interface RecordSource {
+  product(gtin: string): Promise<ProductAnswer>;
+  /** Ids of the current production runs that consumed or produced the batch, that the reader may read. */
+  runIds(batchId: string): Promise<string[]>;
+  run(runId: string): Promise<RunAnswer>;
+  epcisRecord(ref: EpcisRecordRef & { owner: string }): Promise<EpcisRecordAnswer>;
+}
+
+/** The records through the API's routes, as the signed-in `api` caller may read them. */
+export function httpRecordSource(api: ExportApi): RecordSource {
+  return {
+    product: (gtin) => api.get<ProductAnswer>(`/api/v1/products/${gtin}`),
+    async runIds(batchId) {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query = new URLSearchParams({ batch: batchId, limit: "500", ...(cursor ? { cursor } : {}) });
+        const page: { items: { id: string }[]; nextCursor: string | null } = await api.get(`/api/v1/production-runs?${query}`);
+        ids.push(...page.items.map((run) => run.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      return ids;
+    },
+    run: (runId) => api.get<RunAnswer>(`/api/v1/production-runs/${runId}`),
+    async epcisRecord({ recordId, eventID }) {
+      const event = encodeURIComponent(eventID);
+      // Identifiers as captured: the leaf commits to the stored event, not to its Digital Link rewrite.
+      const [doc, links] = await Promise.all([
+        api.get<unknown>(`/epcis/events/${event}`, { "GS1-EPC-Format": "Never_Translates" }),
+        api.get<{ records: { recordId: string }[] }>(`/epcis/events/${event}/links`),
+      ]);
+      const index = links.records.findIndex((r) => r.recordId === recordId);
+      const stored = documentEvents(doc)[index] ?? null;
+      if (!stored) return { stored: null, proof: null };
+      // The proof only of an event the reader was shown.
+      const proof = await api.get<AnchorProofJson>(`/epcis/events/${event}/proof?recordId=${encodeURIComponent(recordId)}`);
+      return { stored, proof };
+    },
+  };
 }
 
 /** A batch's lineage both ways as the API shows it, and each of its batches' timelines. */
@@ -162,7 +231,7 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
     }
   }
 
-  const proven = await collectRecords(api, lineage, options);
+  const proven = await collectRecords(httpRecordSource(api), lineage, options);
   gaps.push(...proven.gaps);
 
   const refs = [...edges.flatMap((e) => (e.chain ? [e.chain] : [])), ...custody.map((c) => c.chain), ...proven.products.map((p) => p.chain)];
@@ -193,18 +262,19 @@ export async function collectBundle(api: ExportApi, options: ExportOptions): Pro
  * (product master data, production runs, EPCIS events), and a gap for each it cannot prove; with
  * the products' on-chain registrations. What the explorer's records route answers (with
  * `keepFailing`), without the rest of a bundle. `epcisTimelines` stands in for the lineage's
- * history requests (only their EPCIS entries are read here).
+ * history requests (only their EPCIS entries are read here), `source` for the record requests.
  */
 export async function collectLineageRecords(
   api: ExportApi,
   rootId: string,
-  options: Pick<ExportOptions, "maxDepth" | "keepFailing" | "progress"> & { epcisTimelines?: EpcisTimelines },
+  options: Pick<ExportOptions, "maxDepth" | "keepFailing" | "progress"> & { epcisTimelines?: EpcisTimelines; source?: RecordSource },
 ) {
-  return collectRecords(api, await collectLineage(api, rootId, options.maxDepth ?? 50, options.epcisTimelines), options);
+  const lineage = await collectLineage(api, rootId, options.maxDepth ?? 50, options.epcisTimelines);
+  return collectRecords(options.source ?? httpRecordSource(api), lineage, options);
 }
 
 async function collectRecords(
-  api: ExportApi,
+  source: RecordSource,
   { trace, histories }: Lineage,
   options: Pick<ExportOptions, "keepFailing" | "progress">,
 ): Promise<{ records: ProvenRecord[]; gaps: BundleGap[]; products: ProductRegistration[] }> {
@@ -261,10 +331,7 @@ async function collectRecords(
   await each(
     [...new Set(trace.nodes.map((n) => n.gtin))],
     (gtin) => ({ class: "PRODUCT", subject: `GTIN ${gtin}`, owner: null }),
-    (gtin) =>
-      api.get<{ gtin: string; orgId: string; masterData: Record<string, unknown> | null; transactionHash: string; blockNumber: number; anchor: AnchorProofJson | null }>(
-        `/api/v1/products/${gtin}`,
-      ),
+    (gtin) => source.product(gtin),
     (gtin, p) => {
       products.push({ gtin: p.gtin, owner: p.orgId, chain: { contract: "provenance", event: "ProductRegistered", transactionHash: p.transactionHash, blockNumber: p.blockNumber, logIndex: null } });
       if (!p.masterData) {
@@ -280,23 +347,13 @@ async function collectRecords(
   await each(
     trace.nodes,
     (node) => ({ class: "PRODUCTION_RUN", subject: `runs of batch ${node.id}`, owner: null }),
-    async (node) => {
-      const ids: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const query = new URLSearchParams({ batch: node.id, limit: "500", ...(cursor ? { cursor } : {}) });
-        const page: { items: { id: string }[]; nextCursor: string | null } = await api.get(`/api/v1/production-runs?${query}`);
-        ids.push(...page.items.map((run) => run.id));
-        cursor = page.nextCursor;
-      } while (cursor);
-      return ids;
-    },
+    (node) => source.runIds(node.id),
     (_node, ids) => ids.forEach((id) => runIds.add(id)),
   );
   await each(
     [...runIds],
     (runId) => ({ class: "PRODUCTION_RUN", subject: runId, owner: null }),
-    (runId) => api.get<Record<string, unknown> & { orgId: string; anchor: AnchorProofJson | null }>(`/api/v1/production-runs/${runId}`),
+    (runId) => source.run(runId),
     (runId, run) => {
       const record = Object.fromEntries(Object.entries(run).filter(([key]) => !RUN_VIEW_FIELDS.includes(key)));
       offer({ class: "PRODUCTION_RUN", owner: String(run.orgId), recordId: run.anchor?.recordId ?? `production-run:${runId}`, record }, run.anchor, runId);
@@ -306,7 +363,7 @@ async function collectRecords(
 
   // EPCIS events naming a batch of the lineage (or a logistic unit it was packed in).
   const seen = new Set<string>();
-  const events: { recordId: string; eventID: string; owner: string | null }[] = [];
+  const events: EpcisRecordRef[] = [];
   for (const items of histories.values()) {
     for (const item of items) {
       if (item.type !== "epcis") continue;
@@ -316,25 +373,10 @@ async function collectRecords(
       events.push({ recordId, eventID: String(item.details.eventID), owner: item.details.orgId === undefined ? null : String(item.details.orgId) });
     }
   }
-  type EventAnswer = { stored: { event: unknown; context: unknown } | null; proof: AnchorProofJson | null };
   await each(
     events,
     ({ recordId, owner }) => ({ class: "EPCIS", subject: recordId, owner }),
-    async ({ recordId, eventID, owner }): Promise<EventAnswer> => {
-      if (owner === null) return { stored: null, proof: null };
-      const event = encodeURIComponent(eventID);
-      // Identifiers as captured: the leaf commits to the stored event, not to its Digital Link rewrite.
-      const [doc, links] = await Promise.all([
-        api.get<unknown>(`/epcis/events/${event}`, { "GS1-EPC-Format": "Never_Translates" }),
-        api.get<{ records: { recordId: string }[] }>(`/epcis/events/${event}/links`),
-      ]);
-      const index = links.records.findIndex((r) => r.recordId === recordId);
-      const stored = documentEvents(doc)[index] ?? null;
-      if (!stored) return { stored: null, proof: null };
-      // The proof only of an event the reader was shown.
-      const proof = await api.get<AnchorProofJson>(`/epcis/events/${event}/proof?recordId=${encodeURIComponent(recordId)}`);
-      return { stored, proof };
-    },
+    async ({ recordId, eventID, owner }): Promise<EpcisRecordAnswer> => (owner === null ? { stored: null, proof: null } : source.epcisRecord({ recordId, eventID, owner })),
     ({ recordId, eventID, owner }, { stored, proof }) => {
       if (owner === null) {
         gaps.push({ class: "EPCIS", subject: recordId, owner, reason: "not_verifiable", detail: "the node does not say which organisation captured the event" });

@@ -112,16 +112,18 @@ function apiEarly(path) {
 }
 
 /**
- * Resolved once a lot page's verification has asked the chain for its anchors (at once on other
- * pages; also when it cannot): the sections below the verdict ask the node only then, so the
- * records (the node's heaviest answer) and the chain reads through the node's pass-through are not
- * queued behind half a dozen other answers on the node's one thread.
+ * Resolved once a lot page's verification has its answers from the chain, or has waited
+ * SECTIONS_WAIT_MS for them (at once on other pages; also when it cannot verify): the sections
+ * below the verdict ask the node only then, so the records and the chain reads through the node's
+ * pass-through are not queued behind half a dozen other answers on the node's one thread.
  */
 let verdictAsked = Promise.resolve();
+/** How long the sections below the verdict wait for the chain's answers at most. */
+const SECTIONS_WAIT_MS = 300;
 let openSections = () => undefined;
 /**
  * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): asked once the
- * verification has asked the chain, at low priority (the browser has six connections to this node).
+ * verification has the chain's answers (see verdictAsked), at low priority (the browser has six connections to this node).
  */
 const later = (path) => verdictAsked.then(() => api(path, { priority: "low" }));
 
@@ -558,7 +560,10 @@ async function verification(recordsPromise) {
         ),
       );
     const verdict = verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors, onOffChain });
-    openSections(); // the chain reads are on their way
+    // The sections below ask the node once the chain has answered (through the node's pass-through,
+    // the chain reads would otherwise queue behind them on its one thread), or after a short wait
+    // for a chain that is slow to answer.
+    Promise.race([verdict.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SECTIONS_WAIT_MS))]).then(() => openSections());
     const outcome = await verdict;
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 

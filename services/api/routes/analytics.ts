@@ -43,9 +43,10 @@ import { aggregateRuns, custodySpells, dwellHours, onTimeDelivery, runMetrics } 
 import { batchFootprint, type FootprintLookups } from "../../analytics/footprint";
 import { createFederationStore } from "../../federation/store";
 import { productivity, windowProblem } from "../../analytics/productivity";
-import { recordHash, RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
+import { RUN_ID_PATTERN, runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import { createSharingStore } from "../../store/sharing";
-import { mayReadRecord, readerOf, requireMember, requireRecordAccess, visibilityOf, type Reader } from "../access";
+import { createRecordReads } from "../record-reads";
+import { readerOf, requireMember, requireRecordAccess, visibilityOf } from "../access";
 
 /**
  * Production efficiency: production-run records (primary data, anchored), per-batch footprints
@@ -343,9 +344,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   const store = createAnalyticsStore(db);
   const federationStore = createFederationStore(db);
   const sharing = createSharingStore(db);
-  /** Production runs are their owner's records: readable by it and the organisations it granted. */
-  const mayReadRun = (reader: Reader, run: StoredRun) =>
-    mayReadRecord(sharing, reader, Number(run.record.orgId), "PRODUCTION_RUN", () => sharing.subjectOf(runBatchIds(run.record)));
+  const { mayReadRun, readableRun, runAnchor } = createRecordReads(db, state);
   /**
    * Figures over all of an organisation's runs (KPIs, productivity) need an unscoped grant of its
    * production runs: a scoped one would let the totals reveal runs outside the scope.
@@ -360,24 +359,6 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   const configuredAllocation = allocationPolicyFromEnv();
   /** The policy in force now: governance's on-chain rules (indexed) over the configured ones. */
   const allocationNow = () => withChainRules(configuredAllocation, chainAllocationRules(db));
-
-  /**
-   * A run's anchoring proof: this node's own record's, or a replica's (federation), whose record
-   * hash is recomputed from the stored record as for the node's own.
-   */
-  function runAnchor(run: StoredRun) {
-    const own = store.proof(run);
-    if (own) return own;
-    const replica = federationStore.replicaProof(run.record.id);
-    if (!replica) return null;
-    let hash: string;
-    try {
-      hash = recordHash(JSON.parse(run.document) as object);
-    } catch {
-      hash = "0x";
-    }
-    return { ...replica, recordHash: hash, verified: replica.verified && hash === replica.leaf };
-  }
 
   function view(run: StoredRun) {
     return {
@@ -453,17 +434,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       },
     },
     async (request) => {
-      const run = store.getRun(request.params.id);
-      if (!run) throw new HttpProblem(404, "run_not_found", `no production run ${request.params.id}`);
-      const reader = readerOf(request, auth);
-      requireRecordAccess(
-        sharing,
-        reader,
-        Number(run.record.orgId),
-        "PRODUCTION_RUN",
-        () => sharing.subjectOf(runBatchIds(run.record)),
-        `production run ${request.params.id}`,
-      );
+      const run = readableRun(readerOf(request, auth), request.params.id);
       return { ...view(run), anchor: runAnchor(run) };
     },
   );

@@ -1,4 +1,4 @@
-import { requireServed, servesOrg } from "../../config/served";
+import { requireServed } from "../../config/served";
 import crypto from "node:crypto";
 import { Type, type TSchema } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -16,7 +16,6 @@ import { captureJobFor } from "../../epcis/capture";
 import {
   captureView,
   eventLinks,
-  eventProof,
   eventsById,
   getCapture,
   insertCapture,
@@ -41,6 +40,7 @@ import { prepared } from "../../store/statements";
 import { mappingRoutes } from "./epcis-mapping";
 import { readerOf } from "../access";
 import { createSharingStore } from "../../store/sharing";
+import { createRecordReads } from "../record-reads";
 import { epcisVisibility, type EpcisVisibility } from "../../epcis/access";
 import type { EventRow } from "../../epcis/store";
 import {
@@ -358,6 +358,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
   const captureJob = captureJobFor(db, { log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
   const sharing = createSharingStore(db);
+  const records = createRecordReads(db, state);
 
   /**
    * What the request's reader may read of the stored events (EPCIS records are owner-and-grantees):
@@ -372,20 +373,11 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         "sign in (POST /api/v1/auth/login) to read EPCIS events: they are shown to the organisation that captured them and the organisations it granted (GET /epcis/events/{eventID}/proof is public)",
       );
     }
-    return epcisVisibility(db, sharing, reader.orgId, reader.node ? { serves: (orgId) => servesOrg(state.served, orgId) } : undefined);
+    return records.epcisVisibilityFor(reader);
   }
 
-  /**
-   * The stored records under an eventID the reader may read. A member without a grant gets the same
-   * 404 as for an unknown event: the content routes do not confirm that another organisation's event
-   * exists (whether it is anchored, and by whom, is public on its proof route by design).
-   */
-  function readableById(request: FastifyRequest, eventID: string): EventRow[] {
-    const visibility = visibilityOf(request);
-    const rows = eventsById(db, eventID).filter((row) => visibility.visible(row));
-    if (rows.length === 0) throw new HttpProblem(404, "event_not_found", `no event ${eventID}`);
-    return rows;
-  }
+  /** The stored records under an eventID the reader may read (services/api/record-reads.ts). */
+  const readableById = (request: FastifyRequest, eventID: string): EventRow[] => records.readableEvents(visibilityOf(request), eventID);
 
   /** Distinct values of an event column among the events the reader may read (none for the public). */
   function readableValues(
@@ -761,19 +753,7 @@ export const epcisRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
         response: { 200: Proof, ...problems(400, 404) },
       },
     },
-    async (request) => {
-      const rows = eventsById(db, request.params.eventID);
-      const row = request.query.recordId ? rows.find((r) => `epcis:event:${r.seq}` === request.query.recordId) : rows[0];
-      if (!row)
-        throw new HttpProblem(
-          404,
-          "event_not_found",
-          `no event ${request.params.eventID}${request.query.recordId ? ` with record ${request.query.recordId}` : ""}`,
-        );
-      const proof = eventProof(db, row);
-      if (!proof) throw new HttpProblem(404, "record_not_found", `event ${request.params.eventID} was not queued for anchoring`);
-      return proof;
-    },
+    async (request) => records.eventProofOf(request.params.eventID, request.query.recordId),
   );
 
   app.get(

@@ -19,6 +19,7 @@ import type { ProvenRecord } from "../../export/records";
 import type { BundleGap } from "../../export/bundle";
 import { productRecordId } from "../../provenance/products";
 import { createEpcisTimelines } from "../epcis-timelines";
+import { createRecordReads } from "../record-reads";
 
 /**
  * The auditor's explorer, served by the node itself (ADR 0016): plain ES modules and a stylesheet
@@ -103,7 +104,7 @@ export type Preload = "lineage" | "verifier";
  * content-hashed asset URLs (`?v=`, served as immutable: a reload asks for none of them again) and
  * `modulepreload` hints for the libraries the page at hand needs first.
  */
-export async function explorerShell(preload: Preload[] = [], answers: string[] = []): Promise<string> {
+export async function explorerShell(preload: Preload[] = [], answers: string[] = [], afterSession: string[] = []): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${await pageVersion(file)}`;
   const vendor = async (file: string) => `/explorer/vendor/${file}?v=${(await vendorFile(file)!).version}`;
@@ -133,10 +134,9 @@ export async function explorerShell(preload: Preload[] = [], answers: string[] =
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
   // API answers the page asks for first (app.js fetches the same URLs, same-origin with the
   // session cookie, and the browser hands it the preloaded answer): asked with the HTML instead
-  // of once the page's script has loaded and run. Every page asks who is signed in. Only quick
-  // answers: a lot's records asked this early hold up the batch and the session behind them
-  // (tried: the first render came a second later).
-  const answerHints = [...answers, "/api/v1/auth/session"].map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
+  // of once the page's script has loaded and run. Every page asks who is signed in. `afterSession`:
+  // what the page needs next (a lot's trace and records), asked behind the answers of its first render.
+  const answerHints = [...answers, "/api/v1/auth/session", ...afterSession].map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
   return template
     .replace('href="/explorer/assets/style.css"', `href="${style}"`)
     .replace(/<script type="importmap">[^<]*<\/script>/, `<script type="importmap">${JSON.stringify({ imports })}</script>`)
@@ -251,8 +251,9 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   const { db, auth, state, internal } = deps;
   const store = createProvenanceStore(db);
   const timelines = createEpcisTimelines(db, state);
-  const shellFor = (preload: Preload[], answers: string[] = []) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
-    reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload, answers));
+  const recordReads = createRecordReads(db, state);
+  const shellFor = (preload: Preload[], answers: string[] = [], afterSession: string[] = []) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
+    reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload, answers, afterSession));
   const html = shellFor([]);
   // The verifier bundle is built once the node serves (esbuild works in its own process), so the
   // first lot page after a start neither waits for it nor gets its URL unversioned.
@@ -273,10 +274,17 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get("/", { config: static_, schema: pageSchema("The explorer: search, recent recalls") }, html);
   app.get("/explorer", { config: static_, schema: pageSchema("The explorer's front page") }, html);
   app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
-  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, (request, reply) =>
-    // A member's lot page draws the lineage first; the public's shows the verification only.
-    shellFor(readerOf(request, auth).kind === "public" ? ["verifier"] : ["lineage", "verifier"], [`/api/v1/batches/${encodeURIComponent((request.params as { ref: string }).ref)}`])(request, reply),
-  );
+  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, (request, reply) => {
+    const { ref } = request.params as { ref: string };
+    const batch = `/api/v1/batches/${encodeURIComponent(ref)}`;
+    // The public's lot page shows the verification only.
+    if (readerOf(request, auth).kind === "public") return shellFor(["verifier"], [batch])(request, reply);
+    // A member's draws the lineage first, then verifies its records: by a batch id (the explorer's
+    // own links) the page asks for both by the same URLs it would build from the batch (the node
+    // collects the records meanwhile the page's scripts load); by any other ref it knows them only later.
+    const byId = /^0x[0-9a-f]{64}$/.test(ref) ? [`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`] : [];
+    return shellFor(["lineage", "verifier"], [batch], byId)(request, reply);
+  });
   app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, html);
 
   app.get(
@@ -550,26 +558,29 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const root = await api.get<BatchView>(`/api/v1/batches/${encodeURIComponent(request.params.ref)}`);
       let records: ProvenRecord[];
       let gaps: BundleGap[];
-      if (reader.kind === "public") ({ records, gaps } = await productRecord(api, root));
+      if (reader.kind === "public") ({ records, gaps } = productRecord(JSON.parse(JSON.stringify(recordReads.product(root.gtin))) as ServedProduct, root.gtin));
       else {
         // The lineage's EPCIS events as its history requests would list them for the reader, in one call.
         const epcisTimelines = (batchIds: string[]) => timelines.timelines(batchIds, reader.orgId);
-        ({ records, gaps } = await collectLineageRecords(api, root.id, { keepFailing: true, epcisTimelines }));
+        // Its records read directly with the record routes' own rules, not ~40 requests through the HTTP stack.
+        ({ records, gaps } = await collectLineageRecords(api, root.id, { keepFailing: true, epcisTimelines, source: recordReads.lineageSource(reader) }));
       }
       return { root: root.id, chainId: state.deployment.chainId, anchors: state.deployment.contracts.anchors ?? null, records, gaps };
     },
   );
 };
 
+/** A product as `GET /api/v1/products/{gtin}` serves it (the fields a record needs). */
+interface ServedProduct {
+  orgId: string;
+  masterData: Record<string, unknown> | null;
+  masterDataHash: string;
+  anchor: { leaf: string; status: string; merkleRoot: string | null; proof: string[]; anchoredBy: { orgId: string; name: string | null } | null; transactionHash: string | null; blockNumber: number | null } | null;
+}
+
 /** What the public may verify of a lot: its product's master data (public, anchored by the GTIN's owner). */
-async function productRecord(api: { get<T>(url: string): Promise<T> }, root: BatchView): Promise<{ records: ProvenRecord[]; gaps: BundleGap[] }> {
-  const p = await api.get<{
-    orgId: string;
-    masterData: Record<string, unknown> | null;
-    masterDataHash: string;
-    anchor: { leaf: string; status: string; merkleRoot: string | null; proof: string[]; anchoredBy: { orgId: string; name: string | null } | null; transactionHash: string | null; blockNumber: number | null } | null;
-  }>(`/api/v1/products/${root.gtin}`);
-  const subject = `GTIN ${root.gtin}`;
+function productRecord(p: ServedProduct, gtin: string): { records: ProvenRecord[]; gaps: BundleGap[] } {
+  const subject = `GTIN ${gtin}`;
   if (!p.masterData) return { records: [], gaps: [{ class: "PRODUCT", subject, owner: p.orgId, reason: "not_verifiable", detail: "the node does not hold the master data" }] };
   const a = p.anchor;
   if (!a || a.status !== "anchored" || !a.merkleRoot || !a.anchoredBy) return { records: [], gaps: [{ class: "PRODUCT", subject, owner: p.orgId, reason: "pending", detail: "not anchored on-chain yet" }] };

@@ -1,4 +1,5 @@
 import { createEpcisTimelines } from "../epcis-timelines";
+import { createRecordReads } from "../record-reads";
 import { requireServed } from "../../config/served";
 import { membersOnly, readerOf } from "../access";
 import { Type } from "@sinclair/typebox";
@@ -11,7 +12,7 @@ import { requireBatchRef } from "../batch-ref";
 import { createProvenanceStore, type BatchStatus as BatchStatusName, type BatchView } from "../../store/provenance";
 import { LineageTooLargeError, type Direction } from "../../provenance/trace";
 import { anchorOf, proofOf } from "../../anchoring/outbox";
-import { masterDataHash, productRecordId, storeProductMasterData } from "../../provenance/products";
+import { productRecordId, storeProductMasterData } from "../../provenance/products";
 import { orgOfKey } from "../../store/identity";
 import type { RouteDeps } from "../app";
 import { epcisOriginCounts, epcisTimeline, mergeTimelines } from "../../epcis/mapping/batches";
@@ -190,6 +191,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
   const members = membersOnly(auth);
   // The EPCIS events of a set of batches for a member organisation, fetched first from the nodes that hold them.
   const { federatedEpcis } = createEpcisTimelines(db, state);
+  const records = createRecordReads(db, state);
 
   const requireBatch = (ref: string): BatchView => requireBatchRef(store, ref);
 
@@ -423,19 +425,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       },
     },
     async (request) => {
-      let gtin: string;
-      try {
-        gtin = normaliseGtin(request.params.gtin);
-      } catch (err) {
-        throw new HttpProblem(400, "invalid_gtin", (err as Error).message);
-      }
-      const product = store.product(gtin);
-      if (!product) throw new HttpProblem(404, "product_not_found", `no product ${gtin} is registered`);
-      return {
-        ...product,
-        masterDataVerified: product.masterData !== null && masterDataHash(product.masterData) === product.masterDataHash,
-        anchor: proofOf(db, productRecordId(product.masterDataHash)),
-      };
+      return records.product(request.params.gtin);
     },
   );
 

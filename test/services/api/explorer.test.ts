@@ -100,11 +100,18 @@ describe("explorer API", function () {
       expect(preloads((await getAnonymous(node, "/")).text)).to.deep.equal([]);
     });
 
-    it("asks for a lot page's batch and the session with the HTML, by the URLs the page fetches, escaped", async function () {
-      const answers = (html: string) => [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin>/g)].map((m) => m[1]);
+    it("asks for a lot page's batch and the session with the HTML (a member's, by batch id, its trace and records too), by the URLs the page fetches, escaped", async function () {
+      // The hrefs as the browser reads them (an attribute's `&amp;` is `&`).
+      const answers = (html: string) => [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin>/g)].map((m) => m[1].replaceAll("&amp;", "&"));
       const ref = `https://id.gs1.org/01/${GTIN}/10/${LOT}`;
       expect(answers((await get(node, `/explorer/batch/${encodeURIComponent(ref)}`)).text)).to.deep.equal([`/api/v1/batches/${encodeURIComponent(ref)}`, "/api/v1/auth/session"]);
       expect(answers((await getAnonymous(node, "/")).text)).to.deep.equal(["/api/v1/auth/session"]);
+      // By a batch id (the explorer's own links), a member's page also asks for the lineage's trace and records, after its first answers.
+      const id = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
+      const batch = `/api/v1/batches/${id}`;
+      expect(answers((await get(node, `/explorer/batch/${id}`)).text)).to.deep.equal([batch, "/api/v1/auth/session", `${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
+      expect(answers((await getAnonymous(node, `/explorer/batch/${id}`)).text), "the public's page verifies the product only").to.deep.equal([batch, "/api/v1/auth/session"]);
+      expect(answers((await get(node, `/explorer/batch/${id.toUpperCase().replace("0X", "0x")}`)).text), "not the URL the page builds").to.have.length(2);
       // A ref that tries to close the attribute stays inside it.
       const hostile = (await getAnonymous(node, `/explorer/batch/${encodeURIComponent('x" onload="alert(1)')}`)).text;
       expect(hostile).to.not.include('onload="alert');
