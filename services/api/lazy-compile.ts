@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { FastifySchemaCompiler } from "fastify";
+import { serializerSchema } from "./serializer-schema";
 
 /**
  * Request validators and response serializers compiled on first use instead of all at once.
@@ -44,8 +45,11 @@ export function createLazyCompilation() {
   return {
     /** For Fastify's `schemaController.compilersFactory.buildSerializer`. */
     buildSerializer: ((externalSchemas, options) => {
-      const compiler = defaultSerializerFactory(externalSchemas, options);
-      return (route) => lazy(() => compiler(route), false);
+      // The unions left after serializerSchema (the few whose branch only Ajv can tell) have their
+      // validators compiled with the serializer (compileValidators), not on the first response that
+      // reaches them: else the first page after a start paid for them in its requests.
+      const compiler = defaultSerializerFactory(externalSchemas, { ...(options as object), compileValidators: true });
+      return (route) => lazy(() => compiler({ ...(route as { schema: unknown }), schema: serializerSchema((route as { schema: unknown }).schema) }), false);
     }) as SerializerFactory,
     /** Wraps a validator compiler (setValidatorCompiler's argument). */
     validatorCompiler(compiler: FastifySchemaCompiler<unknown>): FastifySchemaCompiler<unknown> {
