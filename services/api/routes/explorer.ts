@@ -212,6 +212,15 @@ const PAGE_ABI: Record<string, string[]> = {
   forwarder: ["nonces"],
 };
 
+let pageAbiFragments: Record<string, string[]> | null = null;
+/** The fragments of PAGE_ABI in full human-readable form, formatted once (ethers' formatting is not cheap). */
+function pageAbi(): Record<string, string[]> {
+  pageAbiFragments ??= Object.fromEntries(
+    Object.entries(PAGE_ABI).map(([contract, names]) => [contract, names.map((name) => INTERFACES[contract as keyof typeof INTERFACES].getFunction(name)!.format("full"))]),
+  );
+  return pageAbiFragments;
+}
+
 const SearchResult = Type.Object({
   type: Type.Union([Type.Literal("batch"), Type.Literal("organisation")]),
   id: Type.String(),
@@ -260,6 +269,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.addHook("onReady", async () => {
     setImmediate(() => {
       void verifierModule().catch((err: Error) => app.log.warn({ err: err.message }, "the explorer's verifier module does not build"));
+      pageAbi();
       // The libraries (d3 is bundled): read and hashed before the first page names them.
       for (const name of Object.keys(VENDOR)) void vendorFile(name)!.catch((err: Error) => app.log.warn({ err: err.message, library: name }, "an explorer library cannot be read"));
     });
@@ -354,10 +364,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         response: { 200: Type.Record(Type.String(), Type.Array(Type.String())) },
       },
     },
-    async () =>
-      Object.fromEntries(
-        Object.entries(PAGE_ABI).map(([contract, names]) => [contract, names.map((name) => INTERFACES[contract as keyof typeof INTERFACES].getFunction(name)!.format("full"))]),
-      ),
+    async () => pageAbi(),
   );
 
   const SessionBody = Type.Object(
