@@ -9,6 +9,7 @@ import { eventArgsToJson } from "./json";
 import { compileDecoder, type LogDecoder } from "./decode";
 import { createCheckpointer, type Checkpointer } from "./checkpointer";
 import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
+import { closeRowGroup, flushRowGroup, insertGrouped, openRowGroup } from "../store/row-groups";
 
 export interface IndexerOptions {
   db: Db;
@@ -81,8 +82,12 @@ interface RecentBlocks {
   logs: Map<number, RpcLog[]>;
 }
 
-/** chain_events rows per INSERT statement (a block's rows are grouped: services/indexer/engine.ts flushEvents). */
-const EVENT_ROWS = 32;
+/**
+ * A block's chain_events rows go to the table together (store/row-groups.ts): running one statement
+ * per row from JavaScript cost as much again as the rows themselves (100,401 rows: 1.3 s one at a
+ * time, 0.6 s 32 to a statement; docs/performance.md "Backfill"). No handler reads chain_events.
+ */
+const INSERT_CHAIN_EVENT = `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES`;
 
 /** A final range's logs (sorted) and the blocks holding them, read ahead of its step. */
 interface FinalRange {
@@ -164,29 +169,6 @@ export function createIndexer(options: IndexerOptions) {
   const storeBlock = db.prepare(
     `INSERT OR REPLACE INTO indexer_blocks (block_number, block_hash, parent_hash, timestamp) VALUES (?, ?, ?, ?)`,
   );
-  const insertEvent = db.prepare(
-    `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
-
-  /**
-   * chain_events rows of a block, inserted EVENT_ROWS at a time: running one statement per row from
-   * JavaScript cost as much again as the rows themselves (100,401 rows: 1.3 s one at a time, 0.6 s
-   * in groups; docs/performance.md "Backfill"). A block's rows are inserted in order before the
-   * block's other writes end, so their rowids, and the journal's block for each, are those one row
-   * at a time gives. No handler reads chain_events.
-   */
-  const insertEvents = db.prepare(
-    `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES ${Array(EVENT_ROWS).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-  );
-  let eventRows: unknown[] = [];
-  /** Inserts the chain_events rows held back (full groups of EVENT_ROWS, then one at a time). */
-  function flushEvents(): void {
-    const rows = eventRows;
-    eventRows = [];
-    let at = 0;
-    for (; rows.length - at >= EVENT_ROWS * 7; at += EVENT_ROWS * 7) insertEvents.run(rows.slice(at, at + EVENT_ROWS * 7));
-    for (; at < rows.length; at += 7) insertEvent.run(rows.slice(at, at + 7));
-  }
 
   const forgetBlocks = db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`);
 
@@ -466,19 +448,26 @@ export function createIndexer(options: IndexerOptions) {
     // every row here is derived from blocks the chain keeps. Commits (the WAL's fsync, and a
     // checkpoint at nearly every step) were about a third of a backfill's time.
     const apply = db.transaction(() => {
-      eventRows = []; // rows of a step that failed part-way left with its transaction
       if (final) deferCatchUpSchema(db, { indexes: deferIndexes });
-      let i = 0;
-      for (const n of numbers) {
-        const block = blocks.get(n)!;
-        // Blocks below the reorg window are final (read by range, never rolled back through the
-        // journal: a deeper reorganisation rebuilds or halts), so their writes are not journalled;
-        // the journal's row images were most of a backfill's write cost.
-        if (n >= recentFrom) beginJournalBlock(db, n);
-        else setJournalling(db, false);
-        for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block);
-        flushEvents();
-        storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
+      // Rows held back per block (chain_events, timelines: store/row-groups.ts) are inserted before
+      // the block's other writes end, in the order given: the rowids and the journal's block of each
+      // are those one statement per row gives.
+      openRowGroup(db);
+      try {
+        let i = 0;
+        for (const n of numbers) {
+          const block = blocks.get(n)!;
+          // Blocks below the reorg window are final (read by range, never rolled back through the
+          // journal: a deeper reorganisation rebuilds or halts), so their writes are not journalled;
+          // the journal's row images were most of a backfill's write cost.
+          if (n >= recentFrom) beginJournalBlock(db, n);
+          else setJournalling(db, false);
+          for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block);
+          flushRowGroup(db);
+          storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
+        }
+      } finally {
+        closeRowGroup(db);
       }
       setJournalling(db, false);
       writeCheckpoint.run(to, blocks.get(to)!.hash, new Date().toISOString());
@@ -538,7 +527,7 @@ export function createIndexer(options: IndexerOptions) {
       block,
       time: new Date(block.timestamp * 1000).toISOString(),
     };
-    eventRows.push(
+    insertGrouped(db, INSERT_CHAIN_EVENT, [
       log.blockNumber,
       log.logIndex,
       log.transactionHash,
@@ -546,7 +535,7 @@ export function createIndexer(options: IndexerOptions) {
       contract,
       fragment.name,
       JSON.stringify(eventArgsToJson(fragment.inputs, args)),
-    );
+    ]);
     handlers[`${contract}.${fragment.name}`]?.(db, event);
   }
 
