@@ -9,6 +9,7 @@ import { eventArgsToJson } from "./json";
 import { compileDecoder, type LogDecoder } from "./decode";
 import { createCheckpointer, type Checkpointer } from "./checkpointer";
 import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
+import { closeRowGroup, flushRowGroup, insertGrouped, openRowGroup } from "../store/row-groups";
 
 export interface IndexerOptions {
   db: Db;
@@ -61,8 +62,32 @@ interface Checkpoint {
   hash: string | null;
 }
 
+/**
+ * Blocks the first range of a catch-up spans. Nothing is read ahead of the first step, so the node
+ * answers its eth_getLogs while the indexer waits: the bench's first range of 500 blocks held 69,000
+ * logs, 1.2–1.5 s before the first write. The range doubles after each light step, and the next
+ * range is read while a step writes.
+ */
+const FIRST_RANGE = 32;
+
+/** A final range read ahead spanning fewer blocks than this has all its headers asked for with its logs. */
+const EAGER_HEADERS = 32;
+
 /** Blocks within the reorg window read per round (headers, then logs by block hash). */
 const RECENT_CHUNK = 8;
+
+/** Blocks inside the reorg window by number: headers, and the logs read by each header's hash. */
+interface RecentBlocks {
+  headers: Map<number, RpcBlock>;
+  logs: Map<number, RpcLog[]>;
+}
+
+/**
+ * A block's chain_events rows go to the table together (store/row-groups.ts): running one statement
+ * per row from JavaScript cost as much again as the rows themselves (100,401 rows: 1.3 s one at a
+ * time, 0.6 s 32 to a statement; docs/performance.md "Backfill"). No handler reads chain_events.
+ */
+const INSERT_CHAIN_EVENT = `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES`;
 
 /** A final range's logs (sorted) and the blocks holding them, read ahead of its step. */
 interface FinalRange {
@@ -104,7 +129,7 @@ export function createIndexer(options: IndexerOptions) {
     eventsByTopic.set(name, byTopic);
   }
 
-  let range = Math.min(maxRange, 500);
+  let range = Math.min(maxRange, FIRST_RANGE);
   /**
    * The next final range, read while the current step fetches its blocks and writes (a pipeline one
    * range deep): its logs and the blocks holding them, as a step would read them. Never written
@@ -112,6 +137,17 @@ export function createIndexer(options: IndexerOptions) {
    * still wholly below the reorg window; any other step, a reorganisation or a rebuild drops it.
    */
   let prefetch: { from: number; to: number; read: Promise<FinalRange | null> } | null = null;
+  /**
+   * Blocks inside the reorg window read and not yet applied: headers, and the logs read by each
+   * header's hash. Those past a step's cut, the headers of the next step's blocks (read with the
+   * step's own), and the next step's logs, read while a step writes (`readRecentAhead`). A step takes
+   * them only as part of a chain of parent hashes starting at its checkpoint
+   * (`chainMovedUnderneath`), as it takes blocks it reads itself; a step that finds them not to
+   * continue its checkpoint, a reorganisation and a rebuild drop them all (`forgetRecent`).
+   */
+  let recentRead: RecentBlocks = { headers: new Map(), logs: new Map() };
+  /** The read of the next step's window blocks, under way while this step writes; never rejects. */
+  let recentAhead: Promise<void> | null = null;
   /**
    * Checkpoints off the event loop while the index catches up (ADR 0033). undefined: none running,
    * made by the next catch-up step; null: none for this indexer (no file, or its thread failed).
@@ -132,9 +168,6 @@ export function createIndexer(options: IndexerOptions) {
   );
   const storeBlock = db.prepare(
     `INSERT OR REPLACE INTO indexer_blocks (block_number, block_hash, parent_hash, timestamp) VALUES (?, ?, ?, ?)`,
-  );
-  const insertEvent = db.prepare(
-    `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
 
   const forgetBlocks = db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`);
@@ -165,17 +198,94 @@ export function createIndexer(options: IndexerOptions) {
    */
   function readAhead(from: number, to: number, known?: RpcLog[]): void {
     const read = (async (): Promise<FinalRange | null> => {
-      const logs = known ?? sortLogs(await rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }));
+      const blocks = new Map<number, RpcBlock>();
+      const getBlocks = (numbers: number[]) =>
+        mapLimited(numbers, 8, async (n) => {
+          const block = await rpc.getBlock(n);
+          if (block) blocks.set(n, block);
+        });
+      // A short range is a dense one (the range narrows to the blocks a step holds): its headers are
+      // asked for with its logs, so that both are answered while the step before writes, rather
+      // than the headers in a second round trip once the event loop is free again.
+      const eager: number[] = [];
+      if (!known && to - from < EAGER_HEADERS) for (let n = from; n <= to; n++) eager.push(n);
+      const [logs] = await Promise.all([known ?? rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }).then(sortLogs), getBlocks(eager)]);
       const end = logs.length > catchUpEventsPerStep ? cutBlock(logs, catchUpEventsPerStep) : to;
       const numbers = [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
-      const blocks = new Map<number, RpcBlock>();
-      await mapLimited(numbers, 8, async (n) => {
-        const block = await rpc.getBlock(n);
-        if (block) blocks.set(n, block);
-      });
+      await getBlocks(numbers.filter((n) => !blocks.has(n)));
       return { logs, blocks };
     })().catch(() => null);
     prefetch = { from, to, read };
+  }
+
+  /**
+   * Reads the headers of `numbers` not read yet into `into`. `retry`: as a step reads; otherwise
+   * one attempt, and the first failure ends the read (the step reads what is missing itself).
+   */
+  async function readHeaders(into: RecentBlocks, numbers: number[], retry: boolean): Promise<void> {
+    const call = retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn();
+    const missing = numbers.filter((n) => !into.headers.has(n));
+    if (missing.length === 0) return;
+    await mapLimited(missing, 8, async (n) => {
+      const block = await call(() => rpc.getBlock(n));
+      if (!block) throw new Error(`block ${n} is missing though the head is ${headBlock}`);
+      into.headers.set(n, block);
+    });
+  }
+
+  /**
+   * Reads the headers of `numbers` not read yet, then the logs of each by its hash, into `into`:
+   * a block's logs are always the very header's. With the headers read already, the logs are asked
+   * for before this returns to the caller (no await in between). `retry`: as a step reads
+   * (retrying, and telling a block that left the chain from a fault: its number is returned);
+   * otherwise one attempt, and the first failure ends the read.
+   */
+  async function readRecent(into: RecentBlocks, numbers: number[], retry: boolean): Promise<number | null> {
+    const call = retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn();
+    if (numbers.some((n) => !into.headers.has(n))) await readHeaders(into, numbers, retry);
+    let leftChain: number | null = null;
+    await mapLimited(numbers.filter((n) => !into.logs.has(n)), 8, async (n) => {
+      const block = into.headers.get(n)!;
+      try {
+        into.logs.set(n, await call(() => rpc.getBlockLogs(block.hash, addresses)));
+      } catch (err) {
+        if (!retry) throw err;
+        // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
+        const now = await rpcRetry(() => rpc.getBlock(n));
+        if (now && now.hash === block.hash) throw err;
+        leftChain = n;
+      }
+    });
+    return leftChain;
+  }
+
+  /**
+   * Reads the window blocks the next step will apply (from `from`, eight at a time, until they hold
+   * more events than a catching-up step applies, or `to`) while this step writes: the node answers
+   * while SQLite works, instead of after (ADR 0038).
+   */
+  function readRecentAhead(from: number, to: number): void {
+    const into = recentRead;
+    recentAhead = (async () => {
+      let events = 0;
+      for (let start = from; start <= to && events <= catchUpEventsPerStep; start += RECENT_CHUNK) {
+        const numbers: number[] = [];
+        for (let n = start; n <= Math.min(to, start + RECENT_CHUNK - 1); n++) numbers.push(n);
+        await readRecent(into, numbers, false);
+        for (const n of numbers) events += into.logs.get(n)!.length;
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Drops the window blocks read below `n` (applied, or behind the checkpoint). */
+  function forgetBelow(n: number): void {
+    for (const map of [recentRead.headers, recentRead.logs]) for (const k of map.keys()) if (k < n) map.delete(k);
+  }
+
+  /** Drops every window block read and not applied (the chain moved, or the index did). */
+  function forgetRecent(): void {
+    recentRead = { headers: new Map(), logs: new Map() };
+    recentAhead = null;
   }
 
   /** One step: check for a reorganisation, else apply the next range of blocks. */
@@ -260,25 +370,33 @@ export function createIndexer(options: IndexerOptions) {
     // Recent blocks, eight at a time (headers, then their logs by hash), until the step holds more
     // events than a catching-up step applies: the blocks past its cut are read again by the next
     // step, so reading all of a window full of events at every step read most of them many times.
+    // Those read already (past the step before's cut, or while it wrote) are taken as read.
     const recentLogs: RpcLog[] = [];
-    let leftChain: number | null = null;
     const finalEvents = logs.filter((l) => l.blockNumber <= to).length;
+    if (recentAhead) await recentAhead;
+    recentAhead = null;
+    forgetBelow(from);
+    if (recentFrom <= to) {
+      // The headers of this step's blocks and of the next step's in one round: the next step's logs
+      // can then be asked for before this step writes (readRecentAhead).
+      const own: number[] = [];
+      const next: number[] = [];
+      for (let n = recentFrom; n <= to; n++) own.push(n);
+      for (let n = to + 1; n <= Math.min(target, to + (to - recentFrom + 1)); n++) next.push(n);
+      await Promise.all([readHeaders(recentRead, own, true), readHeaders(recentRead, next, false).catch(() => undefined)]);
+    }
     for (let start = recentFrom; start <= to; start += RECENT_CHUNK) {
       const recent: number[] = [];
       for (let n = start; n <= Math.min(to, start + RECENT_CHUNK - 1); n++) recent.push(n);
-      await fetchBlocks(recent);
-      await mapLimited(recent, 8, async (n) => {
-        const hash = blocks.get(n)!.hash;
-        try {
-          recentLogs.push(...(await rpcRetry(() => rpc.getBlockLogs(hash, addresses))));
-        } catch (err) {
-          // A node forgets a block that left the chain: that is a reorganisation under way, not a fault.
-          const now = await rpcRetry(() => rpc.getBlock(n));
-          if (now && now.hash === hash) throw err;
-          leftChain = n;
-        }
-      });
-      if (leftChain !== null) return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+      const leftChain = await readRecent(recentRead, recent, true);
+      if (leftChain !== null) {
+        forgetRecent();
+        return { type: "retry", reason: `block ${leftChain} left the chain while its logs were read` };
+      }
+      for (const n of recent) {
+        blocks.set(n, recentRead.headers.get(n)!);
+        recentLogs.push(...recentRead.logs.get(n)!);
+      }
       if (finalEvents + recentLogs.length > catchUpEventsPerStep && recent.at(-1)! < to) {
         to = recent.at(-1)!;
         range = Math.max(1, to - from + 1);
@@ -301,7 +419,10 @@ export function createIndexer(options: IndexerOptions) {
     await fetchBlocks(numbers.filter((n) => !blocks.has(n)));
 
     const moved = chainMovedUnderneath(cp, from, recentFrom, to, blocks, logs);
-    if (moved) return { type: "retry", reason: moved };
+    if (moved) {
+      forgetRecent();
+      return { type: "retry", reason: moved };
+    }
 
     // A step wholly below the reorg window writes without the journal triggers and, when the
     // catch-up ahead is at least as long as the chain indexed so far (so rebuilding them costs less
@@ -313,6 +434,12 @@ export function createIndexer(options: IndexerOptions) {
     const catchingUp = to < target;
 
     const events = logs;
+    // The next step's window blocks, read while this one waits for the checkpointer and writes.
+    forgetBelow(to + 1);
+    if (catchingUp && to + 1 > head - reorgWindow) {
+      const nextRange = events.length < limit / 2 ? Math.min(maxRange, range * 2) : range;
+      readRecentAhead(to + 1, Math.min(target, to + nextRange));
+    }
     // A step that leaves blocks behind it (the index catching up: a backfill) commits without
     // waiting for the disk, and lets the WAL grow before a checkpoint copies it back; the step that
     // reaches the head commits as every other write, and its fsync makes the whole catch-up durable
@@ -322,16 +449,25 @@ export function createIndexer(options: IndexerOptions) {
     // checkpoint at nearly every step) were about a third of a backfill's time.
     const apply = db.transaction(() => {
       if (final) deferCatchUpSchema(db, { indexes: deferIndexes });
-      let i = 0;
-      for (const n of numbers) {
-        const block = blocks.get(n)!;
-        // Blocks below the reorg window are final (read by range, never rolled back through the
-        // journal: a deeper reorganisation rebuilds or halts), so their writes are not journalled;
-        // the journal's row images were most of a backfill's write cost.
-        if (n >= recentFrom) beginJournalBlock(db, n);
-        else setJournalling(db, false);
-        for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block);
-        storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
+      // Rows held back per block (chain_events, timelines: store/row-groups.ts) are inserted before
+      // the block's other writes end, in the order given: the rowids and the journal's block of each
+      // are those one statement per row gives.
+      openRowGroup(db);
+      try {
+        let i = 0;
+        for (const n of numbers) {
+          const block = blocks.get(n)!;
+          // Blocks below the reorg window are final (read by range, never rolled back through the
+          // journal: a deeper reorganisation rebuilds or halts), so their writes are not journalled;
+          // the journal's row images were most of a backfill's write cost.
+          if (n >= recentFrom) beginJournalBlock(db, n);
+          else setJournalling(db, false);
+          for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block);
+          flushRowGroup(db);
+          storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
+        }
+      } finally {
+        closeRowGroup(db);
       }
       setJournalling(db, false);
       writeCheckpoint.run(to, blocks.get(to)!.hash, new Date().toISOString());
@@ -391,7 +527,7 @@ export function createIndexer(options: IndexerOptions) {
       block,
       time: new Date(block.timestamp * 1000).toISOString(),
     };
-    insertEvent.run(
+    insertGrouped(db, INSERT_CHAIN_EVENT, [
       log.blockNumber,
       log.logIndex,
       log.transactionHash,
@@ -399,7 +535,7 @@ export function createIndexer(options: IndexerOptions) {
       contract,
       fragment.name,
       JSON.stringify(eventArgsToJson(fragment.inputs, args)),
-    );
+    ]);
     handlers[`${contract}.${fragment.name}`]?.(db, event);
   }
 
@@ -423,6 +559,7 @@ export function createIndexer(options: IndexerOptions) {
   /** Finds the common ancestor and rolls back to it, or rebuilds/halts when none is in reach. */
   async function reorganise(head: number, reason: string): Promise<IndexerStep> {
     prefetch = null;
+    forgetRecent();
     // Only steps holding the journal triggers wrote the journal a rollback replays; and the node's
     // view after a reorganisation is current, as after a step reaching the head.
     await restoreSchema("all");
@@ -462,6 +599,7 @@ export function createIndexer(options: IndexerOptions) {
   /** Empties every derived table and the checkpoint, so the next steps re-read from startBlock. */
   function rebuild(reason: string): IndexerStep {
     prefetch = null;
+    forgetRecent();
     clearIndex(db);
     options.log?.warn({ reason }, "rebuilding the index from the chain");
     const result: IndexerStep = { type: "rebuild", reason };

@@ -2,7 +2,8 @@ import { AbiCoder, decodeBytes32String, keccak256, ZeroHash } from "ethers";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { unitFromBytes3 } from "../../provenance/quantity";
-import type { ChainEvent, HandlerMap } from "../types";
+import type { HandlerMap } from "../types";
+import { timeline } from "./timeline";
 
 /**
  * Provenance, logistic-unit and anchor events → products, lots, batches, lineage_edges,
@@ -20,13 +21,6 @@ const shortString = (raw: string) => {
   }
 };
 
-/** One entry of a batch's timeline (GET /api/v1/batches/{ref}/history). */
-function timeline(db: Db, e: ChainEvent, batchId: string, type: string, details: Record<string, unknown>): void {
-  prepared(
-    db,
-    `INSERT OR IGNORE INTO batch_events (block_number, log_index, batch_id, type, details, tx_hash, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  ).run(e.log.blockNumber, e.log.logIndex, batchId, type, JSON.stringify(details), e.log.transactionHash, e.time);
-}
 
 function setQuantity(db: Db, batchId: string, quantity: bigint, block: number): void {
   prepared(db, `UPDATE batches SET quantity = ?, updated_block = ? WHERE batch_id = ?`).run(quantity.toString(), block, batchId);

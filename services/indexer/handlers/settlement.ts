@@ -8,6 +8,7 @@ import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import type { ChainEvent, HandlerMap } from "../types";
 import { ORDER_STATUS } from "../../store/settlement";
+import { timeline } from "./timeline";
 
 const gtinText = (value: bigint) => value.toString().padStart(14, "0");
 
@@ -115,10 +116,7 @@ export const settlementHandlers: HandlerMap = {
     addTo(db, "delivered", orderId, e.args.quantity as bigint, e);
     prepared(db, `UPDATE orders SET inspection_ends = ? WHERE order_id = ?`).run(Number(e.args.inspectionEnds), orderId);
     // The batch's own timeline shows the order it fulfilled.
-    prepared(
-      db,
-      `INSERT OR IGNORE INTO batch_events (block_number, log_index, batch_id, type, details, tx_hash, time) VALUES (?, ?, ?, 'delivered_for_order', ?, ?, ?)`,
-    ).run(e.log.blockNumber, e.log.logIndex, e.args.batchId, JSON.stringify({ orderId: String(orderId), quantity: e.args.quantity.toString(), saleIndex: String(e.args.saleIndex) }), e.log.transactionHash, e.time);
+    timeline(db, e, e.args.batchId as string, "delivered_for_order", { orderId: String(orderId), quantity: e.args.quantity.toString(), saleIndex: String(e.args.saleIndex) });
   },
   "escrow.DeliveryRejected": (db, e) => {
     prepared(db, `UPDATE orders SET contested = ?, decide_by = ? WHERE order_id = ?`).run(e.args.quantity.toString(), Number(e.args.decideBy), Number(e.args.orderId));

@@ -96,6 +96,31 @@ describe("indexer: catching up without the journal triggers and the indexes no h
     db.close();
   });
 
+  it("inserts a block's chain events and timeline rows in groups with the rowids and journal blocks one row at a time gives", async function () {
+    const db = openDatabase(":memory:");
+    // A window wider than the chain: every block journalled, as a step inside the window writes.
+    const indexer = createLotlineIndexer(
+      { db, rpc: rpc(), deployment: demo.deployment },
+      { finalityDepth: 0, reorgWindow: 100_000, logRange: 2_000, rpcUrl: chain.url },
+    );
+    await indexer.syncToHead();
+    const largest = (db.prepare(`SELECT MAX(n) AS n FROM (SELECT COUNT(*) AS n FROM chain_events GROUP BY block_number)`).get() as { n: number }).n;
+    expect(largest, "no block holds more events than one group (32)").to.be.greaterThan(32);
+    const inRowidOrder = db.prepare(`SELECT block_number, log_index FROM chain_events ORDER BY rowid`).all();
+    expect(inRowidOrder).to.deep.equal(db.prepare(`SELECT block_number, log_index FROM chain_events ORDER BY block_number, log_index`).all());
+    for (const table of ["chain_events", "batch_events"]) {
+      const journalledElsewhere = db
+        .prepare(
+          `SELECT COUNT(*) AS n FROM "${table}" e LEFT JOIN reorg_journal j ON j.table_name = ? AND j.op = 'insert' AND j.row_id = e.rowid
+           WHERE j.block_number IS NOT e.block_number`,
+        )
+        .get(table) as { n: number };
+      expect(journalledElsewhere.n, table).to.equal(0);
+    }
+    expect((db.prepare(`SELECT COUNT(*) AS n FROM batch_events`).get() as { n: number }).n).to.be.greaterThan(32);
+    db.close();
+  });
+
   it("builds indexes after the catch-up that hold the entries indexes kept up row by row hold", async function () {
     const deferring = openDatabase(":memory:");
     await smallStepIndexer(deferring, rpc(), demo.deployment).syncToHead();
