@@ -83,16 +83,21 @@ function shellTemplate(): Promise<string> {
 }
 
 const hashOf = (content: string | Buffer) => createHash("sha256").update(content).digest("hex").slice(0, 12);
-const pageVersions = new Map<string, { mtimeMs: number; size: number; version: string }>();
-/** The content hash of one of services/web/'s files, re-read only when the file changed. */
-async function pageVersion(file: string): Promise<string> {
+const pageFiles = new Map<string, { mtimeMs: number; size: number; version: string; content: Buffer }>();
+/**
+ * One of services/web/'s files with its content hash, kept in memory and read again only when the
+ * file changed. Synchronous (a stat of a local file): a page's scripts are answered as they arrive,
+ * not after whatever API request the node took up while waiting for the file system.
+ */
+function pageFile(file: string): { version: string; content: Buffer } {
   const full = path.join(WEB_DIR, file);
-  const stat = await fs.promises.stat(full);
-  const known = pageVersions.get(file);
-  if (known && known.mtimeMs === stat.mtimeMs && known.size === stat.size) return known.version;
-  const version = hashOf(await fs.promises.readFile(full));
-  pageVersions.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, version });
-  return version;
+  const stat = fs.statSync(full);
+  const known = pageFiles.get(file);
+  if (known && known.mtimeMs === stat.mtimeMs && known.size === stat.size) return known;
+  const content = fs.readFileSync(full);
+  const entry = { mtimeMs: stat.mtimeMs, size: stat.size, version: hashOf(content), content };
+  pageFiles.set(file, entry);
+  return entry;
 }
 let verifierVersion: string | null = null;
 
@@ -106,7 +111,7 @@ export type Preload = "lineage" | "verifier";
  */
 export async function explorerShell(preload: Preload[] = [], answers: string[] = [], afterSession: string[] = []): Promise<string> {
   const template = await shellTemplate();
-  const v = async (file: string) => `/explorer/assets/${file}?v=${await pageVersion(file)}`;
+  const v = async (file: string) => `/explorer/assets/${file}?v=${pageFile(file).version}`;
   const vendor = async (file: string) => `/explorer/vendor/${file}?v=${(await vendorFile(file)!).version}`;
   // Built on first use (esbuild); until then its URL stays unversioned (and is revalidated).
   if (!verifierVersion) void verifierModule().catch(() => undefined);
@@ -315,9 +320,9 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     async (request, reply) => {
       const type = PAGE_FILES[request.params.file];
       if (!type) throw new HttpProblem(404, "not_found", `no explorer file ${request.params.file}`);
-      const content = await fs.promises.readFile(path.join(WEB_DIR, request.params.file));
+      const { content, version } = pageFile(request.params.file);
       // Cached for good only under the URL of its own content; any other URL is revalidated.
-      const cache = request.query.v !== undefined && request.query.v === hashOf(content) ? IMMUTABLE : "no-cache";
+      const cache = request.query.v !== undefined && request.query.v === version ? IMMUTABLE : "no-cache";
       return reply.type(`${type}; charset=utf-8`).header("cache-control", cache).send(content);
     },
   );
