@@ -141,12 +141,12 @@ export async function explorerShell(preload: Preload[] = [], answers: string[] =
   // session cookie, and the browser hands it the preloaded answer): asked with the HTML instead
   // of once the page's script has loaded and run. Every page asks who is signed in. `afterSession`:
   // what the page needs next (a lot's trace and records), asked behind the answers of its first render.
-  const fetchHint = (href: string) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`;
-  const answerHints = [...answers, "/api/v1/auth/session"].map(fetchHint);
+  const fetchHint = (href: string, priority = "") => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin${priority}>`;
+  const answerHints = [...answers, "/api/v1/auth/session"].map((href) => fetchHint(href));
   return template
     .replace('href="/explorer/assets/style.css"', `href="${style}"`)
     .replace(/<script type="importmap">[^<]*<\/script>/, `<script type="importmap">${JSON.stringify({ imports })}</script>`)
-    .replace('<script type="module" src="/explorer/assets/app.js"></script>', [...answerHints, ...hints, `<script type="module" src="${app}"></script>`, ...afterSession.map(fetchHint)].join("\n  "));
+    .replace('<script type="module" src="/explorer/assets/app.js"></script>', [...answerHints, ...hints, `<script type="module" src="${app}"></script>`, ...afterSession.map((href) => fetchHint(href, ' fetchpriority="low"'))].join("\n  "));
 }
 
 let verifier: Promise<string> | null = null;
