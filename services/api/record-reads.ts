@@ -12,12 +12,15 @@ import { epcisVisibility, type EpcisVisibility } from "../epcis/access";
 import { eventProof, eventsById, knownPrefixes, recordIdOf, type EventRow } from "../epcis/store";
 import { queryDocument } from "../epcis/query";
 import { documentEvents } from "../epcis/hash";
-import type { AnchorProofJson, RecordSource, RunAnswer } from "../export/exporter";
+import type { AnchorProofJson, ProductAnswer, RecordSource, RunAnswer } from "../export/exporter";
 import { mayReadRecord, requireRecordAccess, type Reader } from "./access";
 import { HttpProblem } from "./problem";
 import type { ServiceState } from "./state";
 
 type Member = Extract<Reader, { kind: "member" }>;
+
+/** A value as a route's JSON response carries it (what a reader of that route gets). */
+const asServed = <T>(value: unknown) => JSON.parse(JSON.stringify(value)) as T;
 
 /**
  * Records read as the API's record routes serve them, one rule each, shared by those routes and by
@@ -101,10 +104,18 @@ export function createRecordReads(db: Db, state: Pick<ServiceState, "served">) {
     const rows = eventsById(db, eventID);
     const row = recordId ? rows.find((r) => recordIdOf(r.seq) === recordId) : rows[0];
     if (!row) throw new HttpProblem(404, "event_not_found", `no event ${eventID}${recordId ? ` with record ${recordId}` : ""}`);
+    return proofOfRow(eventID, row);
+  }
+
+  /** The proof of a stored record of event `eventID`, or the proof route's refusal when it was never queued for anchoring. */
+  function proofOfRow(eventID: string, row: EventRow) {
     const proof = eventProof(db, row);
     if (!proof) throw new HttpProblem(404, "record_not_found", `event ${eventID} was not queued for anchoring`);
     return proof;
   }
+
+  /** A product as its route serves it. */
+  const productAsServed = (gtin: string) => asServed<ProductAnswer>(product(gtin));
 
   /**
    * The records of a lineage as the routes would serve `reader` (a member): what `lotline export`
@@ -112,10 +123,10 @@ export function createRecordReads(db: Db, state: Pick<ServiceState, "served">) {
    */
   function lineageSource(reader: Member): RecordSource {
     const visibility = epcisVisibilityFor(reader);
-    // The answers go out as JSON: the same values the routes' responses would carry.
-    const asServed = <T>(value: unknown) => JSON.parse(JSON.stringify(value)) as T;
+    // Identifiers as captured (Never_Translates) need no company prefixes: read once, not per event.
+    let prefixes: ReturnType<typeof knownPrefixes> | null = null;
     return {
-      product: async (gtin) => asServed(product(gtin)),
+      product: async (gtin) => productAsServed(gtin),
       async runIds(batchId) {
         const page = analytics.listRuns({ batchId, includeSuperseded: false }, { limit: Number.MAX_SAFE_INTEGER, after: null });
         return page.items.filter((run) => mayReadRun(reader, run)).map((run) => run.record.id);
@@ -126,13 +137,14 @@ export function createRecordReads(db: Db, state: Pick<ServiceState, "served">) {
       },
       async epcisRecord({ recordId, eventID }) {
         const rows = readableEvents(visibility, eventID);
+        const index = rows.findIndex((row) => recordIdOf(row.seq) === recordId);
+        if (index < 0) return { stored: null, proof: null };
         // Identifiers as captured: the leaf commits to the stored event, not to its Digital Link rewrite.
-        const stored = documentEvents(queryDocument(rows, "Never_Translates", knownPrefixes(db)))[rows.findIndex((row) => recordIdOf(row.seq) === recordId)];
-        if (!stored) return { stored: null, proof: null };
-        return asServed({ stored, proof: eventProofOf(eventID, recordId) as AnchorProofJson });
+        const stored = documentEvents(queryDocument(rows, "Never_Translates", (prefixes ??= knownPrefixes(db))))[index];
+        return asServed({ stored, proof: proofOfRow(eventID, rows[index]) as AnchorProofJson });
       },
     };
   }
 
-  return { product, mayReadRun, readableRun, runAnchor, epcisVisibilityFor, readableEvents, eventProofOf, lineageSource };
+  return { product, productAsServed, mayReadRun, readableRun, runAnchor, epcisVisibilityFor, readableEvents, eventProofOf, lineageSource };
 }

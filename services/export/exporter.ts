@@ -113,7 +113,7 @@ export interface EpcisRecordAnswer {
  * Where the records of a lineage are read, as the API's routes serve them to one reader: refusals
  * throw an error carrying the HTTP `status` (401/403 become not_shared gaps, 404 not_verifiable).
  * `lotline export` reads them over HTTP (httpRecordSource); the explorer's records route, inside
- * the node, reads them directly with the same routes' rules (services/api/lineage-records.ts).
+ * the node, reads them directly with the same routes' rules (services/api/record-reads.ts).
  */
 export interface RecordSource {
   product(gtin: string): Promise<ProductAnswer>;

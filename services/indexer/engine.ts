@@ -179,6 +179,8 @@ export function createIndexer(options: IndexerOptions) {
 
   const rpcRetry = <T>(fn: () => Promise<T>) =>
     withRetry(fn, { onRetry: (err, attempt) => options.log?.warn({ err: err.message, attempt }, "RPC call failed; retrying") });
+  /** How a read calls the node: retrying as a step reads, or once (a read ahead, which the step redoes if it fails). */
+  const rpcCall = (retry: boolean) => (retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn());
 
   /**
    * Where a step holding `logs` (sorted, more than `limit`) ends: at a block boundary, never
@@ -223,7 +225,7 @@ export function createIndexer(options: IndexerOptions) {
    * one attempt, and the first failure ends the read (the step reads what is missing itself).
    */
   async function readHeaders(into: RecentBlocks, numbers: number[], retry: boolean): Promise<void> {
-    const call = retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn();
+    const call = rpcCall(retry);
     const missing = numbers.filter((n) => !into.headers.has(n));
     if (missing.length === 0) return;
     await mapLimited(missing, 8, async (n) => {
@@ -241,7 +243,7 @@ export function createIndexer(options: IndexerOptions) {
    * otherwise one attempt, and the first failure ends the read.
    */
   async function readRecent(into: RecentBlocks, numbers: number[], retry: boolean): Promise<number | null> {
-    const call = retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn();
+    const call = rpcCall(retry);
     if (numbers.some((n) => !into.headers.has(n))) await readHeaders(into, numbers, retry);
     let leftChain: number | null = null;
     await mapLimited(numbers.filter((n) => !into.logs.has(n)), 8, async (n) => {

@@ -14,10 +14,9 @@ import { DigitalLinkError, isLotNumber, normaliseGtin, parseDigitalLink } from "
 import { hasValidCheckDigit } from "../../gs1/keys";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { prepared } from "../../store/statements";
-import { collectLineageRecords } from "../../export/exporter";
+import { collectLineageRecords, type ProductAnswer } from "../../export/exporter";
 import type { ProvenRecord } from "../../export/records";
 import type { BundleGap } from "../../export/bundle";
-import { productRecordId } from "../../provenance/products";
 import { createEpcisTimelines } from "../epcis-timelines";
 import { createRecordReads } from "../record-reads";
 
@@ -571,7 +570,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const root = await api.get<BatchView>(`/api/v1/batches/${encodeURIComponent(request.params.ref)}`);
       let records: ProvenRecord[];
       let gaps: BundleGap[];
-      if (reader.kind === "public") ({ records, gaps } = productRecord(JSON.parse(JSON.stringify(recordReads.product(root.gtin))) as ServedProduct, root.gtin));
+      if (reader.kind === "public") ({ records, gaps } = productRecord(recordReads.productAsServed(root.gtin), root.gtin));
       else {
         // The lineage's EPCIS events as its history requests would list them for the reader, in one call.
         const epcisTimelines = (batchIds: string[]) => timelines.timelines(batchIds, reader.orgId);
@@ -583,16 +582,8 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   );
 };
 
-/** A product as `GET /api/v1/products/{gtin}` serves it (the fields a record needs). */
-interface ServedProduct {
-  orgId: string;
-  masterData: Record<string, unknown> | null;
-  masterDataHash: string;
-  anchor: { leaf: string; status: string; merkleRoot: string | null; proof: string[]; anchoredBy: { orgId: string; name: string | null } | null; transactionHash: string | null; blockNumber: number | null } | null;
-}
-
 /** What the public may verify of a lot: its product's master data (public, anchored by the GTIN's owner). */
-function productRecord(p: ServedProduct, gtin: string): { records: ProvenRecord[]; gaps: BundleGap[] } {
+function productRecord(p: ProductAnswer, gtin: string): { records: ProvenRecord[]; gaps: BundleGap[] } {
   const subject = `GTIN ${gtin}`;
   if (!p.masterData) return { records: [], gaps: [{ class: "PRODUCT", subject, owner: p.orgId, reason: "not_verifiable", detail: "the node does not hold the master data" }] };
   const a = p.anchor;
@@ -602,7 +593,7 @@ function productRecord(p: ServedProduct, gtin: string): { records: ProvenRecord[
       {
         class: "PRODUCT",
         owner: p.orgId,
-        recordId: productRecordId(p.masterDataHash),
+        recordId: a.recordId,
         record: p.masterData,
         leaf: a.leaf,
         proof: { merkleRoot: a.merkleRoot, proof: a.proof, anchoredBy: a.anchoredBy, transactionHash: a.transactionHash, blockNumber: a.blockNumber },

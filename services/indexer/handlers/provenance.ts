@@ -21,7 +21,6 @@ const shortString = (raw: string) => {
   }
 };
 
-
 function setQuantity(db: Db, batchId: string, quantity: bigint, block: number): void {
   prepared(db, `UPDATE batches SET quantity = ?, updated_block = ? WHERE batch_id = ?`).run(quantity.toString(), block, batchId);
 }
