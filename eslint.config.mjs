@@ -85,7 +85,7 @@ export default tseslint.config(
   },
   {
     files: ["bin/**/*.js", ".solcover.js"],
-    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly" } },
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly", module: "readonly", __dirname: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

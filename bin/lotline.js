@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The `lotline` command. Runs the TypeScript sources through tsx's require hook, so the CLI works
-// right after `npm install` with no build step.
+// The `lotline` command. Runs the TypeScript sources with no build step for the user: from a bundle
+// built on first use and rebuilt when a source changes, or through tsx's require hook (bin/cli-bundle.js).
 "use strict";
-require("tsx/cjs");
-require("../services/cli/main.ts");
+require("./cli-bundle").run();

@@ -17,10 +17,10 @@ export {
   AcceptanceLogic__factory,
   TransformLogic__factory,
   RecallLogic__factory,
-  TimelockController__factory,
   ConsortiumTimelock__factory,
   SharingRegistry__factory,
-} from "../../typechain-types";
+  TimelockController__factory,
+};
 export type {
   ConsortiumToken,
   SettlementEscrow,
@@ -35,22 +35,24 @@ export type {
   SharingRegistry,
 } from "../../typechain-types";
 
-import {
-  ConsortiumToken__factory,
-  SettlementEscrow__factory,
-  AnchorRegistry__factory,
-  LogisticUnits__factory,
-  ProvenanceRegistry__factory,
-  ConsortiumRegistry__factory,
-  CredentialRegistry__factory,
-  LotlineForwarder__factory,
-  SharingRegistry__factory,
-  ProductLogic__factory,
-  CustodyLogic__factory,
-  AcceptanceLogic__factory,
-  TransformLogic__factory,
-  RecallLogic__factory,
-} from "../../typechain-types";
+// Each factory from its own file: the typechain index loads every contract of the build (mocks and
+// OpenZeppelin's included, with their bytecode), about half a second at each CLI start.
+import { ConsortiumToken__factory } from "../../typechain-types/factories/contracts/settlement/ConsortiumToken__factory";
+import { SettlementEscrow__factory } from "../../typechain-types/factories/contracts/settlement/SettlementEscrow__factory";
+import { AnchorRegistry__factory } from "../../typechain-types/factories/contracts/provenance/AnchorRegistry__factory";
+import { LogisticUnits__factory } from "../../typechain-types/factories/contracts/provenance/LogisticUnits__factory";
+import { ProvenanceRegistry__factory } from "../../typechain-types/factories/contracts/provenance/ProvenanceRegistry__factory";
+import { ConsortiumRegistry__factory } from "../../typechain-types/factories/contracts/identity/ConsortiumRegistry__factory";
+import { CredentialRegistry__factory } from "../../typechain-types/factories/contracts/identity/CredentialRegistry__factory";
+import { LotlineForwarder__factory } from "../../typechain-types/factories/contracts/common/LotlineForwarder__factory";
+import { ProductLogic__factory } from "../../typechain-types/factories/contracts/provenance/logic/ProductLogic__factory";
+import { CustodyLogic__factory } from "../../typechain-types/factories/contracts/provenance/logic/CustodyLogic__factory";
+import { AcceptanceLogic__factory } from "../../typechain-types/factories/contracts/provenance/logic/AcceptanceLogic__factory";
+import { TransformLogic__factory } from "../../typechain-types/factories/contracts/provenance/logic/TransformLogic__factory";
+import { RecallLogic__factory } from "../../typechain-types/factories/contracts/provenance/logic/RecallLogic__factory";
+import { ConsortiumTimelock__factory } from "../../typechain-types/factories/contracts/common/ConsortiumTimelock__factory";
+import { SharingRegistry__factory } from "../../typechain-types/factories/contracts/sharing/SharingRegistry__factory";
+import { TimelockController__factory } from "../../typechain-types/factories/@openzeppelin/contracts/governance/TimelockController__factory";
 import { Interface } from "ethers";
 
 /**
