@@ -4,7 +4,7 @@
 // then ask the chain — through a JSON-RPC URL the reader may change — whether the record's owner
 // anchored that root: AnchorRegistry.anchorOf(owner, root).
 import * as ethers from "ethers";
-import { checkRecord, leafOf } from "/explorer/verifier.js";
+import { checkRecord, keccakReady, leafOf } from "/explorer/verifier.js";
 
 const STORAGE_KEY = "lotline.rpcUrl";
 
@@ -36,6 +36,10 @@ const FAILURES = { record_changed: "record changed", proof_changed: "proof does 
  */
 export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, abi, onOffChain }) {
   const iface = new ethers.Interface(abi);
+  // ethers hashes a function's signature for its selector at every encodeFunctionData: once here.
+  const anchorOf = iface.getFunction("anchorOf");
+  const selector = anchorOf.selector;
+  const coder = ethers.AbiCoder.defaultAbiCoder();
   // The chain is asked at once — its id, and one anchorOf per (owner, root) the records name (the
   // records of one anchoring share it) — and the records are checked off-chain meanwhile. An
   // anchor read for a record that then fails off-chain is not used; a chain of another id is not
@@ -49,12 +53,13 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, ab
     const key = `${record?.owner}:${record?.proof?.merkleRoot}`;
     if (calls.has(key)) continue;
     try {
-      calls.set(key, { to: anchors, data: iface.encodeFunctionData("anchorOf", [BigInt(record.owner), record.proof.merkleRoot]) });
+      calls.set(key, { to: anchors, data: ethers.concat([selector, coder.encode(anchorOf.inputs, [BigInt(record.owner), record.proof.merkleRoot])]) });
     } catch {
       // a malformed owner or root: the off-chain check below names it
     }
   }
   const anchorsAnswered = ethCalls(url, [...calls.values()]);
+  await keccakReady;
   const checked = records.map((record) => {
     const offChain = checkRecord(record);
     // A record that passes recomputes to its served leaf: only a failing one is hashed again, to show what it hashes to.
@@ -79,7 +84,7 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, ab
     const answer = anchorsRead.get(`${record.owner}:${record.proof.merkleRoot}`);
     try {
       if (answer instanceof Error) throw answer;
-      const [anchor] = iface.decodeFunctionResult("anchorOf", answer);
+      const [anchor] = iface.decodeFunctionResult(anchorOf, answer);
       const block = Number(anchor.blockNumber);
       if (block === 0) return { record, ok: false, failed: "not anchored", detail: `organisation ${record.owner} never anchored root ${record.proof.merkleRoot} on this chain`, leaf };
       if (String(anchor.org) !== String(record.owner)) return { record, ok: false, failed: "wrong anchor", detail: `the chain's anchor is organisation ${anchor.org}'s, not the owner's (${record.owner})`, leaf };

@@ -165,7 +165,7 @@ export function verifierModule(): Promise<string> {
     const result = await esbuild.build({
       ...BROWSER_BUNDLE,
       stdin: {
-        contents: `export { leafOf, checkRecord } from "./services/export/records"; export * from "./services/web/verify.js";`,
+        contents: `export { leafOf, checkRecord, keccakReady } from "./services/export/records"; export * from "./services/web/verify.js";`,
         resolveDir: PROJECT_ROOT,
         loader: "ts",
       },
