@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { proofAt, proofReaches } from "./merkle";
+import { proofAt } from "./merkle";
 
 /**
  * The anchoring outbox. Off-chain records (product master data now; EPCIS events, production
@@ -150,9 +150,13 @@ export function proofOf(db: Db, recordId: string): AnchorProof | null {
   // Only the anchor of the organisation this node anchored the batch as; a rival's anchor of the same root does not count.
   const anchor = prepared(db, `SELECT * FROM anchors WHERE org_id = ? AND root = ?`).get(batch.org_id, row.root) as AnchorRow | undefined;
   if (!anchor) return pending;
-  const proof = batchTree(row.root, batch.leaves).proofOf(row.leaf);
+  const tree = batchTree(row.root, batch.leaves);
+  const proof = tree.proofOf(row.leaf);
   if (!proof) return pending;
-  const verified = proofReaches(row.root, row.leaf, proof);
+  // A proof read from the tree of the stored leaves reaches that tree's root: it reaches the stored
+  // root exactly when the leaves recompute to it (hashing the proof again per record cost the lot
+  // page's records route about a millisecond for every sixteen records).
+  const verified = tree.rootHolds;
   return {
     ...pending,
     status: "anchored",
