@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
-import { startTestNode } from "../../test/helpers/node";
+import { freePort } from "../../test/helpers/ports";
 import { signIn } from "./auth";
 import { median, round, type Results } from "./results";
 import { type Cleanup, fmt, progress, table } from "./util";
@@ -21,7 +21,9 @@ import { type Cleanup, fmt, progress, table } from "./util";
  * as "first visit after the node started", not mixed into the median of a browser's cold visits to
  * a running node. Figures only, no thresholds.
  *
- * `url` measures a running node (e.g. `npm start`'s first node); without it a demo node is started.
+ * `url` measures a running node (e.g. `npm start`'s first node); without it a one-node demo is started
+ * with `lotline up` in a process of its own, as a user runs it: in the bench's own process its event
+ * loop would also carry playwright's side of the browser's protocol.
  */
 export interface PagesOptions {
   runs: number;
@@ -58,6 +60,38 @@ const CASES: PageCase[] = [
   { name: "organisation page, dairy (auditor)", path: "/explorer/org/2", signedIn: true, marks: ["first-render", "settled"] },
 ];
 
+/** `lotline up` with the one-node demo in a child process; resolves to its URL once it prints "Ready.". */
+async function startDemoNode(cleanup: Cleanup): Promise<string> {
+  const dataDir = cleanup.tempDir("pages");
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    LOTLINE_DATA_DIR: dataDir,
+    LOTLINE_PORT: String(port),
+    LOTLINE_CHAIN_PORT: String(await freePort()),
+    LOTLINE_DEMO_NODES: "1",
+    LOTLINE_RATE_LIMIT: "1000000",
+    LOTLINE_LOG_LEVEL: "warn",
+  };
+  const child = spawn(process.execPath, [path.join(__dirname, "..", "..", "bin", "lotline.js"), "up"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  cleanup.add("stop the pages node", async () => {
+    // SIGTERM: the node stops its embedded chain and jobs before it exits.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+  });
+  const deadline = Date.now() + 600_000;
+  while (!output.includes("Ready.")) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`lotline up exited before it was ready: ${output.slice(-800)}`);
+    if (Date.now() > deadline) throw new Error(`lotline up was not ready within 10 minutes: ${output.slice(-800)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return `http://127.0.0.1:${port}`;
+}
+
 async function measure(page: Page, c: PageCase, load: () => Promise<unknown>): Promise<Record<Mark, number | null>> {
   await load();
   const names = c.marks.map((m) => `lotline:${m}`);
@@ -72,10 +106,8 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
   execFileSync("bash", [path.join(__dirname, "..", "ensure-chromium.sh")], { stdio: ["ignore", "ignore", "inherit"] });
   let url = options.url;
   if (!url) {
-    progress("pages: starting a demo node");
-    const node = await startTestNode({ LOTLINE_RATE_LIMIT: "1000000" });
-    cleanup.add("stop the pages node", () => node.cleanup());
-    url = node.url;
+    progress("pages: starting a demo node (lotline up)");
+    url = await startDemoNode(cleanup);
   }
   const auditor = DEMO_MEMBERS.find((m) => m.key === "auditor")!;
   const token = await signIn(url, demoWallet(auditor.account));
