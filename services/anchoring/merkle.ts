@@ -2,11 +2,12 @@ import { concat } from "ethers";
 import { keccak256 } from "../common/keccak";
 
 /**
- * Proofs of OpenZeppelin's StandardMerkleTree with the leaf encoding ["bytes32"] (the one Lotline
- * anchors), read and checked without the library. The library builds the trees (the reference);
- * these functions only walk them. They exist because the library re-encodes every leaf through
- * @metamask/abi-utils on each `getProof` and `verify` — two thirds of the records route's time in a
- * profile, and 100 kB of the page's verifier — where a bytes32 leaf needs two keccak256 calls.
+ * OpenZeppelin's StandardMerkleTree with the leaf encoding ["bytes32"] (the one Lotline anchors),
+ * built, read and checked without the library, which stays the reference in the tests. The library
+ * re-encodes every leaf through @metamask/abi-utils and hashes in JavaScript: two thirds of the
+ * records route's time in a profile when it read proofs, 100 kB of the page's verifier, and the
+ * longest stall of a capture when the anchor job built a tree of 2,000 events with it (190–255 ms in
+ * one piece; here about 15 ms) — where a bytes32 leaf needs two keccak256 calls.
  *
  *   node of a leaf   keccak256(keccak256(leaf))        (abi.encode of one bytes32 is the 32 bytes)
  *   parent           keccak256(lower ‖ higher)         (the two children sorted as byte strings)
@@ -23,6 +24,19 @@ export function leafNode(leaf: string): string {
 function parentOf(a: string, b: string): string {
   // Same-length lower-case hex compares as the bytes do.
   return a < b ? keccak256(concat([a, b])) : keccak256(concat([b, a]));
+}
+
+/**
+ * The tree `StandardMerkleTree.of(leaves.map((l) => [l]), ["bytes32"], { sortLeaves: false })` builds,
+ * as its `dump().tree` lays it out: the root at 0, the children of i at 2i+1 and 2i+2, leaf i at
+ * `length - 1 - i`.
+ */
+export function buildTree(leaves: readonly string[]): string[] {
+  if (leaves.length === 0) throw new Error("a Merkle tree needs at least one leaf");
+  const nodes = new Array<string>(2 * leaves.length - 1);
+  leaves.forEach((leaf, i) => (nodes[nodes.length - 1 - i] = leafNode(leaf)));
+  for (let i = nodes.length - 1 - leaves.length; i >= 0; i--) nodes[i] = parentOf(nodes[2 * i + 1], nodes[2 * i + 2]);
+  return nodes;
 }
 
 /**

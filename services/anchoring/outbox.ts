@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
-import { proofAt } from "./merkle";
+import { buildTree, proofAt } from "./merkle";
 
 /**
  * The anchoring outbox. Off-chain records (product master data now; EPCIS events, production
@@ -70,17 +69,23 @@ export function queueForAnchoring(db: Db, record: { recordId: string; kind: stri
   ).run(record.recordId, record.kind, record.hash.toLowerCase(), new Date().toISOString(), record.ownerOrg ?? null);
 }
 
-export function merkleTree(leaves: string[]) {
-  return StandardMerkleTree.of(
-    leaves.map((leaf) => [leaf]),
-    [...LEAF_ENCODING],
-    { sortLeaves: false },
-  );
+/** An anchor batch's Merkle tree (StandardMerkleTree's, LEAF_ENCODING, leaves in the order given). */
+export interface MerkleTree {
+  root: string;
+  /** The nodes as the library's `dump().tree` lays them out (services/anchoring/merkle.ts). */
+  nodes: string[];
+  /** The proof of the leaf at `leafIndex`, as the library's `getProof(leafIndex)` gives it. */
+  getProof(leafIndex: number): string[];
+}
+
+export function merkleTree(leaves: readonly string[]): MerkleTree {
+  const nodes = buildTree(leaves);
+  return { root: nodes[0], nodes, getProof: (leafIndex) => proofAt(nodes, nodes.length - 1 - leafIndex) };
 }
 
 /** A stored anchor batch's tree, with each leaf's position in it. */
 export interface BatchTree {
-  tree: ReturnType<typeof merkleTree>;
+  tree: MerkleTree;
   /** True when the stored leaves recompute to the stored root. */
   rootHolds: boolean;
   indexOf: Map<string, number>;
@@ -98,7 +103,7 @@ const treeCache = new Map<string, BatchTree>();
  * another row's tree. The least recently used of the last 64 batches are kept. `built`: the tree
  * the caller just built from these leaves (the anchor job), kept instead of building it again.
  */
-export function batchTree(root: string, leavesJson: string, built?: ReturnType<typeof merkleTree>): BatchTree {
+export function batchTree(root: string, leavesJson: string, built?: MerkleTree): BatchTree {
   const key = `${root}:${createHash("sha256").update(leavesJson).digest("hex")}`;
   const known = treeCache.get(key);
   if (known) {
@@ -108,15 +113,14 @@ export function batchTree(root: string, leavesJson: string, built?: ReturnType<t
   }
   const leaves = JSON.parse(leavesJson) as string[];
   const tree = built ?? merkleTree(leaves);
-  const { tree: nodes, values } = tree.dump();
-  const treeIndexOf = new Map(values.map(({ value, treeIndex }) => [value[0], treeIndex]));
+  const indexOf = new Map(leaves.map((leaf, i) => [leaf, i]));
   const entry: BatchTree = {
     tree,
     rootHolds: tree.root === root,
-    indexOf: new Map(leaves.map((leaf, i) => [leaf, i])),
+    indexOf,
     proofOf: (leaf) => {
-      const at = treeIndexOf.get(leaf);
-      return at === undefined ? null : proofAt(nodes, at);
+      const at = indexOf.get(leaf);
+      return at === undefined ? null : tree.getProof(at);
     },
   };
   treeCache.set(key, entry);

@@ -2,23 +2,35 @@ import { expect } from "chai";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { LEAF_ENCODING, merkleTree } from "../../../services/anchoring/outbox";
-import { leafNode, proofAt, proofReaches } from "../../../services/anchoring/merkle";
+import { buildTree, leafNode, proofAt, proofReaches } from "../../../services/anchoring/merkle";
 
 const leaf = (n: number) => keccak256(toUtf8Bytes(`leaf ${n}`));
 
-describe("Merkle proofs read and checked without the library (services/anchoring/merkle.ts)", function () {
-  it("reads, for every leaf of trees of 1 to 17 leaves, the proof OpenZeppelin gives, and it reaches the root", function () {
+describe("Merkle trees built, and proofs read and checked, without the library (services/anchoring/merkle.ts)", function () {
+  it("builds, for trees of 1 to 17 leaves, OpenZeppelin's tree node for node, and reads the proof it gives for every leaf", function () {
     for (let size = 1; size <= 17; size++) {
       const leaves = Array.from({ length: size }, (_, i) => leaf(size * 100 + i));
+      const reference = StandardMerkleTree.of(
+        leaves.map((l) => [l]),
+        [...LEAF_ENCODING],
+        { sortLeaves: false },
+      );
       const tree = merkleTree(leaves);
-      const { tree: nodes, values } = tree.dump();
-      values.forEach(({ value, treeIndex }, i) => {
-        const proof = proofAt(nodes, treeIndex);
-        expect(proof, `size ${size}, leaf ${i}`).to.deep.equal(tree.getProof(i));
+      expect(tree.root, `size ${size}`).to.equal(reference.root);
+      expect(tree.nodes, `size ${size}`).to.deep.equal(reference.dump().tree);
+      expect(buildTree(leaves)).to.deep.equal(tree.nodes);
+      reference.dump().values.forEach(({ value, treeIndex }, i) => {
+        const proof = proofAt(tree.nodes, treeIndex);
+        expect(proof, `size ${size}, leaf ${i}`).to.deep.equal(reference.getProof(i));
+        expect(tree.getProof(i)).to.deep.equal(proof);
         expect(proofReaches(tree.root, value[0], proof)).to.equal(true);
         expect(StandardMerkleTree.verify(tree.root, [...LEAF_ENCODING], [value[0]], proof)).to.equal(true);
       });
     }
+  });
+
+  it("builds no tree of no leaves", function () {
+    expect(() => buildTree([])).to.throw(/at least one leaf/);
   });
 
   it("hashes a bytes32 leaf as the library does (keccak256 of keccak256 of the 32 bytes)", function () {
