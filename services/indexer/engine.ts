@@ -10,6 +10,9 @@ import { compileDecoder, type LogDecoder } from "./decode";
 import { createCheckpointer, type Checkpointer } from "./checkpointer";
 import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
 import { closeRowGroup, flushRowGroup, insertGrouped, openRowGroup } from "../store/row-groups";
+import { createWorkerThread, type WorkerThread } from "../runtime/worker";
+import { nameValues } from "./decode";
+import { cutBlock, mapLimited, readerEvents, sortLogs, unpackRange, type FinalRange, type PackedRange, type ReadRequest, type StepLog } from "./range-reader";
 
 export interface IndexerOptions {
   db: Db;
@@ -40,6 +43,12 @@ export interface IndexerOptions {
    */
   catchUpEventsPerStep?: number;
   pollMs?: number;
+  /**
+   * Read the catch-up's final ranges ahead (logs, headers, decoding) on a worker thread from
+   * `rpc.url`, not through `rpc` on the event loop (ADR 0039). Off for an `rpc` that is not
+   * simply a client of its URL (a recording, a replay).
+   */
+  readOffThread?: boolean;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -89,12 +98,6 @@ interface RecentBlocks {
  */
 const INSERT_CHAIN_EVENT = `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES`;
 
-/** A final range's logs (sorted) and the blocks holding them, read ahead of its step. */
-interface FinalRange {
-  logs: RpcLog[];
-  blocks: Map<number, RpcBlock>;
-}
-
 /**
  * Follows a chain and applies Lotline's contract events to SQLite.
  *
@@ -122,10 +125,12 @@ export function createIndexer(options: IndexerOptions) {
   );
   // topic0 → event, built once: ethers' parseLog recomputes every event's topic hash per log.
   // Each event's decoder is compiled once too (decode.ts).
-  const eventsByTopic = new Map<ContractName, Map<string, { fragment: EventFragment; decode: LogDecoder }>>();
+  const eventsByTopic = new Map<ContractName, Map<string, { fragment: EventFragment; decode: LogDecoder; names: string[] }>>();
   for (const name of contractByAddress.values()) {
-    const byTopic = new Map<string, { fragment: EventFragment; decode: LogDecoder }>();
-    INTERFACES[name].forEachEvent((fragment) => byTopic.set(fragment.topicHash, { fragment, decode: compileDecoder(INTERFACES[name], fragment) }));
+    const byTopic = new Map<string, { fragment: EventFragment; decode: LogDecoder; names: string[] }>();
+    INTERFACES[name].forEachEvent((fragment) =>
+      byTopic.set(fragment.topicHash, { fragment, decode: compileDecoder(INTERFACES[name], fragment), names: fragment.inputs.map((i) => i.name) }),
+    );
     eventsByTopic.set(name, byTopic);
   }
 
@@ -153,6 +158,13 @@ export function createIndexer(options: IndexerOptions) {
    * made by the next catch-up step; null: none for this indexer (no file, or its thread failed).
    */
   let checkpointer: Checkpointer | null | undefined;
+  /**
+   * The thread reading final ranges ahead while the index catches up (ADR 0039); made by the first
+   * read ahead, closed with the checkpointer before the step reaching the head and on stop.
+   */
+  let reader: WorkerThread | undefined;
+  const READER = require.resolve("./range-reader");
+  let eventsForReader: string | undefined;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -183,22 +195,16 @@ export function createIndexer(options: IndexerOptions) {
   const rpcCall = (retry: boolean) => (retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn());
 
   /**
-   * Where a step holding `logs` (sorted, more than `limit`) ends: at a block boundary, never
-   * splitting a block.
-   */
-  function cutBlock(sorted: RpcLog[], limit: number): number {
-    const from = sorted[0].blockNumber;
-    const firstCut = sorted[limit].blockNumber;
-    return firstCut > from ? firstCut - 1 : firstCut;
-  }
-
-  /**
    * Reads a final range ahead of its step: its logs, then the blocks a step would fetch for them
    * (those holding logs up to where the step will be cut, and its last block). `known`: the range's
    * logs, already read (what a step cut off its own range). One attempt, no retries: a failure is
    * answered null, and the step reads the range itself, retrying as usual.
    */
-  function readAhead(from: number, to: number, known?: RpcLog[]): void {
+  function readAhead(from: number, to: number, known?: StepLog[]): void {
+    if (options.readOffThread) {
+      readAheadOffThread(from, to, known);
+      return;
+    }
     const read = (async (): Promise<FinalRange | null> => {
       const blocks = new Map<number, RpcBlock>();
       const getBlocks = (numbers: number[]) =>
@@ -216,6 +222,27 @@ export function createIndexer(options: IndexerOptions) {
       const numbers = [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
       await getBlocks(numbers.filter((n) => !blocks.has(n)));
       return { logs, blocks };
+    })().catch(() => null);
+    prefetch = { from, to, read };
+  }
+
+  /**
+   * readAhead on the reader thread: the range's logs read, parsed and decoded there, handed over
+   * in columns (range-reader.ts); for logs known already, only the headers. Any failure (the node,
+   * the thread) is answered null, as a read ahead's: the step reads the range itself.
+   */
+  function readAheadOffThread(from: number, to: number, known?: StepLog[]): void {
+    reader ??= createWorkerThread("indexer-reader");
+    const thread = reader;
+    const read = (async (): Promise<FinalRange | null> => {
+      if (!known) {
+        const request: ReadRequest = { url: rpc.url, events: (eventsForReader ??= readerEvents(options.contracts, INTERFACES)), from, to, limit: catchUpEventsPerStep, eagerHeaders: to - from < EAGER_HEADERS };
+        return unpackRange(await thread.run<PackedRange>(READER, "readFinalRange", [request]));
+      }
+      const end = known.length > catchUpEventsPerStep ? cutBlock(known, catchUpEventsPerStep) : to;
+      const numbers = [...new Set([end, ...known.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
+      const headers = await thread.run<RpcBlock[]>(READER, "readHeaders", [rpc.url, numbers]);
+      return { logs: known, blocks: new Map(headers.map((b) => [b.number, b])) };
     })().catch(() => null);
     prefetch = { from, to, read };
   }
@@ -323,8 +350,13 @@ export function createIndexer(options: IndexerOptions) {
     // query answered from the old fork would miss logs the new fork's block has). Older blocks
     // are final, read by range, and only those with logs (and the range end) are fetched.
     const recentFrom = Math.max(from, head - reorgWindow + 1);
+    // The reader thread starts (≈ 0.5 s of loading, on the other core) while this step reads.
+    if (options.readOffThread && from < recentFrom && !reader) {
+      reader = createWorkerThread("indexer-reader");
+      reader.run(READER, "warmUp", []).catch(() => undefined);
+    }
 
-    let logs: RpcLog[] = [];
+    let logs: StepLog[] = [];
     const blocks = new Map<number, RpcBlock>();
     // The last block whose logs `logs` holds (of a final range read by this step or ahead of it).
     let readTo = to;
@@ -489,6 +521,10 @@ export function createIndexer(options: IndexerOptions) {
       await checkpointer.close();
       checkpointer = undefined;
     }
+    if (reader && !catchingUp) {
+      await reader.close();
+      reader = undefined;
+    }
     if (!final) await restoreSchema(catchingUp ? "trigger" : "all");
     const restore = catchingUp ? relaxDurability(db, checkpointer != null) : null;
     try {
@@ -508,19 +544,21 @@ export function createIndexer(options: IndexerOptions) {
    * Cuts a step holding more than `limit` logs (sorted) at a block boundary, never
    * splitting a block, and narrows the range to match. Returns the step's new last block.
    */
-  function cutAtBlock(sorted: RpcLog[], limit: number): number {
+  function cutAtBlock(sorted: StepLog[], limit: number): number {
     const to = cutBlock(sorted, limit);
     range = Math.max(1, to - (checkpoint().number + 1) + 1);
     return to;
   }
 
-  function applyLog(log: RpcLog, block: RpcBlock): void {
+  function applyLog(log: StepLog, block: RpcBlock): void {
     const contract = contractByAddress.get(log.address.toLowerCase());
     if (!contract) return;
     const known = eventsByTopic.get(contract)!.get(log.topics[0]);
     if (!known) return; // not an event of this contract's ABI
-    const { fragment } = known;
-    const args = known.decode(log.data, log.topics);
+    const { fragment, names } = known;
+    // Decoded by the reader thread (a final range read ahead), or here.
+    const decoded = log.decoded;
+    const args = decoded ? nameValues(decoded.values, names) : known.decode(log.data, log.topics);
     const event: ChainEvent = {
       contract,
       name: fragment.name,
@@ -536,7 +574,7 @@ export function createIndexer(options: IndexerOptions) {
       event.time,
       contract,
       fragment.name,
-      JSON.stringify(eventArgsToJson(fragment.inputs, args)),
+      decoded ? decoded.json : JSON.stringify(eventArgsToJson(fragment.inputs, args)),
     ]);
     handlers[`${contract}.${fragment.name}`]?.(db, event);
   }
@@ -673,6 +711,8 @@ export function createIndexer(options: IndexerOptions) {
       await loop;
       await checkpointer?.close();
       checkpointer = undefined;
+      await reader?.close();
+      reader = undefined;
     },
     /** Resolves once blocks up to `blockNumber` are indexed. */
     waitForBlock(blockNumber: number, timeoutMs = 60_000): Promise<void> {
@@ -721,17 +761,6 @@ function chainMovedUnderneath(
   return null;
 }
 
-function sortLogs(logs: RpcLog[]): RpcLog[] {
-  return logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
-}
-
-async function mapLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
-}
 
 /** Pages of WAL a catching-up step lets accumulate before its commit checkpoints (SQLite's default: 1,000). */
 const CATCH_UP_CHECKPOINT_PAGES = 4_096;
