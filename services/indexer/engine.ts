@@ -79,6 +79,13 @@ interface Checkpoint {
  */
 const FIRST_RANGE = 32;
 
+/**
+ * Reads ahead on the reader thread failing in a row before a catch-up reads ahead on the event loop
+ * instead: a thread that cannot start (or a node the thread cannot reach) would otherwise cost a
+ * failed attempt, and a thread start, per step.
+ */
+const READER_FAILURES = 3;
+
 /** A final range read ahead spanning fewer blocks than this has all its headers asked for with its logs. */
 const EAGER_HEADERS = 32;
 
@@ -165,6 +172,8 @@ export function createIndexer(options: IndexerOptions) {
   let reader: WorkerThread | undefined;
   const READER = require.resolve("./range-reader");
   let eventsForReader: string | undefined;
+  /** Reads ahead on the thread that failed in a row; past READER_FAILURES the catch-up reads ahead on the event loop. */
+  let readerFailures = 0;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -201,7 +210,7 @@ export function createIndexer(options: IndexerOptions) {
    * answered null, and the step reads the range itself, retrying as usual.
    */
   function readAhead(from: number, to: number, known?: StepLog[]): void {
-    if (options.readOffThread) {
+    if (options.readOffThread && readerFailures < READER_FAILURES) {
       readAheadOffThread(from, to, known);
       return;
     }
@@ -243,7 +252,16 @@ export function createIndexer(options: IndexerOptions) {
       const numbers = [...new Set([end, ...known.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
       const headers = await thread.run<RpcBlock[]>(READER, "readHeaders", [rpc.url, numbers]);
       return { logs: known, blocks: new Map(headers.map((b) => [b.number, b])) };
-    })().catch(() => null);
+    })().then(
+      (range) => {
+        readerFailures = 0;
+        return range;
+      },
+      () => {
+        readerFailures++;
+        return null;
+      },
+    );
     prefetch = { from, to, read };
   }
 
@@ -524,6 +542,7 @@ export function createIndexer(options: IndexerOptions) {
     if (reader && !catchingUp) {
       await reader.close();
       reader = undefined;
+      readerFailures = 0;
     }
     if (!final) await restoreSchema(catchingUp ? "trigger" : "all");
     const restore = catchingUp ? relaxDurability(db, checkpointer != null) : null;
