@@ -174,6 +174,8 @@ export function createIndexer(options: IndexerOptions) {
   let eventsForReader: string | undefined;
   /** Reads ahead on the thread that failed in a row; past READER_FAILURES the catch-up reads ahead on the event loop. */
   let readerFailures = 0;
+  /** The reader thread has loaded its module: reads ahead go to it. */
+  let readerReady = false;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -210,7 +212,7 @@ export function createIndexer(options: IndexerOptions) {
    * answered null, and the step reads the range itself, retrying as usual.
    */
   function readAhead(from: number, to: number, known?: StepLog[]): void {
-    if (options.readOffThread && readerFailures < READER_FAILURES) {
+    if (readerReady && readerFailures < READER_FAILURES) {
       readAheadOffThread(from, to, known);
       return;
     }
@@ -369,9 +371,19 @@ export function createIndexer(options: IndexerOptions) {
     // are final, read by range, and only those with logs (and the range end) are fetched.
     const recentFrom = Math.max(from, head - reorgWindow + 1);
     // The reader thread starts (≈ 0.5 s of loading, on the other core) while this step reads.
+    // Until it has started, steps read ahead on the event loop: the first steps of a catch-up are
+    // light (the range ramps up from FIRST_RANGE), and waiting for the thread held them for most of
+    // its start.
     if (options.readOffThread && from < recentFrom && !reader) {
-      reader = createWorkerThread("indexer-reader");
-      reader.run(READER, "warmUp", []).catch(() => undefined);
+      const thread = (reader = createWorkerThread("indexer-reader"));
+      thread.run(READER, "warmUp", []).then(
+        () => {
+          if (reader !== thread) return;
+          readerReady = true;
+          emitter.emit("reader");
+        },
+        () => undefined,
+      );
     }
 
     let logs: StepLog[] = [];
@@ -542,6 +554,7 @@ export function createIndexer(options: IndexerOptions) {
     if (reader && !catchingUp) {
       await reader.close();
       reader = undefined;
+      readerReady = false;
       readerFailures = 0;
     }
     if (!final) await restoreSchema(catchingUp ? "trigger" : "all");
@@ -732,6 +745,7 @@ export function createIndexer(options: IndexerOptions) {
       checkpointer = undefined;
       await reader?.close();
       reader = undefined;
+      readerReady = false;
     },
     /** Resolves once blocks up to `blockNumber` are indexed. */
     waitForBlock(blockNumber: number, timeoutMs = 60_000): Promise<void> {

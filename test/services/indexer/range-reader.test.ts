@@ -67,6 +67,13 @@ describe("indexer: final ranges read on the reader thread", function () {
 
   async function indexedDump(rpc: RpcClient, readOffThread: boolean): Promise<string> {
     const { db, indexer } = indexerOn(rpc, readOffThread);
+    if (readOffThread) {
+      // The first step starts the thread; steps read ahead on the event loop until it has loaded
+      // (the demo is indexed in about the time it takes), so the rest waits for it here.
+      const ready = new Promise((resolve) => indexer.on("reader", resolve));
+      await indexer.step();
+      await ready;
+    }
     await indexer.syncToHead();
     await indexer.stop();
     const dump = dumpDerivedTables(db);
