@@ -6,12 +6,11 @@ import { INTERFACES, type ContractName } from "../chain/contracts";
 import { isRangeTooLarge, withRetry, type RpcBlock, type RpcClient, type RpcLog } from "../chain/rpc";
 import { IndexerHaltedError, type ChainEvent, type HandlerMap, type IndexerStep } from "./types";
 import { eventArgsToJson } from "./json";
-import { compileDecoder, type LogDecoder } from "./decode";
+import { compileDecoder, nameValues, type LogDecoder } from "./decode";
 import { createCheckpointer, type Checkpointer } from "./checkpointer";
 import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
 import { closeRowGroup, flushRowGroup, insertGrouped, openRowGroup } from "../store/row-groups";
 import { createWorkerThread, type WorkerThread } from "../runtime/worker";
-import { nameValues } from "./decode";
 import { cutBlock, mapLimited, readerEvents, sortLogs, unpackRange, type FinalRange, type PackedRange, type ReadRequest, type StepLog } from "./range-reader";
 
 export interface IndexerOptions {
@@ -167,7 +166,8 @@ export function createIndexer(options: IndexerOptions) {
   let checkpointer: Checkpointer | null | undefined;
   /**
    * The thread reading final ranges ahead while the index catches up (ADR 0039); made by the first
-   * read ahead, closed with the checkpointer before the step reaching the head and on stop.
+   * final step of a catch-up, closed with the checkpointer before the step reaching the head and on
+   * stop. The engine emits "reader" once it has loaded.
    */
   let reader: WorkerThread | undefined;
   const READER = require.resolve("./range-reader");
