@@ -12,9 +12,12 @@ import type { EventFragment } from "ethers";
 
 /**
  * One backfill, split into its stages:
- *  - end to end: the indexer against the node, into a new file (WAL, synchronous=FULL as the node opens it);
- *  - without fetch: the same indexer against a replay of every RPC answer of the first run, held in
- *    memory (so what remains is decode + handlers + SQLite);
+ *  - end to end: the indexer against the node, into a new file (WAL, synchronous=FULL as the node
+ *    opens it), its final ranges read ahead on the reader thread as the node reads them (ADR 0039);
+ *  - without fetch: the same indexer, reading on the event loop, against a replay of every RPC
+ *    answer, held in memory (so what remains is decode + handlers + SQLite). The answers are
+ *    recorded by a backfill of their own after the timed one (the reader thread's reads go past
+ *    any wrapper of the client);
  *  - decode alone: ABI-decoding every recorded log and turning its arguments to JSON, as applyLog does;
  *  - write = without fetch − decode; fetch = end to end − without fetch.
  * Floors: the node's answer rate for the same eth_getLogs ranges and blocks alone, and SQLite's
@@ -73,7 +76,7 @@ export async function backfillOnce(options: { url: string; deployment: Deploymen
   const config = { finalityDepth: 0, reorgWindow: 64, logRange: options.logRange, rpcUrl: options.url };
   const dbFile = path.join(options.dir, `backfill-${options.run}.sqlite`);
   const db = openDatabase(dbFile);
-  const indexer = createLotlineIndexer({ db, rpc: recording, deployment: options.deployment }, config);
+  const indexer = createLotlineIndexer({ db, rpc: headFixed(base, head), deployment: options.deployment }, config);
   let steps = 0;
   let maxStepEvents = 0;
   const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -94,11 +97,18 @@ export async function backfillOnce(options: { url: string; deployment: Deploymen
   const blocks = (db.prepare(`SELECT block_number AS n FROM indexer_checkpoint`).get() as { n: number }).n - options.deployment.startBlock + 1;
   db.close();
   const dbBytes = [dbFile, `${dbFile}-wal`].reduce((s, f) => s + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
+  await indexer.stop();
 
+  // The answers for the replay: the same backfill on the event loop, through the recording client, untimed.
+  const recordFile = path.join(options.dir, `record-${options.run}.sqlite`);
+  const recordDb = openDatabase(recordFile);
+  await createLotlineIndexer({ db: recordDb, rpc: recording, deployment: options.deployment, readOffThread: false }, config).syncToHead();
+  recordDb.close();
+  for (const f of [recordFile, `${recordFile}-wal`, `${recordFile}-shm`]) fs.rmSync(f, { force: true });
   // The same steps without the node: every answer from memory.
   const replayFile = path.join(options.dir, `replay-${options.run}.sqlite`);
   const replayDb = openDatabase(replayFile);
-  const again = createLotlineIndexer({ db: replayDb, rpc: replay, deployment: options.deployment }, config);
+  const again = createLotlineIndexer({ db: replayDb, rpc: replay, deployment: options.deployment, readOffThread: false }, config);
   const t1 = performance.now();
   await again.syncToHead();
   const replaySeconds = (performance.now() - t1) / 1000;
@@ -138,6 +148,11 @@ export async function backfillOnce(options: { url: string; deployment: Deploymen
     rpcCalls,
     dbBytes,
   };
+}
+
+/** `rpc` answering the head as it was at the start, so that every run sees the same chain. */
+function headFixed(rpc: RpcClient, head: number): RpcClient {
+  return { ...rpc, blockNumber: async () => head };
 }
 
 /** The node alone: the backfill's eth_getLogs ranges and the blocks holding logs, 8 requests in flight, no indexing. */

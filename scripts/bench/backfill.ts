@@ -39,7 +39,8 @@ export async function runBackfill(options: {
   const db = openDatabase(dbFile);
   const { rpc, stats } = instrumentRpc(createRpcClient(options.url));
   const indexer = createLotlineIndexer(
-    { db, rpc, deployment: options.deployment },
+    // Every read through the instrumented client, none on the reader thread (ADR 0039).
+    { db, rpc, deployment: options.deployment, readOffThread: false },
     { finalityDepth: 0, reorgWindow: options.reorgWindow, logRange: options.logRange, rpcUrl: options.url },
   );
 

@@ -81,7 +81,7 @@ async function main() {
   try {
     for (let run = 0; run < Number(runsArg ?? 3); run++) {
       const db = openDatabase(path.join(dir, `replay-${run}.sqlite`));
-      const indexer = createLotlineIndexer({ db, rpc, deployment: dump.deployment }, { finalityDepth: 0, reorgWindow: 64, logRange: 2_000, rpcUrl: "replay" });
+      const indexer = createLotlineIndexer({ db, rpc, deployment: dump.deployment, readOffThread: false }, { finalityDepth: 0, reorgWindow: 64, logRange: 2_000, rpcUrl: "replay" });
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await indexer.syncToHead();

@@ -81,34 +81,50 @@ function headReader(type: ParamType): Reader | null {
   return null;
 }
 
-/** A decoder for `fragment`, or ethers' own when the fragment has a type this does not read. */
-export function compileDecoder(iface: Interface, fragment: EventFragment): LogDecoder {
-  const fallback: LogDecoder = (data, topics) => iface.decodeEventLog(fragment, data, topics);
-  if (fragment.anonymous) return fallback;
-  const readers: { name: string; read: (data: string, topics: readonly string[]) => unknown }[] = [];
+/**
+ * The argument values of `fragment`'s logs, by position (no names), or null for a fragment with a
+ * type this does not read. The function answers null for a log whose topic count is not the
+ * fragment's, and throws for data too short. The catch-up's reader thread sends these values, as
+ * they clone far cheaper than a value carrying names (services/indexer/range-reader.ts).
+ */
+export function compileValues(fragment: EventFragment): ((data: string, topics: readonly string[]) => unknown[] | null) | null {
+  if (fragment.anonymous) return null;
+  const readers: ((data: string, topics: readonly string[]) => unknown)[] = [];
   let topic = 1;
   let word = 0;
   for (const input of fragment.inputs) {
     if (input.indexed) {
       const fixed = staticReader(input);
-      if (!fixed) return fallback;
+      if (!fixed) return null;
       const at = topic++;
-      readers.push({ name: input.name, read: (_d, topics) => fixed(topics[at].slice(2)) });
+      readers.push((_d, topics) => fixed(topics[at].slice(2)));
     } else {
       const read = headReader(input);
-      if (!read) return fallback;
+      if (!read) return null;
       const at = word++;
-      readers.push({ name: input.name, read: (data) => read(data, at) });
+      readers.push((data) => read(data, at));
     }
   }
-  const names = readers.map((r) => r.name);
   // A name an array already has (length, map, …) could not be set on the value: ethers' Result then.
-  if (names.some((n) => n in Array.prototype)) return fallback;
+  if (fragment.inputs.some((input) => input.name in Array.prototype)) return null;
+  return (data, topics) => (topics.length === topic ? readers.map((read) => read(data, topics)) : null);
+}
+
+/** `values` (compileValues') as a Result: the array, each argument also under its name. */
+export function nameValues(values: unknown[], names: readonly string[]): Result {
+  const result = values as unknown as Result & Record<string, unknown>;
+  for (let i = 0; i < names.length; i++) if (names[i]) result[names[i]] = values[i];
+  return result;
+}
+
+/** A decoder for `fragment`, or ethers' own when the fragment has a type this does not read. */
+export function compileDecoder(iface: Interface, fragment: EventFragment): LogDecoder {
+  const fallback: LogDecoder = (data, topics) => iface.decodeEventLog(fragment, data, topics);
+  const read = compileValues(fragment);
+  if (!read) return fallback;
+  const names = fragment.inputs.map((input) => input.name);
   return (data, topics) => {
-    if (topics.length !== topic) return fallback(data, topics);
-    const values = readers.map((r) => r.read(data, topics));
-    const result = values as unknown as Result & Record<string, unknown>;
-    for (let i = 0; i < names.length; i++) if (names[i]) result[names[i]] = values[i];
-    return result;
+    const values = read(data, topics);
+    return values ? nameValues(values, names) : fallback(data, topics);
   };
 }

@@ -6,10 +6,12 @@ import { INTERFACES, type ContractName } from "../chain/contracts";
 import { isRangeTooLarge, withRetry, type RpcBlock, type RpcClient, type RpcLog } from "../chain/rpc";
 import { IndexerHaltedError, type ChainEvent, type HandlerMap, type IndexerStep } from "./types";
 import { eventArgsToJson } from "./json";
-import { compileDecoder, type LogDecoder } from "./decode";
+import { compileDecoder, nameValues, type LogDecoder } from "./decode";
 import { createCheckpointer, type Checkpointer } from "./checkpointer";
 import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
 import { closeRowGroup, flushRowGroup, insertGrouped, openRowGroup } from "../store/row-groups";
+import { createWorkerThread, type WorkerThread } from "../runtime/worker";
+import { cutBlock, mapLimited, readerEvents, sortLogs, unpackRange, type FinalRange, type PackedRange, type ReadRequest, type StepLog } from "./range-reader";
 
 export interface IndexerOptions {
   db: Db;
@@ -40,6 +42,12 @@ export interface IndexerOptions {
    */
   catchUpEventsPerStep?: number;
   pollMs?: number;
+  /**
+   * Read the catch-up's final ranges ahead (logs, headers, decoding) on a worker thread from
+   * `rpc.url`, not through `rpc` on the event loop (ADR 0039). Off for an `rpc` that is not
+   * simply a client of its URL (a recording, a replay).
+   */
+  readOffThread?: boolean;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -70,6 +78,13 @@ interface Checkpoint {
  */
 const FIRST_RANGE = 32;
 
+/**
+ * Reads ahead on the reader thread failing in a row before a catch-up reads ahead on the event loop
+ * instead: a thread that cannot start (or a node the thread cannot reach) would otherwise cost a
+ * failed attempt, and a thread start, per step.
+ */
+const READER_FAILURES = 3;
+
 /** A final range read ahead spanning fewer blocks than this has all its headers asked for with its logs. */
 const EAGER_HEADERS = 32;
 
@@ -88,12 +103,6 @@ interface RecentBlocks {
  * time, 0.6 s 32 to a statement; docs/performance.md "Backfill"). No handler reads chain_events.
  */
 const INSERT_CHAIN_EVENT = `INSERT INTO chain_events (block_number, log_index, tx_hash, block_time, contract, event, args) VALUES`;
-
-/** A final range's logs (sorted) and the blocks holding them, read ahead of its step. */
-interface FinalRange {
-  logs: RpcLog[];
-  blocks: Map<number, RpcBlock>;
-}
 
 /**
  * Follows a chain and applies Lotline's contract events to SQLite.
@@ -122,10 +131,12 @@ export function createIndexer(options: IndexerOptions) {
   );
   // topic0 → event, built once: ethers' parseLog recomputes every event's topic hash per log.
   // Each event's decoder is compiled once too (decode.ts).
-  const eventsByTopic = new Map<ContractName, Map<string, { fragment: EventFragment; decode: LogDecoder }>>();
+  const eventsByTopic = new Map<ContractName, Map<string, { fragment: EventFragment; decode: LogDecoder; names: string[] }>>();
   for (const name of contractByAddress.values()) {
-    const byTopic = new Map<string, { fragment: EventFragment; decode: LogDecoder }>();
-    INTERFACES[name].forEachEvent((fragment) => byTopic.set(fragment.topicHash, { fragment, decode: compileDecoder(INTERFACES[name], fragment) }));
+    const byTopic = new Map<string, { fragment: EventFragment; decode: LogDecoder; names: string[] }>();
+    INTERFACES[name].forEachEvent((fragment) =>
+      byTopic.set(fragment.topicHash, { fragment, decode: compileDecoder(INTERFACES[name], fragment), names: fragment.inputs.map((i) => i.name) }),
+    );
     eventsByTopic.set(name, byTopic);
   }
 
@@ -153,6 +164,18 @@ export function createIndexer(options: IndexerOptions) {
    * made by the next catch-up step; null: none for this indexer (no file, or its thread failed).
    */
   let checkpointer: Checkpointer | null | undefined;
+  /**
+   * The thread reading final ranges ahead while the index catches up (ADR 0039); made by the first
+   * final step of a catch-up, closed with the checkpointer before the step reaching the head and on
+   * stop. The engine emits "reader" once it has loaded.
+   */
+  let reader: WorkerThread | undefined;
+  const READER = require.resolve("./range-reader");
+  let eventsForReader: string | undefined;
+  /** Reads ahead on the thread that failed in a row; past READER_FAILURES the catch-up reads ahead on the event loop. */
+  let readerFailures = 0;
+  /** The reader thread has loaded its module: reads ahead go to it. */
+  let readerReady = false;
   let headBlock = 0;
   let lastHeadAt: number | null = null;
   let lastError: string | null = null;
@@ -183,22 +206,16 @@ export function createIndexer(options: IndexerOptions) {
   const rpcCall = (retry: boolean) => (retry ? rpcRetry : <T>(fn: () => Promise<T>) => fn());
 
   /**
-   * Where a step holding `logs` (sorted, more than `limit`) ends: at a block boundary, never
-   * splitting a block.
-   */
-  function cutBlock(sorted: RpcLog[], limit: number): number {
-    const from = sorted[0].blockNumber;
-    const firstCut = sorted[limit].blockNumber;
-    return firstCut > from ? firstCut - 1 : firstCut;
-  }
-
-  /**
    * Reads a final range ahead of its step: its logs, then the blocks a step would fetch for them
    * (those holding logs up to where the step will be cut, and its last block). `known`: the range's
    * logs, already read (what a step cut off its own range). One attempt, no retries: a failure is
    * answered null, and the step reads the range itself, retrying as usual.
    */
-  function readAhead(from: number, to: number, known?: RpcLog[]): void {
+  function readAhead(from: number, to: number, known?: StepLog[]): void {
+    if (readerReady && readerFailures < READER_FAILURES) {
+      readAheadOffThread(from, to, known);
+      return;
+    }
     const read = (async (): Promise<FinalRange | null> => {
       const blocks = new Map<number, RpcBlock>();
       const getBlocks = (numbers: number[]) =>
@@ -217,6 +234,36 @@ export function createIndexer(options: IndexerOptions) {
       await getBlocks(numbers.filter((n) => !blocks.has(n)));
       return { logs, blocks };
     })().catch(() => null);
+    prefetch = { from, to, read };
+  }
+
+  /**
+   * readAhead on the reader thread: the range's logs read, parsed and decoded there, handed over
+   * in columns (range-reader.ts); for logs known already, only the headers. Any failure (the node,
+   * the thread) is answered null, as a read ahead's: the step reads the range itself.
+   */
+  function readAheadOffThread(from: number, to: number, known?: StepLog[]): void {
+    reader ??= createWorkerThread("indexer-reader");
+    const thread = reader;
+    const read = (async (): Promise<FinalRange | null> => {
+      if (!known) {
+        const request: ReadRequest = { url: rpc.url, events: (eventsForReader ??= readerEvents(options.contracts, INTERFACES)), from, to, limit: catchUpEventsPerStep, eagerHeaders: to - from < EAGER_HEADERS };
+        return unpackRange(await thread.run<PackedRange>(READER, "readFinalRange", [request]));
+      }
+      const end = known.length > catchUpEventsPerStep ? cutBlock(known, catchUpEventsPerStep) : to;
+      const numbers = [...new Set([end, ...known.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
+      const headers = await thread.run<RpcBlock[]>(READER, "readHeaders", [rpc.url, numbers]);
+      return { logs: known, blocks: new Map(headers.map((b) => [b.number, b])) };
+    })().then(
+      (range) => {
+        readerFailures = 0;
+        return range;
+      },
+      () => {
+        readerFailures++;
+        return null;
+      },
+    );
     prefetch = { from, to, read };
   }
 
@@ -323,8 +370,23 @@ export function createIndexer(options: IndexerOptions) {
     // query answered from the old fork would miss logs the new fork's block has). Older blocks
     // are final, read by range, and only those with logs (and the range end) are fetched.
     const recentFrom = Math.max(from, head - reorgWindow + 1);
+    // The reader thread starts (≈ 0.5 s of loading, on the other core) while this step reads.
+    // Until it has started, steps read ahead on the event loop: the first steps of a catch-up are
+    // light (the range ramps up from FIRST_RANGE), and waiting for the thread held them for most of
+    // its start.
+    if (options.readOffThread && from < recentFrom && !reader) {
+      const thread = (reader = createWorkerThread("indexer-reader"));
+      thread.run(READER, "warmUp", []).then(
+        () => {
+          if (reader !== thread) return;
+          readerReady = true;
+          emitter.emit("reader");
+        },
+        () => undefined,
+      );
+    }
 
-    let logs: RpcLog[] = [];
+    let logs: StepLog[] = [];
     const blocks = new Map<number, RpcBlock>();
     // The last block whose logs `logs` holds (of a final range read by this step or ahead of it).
     let readTo = to;
@@ -489,6 +551,12 @@ export function createIndexer(options: IndexerOptions) {
       await checkpointer.close();
       checkpointer = undefined;
     }
+    if (reader && !catchingUp) {
+      await reader.close();
+      reader = undefined;
+      readerReady = false;
+      readerFailures = 0;
+    }
     if (!final) await restoreSchema(catchingUp ? "trigger" : "all");
     const restore = catchingUp ? relaxDurability(db, checkpointer != null) : null;
     try {
@@ -508,19 +576,21 @@ export function createIndexer(options: IndexerOptions) {
    * Cuts a step holding more than `limit` logs (sorted) at a block boundary, never
    * splitting a block, and narrows the range to match. Returns the step's new last block.
    */
-  function cutAtBlock(sorted: RpcLog[], limit: number): number {
+  function cutAtBlock(sorted: StepLog[], limit: number): number {
     const to = cutBlock(sorted, limit);
     range = Math.max(1, to - (checkpoint().number + 1) + 1);
     return to;
   }
 
-  function applyLog(log: RpcLog, block: RpcBlock): void {
+  function applyLog(log: StepLog, block: RpcBlock): void {
     const contract = contractByAddress.get(log.address.toLowerCase());
     if (!contract) return;
     const known = eventsByTopic.get(contract)!.get(log.topics[0]);
     if (!known) return; // not an event of this contract's ABI
-    const { fragment } = known;
-    const args = known.decode(log.data, log.topics);
+    const { fragment, names } = known;
+    // Decoded by the reader thread (a final range read ahead), or here.
+    const decoded = log.decoded;
+    const args = decoded ? nameValues(decoded.values, names) : known.decode(log.data, log.topics);
     const event: ChainEvent = {
       contract,
       name: fragment.name,
@@ -536,7 +606,7 @@ export function createIndexer(options: IndexerOptions) {
       event.time,
       contract,
       fragment.name,
-      JSON.stringify(eventArgsToJson(fragment.inputs, args)),
+      decoded ? decoded.json : JSON.stringify(eventArgsToJson(fragment.inputs, args)),
     ]);
     handlers[`${contract}.${fragment.name}`]?.(db, event);
   }
@@ -673,6 +743,9 @@ export function createIndexer(options: IndexerOptions) {
       await loop;
       await checkpointer?.close();
       checkpointer = undefined;
+      await reader?.close();
+      reader = undefined;
+      readerReady = false;
     },
     /** Resolves once blocks up to `blockNumber` are indexed. */
     waitForBlock(blockNumber: number, timeoutMs = 60_000): Promise<void> {
@@ -721,17 +794,6 @@ function chainMovedUnderneath(
   return null;
 }
 
-function sortLogs(logs: RpcLog[]): RpcLog[] {
-  return logs.filter((l) => !l.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
-}
-
-async function mapLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
-}
 
 /** Pages of WAL a catching-up step lets accumulate before its commit checkpoints (SQLite's default: 1,000). */
 const CATCH_UP_CHECKPOINT_PAGES = 4_096;

@@ -20,7 +20,14 @@ export const LOTLINE_HANDLERS = composeHandlers(
 
 /** The indexer for a Lotline deployment, configured from the environment. */
 export function createLotlineIndexer(
-  deps: { db: Db; rpc: RpcClient; deployment: DeploymentRecord; log?: IndexerOptions["log"] },
+  deps: {
+    db: Db;
+    rpc: RpcClient;
+    deployment: DeploymentRecord;
+    log?: IndexerOptions["log"];
+    /** Read the catch-up ahead on a worker thread (ADR 0039); false for an `rpc` that is more than a client of its URL. */
+    readOffThread?: boolean;
+  },
   config: Pick<Config, "finalityDepth" | "reorgWindow" | "logRange" | "rpcUrl">,
 ) {
   return createIndexer({
@@ -34,6 +41,7 @@ export function createLotlineIndexer(
     maxRange: config.logRange,
     // Only the embedded chain may come back shorter after a crash and be rebuilt from (ADR 0004).
     rebuildOnDeepReorg: !config.rpcUrl,
+    readOffThread: deps.readOffThread ?? true,
     log: deps.log,
   });
 }

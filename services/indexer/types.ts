@@ -8,7 +8,11 @@ export interface ChainEvent {
   contract: ContractName;
   name: string;
   args: Result;
-  log: RpcLog;
+  /**
+   * Where the log sits. Its data and topics are not a handler's: `args` holds them decoded (a log
+   * decoded on the catch-up's reader thread arrives without them, ADR 0039).
+   */
+  log: Omit<RpcLog, "data" | "topics">;
   block: RpcBlock;
   /** Block time as ISO 8601 UTC. */
   time: string;
