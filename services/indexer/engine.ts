@@ -11,7 +11,7 @@ import { createCheckpointer, type Checkpointer } from "./checkpointer";
 import { deferCatchUpSchema, deferredSchema, restoreDeferred } from "../store/catch-up-schema";
 import { closeRowGroup, flushRowGroup, insertGrouped, openRowGroup } from "../store/row-groups";
 import { createWorkerThread, type WorkerThread } from "../runtime/worker";
-import { cutBlock, mapLimited, readerEvents, sortLogs, unpackRange, type FinalRange, type PackedRange, type ReadRequest, type StepLog } from "./range-reader";
+import { cutBlock, headersNeeded, mapLimited, readRangeWithHeaders, readerEvents, sortLogs, unpackRange, type FinalRange, type PackedRange, type ReadRequest, type StepLog } from "./range-reader";
 
 export interface IndexerOptions {
   db: Db;
@@ -216,24 +216,11 @@ export function createIndexer(options: IndexerOptions) {
       readAheadOffThread(from, to, known);
       return;
     }
-    const read = (async (): Promise<FinalRange | null> => {
-      const blocks = new Map<number, RpcBlock>();
-      const getBlocks = (numbers: number[]) =>
-        mapLimited(numbers, 8, async (n) => {
-          const block = await rpc.getBlock(n);
-          if (block) blocks.set(n, block);
-        });
-      // A short range is a dense one (the range narrows to the blocks a step holds): its headers are
-      // asked for with its logs, so that both are answered while the step before writes, rather
-      // than the headers in a second round trip once the event loop is free again.
-      const eager: number[] = [];
-      if (!known && to - from < EAGER_HEADERS) for (let n = from; n <= to; n++) eager.push(n);
-      const [logs] = await Promise.all([known ?? rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }).then(sortLogs), getBlocks(eager)]);
-      const end = logs.length > catchUpEventsPerStep ? cutBlock(logs, catchUpEventsPerStep) : to;
-      const numbers = [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
-      await getBlocks(numbers.filter((n) => !blocks.has(n)));
-      return { logs, blocks };
-    })().catch(() => null);
+    const read: Promise<FinalRange | null> = readRangeWithHeaders(
+      rpc,
+      { from, to, limit: catchUpEventsPerStep, eagerHeaders: !known && to - from < EAGER_HEADERS },
+      async () => known ?? rpc.getLogs({ fromBlock: from, toBlock: to, address: addresses }).then(sortLogs),
+    ).catch(() => null);
     prefetch = { from, to, read };
   }
 
@@ -250,9 +237,7 @@ export function createIndexer(options: IndexerOptions) {
         const request: ReadRequest = { url: rpc.url, events: (eventsForReader ??= readerEvents(options.contracts, INTERFACES)), from, to, limit: catchUpEventsPerStep, eagerHeaders: to - from < EAGER_HEADERS };
         return unpackRange(await thread.run<PackedRange>(READER, "readFinalRange", [request]));
       }
-      const end = known.length > catchUpEventsPerStep ? cutBlock(known, catchUpEventsPerStep) : to;
-      const numbers = [...new Set([end, ...known.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
-      const headers = await thread.run<RpcBlock[]>(READER, "readHeaders", [rpc.url, numbers]);
+      const headers = await thread.run<RpcBlock[]>(READER, "readHeaders", [rpc.url, headersNeeded(known, catchUpEventsPerStep, to)]);
       return { logs: known, blocks: new Map(headers.map((b) => [b.number, b])) };
     })().then(
       (range) => {

@@ -81,13 +81,27 @@ export async function mapLimited<T>(items: T[], limit: number, fn: (item: T) => 
 }
 
 /**
- * Reads a final range's logs and the headers a step needs for them (the blocks holding logs up to
- * where the step will be cut, and its last block), as the engine's read ahead did on the main
- * thread. One attempt: any failure rejects, and the step reads the range itself, retrying.
+ * The blocks whose headers a step of `logs` (sorted) needs: those holding its logs up to where it is
+ * cut at `limit` events, and its last block (`to` when it is not cut).
  */
-export async function readFinalRange(request: ReadRequest): Promise<PackedRange> {
-  const rpc = clientFor(request.url);
-  const { from, to, limit } = request;
+export function headersNeeded(logs: RpcLog[], limit: number, to: number): number[] {
+  const end = logs.length > limit ? cutBlock(logs, limit) : to;
+  return [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
+}
+
+/**
+ * A final range's logs (`readLogs`: read, or known already) and the headers a step needs for them,
+ * 8 at a time. A short range is a dense one (the range narrows to the blocks a step holds): with
+ * `eagerHeaders` all its headers are asked for with its logs, so that both are answered in one round
+ * trip. One attempt: any failure rejects, and the step reads the range itself, retrying. The engine
+ * runs it on the event loop, `readFinalRange` on the reader thread.
+ */
+export async function readRangeWithHeaders<T extends RpcLog>(
+  rpc: Pick<RpcClient, "getBlock">,
+  range: { from: number; to: number; limit: number; eagerHeaders: boolean },
+  readLogs: () => Promise<T[]>,
+): Promise<{ logs: T[]; blocks: Map<number, RpcBlock> }> {
+  const { from, to, limit } = range;
   const blocks = new Map<number, RpcBlock>();
   const getBlocks = (numbers: number[]) =>
     mapLimited(numbers, 8, async (n) => {
@@ -95,12 +109,19 @@ export async function readFinalRange(request: ReadRequest): Promise<PackedRange>
       if (block) blocks.set(n, block);
     });
   const eager: number[] = [];
-  if (request.eagerHeaders) for (let n = from; n <= to; n++) eager.push(n);
+  if (range.eagerHeaders) for (let n = from; n <= to; n++) eager.push(n);
+  const [logs] = await Promise.all([readLogs(), getBlocks(eager)]);
+  await getBlocks(headersNeeded(logs, limit, to).filter((n) => !blocks.has(n)));
+  return { logs, blocks };
+}
+
+/** Reads a final range on the reader thread: its logs and headers, parsed and decoded there, packed. */
+export async function readFinalRange(request: ReadRequest): Promise<PackedRange> {
+  const rpc = clientFor(request.url);
   const decoders = decodersFor(request.events);
-  const [logs] = await Promise.all([rpc.getLogs({ fromBlock: from, toBlock: to, address: decoders.addresses }).then(sortLogs), getBlocks(eager)]);
-  const end = logs.length > limit ? cutBlock(logs, limit) : to;
-  const numbers = [...new Set([end, ...logs.filter((l) => l.blockNumber <= end).map((l) => l.blockNumber)])];
-  await getBlocks(numbers.filter((n) => !blocks.has(n)));
+  const { logs, blocks } = await readRangeWithHeaders(rpc, request, () =>
+    rpc.getLogs({ fromBlock: request.from, toBlock: request.to, address: decoders.addresses }).then(sortLogs),
+  );
   return pack(logs, [...blocks.values()], decoders);
 }
 
