@@ -102,7 +102,7 @@ async function buildBundle() {
     const relative = path.relative(ROOT, path.resolve(file));
     inputs[relative] = stamp(relative);
   }
-  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  fs.mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
   // Written whole under a temporary name, then renamed: commands started at once never read half a file.
   const writeWhole = (target, contents) => {
     const temporary = `${target}.${process.pid}.tmp`;
@@ -118,9 +118,26 @@ function runFromSource() {
   require(ENTRY);
 }
 
+/**
+ * True unless the cache directory could hold code someone else wrote: it exists and is not this
+ * user's, or others may write in it (a LOTLINE_CLI_CACHE_DIR under /tmp, say). Loading a bundle from
+ * there would run whatever another local user put in it; the CLI then runs from source.
+ */
+function cacheIsPrivate() {
+  let stat;
+  try {
+    stat = fs.lstatSync(CACHE_DIR);
+  } catch {
+    return true; // created below, owner only
+  }
+  if (!stat.isDirectory() || (stat.mode & 0o022) !== 0) return false;
+  return typeof process.getuid !== "function" || stat.uid === process.getuid();
+}
+
 /** Runs `lotline` with process.argv: from the bundle when it can, from source otherwise. */
 async function run() {
   if (process.env.LOTLINE_CLI_FROM_SOURCE === "1" || NODE_COMMANDS.has(commandOf(process.argv.slice(2)))) return runFromSource();
+  if (!cacheIsPrivate()) return runFromSource();
   if (!isFresh()) {
     try {
       await buildBundle();

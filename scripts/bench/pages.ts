@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
 import { freePort } from "../../test/helpers/ports";
+import { spawnNode } from "../reliability/util";
 import { signIn } from "./auth";
 import { median, round, type Results } from "./results";
 import { type Cleanup, fmt, progress, table } from "./util";
@@ -62,34 +63,21 @@ const CASES: PageCase[] = [
 
 /** `lotline up` with the one-node demo in a child process; resolves to its URL once it prints "Ready.". */
 async function startDemoNode(cleanup: Cleanup): Promise<string> {
-  const dataDir = cleanup.tempDir("pages");
   const port = await freePort();
-  const env = {
-    ...process.env,
-    LOTLINE_DATA_DIR: dataDir,
-    LOTLINE_PORT: String(port),
-    LOTLINE_CHAIN_PORT: String(await freePort()),
-    LOTLINE_DEMO_NODES: "1",
-    LOTLINE_RATE_LIMIT: "1000000",
-    LOTLINE_LOG_LEVEL: "warn",
-  };
-  const child = spawn(process.execPath, [path.join(__dirname, "..", "..", "bin", "lotline.js"), "up"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  cleanup.add("stop the pages node", async () => {
-    // SIGTERM: the node stops its embedded chain and jobs before it exits.
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-  });
-  const deadline = Date.now() + 600_000;
-  while (!output.includes("Ready.")) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`lotline up exited before it was ready: ${output.slice(-800)}`);
-    if (Date.now() > deadline) throw new Error(`lotline up was not ready within 10 minutes: ${output.slice(-800)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return `http://127.0.0.1:${port}`;
+  const node = await spawnNode(
+    {
+      LOTLINE_DATA_DIR: cleanup.tempDir("pages"),
+      LOTLINE_CHAIN_PORT: String(await freePort()),
+      LOTLINE_DEMO_NODES: "1",
+      LOTLINE_RATE_LIMIT: "1000000",
+      LOTLINE_LOG_LEVEL: "warn",
+    },
+    port,
+  );
+  // Stopped with SIGTERM: the node stops its embedded chain before it exits.
+  cleanup.add("stop the pages node", () => node.stop());
+  await node.ready(600_000);
+  return node.url;
 }
 
 async function measure(page: Page, c: PageCase, load: () => Promise<unknown>): Promise<Record<Mark, number | null>> {

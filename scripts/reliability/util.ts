@@ -157,6 +157,8 @@ export interface SpawnedNode {
   ready(timeoutMs?: number): Promise<void>;
   /** SIGKILL, then wait for the exit. */
   kill(): Promise<void>;
+  /** SIGTERM (the node stops its jobs and an embedded chain first), then wait for the exit. */
+  stop(): Promise<void>;
 }
 
 /** `lotline up` in a child process against an external chain (LOTLINE_RPC_URL in `env`). */
@@ -170,6 +172,12 @@ export async function spawnNode(env: Record<string, string>, port: number): Prom
   child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (text += c.toString()));
   const exited = () => child.exitCode !== null || child.signalCode !== null;
+  async function signal(name: NodeJS.Signals): Promise<void> {
+    if (exited()) return;
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill(name);
+    await gone;
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     child,
@@ -182,12 +190,8 @@ export async function spawnNode(env: Record<string, string>, port: number): Prom
         await sleep(50);
       }
     },
-    async kill() {
-      if (exited()) return;
-      const gone = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await gone;
-    },
+    kill: () => signal("SIGKILL"),
+    stop: () => signal("SIGTERM"),
   };
 }
 

@@ -103,16 +103,19 @@ export async function readRangeWithHeaders<T extends RpcLog>(
 ): Promise<{ logs: T[]; blocks: Map<number, RpcBlock> }> {
   const { from, to, limit } = range;
   const blocks = new Map<number, RpcBlock>();
-  const getBlocks = (numbers: number[]) =>
-    mapLimited(numbers, 8, async (n) => {
-      const block = await rpc.getBlock(n);
-      if (block) blocks.set(n, block);
-    });
   const eager: number[] = [];
   if (range.eagerHeaders) for (let n = from; n <= to; n++) eager.push(n);
-  const [logs] = await Promise.all([readLogs(), getBlocks(eager)]);
-  await getBlocks(headersNeeded(logs, limit, to).filter((n) => !blocks.has(n)));
+  const [logs] = await Promise.all([readLogs(), readHeadersInto(rpc, eager, blocks)]);
+  await readHeadersInto(rpc, headersNeeded(logs, limit, to).filter((n) => !blocks.has(n)), blocks);
   return { logs, blocks };
+}
+
+/** The headers of `numbers` (those the node has) into `blocks`, 8 at a time; one attempt. */
+async function readHeadersInto(rpc: Pick<RpcClient, "getBlock">, numbers: number[], blocks: Map<number, RpcBlock>): Promise<void> {
+  await mapLimited(numbers, 8, async (n) => {
+    const block = await rpc.getBlock(n);
+    if (block) blocks.set(n, block);
+  });
 }
 
 /** Reads a final range on the reader thread: its logs and headers, parsed and decoded there, packed. */
@@ -147,13 +150,9 @@ export function warmUp(): boolean {
 
 /** The headers of `numbers` (those the node has), read 8 at a time; one attempt. */
 export async function readHeaders(url: string, numbers: number[]): Promise<RpcBlock[]> {
-  const rpc = clientFor(url);
-  const blocks: RpcBlock[] = [];
-  await mapLimited(numbers, 8, async (n) => {
-    const block = await rpc.getBlock(n);
-    if (block) blocks.push(block);
-  });
-  return blocks;
+  const blocks = new Map<number, RpcBlock>();
+  await readHeadersInto(clientFor(url), numbers, blocks);
+  return [...blocks.values()];
 }
 
 /** The logs and blocks of a packed range, as a step reads them. */

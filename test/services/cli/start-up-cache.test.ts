@@ -73,6 +73,21 @@ describe("the CLI's start-up cache (docs/adr/0040)", function () {
     expect(run.stdout).to.include("besu-genesis");
   });
 
+  it("does not load a bundle another user could have written: a cache directory others may write in is not used", async function () {
+    await lotline(["--help"], { LOTLINE_CLI_CACHE_DIR: dir });
+    const { bundle } = cacheFiles(dir);
+    // The manifest still matches the sources; the bundle is replaced by code of someone else's.
+    fs.writeFileSync(bundle, "console.log('planted code ran'); process.exit(0);\n");
+    fs.chmodSync(dir, 0o777);
+    const run = await lotline(["--help"], { LOTLINE_CLI_CACHE_DIR: dir });
+    expect(run.stdout).to.not.include("planted code ran");
+    expect(run.code).to.equal(0);
+    expect(run.stdout).to.include("besu-genesis");
+    // The same directory made private again: the stamps match, so the (replaced) bundle is what loads.
+    fs.chmodSync(dir, 0o700);
+    expect((await lotline(["--help"], { LOTLINE_CLI_CACHE_DIR: dir })).stdout).to.include("planted code ran");
+  });
+
   it("tells the node's own commands from the others by the first argument that is not an option", function () {
     expect(commandOf(["--json", "up"])).to.equal("up");
     expect(commandOf(["batch", "show", "0x01"])).to.equal("batch");
