@@ -1,6 +1,7 @@
 import path from "node:path";
 import { expect } from "chai";
-import { dumpDerivedTables, openDatabase } from "../../../services/store/db";
+import Database from "better-sqlite3";
+import { dumpDerivedTables, NEW_FILE_PAGE_SIZE, openDatabase } from "../../../services/store/db";
 import { MIGRATIONS } from "../../../services/store/migrations";
 import { beginJournalBlock, pruneJournal, rollbackJournal, setJournalling } from "../../../services/store/journal";
 import { tempDir } from "../../helpers/chain";
@@ -10,6 +11,27 @@ describe("SQLite store", function () {
     const db = openDatabase(path.join(tempDir("db"), "lotline.sqlite"));
     expect(db.pragma("journal_mode", { simple: true })).to.equal("wal");
     expect(db.pragma("user_version", { simple: true })).to.equal(Math.max(...MIGRATIONS.map((m) => m.id)));
+    db.close();
+  });
+
+  it("creates a new file with 16 KiB pages and opens a file written with 4 KiB pages as it is", function () {
+    const fresh = openDatabase(path.join(tempDir("db"), "lotline.sqlite"));
+    expect(NEW_FILE_PAGE_SIZE).to.equal(16_384);
+    expect(fresh.pragma("page_size", { simple: true })).to.equal(NEW_FILE_PAGE_SIZE);
+    fresh.close();
+
+    // A node's file from before the change: SQLite's default page size, WAL, some migrations applied.
+    const file = path.join(tempDir("db"), "older.sqlite");
+    const older = new Database(file);
+    older.pragma("page_size = 4096");
+    older.pragma("journal_mode = WAL");
+    older.exec(MIGRATIONS.filter((m) => m.id <= 3).map((m) => m.sql).join("\n"));
+    older.pragma("user_version = 3");
+    older.close();
+    const db = openDatabase(file);
+    expect(db.pragma("page_size", { simple: true })).to.equal(4096);
+    expect(db.pragma("user_version", { simple: true })).to.equal(Math.max(...MIGRATIONS.map((m) => m.id)));
+    expect(db.pragma("integrity_check", { simple: true })).to.equal("ok");
     db.close();
   });
 
