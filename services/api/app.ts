@@ -99,6 +99,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The explorer's session cookie counts as the bearer token (with CSRF protection on writes).
   app.addHook("onRequest", sessionCookieHook(auth));
 
+  // With request logs on (debug), every answer also says how long the node took over it
+  // (`Server-Timing: app;dur=ms`), which a browser's resource timing shows beside each request
+  // (scripts/bench/page-waterfall.ts).
+  if (deps.logger && ["debug", "trace"].includes(deps.logger.level)) {
+    app.addHook("onSend", async (_request, reply, payload) => {
+      reply.header("server-timing", `app;dur=${reply.elapsedTime.toFixed(1)}`);
+      return payload;
+    });
+  }
+
   app.setValidatorCompiler(compilation.validatorCompiler(createValidatorCompiler()));
   app.addHook("onReady", async () => {
     const warmed = compilation.warm();
