@@ -11,6 +11,7 @@ import { leafOf, type ProvenRecord } from "../../../services/export/records";
 import { collectLineageRecords } from "../../../services/export/exporter";
 import { DEMO_GOODS } from "../../../services/demo/supply-chain";
 import { lotIdOf } from "../../../services/epcis/mapping/plan";
+import { warmUp } from "../../../services/api/app";
 
 /**
  * The explorer's server side against the shared demo node: pages and scripts served by the node,
@@ -142,6 +143,19 @@ describe("explorer API", function () {
         expect(html).to.not.include("<script>alert");
         expect(Object.keys(embedded(html))).to.include(`/api/v1/batches/${encodeURIComponent(hostile)}`);
       }
+    });
+
+    it("runs a lot page's requests once at start, signed in with the node's key for the lot's producer, and ends that session", async function () {
+      const keys = DEMO_MEMBERS.map((m) => demoWallet(m.integrationAccount));
+      const live = () =>
+        keys.map((key) => (node.db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE address = ? AND expires_at > ?`).get(key.address, Math.floor(Date.now() / 1000)) as { n: number }).n);
+      const before = live();
+      const asked: number[] = [];
+      const done = await warmUp(node.app, node.db, { url: node.url, chainId: 31337, signerFor: (orgId) => (asked.push(orgId), keys[orgId - 1]) });
+      expect(done.failed, "every request answered (a route the warm-up no longer reaches is named)").to.deep.equal([]);
+      expect(done.requests).to.be.greaterThan(15);
+      expect(asked, "read as the lot's producer").to.have.length(1);
+      expect(live(), "its session ended").to.deep.equal(before);
     });
 
     it("refuses a library or page file it does not list, whatever the path", async function () {
