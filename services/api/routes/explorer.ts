@@ -629,6 +629,10 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     async (request) => {
       if (!state.deployment) throw new HttpProblem(503, "not_ready", "the node is still starting");
       const reader = readerOf(request, auth);
+      // A lot page asks for its records with its HTML, together with its scripts: one turn of the
+      // event loop first, so the requests that arrived with this one (the scripts, answered from
+      // memory) are answered before the collection holds the node's thread.
+      await new Promise((resolve) => setImmediate(resolve));
       const headers: Record<string, string> = { "x-lotline-internal": internal };
       if (request.headers.authorization) headers.authorization = request.headers.authorization;
       // Through the API's own routes (as `lotline export` reads it), so the reader sees what the routes show them.
