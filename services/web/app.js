@@ -120,19 +120,18 @@ function apiEarly(path) {
 }
 
 /**
- * Resolved once a lot page's verification has sent its chain reads (at once on other pages; also
- * when it cannot verify): the sections below the verdict ask the node only then, behind the records
- * and the chain reads through the node's pass-through, not ahead of them on the node's one thread.
- * (Until the ninth session they waited for the chain's answers, up to 300 ms: with the node's routes
- * warmed at start, their half a dozen answers are a few milliseconds of the node's time, and waiting
- * put them after the verdict on every page; alternating both on one node, settled came 50–250 ms
- * sooner and verified no later.)
+ * Resolved once a lot page's verification has its answers from the chain, or has waited
+ * SECTIONS_WAIT_MS for them (at once on other pages; also when it cannot verify): the sections
+ * below the verdict ask the node only then, so the records and the chain reads through the node's
+ * pass-through are not queued behind half a dozen other answers on the node's one thread.
  */
 let verdictAsked = Promise.resolve();
+/** How long the sections below the verdict wait for the chain's answers at most. */
+const SECTIONS_WAIT_MS = 300;
 let openSections = () => undefined;
 /**
  * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): asked once the
- * verification has sent its chain reads (see verdictAsked), at low priority (the browser has six connections to this node).
+ * verification has the chain's answers (see verdictAsked), at low priority (the browser has six connections to this node).
  */
 const later = (path) => verdictAsked.then(() => api(path, { priority: "low" }));
 
@@ -588,8 +587,10 @@ async function verification(recordsPromise) {
         ),
       );
     const verdict = verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors, onOffChain });
-    // The chain reads are sent (verifyRecords sends them before its first await): the sections below ask now, behind them.
-    openSections();
+    // The sections below ask the node once the chain has answered (through the node's pass-through,
+    // the chain reads would otherwise queue behind them on its one thread), or after a short wait
+    // for a chain that is slow to answer.
+    Promise.race([verdict.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SECTIONS_WAIT_MS))]).then(() => openSections());
     const outcome = await verdict;
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 
