@@ -185,8 +185,9 @@ export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefine
   return {
     preload: member ? ["lineage", "verifier"] : ["verifier"],
     embedded: { "/explorer/abi.json": { status: 200, body: pageAbi() } },
-    // The records first: the verdict waits for them; the graph for the (lighter) trace.
-    fetches: byId ? [`${byId}/records`, ...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : [])] : [],
+    // The (light) trace first: the node answers in the order asked, and the graph is drawn while it
+    // collects the records (in the other order the graph waited for the records).
+    fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`] : [],
   };
 }
 

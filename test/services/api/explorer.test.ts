@@ -114,7 +114,7 @@ describe("explorer API", function () {
       expect(memberAnswers[batch]).to.deep.equal({ status: 200, body: (await get(node, batch)).body });
       expect(memberAnswers["/api/v1/auth/session"]).to.deep.equal({ status: 200, body: (await get(node, "/api/v1/auth/session")).body });
       expect(memberAnswers["/explorer/abi.json"].body.anchors).to.deep.equal((await getAnonymous(node, "/explorer/abi.json")).body.anchors);
-      expect(fetches(member.text)).to.deep.equal([`${batch}/records`, `${batch}/trace?direction=both&maxDepth=50`]);
+      expect(fetches(member.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
       // The public gets what the routes show the public: the lot's public view, no session; its records, no trace.
       const anonymous = await getAnonymous(node, `/explorer/batch/${id}`);
       const publicAnswers = embedded(anonymous.text);
@@ -127,7 +127,7 @@ describe("explorer API", function () {
       const ref = encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`);
       const byLink = await get(node, `/explorer/batch/${ref}`);
       expect(embedded(byLink.text)[`/api/v1/batches/${ref}`].body.id).to.equal(id);
-      expect(fetches(byLink.text)).to.deep.equal([`${batch}/records`, `${batch}/trace?direction=both&maxDepth=50`]);
+      expect(fetches(byLink.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
       // A lot opened by its Digital Link in a browser: the resolver's answer and the batch it opens.
       const scanned = embedded((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text);
       expect(scanned[`/01/${GTIN}/10/${LOT}`]).to.deep.equal({ status: 200, body: (await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "application/json" })).body });
