@@ -80,14 +80,34 @@ async function startDemoNode(cleanup: Cleanup): Promise<string> {
   return node.url;
 }
 
+/**
+ * Waits until the page has set every mark of `c` and returns their times. Read over the DevTools
+ * protocol (Runtime.evaluate of one expression, polled every 20 ms) rather than with playwright's
+ * `waitForFunction`/`evaluate`: those first inject playwright's own script (about 330 kB) into the
+ * page, compiled on the page's main thread in the middle of its load (a 150–250 ms task in a
+ * Chromium trace at load 3, which held up the page's first render) — a cost no reader's browser has.
+ */
 async function measure(page: Page, c: PageCase, load: () => Promise<unknown>): Promise<Record<Mark, number | null>> {
-  await load();
-  const names = c.marks.map((m) => `lotline:${m}`);
-  await page.waitForFunction((wanted) => wanted.every((n) => performance.getEntriesByName(n, "mark").length > 0), names, { timeout: 60_000, polling: 20 });
-  const times = await page.evaluate((wanted) => wanted.map((n) => performance.getEntriesByName(n, "mark")[0]?.startTime ?? null), names);
-  const out = Object.fromEntries(MARKS.map((m) => [m, null])) as Record<Mark, number | null>;
-  c.marks.forEach((m, i) => (out[m] = times[i]));
-  return out;
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    await load();
+    const names = c.marks.map((m) => `lotline:${m}`);
+    const expression = `(() => { const t = ${JSON.stringify(names)}.map((n) => performance.getEntriesByName(n, "mark")[0]?.startTime ?? null); return t.every((x) => x !== null) ? t : null; })()`;
+    const deadline = Date.now() + 60_000;
+    let times: number[] | null = null;
+    while (!times) {
+      if (Date.now() > deadline) throw new Error(`${c.name}: the page did not set ${names.join(", ")} within 60 s`);
+      const { result, exceptionDetails } = await cdp.send("Runtime.evaluate", { expression, returnByValue: true });
+      if (exceptionDetails) throw new Error(`${c.name}: ${exceptionDetails.text}`);
+      times = (result.value as number[] | null) ?? null;
+      if (!times) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const out = Object.fromEntries(MARKS.map((m) => [m, null])) as Record<Mark, number | null>;
+    c.marks.forEach((m, i) => (out[m] = times![i]));
+    return out;
+  } finally {
+    await cdp.detach().catch(() => undefined);
+  }
 }
 
 export async function pagesStage(options: PagesOptions, cleanup: Cleanup, results: Results, out: string[]): Promise<void> {
@@ -115,13 +135,13 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
       try {
         if (c.signedIn) await context.addCookies([{ name: "lotline_session", value: token, url, httpOnly: true, sameSite: "Strict" }]);
         const page = await context.newPage();
-        const cold = await measure(page, c, () => page.goto(url + c.path));
+        const cold = await measure(page, c, () => page.goto(url + c.path, { waitUntil: "commit" }));
         if (run < 0) {
           add(f.first, cold);
           continue;
         }
         add(f.cold, cold);
-        add(f.warm, await measure(page, c, () => page.reload()));
+        add(f.warm, await measure(page, c, () => page.reload({ waitUntil: "commit" })));
       } finally {
         await context.close();
       }

@@ -34,6 +34,7 @@ import { rpcProxyRoutes } from "./routes/rpc-proxy";
 import { sessionCookieHook } from "./session-cookie";
 import { registerWebsocket } from "./websocket";
 import { createLazyCompilation } from "./lazy-compile";
+import { warmUpExplorer, type WarmUpOptions } from "./warm-up";
 
 export interface AppDeps {
   config: Pick<Config, "rateLimit" | "finalityDepth"> &
@@ -64,10 +65,19 @@ class RequestLogsAtDebug extends LogController {
  * plugins (docs, rate limit), then app services (auth, stores), then routes. server.ts listens.
  */
 const schemasWarmed = new WeakMap<object, Promise<void>>();
+/** Each app's secret for its requests to itself (see `internal` in buildApp), and how it ends a session. */
+const internals = new WeakMap<object, Pick<WarmUpOptions, "internal" | "endSession">>();
 
 /** Resolves once every route's schemas are compiled (after `ready()`; they compile in the background). */
 export function schemasCompiled(app: FastifyInstance): Promise<void> {
   return schemasWarmed.get(app) ?? Promise.reject(new Error("the app is not ready yet"));
+}
+
+/** Runs the explorer's pages once, as the node's own requests (services/api/warm-up.ts); after `ready()`. */
+export function warmUp(app: FastifyInstance, db: Db, options: Omit<WarmUpOptions, "internal" | "endSession">): ReturnType<typeof warmUpExplorer> {
+  const own = internals.get(app);
+  if (!own) return Promise.reject(new Error("not an app built by buildApp"));
+  return warmUpExplorer(app, db, { ...options, ...own });
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -93,11 +103,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Requests the explorer's record collection makes to the API's own routes on behalf of one reader
   // (one page view) carry this per-process secret and are not rate-limited again.
   const internal = crypto.randomBytes(32).toString("hex");
+
+  internals.set(app, { internal, endSession: auth.endSession });
   const isInternal = (value: unknown) =>
     typeof value === "string" && value.length === internal.length && crypto.timingSafeEqual(Buffer.from(value), Buffer.from(internal));
 
   // The explorer's session cookie counts as the bearer token (with CSRF protection on writes).
   app.addHook("onRequest", sessionCookieHook(auth));
+
+  // With request logs on (debug), every answer also says how long the node took over it
+  // (`Server-Timing: app;dur=ms`), which a browser's resource timing shows beside each request
+  // (scripts/bench/page-waterfall.ts).
+  if (deps.logger && ["debug", "trace"].includes(deps.logger.level)) {
+    app.addHook("onSend", async (_request, reply, payload) => {
+      reply.header("server-timing", `app;dur=${reply.elapsedTime.toFixed(1)}`);
+      return payload;
+    });
+  }
 
   app.setValidatorCompiler(compilation.validatorCompiler(createValidatorCompiler()));
   app.addHook("onReady", async () => {

@@ -40,6 +40,7 @@ export function createAuth(ctx: AuthContext) {
   const insertSession = ctx.db.prepare(`INSERT INTO sessions (token_hash, address, expires_at) VALUES (?, ?, ?)`);
   const findSession = ctx.db.prepare(`SELECT address, expires_at FROM sessions WHERE token_hash = ?`);
   const purgeSessions = ctx.db.prepare(`DELETE FROM sessions WHERE expires_at <= ?`);
+  const deleteSession = ctx.db.prepare(`DELETE FROM sessions WHERE token_hash = ?`);
 
   const requireActiveAgent = (address: string) => requireActiveAgentOf(ctx.identity, address);
   const purgeNodeNonces = ctx.db.prepare(`DELETE FROM node_request_nonces WHERE expires_at <= ?`);
@@ -98,6 +99,11 @@ export function createAuth(ctx: AuthContext) {
         orgId: agent.orgId,
         roles: agent.effectiveRoles,
       };
+    },
+
+    /** Ends a session at once: its token no longer authenticates. */
+    endSession(token: string): void {
+      deleteSession.run(hashToken(token));
     },
 
     /** Resolves a bearer token to its agent, re-checking the agent's status from the index. */

@@ -24,7 +24,7 @@ import { CONTRACTS_VERSION } from "../chain/version";
 import { createLotlineIndexer } from "../indexer/lotline";
 import { createIdentityStore } from "../store/identity";
 import { createRelayer } from "../relayer/relayer";
-import { buildApp } from "../api/app";
+import { buildApp, warmUp } from "../api/app";
 import { createLogger } from "../config/logger";
 import { initialState, type ServiceState } from "../api/state";
 import { seedDemo } from "../demo/seed";
@@ -229,6 +229,13 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
     // Recalls and records of the first run are carried through before the node says it is ready.
     await jobs.runNow();
     jobs.start();
+    // The explorer's pages run once before the node says it is ready, so their first reader does not
+    // pay for the routes' first run (services/api/warm-up.ts); a failure here only costs that time.
+    await warmUp(app, db, { url: config.publicUrl ?? url, chainId: state.chainId, signerFor: (orgId) => signersByOrg.get(orgId) ?? integration }).then(
+      (done) => (done.failed.length ? log.warn(done, "some explorer requests failed while warming up") : log.debug(done, "explorer pages warmed up")),
+      (err: Error) => log.warn({ err: err.message }, "the explorer's pages could not be warmed up"),
+    );
+    if (stopped) return;
     state.phase = "ready";
     log.info({ url, docs: `${url}/docs`, rpcUrl, chainId: state.chainId }, "Lotline is ready");
   }

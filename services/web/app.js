@@ -1,17 +1,17 @@
 // The Lotline explorer: one ES module, no build step. It reads everything through this node's API
 // (so the visibility rules apply to the page as to any client), draws the lineage in SVG
-// (lineage.js, d3 for pan and zoom) and charts with the project's own Chart.js, and checks
+// (lineage.js, d3 for pan and zoom) and its charts in SVG (charts.js), and checks
 // anchored records itself (verify.js) against the chain through a JSON-RPC URL the reader chooses.
 //
 // The libraries load when a page needs them (ethers to sign, the lineage module and d3 for the
-// graph, Chart.js for charts): the page's own content shows before they are fetched and compiled.
+// graph, the charts module for charts): the page's own content shows before they are fetched and compiled.
 
 const lazy = (load) => {
   let loaded = null;
   return () => (loaded ??= load());
 };
 
-/** After the next frame: the section holding a canvas or graph is in the page by then. */
+/** After the next frame: the section holding a chart or graph is in the page by then. */
 const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
 /** A library, once the element it draws in is laid out. */
 const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) => lib);
@@ -20,18 +20,8 @@ const loadEthers = lazy(() => import("ethers"));
 const loadLineage = lazy(() => import("/explorer/assets/lineage.js"));
 // verify.js bundled by the node with the record checks and the parts of ethers it needs (one module).
 const loadVerifier = lazy(() => import("/explorer/verifier.js"));
-const loadChart = lazy(
-  () =>
-    new Promise((resolve, reject) => {
-      if (window.Chart) return resolve(window.Chart);
-      const script = document.createElement("script");
-      // Chart.js is a classic script: its (content-hashed) URL comes from the page's import map.
-      script.src = import.meta.resolve("chart.js");
-      script.onload = () => (window.Chart ? resolve(window.Chart) : reject(new Error("Chart.js did not load")));
-      script.onerror = () => reject(new Error("Chart.js did not load"));
-      document.head.append(script);
-    }),
-);
+// Line charts in SVG (charts.js).
+const loadCharts = lazy(() => import("/explorer/assets/charts.js"));
 
 const main = document.getElementById("main");
 const account = document.getElementById("account");
@@ -83,8 +73,26 @@ class ApiError extends Error {
   }
 }
 
+/**
+ * Answers the node put in the page's HTML (routes/explorer.ts pageAnswers: each as its route answers
+ * this reader), by URL: the first GET of one of these URLs takes it instead of asking the node.
+ */
+const embedded = (() => {
+  try {
+    return new Map(Object.entries(JSON.parse(document.getElementById("lotline-answers")?.textContent || "{}")));
+  } catch {
+    return new Map();
+  }
+})();
+
 /** A request to this node; writes carry the CSRF token the session cookie requires. */
 async function api(path, { method = "GET", body, accept = "application/json", priority = "auto" } = {}) {
+  const answer = method === "GET" && accept === "application/json" ? embedded.get(path) : undefined;
+  if (answer) {
+    embedded.delete(path);
+    if (answer.status >= 400) throw new ApiError(answer.status, answer.body);
+    return answer.body;
+  }
   const headers = { accept };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET") {
@@ -226,6 +234,25 @@ function table(headers, rows) {
 }
 function kv(pairs) {
   return el("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "—")]));
+}
+
+/**
+ * A chart's place in a section (an <svg role="img"> in a sized box, there at once for tests and
+ * screen readers), drawn by charts.js once the section is laid out: `draw(data)` with a function
+ * returning { labels, series } (see charts.js lineChart).
+ */
+function chartFrame(attrs) {
+  const target = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  target.setAttribute("role", "img");
+  for (const [key, value] of Object.entries(attrs)) target.setAttribute(key, value);
+  const frame = el("div", { class: "chart" }, target);
+  return {
+    frame,
+    draw: (data) =>
+      whenDrawable(loadCharts)
+        .then(({ lineChart }) => lineChart(target, data()))
+        .catch((err) => fill(frame, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`))),
+  };
 }
 
 // ---------------------------------------------------------------- session (SIWE with an EIP-1193 wallet)
@@ -703,17 +730,16 @@ async function sensors(id, recordsPromise, productPromise, tracePromise) {
         : product?.masterData
           ? `${readings.length} readings; the product declares no storage range.`
           : `${readings.length} readings; the product's storage range is in its master data, which this node does not hold.`));
-  const canvas = el("canvas", { "aria-label": "Temperature readings against the storage range", role: "img", "data-testid": "sensor-chart" });
-  out.push(el("div", { class: "chart" }, canvas));
-  whenDrawable(loadChart).then((Chart) => {
-    const labels = readings.map((r) => when(r.t));
-    const datasets = [{ label: "°C", data: readings.map((r) => r.v), borderColor: "#1b3a5c", pointBackgroundColor: readings.map((r) => (range && (r.v < range.minCelsius || r.v > range.maxCelsius) ? "#b00020" : "#1b3a5c")) }];
+  const chart = chartFrame({ "aria-label": "Temperature readings against the storage range", "data-testid": "sensor-chart" });
+  out.push(chart.frame);
+  chart.draw(() => {
+    const series = [{ label: "°C", values: readings.map((r) => r.v), color: "#1b3a5c", pointColors: readings.map((r) => (range && (r.v < range.minCelsius || r.v > range.maxCelsius) ? "#b00020" : "#1b3a5c")) }];
     if (range) {
-      datasets.push({ label: "max", data: readings.map(() => range.maxCelsius), borderColor: "#b00020", borderDash: [6, 4], pointRadius: 0 });
-      datasets.push({ label: "min", data: readings.map(() => range.minCelsius), borderColor: "#2a7ab0", borderDash: [6, 4], pointRadius: 0 });
+      series.push({ label: "max", values: readings.map(() => range.maxCelsius), color: "#b00020", dashed: true, points: false });
+      series.push({ label: "min", values: readings.map(() => range.minCelsius), color: "#2a7ab0", dashed: true, points: false });
     }
-    new Chart(canvas, { type: "line", data: { labels, datasets }, options: { animation: false, maintainAspectRatio: false } });
-  }).catch((err) => fill(canvas.parentNode ?? canvas, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`)));
+    return { labels: readings.map((r) => when(r.t)), series };
+  });
   return out;
 }
 
@@ -993,25 +1019,20 @@ async function kpiCharts(orgId) {
   }
   const points = await Promise.all(windows.map((w) => api(`/api/v1/analytics/orgs/${orgId}/kpis?from=${w.from.toISOString()}&to=${w.to.toISOString()}`)));
   if (points.every((p) => p.runs === 0)) return el("p", { class: "muted" }, "No production runs in the last six months.");
-  const canvas = el("canvas", { role: "img", "aria-label": "OEE, yield and on-time delivery by month", "data-testid": "kpi-chart" });
-  whenDrawable(loadChart).then((Chart) => {
-    const labels = windows.map((w) => w.from.toISOString().slice(0, 7));
+  const chart = chartFrame({ "aria-label": "OEE, yield and on-time delivery by month", "data-testid": "kpi-chart" });
+  chart.draw(() => {
     const series = (key) => points.map((p) => (p[key] === null ? null : Math.round(p[key] * 1000) / 10));
-    new Chart(canvas, {
-      type: "line",
-      data: {
-        labels,
-        datasets: [
-          { label: "OEE %", data: series("oee"), borderColor: "#1b3a5c", spanGaps: true },
-          { label: "Yield %", data: series("yield"), borderColor: "#2a7a3a", spanGaps: true },
-          { label: "On-time delivery %", data: series("onTimeDelivery"), borderColor: "#b06a00", spanGaps: true },
-        ],
-      },
-      options: { animation: false, maintainAspectRatio: false },
-    });
-  }).catch((err) => fill(canvas.parentNode ?? canvas, el("p", { class: "error" }, `The chart could not be drawn: ${err.message}`)));
+    return {
+      labels: windows.map((w) => w.from.toISOString().slice(0, 7)),
+      series: [
+        { label: "OEE %", values: series("oee"), color: "#1b3a5c" },
+        { label: "Yield %", values: series("yield"), color: "#2a7a3a" },
+        { label: "On-time delivery %", values: series("onTimeDelivery"), color: "#b06a00" },
+      ],
+    };
+  });
   return [
-    el("div", { class: "chart" }, canvas),
+    chart.frame,
     table(["Month", "Runs", "OEE", "Yield", "CO2e / unit", "Defect ppm"], points.map((p, i) => [windows[i].from.toISOString().slice(0, 7), String(p.runs), pct(p.oee), pct(p.yield), p.co2ePerUnitKg === null ? "—" : `${num(p.co2ePerUnitKg, 4)} kg`, num(p.defectPpm, 0)])),
   ];
 }

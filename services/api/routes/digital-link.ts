@@ -9,7 +9,7 @@ import { hasValidCheckDigit } from "../../gs1/keys";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { prepared } from "../../store/statements";
 import { Batch, publicBatch } from "./provenance";
-import { explorerShell, type Preload } from "./explorer";
+import { explorerShell, lotPageOptions, pageAnswers, SESSION, type EmbeddedAnswer } from "./explorer";
 
 /**
  * The GS1 Digital Link resolver (GS1 Digital Link 1.2 paths on this node's own domain): what a
@@ -52,21 +52,37 @@ export const digitalLinkRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
   const shown = (request: FastifyRequest, batches: BatchView[]) =>
     readerOf(request, auth).kind === "public" ? batches.map(publicBatch) : batches.map((b) => ({ ...b, view: "member" as const }));
 
-  /** A lot's page verifies its records (and, for a member, draws its lineage first). */
-  const lotPreloads = (request: FastifyRequest): Preload[] =>
-    !/\/10\//.test(request.url) ? [] : readerOf(request, auth).kind === "public" ? ["verifier"] : ["lineage", "verifier"];
-
-  /** Answers JSON, or the explorer's page (with the status the JSON answer would have had). */
+  /**
+   * Answers JSON, or the explorer's page (with the status the JSON answer would have had). The page
+   * carries the JSON answer, the session and, for a lot (or a key naming one batch), the batch the
+   * page opens (app.js digitalLinkPage), each as its route answers the reader (pageAnswers); a lot's
+   * page also gets a lot page's hints (its records asked with the HTML).
+   */
   async function answer(request: FastifyRequest, reply: FastifyReply, resolve: () => Record<string, unknown>) {
     if (wantsJson(request)) return resolve();
-    let status = 200;
-    try {
-      resolve();
-    } catch (err) {
-      if (!(err instanceof HttpProblem)) throw err;
-      status = err.status;
+    const path = request.url.split("?")[0];
+    const answers = await pageAnswers(app, request, [SESSION, path]);
+    let status = answers[path]?.status;
+    if (status === undefined) {
+      status = 200;
+      try {
+        resolve();
+      } catch (err) {
+        if (!(err instanceof HttpProblem)) throw err;
+        status = err.status;
+      }
     }
-    return reply.code(status).type("text/html; charset=utf-8").send(await explorerShell(lotPreloads(request)));
+    const resolved = answers[path]?.status === 200 ? (answers[path].body as { lot?: string; batches?: { id: string; lotId: string }[] }) : null;
+    const batches = resolved?.batches ?? [];
+    const opened = resolved?.lot ? (batches.find((b) => b.id === b.lotId) ?? batches[0]) : batches.length === 1 ? batches[0] : undefined;
+    let options = {};
+    if (opened) {
+      const batchUrl = `/api/v1/batches/${opened.id}`;
+      const batch: Record<string, EmbeddedAnswer> = await pageAnswers(app, request, [batchUrl]);
+      const lot = lotPageOptions(readerOf(request, auth).kind !== "public", batch[batchUrl]);
+      options = { ...lot, embedded: { ...answers, ...batch, ...lot.embedded } };
+    } else options = { embedded: answers };
+    return reply.code(status).type("text/html; charset=utf-8").header("cache-control", "private, no-cache").send(await explorerShell(options));
   }
 
   app.get(

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RouteDeps } from "../app";
 import { readerOf } from "../access";
 import { HttpProblem } from "../problem";
@@ -23,15 +24,20 @@ import { createRecordReads } from "../record-reads";
 /**
  * The auditor's explorer, served by the node itself (ADR 0016): plain ES modules and a stylesheet
  * from services/web/, the libraries they use straight from the project's own node_modules
- * (Chart.js, ethers, d3's pan and zoom), and the record verifier bundled on first use from the same
+ * (ethers, d3's pan and zoom; its charts and lineage graph are its own SVG), and the record verifier bundled on first use from the same
  * TypeScript the CLI and export bundles verify with (services/export/records.ts). No CDN, no build
  * step for the user. The page reads everything through the API, so the visibility rules apply.
  */
 export const WEB_DIR = path.join(__dirname, "..", "..", "web");
 
-const PAGE_FILES: Record<string, string> = { "app.js": "text/javascript", "style.css": "text/css", "verify.js": "text/javascript", "lineage.js": "text/javascript" };
+const PAGE_FILES: Record<string, string> = {
+  "app.js": "text/javascript",
+  "style.css": "text/css",
+  "verify.js": "text/javascript",
+  "lineage.js": "text/javascript",
+  "charts.js": "text/javascript",
+};
 
-const packageDir = (name: string, entry: string) => path.dirname(require.resolve(`${name}/${entry}`.replace(/\/$/, "")));
 /** esbuild's options for a module the browser imports: one ES module, minified, from the project root. */
 const BROWSER_BUNDLE = { bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, write: false, logLevel: "silent" } as const;
 const PROJECT_ROOT = path.join(__dirname, "..", "..", "..");
@@ -44,7 +50,6 @@ const PROJECT_ROOT = path.join(__dirname, "..", "..", "..");
  */
 const VENDOR: Record<string, { type: string; load: () => Promise<Buffer> }> = {
   "ethers.js": { type: "text/javascript", load: () => fs.promises.readFile(path.join(path.dirname(require.resolve("ethers")), "..", "dist", "ethers.min.js")) },
-  "chart.js": { type: "text/javascript", load: () => fs.promises.readFile(path.join(packageDir("chart.js", ""), "chart.umd.min.js")) },
   "d3.js": {
     type: "text/javascript",
     async load() {
@@ -103,49 +108,115 @@ let verifierVersion: string | null = null;
 /** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API. */
 export type Preload = "lineage" | "verifier";
 
+/** An API answer carried in the page's HTML: the status and body the page's own GET of its URL would get. */
+export interface EmbeddedAnswer {
+  status: number;
+  body: unknown;
+}
+
+export interface ShellOptions {
+  /** Libraries the page needs first (`modulepreload` hints). */
+  preload?: Preload[];
+  /** Answers the page reads at once, by the URL it would ask them at (pageAnswers). */
+  embedded?: Record<string, EmbeddedAnswer>;
+  /** What the page asks for next, by the URLs it will fetch: asked with the HTML (`preload as=fetch`). */
+  fetches?: string[];
+}
+
 /**
  * The one HTML page every explorer URL serves (its module routes on location.pathname), with
- * content-hashed asset URLs (`?v=`, served as immutable: a reload asks for none of them again) and
- * `modulepreload` hints for the libraries the page at hand needs first.
+ * content-hashed asset URLs (`?v=`, served as immutable: a reload asks for none of them again),
+ * `modulepreload` hints for the libraries the page at hand needs first, the API answers of its first
+ * render in the HTML itself (no round trip before it; see pageAnswers for how they are read) and
+ * `preload` hints for the answers it asks for next.
  */
-export async function explorerShell(preload: Preload[] = [], answers: string[] = [], afterSession: string[] = []): Promise<string> {
+export async function explorerShell({ preload = [], embedded = {}, fetches = [] }: ShellOptions = {}): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${pageFile(file).version}`;
   const vendor = async (file: string) => `/explorer/vendor/${file}?v=${(await vendorFile(file)!).version}`;
   // Built on first use (esbuild); until then its URL stays unversioned (and is revalidated).
   if (!verifierVersion) void verifierModule().catch(() => undefined);
   const verifierUrl = verifierVersion ? `/explorer/verifier.js?v=${verifierVersion}` : "/explorer/verifier.js";
-  const [app, verify, lineage, style, ethers, d3, chart] = await Promise.all([
+  const [app, verify, lineage, charts, style, ethers, d3] = await Promise.all([
     v("app.js"),
     v("verify.js"),
     v("lineage.js"),
+    v("charts.js"),
     v("style.css"),
     vendor("ethers.js"),
     vendor("d3.js"),
-    vendor("chart.js"),
   ]);
   const imports = {
     ethers,
     d3,
-    "chart.js": chart,
     "/explorer/assets/verify.js": verify,
     "/explorer/assets/lineage.js": lineage,
+    "/explorer/assets/charts.js": charts,
     "/explorer/verifier.js": verifierUrl,
   };
   const hints = [
     ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []),
     ...(preload.includes("verifier") ? [verifierUrl] : []),
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
-  // API answers the page asks for first (app.js fetches the same URLs, same-origin with the
-  // session cookie, and the browser hands it the preloaded answer): asked with the HTML instead
-  // of once the page's script has loaded and run. Every page asks who is signed in. `afterSession`:
-  // what the page needs next (a lot's trace and records), asked behind the answers of its first render.
-  const fetchHint = (href: string, priority = "") => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin${priority}>`;
-  const answerHints = [...answers, "/api/v1/auth/session"].map((href) => fetchHint(href));
+  // The page fetches these same-origin with the session cookie, and the browser hands it the
+  // preloaded answer: asked with the HTML instead of once the page's script has run.
+  const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
+  // JSON in a data block: `<` escaped, so no answer can close the element.
+  const answers = `<script type="application/json" id="lotline-answers">${JSON.stringify(embedded).replace(/</g, "\\u003c")}</script>`;
+  // Replaced by functions: a `$` in an answer is text, not a replacement pattern.
   return template
-    .replace('href="/explorer/assets/style.css"', `href="${style}"`)
-    .replace(/<script type="importmap">[^<]*<\/script>/, `<script type="importmap">${JSON.stringify({ imports })}</script>`)
-    .replace('<script type="module" src="/explorer/assets/app.js"></script>', [...answerHints, ...hints, `<script type="module" src="${app}"></script>`, ...afterSession.map((href) => fetchHint(href, ' fetchpriority="low"'))].join("\n  "));
+    .replace('href="/explorer/assets/style.css"', () => `href="${style}"`)
+    .replace(/<script type="importmap">[^<]*<\/script>/, () => `<script type="importmap">${JSON.stringify({ imports })}</script>`)
+    .replace('<script type="module" src="/explorer/assets/app.js"></script>', () => [answers, ...hints, `<script type="module" src="${app}"></script>`, ...fetchHints].join("\n  "));
+}
+
+/** Who is signed in: every explorer page asks. */
+export const SESSION = "/api/v1/auth/session";
+
+/**
+ * What a lot page needs beyond its batch (`batch`: the batch route's answer for the reader, as
+ * embedded): its libraries (the verifier; for a member the lineage graph too), the ABI fragment its
+ * verification calls, and its records and (for a member) its trace asked with the HTML, by the URLs
+ * the page builds from the batch's id, so the node collects them meanwhile the page's scripts load.
+ */
+export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefined): ShellOptions {
+  const id = batch?.status === 200 ? (batch.body as { id?: unknown }).id : undefined;
+  const byId = typeof id === "string" && /^0x[0-9a-f]{64}$/.test(id) ? `/api/v1/batches/${id}` : null;
+  return {
+    preload: member ? ["lineage", "verifier"] : ["verifier"],
+    embedded: { "/explorer/abi.json": { status: 200, body: pageAbi() } },
+    // The (light) trace first: the node answers in the order asked, and the graph is drawn while it
+    // collects the records (in the other order the graph waited for the records).
+    fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`] : [],
+  };
+}
+
+const FORWARDED_HEADERS = ["cookie", "authorization", "x-forwarded-for", "user-agent"] as const;
+/**
+ * The answers a page would GET first, asked of the API's own routes in process for the HTML to carry
+ * (explorerShell's `embedded`): with the reader's credentials (session cookie or bearer token) and
+ * address, so each route's access check and rate limit apply as to the page's own request, and the
+ * page shows only what the reader may see. A server error or a refusal to answer now (429) is left
+ * out: the page asks for it itself.
+ */
+export async function pageAnswers(app: FastifyInstance, request: FastifyRequest, urls: string[]): Promise<Record<string, EmbeddedAnswer>> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  for (const name of FORWARDED_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === "string") headers[name] = value;
+  }
+  const out: Record<string, EmbeddedAnswer> = {};
+  const answered = await Promise.all(urls.map((url) => app.inject({ method: "GET", url, headers, remoteAddress: request.socket.remoteAddress ?? request.ip })));
+  urls.forEach((url, i) => {
+    const res = answered[i];
+    if (res.statusCode >= 500 || res.statusCode === 429) return;
+    try {
+      out[url] = { status: res.statusCode, body: res.json() };
+    } catch {
+      // not JSON: the page asks for it itself
+    }
+  });
+  return out;
 }
 
 let verifier: Promise<string> | null = null;
@@ -266,9 +337,13 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   const store = createProvenanceStore(db);
   const timelines = createEpcisTimelines(db, state);
   const recordReads = createRecordReads(db, state);
-  const shellFor = (preload: Preload[], answers: string[] = [], afterSession: string[] = []) => async (_request: unknown, reply: import("fastify").FastifyReply) =>
-    reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(await explorerShell(preload, answers, afterSession));
-  const html = shellFor([]);
+  const sendShell = async (reply: FastifyReply, options: ShellOptions) =>
+    // It carries the reader's own answers: never stored by a shared cache, revalidated by the browser.
+    reply.type("text/html; charset=utf-8").header("cache-control", "private, no-cache").send(await explorerShell(options));
+  /** An explorer page with the session's answer in it (every page shows who is signed in) and the answers of `embed`. */
+  const sendPage = async (request: FastifyRequest, reply: FastifyReply, embed: string[] = [], options: ShellOptions = {}) =>
+    sendShell(reply, { ...options, embedded: await pageAnswers(app, request, [SESSION, ...embed]) });
+  const html = (request: FastifyRequest, reply: FastifyReply) => sendPage(request, reply);
   // The verifier bundle is built once the node serves (esbuild works in its own process), so the
   // first lot page after a start neither waits for it nor gets its URL unversioned.
   app.addHook("onReady", async () => {
@@ -286,21 +361,23 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     response: { 200: { content: { "text/html": { schema: Type.String() } } } },
   });
 
-  app.get("/", { config: static_, schema: pageSchema("The explorer: search, recent recalls") }, html);
-  app.get("/explorer", { config: static_, schema: pageSchema("The explorer's front page") }, html);
+  // The front page's two lists, asked with the HTML.
+  const front = (request: FastifyRequest, reply: FastifyReply) => sendPage(request, reply, [], { fetches: ["/api/v1/recalls?limit=10", "/api/v1/orgs?limit=50"] });
+  app.get("/", { config: static_, schema: pageSchema("The explorer: search, recent recalls") }, front);
+  app.get("/explorer", { config: static_, schema: pageSchema("The explorer's front page") }, front);
   app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
-  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, (request, reply) => {
+  app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, async (request, reply) => {
     const { ref } = request.params as { ref: string };
-    const batch = `/api/v1/batches/${encodeURIComponent(ref)}`;
-    // The public's lot page shows the verification only.
-    if (readerOf(request, auth).kind === "public") return shellFor(["verifier"], [batch])(request, reply);
-    // A member's draws the lineage first, then verifies its records: by a batch id (the explorer's
-    // own links) the page asks for both by the same URLs it would build from the batch (the node
-    // collects the records meanwhile the page's scripts load); by any other ref it knows them only later.
-    const byId = /^0x[0-9a-f]{64}$/.test(ref) ? [`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`] : [];
-    return shellFor(["lineage", "verifier"], [batch], byId)(request, reply);
+    const batchUrl = `/api/v1/batches/${encodeURIComponent(ref)}`;
+    const answers = await pageAnswers(app, request, [SESSION, batchUrl]);
+    const lot = lotPageOptions(readerOf(request, auth).kind !== "public", answers[batchUrl]);
+    return sendShell(reply, { ...lot, embedded: { ...answers, ...lot.embedded } });
   });
-  app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, html);
+  app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, (request, reply) => {
+    const { orgId } = request.params as { orgId: string };
+    // The organisation's answer is its page's first render (app.js asks for it only by an id).
+    return sendPage(request, reply, /^[0-9]{1,19}$/.test(orgId) ? [`/api/v1/orgs/${orgId}`] : []);
+  });
 
   app.get(
     "/explorer/assets/:file",
@@ -553,6 +630,10 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     async (request) => {
       if (!state.deployment) throw new HttpProblem(503, "not_ready", "the node is still starting");
       const reader = readerOf(request, auth);
+      // A lot page asks for its records with its HTML, together with its scripts: one turn of the
+      // event loop first, so the requests that arrived with this one (the scripts, answered from
+      // memory) are answered before the collection holds the node's thread.
+      await new Promise((resolve) => setImmediate(resolve));
       const headers: Record<string, string> = { "x-lotline-internal": internal };
       if (request.headers.authorization) headers.authorization = request.headers.authorization;
       // Through the API's own routes (as `lotline export` reads it), so the reader sees what the routes show them.

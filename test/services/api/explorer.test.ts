@@ -11,6 +11,7 @@ import { leafOf, type ProvenRecord } from "../../../services/export/records";
 import { collectLineageRecords } from "../../../services/export/exporter";
 import { DEMO_GOODS } from "../../../services/demo/supply-chain";
 import { lotIdOf } from "../../../services/epcis/mapping/plan";
+import { warmUp } from "../../../services/api/app";
 
 /**
  * The explorer's server side against the shared demo node: pages and scripts served by the node,
@@ -58,8 +59,8 @@ describe("explorer API", function () {
       for (const src of sources) expect(src, "no CDN: every script and style comes from the node").to.match(/^\//);
     });
 
-    it("serves ethers, Chart.js and d3's pan and zoom from the project's own dependencies", async function () {
-      for (const [file, minimum] of [["ethers.js", 100_000], ["chart.js", 100_000], ["d3.js", 20_000]] as const) {
+    it("serves ethers and d3's pan and zoom from the project's own dependencies", async function () {
+      for (const [file, minimum] of [["ethers.js", 100_000], ["d3.js", 20_000]] as const) {
         const res = await getAnonymous(node, `/explorer/vendor/${file}`);
         expect(res.status, file).to.equal(200);
         expect(res.contentType).to.match(/^text\/javascript/);
@@ -67,13 +68,14 @@ describe("explorer API", function () {
       }
       // d3 as one ES module (bundled from d3-zoom and d3-selection), exporting what lineage.js imports.
       expect((await getAnonymous(node, "/explorer/vendor/d3.js")).text).to.match(/export\s*\{[^}]*\bzoom\b[^}]*\}/);
-      expect((await getAnonymous(node, "/explorer/vendor/cytoscape.js")).status).to.equal(404);
+      // Libraries the page no longer loads (the lineage and the charts are drawn in SVG: ADR 0037, ADR 0041).
+      for (const gone of ["cytoscape.js", "chart.js"]) expect((await getAnonymous(node, `/explorer/vendor/${gone}`)).status, gone).to.equal(404);
     });
 
     it("names its scripts and styles by content hash, cached for good only under their own hash", async function () {
       const shell = (await getAnonymous(node, "/")).text;
       const urls = [...shell.matchAll(/"(\/explorer\/(?:assets|vendor)\/[a-z0-9.]+\?v=[0-9a-f]{12})"/g)].map((m) => m[1]);
-      expect(urls.filter((u) => u.startsWith("/explorer/vendor/")).length, "ethers, d3, Chart.js").to.equal(3);
+      expect(urls.filter((u) => u.startsWith("/explorer/vendor/")).length, "ethers, d3").to.equal(2);
       expect(urls.some((u) => u.startsWith("/explorer/assets/app.js?v="))).to.equal(true);
       expect(urls.some((u) => u.startsWith("/explorer/assets/style.css?v="))).to.equal(true);
       for (const url of urls) {
@@ -85,7 +87,7 @@ describe("explorer API", function () {
       expect((await getAnonymous(node, "/explorer/assets/app.js?v=000000000000")).headers.get("cache-control")).to.equal("no-cache");
       expect((await getAnonymous(node, "/explorer/assets/app.js")).headers.get("cache-control")).to.equal("no-cache");
       expect((await getAnonymous(node, "/explorer/vendor/ethers.js?v=000000000000")).headers.get("cache-control")).to.not.include("immutable");
-      expect((await getAnonymous(node, "/")).headers.get("cache-control")).to.equal("no-cache");
+      expect((await getAnonymous(node, "/")).headers.get("cache-control")).to.equal("private, no-cache");
     });
 
     it("hints a lot page's libraries: the lineage graph's for a member, the verifier's for everyone", async function () {
@@ -100,22 +102,60 @@ describe("explorer API", function () {
       expect(preloads((await getAnonymous(node, "/")).text)).to.deep.equal([]);
     });
 
-    it("asks for a lot page's batch and the session with the HTML (a member's, by batch id, its trace and records too), by the URLs the page fetches, escaped", async function () {
+    it("carries a page's first answers in its HTML as the API answers the reader, and asks for a lot's records (a member's trace too) with it", async function () {
+      const embedded = (html: string) => JSON.parse(/<script type="application\/json" id="lotline-answers">([^<]*)<\/script>/.exec(html)![1]) as Record<string, { status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
       // The hrefs as the browser reads them (an attribute's `&amp;` is `&`).
-      const answers = (html: string) => [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin[^>]*>/g)].map((m) => m[1].replaceAll("&amp;", "&"));
-      const ref = `https://id.gs1.org/01/${GTIN}/10/${LOT}`;
-      expect(answers((await get(node, `/explorer/batch/${encodeURIComponent(ref)}`)).text)).to.deep.equal([`/api/v1/batches/${encodeURIComponent(ref)}`, "/api/v1/auth/session"]);
-      expect(answers((await getAnonymous(node, "/")).text)).to.deep.equal(["/api/v1/auth/session"]);
-      // By a batch id (the explorer's own links), a member's page also asks for the lineage's trace and records, after its first answers.
+      const fetches = (html: string) => [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin[^>]*>/g)].map((m) => m[1].replaceAll("&amp;", "&"));
       const id = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
       const batch = `/api/v1/batches/${id}`;
-      expect(answers((await get(node, `/explorer/batch/${id}`)).text)).to.deep.equal([batch, "/api/v1/auth/session", `${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
-      expect(answers((await getAnonymous(node, `/explorer/batch/${id}`)).text), "the public's page verifies the product only").to.deep.equal([batch, "/api/v1/auth/session"]);
-      expect(answers((await get(node, `/explorer/batch/${id.toUpperCase().replace("0X", "0x")}`)).text), "not the URL the page builds").to.have.length(2);
-      // A ref that tries to close the attribute stays inside it.
-      const hostile = (await getAnonymous(node, `/explorer/batch/${encodeURIComponent('x" onload="alert(1)')}`)).text;
-      expect(hostile).to.not.include('onload="alert');
-      expect(answers(hostile)).to.deep.equal([`/api/v1/batches/${encodeURIComponent('x" onload="alert(1)')}`, "/api/v1/auth/session"]);
+      const member = await get(node, `/explorer/batch/${id}`);
+      expect(member.headers.get("cache-control"), "the reader's own answers: no shared cache").to.equal("private, no-cache");
+      const memberAnswers = embedded(member.text);
+      expect(memberAnswers[batch]).to.deep.equal({ status: 200, body: (await get(node, batch)).body });
+      expect(memberAnswers["/api/v1/auth/session"]).to.deep.equal({ status: 200, body: (await get(node, "/api/v1/auth/session")).body });
+      expect(memberAnswers["/explorer/abi.json"].body.anchors).to.deep.equal((await getAnonymous(node, "/explorer/abi.json")).body.anchors);
+      expect(fetches(member.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
+      // The public gets what the routes show the public: the lot's public view, no session; its records, no trace.
+      const anonymous = await getAnonymous(node, `/explorer/batch/${id}`);
+      const publicAnswers = embedded(anonymous.text);
+      expect(publicAnswers[batch]).to.deep.equal({ status: 200, body: (await getAnonymous(node, batch)).body });
+      expect(publicAnswers[batch].body.view).to.equal("public");
+      expect(publicAnswers[batch].body).to.not.have.property("ownerOrgId");
+      expect(publicAnswers["/api/v1/auth/session"].status).to.equal(401);
+      expect(fetches(anonymous.text)).to.deep.equal([`${batch}/records`]);
+      // By a Digital Link ref: embedded under the URL the page asks, the rest by the batch's id.
+      const ref = encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`);
+      const byLink = await get(node, `/explorer/batch/${ref}`);
+      expect(embedded(byLink.text)[`/api/v1/batches/${ref}`].body.id).to.equal(id);
+      expect(fetches(byLink.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
+      // A lot opened by its Digital Link in a browser: the resolver's answer and the batch it opens.
+      const scanned = embedded((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text);
+      expect(scanned[`/01/${GTIN}/10/${LOT}`]).to.deep.equal({ status: 200, body: (await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "application/json" })).body });
+      expect(scanned[batch].body.view).to.equal("public");
+      // An unknown batch is embedded as the route's refusal, with nothing more to ask.
+      const unknown = await get(node, `/explorer/batch/0x${"0".repeat(64)}`);
+      expect(embedded(unknown.text)[`/api/v1/batches/0x${"0".repeat(64)}`].status).to.equal(404);
+      expect(fetches(unknown.text)).to.deep.equal([]);
+      // A ref that tries to close the element or an attribute stays inside it.
+      for (const hostile of ['x" onload="alert(1)', "</script><script>alert(1)</script>"]) {
+        const html = (await getAnonymous(node, `/explorer/batch/${encodeURIComponent(hostile)}`)).text;
+        expect(html).to.not.include('onload="alert');
+        expect(html).to.not.include("<script>alert");
+        expect(Object.keys(embedded(html))).to.include(`/api/v1/batches/${encodeURIComponent(hostile)}`);
+      }
+    });
+
+    it("runs a lot page's requests once at start, signed in with the node's key for the lot's producer, and ends that session", async function () {
+      const keys = DEMO_MEMBERS.map((m) => demoWallet(m.integrationAccount));
+      const live = () =>
+        keys.map((key) => (node.db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE address = ? AND expires_at > ?`).get(key.address, Math.floor(Date.now() / 1000)) as { n: number }).n);
+      const before = live();
+      const asked: number[] = [];
+      const done = await warmUp(node.app, node.db, { url: node.url, chainId: 31337, signerFor: (orgId) => (asked.push(orgId), keys[orgId - 1]) });
+      expect(done.failed, "every request answered (a route the warm-up no longer reaches is named)").to.deep.equal([]);
+      expect(done.requests).to.be.greaterThan(15);
+      expect(asked, "read as the lot's producer").to.have.length(1);
+      expect(live(), "its session ended").to.deep.equal(before);
     });
 
     it("refuses a library or page file it does not list, whatever the path", async function () {
