@@ -14,9 +14,8 @@ import { chromium, type Page } from "playwright-core";
 import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
-import { freePort } from "../../test/helpers/ports";
-import { spawnNode } from "../reliability/util";
 import { signIn } from "./auth";
+import { startDemoNode } from "./pages";
 import { Cleanup } from "./util";
 
 const PAGES: Record<string, { path: string; signedIn: boolean; phone?: boolean }> = {
@@ -68,22 +67,8 @@ async function main() {
   process.on("SIGINT", () => void cleanup.runAll().then(() => process.exit(130)));
   try {
     let url = values.url;
-    if (!url) {
-      const node = await spawnNode(
-        {
-          LOTLINE_DATA_DIR: cleanup.tempDir("waterfall"),
-          LOTLINE_CHAIN_PORT: String(await freePort()),
-          LOTLINE_DEMO_NODES: "1",
-          LOTLINE_RATE_LIMIT: "1000000",
-          // Request logs at debug also send Server-Timing (the node's own time per request).
-          LOTLINE_LOG_LEVEL: "debug",
-        },
-        await freePort(),
-      );
-      cleanup.add("stop the node", () => node.stop());
-      await node.ready(600_000);
-      url = node.url;
-    }
+    // Request logs at debug also send Server-Timing (the node's own time per request).
+    if (!url) url = await startDemoNode(cleanup, "debug");
     const token = await signIn(url, demoWallet(DEMO_MEMBERS.find((m) => m.key === "auditor")!.account));
     const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
     cleanup.add("close chromium", () => browser.close());

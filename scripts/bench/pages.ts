@@ -61,8 +61,11 @@ const CASES: PageCase[] = [
   { name: "organisation page, dairy (auditor)", path: "/explorer/org/2", signedIn: true, marks: ["first-render", "settled"] },
 ];
 
-/** `lotline up` with the one-node demo in a child process; resolves to its URL once it prints "Ready.". */
-async function startDemoNode(cleanup: Cleanup): Promise<string> {
+/**
+ * `lotline up` with the one-node demo in a child process; resolves to its URL once it prints "Ready.".
+ * `logLevel` debug also sends Server-Timing (the node's own time per request: page-waterfall.ts).
+ */
+export async function startDemoNode(cleanup: Cleanup, logLevel = "warn"): Promise<string> {
   const port = await freePort();
   const node = await spawnNode(
     {
@@ -70,7 +73,7 @@ async function startDemoNode(cleanup: Cleanup): Promise<string> {
       LOTLINE_CHAIN_PORT: String(await freePort()),
       LOTLINE_DEMO_NODES: "1",
       LOTLINE_RATE_LIMIT: "1000000",
-      LOTLINE_LOG_LEVEL: "warn",
+      LOTLINE_LOG_LEVEL: logLevel,
     },
     port,
   );
