@@ -1,13 +1,10 @@
 import type { Signer } from "ethers";
 import type { FastifyInstance } from "fastify";
-import { SiweMessage } from "siwe";
 import type { Db } from "../store/db";
+import { signInMessage, type SignInChallenge } from "../identity/sign-in-message";
 import { prepared } from "../store/statements";
 
 export interface WarmUpOptions {
-  /** This node's public URL (what a sign-in message names). */
-  url: string;
-  chainId: number;
   /** The key of an organisation this node serves that signs in to read as that member (its integration key), or null: public reads only. */
   signerFor: (orgId: number) => Signer | null;
   /** Marks the requests as the node's own (not rate-limited); see buildApp's `internal`. */
@@ -104,18 +101,7 @@ async function signIn(app: FastifyInstance, signer: Signer, options: WarmUpOptio
   const headers = { "x-lotline-internal": options.internal, "content-type": "application/json" };
   const nonce = await app.inject({ method: "POST", url: "/api/v1/auth/nonce", headers, payload: { address } });
   if (nonce.statusCode !== 200) return null;
-  const issuedAt = new Date();
-  const message = new SiweMessage({
-    domain: new URL(options.url).host,
-    address,
-    statement: "Lotline node warm-up",
-    uri: options.url,
-    version: "1",
-    chainId: options.chainId,
-    nonce: (nonce.json() as { nonce: string }).nonce,
-    issuedAt: issuedAt.toISOString(),
-    expirationTime: new Date(issuedAt.getTime() + 60_000).toISOString(),
-  }).prepareMessage();
+  const message = signInMessage(nonce.json() as SignInChallenge, address, "Lotline node warm-up", 60_000);
   const login = await app.inject({ method: "POST", url: "/api/v1/auth/login", headers, payload: { message, signature: await signer.signMessage(message) } });
   return login.statusCode === 200 ? (login.json() as { token: string }).token : null;
 }

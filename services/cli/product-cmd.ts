@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { HDNodeWallet, Wallet } from "ethers";
-import { SiweMessage } from "siwe";
 import { unitToBytes3 } from "../provenance/quantity";
+import { signInMessage, type SignInChallenge } from "../identity/sign-in-message";
 import { apiGet, apiPost, CliError } from "./client";
 import { gtinArg, wholeNumberArg } from "./args";
 import { actor, signing, type Print } from "./batch-cmd";
@@ -12,21 +12,8 @@ import type { SignerOptions } from "./keystore";
  * naming the domain, URI and chain id the nonce response gives, signed; returns the bearer token.
  */
 export async function signIn(signer: Wallet | HDNodeWallet): Promise<string> {
-  const { nonce, domain, uri, chainId } = await apiPost<{ nonce: string; domain: string; uri: string; chainId: number }>("/api/v1/auth/nonce", {
-    address: signer.address,
-  });
-  const now = Date.now();
-  const message = new SiweMessage({
-    domain,
-    address: signer.address,
-    statement: "Sign in to Lotline",
-    uri,
-    version: "1",
-    chainId,
-    nonce,
-    issuedAt: new Date(now).toISOString(),
-    expirationTime: new Date(now + 5 * 60_000).toISOString(),
-  }).prepareMessage();
+  const challenge = await apiPost<SignInChallenge>("/api/v1/auth/nonce", { address: signer.address });
+  const message = signInMessage(challenge, signer.address);
   const signature = await signer.signMessage(message);
   const session = await apiPost<{ token: string }>("/api/v1/auth/login", { message, signature });
   return session.token;

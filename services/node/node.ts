@@ -231,7 +231,7 @@ export async function startNode(config: Config, options: NodeOptions = {}): Prom
     jobs.start();
     // The explorer's pages run once before the node says it is ready, so their first reader does not
     // pay for the routes' first run (services/api/warm-up.ts); a failure here only costs that time.
-    await warmUp(app, db, { url: config.publicUrl ?? url, chainId: state.chainId, signerFor: (orgId) => signersByOrg.get(orgId) ?? integration }).then(
+    await warmUp(app, db, { signerFor: (orgId) => signersByOrg.get(orgId) ?? integration }).then(
       (done) => (done.failed.length ? log.warn(done, "some explorer requests failed while warming up") : log.debug(done, "explorer pages warmed up")),
       (err: Error) => log.warn({ err: err.message }, "the explorer's pages could not be warmed up"),
     );

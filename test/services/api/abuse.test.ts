@@ -66,6 +66,15 @@ describe("abuse costs the abuser", function () {
       expect((await app.inject({ method: "GET", url: "/health", remoteAddress: "10.0.3.2" })).statusCode).to.equal(200);
     });
 
+    it("counts a client that sends the node's internal header with a value of its own (the warm-up's and the explorer's secret is per process)", async function () {
+      const url = `/api/v1/batches/${SOME_BATCH}/recall-impact`;
+      const forged = ["1", "", "0".repeat(64), "f".repeat(64), "x".repeat(200)];
+      for (const [i, value] of forged.entries()) {
+        const res = await app.inject({ method: "GET", url, remoteAddress: `10.0.9.${i + 1}`, headers: { "x-lotline-internal": value } });
+        expect(remaining(res), `forged header "${value.slice(0, 8)}…"`).to.equal(LIMIT - 10);
+      }
+    });
+
     it("counts requests refused before their route runs (unauthenticated, unknown routes)", async function () {
       for (let i = 0; i < LIMIT; i++) await app.inject({ method: "GET", url: `/no/such/route/${i}`, remoteAddress: "10.0.4.1" });
       expect((await app.inject({ method: "GET", url: "/health", remoteAddress: "10.0.4.1" })).statusCode).to.equal(429);

@@ -151,7 +151,7 @@ describe("explorer API", function () {
         keys.map((key) => (node.db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE address = ? AND expires_at > ?`).get(key.address, Math.floor(Date.now() / 1000)) as { n: number }).n);
       const before = live();
       const asked: number[] = [];
-      const done = await warmUp(node.app, node.db, { url: node.url, chainId: 31337, signerFor: (orgId) => (asked.push(orgId), keys[orgId - 1]) });
+      const done = await warmUp(node.app, node.db, { signerFor: (orgId) => (asked.push(orgId), keys[orgId - 1]) });
       expect(done.failed, "every request answered (a route the warm-up no longer reaches is named)").to.deep.equal([]);
       expect(done.requests).to.be.greaterThan(15);
       expect(asked, "read as the lot's producer").to.have.length(1);
