@@ -18,7 +18,8 @@ const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) =
 const loadEthers = lazy(() => import("ethers"));
 // The lineage graph (lineage.js, with d3 for pan and zoom).
 const loadLineage = lazy(() => import("/explorer/assets/lineage.js"));
-// verify.js bundled by the node with the record checks and the parts of ethers it needs (one module).
+// verify.js bundled by the node with the record checks and the parts of ethers it needs (one
+// module), run in a worker (verifyInWorker); imported here only where a worker cannot start.
 const loadVerifier = lazy(() => import("/explorer/verifier.js"));
 // Line charts in SVG (charts.js).
 const loadCharts = lazy(() => import("/explorer/assets/charts.js"));
@@ -503,11 +504,10 @@ async function batchPage(ref) {
       )
     : null;
 
-  // The libraries the page's sections use (the page's HTML names them as modulepreload hints, so
-  // they are fetched and compiled already): the graph's first, then the verifier.
+  // The libraries the page's sections use (the page's HTML names the graph's as modulepreload
+  // hints, so they are fetched and compiled already), and the verifier's worker.
   if (batch.view !== "public") loadLineage();
-  loadVerifier();
-  abi().catch(() => undefined); // the anchorOf fragment the verification needs, asked meanwhile
+  verifierWorker();
 
   fill(main, 
     el(
@@ -563,8 +563,66 @@ async function recallImpact(id) {
   ];
 }
 
+// ---------------------------------------------------------------- verification (verify.js, in a worker)
+
+const RPC_URL_KEY = "lotline.rpcUrl";
+/** The node's read-only JSON-RPC pass-through: what the page reads the chain through unless the reader chose another. */
+const defaultRpcUrl = () => `${location.origin}/rpc`;
+const rpcUrl = () => localStorage.getItem(RPC_URL_KEY) || defaultRpcUrl();
+function setRpcUrl(url) {
+  if (!url || url === defaultRpcUrl()) localStorage.removeItem(RPC_URL_KEY);
+  else localStorage.setItem(RPC_URL_KEY, url);
+}
+
+/**
+ * The verifier as a module worker, once per page: the one a lot page's HTML started while it was
+ * parsed (routes/explorer.ts explorerShell), or started here; null where module workers are not
+ * available. Its bundle is fetched and compiled on the worker's thread meanwhile the page renders.
+ */
+const verifierWorker = lazy(() => {
+  try {
+    return self.lotlineVerifier ?? new Worker(import.meta.resolve("/explorer/verifier.js"), { type: "module", name: "lotline-verifier" });
+  } catch {
+    return null;
+  }
+});
+let nextVerification = 1;
+/**
+ * verify.js verifyRecords(records, options), run in the verifier's worker: the same answers, with
+ * each record put back from `records`. Where the worker cannot start or load its module, the
+ * verifier is imported and run here instead.
+ */
+function verifyInWorker(records, { onOffChain, ...options }) {
+  const here = () => loadVerifier().then(({ verifyRecords }) => verifyRecords(records, { ...options, onOffChain }));
+  const worker = verifierWorker();
+  if (!worker) return here();
+  const id = nextVerification++;
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      worker.removeEventListener("message", onMessage);
+      worker.removeEventListener("error", onError);
+    };
+    const onMessage = ({ data }) => {
+      if (data?.id !== id) return;
+      if (data.kind === "offChain") return onOffChain?.(data.checked.map((c, i) => ({ record: records[i], ...c })));
+      stop();
+      if (data.kind === "done") resolve(data.outcome.map((o, i) => ({ record: records[i], ...o })));
+      else reject(new Error(data.message));
+    };
+    // The worker's module did not load (a browser without module workers): verified here.
+    const onError = (event) => {
+      event.preventDefault();
+      stop();
+      here().then(resolve, reject);
+    };
+    worker.addEventListener("message", onMessage);
+    worker.addEventListener("error", onError);
+    worker.postMessage({ id, records, options });
+  });
+}
+
 async function verification(recordsPromise) {
-  const [data, { defaultRpcUrl, rpcUrl, setRpcUrl, verifyRecords }] = await Promise.all([recordsPromise, loadVerifier()]).catch((err) => {
+  const data = await recordsPromise.catch((err) => {
     openSections();
     throw err;
   });
@@ -586,7 +644,7 @@ async function verification(recordsPromise) {
           ]),
         ),
       );
-    const verdict = verifyRecords(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, abi: (await abi()).anchors, onOffChain });
+    const verdict = verifyInWorker(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, onOffChain });
     // The sections below ask the node once the chain has answered (through the node's pass-through,
     // the chain reads would otherwise queue behind them on its one thread), or after a short wait
     // for a chain that is slow to answer.

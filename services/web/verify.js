@@ -3,16 +3,32 @@
 // export bundles use (services/export/records.ts, bundled by the node as /explorer/verifier.js),
 // then ask the chain — through a JSON-RPC URL the reader may change — whether the record's owner
 // anchored that root: AnchorRegistry.anchorOf(owner, root).
-import * as ethers from "ethers";
+//
+// The page runs the bundle as a module worker (app.js verifyInWorker; the messages are at the end of
+// this file): hashing a lineage's records and compiling the bundle then take none of the page's main
+// thread, which meanwhile draws the graph and the other sections.
 import { checkRecord, keccakReady, leafOf } from "/explorer/verifier.js";
+import { keccak256 } from "../common/keccak";
 
-const STORAGE_KEY = "lotline.rpcUrl";
-
-export const defaultRpcUrl = () => `${location.origin}/rpc`;
-export const rpcUrl = () => localStorage.getItem(STORAGE_KEY) || defaultRpcUrl();
-export function setRpcUrl(url) {
-  if (!url || url === defaultRpcUrl()) localStorage.removeItem(STORAGE_KEY);
-  else localStorage.setItem(STORAGE_KEY, url);
+/**
+ * AnchorRegistry.anchorOf(uint64 org, bytes32 root) returns (Anchor { bytes32 kind; uint64 org;
+ * uint64 blockNumber; uint32 count }), encoded and decoded here rather than by ethers' ABI coder
+ * from a fragment the node serves: the page then trusts no ABI from the node, and the worker
+ * compiles half the code (the coder was 50 kB of the 100 kB bundle).
+ */
+const ANCHOR_OF = "anchorOf(uint64,bytes32)";
+const word = (value) => value.toString(16).padStart(64, "0");
+function anchorOfCall(selector, owner, root) {
+  const org = BigInt(owner);
+  if (!/^[0-9]{1,20}$/.test(String(owner)) || org >= 2n ** 64n) throw new Error(`organisation ${owner} is not a uint64`);
+  if (!/^0x[0-9a-fA-F]{64}$/.test(root)) throw new Error(`root ${root} is not 32-byte hex`);
+  return `${selector}${word(org)}${root.slice(2).toLowerCase()}`;
+}
+/** The Anchor an eth_call of anchorOf answered: its org and block number (numbers as decimal strings / numbers). */
+function decodeAnchor(answer) {
+  if (typeof answer !== "string" || !/^0x([0-9a-fA-F]{64}){4}$/.test(answer)) throw new Error(`anchorOf answered ${String(answer).slice(0, 80)}, not an Anchor (four 32-byte words)`);
+  const at = (i) => BigInt(`0x${answer.slice(2 + 64 * i, 2 + 64 * (i + 1))}`);
+  return { org: at(1).toString(), blockNumber: Number(at(2)) };
 }
 
 let nextId = 1;
@@ -29,17 +45,14 @@ const FAILURES = { record_changed: "record changed", proof_changed: "proof does 
 
 /**
  * Checks each record; resolves to [{ record, ok, failed, detail, leaf }], one per record, in order.
- * `anchors` is the AnchorRegistry address and `abi` its anchorOf fragment; `chainId` what the node
- * says the chain is (a different answer from the chosen RPC is reported, not trusted). `onOffChain`,
- * if given, is called with [{ record, failed, detail }] once the leaves and proofs are checked,
- * before the chain is read (`failed` null for a record that matches its proof).
+ * `anchors` is the AnchorRegistry address; `chainId` what the node says the chain is (a different
+ * answer from the chosen RPC is reported, not trusted). `onOffChain`, if given, is called with
+ * [{ record, failed, detail }] once the leaves and proofs are checked, before the chain is read
+ * (`failed` null for a record that matches its proof).
  */
-export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, abi, onOffChain }) {
-  const iface = new ethers.Interface(abi);
-  // ethers hashes a function's signature for its selector at every encodeFunctionData: once here.
-  const anchorOf = iface.getFunction("anchorOf");
-  const selector = anchorOf.selector;
-  const coder = ethers.AbiCoder.defaultAbiCoder();
+export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, onOffChain }) {
+  // (Before the WebAssembly Keccak is ready, keccak256 answers the same bytes in JavaScript.)
+  const selector = keccak256(new TextEncoder().encode(ANCHOR_OF)).slice(0, 10);
   // The chain is asked at once — its id, and one anchorOf per (owner, root) the records name (the
   // records of one anchoring share it) — and the records are checked off-chain meanwhile. An
   // anchor read for a record that then fails off-chain is not used; a chain of another id is not
@@ -53,7 +66,7 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, ab
     const key = `${record?.owner}:${record?.proof?.merkleRoot}`;
     if (calls.has(key)) continue;
     try {
-      calls.set(key, { to: anchors, data: ethers.concat([selector, coder.encode(anchorOf.inputs, [BigInt(record.owner), record.proof.merkleRoot])]) });
+      calls.set(key, { to: anchors, data: anchorOfCall(selector, record.owner, record.proof.merkleRoot) });
     } catch {
       // a malformed owner or root: the off-chain check below names it
     }
@@ -84,8 +97,8 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, ab
     const answer = anchorsRead.get(`${record.owner}:${record.proof.merkleRoot}`);
     try {
       if (answer instanceof Error) throw answer;
-      const [anchor] = iface.decodeFunctionResult(anchorOf, answer);
-      const block = Number(anchor.blockNumber);
+      const anchor = decodeAnchor(answer);
+      const block = anchor.blockNumber;
       if (block === 0) return { record, ok: false, failed: "not anchored", detail: `organisation ${record.owner} never anchored root ${record.proof.merkleRoot} on this chain`, leaf };
       if (String(anchor.org) !== String(record.owner)) return { record, ok: false, failed: "wrong anchor", detail: `the chain's anchor is organisation ${anchor.org}'s, not the owner's (${record.owner})`, leaf };
       return { record, ok: true, failed: null, detail: `leaf ${leaf.slice(0, 10)}… and proof match root ${record.proof.merkleRoot.slice(0, 10)}…, anchored by organisation ${record.owner} in block ${block}`, leaf };
@@ -123,4 +136,23 @@ async function ethCalls(url, calls) {
     }
   }
   return answers;
+}
+
+/**
+ * As a module worker (new Worker(verifier URL, { type: "module" })): each message { id, records,
+ * options } (verifyRecords' options but onOffChain) is answered by { id, kind: "offChain", checked }
+ * once the leaves and proofs are checked, then { id, kind: "done", outcome } — each entry as
+ * verifyRecords gives it, without the record (the page holds the records, in the same order) — or
+ * { id, kind: "error", message }.
+ */
+if (typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope) {
+  globalThis.addEventListener("message", async ({ data: { id, records, options } }) => {
+    try {
+      const onOffChain = (checked) => globalThis.postMessage({ id, kind: "offChain", checked: checked.map(({ failed, detail }) => ({ failed, detail })) });
+      const outcome = await verifyRecords(records, { ...options, onOffChain });
+      globalThis.postMessage({ id, kind: "done", outcome: outcome.map(({ ok, failed, detail, leaf }) => ({ ok, failed, detail, leaf })) });
+    } catch (err) {
+      globalThis.postMessage({ id, kind: "error", message: err?.message ?? String(err) });
+    }
+  });
 }

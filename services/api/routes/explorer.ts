@@ -105,7 +105,7 @@ function pageFile(file: string): { version: string; content: Buffer } {
 }
 let verifierVersion: string | null = null;
 
-/** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API. */
+/** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API (the verifier: in its worker). */
 export type Preload = "lineage" | "verifier";
 
 /** An API answer carried in the page's HTML: the status and body the page's own GET of its URL would get. */
@@ -154,10 +154,13 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
     "/explorer/assets/charts.js": charts,
     "/explorer/verifier.js": verifierUrl,
   };
-  const hints = [
-    ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []),
-    ...(preload.includes("verifier") ? [verifierUrl] : []),
-  ].map((href) => `<link rel="modulepreload" href="${href}">`);
+  const hints = (preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []).map((href) => `<link rel="modulepreload" href="${href}">`);
+  // The verifier runs in a module worker (services/web/app.js verifyInWorker), started while the HTML
+  // is parsed: its bundle is fetched and compiled on the worker's thread meanwhile the page's
+  // scripts load, so it is ready when the records arrive. app.js starts it itself where this did not.
+  if (preload.includes("verifier")) {
+    hints.push(`<script>try { self.lotlineVerifier = new Worker(${JSON.stringify(verifierUrl)}, { type: "module", name: "lotline-verifier" }); } catch {}</script>`);
+  }
   // The page fetches these same-origin with the session cookie, and the browser hands it the
   // preloaded answer: asked with the HTML instead of once the page's script has run.
   const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);

@@ -90,16 +90,21 @@ describe("explorer API", function () {
       expect((await getAnonymous(node, "/")).headers.get("cache-control")).to.equal("private, no-cache");
     });
 
-    it("hints a lot page's libraries: the lineage graph's for a member, the verifier's for everyone", async function () {
+    it("hints a lot page's libraries and starts its verifier's worker: the lineage graph's for a member, the verifier for everyone", async function () {
       const preloads = (html: string) => [...html.matchAll(/<link rel="modulepreload" href="([^"?]+)/g)].map((m) => m[1]);
+      const workers = (html: string) => [...html.matchAll(/new Worker\("([^"?]+)(\?v=[0-9a-f]+)?", \{ type: "module"/g)].map((m) => m[1]);
       const lot = `/explorer/batch/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}`;
-      expect(preloads((await get(node, lot)).text)).to.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js", "/explorer/verifier.js"]);
-      const publicLot = preloads((await getAnonymous(node, lot)).text);
-      expect(publicLot).to.include.members(["/explorer/verifier.js"]);
-      expect(publicLot, "the public view draws no lineage").to.not.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js"]);
-      expect(publicLot, "the verifier carries the parts of ethers it needs: the whole library waits for a wallet").to.not.include("/explorer/vendor/ethers.js");
-      expect(preloads((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text)).to.include("/explorer/verifier.js");
-      expect(preloads((await getAnonymous(node, "/")).text)).to.deep.equal([]);
+      const memberLot = (await get(node, lot)).text;
+      expect(preloads(memberLot)).to.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js"]);
+      expect(workers(memberLot)).to.deep.equal(["/explorer/verifier.js"]);
+      const publicLot = (await getAnonymous(node, lot)).text;
+      expect(workers(publicLot)).to.deep.equal(["/explorer/verifier.js"]);
+      expect(preloads(publicLot), "the public view draws no lineage").to.not.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js"]);
+      expect(preloads(publicLot), "the verifier carries the parts of ethers it needs: the whole library waits for a wallet").to.not.include("/explorer/vendor/ethers.js");
+      expect(workers((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text)).to.deep.equal(["/explorer/verifier.js"]);
+      const front = (await getAnonymous(node, "/")).text;
+      expect(preloads(front)).to.deep.equal([]);
+      expect(workers(front)).to.deep.equal([]);
     });
 
     it("carries a page's first answers in its HTML as the API answers the reader, and asks for a lot's records (a member's trace too) with it", async function () {
@@ -163,7 +168,7 @@ describe("explorer API", function () {
       expectProblem(await getAnonymous(node, "/explorer/assets/..%2Findex.html"), 404, "not_found");
     });
 
-    it("bundles the CLI's record verifier for the browser, computing the same leaves as the CLI", async function () {
+    it("bundles the CLI's record verifier for the browser, computing the same leaves as the CLI and reading the anchors from the chain", async function () {
       const res = await getAnonymous(node, "/explorer/verifier.js");
       expect(res.status).to.equal(200);
       // One self-contained module (the parts of ethers it uses bundled in): written outside the project,
@@ -171,7 +176,9 @@ describe("explorer API", function () {
       const file = path.join(os.tmpdir(), `lotline-verifier-${process.pid}.mjs`);
       fs.writeFileSync(file, res.text);
       try {
-        const dynamicImport = new Function("url", "return import(url)") as (url: string) => Promise<{ leafOf: typeof leafOf; verifyRecords: unknown }>;
+        type Verdict = { record: ProvenRecord; ok: boolean; failed: string | null; detail: string };
+        type VerifyRecords = (records: ProvenRecord[], options: { rpcUrl: string; anchors: string | null; chainId: number }) => Promise<Verdict[]>;
+        const dynamicImport = new Function("url", "return import(url)") as (url: string) => Promise<{ leafOf: typeof leafOf; verifyRecords: VerifyRecords }>;
         const browser = await dynamicImport(pathToFileURL(file).href);
         expect(browser.verifyRecords, "the page's verification is in the same module").to.be.a("function");
         const records = await get(node, `/api/v1/batches/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}/records`);
@@ -182,6 +189,19 @@ describe("explorer API", function () {
           expect(browser.leafOf(record), record.recordId).to.equal(leafOf(record));
           expect(browser.leafOf(record)).to.equal(record.leaf.toLowerCase());
         }
+        // The page's whole check, anchorOf encoded and decoded by the verifier itself, against the chain through the node's pass-through.
+        const options = { rpcUrl: `${node.url}/rpc`, anchors: records.body.anchors as string, chainId: records.body.chainId as number };
+        const verdicts = await browser.verifyRecords(served, options);
+        expect(verdicts.filter((v) => !v.ok).map((v) => v.detail)).to.deep.equal([]);
+        expect(verdicts[0].detail).to.match(/anchored by organisation [0-9]+ in block [1-9][0-9]*$/);
+        // The same root claimed by an organisation that did not anchor it: refused by the chain's answer.
+        // (A record that does not name its owner inside: only the chain can tell.)
+        const taken = served.find((r) => r.class !== "PRODUCTION_RUN")!;
+        const other = taken.owner === "7" ? "8" : "7";
+        const claimed = { ...taken, owner: other, proof: { ...taken.proof, anchoredBy: { ...taken.proof.anchoredBy, orgId: other } } };
+        const [refused] = await browser.verifyRecords([claimed], options);
+        expect(refused.ok).to.equal(false);
+        expect(refused.failed).to.equal("not anchored");
       } finally {
         fs.rmSync(file, { force: true });
       }
