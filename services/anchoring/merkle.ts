@@ -1,4 +1,3 @@
-import { concat } from "ethers";
 import { keccak256 } from "../common/keccak";
 
 /**
@@ -22,8 +21,9 @@ export function leafNode(leaf: string): string {
 }
 
 function parentOf(a: string, b: string): string {
-  // Same-length lower-case hex compares as the bytes do.
-  return a < b ? keccak256(concat([a, b])) : keccak256(concat([b, a]));
+  // Same-length lower-case hex compares as the bytes do; two 32-byte hex strings are joined as text
+  // (ethers' concat converted each to bytes and back: 4/5 of a proof check in the page's profile).
+  return a < b ? keccak256(`${a}${b.slice(2)}`) : keccak256(`${b}${a.slice(2)}`);
 }
 
 /**

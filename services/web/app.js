@@ -121,18 +121,20 @@ function apiEarly(path) {
 }
 
 /**
- * Resolved once a lot page's verification has its answers from the chain, or has waited
- * SECTIONS_WAIT_MS for them (at once on other pages; also when it cannot verify): the sections
+ * Resolved once a lot page's verification has its answers from the chain, or SECTIONS_WAIT_MS
+ * after its records were served (at once on other pages; also when it cannot verify): the sections
  * below the verdict ask the node only then, so the records and the chain reads through the node's
  * pass-through are not queued behind half a dozen other answers on the node's one thread.
  */
 let verdictAsked = Promise.resolve();
-/** How long the sections below the verdict wait for the chain's answers at most. */
+/** How long the sections below the verdict wait for the chain's answers at most, from the records' arrival. */
 const SECTIONS_WAIT_MS = 300;
 let openSections = () => undefined;
 /**
  * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): asked once the
  * verification has the chain's answers (see verdictAsked), at low priority (the browser has six connections to this node).
+ * A member's lot page's HTML asks for these answers itself (routes/explorer.ts lotPageOptions): the
+ * browser then hands the page what it fetched meanwhile.
  */
 const later = (path) => verdictAsked.then(() => api(path, { priority: "low" }));
 
@@ -482,8 +484,16 @@ async function batchPage(ref) {
   // asked as soon as the batch is known (not before: the page's first answers are not queued
   // behind it), so it is collected meanwhile the graph is drawn.
   const records = api(`/api/v1/batches/${id}/records`, { priority: "high" });
+  // Checked in the verifier's worker as soon as they are served, while this page renders.
+  const firstCheck = startVerification(records, rpcUrl());
   verdictAsked = new Promise((resolve) => (openSections = resolve));
-  records.catch(() => openSections());
+  // The sections below the verdict ask the node once the chain has answered (through the node's
+  // pass-through, the chain reads would otherwise queue behind them on its one thread), or after a
+  // short wait for a chain that is slow to answer, or at once when there is nothing to check.
+  records.then(
+    () => Promise.race([firstCheck.verdict.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SECTIONS_WAIT_MS))]).then(() => openSections()),
+    () => openSections(),
+  );
   const title = el("h1", {}, `GTIN ${batch.gtin} · lot ${batch.lot}`);
   product.then((p) => {
     if (p?.masterData?.name) {
@@ -530,7 +540,7 @@ async function batchPage(ref) {
     ),
     session ? actionsCard(batch) : null,
     batch.recall && batch.view !== "public" ? section("Recall impact", () => recallImpact(id)) : null,
-    section("Verification", () => verification(records), { "data-testid": "verification" }),
+    section("Verification", () => verification(records, firstCheck), { "data-testid": "verification" }),
     // The rest is for members (README "Who may read what"): the public view stays short on a phone.
     batch.view === "public"
       ? null
@@ -621,20 +631,35 @@ function verifyInWorker(records, { onOffChain, ...options }) {
   });
 }
 
-async function verification(recordsPromise) {
+/**
+ * A verification of the records `recordsPromise` serves against the chain at `url`, started at once:
+ * `offChain` resolves with the off-chain checks (verifyRecords' onOffChain), `verdict` with the outcome.
+ */
+function startVerification(recordsPromise, url) {
+  let offChainDone;
+  const offChain = new Promise((resolve) => (offChainDone = resolve));
+  const verdict = recordsPromise.then((data) => verifyInWorker(data.records, { rpcUrl: url, anchors: data.anchors, chainId: data.chainId, onOffChain: offChainDone }));
+  return { url, offChain, verdict };
+}
+
+/** The Verification section: `first` is the lot's verification the page started as soon as it asked for the records. */
+async function verification(recordsPromise, first) {
   const data = await recordsPromise.catch((err) => {
     openSections();
     throw err;
   });
-  const input = el("input", { id: "rpc-url", type: "url", value: rpcUrl(), "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
+  const input = el("input", { id: "rpc-url", type: "url", value: first.url, "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
   const results = el("div", { "data-testid": "verification-results" });
-  const run = async () => {
-    fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${input.value}…`));
-    // Progressively: each record's leaf and proof are checked here first (a changed record shows as
+  let latest = null;
+  const run = async (check) => {
+    latest = check;
+    fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${check.url}…`));
+    // Progressively: each record's leaf and proof are checked first (a changed record shows as
     // failed at once), then the anchors are read from the chain.
-    const onOffChain = (checked) =>
+    check.offChain.then((checked) => {
+      if (latest !== check) return;
       fill(results,
-        el("p", { class: "muted" }, `${checked.filter((c) => !c.failed).length} of ${checked.length} record(s) match their proofs; reading their anchors from ${input.value}…`),
+        el("p", { class: "muted" }, `${checked.filter((c) => !c.failed).length} of ${checked.length} record(s) match their proofs; reading their anchors from ${check.url}…`),
         table(
           ["Record", "Owner", "Result"],
           checked.map((c) => [
@@ -644,12 +669,9 @@ async function verification(recordsPromise) {
           ]),
         ),
       );
-    const verdict = verifyInWorker(data.records, { rpcUrl: input.value, anchors: data.anchors, chainId: data.chainId, onOffChain });
-    // The sections below ask the node once the chain has answered (through the node's pass-through,
-    // the chain reads would otherwise queue behind them on its one thread), or after a short wait
-    // for a chain that is slow to answer.
-    Promise.race([verdict.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, SECTIONS_WAIT_MS))]).then(() => openSections());
-    const outcome = await verdict;
+    });
+    const outcome = await check.verdict;
+    if (latest !== check) return;
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 
       el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },
@@ -666,18 +688,16 @@ async function verification(recordsPromise) {
     );
     mark("lotline:verified");
   };
+  const failed = (err) => fill(results, el("p", { class: "error" }, `Verification could not run: ${err.message}`));
   const form = el(
     "form",
-    { class: "rpc", onsubmit: (e) => (e.preventDefault(), setRpcUrl(input.value), run()) },
+    { class: "rpc", onsubmit: (e) => (e.preventDefault(), setRpcUrl(input.value), run(startVerification(recordsPromise, input.value)).catch(failed)) },
     el("label", { for: "rpc-url" }, "Chain JSON-RPC "),
     input,
     el("button", { type: "submit" }, "Verify again"),
   );
   const hint = el("p", { class: "muted small" }, `Default ${defaultRpcUrl()}: this node's read-only pass-through. Point it at a chain node you trust to stop trusting this one.`);
-  run().catch((err) => {
-    openSections();
-    fill(results, el("p", { class: "error" }, `Verification could not run: ${err.message}`));
-  });
+  run(first).catch(failed);
   return [form, hint, results];
 }
 

@@ -106,7 +106,7 @@ function pageFile(file: string): { version: string; content: Buffer } {
 let verifierVersion: string | null = null;
 
 /** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API (the verifier: in its worker). */
-export type Preload = "lineage" | "verifier";
+export type Preload = "lineage" | "verifier" | "charts";
 
 /** An API answer carried in the page's HTML: the status and body the page's own GET of its URL would get. */
 export interface EmbeddedAnswer {
@@ -154,13 +154,19 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
     "/explorer/assets/charts.js": charts,
     "/explorer/verifier.js": verifierUrl,
   };
-  const hints = (preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []).map((href) => `<link rel="modulepreload" href="${href}">`);
-  // The verifier runs in a module worker (services/web/app.js verifyInWorker), started while the HTML
-  // is parsed: its bundle is fetched and compiled on the worker's thread meanwhile the page's
-  // scripts load, so it is ready when the records arrive. app.js starts it itself where this did not.
-  if (preload.includes("verifier")) {
-    hints.push(`<script>try { self.lotlineVerifier = new Worker(${JSON.stringify(verifierUrl)}, { type: "module", name: "lotline-verifier" }); } catch {}</script>`);
-  }
+  const hints = [
+    ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []),
+    // (Asked only once a chart's answers had arrived, it was the last request before a page settled.)
+    ...(preload.includes("charts") ? [imports["/explorer/assets/charts.js"]] : []),
+  ].map((href) => `<link rel="modulepreload" href="${href}">`);
+  // The verifier runs in a module worker (services/web/app.js verifyInWorker), started by the head's
+  // first element: its bundle is asked for before the page's other files (the browser has six
+  // connections to the node; later, it waited for one behind the records) and compiled on the
+  // worker's thread meanwhile they load, so it is ready when the records arrive. app.js starts it
+  // itself where this did not.
+  const worker = preload.includes("verifier")
+    ? `\n  <script>try { self.lotlineVerifier = new Worker(${JSON.stringify(verifierUrl)}, { type: "module", name: "lotline-verifier" }); } catch {}</script>`
+    : "";
   // The page fetches these same-origin with the session cookie, and the browser hands it the
   // preloaded answer: asked with the HTML instead of once the page's script has run.
   const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
@@ -168,6 +174,7 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
   const answers = `<script type="application/json" id="lotline-answers">${JSON.stringify(embedded).replace(/</g, "\\u003c")}</script>`;
   // Replaced by functions: a `$` in an answer is text, not a replacement pattern.
   return template
+    .replace('<meta charset="utf-8">', () => `<meta charset="utf-8">${worker}`)
     .replace('href="/explorer/assets/style.css"', () => `href="${style}"`)
     .replace(/<script type="importmap">[^<]*<\/script>/, () => `<script type="importmap">${JSON.stringify({ imports })}</script>`)
     .replace('<script type="module" src="/explorer/assets/app.js"></script>', () => [answers, ...hints, `<script type="module" src="${app}"></script>`, ...fetchHints].join("\n  "));
@@ -178,21 +185,32 @@ export const SESSION = "/api/v1/auth/session";
 
 /**
  * What a lot page needs beyond its batch (`batch`: the batch route's answer for the reader, as
- * embedded): its libraries (the verifier; for a member the lineage graph too), the ABI fragment its
- * verification calls, and its records and (for a member) its trace asked with the HTML, by the URLs
- * the page builds from the batch's id, so the node collects them meanwhile the page's scripts load.
+ * embedded): its libraries (the verifier; for a member the lineage graph and charts too), the ABI fragment its
+ * verification calls, and its records and (for a member) its trace and the answers of the sections
+ * below the verdict asked with the HTML, by the URLs the page builds from the batch's id, so the node
+ * collects them meanwhile the page's scripts load (asked once the chain had answered, the sections
+ * were the last 100–170 ms before a member's lot page settled).
  */
 export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefined): ShellOptions {
   const id = batch?.status === 200 ? (batch.body as { id?: unknown }).id : undefined;
   const byId = typeof id === "string" && /^0x[0-9a-f]{64}$/.test(id) ? `/api/v1/batches/${id}` : null;
   return {
-    preload: member ? ["lineage", "verifier"] : ["verifier"],
+    preload: member ? ["lineage", "verifier", "charts"] : ["verifier"],
     embedded: { "/explorer/abi.json": { status: 200, body: pageAbi() } },
     // The (light) trace first: the node answers in the order asked, and the graph is drawn while it
     // collects the records (in the other order the graph waited for the records).
-    fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`] : [],
+    fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`, ...(member ? memberSections(id as string) : [])] : [],
   };
 }
+
+/** The answers of a member's lot page's sections below the verdict (app.js custody, footprint, kpis, risk, orders), by the URLs it asks them at. */
+const memberSections = (id: string) => [
+  `/api/v1/batches/${id}/history`,
+  `/api/v1/batches/${id}/footprint`,
+  `/api/v1/production-runs?batch=${id}&limit=50`,
+  `/api/v1/scores/batches/${id}`,
+  `/api/v1/batches/${id}/sales`,
+];
 
 const FORWARDED_HEADERS = ["cookie", "authorization", "x-forwarded-for", "user-agent"] as const;
 /**
@@ -263,11 +281,25 @@ export function verifierModule(): Promise<string> {
             build.onLoad({ filter: /.*/, namespace: "lotline-shim" }, () => ({
               loader: "js",
               resolveDir: PROJECT_ROOT,
+              // SHA-256 (of each EPCIS event's pre-hash string) by hash-wasm's WebAssembly, as Keccak
+              // (services/common/keccak.ts): ethers' JavaScript SHA-256 was a fifth of the page's
+              // verification. Until it is instantiated (the module's first milliseconds), ethers answers the same digest.
               contents: `import { sha256, toUtf8Bytes } from "ethers";
+import { createSHA256 } from "hash-wasm";
+let wasm = null;
+createSHA256().then((h) => (wasm = h), () => undefined);
 export function createHash(algorithm) {
   if (algorithm !== "sha256") throw new Error("only sha256 is available in the browser");
   let text = "";
-  return { update(s) { text += s; return this; }, digest() { return sha256(toUtf8Bytes(text)).slice(2); } };
+  return {
+    update(s) { text += s; return this; },
+    digest() {
+      if (!wasm) return sha256(toUtf8Bytes(text)).slice(2);
+      wasm.init();
+      wasm.update(text);
+      return wasm.digest("hex");
+    },
+  };
 }`,
             }));
           },
@@ -379,7 +411,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
   app.get("/explorer/org/:orgId", { config: static_, schema: pageSchema("Explorer page of an organisation", Type.Object({ orgId: Type.String({ maxLength: 20 }) })) }, (request, reply) => {
     const { orgId } = request.params as { orgId: string };
     // The organisation's answer is its page's first render (app.js asks for it only by an id).
-    return sendPage(request, reply, /^[0-9]{1,19}$/.test(orgId) ? [`/api/v1/orgs/${orgId}`] : []);
+    return sendPage(request, reply, /^[0-9]{1,19}$/.test(orgId) ? [`/api/v1/orgs/${orgId}`] : [], { preload: ["charts"] });
   });
 
   app.get(

@@ -95,12 +95,12 @@ describe("explorer API", function () {
       const workers = (html: string) => [...html.matchAll(/new Worker\("([^"?]+)(\?v=[0-9a-f]+)?", \{ type: "module"/g)].map((m) => m[1]);
       const lot = `/explorer/batch/${encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`)}`;
       const memberLot = (await get(node, lot)).text;
-      expect(preloads(memberLot)).to.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js"]);
+      expect(preloads(memberLot)).to.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js", "/explorer/assets/charts.js"]);
       expect(workers(memberLot)).to.deep.equal(["/explorer/verifier.js"]);
       const publicLot = (await getAnonymous(node, lot)).text;
       expect(workers(publicLot)).to.deep.equal(["/explorer/verifier.js"]);
-      expect(preloads(publicLot), "the public view draws no lineage").to.not.include.members(["/explorer/assets/lineage.js", "/explorer/vendor/d3.js"]);
-      expect(preloads(publicLot), "the verifier carries the parts of ethers it needs: the whole library waits for a wallet").to.not.include("/explorer/vendor/ethers.js");
+      expect(preloads(publicLot), "the public view draws no lineage and no chart; its verifier carries the parts of ethers it needs").to.deep.equal([]);
+      expect(preloads((await get(node, "/explorer/org/2")).text), "an organisation's KPIs are charts").to.deep.equal(["/explorer/assets/charts.js"]);
       expect(workers((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text)).to.deep.equal(["/explorer/verifier.js"]);
       const front = (await getAnonymous(node, "/")).text;
       expect(preloads(front)).to.deep.equal([]);
@@ -119,7 +119,16 @@ describe("explorer API", function () {
       expect(memberAnswers[batch]).to.deep.equal({ status: 200, body: (await get(node, batch)).body });
       expect(memberAnswers["/api/v1/auth/session"]).to.deep.equal({ status: 200, body: (await get(node, "/api/v1/auth/session")).body });
       expect(memberAnswers["/explorer/abi.json"].body.anchors).to.deep.equal((await getAnonymous(node, "/explorer/abi.json")).body.anchors);
-      expect(fetches(member.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
+      // Then the answers of the sections below the verdict, as the page asks for them (app.js `later`).
+      expect(fetches(member.text)).to.deep.equal([
+        `${batch}/trace?direction=both&maxDepth=50`,
+        `${batch}/records`,
+        `${batch}/history`,
+        `${batch}/footprint`,
+        `/api/v1/production-runs?batch=${id}&limit=50`,
+        `/api/v1/scores/batches/${id}`,
+        `${batch}/sales`,
+      ]);
       // The public gets what the routes show the public: the lot's public view, no session; its records, no trace.
       const anonymous = await getAnonymous(node, `/explorer/batch/${id}`);
       const publicAnswers = embedded(anonymous.text);
@@ -132,7 +141,7 @@ describe("explorer API", function () {
       const ref = encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`);
       const byLink = await get(node, `/explorer/batch/${ref}`);
       expect(embedded(byLink.text)[`/api/v1/batches/${ref}`].body.id).to.equal(id);
-      expect(fetches(byLink.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
+      expect(fetches(byLink.text)).to.deep.equal(fetches(member.text));
       // A lot opened by its Digital Link in a browser: the resolver's answer and the batch it opens.
       const scanned = embedded((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text);
       expect(scanned[`/01/${GTIN}/10/${LOT}`]).to.deep.equal({ status: 200, body: (await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "application/json" })).body });
