@@ -74,12 +74,12 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./", message: "a pure module imports nothing from other folders" }] }] },
   },
   {
-    // The explorer's page modules run in the browser (verify.js also in a worker).
+    // The explorer's page modules run in the browser.
     files: ["services/web/**/*.js"],
     languageOptions: {
       sourceType: "module",
       globals: Object.fromEntries(
-        ["window", "document", "location", "localStorage", "fetch", "Node", "URL", "URLSearchParams", "getComputedStyle", "requestAnimationFrame", "setTimeout", "console", "performance", "self", "Worker", "WorkerGlobalScope", "TextEncoder"].map((g) => [g, "readonly"]),
+        ["window", "document", "location", "localStorage", "fetch", "Node", "URL", "URLSearchParams", "getComputedStyle", "requestAnimationFrame", "setTimeout", "console", "performance", "TextEncoder"].map((g) => [g, "readonly"]),
       ),
     },
   },

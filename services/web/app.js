@@ -18,8 +18,7 @@ const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) =
 const loadEthers = lazy(() => import("ethers"));
 // The lineage graph (lineage.js, with d3 for pan and zoom).
 const loadLineage = lazy(() => import("/explorer/assets/lineage.js"));
-// verify.js bundled by the node with the record checks and the parts of ethers it needs (one
-// module), run in a worker (verifyInWorker); imported here only where a worker cannot start.
+// verify.js bundled by the node with the record checks and the parts of ethers it needs (one module).
 const loadVerifier = lazy(() => import("/explorer/verifier.js"));
 // Line charts in SVG (charts.js).
 const loadCharts = lazy(() => import("/explorer/assets/charts.js"));
@@ -484,7 +483,7 @@ async function batchPage(ref) {
   // asked as soon as the batch is known (not before: the page's first answers are not queued
   // behind it), so it is collected meanwhile the graph is drawn.
   const records = api(`/api/v1/batches/${id}/records`, { priority: "high" });
-  // Checked in the verifier's worker as soon as they are served, while this page renders.
+  // Checked as soon as they are served (and the verifier is loaded), not once their section is on the page.
   const firstCheck = startVerification(records, rpcUrl());
   verdictAsked = new Promise((resolve) => (openSections = resolve));
   // The sections below the verdict ask the node once the chain has answered (through the node's
@@ -514,10 +513,9 @@ async function batchPage(ref) {
       )
     : null;
 
-  // The libraries the page's sections use (the page's HTML names the graph's as modulepreload
-  // hints, so they are fetched and compiled already), and the verifier's worker.
+  // The libraries the page's sections use (the page's HTML names them as modulepreload hints, so
+  // they are fetched and compiled already): the graph's first (the verifier is asked for above).
   if (batch.view !== "public") loadLineage();
-  verifierWorker();
 
   fill(main, 
     el(
@@ -573,7 +571,7 @@ async function recallImpact(id) {
   ];
 }
 
-// ---------------------------------------------------------------- verification (verify.js, in a worker)
+// ---------------------------------------------------------------- verification (verify.js)
 
 const RPC_URL_KEY = "lotline.rpcUrl";
 /** The node's read-only JSON-RPC pass-through: what the page reads the chain through unless the reader chose another. */
@@ -585,60 +583,15 @@ function setRpcUrl(url) {
 }
 
 /**
- * The verifier as a module worker, once per page: the one a lot page's HTML started while it was
- * parsed (routes/explorer.ts explorerShell), or started here; null where module workers are not
- * available. Its bundle is fetched and compiled on the worker's thread meanwhile the page renders.
- */
-const verifierWorker = lazy(() => {
-  try {
-    return self.lotlineVerifier ?? new Worker(import.meta.resolve("/explorer/verifier.js"), { type: "module", name: "lotline-verifier" });
-  } catch {
-    return null;
-  }
-});
-let nextVerification = 1;
-/**
- * verify.js verifyRecords(records, options), run in the verifier's worker: the same answers, with
- * each record put back from `records`. Where the worker cannot start or load its module, the
- * verifier is imported and run here instead.
- */
-function verifyInWorker(records, { onOffChain, ...options }) {
-  const here = () => loadVerifier().then(({ verifyRecords }) => verifyRecords(records, { ...options, onOffChain }));
-  const worker = verifierWorker();
-  if (!worker) return here();
-  const id = nextVerification++;
-  return new Promise((resolve, reject) => {
-    const stop = () => {
-      worker.removeEventListener("message", onMessage);
-      worker.removeEventListener("error", onError);
-    };
-    const onMessage = ({ data }) => {
-      if (data?.id !== id) return;
-      if (data.kind === "offChain") return onOffChain?.(data.checked.map((c, i) => ({ record: records[i], ...c })));
-      stop();
-      if (data.kind === "done") resolve(data.outcome.map((o, i) => ({ record: records[i], ...o })));
-      else reject(new Error(data.message));
-    };
-    // The worker's module did not load (a browser without module workers): verified here.
-    const onError = (event) => {
-      event.preventDefault();
-      stop();
-      here().then(resolve, reject);
-    };
-    worker.addEventListener("message", onMessage);
-    worker.addEventListener("error", onError);
-    worker.postMessage({ id, records, options });
-  });
-}
-
-/**
  * A verification of the records `recordsPromise` serves against the chain at `url`, started at once:
  * `offChain` resolves with the off-chain checks (verifyRecords' onOffChain), `verdict` with the outcome.
  */
 function startVerification(recordsPromise, url) {
   let offChainDone;
   const offChain = new Promise((resolve) => (offChainDone = resolve));
-  const verdict = recordsPromise.then((data) => verifyInWorker(data.records, { rpcUrl: url, anchors: data.anchors, chainId: data.chainId, onOffChain: offChainDone }));
+  const verdict = Promise.all([recordsPromise, loadVerifier()]).then(([data, { verifyRecords }]) =>
+    verifyRecords(data.records, { rpcUrl: url, anchors: data.anchors, chainId: data.chainId, onOffChain: offChainDone }),
+  );
   return { url, offChain, verdict };
 }
 

@@ -3,17 +3,13 @@
 // export bundles use (services/export/records.ts, bundled by the node as /explorer/verifier.js),
 // then ask the chain — through a JSON-RPC URL the reader may change — whether the record's owner
 // anchored that root: AnchorRegistry.anchorOf(owner, root).
-//
-// The page runs the bundle as a module worker (app.js verifyInWorker; the messages are at the end of
-// this file): hashing a lineage's records and compiling the bundle then take none of the page's main
-// thread, which meanwhile draws the graph and the other sections.
 import { checkRecord, keccakReady, leafOf } from "/explorer/verifier.js";
 import { keccak256 } from "../common/keccak";
 
 /**
  * AnchorRegistry.anchorOf(uint64 org, bytes32 root) returns (Anchor { bytes32 kind; uint64 org;
  * uint64 blockNumber; uint32 count }), encoded and decoded here rather than by ethers' ABI coder
- * from a fragment the node serves: the page then trusts no ABI from the node, and the worker
+ * from a fragment the node serves: the page then trusts no ABI from the node, and the browser
  * compiles half the code (the coder was 50 kB of the 100 kB bundle).
  */
 const ANCHOR_OF = "anchorOf(uint64,bytes32)";
@@ -136,23 +132,4 @@ async function ethCalls(url, calls) {
     }
   }
   return answers;
-}
-
-/**
- * As a module worker (new Worker(verifier URL, { type: "module" })): each message { id, records,
- * options } (verifyRecords' options but onOffChain) is answered by { id, kind: "offChain", checked }
- * once the leaves and proofs are checked, then { id, kind: "done", outcome } — each entry as
- * verifyRecords gives it, without the record (the page holds the records, in the same order) — or
- * { id, kind: "error", message }.
- */
-if (typeof WorkerGlobalScope !== "undefined" && globalThis instanceof WorkerGlobalScope) {
-  globalThis.addEventListener("message", async ({ data: { id, records, options } }) => {
-    try {
-      const onOffChain = (checked) => globalThis.postMessage({ id, kind: "offChain", checked: checked.map(({ failed, detail }) => ({ failed, detail })) });
-      const outcome = await verifyRecords(records, { ...options, onOffChain });
-      globalThis.postMessage({ id, kind: "done", outcome: outcome.map(({ ok, failed, detail, leaf }) => ({ ok, failed, detail, leaf })) });
-    } catch (err) {
-      globalThis.postMessage({ id, kind: "error", message: err?.message ?? String(err) });
-    }
-  });
 }

@@ -105,7 +105,7 @@ function pageFile(file: string): { version: string; content: Buffer } {
 }
 let verifierVersion: string | null = null;
 
-/** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API (the verifier: in its worker). */
+/** What a page will load first, named in its HTML so the browser fetches and compiles it meanwhile the page asks the API. */
 export type Preload = "lineage" | "verifier" | "charts";
 
 /** An API answer carried in the page's HTML: the status and body the page's own GET of its URL would get. */
@@ -121,6 +121,8 @@ export interface ShellOptions {
   embedded?: Record<string, EmbeddedAnswer>;
   /** What the page asks for next, by the URLs it will fetch: asked with the HTML (`preload as=fetch`). */
   fetches?: string[];
+  /** Asked with the HTML too, at low priority: answers the page needs after its first ones (`fetchpriority="low"`). */
+  laterFetches?: string[];
 }
 
 /**
@@ -130,7 +132,7 @@ export interface ShellOptions {
  * render in the HTML itself (no round trip before it; see pageAnswers for how they are read) and
  * `preload` hints for the answers it asks for next.
  */
-export async function explorerShell({ preload = [], embedded = {}, fetches = [] }: ShellOptions = {}): Promise<string> {
+export async function explorerShell({ preload = [], embedded = {}, fetches = [], laterFetches = [] }: ShellOptions = {}): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${pageFile(file).version}`;
   const vendor = async (file: string) => `/explorer/vendor/${file}?v=${(await vendorFile(file)!).version}`;
@@ -158,23 +160,18 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
     ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []),
     // (Asked only once a chart's answers had arrived, it was the last request before a page settled.)
     ...(preload.includes("charts") ? [imports["/explorer/assets/charts.js"]] : []),
+    ...(preload.includes("verifier") ? [verifierUrl] : []),
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
-  // The verifier runs in a module worker (services/web/app.js verifyInWorker), started by the head's
-  // first element: its bundle is asked for before the page's other files (the browser has six
-  // connections to the node; later, it waited for one behind the records) and compiled on the
-  // worker's thread meanwhile they load, so it is ready when the records arrive. app.js starts it
-  // itself where this did not.
-  const worker = preload.includes("verifier")
-    ? `\n  <script>try { self.lotlineVerifier = new Worker(${JSON.stringify(verifierUrl)}, { type: "module", name: "lotline-verifier" }); } catch {}</script>`
-    : "";
   // The page fetches these same-origin with the session cookie, and the browser hands it the
   // preloaded answer: asked with the HTML instead of once the page's script has run.
-  const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
+  const fetchHints = [
+    ...fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`),
+    ...laterFetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin fetchpriority="low">`),
+  ];
   // JSON in a data block: `<` escaped, so no answer can close the element.
   const answers = `<script type="application/json" id="lotline-answers">${JSON.stringify(embedded).replace(/</g, "\\u003c")}</script>`;
   // Replaced by functions: a `$` in an answer is text, not a replacement pattern.
   return template
-    .replace('<meta charset="utf-8">', () => `<meta charset="utf-8">${worker}`)
     .replace('href="/explorer/assets/style.css"', () => `href="${style}"`)
     .replace(/<script type="importmap">[^<]*<\/script>/, () => `<script type="importmap">${JSON.stringify({ imports })}</script>`)
     .replace('<script type="module" src="/explorer/assets/app.js"></script>', () => [answers, ...hints, `<script type="module" src="${app}"></script>`, ...fetchHints].join("\n  "));
@@ -199,7 +196,9 @@ export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefine
     embedded: { "/explorer/abi.json": { status: 200, body: pageAbi() } },
     // The (light) trace first: the node answers in the order asked, and the graph is drawn while it
     // collects the records (in the other order the graph waited for the records).
-    fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`, ...(member ? memberSections(id as string) : [])] : [],
+    fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`] : [],
+    // Behind the scripts and the records (the browser has six connections to the node).
+    laterFetches: byId && member ? memberSections(id as string) : [],
   };
 }
 
