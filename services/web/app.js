@@ -132,8 +132,6 @@ let openSections = () => undefined;
 /**
  * A GET for a section below the verdict (custody, footprint, KPIs, scores, orders): asked once the
  * verification has the chain's answers (see verdictAsked), at low priority (the browser has six connections to this node).
- * A member's lot page's HTML asks for these answers itself (routes/explorer.ts lotPageOptions): the
- * browser then hands the page what it fetched meanwhile.
  */
 const later = (path) => verdictAsked.then(() => api(path, { priority: "low" }));
 

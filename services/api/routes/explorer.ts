@@ -121,8 +121,6 @@ export interface ShellOptions {
   embedded?: Record<string, EmbeddedAnswer>;
   /** What the page asks for next, by the URLs it will fetch: asked with the HTML (`preload as=fetch`). */
   fetches?: string[];
-  /** Asked with the HTML too, at low priority: answers the page needs after its first ones (`fetchpriority="low"`). */
-  laterFetches?: string[];
 }
 
 /**
@@ -132,7 +130,7 @@ export interface ShellOptions {
  * render in the HTML itself (no round trip before it; see pageAnswers for how they are read) and
  * `preload` hints for the answers it asks for next.
  */
-export async function explorerShell({ preload = [], embedded = {}, fetches = [], laterFetches = [] }: ShellOptions = {}): Promise<string> {
+export async function explorerShell({ preload = [], embedded = {}, fetches = [] }: ShellOptions = {}): Promise<string> {
   const template = await shellTemplate();
   const v = async (file: string) => `/explorer/assets/${file}?v=${pageFile(file).version}`;
   const vendor = async (file: string) => `/explorer/vendor/${file}?v=${(await vendorFile(file)!).version}`;
@@ -164,10 +162,7 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [],
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
   // The page fetches these same-origin with the session cookie, and the browser hands it the
   // preloaded answer: asked with the HTML instead of once the page's script has run.
-  const fetchHints = [
-    ...fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`),
-    ...laterFetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin fetchpriority="low">`),
-  ];
+  const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
   // JSON in a data block: `<` escaped, so no answer can close the element.
   const answers = `<script type="application/json" id="lotline-answers">${JSON.stringify(embedded).replace(/</g, "\\u003c")}</script>`;
   // Replaced by functions: a `$` in an answer is text, not a replacement pattern.
@@ -183,10 +178,11 @@ export const SESSION = "/api/v1/auth/session";
 /**
  * What a lot page needs beyond its batch (`batch`: the batch route's answer for the reader, as
  * embedded): its libraries (the verifier; for a member the lineage graph and charts too), the ABI fragment its
- * verification calls, and its records and (for a member) its trace and the answers of the sections
- * below the verdict asked with the HTML, by the URLs the page builds from the batch's id, so the node
- * collects them meanwhile the page's scripts load (asked once the chain had answered, the sections
- * were the last 100–170 ms before a member's lot page settled).
+ * verification calls, and its records and (for a member) its trace asked with the HTML, by the URLs
+ * the page builds from the batch's id, so the node collects them meanwhile the page's scripts load.
+ * (The answers of the sections below the verdict are not: asked with the HTML, the node computed
+ * them before the records, which it answers after one turn of its event loop, and a first visit's
+ * verdict came later.)
  */
 export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefined): ShellOptions {
   const id = batch?.status === 200 ? (batch.body as { id?: unknown }).id : undefined;
@@ -197,19 +193,8 @@ export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefine
     // The (light) trace first: the node answers in the order asked, and the graph is drawn while it
     // collects the records (in the other order the graph waited for the records).
     fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`] : [],
-    // Behind the scripts and the records (the browser has six connections to the node).
-    laterFetches: byId && member ? memberSections(id as string) : [],
   };
 }
-
-/** The answers of a member's lot page's sections below the verdict (app.js custody, footprint, kpis, risk, orders), by the URLs it asks them at. */
-const memberSections = (id: string) => [
-  `/api/v1/batches/${id}/history`,
-  `/api/v1/batches/${id}/footprint`,
-  `/api/v1/production-runs?batch=${id}&limit=50`,
-  `/api/v1/scores/batches/${id}`,
-  `/api/v1/batches/${id}/sales`,
-];
 
 const FORWARDED_HEADERS = ["cookie", "authorization", "x-forwarded-for", "user-agent"] as const;
 /**

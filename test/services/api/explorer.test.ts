@@ -113,16 +113,7 @@ describe("explorer API", function () {
       expect(memberAnswers[batch]).to.deep.equal({ status: 200, body: (await get(node, batch)).body });
       expect(memberAnswers["/api/v1/auth/session"]).to.deep.equal({ status: 200, body: (await get(node, "/api/v1/auth/session")).body });
       expect(memberAnswers["/explorer/abi.json"].body.anchors).to.deep.equal((await getAnonymous(node, "/explorer/abi.json")).body.anchors);
-      // Then the answers of the sections below the verdict, as the page asks for them (app.js `later`).
-      expect(fetches(member.text)).to.deep.equal([
-        `${batch}/trace?direction=both&maxDepth=50`,
-        `${batch}/records`,
-        `${batch}/history`,
-        `${batch}/footprint`,
-        `/api/v1/production-runs?batch=${id}&limit=50`,
-        `/api/v1/scores/batches/${id}`,
-        `${batch}/sales`,
-      ]);
+      expect(fetches(member.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
       // The public gets what the routes show the public: the lot's public view, no session; its records, no trace.
       const anonymous = await getAnonymous(node, `/explorer/batch/${id}`);
       const publicAnswers = embedded(anonymous.text);
