@@ -230,9 +230,10 @@ let verifier: Promise<string> | null = null;
  * verifyRecords, the JSON-RPC URL) with services/export/records.ts (leafOf, checkRecord) and the
  * parts of ethers they use, bundled by esbuild, which the node already runs on (tsx), once per
  * process. ethers is bundled rather than imported because the page then parses and compiles the
- * tenth of it verification needs (about 50 KB of its 520 KB) on the way to its first verdict; the
- * whole vendored ethers is loaded only to sign with a wallet. node:crypto's SHA-256 becomes ethers'
- * sha256 and Buffer's UTF-8 encoding and byte comparison a few lines over TextEncoder.
+ * few utilities verification needs (the page encodes anchorOf itself: ADR 0043; the bundle is about
+ * 66 KB) on the way to its first verdict; the whole vendored ethers is loaded only to sign with a
+ * wallet. node:crypto's SHA-256 becomes hash-wasm's (ethers' until it is instantiated) and Buffer's
+ * UTF-8 encoding and byte comparison a few lines over TextEncoder.
  */
 export function verifierModule(): Promise<string> {
   verifier ??= (async () => {

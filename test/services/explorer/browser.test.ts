@@ -145,7 +145,12 @@ describe("explorer in a browser", function () {
   });
 
   const shot = async (name: string) => {
-    if (shots) await page.screenshot({ path: path.join(shots, name), fullPage: true });
+    if (!shots) return;
+    // A full-page capture does not scroll: the sections below the screen, drawn only near it
+    // (style.css, content-visibility), are drawn for it first.
+    const drawAll = await page.addStyleTag({ content: "main > section.card { content-visibility: visible !important; }" });
+    await page.screenshot({ path: path.join(shots, name), fullPage: true });
+    await drawAll.evaluate((style) => style.remove());
   };
   /** Signs the page in with `who`'s key (signing out whoever is signed in). */
   const signInAs = async (who: HDNodeWallet) => {
