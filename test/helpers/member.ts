@@ -3,10 +3,10 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { expect } from "chai";
 import pino from "pino";
-import { SiweMessage } from "siwe";
 import type { Signer } from "ethers";
 import { loadConfig } from "../../services/config";
 import { startNode, type RunningNode } from "../../services/node/node";
+import { signInMessage, type SignInChallenge } from "../../services/identity/sign-in-message";
 import { freePort } from "./ports";
 import { deployDemo, startAnvil, tempDir, writeDeploymentFile } from "./chain";
 
@@ -81,21 +81,11 @@ export async function startMemberNode(env: Record<string, string>): Promise<Memb
   return Object.assign(node, { logs });
 }
 
-/** Signs in to a node with a wallet (SIWE) and returns the bearer token. */
-export async function signInTo(node: RunningNode, wallet: Signer, chainId = 31337): Promise<string> {
+/** Signs in to a node with a wallet (SIWE, the message as the node's nonce route names it) and returns the bearer token. */
+export async function signInTo(node: RunningNode, wallet: Signer): Promise<string> {
   const address = await wallet.getAddress();
   const nonceRes = await fetch(`${node.url}/api/v1/auth/nonce`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ address }) });
-  const { nonce } = (await nonceRes.json()) as { nonce: string };
-  const message = new SiweMessage({
-    domain: new URL(node.url).host,
-    address,
-    statement: "Sign in to Lotline",
-    uri: node.url,
-    version: "1",
-    chainId,
-    nonce,
-    issuedAt: new Date().toISOString(),
-  }).prepareMessage();
+  const message = signInMessage((await nonceRes.json()) as SignInChallenge, address);
   const login = await fetch(`${node.url}/api/v1/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
