@@ -6,8 +6,9 @@ import { recordHash } from "../analytics/record";
 import { eventLeaf } from "../epcis/leaf";
 import { eventHashId, type EpcisEvent } from "../epcis/hash";
 // The checks hash with WebAssembly once it is instantiated (asynchronously, at load): a caller that
-// checks at once (the explorer's page) waits for it rather than hash every leaf in JavaScript.
-export { keccakReady } from "../common/keccak";
+// checks at once (the explorer's page) waits for it rather than hash every leaf in JavaScript. The
+// page's verifier (services/web/verify.js) takes its keccak256 from here too, with the checks.
+export { keccak256, keccakReady } from "../common/keccak";
 
 /**
  * A proven record: one off-chain record with what it takes to check it against the chain and

@@ -595,10 +595,8 @@ function startVerification(recordsPromise, url) {
 
 /** The Verification section: `first` is the lot's verification the page started as soon as it asked for the records. */
 async function verification(recordsPromise, first) {
-  const data = await recordsPromise.catch((err) => {
-    openSections();
-    throw err;
-  });
+  // (A refusal opens the sections below too: batchPage.)
+  const data = await recordsPromise;
   const input = el("input", { id: "rpc-url", type: "url", value: first.url, "aria-label": "JSON-RPC URL used to read the chain", size: 40 });
   const results = el("div", { "data-testid": "verification-results" });
   let latest = null;

@@ -3,8 +3,7 @@
 // export bundles use (services/export/records.ts, bundled by the node as /explorer/verifier.js),
 // then ask the chain — through a JSON-RPC URL the reader may change — whether the record's owner
 // anchored that root: AnchorRegistry.anchorOf(owner, root).
-import { checkRecord, keccakReady, leafOf } from "/explorer/verifier.js";
-import { keccak256 } from "../common/keccak";
+import { checkRecord, keccak256, keccakReady, leafOf } from "/explorer/verifier.js";
 
 /**
  * AnchorRegistry.anchorOf(uint64 org, bytes32 root) returns (Anchor { bytes32 kind; uint64 org;
@@ -12,13 +11,14 @@ import { keccak256 } from "../common/keccak";
  * from a fragment the node serves: the page then trusts no ABI from the node, and the browser
  * compiles half the code (the coder was 50 kB of the 100 kB bundle).
  */
-const ANCHOR_OF = "anchorOf(uint64,bytes32)";
+// (Computed at load, before the WebAssembly Keccak is ready: keccak256 answers the same bytes in JavaScript.)
+const ANCHOR_OF_SELECTOR = keccak256(new TextEncoder().encode("anchorOf(uint64,bytes32)")).slice(0, 10);
 const word = (value) => value.toString(16).padStart(64, "0");
-function anchorOfCall(selector, owner, root) {
+function anchorOfCall(owner, root) {
   const org = BigInt(owner);
   if (!/^[0-9]{1,20}$/.test(String(owner)) || org >= 2n ** 64n) throw new Error(`organisation ${owner} is not a uint64`);
   if (!/^0x[0-9a-fA-F]{64}$/.test(root)) throw new Error(`root ${root} is not 32-byte hex`);
-  return `${selector}${word(org)}${root.slice(2).toLowerCase()}`;
+  return `${ANCHOR_OF_SELECTOR}${word(org)}${root.slice(2).toLowerCase()}`;
 }
 /** The Anchor an eth_call of anchorOf answered: its org and block number (numbers as decimal strings / numbers). */
 function decodeAnchor(answer) {
@@ -47,8 +47,6 @@ const FAILURES = { record_changed: "record changed", proof_changed: "proof does 
  * (`failed` null for a record that matches its proof).
  */
 export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, onOffChain }) {
-  // (Before the WebAssembly Keccak is ready, keccak256 answers the same bytes in JavaScript.)
-  const selector = keccak256(new TextEncoder().encode(ANCHOR_OF)).slice(0, 10);
   // The chain is asked at once — its id, and one anchorOf per (owner, root) the records name (the
   // records of one anchoring share it) — and the records are checked off-chain meanwhile. An
   // anchor read for a record that then fails off-chain is not used; a chain of another id is not
@@ -62,7 +60,7 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, on
     const key = `${record?.owner}:${record?.proof?.merkleRoot}`;
     if (calls.has(key)) continue;
     try {
-      calls.set(key, { to: anchors, data: anchorOfCall(selector, record.owner, record.proof.merkleRoot) });
+      calls.set(key, { to: anchors, data: anchorOfCall(record.owner, record.proof.merkleRoot) });
     } catch {
       // a malformed owner or root: the off-chain check below names it
     }

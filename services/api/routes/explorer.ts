@@ -177,9 +177,10 @@ export const SESSION = "/api/v1/auth/session";
 
 /**
  * What a lot page needs beyond its batch (`batch`: the batch route's answer for the reader, as
- * embedded): its libraries (the verifier; for a member the lineage graph and charts too), the ABI fragment its
- * verification calls, and its records and (for a member) its trace asked with the HTML, by the URLs
- * the page builds from the batch's id, so the node collects them meanwhile the page's scripts load.
+ * embedded): its libraries (the verifier; for a member the lineage graph and charts too), for a
+ * member the ABI fragments of the page's actions, and its records and (for a member) its trace
+ * asked with the HTML, by the URLs the page builds from the batch's id, so the node collects them
+ * meanwhile the page's scripts load.
  * (The answers of the sections below the verdict are not: asked with the HTML, the node computed
  * them before the records, which it answers after one turn of its event loop, and a first visit's
  * verdict came later.)
@@ -189,7 +190,8 @@ export function lotPageOptions(member: boolean, batch: EmbeddedAnswer | undefine
   const byId = typeof id === "string" && /^0x[0-9a-f]{64}$/.test(id) ? `/api/v1/batches/${id}` : null;
   return {
     preload: member ? ["lineage", "verifier", "charts"] : ["verifier"],
-    embedded: { "/explorer/abi.json": { status: 200, body: pageAbi() } },
+    // (The public is offered no action; the verification encodes its one call itself, ADR 0043.)
+    embedded: member ? { "/explorer/abi.json": { status: 200, body: pageAbi() } } : {},
     // The (light) trace first: the node answers in the order asked, and the graph is drawn while it
     // collects the records (in the other order the graph waited for the records).
     fetches: byId ? [...(member ? [`${byId}/trace?direction=both&maxDepth=50`] : []), `${byId}/records`] : [],
@@ -242,7 +244,7 @@ export function verifierModule(): Promise<string> {
     const result = await esbuild.build({
       ...BROWSER_BUNDLE,
       stdin: {
-        contents: `export { leafOf, checkRecord, keccakReady } from "./services/export/records"; export * from "./services/web/verify.js";`,
+        contents: `export { leafOf, checkRecord, keccak256, keccakReady } from "./services/export/records"; export * from "./services/web/verify.js";`,
         resolveDir: PROJECT_ROOT,
         loader: "ts",
       },

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -196,6 +197,40 @@ describe("explorer API", function () {
         const [refused] = await browser.verifyRecords([claimed], options);
         expect(refused.ok).to.equal(false);
         expect(refused.failed).to.equal("not anchored");
+
+        // A JSON-RPC that lies (the reader's own choice, or a node's pass-through acting in bad faith):
+        // answers that are not an Anchor, an anchor by another organisation, another chain. No record passes.
+        let lie: (method: string) => unknown = () => null;
+        const liar = http.createServer((req, res) => {
+          let text = "";
+          req.on("data", (c: Buffer) => (text += c));
+          req.on("end", () => {
+            const body = JSON.parse(text) as { id: number; method: string } | { id: number; method: string }[];
+            const answer = (r: { id: number; method: string }) => ({ jsonrpc: "2.0", id: r.id, result: lie(r.method) });
+            res.setHeader("content-type", "application/json");
+            res.end(JSON.stringify(Array.isArray(body) ? body.map(answer) : answer(body)));
+          });
+        });
+        await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve));
+        try {
+          const rpcUrl = `http://127.0.0.1:${(liar.address() as { port: number }).port}`;
+          const chainIdHex = `0x${options.chainId.toString(16)}`;
+          const word = (n: bigint) => n.toString(16).padStart(64, "0");
+          const verdictsFrom = async (answerFor: (method: string) => unknown) => {
+            lie = answerFor;
+            return browser.verifyRecords(served, { ...options, rpcUrl });
+          };
+          const short = await verdictsFrom((m) => (m === "eth_chainId" ? chainIdHex : "0x01"));
+          expect(short.map((v) => v.failed)).to.deep.equal(served.map(() => "chain not read"));
+          expect(short[0].detail).to.match(/not an Anchor/);
+          const others = await verdictsFrom((m) => (m === "eth_chainId" ? chainIdHex : `0x${word(1n)}${word(9999n)}${word(5n)}${word(1n)}`));
+          expect(others.map((v) => v.failed)).to.deep.equal(served.map(() => "wrong anchor"));
+          const elsewhere = await verdictsFrom((m) => (m === "eth_chainId" ? "0x1" : `0x${word(1n)}${word(1n)}${word(5n)}${word(1n)}`));
+          expect(elsewhere.map((v) => v.failed)).to.deep.equal(served.map(() => "chain not read"));
+          expect(elsewhere[0].detail).to.match(/serves chain 1, not this deployment's chain/);
+        } finally {
+          await new Promise((resolve) => liar.close(resolve));
+        }
       } finally {
         fs.rmSync(file, { force: true });
       }
