@@ -101,8 +101,18 @@ export function createTraffic(ctx: ChainContext, random: Rng) {
   let counter = 0;
   async function send(data: string) {
     const hash = await ctx.rpc.call<string>("eth_sendTransaction", [{ from: admin, to: registry, data, gas: hex(400_000) }]);
-    const receipt = await ctx.rpc.call<{ status: string } | null>("eth_getTransactionReceipt", [hash]);
-    if (receipt && receipt.status !== "0x1") throw new Error(`traffic transaction ${hash} reverted`);
+    // Anvil automines, so the receipt is there at once; a few tries for a chain that is slower. A
+    // transaction that is never mined is not traffic: the harness would compare the index with a
+    // chain that did not change.
+    for (let attempt = 0; ; attempt++) {
+      const receipt = await ctx.rpc.call<{ status: string } | null>("eth_getTransactionReceipt", [hash]);
+      if (receipt) {
+        if (receipt.status !== "0x1") throw new Error(`traffic transaction ${hash} reverted`);
+        return;
+      }
+      if (attempt === 50) throw new Error(`traffic transaction ${hash} was not mined within 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
   return {
     async one(label: string) {
