@@ -303,6 +303,37 @@ const Vintage = Type.Object({
 });
 
 const problems = { 400: { $ref: "Problem#" }, 404: { $ref: "Problem#" } };
+/** An organisation's KPIs over one period (GET …/kpis, and each month of …/kpis/monthly). */
+const Kpis = Type.Object({
+  orgId: Type.String(),
+  from: Iso,
+  to: Iso,
+  site: NullableString,
+  line: NullableString,
+  runs: Type.Integer(),
+  countUnit: NullableString,
+  oee: NullableNumber,
+  oeeFactors: Type.Object({ availability: NullableNumber, performance: NullableNumber, quality: NullableNumber }),
+  yield: NullableNumber,
+  energyPerUnitKwh: NullableNumber,
+  co2ePerUnitKg: NullableNumber,
+  waterPerUnitM3: NullableNumber,
+  scrapPerUnitKg: NullableNumber,
+  defectPpm: NullableNumber,
+  onTimeDelivery: NullableNumber,
+  onTimeOrders: Type.Object({ onTime: Type.Integer(), decided: Type.Integer() }),
+  dwellHours: NullableNumber,
+  goodCount: NullableNumber,
+  totalCount: NullableNumber,
+  runHours: Num,
+  plannedHours: Num,
+  energyKwh: NullableNumber,
+  energyBySource: Type.Union([EnergyMap, Type.Null()]),
+  co2eKg: NullableNumber,
+});
+/** The most months GET …/kpis/monthly answers at once. */
+const MAX_KPI_MONTHS = 36;
+
 const TimeParam = Type.String({ maxLength: 40, description: "ISO 8601 date (UTC midnight) or date-time with time zone" });
 
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -831,52 +862,62 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   const OrgParams = Type.Object({ orgId: IdString });
   const Scope = { site: Type.Optional(Gln), line: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) };
 
+  /**
+   * The KPIs of an organisation's runs started in [from, to) (site or line: one of its sites or
+   * lines), its sales orders due in it and its custody spells ending in it. `spells`: the custody
+   * spells of every batch (custodySpells), computed once for a series.
+   */
+  function kpisOf(orgId: number, from: number, to: number, scope: { site?: string; line?: string }, spells: ReturnType<typeof custodySpells>, now: number) {
+    const runs = store.runs({ orgId, site: scope.site, line: scope.line, from, to });
+    const aggregate = tidy(aggregateRuns(runs, (run) => runFactors(book, run), store.units()));
+    const delivery = onTimeDelivery(store.sellerOrders(orgId, from, to), now);
+    return {
+      orgId: String(orgId),
+      from: iso(from),
+      to: iso(to),
+      site: scope.site ?? null,
+      line: scope.line ?? null,
+      runs: aggregate.runs,
+      countUnit: aggregate.countUnit,
+      oee: aggregate.oee,
+      oeeFactors: { availability: aggregate.availability, performance: aggregate.performance, quality: aggregate.quality },
+      yield: aggregate.yield,
+      energyPerUnitKwh: aggregate.energyPerUnitKwh,
+      co2ePerUnitKg: aggregate.co2ePerUnitKg,
+      waterPerUnitM3: aggregate.waterPerUnitM3,
+      scrapPerUnitKg: aggregate.scrapPerUnitKg,
+      defectPpm: aggregate.defectPpm,
+      onTimeDelivery: delivery.rate,
+      onTimeOrders: { onTime: delivery.onTime, decided: delivery.decided },
+      dwellHours: tidy(dwellHours(spells, String(orgId), from, to, scope.site)),
+      goodCount: aggregate.goodCount,
+      totalCount: aggregate.totalCount,
+      runHours: aggregate.runHours,
+      plannedHours: aggregate.plannedHours,
+      energyKwh: aggregate.energyKwh,
+      energyBySource: aggregate.energyBySource,
+      co2eKg: aggregate.co2eKg,
+    };
+  }
+  const KPI_DESCRIPTION =
+    "Runs count by start time in [from, to). OEE = availability × performance × quality (planned-time-weighted); yield Σ outputs / Σ inputs " +
+    "where units allow; per-unit figures and defect ppm quantity-weighted (one count unit); onTimeDelivery: share of the organisation's sales " +
+    "orders with a deadline in the period delivered in full by it; dwellHours: mean hours batches stayed in its custody (spells ending in the " +
+    "period). Null where there is no data, never 0.";
+
   app.get(
     "/api/v1/analytics/orgs/:orgId/kpis",
     {
       schema: {
         summary: "An organisation's production KPIs over a period (default: the last 90 days), optionally for one site or line",
-        description:
-          "Runs count by start time in [from, to). OEE = availability × performance × quality (planned-time-weighted); yield Σ outputs / Σ inputs " +
-          "where units allow; per-unit figures and defect ppm quantity-weighted (one count unit); onTimeDelivery: share of the organisation's sales " +
-          "orders with a deadline in the period delivered in full by it; dwellHours: mean hours batches stayed in its custody (spells ending in the " +
-          "period). Null where there is no data, never 0.",
+        description: KPI_DESCRIPTION,
         tags: ["analytics"],
         params: OrgParams,
         querystring: Type.Object(
           { from: Type.Optional(TimeParam), to: Type.Optional(TimeParam), ...Scope },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object({
-            orgId: Type.String(),
-            from: Iso,
-            to: Iso,
-            site: NullableString,
-            line: NullableString,
-            runs: Type.Integer(),
-            countUnit: NullableString,
-            oee: NullableNumber,
-            oeeFactors: Type.Object({ availability: NullableNumber, performance: NullableNumber, quality: NullableNumber }),
-            yield: NullableNumber,
-            energyPerUnitKwh: NullableNumber,
-            co2ePerUnitKg: NullableNumber,
-            waterPerUnitM3: NullableNumber,
-            scrapPerUnitKg: NullableNumber,
-            defectPpm: NullableNumber,
-            onTimeDelivery: NullableNumber,
-            onTimeOrders: Type.Object({ onTime: Type.Integer(), decided: Type.Integer() }),
-            dwellHours: NullableNumber,
-            goodCount: NullableNumber,
-            totalCount: NullableNumber,
-            runHours: Num,
-            plannedHours: Num,
-            energyKwh: NullableNumber,
-            energyBySource: Type.Union([EnergyMap, Type.Null()]),
-            co2eKg: NullableNumber,
-          }),
-          ...problems,
-        },
+        response: { 200: Kpis, ...problems },
       },
     },
     async (request) => {
@@ -888,36 +929,51 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       const to = timeParam(q.to, "to") ?? now;
       const from = qFrom ?? to - DEFAULT_WINDOW_DAYS * DAY_MS;
       orderedWindow(from, to, "from", "to");
-      const runs = store.runs({ orgId, site: q.site, line: q.line, from, to });
-      const aggregate = tidy(aggregateRuns(runs, (run) => runFactors(book, run), store.units()));
-      const delivery = onTimeDelivery(store.sellerOrders(orgId, from, to), now);
-      return {
-        orgId: String(orgId),
-        from: iso(from),
-        to: iso(to),
-        site: q.site ?? null,
-        line: q.line ?? null,
-        runs: aggregate.runs,
-        countUnit: aggregate.countUnit,
-        oee: aggregate.oee,
-        oeeFactors: { availability: aggregate.availability, performance: aggregate.performance, quality: aggregate.quality },
-        yield: aggregate.yield,
-        energyPerUnitKwh: aggregate.energyPerUnitKwh,
-        co2ePerUnitKg: aggregate.co2ePerUnitKg,
-        waterPerUnitM3: aggregate.waterPerUnitM3,
-        scrapPerUnitKg: aggregate.scrapPerUnitKg,
-        defectPpm: aggregate.defectPpm,
-        onTimeDelivery: delivery.rate,
-        onTimeOrders: { onTime: delivery.onTime, decided: delivery.decided },
-        dwellHours: tidy(dwellHours(custodySpells(store.custodyEvents()), String(orgId), from, to, q.site)),
-        goodCount: aggregate.goodCount,
-        totalCount: aggregate.totalCount,
-        runHours: aggregate.runHours,
-        plannedHours: aggregate.plannedHours,
-        energyKwh: aggregate.energyKwh,
-        energyBySource: aggregate.energyBySource,
-        co2eKg: aggregate.co2eKg,
+      return kpisOf(orgId, from, to, q, custodySpells(store.custodyEvents()), now);
+    },
+  );
+
+  app.get(
+    "/api/v1/analytics/orgs/:orgId/kpis/monthly",
+    {
+      schema: {
+        summary: "An organisation's production KPIs month by month (UTC calendar months; default: the last 6, this one included), optionally for one site or line",
+        description:
+          `One point per month, each as GET …/kpis for that month; the months from \`from\`'s month to \`to\`'s (inclusive), at most ${MAX_KPI_MONTHS}. ` +
+          KPI_DESCRIPTION,
+        tags: ["analytics"],
+        params: OrgParams,
+        querystring: Type.Object(
+          {
+            from: Type.Optional(Type.String({ pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$", description: "first month, YYYY-MM (default: 5 months before `to`)" })),
+            to: Type.Optional(Type.String({ pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$", description: "last month, YYYY-MM (default: this month)" })),
+            ...Scope,
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ orgId: Type.String(), site: NullableString, line: NullableString, months: Type.Array(Kpis) }), ...problems },
+      },
+    },
+    async (request) => {
+      const orgId = requireOrg(request.params.orgId);
+      requireAllRunsOf(request, orgId);
+      const q = request.query;
+      const now = Date.now();
+      const month = (text: string) => Number(text.slice(0, 4)) * 12 + Number(text.slice(5, 7)) - 1;
+      const today = new Date(now);
+      const last = q.to === undefined ? today.getUTCFullYear() * 12 + today.getUTCMonth() : month(q.to);
+      const first = q.from === undefined ? last - 5 : month(q.from);
+      const refuse = (name: string, message: string) => {
+        throw new HttpProblem(400, "invalid_request", `querystring/${name} ${message}`, [{ path: `querystring/${name}`, message }]);
       };
+      if (first > last) refuse("to", "must not be before from");
+      if (last - first + 1 > MAX_KPI_MONTHS) refuse("from", `spans ${last - first + 1} months; at most ${MAX_KPI_MONTHS}`);
+      const start = (m: number) => Date.UTC(Math.floor(m / 12), m % 12, 1);
+      // One pass over the custody events for every month (…/kpis makes it per request).
+      const spells = custodySpells(store.custodyEvents());
+      const months = [];
+      for (let m = first; m <= last; m++) months.push(kpisOf(orgId, start(m), start(m + 1), q, spells, now));
+      return { orgId: String(orgId), site: q.site ?? null, line: q.line ?? null, months };
     },
   );
 

@@ -412,6 +412,40 @@ describe("API analytics routes", function () {
       expectProblem(await get(node, `/api/v1/analytics/orgs/0/kpis`), 400, "invalid_request");
     });
 
+    it("reports KPIs month by month, each month as …/kpis for that month", async function () {
+      const id = orgIdOf("processor");
+      const series = (await ok(`/api/v1/analytics/orgs/${id}/kpis/monthly`)).body;
+      expect(series).to.include({ orgId: String(id), site: null, line: null });
+      expect(series.months).to.have.length(6);
+      const now = new Date();
+      const thisMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
+      expect(series.months[5].from).to.equal(thisMonth);
+      for (let i = 1; i < 6; i++) expect(series.months[i].from).to.equal(series.months[i - 1].to);
+      // Each point is the single-period answer for its month (the series computes custody once, not per month).
+      for (const point of series.months) {
+        const single = (await ok(`/api/v1/analytics/orgs/${id}/kpis?from=${point.from}&to=${point.to}`)).body;
+        expect(point).to.deep.equal(single);
+      }
+      expect(series.months.reduce((n: number, p: { runs: number }) => n + p.runs, 0)).to.be.greaterThan(0);
+      const farm = (await ok(`/api/v1/analytics/orgs/${orgIdOf("producer")}/kpis/monthly?from=2000-11&to=2001-02&site=${site("producer", 2)}`)).body;
+      expect(farm.site).to.equal(site("producer", 2));
+      expect(farm.months.map((p: { from: string }) => p.from)).to.deep.equal(["2000-11-01T00:00:00.000Z", "2000-12-01T00:00:00.000Z", "2001-01-01T00:00:00.000Z", "2001-02-01T00:00:00.000Z"]);
+      expect(farm.months.every((p: { runs: number; oee: unknown }) => p.runs === 0 && p.oee === null)).to.equal(true);
+    });
+
+    it("refuses bad monthly KPI parameters", async function () {
+      const id = orgIdOf("processor");
+      expectProblem(await get(node, `/api/v1/analytics/orgs/999/kpis/monthly`), 404, "org_not_found");
+      expectProblem(await get(node, `/api/v1/analytics/orgs/${id}/kpis/monthly?from=2025-13`), 400, "invalid_request");
+      expectProblem(await get(node, `/api/v1/analytics/orgs/${id}/kpis/monthly?from=2025-01-01`), 400, "invalid_request");
+      const backwards = await get(node, `/api/v1/analytics/orgs/${id}/kpis/monthly?from=2025-03&to=2025-01`);
+      expectProblem(backwards, 400, "invalid_request");
+      expect(backwards.body.errors).to.deep.equal([{ path: "querystring/to", message: "must not be before from" }]);
+      const long = await get(node, `/api/v1/analytics/orgs/${id}/kpis/monthly?from=2020-01&to=2025-01`);
+      expectProblem(long, 400, "invalid_request");
+      expect(long.body.errors).to.deep.equal([{ path: "querystring/from", message: "spans 61 months; at most 36" }]);
+    });
+
     it("shows η_intelligent > 0 for the dairy (automated separator) and η_green > 0 for the cheese maker (renewable site)", async function () {
       const dairy = (await ok(`/api/v1/analytics/orgs/${orgIdOf("processor")}/productivity`)).body;
       // Per planned hour (availability counts), not per run-hour: the demo's gain is smaller that way.

@@ -48,6 +48,7 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
       `/api/v1/production-runs/${runOf(milkA).id}`,
       `/api/v1/batches/${butter}/footprint`,
       `/api/v1/analytics/orgs/${ORG.producer}/kpis`,
+      `/api/v1/analytics/orgs/${ORG.producer}/kpis/monthly`,
       `/api/v1/analytics/orgs/${ORG.producer}/productivity`,
       `/api/v1/scores/runs/${runOf(milkA).id}`,
       `/api/v1/scores/batches/${butter}`,
@@ -61,6 +62,7 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
     const own = await get(node, `/api/v1/production-runs/${runOf(milkA).id}`, as("producer"));
     expect(own.status, own.text).to.equal(200);
     expect((await get(node, `/api/v1/analytics/orgs/${ORG.producer}/kpis`, as("producer"))).status).to.equal(200);
+    expect((await get(node, `/api/v1/analytics/orgs/${ORG.producer}/kpis/monthly`, as("producer"))).status).to.equal(200);
   });
 
   it("attack: a member without a grant cannot read another member's run, its score or its KPIs (403 not_shared)", async function () {
@@ -68,6 +70,7 @@ describe("visibility: production runs, KPIs, footprints and scores", function ()
     expectProblem(await get(node, `/api/v1/scores/runs/${runOf(milkA).id}`, as("certifier")), 403, "not_shared");
     expectProblem(await get(node, `/api/v1/analytics/orgs/${ORG.producer}/kpis`, as("certifier")), 403, "not_shared");
     expectProblem(await get(node, `/api/v1/analytics/orgs/${ORG.processor}/kpis`, as("producer")), 403, "not_shared");
+    expectProblem(await get(node, `/api/v1/analytics/orgs/${ORG.processor}/kpis/monthly`, as("producer")), 403, "not_shared");
   });
 
   it("attack: listing runs shows a member without a grant none of another member's runs", async function () {
