@@ -342,6 +342,13 @@ describe("explorer in a browser", function () {
     const dairyOrg = orgIdOf("processor");
     const certifier = String(orgIdOf("certifier"));
     await page.goto(`${node.url}/explorer/org/${dairyOrg}`);
+    // Its KPIs over time: one point per month and series with data, as the monthly KPI route answers them.
+    const months = (await apiAs(dairy, `/api/v1/analytics/orgs/${dairyOrg}/kpis/monthly`)).months as { from: string; oee: number | null }[];
+    const chart = page.getByTestId("kpi-chart");
+    await chart.locator("circle").first().waitFor();
+    const oeePoints = await chart.locator("circle title", { hasText: "OEE %" }).allTextContents();
+    expect(oeePoints.map((t) => t.slice(0, 7))).to.deep.equal(months.filter((m) => m.oee !== null).map((m) => m.from.slice(0, 7)));
+    expect(oeePoints.length).to.be.greaterThan(0);
     const given = async () => (await apiAs(dairy, `/api/v1/grants?grantor=${dairyOrg}&limit=500`)).items as { grantId: string; granteeOrgId: string; inForce: boolean; classes: string[]; scope: { kind: string } }[];
     const before = (await given()).length;
     await act(page.getByTestId("grant-auditor"), [certifier, "30"]);
