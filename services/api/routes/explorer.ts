@@ -249,46 +249,15 @@ export function verifierModule(): Promise<string> {
         loader: "ts",
       },
       // The EPCIS hash code compares and percent-encodes UTF-8 bytes with Node's Buffer; the browser has none.
-      banner: {
-        js: `const Buffer = globalThis.Buffer ?? {
-  from: (s) => new TextEncoder().encode(s),
-  compare(a, b) {
-    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-    return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
-  },
-};`,
-      },
+      inject: [path.join(WEB_DIR, "shims", "buffer.js")],
       plugins: [
         {
           name: "browser-shims",
           setup(build) {
             // verify.js imports the checks by the URL the page serves them at: here, their source.
             build.onResolve({ filter: /^\/explorer\/verifier\.js$/ }, () => ({ path: path.join(__dirname, "..", "..", "export", "records.ts") }));
-            build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: "crypto", namespace: "lotline-shim" }));
-            build.onLoad({ filter: /.*/, namespace: "lotline-shim" }, () => ({
-              loader: "js",
-              resolveDir: PROJECT_ROOT,
-              // SHA-256 (of each EPCIS event's pre-hash string) by hash-wasm's WebAssembly, as Keccak
-              // (services/common/keccak.ts): ethers' JavaScript SHA-256 was a fifth of the page's
-              // verification. Until it is instantiated (the module's first milliseconds), ethers answers the same digest.
-              contents: `import { sha256, toUtf8Bytes } from "ethers";
-import { createSHA256 } from "hash-wasm";
-let wasm = null;
-createSHA256().then((h) => (wasm = h), () => undefined);
-export function createHash(algorithm) {
-  if (algorithm !== "sha256") throw new Error("only sha256 is available in the browser");
-  let text = "";
-  return {
-    update(s) { text += s; return this; },
-    digest() {
-      if (!wasm) return sha256(toUtf8Bytes(text)).slice(2);
-      wasm.init();
-      wasm.update(text);
-      return wasm.digest("hex");
-    },
-  };
-}`,
-            }));
+            // SHA-256 by WebAssembly (services/web/shims/crypto.js).
+            build.onResolve({ filter: /^(node:)?crypto$/ }, () => ({ path: path.join(WEB_DIR, "shims", "crypto.js") }));
           },
         },
       ],
