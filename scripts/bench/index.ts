@@ -23,6 +23,11 @@ const DEFAULT: Stage[] = ["backfill", "visibility", "trace", "capture", "gas", "
 export interface Sizes {
   backfillEvents: number;
   runs: number;
+  /**
+   * Cold visits per explorer page: more than `runs`, since a page load on two shared cores varies by
+   * a few hundred ms from visit to visit and each visit takes a second or two.
+   */
+  pageRuns: number;
   visibilityTxs: number;
   traceBatches: number;
   traceSamples: number;
@@ -38,6 +43,7 @@ export interface Sizes {
 const FULL: Sizes = {
   backfillEvents: 100_000,
   runs: 3,
+  pageRuns: 9,
   visibilityTxs: 1_000,
   traceBatches: 1_000_000,
   traceSamples: 300,
@@ -49,6 +55,7 @@ const FULL: Sizes = {
 const QUICK: Sizes = {
   backfillEvents: 10_000,
   runs: 2,
+  pageRuns: 5,
   visibilityTxs: 100,
   traceBatches: 100_000,
   traceSamples: 100,
@@ -76,6 +83,7 @@ function options() {
     const n = Number(values.runs);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--runs must be an integer ≥ 1, got "${values.runs}"`);
     sizes.runs = n;
+    sizes.pageRuns = n;
   }
   if (values["measure-gas"] !== undefined) sizes.measureGas = values["measure-gas"];
   if (values["trace-store"] !== undefined) sizes.traceStore = values["trace-store"];
@@ -113,7 +121,7 @@ async function main(): Promise<void> {
     if (onNode.has("visibility") || onNode.has("trace") || onNode.has("capture") || onNode.has("eventLoop"))
       await nodeStages(onNode, sizes, cleanup, results, out);
     if (stages.has("gas")) await gasStage(sizes.measureGas, results, out);
-    if (stages.has("pages")) await pagesStage({ runs: sizes.runs }, cleanup, results, out);
+    if (stages.has("pages")) await pagesStage({ runs: sizes.pageRuns }, cleanup, results, out);
     if (stages.has("reorg") || stages.has("api")) await legacyStages(stages, cleanup, out);
   } finally {
     progress("cleaning up");
