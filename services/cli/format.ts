@@ -1,4 +1,5 @@
 import { apiGet } from "./client";
+import { formatQuantity, QUANTITY_DECIMALS } from "../provenance/quantity";
 
 /** Shapes of the API's provenance responses the CLI renders (see services/api/routes/provenance.ts). */
 export interface BatchJson {
@@ -255,12 +256,44 @@ export interface OrderEventJson {
   details: Record<string, unknown>;
 }
 
+export interface OrderDeliveryJson {
+  batchId: string;
+  saleIndex: string;
+  quantity: string;
+  inspectionEnds: string;
+  at: string;
+  blockNumber: number;
+  transactionHash: string;
+}
+
 export interface OrderDetailJson extends OrderJson {
-  deliveries: { batchId: string; quantity: string; inspectionEnds: string; at: string; blockNumber: number; transactionHash: string }[];
+  deliveries: OrderDeliveryJson[];
   disputes: OrderEventJson[];
   payments: OrderEventJson[];
   events: OrderEventJson[];
 }
+
+/** "12.5" → 12500: a quantity as the API prints it, back to the contract's fixed point. */
+const rawQuantity = (text: string) => {
+  const [whole, fraction = ""] = text.split(".");
+  return BigInt(whole) * 10n ** BigInt(QUANTITY_DECIMALS) + BigInt(fraction.padEnd(QUANTITY_DECIMALS, "0"));
+};
+
+/**
+ * What deliveries added to an order, in words: "120 KGM in 1 batch", "200 KGM in 2 sales of 1 batch".
+ * A delivery names a sale, not a batch (docs/adr/0008): a batch sold to the buyer, sold back to the
+ * seller and bought again is one batch with two sales. The quantity adds every sale, as the
+ * escrow's `delivered` does; the batches are counted each once.
+ */
+export function deliveredText(deliveries: Pick<OrderDeliveryJson, "batchId" | "quantity">[], unit: string): string {
+  const quantity = formatQuantity(deliveries.reduce((sum, d) => sum + rawQuantity(d.quantity), 0n));
+  const batches = new Set(deliveries.map((d) => d.batchId.toLowerCase())).size;
+  const batchText = `${batches} batch${batches === 1 ? "" : "es"}`;
+  return deliveries.length === batches ? `${quantity} ${unit} in ${batchText}` : `${quantity} ${unit} in ${deliveries.length} sales of ${batchText}`;
+}
+
+/** A delivery's line: its batch, quantity and sale (a batch sold twice to the buyer shows twice, each sale once). */
+export const deliveryLine = (d: Pick<OrderDeliveryJson, "batchId" | "quantity" | "saleIndex">, unit: string): string => `${d.batchId}  ${d.quantity} ${unit}  sale ${d.saleIndex}`;
 
 /** Token amounts in words: "1176.00 LEUR" for a token whose decimals are known, else "117600 base units of 0x…". */
 export type Money = (baseUnits: string | bigint, token: string) => string;
@@ -333,7 +366,7 @@ export function renderOrder(o: OrderDetailJson, org: OrgNames, money: Money): st
     ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`),
     ...list(
       "deliveries",
-      o.deliveries.map((d) => `${d.batchId}  ${d.quantity.padStart(10)} ${unit}  ${d.at}  inspection until ${d.inspectionEnds}`),
+      o.deliveries.map((d) => `${d.batchId}  ${d.quantity.padStart(10)} ${unit}  sale ${d.saleIndex}  ${d.at}  inspection until ${d.inspectionEnds}`),
     ),
     ...list("disputes", o.disputes.map((e) => `${e.at}  ${orderEventText(e, unit, org, money, o.token)}`)),
     ...list("payments", o.payments.map((e) => `${e.at}  ${orderEventText(e, unit, org, money, o.token)}`)),

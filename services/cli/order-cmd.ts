@@ -22,7 +22,7 @@ import {
   tokenAmountArg,
 } from "./args";
 import { actor, getBatch, signing, type Print } from "./batch-cmd";
-import { inspectionText, orderLine, orgNames, renderOrder, type Money, type OrderDetailJson, type OrderEventJson, type OrderJson } from "./format";
+import { deliveredText, deliveryLine, inspectionText, orderLine, orgNames, renderOrder, type Money, type OrderDetailJson, type OrderEventJson, type OrderJson } from "./format";
 import type { SignerOptions } from "./keystore";
 import type { Deployment, Relayed } from "./relay-client";
 import { DISPUTE_DEFAULTS, MAX_DISPUTE_TIMEOUT_SECONDS } from "../settlement/terms";
@@ -140,12 +140,6 @@ async function listOrders(filters: Record<string, string>): Promise<OrderJson[]>
   } while (cursor);
   return items;
 }
-
-/** "12.5" → 12500: a quantity as the API prints it, back to the contract's fixed point (3 decimals). */
-const rawQuantity = (text: string) => {
-  const [whole, fraction = ""] = text.split(".");
-  return BigInt(whole) * 1000n + BigInt(fraction.padEnd(3, "0"));
-};
 
 const orgOf = async (address: string) => (await apiGet<{ orgId: string }>(`/api/v1/agents/${address}`)).orgId;
 
@@ -432,8 +426,8 @@ export function registerOrderCommands(program: Command, print: Print): void {
     const added = after.deliveries.filter((d) => d.transactionHash.toLowerCase() === tx.transactionHash.toLowerCase());
     print({ ...tx, order: after }, () =>
       [
-        `delivered ${formatQuantity(added.reduce((sum, d) => sum + rawQuantity(d.quantity), 0n))} ${unit} in ${added.length} batch${added.length === 1 ? "" : "es"} for order ${after.orderId}: ${after.delivered} of ${after.quantity} ${unit} delivered; status ${after.status}`,
-        ...added.map((d) => `  ${d.batchId}  ${d.quantity} ${unit}`),
+        `delivered ${deliveredText(added, unit)} for order ${after.orderId}: ${after.delivered} of ${after.quantity} ${unit} delivered; status ${after.status}`,
+        ...added.map((d) => `  ${deliveryLine(d, unit)}`),
         `  the buyer inspects until ${after.inspectionEnds}: lotline order accept ${after.orderId}, or lotline order reject ${after.orderId} --quantity <q> --reason <text>`,
       ].join("\n"),
     );

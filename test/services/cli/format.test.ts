@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { renderTrace, type BatchJson, type TraceJson } from "../../../services/cli/format";
+import { deliveredText, deliveryLine, renderTrace, type BatchJson, type TraceJson } from "../../../services/cli/format";
 
 /** The trace tree on synthetic graphs: shapes the demo does not have (a diamond) without a node. */
 describe("lotline trace rendering", function () {
@@ -68,5 +68,29 @@ describe("lotline trace rendering", function () {
     const cut = renderTrace({ ...alone, truncated: true }, "downstream", org);
     expect(cut).to.include("(truncated: raise --max-depth to see further)");
     expect(cut).to.not.include("nothing made from it");
+  });
+});
+
+/** What `lotline order deliver` says it delivered: sales add up, batches count once. */
+describe("lotline delivery summary", function () {
+  const A = `0x${"a1".repeat(32)}`;
+  const B = `0x${"b2".repeat(32)}`;
+
+  it("counts one batch per sale when every sale is of another batch", function () {
+    expect(deliveredText([{ batchId: A, quantity: "120" }], "KGM")).to.equal("120 KGM in 1 batch");
+    expect(deliveredText([{ batchId: A, quantity: "0.5" }, { batchId: B, quantity: "1.25" }], "KGM")).to.equal("1.75 KGM in 2 batches");
+  });
+
+  it("counts a batch sold back and bought again once among the batches, and both its sales in the quantity", function () {
+    const twice = [
+      { batchId: A, quantity: "100" },
+      { batchId: A.toUpperCase().replace("0X", "0x"), quantity: "100" },
+      { batchId: B, quantity: "40" },
+    ];
+    expect(deliveredText(twice, "KGM")).to.equal("240 KGM in 3 sales of 2 batches");
+  });
+
+  it("names each delivery's sale, so a batch listed twice reads as two sales", function () {
+    expect(deliveryLine({ batchId: A, quantity: "100", saleIndex: "7" }, "KGM")).to.equal(`${A}  100 KGM  sale 7`);
   });
 });
