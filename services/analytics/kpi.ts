@@ -219,7 +219,9 @@ export function aggregateRuns(
  * On-time delivery (on time in full) of a seller's orders: the share of orders, each counting
  * once, whose whole quantity was delivered on or before the delivery deadline. An order counts
  * once it is decided — its deadline has passed, or it is fully delivered — and not cancelled or
- * never funded. Null when no order is decided.
+ * never funded. Null when no order is decided. A delivery is a sale (docs/adr/0008): an order's
+ * delivered quantity adds every sale counted toward it, also two sales of one batch the buyer sold
+ * back and bought again, as the escrow's `delivered` does; the order still counts once.
  */
 export interface OrderDeliveryFacts {
   orderId: string;

@@ -189,7 +189,11 @@ export function createSettlementStore(db: Db) {
         | undefined;
       return row ? String(row.order_id) : null;
     },
-    /** The batch's recorded sales, oldest first, each with the order it counts toward (if any). */
+    /**
+     * The batch's recorded sales, oldest first, each with the order it counts toward (if any). Each
+     * sale once: sale indexes are the registry's global count of sales, and a sale counts toward one
+     * order at most (order_deliveries is keyed by it). A batch sold back and bought again lists each sale.
+     */
     salesOfBatch(batchId: string): SaleView[] {
       return (
         prepared(

@@ -181,6 +181,7 @@ export function supplierComponents(db: Db, orgId: number, inputs: SupplierInputs
   ], consortium);
 }
 
+/** Each order once; its delivered quantity adds each sale counted toward it, as onTimeDelivery (services/analytics/kpi.ts) does. */
 function lateDeliveries(db: Db, orgId: number, now: number): Component {
   const orders = prepared(
     db,
