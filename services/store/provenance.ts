@@ -136,8 +136,12 @@ function visibleStatus(row: Pick<BatchRow, "status" | "recall">): BatchStatus {
 export function createProvenanceStore(db: Db, options: { walkBudget?: number } = {}) {
   const walkBudget = options.walkBudget ?? WALK_BUDGET;
   const recallOf = (id: string) => prepared(db, `SELECT * FROM recalls WHERE batch_id = ?`).get(id) as RecallRow | undefined;
+  /**
+   * The order the batch's latest sale counts toward: the one it is held under now (a batch sold,
+   * sold back and bought again counts toward each of its orders in turn; its sales list them all).
+   */
   const orderOf = (id: string) => {
-    const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ?`).get(id) as { order_id: number } | undefined;
+    const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ? ORDER BY sale_index DESC LIMIT 1`).get(id) as { order_id: number } | undefined;
     return row ? String(row.order_id) : null;
   };
   const ssccOf = (key: string) => (prepared(db, `SELECT sscc FROM logistic_units WHERE unit_key = ?`).get(key) as { sscc: string } | undefined)?.sscc;
@@ -215,11 +219,11 @@ export function createProvenanceStore(db: Db, options: { walkBudget?: number } =
     if (recalled.length > 0)
       for (const r of prepared(db, `SELECT * FROM recalls WHERE batch_id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(recalled)) as RecallRow[])
         recalls.set(r.batch_id, r);
-    // The first delivery of each batch (lowest sale index), as orderOf reads it.
+    // The latest delivery of each batch (highest sale index), as orderOf reads it.
     const orders = new Map<string, string>();
     for (const r of prepared(
       db,
-      `SELECT batch_id, order_id FROM order_deliveries WHERE batch_id IN (SELECT value FROM json_each(?)) ORDER BY batch_id, sale_index`,
+      `SELECT batch_id, order_id FROM order_deliveries WHERE batch_id IN (SELECT value FROM json_each(?)) ORDER BY batch_id, sale_index DESC`,
     ).all(wanted) as { batch_id: string; order_id: number }[])
       if (!orders.has(r.batch_id)) orders.set(r.batch_id, String(r.order_id));
     const unitKeys = [...new Set([...rows.values()].map((r) => r.unit_key).filter((k): k is string => k !== null))];

@@ -182,13 +182,6 @@ export function createSettlementStore(db: Db) {
         events,
       };
     },
-    /** The latest order a sale of the batch counts toward (a batch resold through escrow counts toward several). */
-    orderOfBatch(batchId: string): string | null {
-      const row = prepared(db, `SELECT order_id FROM order_deliveries WHERE batch_id = ? ORDER BY sale_index DESC LIMIT 1`).get(batchId) as
-        | { order_id: number }
-        | undefined;
-      return row ? String(row.order_id) : null;
-    },
     /**
      * The batch's recorded sales, oldest first, each with the order it counts toward (if any). Each
      * sale once: sale indexes are the registry's global count of sales, and a sale counts toward one

@@ -56,7 +56,7 @@ export const Batch = Type.Object({
   ]),
   logisticUnit: Type.Optional(Type.Union([Type.Null(), Type.Object({ unitKey: Hex32, sscc: Type.String() })])),
   pendingOffer: Type.Optional(Type.Union([Type.Null(), Type.Object({ toOrgId: Type.String(), kind: Type.String(), quantity: Quantity })])),
-  orderId: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "the purchase order this batch was delivered against" })),
+  orderId: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "the purchase order this batch was last delivered against (its latest sale's; a batch bought again lists every order in its sales)" })),
   metadataHash: Type.Optional(Hex32),
   createdAt: Iso,
   createdBlock: Type.Optional(Type.Integer()),

@@ -202,6 +202,12 @@ describe("a batch sold, sold back and bought again", function () {
       expect(sales.deliverable.saleIndex).to.equal(sales.items[1].saleIndex);
     });
 
+    it("names the order of the batch's latest sale as the batch's order, one batch at a time and in lists", async function () {
+      expect((await get(`/api/v1/batches/${ids.whey}`)).body.orderId).to.equal(orders.o3);
+      const listed = (await get(`/api/v1/batches?owner=3&limit=500`)).body.items.find((b: Body) => b.id === ids.whey);
+      expect(listed?.orderId).to.equal(orders.o3);
+    });
+
     it("shows the orders the batch settled each once, each naming the batch in one delivery (the explorer's 'Orders it settled')", async function () {
       const sales = (await get(`/api/v1/batches/${ids.whey}/sales`)).body;
       const orderIds = sales.items.map((s: Body) => s.orderId);
