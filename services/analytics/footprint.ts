@@ -23,7 +23,7 @@ import {
   type RuleOrigin,
 } from "./allocation";
 import type { ProductionRunRecord } from "./record";
-import type { TransportLegRecord } from "./transport";
+import type { TransportLegRecord, UnattributedLeg } from "./transport";
 import { DEFAULT_UNITS, type UnitTable } from "./units";
 import type { LineageEdge } from "../provenance/trace";
 
@@ -100,11 +100,13 @@ export interface FootprintLookups {
    * logistic units' shipments, held here or replicated from other members' nodes), the owners of such
    * events the reader may not see (each a `not_shared` gap), and the batch's EPCIS events other
    * members' nodes did not give the reader (`gaps`: not_shared or unreachable; their freight legs are
-   * unknown). Absent: no transport stages.
+   * unknown), and, for a lot's first portion, the lot's legs nothing ties to a portion (`unattributed`:
+   * each a `transport_unattributed` gap, charged to no batch). Absent: no transport stages.
    */
   transportLegs?(batchId: string): {
     legs: TransportLegRecord[];
     notShared: number[];
+    unattributed?: UnattributedLeg[];
     gaps?: { orgId: string; reason: "not_shared" | "unreachable"; detail: string }[];
   };
 }
@@ -198,7 +200,8 @@ export type GapReason =
   | "unreachable"
   | "not_recorded"
   | "allocation_undetermined"
-  | "transport_undetermined";
+  | "transport_undetermined"
+  | "transport_unattributed";
 
 export interface FootprintGap {
   batchId: string;
@@ -505,13 +508,16 @@ export function batchFootprint(
 
   /**
    * The batch's transport stage (key `transport:<id>`): Σ over its legs of the leg's CO2e per unit
-   * moved. A leg that cannot be computed, or that the reader may not see, is a gap. True when the
+   * moved. A leg that cannot be computed, or that the reader may not see, is a gap. A leg of the lot
+   * that nothing ties to a portion is a gap too, never a charge: put on the lot's first portion it
+   * would land, per unit of what travelled, on portions that never did (transport.ts). True when the
    * batch has a transport stage or gap.
    */
   function addTransport(id: string, batch: FootprintBatch, into: PerUnit): boolean {
     const found = lookups.transportLegs?.(id);
     const remote = found?.gaps ?? [];
-    if (!found || (found.legs.length === 0 && found.notShared.length === 0 && remote.length === 0)) return false;
+    const untied = found?.unattributed ?? [];
+    if (!found || (found.legs.length === 0 && found.notShared.length === 0 && remote.length === 0 && untied.length === 0)) return false;
     // Keyed apart from the batch's production gaps (and per organisation or event): one does not hide another.
     const transportGap = (key: string, g: FootprintGap) => into.gaps.set(`${id}:transport:${g.reason}:${key}`, g);
     for (const owner of found.notShared) {
@@ -528,6 +534,17 @@ export function batchFootprint(
         orgId: g.orgId,
         reason: g.reason,
         detail: `${g.detail}: freight legs its EPCIS shipping events may declare for lot ${batch.lot} (GTIN ${batch.gtin}) are unknown`,
+      });
+    }
+    for (const { leg, why } of untied) {
+      const figure = leg.co2eKg !== null ? `its ${Number(leg.co2eKg.toPrecision(6))} kg CO2e` : `its freight (${leg.problem ?? "not computable"})`;
+      transportGap(leg.recordId, {
+        batchId: id,
+        orgId: String(leg.orgId),
+        reason: "transport_unattributed",
+        detail:
+          `EPCIS event ${leg.eventId} (${leg.bizStep}) declares a freight leg of lot ${batch.lot} (GTIN ${batch.gtin}) that nothing ties to a portion of it: ` +
+          `${why}; which portions carry ${figure} is unknown, so none is charged with it`,
       });
     }
     let perUnitKg = 0;

@@ -19,7 +19,19 @@ import { DEFAULT_UNITS, MASS, toBase, type UnitTable } from "./units";
  *
  * Where from and to: the event's sourceList / destinationList (GLNs), the bizLocation otherwise.
  * A leg's emissions are distance × tonnes × factor (ISO 14083 tonne-km method), carried by the
- * batch the event moved: the batch the mapping offered, else the lot's first portion; per unit moved.
+ * batch the event moved, per unit moved. Which batch that is (attributionOf):
+ *
+ *   - the event's mapping here was applied and offered a portion of the lot: that portion when the
+ *     offer was of all of it, else the portion the acceptance split off (the goods that changed hands);
+ *   - nothing here ties the event to a portion (mapping pending, not applied, applied without naming
+ *     a portion, a replica mapped on its owner's node, a partial offer not accepted): the lot's first
+ *     portion — whose figure every portion of the lot and everything made from it inherits — only
+ *     when the event moved the whole lot (no portion split off by its time, and no quantity or the
+ *     lot's registered one). Otherwise the leg is charged to no batch: it is *unattributed*, a
+ *     `transport_unattributed` gap of the lot, because freight of part of a lot put on its first
+ *     portion lands on portions that never travelled, per unit of what did.
+ *
+ * An event naming no lot of the lineage is never read for it (legs are found by the lot's identifier).
  *
  * A shipment of a logistic unit — an event naming an SSCC (parentID, or epcList as
  * `urn:epc:id:sscc:…` or Digital Link `/00/…`) — moves the batches packed in it. Which batches, and
@@ -90,6 +102,18 @@ export interface UnitShare {
   share: number | null;
   /** The whole leg's emissions, kg CO2e, before the split (null: unknown). */
   legCo2eKg: number | null;
+}
+
+/** A leg that nothing on this node ties to a portion of its lot, and why: a gap of the lot, charged to no batch. */
+export interface UnattributedLeg {
+  leg: TransportLegRecord;
+  why: string;
+}
+
+/** A batch's freight legs, and the legs of its lot nothing ties to a portion (for the lot's first portion only). */
+export interface BatchTransportLegs {
+  legs: TransportLegRecord[];
+  unattributed: UnattributedLeg[];
 }
 
 /** A batch packed in a logistic unit for a shipment, with its quantity in the unit (its own unit of measure). */
@@ -295,16 +319,18 @@ const isLegStep = (f: EventFacts) => f.bizStep !== null && (TRANSPORT_BIZ_STEPS 
 /**
  * The transport legs of a batch from the EPCIS shipping events stored here (own, and verified
  * replicas of other members'): events naming its lot (not erroneous), with Lotline's transport
- * fields, whose mapping offered this batch — or, not mapped to a batch, the lot's first portion —
- * and events naming a logistic unit (SSCC) the batch was packed in for the shipment, whose leg it
- * carries by its mass share of the unit (unitLegOf). Each leg names its event's origin.
+ * fields, that attributionOf gives to this batch, and events naming a logistic unit (SSCC) the batch
+ * was packed in for the shipment, whose leg it carries by its mass share of the unit (unitLegOf).
+ * For the lot's first portion, also the lot's legs nothing ties to a portion (`unattributed`). Each
+ * leg names its event's origin.
  */
 export function epcisTransportLegs(
   db: Db,
   batch: { id: string; lotId: string; gtin: string; lot: string; unit: string },
   options: { units?: UnitTable; kgPerUnit?: number; kgPerUnitOf?: (gtin: string) => number | undefined } = {},
-): TransportLegRecord[] {
+): BatchTransportLegs {
   const legs: TransportLegRecord[] = [];
+  const unattributed: UnattributedLeg[] = [];
   const handlers = lotHandlers(db, batch.lotId);
   // Shipments of the units the batch was packed in first: an event that also names the lot counts once, as the unit's leg.
   const byUnit = new Set<number>();
@@ -336,19 +362,135 @@ export function epcisTransportLegs(
      WHERE i.id = ? AND i.role IN ('epc', 'epcClass', 'child', 'childEPCClass') AND ${LEG_EVENTS}
      ORDER BY e.seq`,
   ).all(lotLink(batch.gtin, batch.lot)) as LegEventRow[];
+  const id = batch.id.toLowerCase();
+  const isLotRoot = id === batch.lotId.toLowerCase();
   for (const row of rows) {
     if (byUnit.has(row.seq)) continue;
     const f = eventFacts(db, row.seq);
-    if (!f || !isLegStep(f) || !handlers.has(f.orgId)) continue;
+    if (!f || !isLegStep(f) || !declaresLeg(f) || !handlers.has(f.orgId)) continue;
     const lot = f.lots.find((l) => l.gtin === batch.gtin && l.lot === batch.lot && (l.group === "object" || l.group === "child"));
     if (!lot) continue;
-    const mapped = mappedGoods(db, row.seq).find((g) => g.gtin === batch.gtin && g.lot === batch.lot);
-    const attributed = mapped?.batchId?.toLowerCase() ?? batch.lotId.toLowerCase();
-    if (attributed !== batch.id.toLowerCase()) continue;
-    const leg = transportLegOf(f, lot, batch, { quantity: mapped?.quantity ?? null }, options);
-    if (leg) legs.push({ ...leg, origin: originOf(f, row) });
+    const tie = attributionOf(db, row, batch);
+    if ("batchId" in tie) {
+      if (tie.batchId.toLowerCase() !== id) continue;
+      const leg = transportLegOf(f, lot, batch, { quantity: tie.quantity }, options);
+      if (leg) legs.push({ ...leg, origin: originOf(f, row) });
+      continue;
+    }
+    // Untied: the lot's first portion answers for it (every portion inherits that figure), once.
+    if (!isLotRoot) continue;
+    const leg = transportLegOf(f, lot, batch, { quantity: null }, options);
+    if (!leg) continue;
+    const partial = notWholeLot(db, batch, lot, leg, f.eventTime);
+    if (partial === null) legs.push({ ...leg, origin: originOf(f, row) });
+    else unattributed.push({ leg: { ...leg, origin: originOf(f, row) }, why: `${tie.why}, and ${partial}` });
   }
-  return legs.sort((a, b) => a.eventTime.localeCompare(b.eventTime) || a.recordId.localeCompare(b.recordId));
+  return {
+    legs: legs.sort((a, b) => a.eventTime.localeCompare(b.eventTime) || a.recordId.localeCompare(b.recordId)),
+    unattributed,
+  };
+}
+
+/** The portion that carries an event's leg of a lot (and the quantity it moved, in its unit), or why nothing here says. */
+type Attribution = { batchId: string; quantity: number | null } | { why: string };
+
+/**
+ * Which portion of the lot a shipping event moved, as this node's mapping of the event says: the
+ * portion its applied offer named when the offer was of all of it, else the portion split off that
+ * one when the offer was accepted. Nothing else ties an event to a portion: no mapping here (a
+ * replica, mapped on its owner's node), a mapping pending, not applied or naming no portion of the
+ * lot, or a partial offer not accepted (yet) — each gives why.
+ */
+function attributionOf(db: Db, row: LegEventRow, batch: { gtin: string; lot: string }): Attribution {
+  const m = prepared(db, `SELECT status, effect, reason, details FROM epcis_mappings WHERE seq = ?`).get(row.seq) as
+    { status: string; effect: string | null; reason: string | null; details: string | null } | undefined;
+  if (!m) {
+    return {
+      why:
+        row.served_by !== null
+          ? `it is a replica served by ${row.served_by}, mapped on its owner's node, not here`
+          : "it was never queued for mapping",
+    };
+  }
+  if (m.status === "pending") return { why: "its mapping is pending" };
+  if (m.status !== "applied") return { why: `its mapping was not applied (${m.reason ?? "no reason recorded"})` };
+  const good = mappedGoods(db, row.seq).find((g) => g.gtin === batch.gtin && g.lot === batch.lot);
+  if (!good?.batchId) return { why: `its mapping (${m.effect ?? "applied"}) names no portion of the lot` };
+  const details = JSON.parse(m.details ?? "{}") as { transactions?: unknown };
+  const transactions = new Set(
+    (Array.isArray(details.transactions) ? details.transactions : []).map((t) => String(t).toLowerCase()),
+  );
+  return movedPortion(db, good.batchId, good.quantity, transactions);
+}
+
+type ChainRow = { block_number: number; log_index: number; type: string; details: string; tx_hash: string };
+
+/**
+ * The portion an offer of `batchId` (sent in one of `transactions`) handed over: the batch itself
+ * when the offer was of all of it; for part of it, the portion the acceptance split off (the contract
+ * splits a partial offer when it is accepted, and emits the hand-over for that portion). An offer
+ * the index does not show (the mapping's record only) keeps the offered batch.
+ */
+function movedPortion(db: Db, batchId: string, quantity: number | null, transactions: Set<string>): Attribution {
+  const rows = prepared(
+    db,
+    `SELECT block_number, log_index, type, details, tx_hash FROM batch_events
+     WHERE batch_id = ? AND type IN ('offered', 'split', 'handed_over', 'offer_withdrawn') ORDER BY block_number, log_index`,
+  ).all(batchId) as ChainRow[];
+  const at = rows.findIndex((r) => r.type === "offered" && transactions.has(r.tx_hash.toLowerCase()));
+  if (at < 0) return { batchId, quantity };
+  const offer = rows[at];
+  const offeredRaw = BigInt((JSON.parse(offer.details) as { quantity?: string }).quantity ?? "0");
+  const offered = Number(formatQuantity(offeredRaw));
+  const held = quantityAt(db, batchId, offer);
+  if (held !== null && offered >= held) return { batchId, quantity: quantity ?? offered };
+  const handedOver = prepared(db, `SELECT 1 FROM batch_events WHERE batch_id = ? AND type = 'handed_over' AND tx_hash = ?`);
+  for (const r of rows.slice(at + 1)) {
+    if (r.type === "handed_over") return { batchId, quantity: quantity ?? offered };
+    if (r.type === "offer_withdrawn")
+      return { why: `its offer of ${offered} of the ${held ?? "?"} of batch ${batchId} was withdrawn: no portion changed hands` };
+    if (r.type === "split") {
+      const child = (JSON.parse(r.details) as { child?: string }).child;
+      if (child && handedOver.get(child, r.tx_hash)) return { batchId: child, quantity: quantity ?? offered };
+    }
+  }
+  return {
+    why: `its offer of ${offered} of the ${held ?? "?"} of batch ${batchId} is not accepted: the portion it moves is split off at acceptance`,
+  };
+}
+
+/**
+ * Null when an event no mapping ties to a portion moved the whole lot — no portion had been split
+ * off the lot by the event's time (chain times are whole seconds: a split in the event's very second
+ * counts as before it), and the event names no quantity or the lot's registered quantity — else why not.
+ */
+function notWholeLot(
+  db: Db,
+  batch: { lotId: string; unit: string },
+  lot: LotRef,
+  leg: TransportLegRecord,
+  eventTime: string,
+): string | null {
+  const registered = prepared(db, `SELECT details FROM batch_events WHERE batch_id = ? AND type = 'registered' LIMIT 1`).get(
+    batch.lotId,
+  ) as { details: string } | undefined;
+  if (!registered) return "the lot's registered quantity is unknown here";
+  const whole = Number(formatQuantity((JSON.parse(registered.details) as { quantity?: string }).quantity ?? "0"));
+  if (lot.quantity !== null) {
+    if (leg.quantity === null)
+      return `its quantity ${lot.quantity} ${lot.uom ?? "(count)"} does not convert to the lot's unit ${batch.unit}`;
+    if (Math.abs(leg.quantity - whole) > 1e-9 * Math.max(1, whole))
+      return `it moved ${leg.quantity} of the ${whole} ${batch.unit} of the lot`;
+  }
+  const split = prepared(
+    db,
+    `SELECT batch_id, created_at FROM batches WHERE lot_id = ? AND batch_id <> lot_id ORDER BY created_block, rowid LIMIT 1`,
+  ).get(batch.lotId) as { batch_id: string; created_at: string } | undefined;
+  const at = Date.parse(eventTime);
+  if (split && (!Number.isFinite(at) || Date.parse(split.created_at) <= at)) {
+    return `portion ${split.batch_id} had been split off the lot by then (${split.created_at}): which portion travelled is unknown`;
+  }
+  return null;
 }
 
 /**

@@ -35,7 +35,7 @@ import {
   withChainRules,
 } from "../../analytics/allocation";
 import { chainAllocationRules, transformKinds } from "../../analytics/allocation-store";
-import { epcisTransportLegs } from "../../analytics/transport";
+import { epcisTransportLegs, type TransportLegRecord } from "../../analytics/transport";
 import { GASES, TRANSPORT_MODES, TRANSPORT_FACTORS, GWP100 } from "../../analytics/emissions";
 import { PactError, toPactProductFootprint } from "../../analytics/pact";
 import { importPactFootprint, supplierFootprint, type StoredPact } from "../../analytics/pact-store";
@@ -556,11 +556,16 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       transportLegs(batchId: string) {
         const b = base.batch(batchId);
         if (!b) return { legs: [], notShared: [] };
-        const all = epcisTransportLegs(db, { ...b, id: batchId }, { units, kgPerUnitOf: (gtin) => allocation.products[gtin]?.kgPerUnit });
-        const legs = all.filter((leg) => visible(leg.orgId, "EPCIS", [batchId]));
+        const found = epcisTransportLegs(db, { ...b, id: batchId }, { units, kgPerUnitOf: (gtin) => allocation.products[gtin]?.kgPerUnit });
+        const mayRead = (leg: TransportLegRecord) => visible(leg.orgId, "EPCIS", [batchId]);
+        const legs = found.legs.filter(mayRead);
+        // A leg of the lot nothing ties to a portion is a gap the reader sees only if it may read the event.
+        const unattributed = found.unattributed.filter((u) => mayRead(u.leg));
+        const hidden = [...found.legs.filter((leg) => !legs.includes(leg)), ...found.unattributed.filter((u) => !unattributed.includes(u)).map((u) => u.leg)];
         return {
           legs: legs.map((leg) => (leg.origin ? { ...leg, origin: { ...leg.origin, servedBy: leg.origin.servedBy ?? here } } : leg)),
-          notShared: [...new Set(all.filter((leg) => !legs.includes(leg)).map((leg) => leg.orgId))],
+          unattributed,
+          notShared: [...new Set(hidden.map((leg) => leg.orgId))],
           gaps: epcisGaps.get(batchId.toLowerCase()) ?? [],
         };
       },

@@ -80,7 +80,7 @@ describe("federation: three member nodes on one chain", function () {
       // The freight legs of the holders' own EPCIS events (the cheese maker's pallet shipment, services/demo/epcis-seed.ts).
       transportLegs: (id: string) => {
         const b = holders[0].batch(id);
-        const legs = b ? [farmDairy, cheese].flatMap((n) => epcisTransportLegs(n.db, { ...b, id }, { units })) : [];
+        const legs = b ? [farmDairy, cheese].flatMap((n) => epcisTransportLegs(n.db, { ...b, id }, { units }).legs) : [];
         return { legs: legs.filter((leg) => leg.origin?.servedBy === null), notShared: [] };
       },
     };
