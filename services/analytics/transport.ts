@@ -1,6 +1,6 @@
-import { id as keccakText } from "ethers";
 import type { Db } from "../store/db";
 import { prepared } from "../store/statements";
+import { loadAt, unitHistory } from "../store/logistic-units";
 import { eventFacts, glnOf, type EventFacts, type LotRef } from "../epcis/mapping/facts";
 import { formatQuantity } from "../provenance/quantity";
 import { TRANSPORT_FACTORS, TRANSPORT_MODES, type TransportMode } from "./emissions";
@@ -528,50 +528,23 @@ function ssccsPackedWith(db: Db, batchId: string): string[] {
     .filter((s): s is string => typeof s === "string" && s !== "");
 }
 
-/** (block, log index) positions on the chain, compared. */
-const before = (a: { block_number: number; log_index: number }, b: { block_number: number; log_index: number }) =>
-  a.block_number < b.block_number || (a.block_number === b.block_number && a.log_index < b.log_index);
-
 /**
- * The batches packed in logistic unit `sscc` for a shipment at `atMs` (the event's time): those
- * packed into it after its last unpacking at or before that time and before its first unpacking
- * after it, each with its quantity when packed (a packed batch cannot be split, consumed or
- * transformed: the contract refuses, ProvenanceInUnit). From the chain's records in batch_events
- * (migration 37 indexes the pack records by SSCC).
+ * The batches packed in logistic unit `sscc` for a shipment at `atMs` (the event's time): its load
+ * then (services/store/logistic-units.ts, loadAt: packed after its last unpacking at or before that
+ * time and before its first unpacking after it), each with its quantity when packed (a packed batch
+ * cannot be split, consumed or transformed: the contract refuses, ProvenanceInUnit).
  */
 export function unitContentsAt(db: Db, sscc: string, atMs: number): UnitContent[] {
-  type Position = { block_number: number; log_index: number; time: string };
-  const packs = prepared(
-    db,
-    `SELECT batch_id, block_number, log_index, time FROM batch_events
-     WHERE type = 'packed' AND json_extract(details, '$.sscc') = ? ORDER BY block_number, log_index`,
-  ).all(sscc) as (Position & { batch_id: string })[];
-  if (packs.length === 0) return [];
-  const unitKey = keccakText(sscc).toLowerCase();
-  const unpacks = new Map<string, Position>();
-  const unpacked = prepared(
-    db,
-    `SELECT block_number, log_index, time, details FROM batch_events WHERE batch_id = ? AND type = 'unpacked' ORDER BY block_number, log_index`,
-  );
-  for (const batchId of new Set(packs.map((p) => p.batch_id))) {
-    for (const u of unpacked.all(batchId) as (Position & { details: string })[]) {
-      if (String((JSON.parse(u.details) as { unitKey?: string }).unitKey ?? "").toLowerCase() !== unitKey) continue;
-      unpacks.set(`${u.block_number}:${u.log_index}`, { block_number: u.block_number, log_index: u.log_index, time: u.time });
-    }
-  }
-  const ordered = [...unpacks.values()].sort((a, b) => a.block_number - b.block_number || a.log_index - b.log_index);
-  const lower = ordered.filter((u) => Date.parse(u.time) <= atMs).pop();
-  const upper = ordered.find((u) => Date.parse(u.time) > atMs);
-  const load = packs.filter((p) => (!lower || before(lower, p)) && (!upper || before(p, upper)));
+  const load = loadAt(unitHistory(db, sscc), atMs);
   const batchRow = prepared(db, `SELECT gtin, unit FROM batches WHERE batch_id = ?`);
   const seen = new Set<string>();
   const contents: UnitContent[] = [];
   for (const p of load) {
-    if (seen.has(p.batch_id)) continue;
-    seen.add(p.batch_id);
-    const b = batchRow.get(p.batch_id) as { gtin: string; unit: string } | undefined;
+    if (seen.has(p.batchId)) continue;
+    seen.add(p.batchId);
+    const b = batchRow.get(p.batchId) as { gtin: string; unit: string } | undefined;
     if (!b) continue;
-    contents.push({ batchId: p.batch_id, gtin: b.gtin, unit: b.unit, quantity: quantityAt(db, p.batch_id, p) });
+    contents.push({ batchId: p.batchId, gtin: b.gtin, unit: b.unit, quantity: quantityAt(db, p.batchId, { block_number: p.blockNumber, log_index: p.logIndex }) });
   }
   return contents;
 }

@@ -3,6 +3,7 @@ import { epcisVisibility } from "../epcis/access";
 import { epcisTimeline, type EpcisTimelineEntry } from "../epcis/mapping/batches";
 import { createProvenanceStore } from "../store/provenance";
 import { createSharingStore } from "../store/sharing";
+import { createUnitContents } from "../store/logistic-units";
 import type { ServiceState } from "./state";
 
 /**
@@ -33,7 +34,8 @@ export function createEpcisTimelines(db: Db, state: Pick<ServiceState, "federati
     const { visible } = await federatedEpcis(batchIds, readerOrg);
     const batches = store.getBatches(batchIds);
     const ssccs = store.ssccsOfBatches(batches);
-    return new Map(batchIds.map((id) => [id, batches.has(id) ? epcisTimeline(db, batches.get(id)!, ssccs.get(id) ?? [], visible) : []]));
+    const units = createUnitContents(db);
+    return new Map(batchIds.map((id) => [id, batches.has(id) ? epcisTimeline(db, batches.get(id)!, ssccs.get(id) ?? [], visible, units) : []]));
   }
 
   return { federatedEpcis, timelines };

@@ -97,9 +97,11 @@ export function demoEpcisEvents(db: Db, DEMO_GOODS: DemoGoods): Record<string, E
   const pallet = `https://id.gs1.org/00/${DEMO_GOODS.butterUnit}`;
   const tanker = "urn:lotline:demo:sensor:rijnvaart-tanker-12";
   const palletLogger = "urn:lotline:demo:sensor:lyon-pallet-logger-3";
-  // The pallet leaves the cheese maker two days after churning (supply-chain.ts) and reaches the distributor a day later.
+  // The pallet is packed two days after churning and unpacked by the distributor a day later (supply-chain.ts): it
+  // leaves the cheese maker half an hour after packing and reaches the distributor 23 h later, before the unpacking —
+  // an event naming the pallet is about what the chain says it held at the event's time (services/store/logistic-units.ts).
   const palletOut = butterMade + 2 * 24 * 60 * MINUTE + 30 * MINUTE;
-  const palletIn = palletOut + 24 * 60 * MINUTE + 40 * MINUTE;
+  const palletIn = palletOut + 23 * 60 * MINUTE;
 
   return {
     producer: [

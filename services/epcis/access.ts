@@ -4,13 +4,15 @@ import type { SharingStore } from "../store/sharing";
 import type { RecordSubject } from "../sharing/grants";
 import { lotOf, ssccOf } from "./mapping/facts";
 import { lotIdOf } from "./mapping/plan";
+import { createUnitContents, type UnitContents } from "../store/logistic-units";
 
 /**
  * Who may read a stored EPCIS event (record class EPCIS, owner-and-grantees): the organisation that
  * captured it, and the organisations it granted EPCIS records by an on-chain grant in force whose
  * scope covers the event. An event is about the batches it names (lots by GTIN and lot, in any role,
- * and the batches packed in the logistic units it names): a "gtin" grant covers it when one of them
- * is of the GTIN, a "lot" grant when one of them was made from the lot (services/store/sharing.ts).
+ * and the batches packed in the logistic units it names at the event's time, eventSubject): a "gtin"
+ * grant covers it when one of them is of the GTIN, a "lot" grant when one of them was made from the
+ * lot (services/store/sharing.ts).
  *
  * Queries filter in SQL by owner first (own events and owners with an unscoped grant: readable
  * whole; owners with only scoped grants: each event checked), so paging, counts and limits only ever
@@ -31,8 +33,13 @@ export interface EpcisVisibility {
   visible(row: { seq: number; org_id: number; served_by?: string | null }): boolean;
 }
 
-/** The subject of a stored event: the batches it names, their GTINs and every lot upstream of them. */
-export function eventSubject(db: Db, sharing: SharingStore, seq: number): RecordSubject {
+/**
+ * The subject of a stored event: the batches it names, their GTINs and every lot upstream of them.
+ * A logistic unit it names stands for the batches packed in the unit at the event's time (packed at
+ * or before it, not unpacked by then: services/store/logistic-units.ts), never for what the unit
+ * holds now — a unit is unpacked and repacked with other goods under the same SSCC.
+ */
+export function eventSubject(db: Db, sharing: SharingStore, seq: number, units: UnitContents = createUnitContents(db)): RecordSubject {
   const ids = (prepared(db, `SELECT DISTINCT id FROM epcis_event_identifiers WHERE seq = ?`).all(seq) as { id: string }[]).map(
     (r) => r.id,
   );
@@ -51,11 +58,10 @@ export function eventSubject(db: Db, sharing: SharingStore, seq: number): Record
   const batchIds = new Set<string>();
   const byLot = prepared(db, `SELECT batch_id FROM batches WHERE lot_id = ?`);
   for (const lotId of lotIds) for (const r of byLot.all(lotId) as { batch_id: string }[]) batchIds.add(r.batch_id);
-  const byUnit = prepared(
-    db,
-    `SELECT b.batch_id FROM logistic_units u JOIN batches b ON b.unit_key = u.unit_key WHERE u.sscc = ?`,
-  );
-  for (const sscc of ssccs) for (const r of byUnit.all(sscc) as { batch_id: string }[]) batchIds.add(r.batch_id);
+  if (ssccs.length > 0) {
+    const eventTime = (prepared(db, `SELECT event_time FROM epcis_events WHERE seq = ?`).get(seq) as { event_time: string } | undefined)?.event_time;
+    if (eventTime !== undefined) for (const sscc of ssccs) for (const batchId of units.at(sscc, eventTime)) batchIds.add(batchId);
+  }
   const subject = sharing.subjectOf([...batchIds]);
   // A lot named before (or without) its registration on-chain is still what the event is about.
   return {
@@ -91,6 +97,7 @@ export function epcisVisibility(
   }
   const wholeSet = new Set(whole);
   const cache = new Map<number, boolean>();
+  const units = createUnitContents(db);
   return {
     readerOrg,
     wholeOrgs: whole,
@@ -102,7 +109,7 @@ export function epcisVisibility(
       if (!scoped.has(row.org_id)) return false;
       let ok = cache.get(row.seq);
       if (ok === undefined) {
-        ok = sharing.mayRead(readerOrg, row.org_id, "EPCIS", () => eventSubject(db, sharing, row.seq));
+        ok = sharing.mayRead(readerOrg, row.org_id, "EPCIS", () => eventSubject(db, sharing, row.seq, units));
         cache.set(row.seq, ok);
       }
       return ok;

@@ -38,17 +38,25 @@ export interface EpcisProofEntry {
   proof: RecordProof;
 }
 
-/** The canonical identifiers naming a set of batches' lots and logistic units, from the index (as the history selects). */
-export function eventsNamingOwn(db: Db, ids: readonly string[]): { seq: number; org_id: number; event_id: string; context: string | null }[] {
+/**
+ * This node's own stored events naming any of the canonical identifiers `ids` (a batch's lot and
+ * logistic units, batchIdentifiers), each with its time and which of `ids` it names (`named`, a JSON
+ * array), so the caller keeps a unit's events of the batch's loads only (eventNamesBatch).
+ */
+export function eventsNamingOwn(
+  db: Db,
+  ids: readonly string[],
+): { seq: number; org_id: number; event_id: string; context: string | null; event_time: string; named: string }[] {
   if (ids.length === 0) return [];
-  // One placeholder per identifier; every value is a bound parameter.
-  return db
-    .prepare(
-      `SELECT e.seq, e.org_id, e.event_id, e.context FROM epcis_events e
-       WHERE e.served_by IS NULL AND e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (${ids.map(() => "?").join(", ")}))
-       ORDER BY e.seq`,
-    )
-    .all(...ids) as { seq: number; org_id: number; event_id: string; context: string | null }[];
+  // The identifiers as one bound JSON array: one statement, prepared once, whatever their number.
+  return prepared(
+    db,
+    `SELECT e.seq, e.org_id, e.event_id, e.context, e.event_time,
+       (SELECT json_group_array(DISTINCT i.id) FROM epcis_event_identifiers i WHERE i.seq = e.seq AND i.id IN (SELECT value FROM json_each(@ids))) AS named
+     FROM epcis_events e
+     WHERE e.served_by IS NULL AND e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(@ids)))
+     ORDER BY e.seq`,
+  ).all({ ids: JSON.stringify(ids) }) as { seq: number; org_id: number; event_id: string; context: string | null; event_time: string; named: string }[];
 }
 
 /** A stored (own) event's proof entry, or null while it is not anchored. */

@@ -9,7 +9,8 @@ import { createOrderTermsStore } from "../../settlement/order-terms";
 import { runBatchIds } from "../../analytics/record";
 import { servesOrg } from "../../config/served";
 import { epcisVisibility } from "../../epcis/access";
-import { batchIdentifiers } from "../../epcis/mapping/batches";
+import { batchIdentifiers, eventNamesBatch } from "../../epcis/mapping/batches";
+import { createUnitContents } from "../../store/logistic-units";
 import { createProvenanceStore } from "../../store/provenance";
 import { eventsNamingOwn, proofEntryOf } from "../../federation/epcis";
 import type { RouteDeps } from "../app";
@@ -140,12 +141,15 @@ export const federationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       const visibility = epcisVisibility(db, sharing, reader.orgId, { serves: (orgId) => servesOrg(state.served, orgId) });
       const proofs = new Map<string, NonNullable<ReturnType<typeof proofEntryOf>>>();
       const batches: { batchId: string; orgId: string; status: "ok" | "not_shared"; pending: number }[] = [];
+      const units = createUnitContents(db);
       for (const batchId of batchIds) {
         const batch = provenance.getBatch(batchId);
         if (!batch) continue;
         const byOwner = new Map<number, { readable: number; pending: number }>();
         for (const row of eventsNamingOwn(db, batchIdentifiers(batch, provenance.ssccsOf(batchId)))) {
           if (!servesOrg(state.served, row.org_id)) continue;
+          // A logistic unit's event of another load is about other goods: neither counted nor served for this batch.
+          if (!eventNamesBatch(units, batch, JSON.parse(row.named) as string[], row.event_time)) continue;
           const tally = byOwner.get(row.org_id) ?? { readable: 0, pending: 0 };
           byOwner.set(row.org_id, tally);
           if (!visibility.visible({ ...row, served_by: null })) continue;

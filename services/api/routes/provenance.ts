@@ -116,7 +116,7 @@ const TraceNode = Type.Intersect([
   Type.Object({
     depth: Type.Integer({ description: "negative upstream, positive downstream" }),
     epcisEvents: Type.Optional(
-      Type.Integer({ description: "EPCIS events naming the batch's lot or a logistic unit (SSCC) it was packed in, that the reader may read (held here or replicated)" }),
+      Type.Integer({ description: "EPCIS events naming the batch's lot or a logistic unit (SSCC) it was packed in at the event's time, that the reader may read (held here or replicated)" }),
     ),
     epcisOrigins: Type.Optional(
       Type.Array(Type.Object({ origin: Origin, events: Type.Integer({ minimum: 1 }) }), { description: "the events counted in epcisEvents, by where they came from" }),
@@ -311,7 +311,7 @@ export const provenanceRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         summary: "Custody and observation timeline of a batch, with the EPCIS events naming it",
         description:
           "On-chain entries carry blockNumber, logIndex and transactionHash. Entries of type `epcis` are stored EPCIS events naming the batch's lot " +
-          "(its Digital Link /01/{gtin}/10/{lot}, however captured) or a logistic unit (SSCC) it was packed in, at their eventTime, with " +
+          "(its Digital Link /01/{gtin}/10/{lot}, however captured) or a logistic unit (SSCC) it was packed in at the event's time, at their eventTime, with " +
           "{recordId, eventID, hashId, eventType, action, bizStep, eventTime, mapping: {status, effect, reason, transactionHash}, orderIds}.",
         tags: ["provenance"],
         params: RefParams,

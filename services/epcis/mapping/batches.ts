@@ -4,12 +4,16 @@ import { formatDigitalLink } from "../../gs1/digital-link";
 import { canonicalId } from "../identifiers";
 import { recordIdOf } from "../store";
 import { bareTerm } from "../vocabulary";
+import { createUnitContents, type UnitContents } from "../../store/logistic-units";
+import { ssccOf } from "./facts";
 import type { MappingStatus } from "./queue";
 
 /**
  * A batch's EPCIS events: the stored events whose identifiers (in any role: epcList, quantity list
  * classes, parent and children, inputs and outputs) name its lot (`https://id.gs1.org/01/{gtin}/10/{lot}`,
- * however captured) or a logistic unit (SSCC, `https://id.gs1.org/00/{sscc}`) it was packed in.
+ * however captured), and those naming a logistic unit (SSCC, `https://id.gs1.org/00/{sscc}`) the
+ * batch was packed in at the event's time (services/store/logistic-units.ts, contentsAt): an event of
+ * the unit's earlier or later loads is about other goods.
  */
 
 export interface EpcisTimelineEntry {
@@ -32,7 +36,11 @@ export interface EpcisTimelineEntry {
   };
 }
 
-/** The canonical identifiers that name a batch: its lot's Digital Link and its logistic units' SSCCs. */
+/**
+ * The canonical identifiers that may name a batch: its lot's Digital Link and the SSCCs of the
+ * logistic units it was ever packed in (`ssccs`). An event naming one of the units is the batch's
+ * only if the batch was in the unit at the event's time (eventNamesBatch).
+ */
 export function batchIdentifiers(batch: { gtin: string; lot: string }, ssccs: string[]): string[] {
   return [lotIdentifier(batch.gtin, batch.lot), ...ssccs.map((s) => `https://id.gs1.org/00/${s}`)];
 }
@@ -47,6 +55,25 @@ function lotIdentifier(gtin: string, lot: string): string {
     lotIdentifiers.set(key, (id = canonicalId(formatDigitalLink(gtin, lot))));
   }
   return id;
+}
+
+/**
+ * Whether a stored event naming `named` (canonical identifiers among batchIdentifiers) at
+ * `eventTime` is about `batch`: it names the batch's lot, or a logistic unit the batch was packed in
+ * at the event's time.
+ */
+export function eventNamesBatch(
+  units: UnitContents,
+  batch: { id: string; gtin: string; lot: string },
+  named: readonly string[],
+  eventTime: string,
+): boolean {
+  const lot = lotIdentifier(batch.gtin, batch.lot);
+  return named.some((id) => {
+    if (id === lot) return true;
+    const sscc = ssccOf(id);
+    return sscc !== null && units.held(sscc, batch.id, eventTime);
+  });
 }
 
 interface Row {
@@ -64,6 +91,8 @@ interface Row {
   tx_hash: string | null;
   served_by: string | null;
   verified_at: string | null;
+  /** Which of the asked identifiers the event names (a JSON array). */
+  named: string;
 }
 
 function eventsNaming(db: Db, ids: string[]): Row[] {
@@ -72,11 +101,12 @@ function eventsNaming(db: Db, ids: string[]): Row[] {
   return prepared(
     db,
     `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash,
-       e.served_by, e.verified_at
+       e.served_by, e.verified_at,
+       (SELECT json_group_array(DISTINCT i.id) FROM epcis_event_identifiers i WHERE i.seq = e.seq AND i.id IN (SELECT value FROM json_each(@ids))) AS named
      FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
-     WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(?)))
+     WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(@ids)))
      ORDER BY e.event_time, e.seq`,
-  ).all(JSON.stringify(ids)) as Row[];
+  ).all({ ids: JSON.stringify(ids) }) as Row[];
 }
 
 /**
@@ -86,12 +116,14 @@ function eventsNaming(db: Db, ids: string[]): Row[] {
  */
 export function epcisTimeline(
   db: Db,
-  batch: { gtin: string; lot: string },
+  batch: { id: string; gtin: string; lot: string },
   ssccs: string[],
   visible: (row: { seq: number; org_id: number }) => boolean = () => true,
+  units: UnitContents = createUnitContents(db),
 ): EpcisTimelineEntry[] {
   const orders = prepared(db, `SELECT order_id FROM epcis_order_links WHERE seq = ? ORDER BY order_id`);
-  return eventsNaming(db, batchIdentifiers(batch, ssccs)).filter(visible).map((r) => ({
+  const rows = eventsNaming(db, batchIdentifiers(batch, ssccs)).filter((r) => eventNamesBatch(units, batch, JSON.parse(r.named) as string[], r.event_time));
+  return rows.filter(visible).map((r) => ({
     type: "epcis" as const,
     at: r.event_time,
     details: {
@@ -123,8 +155,9 @@ export interface EpcisOriginCount {
 
 /**
  * For each batch (a trace's nodes, keyed by `id`), how many stored events the reader may read name
- * it (its lot, its portions' lot, the logistic units it was packed in) and where they came from; in
- * one query for all batches (docs/performance.md "Trace"). Batches no visible event names count 0.
+ * it (its lot, its portions' lot, the logistic units it was packed in at the event's time) and where
+ * they came from; in one query for all batches (docs/performance.md "Trace"). Batches no visible
+ * event names count 0.
  */
 export function epcisOriginCounts(
   db: Db,
@@ -133,13 +166,14 @@ export function epcisOriginCounts(
 ): Map<string, { events: number; origins: EpcisOriginCount[] }> {
   const identifiersOf = new Map(batches.map((b) => [b.id, batchIdentifiers(b, b.ssccs)]));
   const identifiers = [...new Set([...identifiersOf.values()].flat())];
-  // Which events name each identifier (portions of a lot share their lot's identifier), with their owner and origin.
-  type Row = [id: string, seq: number, orgId: number, servedBy: string | null, verifiedAt: string | null];
+  const units = createUnitContents(db);
+  // Which events name each identifier (portions of a lot share their lot's identifier), with their owner, origin and time.
+  type Row = [id: string, seq: number, orgId: number, servedBy: string | null, verifiedAt: string | null, eventTime: string];
   const byIdentifier = new Map<string, Row[]>();
   if (identifiers.length > 0)
     for (const row of prepared(
       db,
-      `SELECT i.id, e.seq, e.org_id, e.served_by, e.verified_at FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
+      `SELECT i.id, e.seq, e.org_id, e.served_by, e.verified_at, e.event_time FROM epcis_event_identifiers i JOIN epcis_events e ON e.seq = i.seq
        WHERE i.id IN (SELECT value FROM json_each(?))`,
     )
       .raw(true)
@@ -158,8 +192,12 @@ export function epcisOriginCounts(
   for (const [batchId, ids] of identifiersOf) {
     const seen = new Set<number>();
     const origins = new Map<string, EpcisOriginCount>();
-    for (const [, seq, orgId, servedBy, verifiedAt] of ids.flatMap((id) => byIdentifier.get(id) ?? [])) {
-      if (seen.has(seq) || !mayRead(seq, orgId)) continue;
+    for (const [id, seq, orgId, servedBy, verifiedAt, eventTime] of ids.flatMap((id) => byIdentifier.get(id) ?? [])) {
+      if (seen.has(seq)) continue;
+      // A logistic unit's event is the batch's only if the batch was packed in the unit at the event's time.
+      const sscc = ssccOf(id);
+      if (sscc !== null && !units.held(sscc, batchId, eventTime)) continue;
+      if (!mayRead(seq, orgId)) continue;
       seen.add(seq);
       const origin = { orgId: String(orgId), servedBy, verified: servedBy === null || verifiedAt !== null };
       const key = JSON.stringify(origin);

@@ -5,6 +5,8 @@ import { prepared } from "../../store/statements";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { formatDigitalLink } from "../../gs1/digital-link";
 import { canonicalId } from "../../epcis/identifiers";
+import { ssccOf } from "../../epcis/mapping/facts";
+import { createUnitContents } from "../../store/logistic-units";
 import { dwellOutliers, MIN_HISTORY, OUTLIER_Z, type DwellStep } from "./robust";
 import { fastHandovers, MIN_CROSS_BORDER_TRANSIT_HOURS, type LocatedEntry } from "./transit";
 import { sensorFindings, type StorageRange } from "./sensors";
@@ -323,7 +325,9 @@ export function createBatchScorer(db: Db, service: ScoringService, options: { he
       `SELECT batch_id, type, details, time, tx_hash FROM batch_events WHERE batch_id = ? ORDER BY block_number, log_index`,
     ).all(batch.id) as TimelineRow[];
 
-    // EPCIS: the lot (class-level identifier) and the logistic units (SSCC) the batch travelled in.
+    // EPCIS: the lot (class-level identifier) and the logistic units (SSCC) the batch travelled in —
+    // a unit's events of the loads it was packed in only (services/store/logistic-units.ts).
+    const units = createUnitContents(db);
     const ssccs = [
       ...new Set(timeline.filter((r) => r.type === "packed").map((r) => (JSON.parse(r.details) as { sscc: string }).sscc)),
     ];
@@ -332,6 +336,8 @@ export function createBatchScorer(db: Db, service: ScoringService, options: { he
       ...ssccs.map((s) => canonicalId(`https://id.gs1.org/00/${s}`)),
     ];
     const epcis = (epcisAvailable(db) ? epcisObjectEvents(db, objects) : []).filter((e) => {
+      const sscc = ssccOf(e.object);
+      if (sscc !== null && !units.held(sscc, batch.id, e.event_time)) return false;
       if (visible(e.org_id, "EPCIS", [batch.id])) return true;
       hide(batch.id, String(e.org_id));
       return false;
