@@ -3,16 +3,16 @@ import type { Db } from "./db";
 import { prepared } from "./statements";
 
 /**
- * What a logistic unit (SSCC) held when, from the chain's pack and unpack records (LogisticUnits'
- * Packed and Unpacked, indexed per batch in batch_events; migration 37 finds the pack records by
- * SSCC). A unit's current contents (batches.unit_key) say nothing of its past: a unit is unpacked
- * whole and packed again with other goods under the same SSCC.
+ * What a logistic unit (SSCC) held when, from the chain's pack, hand-over and unpack records
+ * (LogisticUnits' Packed, UnitHandedOver and Unpacked, indexed per batch in batch_events; migration 37
+ * finds the pack records by SSCC). A unit's current contents (batches.unit_key) say nothing of its
+ * past: a unit is unpacked whole and packed again with other goods under the same SSCC.
  *
  * A **load** is what was packed into the unit between two unpackings. Chain times are whole seconds:
- * an unpacking or a packing in an instant's very second counts as before it.
+ * an unpacking, a hand-over or a packing in an instant's very second counts as before it.
  */
 
-/** A pack or unpack record: its place on the chain and its block's time (ms). */
+/** A pack, hand-over or unpack record: its place on the chain and its block's time (ms). */
 export interface UnitRecord {
   blockNumber: number;
   logIndex: number;
@@ -24,11 +24,13 @@ export interface UnitHistory {
   packs: (UnitRecord & { batchId: string })[];
   /** Its unpack records, in chain order. */
   unpacks: UnitRecord[];
+  /** Its hand-overs (acceptUnit), in chain order. */
+  handOvers: UnitRecord[];
 }
 
 const before = (a: UnitRecord, b: UnitRecord) => a.blockNumber < b.blockNumber || (a.blockNumber === b.blockNumber && a.logIndex < b.logIndex);
 
-/** The pack and unpack records of the unit with SSCC `sscc`. */
+/** The pack, hand-over and unpack records of the unit with SSCC `sscc`. */
 export function unitHistory(db: Db, sscc: string): UnitHistory {
   const packs = (
     prepared(
@@ -37,21 +39,23 @@ export function unitHistory(db: Db, sscc: string): UnitHistory {
        WHERE type = 'packed' AND json_extract(details, '$.sscc') = ? ORDER BY block_number, log_index`,
     ).all(sscc) as { batch_id: string; block_number: number; log_index: number; time: string }[]
   ).map((r) => ({ batchId: r.batch_id.toLowerCase(), blockNumber: r.block_number, logIndex: r.log_index, at: Date.parse(r.time) }));
-  if (packs.length === 0) return { packs, unpacks: [] };
-  // An unpacking is recorded on each batch it released: found through the batches ever packed into the unit.
+  if (packs.length === 0) return { packs, unpacks: [], handOvers: [] };
+  // A hand-over or an unpacking is recorded on each batch the unit held: found through the batches ever packed into it.
   const unitKey = keccakText(sscc).toLowerCase();
-  const unpacked = prepared(
+  const recorded = prepared(
     db,
-    `SELECT block_number, log_index, time, details FROM batch_events WHERE batch_id = ? AND type = 'unpacked' ORDER BY block_number, log_index`,
+    `SELECT type, block_number, log_index, time, details FROM batch_events
+     WHERE batch_id = ? AND type IN ('unpacked', 'unit_handed_over') ORDER BY block_number, log_index`,
   );
-  const unpacks = new Map<string, UnitRecord>();
+  const found = { unpacked: new Map<string, UnitRecord>(), unit_handed_over: new Map<string, UnitRecord>() };
   for (const batchId of new Set(packs.map((p) => p.batchId))) {
-    for (const u of unpacked.all(batchId) as { block_number: number; log_index: number; time: string; details: string }[]) {
-      if (String((JSON.parse(u.details) as { unitKey?: string }).unitKey ?? "").toLowerCase() !== unitKey) continue;
-      unpacks.set(`${u.block_number}:${u.log_index}`, { blockNumber: u.block_number, logIndex: u.log_index, at: Date.parse(u.time) });
+    for (const r of recorded.all(batchId) as { type: keyof typeof found; block_number: number; log_index: number; time: string; details: string }[]) {
+      if (String((JSON.parse(r.details) as { unitKey?: string }).unitKey ?? "").toLowerCase() !== unitKey) continue;
+      found[r.type].set(`${r.block_number}:${r.log_index}`, { blockNumber: r.block_number, logIndex: r.log_index, at: Date.parse(r.time) });
     }
   }
-  return { packs, unpacks: [...unpacks.values()].sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex) };
+  const inOrder = (records: Map<string, UnitRecord>) => [...records.values()].sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+  return { packs, unpacks: inOrder(found.unpacked), handOvers: inOrder(found.unit_handed_over) };
 }
 
 /**
@@ -66,14 +70,20 @@ export function loadAt(history: UnitHistory, atMs: number): UnitHistory["packs"]
 }
 
 /**
- * The batches in the unit at `atMs`: packed at or before that time and not unpacked by then (ids in
- * lower case, in packing order). Who may read an event naming the unit and which batches' records
- * show it go by these (services/epcis/access.ts, services/epcis/mapping/batches.ts); an invalid time
- * finds none.
+ * The batches in the unit at `atMs`, as an event at that time is about them (ids in lower case, in
+ * packing order): those packed at or before that time and not unpacked by then — and, since an event
+ * is often recorded before its packing reaches the chain (a document captured after the fact, the
+ * packing mapped from it), those packed into the same load later but before the unit next changed
+ * hands. Goods another custodian added after taking the unit over, or that went into the unit after
+ * an unpacking, are not what the event saw. Who may read an event naming the unit and which batches'
+ * records show it go by these (services/epcis/access.ts, services/epcis/mapping/batches.ts); an
+ * invalid time finds none.
  */
 export function contentsAt(history: UnitHistory, atMs: number): string[] {
   if (!Number.isFinite(atMs)) return [];
-  return [...new Set(loadAt(history, atMs).filter((p) => p.at <= atMs).map((p) => p.batchId))];
+  const nextHandOver = history.handOvers.find((h) => h.at > atMs);
+  const held = loadAt(history, atMs).filter((p) => p.at <= atMs || !nextHandOver || before(p, nextHandOver));
+  return [...new Set(held.map((p) => p.batchId))];
 }
 
 /**

@@ -11,26 +11,28 @@ import { captureAndWait, epcisDocument, eventsOf, member, orgIdOf } from "./help
 
 /**
  * An EPCIS event naming a logistic unit (SSCC: `urn:epc:id:sscc:…`, Digital Link `/00/…`, an
- * AggregationEvent's parentID) is about the batches packed in the unit at the event's time — packed
- * at or before it and not unpacked by then, from the chain's pack and unpack records — not about
- * what the unit holds now: a unit is unpacked and repacked with other goods (README "Who may read
- * what"). Who may read it (a grant scoped to a lot or GTIN), which batch's history and trace it
- * appears in, and which events a batch's score reads all follow that rule.
+ * AggregationEvent's parentID) is about the batches packed in the unit at the event's time — from
+ * the chain's pack, hand-over and unpack records (services/store/logistic-units.ts) — not about what
+ * the unit holds now: a unit is unpacked and repacked with other goods (README "Who may read what").
+ * Who may read it (a grant scoped to a lot or GTIN), which batch's history and trace it appears in,
+ * which events a batch's score reads and what a member's node is served all follow that rule.
  *
  * The producer packs its goods (item references 798x, which nothing else uses); the carrier records
- * the units' temperatures and grants two buyers its EPCIS events of one lot each.
+ * the units' temperatures and grants two buyers its EPCIS events of some lots each.
  */
 const PRODUCER = { account: member("producer").account, prefix: member("producer").companyPrefixes[0] };
 const R = crypto.randomInt(10_000, 99_999);
 const GTIN_X = gtinFor(PRODUCER.prefix, 7981);
 const GTIN_Y = gtinFor(PRODUCER.prefix, 7982);
-const [LOT_X, LOT_Y, LOT_Z] = [`UX-${R}`, `UY-${R}`, `UZ-${R}`];
-// Reused pallet and a second one, emptied at the end; serials random so that a rerun on the same chain starts clean.
+const [LOT_X, LOT_Y, LOT_Z, LOT_W] = [`UX-${R}`, `UY-${R}`, `UZ-${R}`, `UW-${R}`];
+// Serials random so that a rerun on the same chain starts clean.
 const PALLET = ssccFor(PRODUCER.prefix, R * 10 + 1);
 const CRATE = ssccFor(PRODUCER.prefix, R * 10 + 2);
+const BOX = ssccFor(PRODUCER.prefix, R * 10 + 3);
 // A serialised case on the pallet (an instance, not a lot): what the pallet's AggregationEvent lists.
 const CASE = `urn:epc:id:sgtin:${PRODUCER.prefix}.0${GTIN_Y.slice(8, 13)}.${R}`;
 const ssccUrn = (sscc: string) => `urn:epc:id:sscc:${PRODUCER.prefix}.${sscc[0]}${sscc.slice(1 + PRODUCER.prefix.length, 17)}`;
+const ZERO = `0x${"00".repeat(32)}`;
 
 /** The carrier's temperature reading of a unit at `at` (ms): the event names the unit only, never a lot. */
 function reading(at: number, names: Record<string, unknown>): Record<string, unknown> {
@@ -57,11 +59,14 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
   let x: string;
   let y: string;
   let z: string;
-  // E1: the pallet holding X; E2: the same pallet, unpacked and repacked with Y; E3: the crate holding X, to
-  // which Z was added after E3, empty now.
+  let w: string;
+  // E1: the pallet holding X. E2: the same pallet, unpacked and repacked with Y. E3: the crate holding X while the
+  // carrier had it; back at the producer, Z was added and the crate unpacked. E4: the box, recorded before its
+  // packing with W reached the chain.
   let e1: Record<string, unknown>;
   let e2: Record<string, unknown>;
   let e3: Record<string, unknown>;
+  let e4: Record<string, unknown>;
   const tokens: Record<string, string> = {};
   const carrierOrg = orgIdOf("carrier");
 
@@ -70,20 +75,22 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
     await node.synced();
     const producer = node.contracts.provenance.connect(demoWallet(PRODUCER.account, node.provider));
     const units = node.contracts.units.connect(demoWallet(PRODUCER.account, node.provider));
+    const carrierUnits = node.contracts.units.connect(demoWallet(member("carrier").account, node.provider));
     for (const gtin of [GTIN_X, GTIN_Y]) {
       await (await producer.registerProduct(BigInt(gtin), unitToBytes3("KGM"), keccakText(`unit visibility test ${gtin}`))).wait();
     }
-    const zero = `0x${"00".repeat(32)}`;
     await (
       await producer.registerLots([
-        { gtin: BigInt(GTIN_X), lot: LOT_X, quantity: 400_000n, gln: "", metadataHash: zero },
-        { gtin: BigInt(GTIN_Y), lot: LOT_Y, quantity: 500_000n, gln: "", metadataHash: zero },
-        { gtin: BigInt(GTIN_Y), lot: LOT_Z, quantity: 300_000n, gln: "", metadataHash: zero },
+        { gtin: BigInt(GTIN_X), lot: LOT_X, quantity: 400_000n, gln: "", metadataHash: ZERO },
+        { gtin: BigInt(GTIN_Y), lot: LOT_Y, quantity: 500_000n, gln: "", metadataHash: ZERO },
+        { gtin: BigInt(GTIN_Y), lot: LOT_Z, quantity: 300_000n, gln: "", metadataHash: ZERO },
+        { gtin: BigInt(GTIN_X), lot: LOT_W, quantity: 200_000n, gln: "", metadataHash: ZERO },
       ])
     ).wait();
     x = (await producer.lotId(BigInt(GTIN_X), LOT_X)).toLowerCase();
     y = (await producer.lotId(BigInt(GTIN_Y), LOT_Y)).toLowerCase();
     z = (await producer.lotId(BigInt(GTIN_Y), LOT_Z)).toLowerCase();
+    w = (await producer.lotId(BigInt(GTIN_X), LOT_W)).toLowerCase();
     // Chain times are whole seconds and the chain mines a block per transaction: each step 10 s on (network helper).
     const later = () => node.provider.send("evm_increaseTime", [10]);
     const minedAt = async (tx: Promise<{ wait(): Promise<{ blockNumber: number } | null> }>) =>
@@ -104,22 +111,40 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
     e2 = reading(packedY + 5000, { type: "AggregationEvent", parentID: `https://id.gs1.org/00/${PALLET}`, childEPCs: [CASE] });
     await capture(e2);
     await later();
-    const crated = await minedAt(units.pack(CRATE, [x]));
-    e3 = reading(crated + 5000, { epcList: [`https://id.gs1.org/00/${CRATE}`] });
+
+    // The crate travels with the carrier and comes back; only then does the producer add Z: E3 did not see Z.
+    const handOver = async (from: typeof units, to: typeof units, toOrg: string) => {
+      await (await from.offerUnit(CRATE, toOrg)).wait();
+      return minedAt(to.acceptUnit(CRATE, await node.contracts.units.contentsHash(CRATE), ""));
+    };
+    await (await units.pack(CRATE, [x])).wait();
+    await later();
+    const carried = await handOver(units, carrierUnits, orgIdOf("carrier"));
+    e3 = reading(carried + 5000, { epcList: [`https://id.gs1.org/00/${CRATE}`] });
     await capture(e3);
     await later();
-    // Z joins X in the crate after E3, without an unpacking between: E3 was not about Z.
+    await handOver(carrierUnits, units, orgIdOf("producer"));
+    await later();
     await (await units.pack(CRATE, [z])).wait();
     await later();
     await (await units.unpack(CRATE)).wait();
+    await later();
 
-    // The carrier shares its events of lots Y and Z with the distributor, of lot X with the retailer (lot scope).
+    // E4 is captured first, timed before the producer's packing of W into the box reaches the chain.
+    const now = (await node.provider.getBlock("latest"))!.timestamp * 1000;
+    e4 = reading(now + 1000, { epcList: [`https://id.gs1.org/00/${BOX}`] });
+    await capture(e4);
+    await later();
+    await (await units.pack(BOX, [w])).wait();
+
+    // The carrier shares its events of lots Y and Z with the distributor, of lots X and W with the retailer (lot scope).
     const sharing = node.contracts.sharing.connect(demoWallet(member("carrier").account, node.provider));
     const expires = (await node.provider.getBlock("latest"))!.timestamp + 30 * 86_400;
     for (const [grantee, lot] of [
       ["distributor", y],
       ["distributor", z],
       ["retailer", x],
+      ["retailer", w],
     ] as const) {
       const scope = scopeToChain({ kind: "lot", value: lot });
       await (await sharing.grant(orgIdOf(grantee), RECORD_CLASSES.EPCIS, scope.kind, scope.value, expires)).wait();
@@ -130,7 +155,7 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
 
   const idsOf = (...events: Record<string, unknown>[]) => events.map((e) => e.eventID as string);
   const readable = async (who: string) =>
-    eventsOf(await get(node, `/epcis/events?EQ_eventID=${idsOf(e1, e2, e3).map(encodeURIComponent).join("|")}&orderDirection=ASC`, bearer(tokens[who]))).map(
+    eventsOf(await get(node, `/epcis/events?EQ_eventID=${idsOf(e1, e2, e3, e4).map(encodeURIComponent).join("|")}&orderDirection=ASC`, bearer(tokens[who]))).map(
       (e) => e.eventID,
     );
   const historyEvents = async (who: string, batchId: string) => {
@@ -147,8 +172,8 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
     expect(await historyEvents("distributor", y)).to.deep.equal(idsOf(e2));
   });
 
-  it("attack: a custodian that adds a granted batch to a unit already carrying other goods does not open the unit's events from before", async function () {
-    // Z was packed into the crate while X was in it, after E3: the distributor, granted Z, does not read E3.
+  it("attack: goods added to a unit after it changed hands do not open the unit's events from before", async function () {
+    // The producer added Z to the crate once the carrier had handed it back: the distributor, granted Z, does not read E3.
     expect(await readable("distributor")).to.not.include(e3.eventID);
     expectProblem(await byId("distributor", e3), 404, "event_not_found");
     expect(await historyEvents("distributor", z)).to.deep.equal([]);
@@ -156,10 +181,15 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
   });
 
   it("a reader granted a batch keeps the events of the units it travelled in, after they were repacked with other goods or emptied", async function () {
-    expect(await readable("retailer")).to.deep.equal(idsOf(e1, e3));
+    expect(await readable("retailer")).to.deep.equal(idsOf(e1, e3, e4));
     expect(eventsOf(await byId("retailer", e1)).map((e) => e.eventID)).to.deep.equal(idsOf(e1));
     expect(await historyEvents("retailer", x)).to.deep.equal(idsOf(e1, e3));
     expectProblem(await byId("retailer", e2), 404, "event_not_found");
+  });
+
+  it("keeps an event recorded before its goods' packing reached the chain about those goods (the custodian's packing, before the unit changed hands)", async function () {
+    expect(eventsOf(await byId("retailer", e4)).map((e) => e.eventID)).to.deep.equal(idsOf(e4));
+    expect(await historyEvents("retailer", w)).to.deep.equal(idsOf(e4));
   });
 
   it("puts a unit's event in the history and trace counts of the batches it held at the event's time only, even for its owner", async function () {
