@@ -35,9 +35,9 @@ export interface EpcisVisibility {
 
 /**
  * The subject of a stored event: the batches it names, their GTINs and every lot upstream of them.
- * A logistic unit it names stands for the batches packed in the unit at the event's time (packed at
- * or before it, not unpacked by then: services/store/logistic-units.ts), never for what the unit
- * holds now — a unit is unpacked and repacked with other goods under the same SSCC.
+ * A logistic unit it names stands for the batches packed in the unit at the event's time
+ * (services/store/logistic-units.ts, contentsAt), never for what the unit holds now — a unit is
+ * unpacked and repacked with other goods under the same SSCC.
  */
 export function eventSubject(db: Db, sharing: SharingStore, seq: number, units: UnitContents = createUnitContents(db)): RecordSubject {
   const ids = (prepared(db, `SELECT DISTINCT id FROM epcis_event_identifiers WHERE seq = ?`).all(seq) as { id: string }[]).map(
