@@ -3,6 +3,8 @@ import { expect } from "chai";
 import { id as keccakText } from "ethers";
 import type { TestNode } from "../../helpers/node";
 import { demoWallet } from "../../../services/demo/roster";
+import { DEMO_GOODS } from "../../../services/demo/supply-chain";
+import { lotIdOf } from "../../../services/epcis/mapping/plan";
 import { gtinFor, ssccFor } from "../../../services/gs1/keys";
 import { unitToBytes3 } from "../../../services/provenance/quantity";
 import { RECORD_CLASSES, scopeToChain } from "../../../services/sharing/grants";
@@ -216,5 +218,15 @@ describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents
     const tally = (res.body.batches as { batchId: string; orgId: string; status: string; pending: number }[]).find((b) => b.orgId === carrierOrg)!;
     expect(tally).to.include({ batchId: y, status: "ok" });
     expect(proofs.length + tally.pending).to.equal(1);
+  });
+
+  it("shows the demo pallet's shipping and receiving on the butter's history: the demo's events fall within the pallet's load", async function () {
+    // The auditor (get's default reader) is granted every producer's records.
+    const res = await get(node, `/api/v1/batches/${lotIdOf(DEMO_GOODS.butter, "BTR-2611")}/history`);
+    expect(res.status, res.text).to.equal(200);
+    const steps = (res.body.items as { type: string; details: { bizStep?: string; orgId?: string } }[])
+      .filter((i) => i.type === "epcis" && (i.details.bizStep === "shipping" || i.details.bizStep === "receiving"))
+      .map((i) => `${i.details.bizStep}/${i.details.orgId}`);
+    expect(steps).to.include.members([`shipping/${orgIdOf("processor2")}`, `receiving/${orgIdOf("distributor")}`]);
   });
 });
