@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import { expect } from "chai";
 import { id as keccakText } from "ethers";
 import type { TestNode } from "../../helpers/node";
@@ -12,6 +11,7 @@ import { TRANSPORT_FACTORS } from "../../../services/analytics/emissions";
 import { createEpcisReplicaStore } from "../../../services/federation/epcis";
 import { bearer, get, sharedNode, tokenFor } from "../api/helpers";
 import { EPCIS_CONTEXT, captureAndWait, epcisDocument, member, orgIdOf } from "../epcis/helpers";
+import { observedAt } from "../../helpers/epcis";
 
 /**
  * Which batch carries a freight leg declared on an EPCIS shipping event (docs/analytics.md,
@@ -43,12 +43,7 @@ function shipping(
   to: "hub" | "processor",
   leg: Record<string, unknown>,
 ): Record<string, unknown> {
-  return {
-    type: "ObjectEvent",
-    eventID: `urn:uuid:${crypto.randomUUID()}`,
-    eventTime: new Date(at).toISOString(),
-    eventTimeZoneOffset: "+00:00",
-    action: "OBSERVE",
+  return observedAt(at, {
     bizStep: "shipping",
     disposition: "in_transit",
     epcList: [],
@@ -64,7 +59,7 @@ function shipping(
             { type: "location", destination: sgln(PROCESSOR_GLN) },
           ],
     ...leg,
-  };
+  });
 }
 
 type Leg = { eventId: string; batchId: string; co2eKg: number; quantity: number };

@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import { expect } from "chai";
 import { id as keccakText } from "ethers";
 import type { TestNode } from "../../helpers/node";
@@ -12,6 +11,7 @@ import { HANDOVER_KINDS } from "../../../services/provenance/acceptance";
 import type { EventFacts } from "../../../services/epcis/mapping/facts";
 import { bearer, get, sharedNode, tokenFor } from "../api/helpers";
 import { EPCIS_CONTEXT, captureAndWait, epcisDocument, member, orgIdOf } from "../epcis/helpers";
+import { observedAt } from "../../helpers/epcis";
 
 /**
  * Freight legs of logistic units (SSCC shipments) and of EPCIS events held on another member's node
@@ -48,12 +48,7 @@ type Footprint = {
 };
 
 function leg(eventTime: number, fields: Record<string, unknown>): Record<string, unknown> {
-  return {
-    type: "ObjectEvent",
-    eventID: `urn:uuid:${crypto.randomUUID()}`,
-    eventTime: new Date(eventTime).toISOString(),
-    eventTimeZoneOffset: "+00:00",
-    action: "OBSERVE",
+  return observedAt(eventTime, {
     bizStep: "shipping",
     disposition: "in_transit",
     readPoint: { id: sgln(PRODUCER_GLN) },
@@ -61,7 +56,7 @@ function leg(eventTime: number, fields: Record<string, unknown>): Record<string,
     sourceList: [{ type: "location", source: sgln(PRODUCER_GLN) }],
     destinationList: [{ type: "location", destination: sgln(HUB_GLN) }],
     ...fields,
-  };
+  });
 }
 
 const facts = (lotlineFields: Record<string, unknown>) =>

@@ -10,6 +10,7 @@ import { unitToBytes3 } from "../../../services/provenance/quantity";
 import { RECORD_CLASSES, scopeToChain } from "../../../services/sharing/grants";
 import { bearer, expectProblem, get, sharedNode, tokenFor } from "../api/helpers";
 import { captureAndWait, epcisDocument, eventsOf, member, orgIdOf } from "./helpers";
+import { observedAt } from "../../helpers/epcis";
 
 /**
  * An EPCIS event naming a logistic unit (SSCC: `urn:epc:id:sscc:…`, Digital Link `/00/…`, an
@@ -19,13 +20,13 @@ import { captureAndWait, epcisDocument, eventsOf, member, orgIdOf } from "./help
  * Who may read it (a grant scoped to a lot or GTIN), which batch's history and trace it appears in,
  * which events a batch's score reads and what a member's node is served all follow that rule.
  *
- * The producer packs its goods (item references 798x, which nothing else uses); the carrier records
+ * The producer packs its goods (item references 799x, which nothing else uses); the carrier records
  * the units' temperatures and grants two buyers its EPCIS events of some lots each.
  */
 const PRODUCER = { account: member("producer").account, prefix: member("producer").companyPrefixes[0] };
 const R = crypto.randomInt(10_000, 99_999);
-const GTIN_X = gtinFor(PRODUCER.prefix, 7981);
-const GTIN_Y = gtinFor(PRODUCER.prefix, 7982);
+const GTIN_X = gtinFor(PRODUCER.prefix, 7991);
+const GTIN_Y = gtinFor(PRODUCER.prefix, 7992);
 const [LOT_X, LOT_Y, LOT_Z, LOT_W] = [`UX-${R}`, `UY-${R}`, `UZ-${R}`, `UW-${R}`];
 // Serials random so that a rerun on the same chain starts clean.
 const PALLET = ssccFor(PRODUCER.prefix, R * 10 + 1);
@@ -38,12 +39,7 @@ const ZERO = `0x${"00".repeat(32)}`;
 
 /** The carrier's temperature reading of a unit at `at` (ms): the event names the unit only, never a lot. */
 function reading(at: number, names: Record<string, unknown>): Record<string, unknown> {
-  return {
-    type: "ObjectEvent",
-    eventID: `urn:uuid:${crypto.randomUUID()}`,
-    eventTime: new Date(at).toISOString(),
-    eventTimeZoneOffset: "+00:00",
-    action: "OBSERVE",
+  return observedAt(at, {
     bizStep: "inspecting",
     sensorElementList: [
       {
@@ -52,7 +48,7 @@ function reading(at: number, names: Record<string, unknown>): Record<string, unk
       },
     ],
     ...names,
-  };
+  });
 }
 
 describe("EPCIS visibility of events naming a logistic unit (SSCC): its contents at the event's time", function () {
