@@ -202,7 +202,7 @@ export function createIndexer(options: IndexerOptions) {
      ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash, updated_at = excluded.updated_at`,
   );
   const storeBlock = db.prepare(
-    `INSERT OR REPLACE INTO indexer_blocks (block_number, block_hash, parent_hash, timestamp) VALUES (?, ?, ?, ?)`,
+    `INSERT OR REPLACE INTO indexer_blocks (block_number, block_hash, parent_hash, timestamp, journalled) VALUES (?, ?, ?, ?, ?)`,
   );
 
   const forgetBlocks = db.prepare(`DELETE FROM indexer_blocks WHERE block_number <= ? AND block_number < ?`);
@@ -529,7 +529,7 @@ export function createIndexer(options: IndexerOptions) {
           const time = new Date(block.timestamp * 1000).toISOString();
           for (; i < events.length && events[i].blockNumber === n; i++) applyLog(events[i], block, time);
           flushRowGroup(db);
-          storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp);
+          storeBlock.run(block.number, block.hash, block.parentHash, block.timestamp, n >= recentFrom ? 1 : 0);
         }
       } finally {
         closeRowGroup(db);
@@ -651,8 +651,22 @@ export function createIndexer(options: IndexerOptions) {
         break;
       }
     }
-    if (ancestor === null || cp.number - ancestor > reorgWindow) {
-      const why = `reorganisation deeper than the reorg window (${reorgWindow} blocks): ${reason}`;
+    // Rolled back through the journal only if every block above the ancestor was journalled: a block
+    // indexed while it was final (the index catching up, more than the window below the head) was
+    // written without it, and is not even stored unless it had logs. Counted from the checkpoint, a
+    // reorganisation of such blocks looked shallow, and their rows outlived the rollback.
+    const journalled = (from: number) => {
+      const r = db.prepare(`SELECT COUNT(*) AS n, MIN(journalled) AS all_journalled FROM indexer_blocks WHERE block_number > ? AND block_number <= ?`).get(
+        from,
+        cp.number,
+      ) as { n: number; all_journalled: number | null };
+      return r.n === cp.number - from && (r.n === 0 || r.all_journalled === 1);
+    };
+    if (ancestor === null || cp.number - ancestor > reorgWindow || !journalled(ancestor)) {
+      const why =
+        ancestor === null || cp.number - ancestor > reorgWindow
+          ? `reorganisation deeper than the reorg window (${reorgWindow} blocks): ${reason}`
+          : `reorganisation of blocks indexed while they were final (more than the reorg window of ${reorgWindow} blocks below the head, so not journalled) back to block ${ancestor}: ${reason}`;
       if (options.rebuildOnDeepReorg) return rebuild(why);
       halted = `${why}; the index needs an operator (rebuild it with 'lotline index rebuild')`;
       options.log?.warn({ reason }, halted);

@@ -1185,6 +1185,17 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 39,
+    name: "Whether each recent block's writes were journalled",
+    sql: `
+      -- A block indexed while it was already final (the index catching up: more than the reorg window
+      -- below the chain head) was written without the reorg journal, so a reorganisation can only be
+      -- rolled back to an ancestor above which every block was journalled (services/indexer/engine.ts,
+      -- reorganise). Rows from before this migration were all written with the journal or are final.
+      ALTER TABLE indexer_blocks ADD COLUMN journalled INTEGER NOT NULL DEFAULT 1 CHECK (journalled IN (0, 1));
+    `,
+  },
 ];
 
 /** Tables the indexer derives from the chain: journalled for rollback, emptied for a rebuild. */
