@@ -338,6 +338,11 @@ const TimeParam = Type.String({ maxLength: 40, description: "ISO 8601 date (UTC 
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 
+/** A 400 naming the query parameter `name` and what is wrong with it. */
+function queryProblem(name: string, message: string): HttpProblem {
+  return new HttpProblem(400, "invalid_request", `querystring/${name} ${message}`, [{ path: `querystring/${name}`, message }]);
+}
+
 /** A query time: a date (UTC midnight) or a date-time with a zone, as epoch ms. */
 function timeParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -345,19 +350,13 @@ function timeParam(value: string | undefined, name: string): number | undefined 
     /^\d{4}-\d{2}-\d{2}$/.test(value) || /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
   const ms = ok ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : NaN;
   if (!Number.isFinite(ms)) {
-    const message = "must be an ISO 8601 date (2025-03-01) or date-time with a time zone (2025-03-01T00:00:00Z)";
-    throw new HttpProblem(400, "invalid_request", `querystring/${name} ${message}`, [{ path: `querystring/${name}`, message }]);
+    throw queryProblem(name, "must be an ISO 8601 date (2025-03-01) or date-time with a time zone (2025-03-01T00:00:00Z)");
   }
   return ms;
 }
 
 function orderedWindow(from: number, to: number, fromName: string, toName: string): void {
-  if (from >= to) {
-    const message = `must be after ${fromName}`;
-    throw new HttpProblem(400, "invalid_request", `querystring/${toName} ${message}`, [
-      { path: `querystring/${toName}`, message },
-    ]);
-  }
+  if (from >= to) throw queryProblem(toName, `must be after ${fromName}`);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -869,12 +868,12 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
 
   /**
    * The KPIs of an organisation's runs started in [from, to) (site or line: one of its sites or
-   * lines), its sales orders due in it and its custody spells ending in it. `spells`: the custody
-   * spells of every batch (custodySpells), computed once for a series.
+   * lines), its sales orders due in it and its custody spells ending in it. `shared`: what does not
+   * depend on the period (the custody spells of every batch, the units table), read once for a series.
    */
-  function kpisOf(orgId: number, from: number, to: number, scope: { site?: string; line?: string }, spells: ReturnType<typeof custodySpells>, now: number) {
+  function kpisOf(orgId: number, from: number, to: number, scope: { site?: string; line?: string }, shared: KpiInputs, now: number) {
     const runs = store.runs({ orgId, site: scope.site, line: scope.line, from, to });
-    const aggregate = tidy(aggregateRuns(runs, (run) => runFactors(book, run), store.units()));
+    const aggregate = tidy(aggregateRuns(runs, (run) => runFactors(book, run), shared.units));
     const delivery = onTimeDelivery(store.sellerOrders(orgId, from, to), now);
     return {
       orgId: String(orgId),
@@ -894,7 +893,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       defectPpm: aggregate.defectPpm,
       onTimeDelivery: delivery.rate,
       onTimeOrders: { onTime: delivery.onTime, decided: delivery.decided },
-      dwellHours: tidy(dwellHours(spells, String(orgId), from, to, scope.site)),
+      dwellHours: tidy(dwellHours(shared.spells, String(orgId), from, to, scope.site)),
       goodCount: aggregate.goodCount,
       totalCount: aggregate.totalCount,
       runHours: aggregate.runHours,
@@ -904,6 +903,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       co2eKg: aggregate.co2eKg,
     };
   }
+  type KpiInputs = { spells: ReturnType<typeof custodySpells>; units: ReturnType<typeof store.units> };
+  const kpiInputs = (): KpiInputs => ({ spells: custodySpells(store.custodyEvents()), units: store.units() });
   const KPI_DESCRIPTION =
     "Runs count by start time in [from, to). OEE = availability × performance × quality (planned-time-weighted); yield Σ outputs / Σ inputs " +
     "where units allow; per-unit figures and defect ppm quantity-weighted (one count unit); onTimeDelivery: share of the organisation's sales " +
@@ -934,7 +935,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       const to = timeParam(q.to, "to") ?? now;
       const from = qFrom ?? to - DEFAULT_WINDOW_DAYS * DAY_MS;
       orderedWindow(from, to, "from", "to");
-      return kpisOf(orgId, from, to, q, custodySpells(store.custodyEvents()), now);
+      return kpisOf(orgId, from, to, q, kpiInputs(), now);
     },
   );
 
@@ -968,16 +969,13 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       const today = new Date(now);
       const last = q.to === undefined ? today.getUTCFullYear() * 12 + today.getUTCMonth() : month(q.to);
       const first = q.from === undefined ? last - 5 : month(q.from);
-      const refuse = (name: string, message: string) => {
-        throw new HttpProblem(400, "invalid_request", `querystring/${name} ${message}`, [{ path: `querystring/${name}`, message }]);
-      };
-      if (first > last) refuse("to", "must not be before from");
-      if (last - first + 1 > MAX_KPI_MONTHS) refuse("from", `spans ${last - first + 1} months; at most ${MAX_KPI_MONTHS}`);
+      if (first > last) throw queryProblem("to", "must not be before from");
+      if (last - first + 1 > MAX_KPI_MONTHS) throw queryProblem("from", `spans ${last - first + 1} months; at most ${MAX_KPI_MONTHS}`);
       const start = (m: number) => Date.UTC(Math.floor(m / 12), m % 12, 1);
-      // One pass over the custody events for every month (…/kpis makes it per request).
-      const spells = custodySpells(store.custodyEvents());
+      // One pass over the custody events (and one read of the units) for every month.
+      const shared = kpiInputs();
       const months = [];
-      for (let m = first; m <= last; m++) months.push(kpisOf(orgId, start(m), start(m + 1), q, spells, now));
+      for (let m = first; m <= last; m++) months.push(kpisOf(orgId, start(m), start(m + 1), q, shared, now));
       return { orgId: String(orgId), site: q.site ?? null, line: q.line ?? null, months };
     },
   );

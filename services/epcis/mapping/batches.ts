@@ -165,6 +165,7 @@ export function epcisOriginCounts(
   visible: (row: { seq: number; org_id: number }) => boolean,
 ): Map<string, { events: number; origins: EpcisOriginCount[] }> {
   const identifiersOf = new Map(batches.map((b) => [b.id, batchIdentifiers(b, b.ssccs)]));
+  const batchOf = new Map(batches.map((b) => [b.id, b]));
   const identifiers = [...new Set([...identifiersOf.values()].flat())];
   const units = createUnitContents(db);
   // Which events name each identifier (portions of a lot share their lot's identifier), with their owner, origin and time.
@@ -195,8 +196,7 @@ export function epcisOriginCounts(
     for (const [id, seq, orgId, servedBy, verifiedAt, eventTime] of ids.flatMap((id) => byIdentifier.get(id) ?? [])) {
       if (seen.has(seq)) continue;
       // A logistic unit's event is the batch's only if the batch was packed in the unit at the event's time.
-      const sscc = ssccOf(id);
-      if (sscc !== null && !units.held(sscc, batchId, eventTime)) continue;
+      if (!eventNamesBatch(units, batchOf.get(batchId)!, [id], eventTime)) continue;
       if (!mayRead(seq, orgId)) continue;
       seen.add(seq);
       const origin = { orgId: String(orgId), servedBy, verified: servedBy === null || verifiedAt !== null };
