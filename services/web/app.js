@@ -16,7 +16,7 @@ const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => res
 /** A library, once the element it draws in is laid out. */
 const whenDrawable = (load) => Promise.all([load(), nextFrame()]).then(([lib]) => lib);
 const loadEthers = lazy(() => import("ethers"));
-// The lineage graph (lineage.js, with d3 for pan and zoom).
+// The lineage graph (lineage.js; it loads d3 for pan and zoom after the page has settled).
 const loadLineage = lazy(() => import("/explorer/assets/lineage.js"));
 // verify.js bundled by the node with the record checks and the parts of ethers it needs (one module).
 const loadVerifier = lazy(() => import("/explorer/verifier.js"));
@@ -48,19 +48,27 @@ function fill(node, ...children) {
   node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
 }
 const short = (hex) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : String(hex ?? ""));
-// One formatter each, made once: toLocaleString builds a new Intl formatter at every call, and a lot
-// page formats hundreds of times and numbers (a third of its own script time in a profile).
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
-const numberFormats = new Map();
+// Dates and numbers are formatted by hand, not with Intl: a fresh renderer loads ICU's locale data on
+// its first Intl formatter (or localeCompare), 40–75 ms of a lot page's main thread on this machine
+// (docs/explorer.md, "Twelfth session"). Dates read YYYY-MM-DD hh:mm:ss in the reader's time zone
+// (unambiguous in every locale); numbers have a decimal point and comma-grouped thousands.
+const pad2 = (n) => String(n).padStart(2, "0");
 function when(iso) {
   if (!iso) return "—";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : dateTimeFormat.format(date);
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
+/** `v` rounded to at most `digits` decimals, without trailing zeros, its thousands grouped: num(1234.5) is "1,234.5". */
 function num(v, digits = 2) {
   if (v === null || v === undefined) return "—";
-  if (!numberFormats.has(digits)) numberFormats.set(digits, new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }));
-  return numberFormats.get(digits).format(Number(v));
+  const n = Number(v);
+  if (!Number.isFinite(n)) return String(v);
+  let [whole, fraction = ""] = Math.abs(n).toFixed(digits).split(".");
+  fraction = fraction.replace(/0+$/, "");
+  whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const negative = n < 0 && (Number(whole.replace(/,/g, "")) > 0 || fraction !== "");
+  return `${negative ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
 }
 const pct = (v) => (v === null || v === undefined ? "—" : `${(Number(v) * 100).toFixed(1)} %`);
 const cookie = (name) => document.cookie.split("; ").find((c) => c.startsWith(`${name}=`))?.slice(name.length + 1) ?? null;
@@ -197,14 +205,24 @@ let rendered = false;
 function mark(name) {
   if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
 }
+const whenSettled = [];
+function settle() {
+  mark("lotline:settled");
+  for (const run of whenSettled.splice(0)) run();
+}
+/** Runs `work` once the page has settled (at once if it has): what the reader does not need to read the page. */
+function afterSettled(work) {
+  if (performance.getEntriesByName("lotline:settled", "mark").length > 0) setTimeout(work);
+  else whenSettled.push(work);
+}
 function firstRender() {
   rendered = true;
   mark("lotline:first-render");
-  if (pendingSections === 0) mark("lotline:settled");
+  if (pendingSections === 0) settle();
 }
 function sectionDone() {
   pendingSections--;
-  if (rendered && pendingSections === 0) mark("lotline:settled");
+  if (rendered && pendingSections === 0) settle();
 }
 
 /** A titled section whose body loads on its own; a refusal says who may see it. */
@@ -659,6 +677,7 @@ async function lineage(tracePromise) {
       container.dataset.nodeCount = String(drawn.nodes);
       container.dataset.edgeCount = String(drawn.edges);
       mark("lotline:lineage-drawn");
+      afterSettled(() => drawn.panAndZoom().catch(() => undefined));
     })
     .catch((err) => fill(container, el("p", { class: "error" }, `The graph could not be drawn: ${err.message}`)));
   // The same graph as a list: for keyboards, screen readers and small screens.
@@ -738,7 +757,7 @@ async function sensors(id, recordsPromise, productPromise, tracePromise) {
       }
     }
   }
-  readings.sort((a, b) => String(a.t).localeCompare(String(b.t)));
+  readings.sort((a, b) => Date.parse(a.t) - Date.parse(b.t));
   const range = product?.masterData?.storageTemperature ?? null;
   const out = [
     table(

@@ -1,11 +1,10 @@
 // The lineage graph of a lot page: batches as SVG links laid out in columns by depth (upstream on
 // the left, downstream on the right), flows as arrows labelled with what moved. Pan and zoom with
-// d3-zoom (drag, wheel, pinch, and the buttons for keyboards). SVG rather than a canvas library:
+// d3-zoom (drag, wheel, pinch, and the buttons for keyboards), loaded only once the page has settled
+// or the reader first reaches for the graph (see drawLineage). SVG rather than a canvas library:
 // each batch is a real link (Tab, Enter, a screen reader's list of links), and drawing a few
 // hundred elements takes milliseconds, where a canvas graph library spent half a second of a cold
 // page compiling and rendering (docs/adr/0037-lineage-graph-in-svg.md).
-import { select, zoom, zoomIdentity } from "d3";
-
 const SVG = "http://www.w3.org/2000/svg";
 const NODE = { width: 120, height: 40, columnGap: 170, rowGap: 70 };
 const PADDING = 24;
@@ -59,9 +58,19 @@ const svg = (name, attrs = {}, ...children) => {
   return node;
 };
 
+const lazy = (load) => {
+  let loaded = null;
+  return () => (loaded ??= load());
+};
+
 /**
  * Draws `trace` into `container` (sized by the stylesheet); returns the number of batches and flows
- * drawn. `href(id)` is a batch's page.
+ * drawn, and `panAndZoom()`, which loads d3 and makes the graph pannable and zoomable (once; the
+ * container gets `data-pan-zoom="ready"`). The graph is drawn without d3: d3's pan and zoom is the
+ * largest script a cold lot page compiled before it settled (docs/explorer.md, "Twelfth session"),
+ * and a graph is read before it is moved. The page calls `panAndZoom` once it has settled; the
+ * reader's first press, wheel or touch on the graph, or a press of its buttons, calls it sooner.
+ * `href(id)` is a batch's page.
  */
 export function drawLineage(container, trace, { href }) {
   const { nodes, edges, box } = lineageLayout(trace);
@@ -94,26 +103,35 @@ export function drawLineage(container, trace, { href }) {
   }
   scene.append(flows, batches);
 
-  const zoomer = zoom()
-    .scaleExtent([0.2, 8])
-    .on("zoom", (event) => scene.setAttribute("transform", event.transform.toString()));
-  const surface = select(root).call(zoomer).on("dblclick.zoom", null);
+  const panAndZoom = lazy(async () => {
+    const { select, zoom, zoomIdentity } = await import("d3");
+    const zoomer = zoom()
+      .scaleExtent([0.2, 8])
+      .on("zoom", (event) => scene.setAttribute("transform", event.transform.toString()));
+    const surface = select(root).call(zoomer).on("dblclick.zoom", null);
+    container.dataset.panZoom = "ready";
+    return { zoomer, surface, zoomIdentity };
+  });
+  const reach = () => void panAndZoom().catch(() => undefined); // the buttons report a failure
+  for (const type of ["pointerdown", "wheel", "touchstart"]) root.addEventListener(type, reach, { once: true, passive: true });
   const button = (label, title, act) => {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = label;
     b.title = title;
     b.setAttribute("aria-label", title);
-    b.addEventListener("click", act);
+    b.addEventListener("click", () =>
+      panAndZoom().then(act, (err) => (b.title = `Pan and zoom could not load: ${err.message}`)),
+    );
     return b;
   };
   const controls = document.createElement("div");
   controls.className = "graph-controls";
   controls.append(
-    button("+", "Zoom in", () => zoomer.scaleBy(surface, 1.5)),
-    button("−", "Zoom out", () => zoomer.scaleBy(surface, 1 / 1.5)),
-    button("⤢", "Fit the whole lineage", () => zoomer.transform(surface, zoomIdentity)),
+    button("+", "Zoom in", ({ zoomer, surface }) => zoomer.scaleBy(surface, 1.5)),
+    button("−", "Zoom out", ({ zoomer, surface }) => zoomer.scaleBy(surface, 1 / 1.5)),
+    button("⤢", "Fit the whole lineage", ({ zoomer, surface, zoomIdentity }) => zoomer.transform(surface, zoomIdentity)),
   );
   container.replaceChildren(root, controls);
-  return { nodes: batches.childElementCount, edges: edges.length };
+  return { nodes: batches.childElementCount, edges: edges.length, panAndZoom };
 }

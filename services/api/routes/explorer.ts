@@ -155,7 +155,8 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
     "/explorer/verifier.js": verifierUrl,
   };
   const hints = [
-    ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"], imports.d3] : []),
+    // (Not d3: the graph loads it for pan and zoom once the page has settled.)
+    ...(preload.includes("lineage") ? [imports["/explorer/assets/lineage.js"]] : []),
     // (Asked only once a chart's answers had arrived, it was the last request before a page settled.)
     ...(preload.includes("charts") ? [imports["/explorer/assets/charts.js"]] : []),
     ...(preload.includes("verifier") ? [verifierUrl] : []),

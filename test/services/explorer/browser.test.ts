@@ -261,6 +261,8 @@ describe("explorer in a browser", function () {
 
     const transform = () => graph.locator("g.scene").getAttribute("transform");
     await graph.getByRole("button", { name: "Zoom in" }).click();
+    // d3's pan and zoom loads once the page has settled, or at this first press.
+    await page.locator('[data-testid="lineage-graph"][data-pan-zoom="ready"]').waitFor({ timeout: 10_000 });
     const zoomed = await transform();
     expect(zoomed, "zoom in scales the scene").to.match(/scale\(1\.5\)/);
     await graph.getByRole("button", { name: "Fit the whole lineage" }).click();
