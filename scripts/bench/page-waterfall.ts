@@ -15,7 +15,7 @@ import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
 import { signIn } from "./auth";
-import { startDemoNode } from "./pages";
+import { startDemoNode, waitForMarks } from "./pages";
 import { Cleanup } from "./util";
 
 const PAGES: Record<string, { path: string; signedIn: boolean; phone?: boolean }> = {
@@ -28,17 +28,12 @@ const PAGES: Record<string, { path: string; signedIn: boolean; phone?: boolean }
 
 async function waterfall(page: Page): Promise<string[]> {
   // Over the DevTools protocol, not playwright's waitForFunction: that injects playwright's own
-  // script into the page in the middle of its load (see pages.ts, measure).
+  // script into the page in the middle of its load (see pages.ts, waitForMarks).
   const cdp = await page.context().newCDPSession(page);
-  const value = async (expression: string) => ((await cdp.send("Runtime.evaluate", { expression, returnByValue: true })).result.value as unknown);
-  const deadline = Date.now() + 60_000;
-  while (!(await value(`performance.getEntriesByName("lotline:settled", "mark").length > 0`))) {
-    if (Date.now() > deadline) throw new Error("the page did not settle within 60 s");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitForMarks(cdp, ["lotline:settled"]);
   // Late requests (a chart's script) are listed too.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const rows = (await value(WATERFALL_SCRIPT)) as string[];
+  const rows = (await cdp.send("Runtime.evaluate", { expression: WATERFALL_SCRIPT, returnByValue: true })).result.value as string[];
   await cdp.detach();
   return rows;
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type CDPSession, type Page } from "playwright-core";
 import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
@@ -84,29 +84,54 @@ export async function startDemoNode(cleanup: Cleanup, logLevel = "warn"): Promis
 }
 
 /**
- * Waits until the page has set every mark of `c` and returns their times. Read over the DevTools
- * protocol (Runtime.evaluate of one expression, polled every 20 ms) rather than with playwright's
+ * The times of the performance marks `names` (ms from navigation start) once the page has set them
+ * all. One DevTools-protocol call that waits in the page (a PerformanceObserver), not a poll: polling
+ * (Runtime.evaluate every 20 ms) made the page's renderer, the browser process and this process do a
+ * round trip 50 times a second on the two cores the page loads on. Nor playwright's
  * `waitForFunction`/`evaluate`: those first inject playwright's own script (about 330 kB) into the
  * page, compiled on the page's main thread in the middle of its load (a 150–250 ms task in a
  * Chromium trace at load 3, which held up the page's first render) — a cost no reader's browser has.
  */
+export async function waitForMarks(cdp: CDPSession, names: string[], timeoutMs = 60_000): Promise<number[]> {
+  const expression = `new Promise((resolve) => {
+    const names = ${JSON.stringify(names)};
+    const times = () => {
+      const t = names.map((n) => performance.getEntriesByName(n, "mark")[0]?.startTime ?? null);
+      return t.every((x) => x !== null) ? t : null;
+    };
+    if (times()) return resolve(times());
+    new PerformanceObserver((_, observer) => {
+      if (times()) observer.disconnect(), resolve(times());
+    }).observe({ type: "mark" });
+  })`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the page did not set ${names.join(", ")} within ${timeoutMs / 1000} s`)), Math.max(0, deadline - Date.now()))));
+    try {
+      const { result, exceptionDetails } = await Promise.race([cdp.send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true }), timeout]);
+      if (exceptionDetails) throw new Error(exceptionDetails.exception?.description ?? exceptionDetails.text);
+      return result.value as number[];
+    } catch (err) {
+      // Asked of the document the navigation was replacing: ask the new one.
+      if (/context was destroyed|Cannot find context|navigated/i.test(String(err)) && Date.now() < deadline) continue;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Loads the page with `load` and returns the times of the marks `c` sets. */
 async function measure(page: Page, c: PageCase, load: () => Promise<unknown>): Promise<Record<Mark, number | null>> {
   const cdp = await page.context().newCDPSession(page);
   try {
     await load();
-    const names = c.marks.map((m) => `lotline:${m}`);
-    const expression = `(() => { const t = ${JSON.stringify(names)}.map((n) => performance.getEntriesByName(n, "mark")[0]?.startTime ?? null); return t.every((x) => x !== null) ? t : null; })()`;
-    const deadline = Date.now() + 60_000;
-    let times: number[] | null = null;
-    while (!times) {
-      if (Date.now() > deadline) throw new Error(`${c.name}: the page did not set ${names.join(", ")} within 60 s`);
-      const { result, exceptionDetails } = await cdp.send("Runtime.evaluate", { expression, returnByValue: true });
-      if (exceptionDetails) throw new Error(`${c.name}: ${exceptionDetails.text}`);
-      times = (result.value as number[] | null) ?? null;
-      if (!times) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const times = await waitForMarks(cdp, c.marks.map((m) => `lotline:${m}`)).catch((err: Error) => {
+      throw new Error(`${c.name}: ${err.message}`);
+    });
     const out = Object.fromEntries(MARKS.map((m) => [m, null])) as Record<Mark, number | null>;
-    c.marks.forEach((m, i) => (out[m] = times![i]));
+    c.marks.forEach((m, i) => (out[m] = times[i]));
     return out;
   } finally {
     await cdp.detach().catch(() => undefined);

@@ -17,8 +17,9 @@ export interface WarmUpOptions {
  * Runs the requests of the explorer's pages once before the node says it is ready, answers
  * discarded: the lot page of the most recently registered lot (its HTML as the public sees it, then
  * as a member — signed in (EIP-4361, as any agent) with the key this node holds for the lot's
- * producer, its session ended afterwards — its records, trace, history, footprint, runs, scores and
- * sales), its Digital Link page, its producer's organisation page, the front page's lists and the
+ * producer, its session ended afterwards — its records, trace, history, footprint, runs, scores,
+ * sales and recall impact), its Digital Link page, its producer's organisation page (its monthly
+ * KPIs, grants and supplier score), the front page's lists and the
  * JSON-RPC pass-through its verification reads the chain through.
  *
  * Why: the first time each of these routes runs after a start, V8 compiles its code, Node loads the
@@ -39,9 +40,9 @@ export async function warmUpExplorer(app: FastifyInstance, db: Db, options: Warm
   if (lot) {
     const id = lot.batch_id;
     publicPaths.push(`/explorer/batch/${id}`, `/01/${lot.gtin}/10/${encodeURIComponent(lot.lot)}`);
-    const now = new Date();
-    const month = (offset: number) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1)).toISOString();
     memberPaths.push(
+      // The page itself as a member sees it (its answers embedded for a member: the ABI, the trace hint).
+      `/explorer/batch/${id}`,
       `/api/v1/batches/${id}`,
       `/api/v1/batches/${id}/records`,
       `/api/v1/batches/${id}/trace?direction=both&maxDepth=50`,
@@ -50,11 +51,13 @@ export async function warmUpExplorer(app: FastifyInstance, db: Db, options: Warm
       `/api/v1/production-runs?batch=${id}&limit=50`,
       `/api/v1/scores/batches/${id}`,
       `/api/v1/batches/${id}/sales`,
+      `/api/v1/batches/${id}/recall-impact`,
       `/api/v1/products/${lot.gtin}`,
       `/api/v1/orgs?ids=${lot.producer_org}&limit=100`,
       `/api/v1/orgs/${lot.producer_org}`,
       `/api/v1/grants?grantor=${lot.producer_org}`,
-      `/api/v1/analytics/orgs/${lot.producer_org}/kpis?from=${month(-1)}&to=${month(0)}`,
+      // The organisation page's chart (its six months in one request).
+      `/api/v1/analytics/orgs/${lot.producer_org}/kpis/monthly`,
       `/api/v1/scores/suppliers/${lot.producer_org}`,
     );
   }
@@ -66,7 +69,8 @@ export async function warmUpExplorer(app: FastifyInstance, db: Db, options: Warm
     requests++;
     if (res.statusCode >= 400) failed.push(`${url.split("?")[0]}: ${res.statusCode}`);
   };
-  for (const url of publicPaths) await run(url, { accept: url.startsWith("/api/") ? "application/json" : "text/html" });
+  const accept = (url: string) => (url.startsWith("/api/") ? "application/json" : "text/html");
+  for (const url of publicPaths) await run(url, { accept: accept(url) });
   // The page's verification reads the chain through the node's pass-through: its first call loads
   // Node's fetch (undici) and compiles the route's schemas (a first visit's chain reads took
   // 288 ms of the node's time, the next visit's 40).
@@ -87,7 +91,7 @@ export async function warmUpExplorer(app: FastifyInstance, db: Db, options: Warm
   if (signer && !token) failed.push("sign-in refused");
   if (token) {
     try {
-      for (const url of memberPaths) await run(url, { accept: "application/json", authorization: `Bearer ${token}` });
+      for (const url of memberPaths) await run(url, { accept: accept(url), authorization: `Bearer ${token}` });
     } finally {
       options.endSession(token);
     }
