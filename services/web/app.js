@@ -611,6 +611,9 @@ function startVerification(recordsPromise, url) {
   return { url, offChain, verdict };
 }
 
+/** How long the Verification section waits for the chain's answers before it shows the off-chain checks alone. */
+const OFF_CHAIN_ONLY_MS = 150;
+
 /** The Verification section: `first` is the lot's verification the page started as soon as it asked for the records. */
 async function verification(recordsPromise, first) {
   // (A refusal opens the sections below too: batchPage.)
@@ -621,10 +624,14 @@ async function verification(recordsPromise, first) {
   const run = async (check) => {
     latest = check;
     fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${check.url}…`));
+    let verdictShown = false;
     // Progressively: each record's leaf and proof are checked first (a changed record shows as
-    // failed at once), then the anchors are read from the chain.
-    check.offChain.then((checked) => {
-      if (latest !== check) return;
+    // failed at once), then the anchors are read from the chain — unless the chain answers within
+    // OFF_CHAIN_ONLY_MS, when the table is drawn once, with the verdicts (each drawing of it is a
+    // layout and a repaint of the top of a lot page).
+    const verdictSoon = (checked) => Promise.race([check.verdict.then(() => true, () => true), new Promise((resolve) => setTimeout(() => resolve(false), OFF_CHAIN_ONLY_MS))]).then((soon) => (soon ? null : checked));
+    check.offChain.then(verdictSoon).then((checked) => {
+      if (latest !== check || checked === null || verdictShown) return;
       fill(results,
         el("p", { class: "muted" }, `${checked.filter((c) => !c.failed).length} of ${checked.length} record(s) match their proofs; reading their anchors from ${check.url}…`),
         table(
@@ -639,6 +646,7 @@ async function verification(recordsPromise, first) {
     });
     const outcome = await check.verdict;
     if (latest !== check) return;
+    verdictShown = true;
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 
       el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -288,6 +289,57 @@ describe("explorer in a browser", function () {
       await shot("explorer-tampered.png");
     } finally {
       node.db.prepare(`UPDATE product_master_data SET document = ? WHERE gtin = ?`).run(before.document, GTIN);
+    }
+  });
+
+  it("reads the chain through the JSON-RPC URL the reader chooses: a slow one shows the off-chain checks first, one serving another chain is not believed", async function () {
+    // A JSON-RPC in front of the node's pass-through (another origin, as a reader's own chain node
+    // would be): it answers after RPC_DELAY_MS, and under /other-chain it says the chain is another.
+    const RPC_DELAY_MS = 1500;
+    const proxy = http.createServer((req, res) => {
+      res.setHeader("access-control-allow-origin", "*");
+      res.setHeader("access-control-allow-headers", "content-type");
+      if (req.method === "OPTIONS") return void res.end();
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        void (async () => {
+          const answer = await (await fetch(`${node.url}/rpc`, { method: "POST", headers: { "content-type": "application/json" }, body })).text();
+          const json = JSON.parse(answer) as { id: number; method?: string; result?: unknown } | { id: number; result?: unknown }[];
+          const asked = JSON.parse(body) as { method: string } | { method: string }[];
+          if (req.url === "/other-chain" && !Array.isArray(asked) && asked.method === "eth_chainId") (json as { result?: unknown }).result = "0x1";
+          setTimeout(() => res.setHeader("content-type", "application/json").end(JSON.stringify(json)), RPC_DELAY_MS);
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      await page.goto(`${node.url}/explorer/batch/${lotA}`);
+      const first = await summary();
+      const results = page.getByTestId("verification-results");
+      const verifyAt = async (url: string) => {
+        await page.locator("#rpc-url").fill(url);
+        await page.getByRole("button", { name: "Verify again" }).click();
+      };
+
+      await verifyAt(`${proxyUrl}/slow`);
+      // Before the chain answers: every record's leaf and proof, checked in the page.
+      await page.getByText(`${first.total} of ${first.total} record(s) match their proofs; reading their anchors from ${proxyUrl}/slow`).waitFor({ timeout: 10_000 });
+      expect(await page.getByTestId("verification-summary").count(), "no verdict before the chain answered").to.equal(0);
+      expect(await results.getByText("leaf and proof match; reading the chain…").count()).to.equal(first.total);
+      const slow = await summary();
+      expect(slow).to.deep.equal({ verified: first.total, failed: 0, total: first.total });
+
+      await verifyAt(`${proxyUrl}/other-chain`);
+      await page.getByTestId("verification-summary").getByText("FAILED").waitFor({ timeout: 10_000 });
+      const other = await summary();
+      expect(other).to.deep.equal({ verified: 0, failed: first.total, total: first.total });
+      expect(await results.getByTestId("record-verdict").first().textContent()).to.include("serves chain 1, not this deployment's chain");
+    } finally {
+      // The URL the reader chose is kept for their next pages: back to the node's own.
+      await page.evaluate(() => (globalThis as unknown as { localStorage: { removeItem(k: string): void } }).localStorage.removeItem("lotline.rpcUrl"));
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 
