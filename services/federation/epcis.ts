@@ -8,6 +8,7 @@ import { EPCIS_CONTEXT_URL } from "../epcis/context";
 import { insertEventRow, prepareEvent } from "../epcis/capture";
 import { eventContext } from "../epcis/query";
 import { recordIdOf } from "../epcis/store";
+import { NAMED_IDS, NAMING_IDS } from "../epcis/mapping/batches";
 import type { RecordOrigin } from "./store";
 
 /**
@@ -48,13 +49,11 @@ export function eventsNamingOwn(
   ids: readonly string[],
 ): { seq: number; org_id: number; event_id: string; context: string | null; event_time: string; named: string }[] {
   if (ids.length === 0) return [];
-  // The identifiers as one bound JSON array: one statement, prepared once, whatever their number.
   return prepared(
     db,
-    `SELECT e.seq, e.org_id, e.event_id, e.context, e.event_time,
-       (SELECT json_group_array(DISTINCT i.id) FROM epcis_event_identifiers i WHERE i.seq = e.seq AND i.id IN (SELECT value FROM json_each(@ids))) AS named
+    `SELECT e.seq, e.org_id, e.event_id, e.context, e.event_time, ${NAMED_IDS}
      FROM epcis_events e
-     WHERE e.served_by IS NULL AND e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(@ids)))
+     WHERE e.served_by IS NULL AND ${NAMING_IDS}
      ORDER BY e.seq`,
   ).all({ ids: JSON.stringify(ids) }) as { seq: number; org_id: number; event_id: string; context: string | null; event_time: string; named: string }[];
 }

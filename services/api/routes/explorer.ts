@@ -33,6 +33,7 @@ export const WEB_DIR = path.join(__dirname, "..", "..", "web");
 const PAGE_FILES: Record<string, string> = {
   "app.js": "text/javascript",
   "style.css": "text/css",
+  // The page's verification as written (it is bundled into /explorer/verifier.js, which the page loads): served for reading.
   "verify.js": "text/javascript",
   "lineage.js": "text/javascript",
   "charts.js": "text/javascript",
@@ -137,9 +138,8 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
   // Built on first use (esbuild); until then its URL stays unversioned (and is revalidated).
   if (!verifierVersion) void verifierModule().catch(() => undefined);
   const verifierUrl = verifierVersion ? `/explorer/verifier.js?v=${verifierVersion}` : "/explorer/verifier.js";
-  const [app, verify, lineage, charts, style, ethers, d3] = await Promise.all([
+  const [app, lineage, charts, style, ethers, d3] = await Promise.all([
     v("app.js"),
-    v("verify.js"),
     v("lineage.js"),
     v("charts.js"),
     v("style.css"),
@@ -149,7 +149,6 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
   const imports = {
     ethers,
     d3,
-    "/explorer/assets/verify.js": verify,
     "/explorer/assets/lineage.js": lineage,
     "/explorer/assets/charts.js": charts,
     "/explorer/verifier.js": verifierUrl,

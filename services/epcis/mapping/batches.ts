@@ -95,16 +95,23 @@ interface Row {
   named: string;
 }
 
+/**
+ * SQL over `epcis_events e` for the events naming any of the identifiers bound as `@ids` (one JSON
+ * array: one statement, prepared once, whatever their number): `NAMING_IDS` is the condition,
+ * `NAMED_IDS` the column `named`, which of them the event names (a JSON array; the caller keeps a
+ * unit's events of the batch's loads only, eventNamesBatch).
+ */
+export const NAMING_IDS = `e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(@ids)))`;
+export const NAMED_IDS = `(SELECT json_group_array(DISTINCT i.id) FROM epcis_event_identifiers i WHERE i.seq = e.seq AND i.id IN (SELECT value FROM json_each(@ids))) AS named`;
+
 function eventsNaming(db: Db, ids: string[]): Row[] {
   if (ids.length === 0) return [];
-  // The identifiers as one bound JSON array: one statement, prepared once, whatever their number.
   return prepared(
     db,
     `SELECT e.seq, e.org_id, e.event_id, e.hash_id, e.event_type, e.action, e.biz_step, e.event_time, m.status, m.effect, m.reason, m.tx_hash,
-       e.served_by, e.verified_at,
-       (SELECT json_group_array(DISTINCT i.id) FROM epcis_event_identifiers i WHERE i.seq = e.seq AND i.id IN (SELECT value FROM json_each(@ids))) AS named
+       e.served_by, e.verified_at, ${NAMED_IDS}
      FROM epcis_events e LEFT JOIN epcis_mappings m ON m.seq = e.seq
-     WHERE e.seq IN (SELECT seq FROM epcis_event_identifiers WHERE id IN (SELECT value FROM json_each(@ids)))
+     WHERE ${NAMING_IDS}
      ORDER BY e.event_time, e.seq`,
   ).all({ ids: JSON.stringify(ids) }) as Row[];
 }

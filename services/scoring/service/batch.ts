@@ -3,9 +3,7 @@ import { runBatchIds, type ProductionRunRecord } from "../../analytics/record";
 import type { Db } from "../../store/db";
 import { prepared } from "../../store/statements";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
-import { formatDigitalLink } from "../../gs1/digital-link";
-import { canonicalId } from "../../epcis/identifiers";
-import { ssccOf } from "../../epcis/mapping/facts";
+import { batchIdentifiers, eventNamesBatch } from "../../epcis/mapping/batches";
 import { createUnitContents } from "../../store/logistic-units";
 import { dwellOutliers, MIN_HISTORY, OUTLIER_Z, type DwellStep } from "./robust";
 import { fastHandovers, MIN_CROSS_BORDER_TRANSIT_HOURS, type LocatedEntry } from "./transit";
@@ -331,13 +329,9 @@ export function createBatchScorer(db: Db, service: ScoringService, options: { he
     const ssccs = [
       ...new Set(timeline.filter((r) => r.type === "packed").map((r) => (JSON.parse(r.details) as { sscc: string }).sscc)),
     ];
-    const objects = [
-      canonicalId(formatDigitalLink(batch.gtin, batch.lot)),
-      ...ssccs.map((s) => canonicalId(`https://id.gs1.org/00/${s}`)),
-    ];
+    const objects = batchIdentifiers(batch, ssccs);
     const epcis = (epcisAvailable(db) ? epcisObjectEvents(db, objects) : []).filter((e) => {
-      const sscc = ssccOf(e.object);
-      if (sscc !== null && !units.held(sscc, batch.id, e.event_time)) return false;
+      if (!eventNamesBatch(units, batch, [e.object], e.event_time)) return false;
       if (visible(e.org_id, "EPCIS", [batch.id])) return true;
       hide(batch.id, String(e.org_id));
       return false;
