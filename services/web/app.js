@@ -151,6 +151,9 @@ function apiShared(path) {
 }
 
 const orgs = new Map();
+// The consortium's organisations the node put in the page (routes/explorer.ts ORG_DIRECTORY; read,
+// not taken: the front page lists them too): no request for a name among them.
+for (const org of embedded.get("/api/v1/orgs?limit=50")?.body?.items ?? []) orgs.set(String(org.orgId), Promise.resolve(org));
 let orgsWanted = null;
 /**
  * An organisation as the API lists it (name, node URL; null when it cannot be read), asked once per

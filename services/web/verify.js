@@ -47,14 +47,10 @@ const FAILURES = { record_changed: "record changed", proof_changed: "proof does 
  * (`failed` null for a record that matches its proof).
  */
 export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, onOffChain }) {
-  // The chain is asked at once — its id, and one anchorOf per (owner, root) the records name (the
-  // records of one anchoring share it) — and the records are checked off-chain meanwhile. An
-  // anchor read for a record that then fails off-chain is not used; a chain of another id is not
-  // believed at all.
-  const chainRead = rpc(url, "eth_chainId", []).then(
-    (answer) => (Number(answer) === Number(chainId) ? null : `the JSON-RPC at ${url} serves chain ${Number(answer)}, not this deployment's chain ${chainId}`),
-    (err) => `cannot read the chain: ${err.message}`,
-  );
+  // The chain is asked at once, in one JSON-RPC batch — its id, and one anchorOf per (owner, root)
+  // the records name (the records of one anchoring share it) — and the records are checked
+  // off-chain meanwhile. An anchor read for a record that then fails off-chain is not used; a chain
+  // of another id is not believed at all.
   const calls = new Map();
   for (const record of anchors ? records : []) {
     const key = `${record?.owner}:${record?.proof?.merkleRoot}`;
@@ -65,7 +61,11 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, on
       // a malformed owner or root: the off-chain check below names it
     }
   }
-  const anchorsAnswered = ethCalls(url, [...calls.values()]);
+  const answered = rpcBatch(url, [["eth_chainId", []], ...[...calls.values()].map((call) => ["eth_call", [call, "latest"]])]);
+  const chainRead = answered.then(([id]) =>
+    id instanceof Error ? `cannot read the chain: ${id.message}` : Number(id) === Number(chainId) ? null : `the JSON-RPC at ${url} serves chain ${Number(id)}, not this deployment's chain ${chainId}`,
+  );
+  const anchorsAnswered = answered.then((answers) => answers.slice(1));
   await keccakReady;
   const checked = records.map((record) => {
     const offChain = checkRecord(record);
@@ -103,15 +103,15 @@ export async function verifyRecords(records, { rpcUrl: url, anchors, chainId, on
 }
 
 /**
- * eth_call each of `calls` at "latest": JSON-RPC batches of at most 50 (what the node's pass-through
+ * Each of `calls` ([method, params]): JSON-RPC batches of at most 50 (what the node's pass-through
  * takes), one request at a time for an RPC that answers batches otherwise. Each answer is the
  * result or an Error.
  */
-async function ethCalls(url, calls) {
+async function rpcBatch(url, calls) {
   const answers = [];
   for (let i = 0; i < calls.length; i += 50) {
     const chunk = calls.slice(i, i + 50);
-    const requests = chunk.map((call) => ({ jsonrpc: "2.0", id: nextId++, method: "eth_call", params: [call, "latest"] }));
+    const requests = chunk.map(([method, params]) => ({ jsonrpc: "2.0", id: nextId++, method, params }));
     let batch = null;
     try {
       const res = await fetch(url, { method: "POST", priority: "high", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify(requests) });
@@ -123,10 +123,10 @@ async function ethCalls(url, calls) {
       const byId = new Map(batch.map((r) => [r.id, r]));
       for (const r of requests) {
         const answer = byId.get(r.id);
-        answers.push(!answer ? new Error("eth_call: no answer in the batch") : answer.error ? new Error(`eth_call: ${answer.error.message}`) : answer.result);
+        answers.push(!answer ? new Error(`${r.method}: no answer in the batch`) : answer.error ? new Error(`${r.method}: ${answer.error.message}`) : answer.result);
       }
     } else {
-      for (const call of chunk) answers.push(await rpc(url, "eth_call", [call, "latest"]).catch((err) => err));
+      for (const [method, params] of chunk) answers.push(await rpc(url, method, params).catch((err) => err));
     }
   }
   return answers;

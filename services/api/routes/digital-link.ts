@@ -9,7 +9,7 @@ import { hasValidCheckDigit } from "../../gs1/keys";
 import { createProvenanceStore, type BatchView } from "../../store/provenance";
 import { prepared } from "../../store/statements";
 import { Batch, publicBatch } from "./provenance";
-import { explorerShell, lotPageOptions, pageAnswers, SESSION, type EmbeddedAnswer } from "./explorer";
+import { EVERY_PAGE, explorerShell, lotAnswers, lotPageOptions, pageAnswers, type EmbeddedAnswer } from "./explorer";
 
 /**
  * The GS1 Digital Link resolver (GS1 Digital Link 1.2 paths on this node's own domain): what a
@@ -54,14 +54,15 @@ export const digitalLinkRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
 
   /**
    * Answers JSON, or the explorer's page (with the status the JSON answer would have had). The page
-   * carries the JSON answer, the session and, for a lot (or a key naming one batch), the batch the
-   * page opens (app.js digitalLinkPage), each as its route answers the reader (pageAnswers); a lot's
+   * carries the JSON answer, the session, the organisations and, for a lot (or a key naming one
+   * batch), the batch the page opens (app.js digitalLinkPage) and its product, each as its route
+   * answers the reader (pageAnswers); a lot's
    * page also gets a lot page's hints (its records asked with the HTML).
    */
   async function answer(request: FastifyRequest, reply: FastifyReply, resolve: () => Record<string, unknown>) {
     if (wantsJson(request)) return resolve();
     const path = request.url.split("?")[0];
-    const answers = await pageAnswers(app, request, [SESSION, path]);
+    const answers = await pageAnswers(app, request, [...EVERY_PAGE, path]);
     let status = answers[path]?.status;
     if (status === undefined) {
       status = 200;
@@ -78,7 +79,7 @@ export const digitalLinkRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
     let options = {};
     if (opened) {
       const batchUrl = `/api/v1/batches/${opened.id}`;
-      const batch: Record<string, EmbeddedAnswer> = await pageAnswers(app, request, [batchUrl]);
+      const batch: Record<string, EmbeddedAnswer> = await lotAnswers(app, request, batchUrl);
       const lot = lotPageOptions(readerOf(request, auth).kind !== "public", batch[batchUrl]);
       options = { ...lot, embedded: { ...answers, ...batch, ...lot.embedded } };
     } else options = { embedded: answers };

@@ -174,6 +174,24 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
 
 /** Who is signed in: every explorer page asks. */
 export const SESSION = "/api/v1/auth/session";
+/**
+ * The consortium's organisations (the first 50; the public list): every page names organisations,
+ * and takes their names from this answer in its HTML instead of asking for them (app.js orgInfo).
+ */
+export const ORG_DIRECTORY = "/api/v1/orgs?limit=50";
+/** What every explorer page carries in its HTML. */
+export const EVERY_PAGE = [SESSION, ORG_DIRECTORY];
+
+/**
+ * A lot page's answers of its batch (`batchUrl`), as pageAnswers gives them, and of the batch's
+ * product (the page's title), asked once the batch's GTIN is known.
+ */
+export async function lotAnswers(app: FastifyInstance, request: FastifyRequest, batchUrl: string): Promise<Record<string, EmbeddedAnswer>> {
+  const answers = await pageAnswers(app, request, [batchUrl]);
+  const gtin = answers[batchUrl]?.status === 200 ? (answers[batchUrl].body as { gtin?: unknown }).gtin : undefined;
+  if (typeof gtin === "string" && /^[0-9]{14}$/.test(gtin)) Object.assign(answers, await pageAnswers(app, request, [`/api/v1/products/${gtin}`]));
+  return answers;
+}
 
 /**
  * What a lot page needs beyond its batch (`batch`: the batch route's answer for the reader, as
@@ -333,7 +351,7 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     reply.type("text/html; charset=utf-8").header("cache-control", "private, no-cache").send(await explorerShell(options));
   /** An explorer page with the session's answer in it (every page shows who is signed in) and the answers of `embed`. */
   const sendPage = async (request: FastifyRequest, reply: FastifyReply, embed: string[] = [], options: ShellOptions = {}) =>
-    sendShell(reply, { ...options, embedded: await pageAnswers(app, request, [SESSION, ...embed]) });
+    sendShell(reply, { ...options, embedded: await pageAnswers(app, request, [...EVERY_PAGE, ...embed]) });
   const html = (request: FastifyRequest, reply: FastifyReply) => sendPage(request, reply);
   // The verifier bundle is built once the node serves (esbuild works in its own process), so the
   // first lot page after a start neither waits for it nor gets its URL unversioned.
@@ -352,15 +370,16 @@ export const explorerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     response: { 200: { content: { "text/html": { schema: Type.String() } } } },
   });
 
-  // The front page's two lists, asked with the HTML.
-  const front = (request: FastifyRequest, reply: FastifyReply) => sendPage(request, reply, [], { fetches: ["/api/v1/recalls?limit=10", "/api/v1/orgs?limit=50"] });
+  // The front page's recent recalls, asked with the HTML (its list of organisations is the directory every page carries).
+  const front = (request: FastifyRequest, reply: FastifyReply) => sendPage(request, reply, [], { fetches: ["/api/v1/recalls?limit=10"] });
   app.get("/", { config: static_, schema: pageSchema("The explorer: search, recent recalls") }, front);
   app.get("/explorer", { config: static_, schema: pageSchema("The explorer's front page") }, front);
   app.get("/explorer/search", { config: static_, schema: { ...pageSchema("Explorer search results"), querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 512 })) }) } }, html);
   app.get("/explorer/batch/:ref", { config: static_, schema: pageSchema("Explorer page of a batch", Type.Object({ ref: Type.String({ maxLength: 512 }) })) }, async (request, reply) => {
     const { ref } = request.params as { ref: string };
     const batchUrl = `/api/v1/batches/${encodeURIComponent(ref)}`;
-    const answers = await pageAnswers(app, request, [SESSION, batchUrl]);
+    const [every, lotAnswered] = await Promise.all([pageAnswers(app, request, EVERY_PAGE), lotAnswers(app, request, batchUrl)]);
+    const answers = { ...every, ...lotAnswered };
     const lot = lotPageOptions(readerOf(request, auth).kind !== "public", answers[batchUrl]);
     return sendShell(reply, { ...lot, embedded: { ...answers, ...lot.embedded } });
   });

@@ -115,6 +115,10 @@ describe("explorer API", function () {
       expect(memberAnswers[batch]).to.deep.equal({ status: 200, body: (await get(node, batch)).body });
       expect(memberAnswers["/api/v1/auth/session"]).to.deep.equal({ status: 200, body: (await get(node, "/api/v1/auth/session")).body });
       expect(memberAnswers["/explorer/abi.json"].body.anchors).to.deep.equal((await getAnonymous(node, "/explorer/abi.json")).body.anchors);
+      // The organisations every page names, and the lot's product (its title), as the routes answer them.
+      expect(memberAnswers["/api/v1/orgs?limit=50"]).to.deep.equal({ status: 200, body: (await get(node, "/api/v1/orgs?limit=50")).body });
+      expect(memberAnswers["/api/v1/orgs?limit=50"].body.items.length).to.be.greaterThan(1);
+      expect(memberAnswers[`/api/v1/products/${GTIN}`]).to.deep.equal({ status: 200, body: (await get(node, `/api/v1/products/${GTIN}`)).body });
       expect(fetches(member.text)).to.deep.equal([`${batch}/trace?direction=both&maxDepth=50`, `${batch}/records`]);
       // The public gets what the routes show the public: the lot's public view, no session; its records, no trace.
       const anonymous = await getAnonymous(node, `/explorer/batch/${id}`);
@@ -123,6 +127,7 @@ describe("explorer API", function () {
       expect(publicAnswers[batch].body.view).to.equal("public");
       expect(publicAnswers[batch].body).to.not.have.property("ownerOrgId");
       expect(publicAnswers["/api/v1/auth/session"].status).to.equal(401);
+      expect(publicAnswers[`/api/v1/products/${GTIN}`]).to.deep.equal({ status: 200, body: (await getAnonymous(node, `/api/v1/products/${GTIN}`)).body });
       expect(fetches(anonymous.text)).to.deep.equal([`${batch}/records`]);
       // By a Digital Link ref: embedded under the URL the page asks, the rest by the batch's id.
       const ref = encodeURIComponent(`https://id.gs1.org/01/${GTIN}/10/${LOT}`);
@@ -133,10 +138,13 @@ describe("explorer API", function () {
       const scanned = embedded((await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "text/html" })).text);
       expect(scanned[`/01/${GTIN}/10/${LOT}`]).to.deep.equal({ status: 200, body: (await getAnonymous(node, `/01/${GTIN}/10/${LOT}`, { accept: "application/json" })).body });
       expect(scanned[batch].body.view).to.equal("public");
+      expect(scanned[`/api/v1/products/${GTIN}`].status).to.equal(200);
+      expect(Object.keys(scanned)).to.include("/api/v1/orgs?limit=50");
       // An unknown batch is embedded as the route's refusal, with nothing more to ask.
       const unknown = await get(node, `/explorer/batch/0x${"0".repeat(64)}`);
       expect(embedded(unknown.text)[`/api/v1/batches/0x${"0".repeat(64)}`].status).to.equal(404);
       expect(fetches(unknown.text)).to.deep.equal([]);
+      expect(Object.keys(embedded(unknown.text)).filter((url) => url.startsWith("/api/v1/products/")), "no product for a batch it does not know").to.deep.equal([]);
       // A ref that tries to close the element or an attribute stays inside it.
       for (const hostile of ['x" onload="alert(1)', "</script><script>alert(1)</script>"]) {
         const html = (await getAnonymous(node, `/explorer/batch/${encodeURIComponent(hostile)}`)).text;

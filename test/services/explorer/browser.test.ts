@@ -305,9 +305,13 @@ describe("explorer in a browser", function () {
       req.on("end", () => {
         void (async () => {
           const answer = await (await fetch(`${node.url}/rpc`, { method: "POST", headers: { "content-type": "application/json" }, body })).text();
-          const json = JSON.parse(answer) as { id: number; method?: string; result?: unknown } | { id: number; result?: unknown }[];
-          const asked = JSON.parse(body) as { method: string } | { method: string }[];
-          if (req.url === "/other-chain" && !Array.isArray(asked) && asked.method === "eth_chainId") (json as { result?: unknown }).result = "0x1";
+          type Message = { id: number; method?: string; result?: unknown };
+          const json = JSON.parse(answer) as Message | Message[];
+          const asked = JSON.parse(body) as Message | Message[];
+          if (req.url === "/other-chain") {
+            const chainIdAsked = new Set((Array.isArray(asked) ? asked : [asked]).filter((q) => q.method === "eth_chainId").map((q) => q.id));
+            for (const a of Array.isArray(json) ? json : [json]) if (chainIdAsked.has(a.id)) a.result = "0x1";
+          }
           setTimeout(() => res.setHeader("content-type", "application/json").end(JSON.stringify(json)), RPC_DELAY_MS);
         })();
       });
