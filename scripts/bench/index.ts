@@ -75,6 +75,8 @@ function options() {
       runs: { type: "string" },
       "measure-gas": { type: "boolean" },
       "trace-store": { type: "string" },
+      // The pages stage against a running node (e.g. `npm start`'s first, http://127.0.0.1:8080) instead of a one-node demo of its own.
+      "pages-url": { type: "string" },
     },
     strict: true,
   });
@@ -94,11 +96,11 @@ function options() {
       if (!(STAGES as readonly string[]).includes(name)) throw new Error(`--only: unknown stage "${name}" (known: ${STAGES.join(", ")})`);
     stages = names as Stage[];
   }
-  return { quick: values.quick, out: values.out, sizes, stages: new Set(stages) };
+  return { quick: values.quick, out: values.out, sizes, stages: new Set(stages), pagesUrl: values["pages-url"] };
 }
 
 async function main(): Promise<void> {
-  const { quick, out: outFile, sizes, stages } = options();
+  const { quick, out: outFile, sizes, stages, pagesUrl } = options();
   const cleanup = new Cleanup();
   const onSignal = (signal: string) => {
     progress(`${signal}: cleaning up`);
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
     if (onNode.has("visibility") || onNode.has("trace") || onNode.has("capture") || onNode.has("eventLoop"))
       await nodeStages(onNode, sizes, cleanup, results, out);
     if (stages.has("gas")) await gasStage(sizes.measureGas, results, out);
-    if (stages.has("pages")) await pagesStage({ runs: sizes.pageRuns }, cleanup, results, out);
+    if (stages.has("pages")) await pagesStage({ runs: sizes.pageRuns, url: pagesUrl }, cleanup, results, out);
     if (stages.has("reorg") || stages.has("api")) await legacyStages(stages, cleanup, out);
   } finally {
     progress("cleaning up");

@@ -177,19 +177,24 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
   }
 
   const cell = (values: number[]) => (values.length ? fmt(median(values), 0) : "-");
+  // The slowest visit too: "no page needs more than a second" is about every visit, not the median.
+  const slowest = (values: number[]) => (values.length ? fmt(Math.max(...values), 0) : "-");
   const rows = CASES.flatMap((c) => [
-    [`${c.name}, cold`, ...MARKS.map((m) => cell(figures[c.name].cold[m]))],
-    [`${c.name}, warm`, ...MARKS.map((m) => cell(figures[c.name].warm[m]))],
-    [`${c.name}, first after start`, ...MARKS.map((m) => cell(figures[c.name].first[m]))],
+    [`${c.name}, cold`, ...MARKS.map((m) => cell(figures[c.name].cold[m])), slowest(figures[c.name].cold.settled)],
+    [`${c.name}, warm`, ...MARKS.map((m) => cell(figures[c.name].warm[m])), slowest(figures[c.name].warm.settled)],
+    [`${c.name}, first after start`, ...MARKS.map((m) => cell(figures[c.name].first[m])), "-"],
   ]);
   results.set("pages", {
     runs: options.runs,
-    unit: "ms from navigation start, median",
+    unit: "ms from navigation start, median (settledMax: the slowest visit)",
     pages: Object.fromEntries(
       CASES.map((c) => [
         c.name,
         Object.fromEntries(
-          (["cold", "warm", "first"] as const).map((k) => [k, Object.fromEntries(c.marks.map((m) => [m, round(median(figures[c.name][k][m]), 0)]))]),
+          (["cold", "warm", "first"] as const).map((k) => [
+            k,
+            { ...Object.fromEntries(c.marks.map((m) => [m, round(median(figures[c.name][k][m]), 0)])), settledMax: round(Math.max(...figures[c.name][k].settled), 0) },
+          ]),
         ),
       ]),
     ),
@@ -197,7 +202,7 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
   out.push(
     table(
       `Explorer pages in chromium on the demo (ms from navigation start, median of ${options.runs} run(s))`,
-      ["page", ...MARKS],
+      ["page", ...MARKS, "slowest settled"],
       rows,
       [
         "cold: a fresh browser context (libraries fetched and compiled); warm: the same page reloaded (HTTP cache);",
