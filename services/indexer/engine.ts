@@ -655,24 +655,25 @@ export function createIndexer(options: IndexerOptions) {
     // indexed while it was final (the index catching up, more than the window below the head) was
     // written without it, and is not even stored unless it had logs. Counted from the checkpoint, a
     // reorganisation of such blocks looked shallow, and their rows outlived the rollback.
-    const journalled = (from: number) => {
+    const journalledAbove = (from: number) => {
       const r = db.prepare(`SELECT COUNT(*) AS n, MIN(journalled) AS all_journalled FROM indexer_blocks WHERE block_number > ? AND block_number <= ?`).get(
         from,
         cp.number,
       ) as { n: number; all_journalled: number | null };
       return r.n === cp.number - from && (r.n === 0 || r.all_journalled === 1);
     };
-    if (ancestor === null || cp.number - ancestor > reorgWindow || !journalled(ancestor)) {
-      const why =
-        ancestor === null || cp.number - ancestor > reorgWindow
-          ? `reorganisation deeper than the reorg window (${reorgWindow} blocks): ${reason}`
-          : `reorganisation of blocks indexed while they were final (more than the reorg window of ${reorgWindow} blocks below the head, so not journalled) back to block ${ancestor}: ${reason}`;
+    const found = ancestor;
+    const tooDeep = found === null || cp.number - found > reorgWindow;
+    if (tooDeep || !journalledAbove(found)) {
+      const why = tooDeep
+        ? `reorganisation deeper than the reorg window (${reorgWindow} blocks): ${reason}`
+        : `reorganisation of blocks indexed while they were final (more than the reorg window of ${reorgWindow} blocks below the head, so not journalled) back to block ${found}: ${reason}`;
       if (options.rebuildOnDeepReorg) return rebuild(why);
       halted = `${why}; the index needs an operator (rebuild it with 'lotline index rebuild')`;
       options.log?.warn({ reason }, halted);
       throw new IndexerHaltedError(halted);
     }
-    const target = ancestor;
+    const target = found;
     const undone = db.transaction(() => {
       const count = rollbackJournal(db, target);
       db.prepare(`DELETE FROM indexer_blocks WHERE block_number > ?`).run(target);

@@ -151,9 +151,10 @@ function apiShared(path) {
 }
 
 const orgs = new Map();
-// The consortium's organisations the node put in the page (routes/explorer.ts ORG_DIRECTORY; read,
-// not taken: the front page lists them too): no request for a name among them.
-for (const org of embedded.get("/api/v1/orgs?limit=50")?.body?.items ?? []) orgs.set(String(org.orgId), Promise.resolve(org));
+/** The consortium's organisations, in every page's HTML (routes/explorer.ts ORG_DIRECTORY). */
+const ORG_DIRECTORY = "/api/v1/orgs?limit=50";
+// Read, not taken (the front page lists them too): no request for a name among them.
+for (const org of embedded.get(ORG_DIRECTORY)?.body?.items ?? []) orgs.set(String(org.orgId), Promise.resolve(org));
 let orgsWanted = null;
 /**
  * An organisation as the API lists it (name, node URL; null when it cannot be read), asked once per
@@ -444,7 +445,7 @@ async function home() {
       );
     }),
     section("Organisations", async () => {
-      const { items } = await api("/api/v1/orgs?limit=50");
+      const { items } = await api(ORG_DIRECTORY);
       return el("ul", { class: "orgs" }, items.map((o) => el("li", {}, el("a", { href: `/explorer/org/${o.orgId ?? o.id}` }, o.name), ` · ${o.status ?? ""}`)));
     }),
   );
@@ -627,14 +628,14 @@ async function verification(recordsPromise, first) {
   const run = async (check) => {
     latest = check;
     fill(results, el("p", { class: "muted" }, `Checking ${data.records.length} record(s) against ${check.url}…`));
-    let verdictShown = false;
     // Progressively: each record's leaf and proof are checked first (a changed record shows as
     // failed at once), then the anchors are read from the chain — unless the chain answers within
     // OFF_CHAIN_ONLY_MS, when the table is drawn once, with the verdicts (each drawing of it is a
     // layout and a repaint of the top of a lot page).
-    const verdictSoon = (checked) => Promise.race([check.verdict.then(() => true, () => true), new Promise((resolve) => setTimeout(() => resolve(false), OFF_CHAIN_ONLY_MS))]).then((soon) => (soon ? null : checked));
-    check.offChain.then(verdictSoon).then((checked) => {
-      if (latest !== check || checked === null || verdictShown) return;
+    let verdictIn = false;
+    check.verdict.finally(() => (verdictIn = true)).catch(() => undefined);
+    check.offChain.then((checked) => setTimeout(() => {
+      if (latest !== check || verdictIn) return;
       fill(results,
         el("p", { class: "muted" }, `${checked.filter((c) => !c.failed).length} of ${checked.length} record(s) match their proofs; reading their anchors from ${check.url}…`),
         table(
@@ -646,10 +647,9 @@ async function verification(recordsPromise, first) {
           ]),
         ),
       );
-    });
+    }, OFF_CHAIN_ONLY_MS));
     const outcome = await check.verdict;
     if (latest !== check) return;
-    verdictShown = true;
     const ok = outcome.filter((o) => o.ok).length;
     fill(results, 
       el("p", { class: ok === outcome.length ? "ok" : "error", "data-testid": "verification-summary", dataset: { verified: String(ok), failed: String(outcome.length - ok), total: String(outcome.length) } },

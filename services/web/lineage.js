@@ -58,11 +58,6 @@ const svg = (name, attrs = {}, ...children) => {
   return node;
 };
 
-const lazy = (load) => {
-  let loaded = null;
-  return () => (loaded ??= load());
-};
-
 /**
  * Draws `trace` into `container` (sized by the stylesheet); returns the number of batches and flows
  * drawn, and `panAndZoom()`, which loads d3 and makes the graph pannable and zoomable (once; the
@@ -103,7 +98,9 @@ export function drawLineage(container, trace, { href }) {
   }
   scene.append(flows, batches);
 
-  const panAndZoom = lazy(async () => {
+  let installed = null;
+  const panAndZoom = () => (installed ??= installPanAndZoom());
+  async function installPanAndZoom() {
     const { select, zoom, zoomIdentity } = await import("d3");
     const zoomer = zoom()
       .scaleExtent([0.2, 8])
@@ -111,7 +108,7 @@ export function drawLineage(container, trace, { href }) {
     const surface = select(root).call(zoomer).on("dblclick.zoom", null);
     container.dataset.panZoom = "ready";
     return { zoomer, surface, zoomIdentity };
-  });
+  }
   const reach = () => void panAndZoom().catch(() => undefined); // the buttons report a failure
   for (const type of ["pointerdown", "wheel", "touchstart"]) root.addEventListener(type, reach, { once: true, passive: true });
   const button = (label, title, act) => {

@@ -28,9 +28,10 @@ function decodeAnchor(answer) {
 }
 
 let nextId = 1;
+/** A JSON-RPC POST of `body`. No cookies: the chain needs no session, and a URL the reader typed gets none of this node's. */
+const post = (url, body) => fetch(url, { method: "POST", priority: "high", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 async function rpc(url, method, params) {
-  // No cookies: the chain needs no session, and a URL the reader typed gets none of this node's.
-  const res = await fetch(url, { method: "POST", priority: "high", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }) });
+  const res = await post(url, { jsonrpc: "2.0", id: nextId++, method, params });
   if (!res.ok) throw new Error(`${method}: HTTP ${res.status} from ${url}`);
   const body = await res.json();
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
@@ -114,7 +115,7 @@ async function rpcBatch(url, calls) {
     const requests = chunk.map(([method, params]) => ({ jsonrpc: "2.0", id: nextId++, method, params }));
     let batch = null;
     try {
-      const res = await fetch(url, { method: "POST", priority: "high", credentials: "omit", headers: { "content-type": "application/json" }, body: JSON.stringify(requests) });
+      const res = await post(url, requests);
       if (res.ok) batch = await res.json();
     } catch {
       batch = null;
