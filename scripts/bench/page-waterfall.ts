@@ -14,6 +14,7 @@ import { chromium, type Page } from "playwright-core";
 import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
+import { CHROMIUM, CHROMIUM_FLAGS } from "../chromium";
 import { signIn } from "./auth";
 import { startDemoNode, waitForMarks } from "./pages";
 import { Cleanup } from "./util";
@@ -65,7 +66,7 @@ async function main() {
     // Request logs at debug also send Server-Timing (the node's own time per request).
     if (!url) url = await startDemoNode(cleanup, "debug");
     const token = await signIn(url, demoWallet(DEMO_MEMBERS.find((m) => m.key === "auditor")!.account));
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
     cleanup.add("close chromium", () => browser.close());
     await fetch(`${url}/explorer/verifier.js`).then((r) => r.arrayBuffer());
     for (const name of values.pages!.split(",")) {

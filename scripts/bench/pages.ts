@@ -5,6 +5,7 @@ import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
 import { freePort } from "../../test/helpers/ports";
+import { CHROMIUM, CHROMIUM_FLAGS } from "../chromium";
 import { spawnNode } from "../reliability/util";
 import { signIn } from "./auth";
 import { median, round, type Results } from "./results";
@@ -31,8 +32,6 @@ export interface PagesOptions {
   url?: string;
 }
 
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const MARKS = ["first-render", "lineage-drawn", "verified", "settled"] as const;
 type Mark = (typeof MARKS)[number];
 
@@ -147,7 +146,7 @@ export async function pagesStage(options: PagesOptions, cleanup: Cleanup, result
   }
   const auditor = DEMO_MEMBERS.find((m) => m.key === "auditor")!;
   const token = await signIn(url, demoWallet(auditor.account));
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
   cleanup.add("close chromium", () => browser.close());
   // The node bundles the in-page verifier on first use: one visit first, so no run measures esbuild.
   await fetch(`${url}/explorer/verifier.js`).then((r) => r.arrayBuffer());

@@ -6,6 +6,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { getAddress, getBytes, id as keccakText, TypedDataEncoder, type HDNodeWallet, type TypedDataField } from "ethers";
+import { CHROMIUM, CHROMIUM_FLAGS } from "../../../scripts/chromium";
 import { startTestNode, type TestNode } from "../../helpers/node";
 import { bearer, startedSharedNode, tokenFor } from "../api/helpers";
 import { DEMO_MEMBERS, demoWallet } from "../../../services/demo/roster";
@@ -26,8 +27,6 @@ import { DISPUTE_DEFAULTS } from "../../../services/settlement/terms";
  *
  * LOTLINE_SCREENSHOTS=docs/screenshots saves the screenshots the README shows.
  */
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const GTIN = "04012345000016";
 const LOT = "MILK-2611-A";
 const shots = process.env.LOTLINE_SCREENSHOTS;
@@ -108,7 +107,7 @@ describe("explorer in a browser", function () {
     node = await startTestNode({ LOTLINE_DATA_DIR: await dataDirWithModel() });
     prepared = await prepareDeliveryAndOffer(node);
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lotline-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: FLAGS, headless: true, viewport: { width: 1280, height: 900 } });
+    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true, viewport: { width: 1280, height: 900 } });
     // The test wallet: window.ethereum forwards to Node, which signs with the demo key.
     await context.exposeFunction("__lotlineWallet", async (method: string, params: unknown[]) => {
       switch (method) {
