@@ -116,15 +116,15 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const loadBefore = os.loadavg()[0];
   try {
-    if (stages.has("backfill")) await backfillStage({ events: sizes.backfillEvents, runs: sizes.runs, logRange: 2_000 }, cleanup, results, out);
+    if (stages.has("backfill")) await cleanup.stage((own) => backfillStage({ events: sizes.backfillEvents, runs: sizes.runs, logRange: 2_000 }, own, results, out));
     // With --trace-store the trace stage reads its own file, without a node.
     const onNode = new Set([...stages].filter((s) => !(s === "trace" && sizes.traceStore !== undefined)));
     if (stages.has("trace") && sizes.traceStore !== undefined) await traceStoreStage(sizes.traceStore, sizes, results, out);
     if (onNode.has("visibility") || onNode.has("trace") || onNode.has("capture") || onNode.has("eventLoop"))
-      await nodeStages(onNode, sizes, cleanup, results, out);
+      await cleanup.stage((own) => nodeStages(onNode, sizes, own, results, out));
     if (stages.has("gas")) await gasStage(sizes.measureGas, results, out);
-    if (stages.has("pages")) await pagesStage({ runs: sizes.pageRuns, url: pagesUrl }, cleanup, results, out);
-    if (stages.has("reorg") || stages.has("api")) await legacyStages(stages, cleanup, out);
+    if (stages.has("pages")) await cleanup.stage((own) => pagesStage({ runs: sizes.pageRuns, url: pagesUrl }, own, results, out));
+    if (stages.has("reorg") || stages.has("api")) await cleanup.stage((own) => legacyStages(stages, own, out));
   } finally {
     progress("cleaning up");
     await cleanup.runAll();
