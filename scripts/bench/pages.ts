@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { chromium, type Browser, type CDPSession, type Page } from "playwright-core";
+import { chromium, type Browser, type CDPSession, type Page, type Response } from "playwright-core";
 import { DEMO_GOODS } from "../../services/demo/supply-chain";
 import { DEMO_MEMBERS, demoWallet } from "../../services/demo/roster";
 import { lotIdOf } from "../../services/epcis/mapping/plan";
@@ -121,18 +121,50 @@ export async function waitForMarks(cdp: CDPSession, names: string[], timeoutMs =
   }
 }
 
+/** What a page that did not settle shows: its marks, whether it is visible, its sections' headings and errors. */
+async function pageState(cdp: CDPSession): Promise<string> {
+  const expression = `JSON.stringify({
+    url: location.pathname,
+    visibility: document.visibilityState,
+    marks: performance.getEntriesByType("mark").map((m) => m.name),
+    sections: [...document.querySelectorAll("main h2")].map((h) => h.textContent),
+    errors: [...document.querySelectorAll("main .error")].map((e) => e.textContent.slice(0, 200)),
+    pending: [...document.querySelectorAll("main .muted")].map((e) => e.textContent.slice(0, 80)).filter((t) => /…/.test(t)),
+  })`;
+  try {
+    const { result } = await cdp.send("Runtime.evaluate", { expression, returnByValue: true, timeout: 5_000 });
+    return String(result.value);
+  } catch (err) {
+    return `not readable (${(err as Error).message})`;
+  }
+}
+
 /** Loads the page with `load` and returns the times of the marks `c` sets. */
 async function measure(page: Page, c: PageCase, load: () => Promise<unknown>): Promise<Record<Mark, number | null>> {
   const cdp = await page.context().newCDPSession(page);
+  // A request the node refused for its rate limit makes a page that measures nothing (a blank page,
+  // or a section with an error): said at once, with what to do.
+  let limited: string | null = null;
+  const onResponse = (response: Response) => {
+    if (response.status() === 429) limited ??= new URL(response.url()).pathname;
+  };
+  page.on("response", onResponse);
   try {
+    const rateLimited = () =>
+      new Error(
+        `${c.name}: the node refused ${limited} for its rate limit (429); a lot page and its reload spend about 60 of a client's ` +
+          "requests per minute in a second: start the node that --pages-url measures with LOTLINE_RATE_LIMIT=1000000",
+      );
     await load();
-    const times = await waitForMarks(cdp, c.marks.map((m) => `lotline:${m}`)).catch((err: Error) => {
-      throw new Error(`${c.name}: ${err.message}`);
+    const times = await waitForMarks(cdp, c.marks.map((m) => `lotline:${m}`)).catch(async (err: Error) => {
+      throw limited ? rateLimited() : new Error(`${c.name}: ${err.message}; the page: ${await pageState(cdp)}`);
     });
+    if (limited) throw rateLimited();
     const out = Object.fromEntries(MARKS.map((m) => [m, null])) as Record<Mark, number | null>;
     c.marks.forEach((m, i) => (out[m] = times[i]));
     return out;
   } finally {
+    page.off("response", onResponse);
     await cdp.detach().catch(() => undefined);
   }
 }
