@@ -47,7 +47,50 @@ export function problem(status: number, code: string, detail: string, errors?: P
 }
 
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
+  if (opensAPage(reply.request)) return reply.code(body.status).type("text/html; charset=utf-8").header("cache-control", "no-store").send(problemPage(body));
   return reply.code(body.status).type("application/problem+json").send(body);
+}
+
+/** Paths that are the API's (their errors are problem documents whoever asks), not pages. */
+const API_PATHS = /^\/(api|epcis|rpc|docs|health|ready|metrics)(\/|\?|$)/;
+
+/**
+ * A browser opening a page of this node (the explorer, a scanned GS1 Digital Link) rather than a
+ * script's fetch: it is told what went wrong in a page (a refused rate limit, a malformed Digital
+ * Link, an unknown path), not shown a JSON document. The explorer's own requests are fetches and
+ * still get the problem document, which the page reads.
+ */
+function opensAPage(request: FastifyRequest): boolean {
+  return request.headers["sec-fetch-mode"] === "navigate" && request.headers["sec-fetch-dest"] === "document" && !API_PATHS.test(request.url);
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The problem as a page: its title, detail and code, and the way back to search. Styled in place:
+ * a page refused by the rate limit would have its stylesheet refused too.
+ */
+export function problemPage(body: ProblemBody): string {
+  const title = escapeHtml(`${body.status} ${body.title}`);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Lotline</title>
+<style>body{margin:0;font-family:system-ui,sans-serif;color:#1c2430;background:#f5f7fa;line-height:1.45}header{padding:10px 16px;background:#1b3a5c}header a{color:#fff;font-weight:700;text-decoration:none}main{max-width:720px;margin:24px auto;padding:12px 16px;background:#fff;border:1px solid #d9dee5;border-radius:8px}h1{font-size:1.375rem}code{font-size:.8125rem}</style>
+</head>
+<body>
+<header><a href="/">Lotline explorer</a></header>
+<main>
+<h1>${title}</h1>
+<p data-testid="problem-detail">${escapeHtml(body.detail)}</p>
+<p><code>${escapeHtml(body.code)}</code></p>
+<p><a href="/">Back to search</a></p>
+</main>
+</body>
+</html>
+`;
 }
 
 /**

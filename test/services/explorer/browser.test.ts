@@ -198,6 +198,20 @@ describe("explorer in a browser", function () {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it("shows a page, not a JSON document, where the node refuses what the browser opened (an unknown path, a GTIN too long)", async function () {
+    for (const [url, status, code] of [
+      [`${node.url}/no/such/page`, 404, "not_found"],
+      [`${node.url}/01/040123450000161/10/MILK-2611-B`, 400, "invalid_request"],
+    ] as const) {
+      const response = await page.goto(url);
+      expect(response?.status(), url).to.equal(status);
+      expect(response?.headers()["content-type"], url).to.match(/^text\/html/);
+      expect(await page.locator("h1").textContent(), url).to.match(new RegExp(`^${status} `));
+      expect(await page.locator("code").textContent(), url).to.equal(code);
+      await page.getByRole("link", { name: "Back to search" }).waitFor();
+    }
+  });
+
   it("signs in with an EIP-1193 wallet into an HttpOnly session cookie", async function () {
     await page.goto(node.url);
     await page.locator("#sign-in").click();
