@@ -56,8 +56,8 @@ const API_PATHS = /^\/(api|epcis|rpc|docs|health|ready|metrics)(\/|\?|$)/;
 
 /**
  * A browser opening a page of this node (the explorer, a scanned GS1 Digital Link) rather than a
- * script's fetch: it is told what went wrong in a page (a refused rate limit, a malformed Digital
- * Link, an unknown path), not shown a JSON document. The explorer's own requests are fetches and
+ * script's fetch: it is told what went wrong in a page (a refused rate limit, an unknown path, a
+ * Digital Link its route's schema refuses), not shown a JSON document. The explorer's own requests are fetches and
  * still get the problem document, which the page reads.
  */
 function opensAPage(request: FastifyRequest): boolean {
