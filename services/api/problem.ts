@@ -1,6 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { Refusal } from "../common/refusal";
+import { escapeHtml } from "./html";
 
 /** RFC 9457 problem document, with Lotline's machine-readable `code`. */
 export const Problem = Type.Object(
@@ -63,8 +64,6 @@ const API_PATHS = /^\/(api|epcis|rpc|docs|health|ready|metrics)(\/|\?|$)/;
 function opensAPage(request: FastifyRequest): boolean {
   return request.headers["sec-fetch-mode"] === "navigate" && request.headers["sec-fetch-dest"] === "document" && !API_PATHS.test(request.url);
 }
-
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * The problem as a page: its title, detail and code, and the way back to search. Styled in place:

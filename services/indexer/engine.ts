@@ -662,18 +662,18 @@ export function createIndexer(options: IndexerOptions) {
       ) as { n: number; all_journalled: number | null };
       return r.n === cp.number - from && (r.n === 0 || r.all_journalled === 1);
     };
-    const found = ancestor;
-    const tooDeep = found === null || cp.number - found > reorgWindow;
-    if (tooDeep || !journalledAbove(found)) {
+    // (A const: the check below narrows it for the rollback's closure, which `ancestor`, reassigned above, is not.)
+    const target = ancestor;
+    const tooDeep = target === null || cp.number - target > reorgWindow;
+    if (tooDeep || !journalledAbove(target)) {
       const why = tooDeep
         ? `reorganisation deeper than the reorg window (${reorgWindow} blocks): ${reason}`
-        : `reorganisation of blocks indexed while they were final (more than the reorg window of ${reorgWindow} blocks below the head, so not journalled) back to block ${found}: ${reason}`;
+        : `reorganisation of blocks indexed while they were final (more than the reorg window of ${reorgWindow} blocks below the head, so not journalled) back to block ${target}: ${reason}`;
       if (options.rebuildOnDeepReorg) return rebuild(why);
       halted = `${why}; the index needs an operator (rebuild it with 'lotline index rebuild')`;
       options.log?.warn({ reason }, halted);
       throw new IndexerHaltedError(halted);
     }
-    const target = found;
     const undone = db.transaction(() => {
       const count = rollbackJournal(db, target);
       db.prepare(`DELETE FROM indexer_blocks WHERE block_number > ?`).run(target);

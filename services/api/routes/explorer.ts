@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RouteDeps } from "../app";
 import { readerOf } from "../access";
 import { HttpProblem } from "../problem";
+import { escapeHtml } from "../html";
 import { Address, Hex32, Iso, RoleName } from "../schemas";
 import { clearSessionCookies, setSessionCookies } from "../session-cookie";
 import { Batch, publicBatch } from "./provenance";
@@ -78,7 +79,6 @@ function vendorFile(name: string): Promise<{ content: Buffer; version: string }>
 }
 
 let shell: Promise<string> | null = null;
-const escapeAttribute = (text: string) => text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 
 /** index.html as written; explorerShell() fills in its asset URLs. */
 function shellTemplate(): Promise<string> {
@@ -162,7 +162,7 @@ export async function explorerShell({ preload = [], embedded = {}, fetches = [] 
   ].map((href) => `<link rel="modulepreload" href="${href}">`);
   // The page fetches these same-origin with the session cookie, and the browser hands it the
   // preloaded answer: asked with the HTML instead of once the page's script has run.
-  const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeAttribute(href)}" as="fetch" crossorigin>`);
+  const fetchHints = fetches.map((href) => `<link rel="preload" href="${escapeHtml(href)}" as="fetch" crossorigin>`);
   // JSON in a data block: `<` escaped, so no answer can close the element.
   const answers = `<script type="application/json" id="lotline-answers">${JSON.stringify(embedded).replace(/</g, "\\u003c")}</script>`;
   // Replaced by functions: a `$` in an answer is text, not a replacement pattern.

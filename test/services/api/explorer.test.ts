@@ -105,8 +105,9 @@ describe("explorer API", function () {
 
     it("carries a page's first answers in its HTML as the API answers the reader, and asks for a lot's records (a member's trace too) with it", async function () {
       const embedded = (html: string) => JSON.parse(/<script type="application\/json" id="lotline-answers">([^<]*)<\/script>/.exec(html)![1]) as Record<string, { status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
-      // The hrefs as the browser reads them (an attribute's `&amp;` is `&`).
-      const fetches = (html: string) => [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin[^>]*>/g)].map((m) => m[1].replaceAll("&amp;", "&"));
+      // The hrefs as the browser reads them (an attribute's `&#38;` is `&`).
+      const fetches = (html: string) =>
+        [...html.matchAll(/<link rel="preload" href="([^"]+)" as="fetch" crossorigin[^>]*>/g)].map((m) => m[1].replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code))));
       const id = lotIdOf(DEMO_GOODS.rawMilk, "MILK-2611-A");
       const batch = `/api/v1/batches/${id}`;
       const member = await get(node, `/explorer/batch/${id}`);
